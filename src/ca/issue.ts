@@ -1,0 +1,344 @@
+/**
+ * Issuing leaf certificates: one function applies a profile (src/pki/profiles.ts) to a request. Requests
+ * are validated completely before the CA lock is taken, so bad input never touches the CA directory.
+ */
+import type { KeyObject } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DbtlsError } from '../errors.js';
+import { type CertificateInfo, signedCertificateInfo } from '../pki/certificate.js';
+import { parseCsr } from '../pki/csr.js';
+import {
+  checkKeyStrength,
+  DEFAULT_KEY_ALGORITHM,
+  describeKey,
+  generateKeyMaterial,
+  type KeyAlgorithm,
+  type KeyDescription,
+  publicKeyDer,
+} from '../pki/keys.js';
+import { encodeName, type NameAttribute, oneLineName } from '../pki/names.js';
+import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
+import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
+import { profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
+import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { type Ca, certPath, type IndexEntry, newSerial, readIndex, withCaLock, writeIndex } from './store.js';
+
+export interface IssueRequest {
+  readonly profile: LeafProfileName;
+  readonly cn: string;
+  readonly dns?: readonly string[];
+  readonly ip?: readonly string[];
+  readonly days?: number;
+  readonly key?: KeyAlgorithm;
+  /** Certify this key instead of generating one (CSR signing, renewal with --reuse-key). */
+  readonly publicKey?: KeyObject;
+  /** The SubjectPublicKeyInfo DER of publicKey when already at hand (a CSR): saves re-encoding it. */
+  readonly spki?: Buffer;
+  readonly now?: Date;
+  /** The attributes before the CN; default /O=<CA org>. */
+  readonly subjectPrefix?: readonly NameAttribute[];
+  readonly renewedFrom?: string;
+}
+
+export interface IssuedCertificate {
+  readonly cert: CertificateInfo;
+  readonly certPem: string;
+  /** Unencrypted PKCS#8, when dbtls generated the key. */
+  readonly keyPem?: string;
+  /** Leaf + intermediates. */
+  readonly chainPem: string;
+  readonly caPem: string;
+  readonly entry: IndexEntry;
+}
+
+/** Certificates are backdated this much: a peer whose clock is slightly behind still accepts them. */
+const BACKDATE_MS = 60_000;
+/** X.520 ub-common-name. */
+const MAX_CN_LENGTH = 64;
+
+interface ResolvedLeaf {
+  readonly profile: LeafProfileName;
+  readonly cn: string;
+  readonly subject: readonly NameAttribute[];
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly key: KeyAlgorithm;
+  readonly publicKey?: KeyObject;
+  readonly spki?: Buffer;
+  readonly renewedFrom?: string;
+}
+
+function cnInvalid(cn: string, cause: string, hint: string): DbtlsError {
+  return new DbtlsError('CN_INVALID', `could not use the common name ${JSON.stringify(cn)}: ${cause}`, {
+    hint,
+  });
+}
+
+/** Checks a request against the profile and the issuer; throws before anything is generated or written. */
+export function resolveLeaf(ca: Ca, req: IssueRequest): ResolvedLeaf {
+  const profile = PROFILES[req.profile];
+  const cn = req.cn;
+  if (cn.length === 0 || cn.length > MAX_CN_LENGTH || /[\x00-\x1f\x7f]/.test(cn)) {
+    throw cnInvalid(
+      cn,
+      `it must be 1 to ${MAX_CN_LENGTH} printable characters`,
+      'choose a shorter name without control characters',
+    );
+  }
+  const dns: string[] = [];
+  const ips: string[] = [];
+  if (profile.cnInSan) {
+    if (isIpAddress(cn)) ips.push(canonicalIp(cn));
+    else if (isHostName(cn)) dns.push(cn.toLowerCase());
+    else {
+      throw cnInvalid(
+        cn,
+        'a server certificate needs a host name or IP address',
+        'use the name clients connect to, e.g. --cn db1.example.com (add more with --dns/--ip)',
+      );
+    }
+  }
+  for (const d of req.dns ?? []) dns.push(checkDnsName(d));
+  for (const a of req.ip ?? []) ips.push(canonicalIp(a));
+  const days = req.days ?? profile.defaultDays;
+  if (!Number.isInteger(days) || days < 1) {
+    throw new DbtlsError(
+      'DAYS_INVALID',
+      `could not issue for ${days} days: the validity must be a whole number of days, at least 1`,
+      {
+        hint: 'give --days N with N >= 1',
+      },
+    );
+  }
+  const now = req.now ?? new Date();
+  const backdated = Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000;
+  const notBefore = new Date(Math.max(backdated, ca.issuer.notBefore.getTime()));
+  const notAfter = new Date(notBefore.getTime() + daysToMs(days));
+  if (notAfter > ca.issuer.notAfter) {
+    const left = Math.floor((ca.issuer.notAfter.getTime() - notBefore.getTime()) / daysToMs(1));
+    throw new DbtlsError(
+      'DAYS_BEYOND_ISSUER',
+      `could not issue for ${days} days: the issuing CA expires on ${ca.issuer.notAfter.toISOString()}, in ${left} days`,
+      {
+        hint: `give --days ${Math.max(left, 0)} or less; a certificate never outlives its issuer (renew the CA to go further)`,
+      },
+    );
+  }
+  if (req.publicKey) checkKeyStrength(req.publicKey, 'the public key');
+  const subject = [...(req.subjectPrefix ?? [{ type: 'O', value: ca.meta.org }]), { type: 'CN', value: cn }];
+  return {
+    profile: req.profile,
+    cn,
+    subject,
+    dnsNames: [...new Set(dns)],
+    ipAddresses: [...new Set(ips)],
+    notBefore,
+    notAfter,
+    key: req.key ?? DEFAULT_KEY_ALGORITHM,
+    ...(req.publicKey ? { publicKey: req.publicKey } : {}),
+    ...(req.publicKey && req.spki ? { spki: req.spki } : {}),
+    ...(req.renewedFrom ? { renewedFrom: req.renewedFrom } : {}),
+  };
+}
+
+/** Generates (unless given) the key and signs the certificate. Pure: writes nothing. */
+export function signLeaf(ca: Ca, leaf: ResolvedLeaf, taken: Set<string>): IssuedCertificate {
+  let keyPem: string | undefined;
+  let spki: Buffer;
+  let key: KeyDescription;
+  if (leaf.publicKey) {
+    spki = leaf.spki ?? publicKeyDer(leaf.publicKey);
+    key = describeKey(leaf.publicKey);
+  } else {
+    const made = generateKeyMaterial(leaf.key);
+    keyPem = made.pkcs8Pem;
+    spki = made.spki;
+    key = made.description;
+  }
+  const serial = newSerial(taken);
+  taken.add(serial.toString('hex'));
+  const extensions = profileExtensions({
+    profile: PROFILES[leaf.profile],
+    subjectSpki: spki,
+    subjectIsRsa: key.keyType === 'RSA',
+    issuerKeyId: Buffer.from(ca.issuer.subjectKeyId ?? '', 'hex'),
+    dnsNames: leaf.dnsNames,
+    ipAddresses: leaf.ipAddresses,
+  });
+  const subjectDer = encodeName(leaf.subject);
+  const subject = oneLineName(leaf.subject);
+  const der = signCertificate(
+    {
+      serial,
+      issuer: ca.issuer.subjectDer,
+      subject: subjectDer,
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
+      spki,
+      extensions,
+    },
+    ca.issuerKey,
+  );
+  const cert = signedCertificateInfo({
+    der,
+    serial,
+    subjectDer,
+    subject,
+    issuer: ca.issuer,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+    profile: PROFILES[leaf.profile],
+    spki,
+    key,
+    dnsNames: leaf.dnsNames,
+    ipAddresses: leaf.ipAddresses,
+    signatureAlgorithm: signatureAlgorithmFor(ca.issuerKey).name,
+  });
+  const entry: IndexEntry = {
+    serial: cert.serial,
+    cn: leaf.cn,
+    subject,
+    issuer: ca.issuer.subject,
+    dnsNames: cert.dnsNames,
+    ipAddresses: cert.ipAddresses,
+    profile: leaf.profile,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    status: 'valid',
+    fingerprint: cert.fingerprint,
+    issuedBy: ca.intermediate ? 'intermediate' : 'root',
+    ...(leaf.renewedFrom ? { renewedFrom: leaf.renewedFrom } : {}),
+  };
+  return {
+    cert,
+    certPem: cert.pem,
+    ...(keyPem ? { keyPem } : {}),
+    chainPem: cert.pem + ca.chainPem(),
+    caPem: ca.caPem(),
+    entry,
+  };
+}
+
+/**
+ * Signs every request and records them: certs/<serial>.pem for each, then one index rewrite. The caller
+ * holds the CA lock. `noSync` skips the per-file fsync (batch issuance syncs once, see batch.ts).
+ */
+export interface IssueLockedOptions {
+  readonly noSync?: boolean;
+  /** Called after each signature; when it returns true it has stored certs/<serial>.pem itself. */
+  readonly onIssued?: (issued: IssuedCertificate, n: number) => boolean | undefined;
+}
+
+export function issueLocked(
+  ca: Ca,
+  leaves: readonly ResolvedLeaf[],
+  options: IssueLockedOptions = {},
+): IssuedCertificate[] {
+  const entries = readIndex(ca.dir);
+  const taken = new Set(entries.map((e) => e.serial));
+  ensureDir(path.join(ca.dir, 'certs'));
+  const issued: IssuedCertificate[] = [];
+  for (const leaf of leaves) {
+    const one = signLeaf(ca, leaf, taken);
+    issued.push(one);
+    if (options.onIssued?.(one, issued.length) !== true) {
+      writeFileAtomic(certPath(ca.dir, one.entry.serial), one.certPem, {
+        mode: MODE_PUBLIC,
+        noSync: options.noSync ?? false,
+      });
+    }
+  }
+  return issued;
+}
+
+/** Appends the issued certificates to the index (atomic rewrite, fsynced). Caller holds the lock. */
+export function recordIssued(ca: Ca, issued: readonly IssuedCertificate[]): void {
+  writeIndex(ca.dir, [...readIndex(ca.dir), ...issued.map((i) => i.entry)]);
+}
+
+/** Issues one leaf certificate and records it in the CA (certs/<serial>.pem + index). */
+export function issueCertificate(ca: Ca, req: IssueRequest): IssuedCertificate {
+  const leaf = resolveLeaf(ca, req);
+  void ca.issuerKey; // unlock (or fail) before taking the lock
+  return withCaLock(ca.dir, () => {
+    const [issued] = issueLocked(ca, [leaf]);
+    recordIssued(ca, [issued!]);
+    return issued!;
+  });
+}
+
+export interface SignCsrOptions {
+  readonly profile: LeafProfileName;
+  readonly days?: number;
+  readonly now?: Date;
+}
+
+/**
+ * Signs a CSR. The CA decides every extension from the profile; only the CN and the SANs come from the
+ * CSR. A CSR asking for CA:true is refused, never silently downgraded (issue 2).
+ */
+export function signCsr(ca: Ca, csrText: string | Buffer, options: SignCsrOptions): IssuedCertificate {
+  const csr = parseCsr(csrText);
+  if (csr.requestsCa) {
+    throw new DbtlsError(
+      'CSR_REQUESTS_CA',
+      'could not sign the CSR: it asks for a CA certificate (basicConstraints CA:true)',
+      {
+        hint: 'dbtls signs only server and client leaves; make the CSR again without CA:true (`dbtls csr` does)',
+      },
+    );
+  }
+  if (csr.cn === undefined) {
+    throw new DbtlsError('CSR_MALFORMED', 'could not sign the CSR: its subject has no CN', {
+      hint: 'make the CSR with a CN: the host name for a server, the database user for a client',
+    });
+  }
+  return issueCertificate(ca, {
+    profile: options.profile,
+    cn: csr.cn,
+    dns: csr.dnsNames,
+    ip: csr.ipAddresses,
+    publicKey: csr.publicKey,
+    spki: csr.spki,
+    subjectPrefix: csr.subjectAttributes.filter((a) => a.type !== 'CN'),
+    ...(options.days === undefined ? {} : { days: options.days }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+/** The files of a leaf output directory (DESIGN.md). */
+export const LEAF_FILES = Object.freeze(['cert.pem', 'key.pem', 'chain.pem', 'ca.pem'] as const);
+
+/** Refuses an output directory that already holds leaf files (OUTPUT_EXISTS): we never overwrite a key. */
+export function checkLeafOutputDir(dir: string): void {
+  const present = LEAF_FILES.filter((f) => fs.existsSync(path.join(dir, f)));
+  if (present.length > 0) {
+    throw new DbtlsError(
+      'OUTPUT_EXISTS',
+      `could not write to ${dir}: it already holds ${present.join(', ')}`,
+      {
+        hint: 'choose another --out directory, or move the old files away first (use `dbtls renew` to replace a certificate)',
+      },
+    );
+  }
+}
+
+export interface WriteLeafOptions {
+  readonly noSync?: boolean;
+  /** Replace existing files (renewal); otherwise OUTPUT_EXISTS. */
+  readonly overwrite?: boolean;
+}
+
+/** cert.pem, key.pem (0600, when there is a key), chain.pem (leaf + intermediates), ca.pem. */
+export function writeLeafFiles(dir: string, issued: IssuedCertificate, options: WriteLeafOptions = {}): void {
+  if (!options.overwrite) checkLeafOutputDir(dir);
+  ensureDir(dir);
+  const noSync = options.noSync ?? false;
+  if (issued.keyPem) writeFileAtomic(path.join(dir, 'key.pem'), issued.keyPem, { mode: MODE_SECRET, noSync });
+  writeFileAtomic(path.join(dir, 'cert.pem'), issued.certPem, { mode: MODE_PUBLIC, noSync });
+  writeFileAtomic(path.join(dir, 'chain.pem'), issued.chainPem, { mode: MODE_PUBLIC, noSync });
+  writeFileAtomic(path.join(dir, 'ca.pem'), issued.caPem, { mode: MODE_PUBLIC, noSync });
+}

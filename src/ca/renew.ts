@@ -1,0 +1,108 @@
+/**
+ * Renewal: a new certificate (new serial) with the same subject, SANs and profile as an issued one; a new
+ * key unless the old one is reused. The index marks the new entry `renewedFrom` the old serial; the old
+ * certificate stays valid until it expires or is revoked (rotation overlaps them).
+ */
+import type { KeyObject } from 'node:crypto';
+import * as fs from 'node:fs';
+import { DbtlsError } from '../errors.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { keyAlgorithmOf, keyMatchesCertificate } from '../pki/keys.js';
+import { decodeName } from '../pki/names.js';
+import { daysToMs } from '../pki/profiles.js';
+import { type IssuedCertificate, issueCertificate } from './issue.js';
+import { type Ca, certPath, type IndexEntry, normalizeSerial } from './store.js';
+
+export type RenewSelector =
+  | { readonly serial: string }
+  | { readonly cn: string }
+  | { readonly expiringWithinDays: number };
+
+/** Leaves that are valid and not already superseded by a renewal. */
+function current(entries: readonly IndexEntry[]): IndexEntry[] {
+  const renewed = new Set(entries.map((e) => e.renewedFrom).filter((s): s is string => s !== undefined));
+  return entries.filter(
+    (e) => e.status === 'valid' && e.profile !== 'intermediate' && !renewed.has(e.serial),
+  );
+}
+
+/** The index entries a selector names; CERT_NOT_FOUND when a serial or CN names nothing. */
+export function selectForRenewal(
+  entries: readonly IndexEntry[],
+  selector: RenewSelector,
+  now = new Date(),
+): IndexEntry[] {
+  if ('serial' in selector) {
+    const serial = normalizeSerial(selector.serial);
+    const entry = entries.find((e) => e.serial === serial);
+    if (!entry || entry.profile === 'intermediate') {
+      throw new DbtlsError(
+        'CERT_NOT_FOUND',
+        `could not renew ${selector.serial}: no leaf certificate with that serial in the index`,
+        {
+          hint: 'run `dbtls list` to see the serials',
+        },
+      );
+    }
+    if (entry.status === 'revoked') {
+      throw new DbtlsError('CERT_REVOKED', `could not renew ${serial}: it is revoked`, {
+        hint: 'issue a new certificate with `dbtls issue` instead',
+      });
+    }
+    return [entry];
+  }
+  if ('cn' in selector) {
+    const matches = current(entries).filter((e) => e.cn === selector.cn);
+    if (matches.length === 0) {
+      throw new DbtlsError(
+        'CERT_NOT_FOUND',
+        `could not renew ${JSON.stringify(selector.cn)}: no valid certificate with that CN`,
+        {
+          hint: 'run `dbtls list` to see the certificates',
+        },
+      );
+    }
+    // The most recent one: renewing the older duplicates would fork the renewal chain.
+    return [matches.reduce((a, b) => (a.notBefore >= b.notBefore ? a : b))];
+  }
+  const limit = now.getTime() + daysToMs(selector.expiringWithinDays);
+  return current(entries).filter((e) => Date.parse(e.notAfter) <= limit);
+}
+
+export interface RenewOptions {
+  /** Certify this (old) key again instead of generating a new one; must match the old certificate. */
+  readonly reuseKey?: KeyObject;
+  readonly days?: number;
+  readonly now?: Date;
+}
+
+export function renewCertificate(ca: Ca, entry: IndexEntry, options: RenewOptions = {}): IssuedCertificate {
+  if (entry.profile === 'intermediate') {
+    throw new DbtlsError('CERT_NOT_FOUND', `could not renew ${entry.serial}: it is a CA certificate`, {
+      hint: 'dbtls renew renews server and client certificates',
+    });
+  }
+  const old = parseCertificate(fs.readFileSync(certPath(ca.dir, entry.serial)));
+  if (options.reuseKey && !keyMatchesCertificate(options.reuseKey, old)) {
+    throw new DbtlsError(
+      'KEY_MISMATCH',
+      `could not renew ${entry.serial} with the old key: the key does not belong to that certificate`,
+      {
+        hint: 'give the key.pem that was issued with it, or renew without --reuse-key to get a new key',
+      },
+    );
+  }
+  const subject = decodeName(old.subjectDer);
+  const alg = keyAlgorithmOf(old.x509.publicKey);
+  return issueCertificate(ca, {
+    profile: entry.profile,
+    cn: entry.cn,
+    dns: entry.dnsNames,
+    ip: entry.ipAddresses,
+    subjectPrefix: subject.filter((a) => a.type !== 'CN'),
+    renewedFrom: entry.serial,
+    ...(options.reuseKey ? { publicKey: options.reuseKey } : alg ? { key: alg } : {}),
+    ...(options.days === undefined ? {} : { days: options.days }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * Revocation: marking certificates revoked in the CA index (history is kept: entries are never removed)
+ * and publishing CRLs. Servers check revocation at every level of a chain (FACTS.md: MariaDB with only
+ * the intermediate's CRL refuses every client), so `generateCrls` writes ONE file holding a current CRL
+ * from each CA in the chain: the intermediate's (revoked leaves) and the root's (revoked intermediates).
+ */
+import { X509Certificate } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
+import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
+import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import {
+  type Ca,
+  caPath,
+  type IndexEntry,
+  normalizeSerial,
+  readCaMeta,
+  readIndex,
+  updateIndex,
+  withCaLock,
+  writeCaMeta,
+} from './store.js';
+
+/** Default CRL lifetime: servers keep accepting a CRL until nextUpdate, so it must outlive a missed run. */
+export const DEFAULT_CRL_DAYS = 60;
+/** A CRL older than a year defeats its purpose; past this, publish more often instead. */
+export const MAX_CRL_DAYS = 366;
+const DAY_MS = 86_400_000;
+
+export interface RevokeRequest {
+  /** Hex serial as `dbtls list` shows it (colons and case ignored). */
+  readonly serial?: string;
+  /** Every valid certificate with this CN. */
+  readonly cn?: string;
+  readonly reason?: RevocationReason;
+  readonly now?: Date;
+}
+
+/** Marks the certificates revoked under the CA lock; returns the entries as revoked. */
+export function revoke(caDir: string, req: RevokeRequest): IndexEntry[] {
+  if ((req.serial === undefined) === (req.cn === undefined)) {
+    throw new DbtlsError('USAGE', 'could not revoke: give either a serial or --cn, not both', {
+      hint: 'usage: dbtls revoke SERIAL|--cn NAME [--reason REASON]',
+    });
+  }
+  const serial = req.serial === undefined ? undefined : normalizeSerial(req.serial);
+  const what = serial !== undefined ? `serial ${serial}` : `CN ${req.cn}`;
+  const revokedAt = (req.now ?? new Date()).toISOString();
+  const reason = req.reason ?? 'unspecified';
+  let revoked: IndexEntry[] = [];
+  updateIndex(caDir, (entries) => {
+    const matching = entries.filter((e) =>
+      serial !== undefined ? normalizeSerial(e.serial) === serial : e.cn === req.cn,
+    );
+    if (matching.length === 0) {
+      throw new DbtlsError('CERT_NOT_FOUND', `could not revoke ${what}: no certificate of this CA has it`, {
+        hint: 'check the serial or CN with `dbtls list`',
+      });
+    }
+    const valid = matching.filter((e) => e.status !== 'revoked');
+    if (valid.length === 0) {
+      const first = matching[0]!;
+      throw new DbtlsError(
+        'ALREADY_REVOKED',
+        `could not revoke ${what}: it was already revoked on ${first.revokedAt} (${first.revocationReason})`,
+        {
+          hint: 'nothing to do; run `dbtls crl` if servers do not refuse it yet',
+          details: { serial: first.serial, revokedAt: first.revokedAt },
+        },
+      );
+    }
+    revoked = valid.map(
+      (e): IndexEntry => ({ ...e, status: 'revoked', revokedAt, revocationReason: reason }),
+    );
+    const bySerial = new Map(revoked.map((e) => [e.serial, e]));
+    return entries.map((e) => bySerial.get(e.serial) ?? e);
+  });
+  return revoked;
+}
+
+export interface PublishedCrl {
+  readonly issuer: 'root' | 'intermediate';
+  readonly issuerSubject: string;
+  readonly crlNumber: number;
+  readonly revokedSerials: readonly string[];
+}
+
+export interface CrlSet {
+  /** Every CRL of the chain, intermediate first, as one PEM file for ssl_crl. */
+  readonly pem: string;
+  readonly crls: readonly PublishedCrl[];
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  /** Where it was written in the CA directory. */
+  readonly file: string;
+}
+
+export interface CrlOptions {
+  readonly days?: number;
+  readonly now?: Date;
+}
+
+function revokedBy(entries: readonly IndexEntry[], issuer: 'root' | 'intermediate'): RevokedCertificate[] {
+  return entries
+    .filter((e) => e.status === 'revoked' && e.issuedBy === issuer)
+    .map((e) => ({
+      serial: e.serial,
+      revokedAt: new Date(e.revokedAt ?? 0),
+      ...(e.revocationReason ? { reason: e.revocationReason as RevocationReason } : {}),
+    }));
+}
+
+/**
+ * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
+ * into the CA directory, all under the CA lock.
+ */
+export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
+  const days = options.days ?? DEFAULT_CRL_DAYS;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_CRL_DAYS) {
+    throw new DbtlsError('CRL_DAYS_INVALID', `could not create the CRL: --days ${days} is out of range`, {
+      hint: `give a number of days from 1 to ${MAX_CRL_DAYS}; publish again before it runs out`,
+    });
+  }
+  // Whole seconds: CRL times carry no fraction (RFC 5280 5.1.2.4).
+  const thisUpdate = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
+  const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
+  // Decrypt the keys before taking the lock: a wrong passphrase must fail before anything changes.
+  const rootKey = ca.rootKey();
+  const issuerKey = ca.issuerKey;
+  return withCaLock(ca.dir, () => {
+    const meta = readCaMeta(ca.dir);
+    const entries = readIndex(ca.dir);
+    const crlNumber = meta.crlNumber ?? 1;
+    const chain: {
+      issuer: 'root' | 'intermediate';
+      cert: X509Certificate;
+      key: typeof rootKey;
+      subject: string;
+    }[] = [];
+    if (ca.intermediate) {
+      chain.push({
+        issuer: 'intermediate',
+        cert: new X509Certificate(ca.intermediate.der),
+        key: issuerKey,
+        subject: ca.intermediate.subject,
+      });
+    }
+    chain.push({
+      issuer: 'root',
+      cert: new X509Certificate(ca.root.der),
+      key: rootKey,
+      subject: ca.root.subject,
+    });
+    const published: PublishedCrl[] = [];
+    let pem = '';
+    for (const link of chain) {
+      const revoked = revokedBy(entries, link.issuer);
+      pem += createCrl({
+        issuer: link.cert,
+        issuerKey: link.key,
+        crlNumber,
+        thisUpdate,
+        nextUpdate,
+        revoked,
+      }).pem;
+      published.push({
+        issuer: link.issuer,
+        issuerSubject: link.subject,
+        crlNumber,
+        revokedSerials: revoked.map((r) => r.serial),
+      });
+    }
+    // The number first: after a crash a number may be skipped (harmless), never reused (RFC 5280 5.2.3).
+    writeCaMeta(ca.dir, { ...meta, crlNumber: crlNumber + 1 });
+    const file = caPath(ca.dir, 'crl');
+    writeFileAtomic(file, pem, { mode: MODE_PUBLIC });
+    return { pem, crls: published, thisUpdate, nextUpdate, file };
+  });
+}

@@ -1,0 +1,91 @@
+/** Helpers shared by the CA commands (src/cli/ca.ts, src/cli/ca-issue.ts): CA unlocking, options, messages. */
+import * as path from 'node:path';
+import type { IssuedCertificate } from '../ca/issue.js';
+import { CA_PASSPHRASE_ENV, type Ca, openCa, readCaMeta, resolveCaDir } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
+import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
+import type { CommandContext } from './command.js';
+
+export const CA_OPTIONS: OptionSpec = {
+  'ca-dir': { type: 'string' },
+  'passphrase-file': { type: 'string' },
+};
+
+export const dateText = (d: Date): string =>
+  d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+
+export function caDirOf(p: Parsed, ctx: CommandContext): string {
+  return resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+}
+
+/** Opens the CA, asking for the passphrase only when its keys are encrypted. */
+export async function unlockCa(p: Parsed, ctx: CommandContext): Promise<Ca> {
+  const dir = caDirOf(p, ctx);
+  const meta = readCaMeta(dir);
+  if (!meta.encrypted) return openCa(dir);
+  const passphrase = await readSecret(
+    { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
+    ctx.env,
+  );
+  if (passphrase === undefined) {
+    throw new DbtlsError(
+      'PASSPHRASE_REQUIRED',
+      `could not unlock the CA in ${dir}: its key is encrypted and no passphrase was given`,
+      {
+        hint: `give it with --passphrase-file FILE or ${CA_PASSPHRASE_ENV}, or run on a terminal to be asked`,
+      },
+    );
+  }
+  return openCa(dir, passphrase);
+}
+
+export function keyOption(p: Parsed): KeyAlgorithm | undefined {
+  const k = str(p, 'key');
+  return k === undefined ? undefined : parseKeyAlgorithm(k);
+}
+
+export function describeCert(c: CertificateInfo): string {
+  const key = c.keyType === 'EC' ? `ECDSA ${c.curve}` : `${c.keyType} ${c.keyBits}`;
+  return `${c.subject} (${key}), expires on ${dateText(c.notAfter)}`;
+}
+
+export function issuedJson(issued: IssuedCertificate, dir?: string) {
+  return {
+    ...issued.entry,
+    ...(dir
+      ? {
+          files: {
+            cert: path.join(dir, 'cert.pem'),
+            ...(issued.keyPem ? { key: path.join(dir, 'key.pem') } : {}),
+            chain: path.join(dir, 'chain.pem'),
+            ca: path.join(dir, 'ca.pem'),
+          },
+        }
+      : {}),
+  };
+}
+
+export function createdLines(issued: IssuedCertificate, dir: string, verb = 'Created a new'): string[] {
+  const e = issued.entry;
+  const names = [...e.dnsNames, ...e.ipAddresses];
+  const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
+  const next =
+    e.profile === 'server'
+      ? `Next: point the server's ssl_cert at ${rel('chain.pem')}, ssl_key at ${rel('key.pem')} and clients' CA at ${rel('ca.pem')} (or run \`dbtls server enable\`)`
+      : `Next: require it for the user: dbtls require ADMIN_TARGET '${e.cn}'@'%' --subject-of ${rel('cert.pem')}`;
+  return [
+    names.length > 0
+      ? `${verb} ${e.profile} certificate valid for the following names:`
+      : `${verb} ${e.profile} certificate for the user "${e.cn}"`,
+    ...names.map((n) => ` - "${n}"`),
+    `Subject: ${e.subject}   (the exact string for REQUIRE SUBJECT)`,
+    `Issuer:  ${e.issuer}`,
+    `Serial:  ${e.serial}`,
+    `It will expire on ${dateText(new Date(e.notAfter))}.`,
+    '',
+    `The certificate is at "${rel('cert.pem')}" (chain: "${rel('chain.pem')}") and the key at "${rel('key.pem')}".`,
+    next,
+  ];
+}

@@ -1,0 +1,212 @@
+/**
+ * The CA commands: ca init, ca show, list (and, from ca-issue.ts, issue, csr, sign, renew). Thin: parse,
+ * call src/ca, render. Messages follow mkcert's voice: what was made, for which names, until when, what next.
+ */
+import { initCa } from '../ca/init.js';
+import { CA_PASSPHRASE_ENV, type Ca, type IndexEntry, openCa, readIndex } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { daysToMs } from '../pki/profiles.js';
+import { flag, int, parse, readSecret, str } from './args.js';
+import { CA_OPTIONS, caDirOf, describeCert, keyOption } from './ca-common.js';
+import { issueCommands } from './ca-issue.js';
+import type { Command } from './command.js';
+
+// ---------------------------------------------------------------------------------------------------
+
+const INIT_USAGE =
+  'dbtls ca init [--cn NAME] [--org ORG] [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days N] [--intermediate] [--no-passphrase] [--passphrase-file F] [--ca-dir DIR] [--json]';
+
+const caInit: Command = {
+  name: ['ca', 'init'],
+  usage: INIT_USAGE,
+  summary: 'create a private CA (root, optionally an intermediate) for the database fleet',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...CA_OPTIONS,
+        cn: { type: 'string' },
+        org: { type: 'string' },
+        key: { type: 'string' },
+        days: { type: 'string' },
+        intermediate: { type: 'boolean' },
+        'no-passphrase': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      INIT_USAGE,
+    );
+    const key = keyOption(p);
+    const days = int(p, 'days', INIT_USAGE);
+    const dir = caDirOf(p, ctx);
+    let passphrase: string | undefined;
+    if (!flag(p, 'no-passphrase')) {
+      passphrase = await readSecret(
+        {
+          file: str(p, 'passphrase-file'),
+          envName: CA_PASSPHRASE_ENV,
+          what: 'new CA passphrase',
+          prompt: true,
+          confirm: true,
+        },
+        ctx.env,
+      );
+      if (passphrase === undefined) {
+        throw new DbtlsError(
+          'PASSPHRASE_REQUIRED',
+          'could not create the CA: no passphrase to encrypt its key with',
+          {
+            hint: `give one with --passphrase-file FILE or ${CA_PASSPHRASE_ENV}, run on a terminal to be asked, or choose --no-passphrase for an unencrypted key`,
+          },
+        );
+      }
+    }
+    const ca = initCa(dir, {
+      passphrase,
+      intermediate: flag(p, 'intermediate'),
+      ...(str(p, 'cn') ? { cn: str(p, 'cn')! } : {}),
+      ...(str(p, 'org') ? { org: str(p, 'org')! } : {}),
+      ...(key ? { key } : {}),
+      ...(days === undefined ? {} : { days }),
+    });
+    if (flag(p, 'json')) {
+      ctx.render.json(caSummary(ca, []));
+      return 0;
+    }
+    ctx.render.lines(
+      `Created a new local CA in ${ca.dir}`,
+      `Root: ${describeCert(ca.root)}`,
+      ...(ca.intermediate
+        ? [`Intermediate: ${describeCert(ca.intermediate)} (it signs the certificates from now on)`]
+        : []),
+      passphrase === undefined
+        ? 'The CA key is NOT encrypted (--no-passphrase): keep this directory private.'
+        : 'The CA key is encrypted with your passphrase; keep a copy of the passphrase, dbtls cannot recover it.',
+      '',
+      'Next: dbtls issue server --cn db1.example.com --out db1   (and dbtls issue client --cn app_user --out app_user)',
+    );
+    return 0;
+  },
+};
+
+function certJson(c: CertificateInfo) {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    serial: c.serial,
+    fingerprint: c.fingerprint,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    keyType: c.keyType,
+    keyBits: c.keyBits,
+    ...(c.curve ? { curve: c.curve } : {}),
+    pathLength: c.pathLength,
+  };
+}
+
+function caSummary(ca: Ca, entries: readonly IndexEntry[], now = new Date()) {
+  const expired = entries.filter(
+    (e) => e.status === 'valid' && Date.parse(e.notAfter) < now.getTime(),
+  ).length;
+  return {
+    dir: ca.dir,
+    encrypted: ca.meta.encrypted,
+    root: certJson(ca.root),
+    ...(ca.intermediate ? { intermediate: certJson(ca.intermediate) } : {}),
+    counts: {
+      issued: entries.filter((e) => e.profile !== 'intermediate').length,
+      server: entries.filter((e) => e.profile === 'server').length,
+      client: entries.filter((e) => e.profile === 'client').length,
+      valid: entries.filter((e) => e.profile !== 'intermediate' && e.status === 'valid').length - expired,
+      revoked: entries.filter((e) => e.status === 'revoked').length,
+      expired,
+    },
+  };
+}
+
+const SHOW_USAGE = 'dbtls ca show [--ca-dir DIR] [--json]';
+
+const caShow: Command = {
+  name: ['ca', 'show'],
+  usage: SHOW_USAGE,
+  summary: 'show the CA: root and intermediate, fingerprints, validity, key type, counts',
+  async run(argv, ctx) {
+    const p = parse(argv, { ...CA_OPTIONS, json: { type: 'boolean' } }, SHOW_USAGE);
+    const ca = openCa(caDirOf(p, ctx));
+    const s = caSummary(ca, readIndex(ca.dir));
+    if (flag(p, 'json')) {
+      ctx.render.json(s);
+      return 0;
+    }
+    const block = (label: string, c: CertificateInfo) => [
+      `${label}: ${c.subject}`,
+      `  SHA-256 fingerprint: ${c.fingerprint}`,
+      `  valid from ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}`,
+      `  key: ${c.keyType === 'EC' ? `ECDSA ${c.curve}` : `${c.keyType} ${c.keyBits}`}, serial ${c.serial}`,
+    ];
+    ctx.render.lines(
+      `CA in ${ca.dir} (key ${ca.meta.encrypted ? 'encrypted' : 'NOT encrypted'})`,
+      ...block('Root', ca.root),
+      ...(ca.intermediate ? block('Intermediate (signs leaves)', ca.intermediate) : []),
+      `Certificates: ${s.counts.issued} issued (${s.counts.server} server, ${s.counts.client} client); ${s.counts.valid} valid, ${s.counts.expired} expired, ${s.counts.revoked} revoked`,
+    );
+    return 0;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------------
+
+const LIST_USAGE = 'dbtls list [--json] [--expiring-within DAYS] [--ca-dir DIR]';
+
+const listCommand: Command = {
+  name: ['list'],
+  usage: LIST_USAGE,
+  summary: 'list the certificates the CA issued',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      { ...CA_OPTIONS, json: { type: 'boolean' }, 'expiring-within': { type: 'string' } },
+      LIST_USAGE,
+    );
+    const within = int(p, 'expiring-within', LIST_USAGE);
+    let entries = readIndex(caDirOf(p, ctx));
+    if (within !== undefined) {
+      const limit = Date.now() + daysToMs(within);
+      entries = entries.filter((e) => e.status === 'valid' && Date.parse(e.notAfter) <= limit);
+    }
+    if (flag(p, 'json')) {
+      ctx.render.json(entries);
+      return 0;
+    }
+    if (entries.length === 0) {
+      ctx.render.lines(
+        within === undefined
+          ? 'No certificates issued yet.'
+          : `No certificates expire within ${within} days.`,
+      );
+      return 0;
+    }
+    const now = Date.now();
+    const rows = entries.map((e) => [
+      e.serial,
+      e.profile,
+      e.status === 'valid' && Date.parse(e.notAfter) < now ? 'expired' : e.status,
+      e.notAfter.slice(0, 10),
+      e.cn,
+      [...e.dnsNames, ...e.ipAddresses].join(','),
+    ]);
+    const header = ['SERIAL', 'PROFILE', 'STATUS', 'EXPIRES', 'CN', 'NAMES'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (r: string[]) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd();
+    ctx.render.lines(fmt(header), ...rows.map(fmt));
+    return 0;
+  },
+};
+
+export const commands: Command[] = [caInit, caShow, ...issueCommands, listCommand];

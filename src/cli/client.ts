@@ -1,0 +1,177 @@
+/** `dbtls connect`: a SQL session whose TLS is exactly the ssl-mode, and the facts of that session. */
+import { connect, type ResultRow } from '../client/connect.js';
+import type { SessionFacts } from '../client/session.js';
+import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { parseTarget, type Target } from '../tls/settings.js';
+import { SSL_MODES } from '../tls/ssl-mode.js';
+import { flag, int, parse, readSecret, str } from './args.js';
+import type { Command, CommandContext } from './command.js';
+import { inspectCommand } from './inspect.js';
+
+/** Like the mysql client's `status`: what the server says it negotiated. */
+export const DEFAULT_CONNECT_SQL = "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')";
+
+const CONNECT_USAGE =
+  'dbtls connect TARGET [-e SQL] [--json] [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--servername N] [--tls-min V] [--user U] [--database DB] [--password-file F | -p] [--defaults-file F] [--connect-timeout MS]';
+
+const CONNECT_OPTIONS = {
+  execute: { type: 'string', short: 'e' },
+  json: { type: 'boolean' },
+  'ssl-mode': { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'mutual-tls': { type: 'string' },
+  servername: { type: 'string' },
+  'tls-min': { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  database: { type: 'string', short: 'D' },
+  port: { type: 'string', short: 'P' },
+  'password-file': { type: 'string' },
+  password: { type: 'boolean', short: 'p' },
+  'defaults-file': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+} as const;
+
+function optional<T>(key: string, value: T | undefined): Record<string, T> {
+  return value === undefined ? {} : { [key]: value };
+}
+
+export const connectCommand: Command = {
+  name: ['connect'],
+  usage: CONNECT_USAGE,
+  summary: 'connect with an exact ssl-mode, run SQL and show what TLS protects the session',
+  async run(argv, ctx: CommandContext) {
+    const p = parse(argv, CONNECT_OPTIONS, CONNECT_USAGE);
+    const [text, ...extra] = p.positionals;
+    if (!text || extra.length > 0) {
+      throw new DbtlsError('USAGE', 'could not run connect: give exactly one TARGET', {
+        hint: `usage: ${CONNECT_USAGE}`,
+      });
+    }
+    const parsed = parseTarget(
+      text,
+      {
+        ...optional('mode', str(p, 'ssl-mode')),
+        ...optional('mutualTls', str(p, 'mutual-tls')),
+        ...optional('ca', str(p, 'ca')),
+        ...optional('cert', str(p, 'cert')),
+        ...optional('key', str(p, 'key')),
+        ...optional('servername', str(p, 'servername')),
+        ...optional('minVersion', str(p, 'tls-min')),
+        ...optional('user', str(p, 'user')),
+        ...optional('database', str(p, 'database')),
+        ...optional('port', int(p, 'port', CONNECT_USAGE)),
+        ...optional('defaultsFile', str(p, 'defaults-file')),
+      },
+      ctx.env,
+    );
+    const password = await readSecret(
+      { file: str(p, 'password-file'), what: 'password', prompt: flag(p, 'password') },
+      ctx.env,
+    );
+    const target: Target = password === undefined ? parsed : { ...parsed, password };
+    const timeout = int(p, 'connect-timeout', CONNECT_USAGE);
+    const conn = await connect(target, timeout === undefined ? {} : { connectTimeoutMs: timeout });
+    try {
+      const rows = await conn.query(str(p, 'execute') ?? DEFAULT_CONNECT_SQL);
+      for (const w of warnings(conn.session, target)) ctx.render.warn(w);
+      if (flag(p, 'json')) {
+        ctx.render.json({
+          target: {
+            host: target.host,
+            port: target.port,
+            user: target.user ?? null,
+            database: target.database ?? null,
+            mode: target.tls.mode,
+          },
+          session: { ...conn.session, peerChain: conn.session.peerChain.map(chainEntry) },
+          rows,
+        });
+      } else {
+        ctx.render.lines(...describe(conn.session, target), '', ...table(rows));
+      }
+      return 0;
+    } finally {
+      await conn.close();
+    }
+  },
+};
+
+/** The JSON view of a chain certificate: what a reader needs, not the DER and key bytes. */
+function chainEntry(c: CertificateInfo): Record<string, unknown> {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    serial: c.serial,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    dnsNames: c.dnsNames,
+    ipAddresses: c.ipAddresses,
+    keyType: c.keyType,
+    keyBits: c.keyBits,
+    signatureAlgorithm: c.signatureAlgorithm,
+    selfSigned: c.selfSigned,
+    fingerprint: c.fingerprint,
+  };
+}
+
+function warnings(s: SessionFacts, target: Target): string[] {
+  if (!s.encrypted) {
+    return [
+      target.tls.mode === 'preferred'
+        ? 'the server offers no TLS: ssl-mode preferred fell back to PLAINTEXT; the password and all data crossed the network unencrypted'
+        : 'ssl-mode disable: the session is PLAINTEXT',
+    ];
+  }
+  if (!SSL_MODES[s.verifiedAs].verifiesChain) {
+    return [
+      `ssl-mode ${target.tls.mode}: encrypted but the server was NOT verified; anyone on the path can impersonate it (use --ssl-mode verify-full --ca FILE)`,
+    ];
+  }
+  return [];
+}
+
+function describe(s: SessionFacts, target: Target): string[] {
+  const leaf = s.peerChain[0];
+  const verified =
+    s.verifiedAs === 'verify-full'
+      ? `chain and host name ${target.tls.servername ?? target.host}`
+      : s.verifiedAs === 'verify-ca'
+        ? 'chain only, not the host name'
+        : 'nothing';
+  const lines = [
+    `Connected to ${target.host}:${target.port} (${s.flavor} ${s.serverVersion}), connection id ${s.connectionId}`,
+    `  encryption:    ${s.encrypted ? `${s.protocol}, ${s.cipher}` : 'none (plaintext)'}`,
+    `  verified as:   ${s.verifiedAs} (${s.encrypted ? verified : 'nothing'})`,
+    `  mutual TLS:    ${s.mutualTls ? 'yes (client certificate sent)' : 'no'}`,
+  ];
+  if (leaf) {
+    const days = Math.floor((leaf.notAfter.getTime() - Date.now()) / 86_400_000);
+    lines.push(
+      `  server cert:   ${leaf.subject}, issued by ${leaf.issuer}`,
+      `  names:         ${[...leaf.dnsNames.map((n) => `DNS:${n}`), ...leaf.ipAddresses.map((n) => `IP:${n}`)].join(', ') || '(none)'}`,
+      `  expires:       ${leaf.notAfter.toISOString()} (${days} days)`,
+      `  fingerprint:   sha256 ${leaf.fingerprint}`,
+    );
+  }
+  return lines;
+}
+
+function table(rows: readonly ResultRow[]): string[] {
+  const first = rows[0];
+  if (!first) return ['(no rows)'];
+  const columns = Object.keys(first);
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))];
+}
+
+export const commands: Command[] = [connectCommand, inspectCommand];

@@ -1,0 +1,113 @@
+/**
+ * `dbtls revoke` and `dbtls crl`: revocation in the CA index, and the CRL file servers load as ssl_crl.
+ */
+import { generateCrls, revoke } from '../ca/revoke.js';
+import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import { parseRevocationReason } from '../pki/crl.js';
+import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { flag, int, parse, readSecret, str } from './args.js';
+import type { Command } from './command.js';
+
+const revokeUsage =
+  'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--ca-dir DIR] [--json]';
+
+const revokeCommand: Command = {
+  name: ['revoke'],
+  usage: revokeUsage,
+  summary: 'Mark a certificate revoked in the CA index (then run `dbtls crl`)',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        cn: { type: 'string' },
+        reason: { type: 'string' },
+        'ca-dir': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      revokeUsage,
+    );
+    const serial = p.positionals[0];
+    const cn = str(p, 'cn');
+    if (p.positionals.length > 1 || (serial === undefined) === (cn === undefined)) {
+      throw new DbtlsError('USAGE', 'could not revoke: give either one SERIAL or --cn NAME', {
+        hint: `usage: ${revokeUsage}`,
+      });
+    }
+    const reasonText = str(p, 'reason');
+    const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    const revoked = revoke(caDir, {
+      ...(serial !== undefined ? { serial } : {}),
+      ...(cn !== undefined ? { cn } : {}),
+      ...(reasonText !== undefined ? { reason: parseRevocationReason(reasonText) } : {}),
+    });
+    if (flag(p, 'json')) {
+      ctx.render.json({ revoked });
+      return 0;
+    }
+    for (const e of revoked)
+      ctx.render.lines(`Revoked ${e.serial} (${e.profile} ${e.subject}), reason ${e.revocationReason}.`);
+    ctx.render.lines(
+      'Servers still accept it until they load a new CRL: run `dbtls crl`, install it as ssl_crl, then FLUSH SSL.',
+    );
+    return 0;
+  },
+};
+
+const crlUsage = 'dbtls crl [--days N] [--out FILE] [--ca-dir DIR] [--passphrase-file F] [--json]';
+
+const crlCommand: Command = {
+  name: ['crl'],
+  usage: crlUsage,
+  summary: 'Publish the CRLs of the whole chain as one PEM file, ready for ssl_crl',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        days: { type: 'string' },
+        out: { type: 'string' },
+        'ca-dir': { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      crlUsage,
+    );
+    if (p.positionals.length > 0) {
+      throw new DbtlsError('USAGE', `could not run dbtls crl: unexpected argument ${p.positionals[0]}`, {
+        hint: `usage: ${crlUsage}`,
+      });
+    }
+    const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    const passphrase = await readSecret(
+      { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
+      ctx.env,
+    );
+    const ca = openCa(caDir, passphrase);
+    const days = int(p, 'days', crlUsage);
+    const set = generateCrls(ca, days === undefined ? {} : { days });
+    const out = str(p, 'out');
+    if (out) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
+    if (flag(p, 'json')) {
+      ctx.render.json({
+        file: set.file,
+        out: out ?? null,
+        thisUpdate: set.thisUpdate,
+        nextUpdate: set.nextUpdate,
+        crls: set.crls,
+      });
+      return 0;
+    }
+    for (const crl of set.crls) {
+      ctx.render.lines(
+        `CRL #${crl.crlNumber} of ${crl.issuerSubject}: ${crl.revokedSerials.length} revoked${crl.revokedSerials.length ? ` (${crl.revokedSerials.join(', ')})` : ''}.`,
+      );
+    }
+    ctx.render.lines(
+      `Wrote ${set.file}${out ? ` and ${out}` : ''}; next update due ${set.nextUpdate.toISOString()} (publish again before then).`,
+      'Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL).',
+    );
+    return 0;
+  },
+};
+
+export const commands: Command[] = [revokeCommand, crlCommand];

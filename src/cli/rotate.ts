@@ -1,0 +1,235 @@
+/**
+ * `dbtls rotate`: the server certificate re-issued and reloaded online (leaf rotation), and with `--ca`
+ * the staged CA rollover (src/server/rollover.ts). Thin: parse, call src/server, render.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CA_PASSPHRASE_ENV, caPath, openCa, resolveCaDir } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import { type AdminSession, openAdminSession, resolveAdminTarget } from '../server/admin.js';
+import { serverFilePaths } from '../server/install.js';
+import {
+  nextStage,
+  ROLLOVER_STAGES,
+  type RolloverStage,
+  readRolloverState,
+  STAGE_DESCRIPTIONS,
+  stageCommand,
+  TRUST_BUNDLE_FILE,
+} from '../server/rollover.js';
+import { runStage } from '../server/rollover-stages.js';
+import { rotateServerCertificate } from '../server/rotate.js';
+import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
+import type { Command, CommandContext } from './command.js';
+
+/** How the admin session connects (the same flags as `dbtls server …`, with --admin-ca for its CA file). */
+export const ADMIN_OPTIONS: OptionSpec = {
+  'ssl-mode': { type: 'string' },
+  'admin-ca': { type: 'string' },
+  'admin-cert': { type: 'string' },
+  'admin-key': { type: 'string' },
+  user: { type: 'string' },
+  socket: { type: 'string' },
+  'password-file': { type: 'string' },
+  'ca-dir': { type: 'string' },
+  'passphrase-file': { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+/** The CA passphrase from --passphrase-file, DBTLS_CA_PASSPHRASE, or a prompt on a TTY; never argv. */
+export function caPassphrase(p: Parsed, ctx: CommandContext, confirm = false): Promise<string | undefined> {
+  return readSecret(
+    {
+      file: str(p, 'passphrase-file'),
+      envName: CA_PASSPHRASE_ENV,
+      what: 'CA passphrase',
+      prompt: true,
+      confirm,
+    },
+    ctx.env,
+  );
+}
+
+/** The admin session's connection options; its CA defaults to `defaultCa` (our CA's root or bundle). */
+export async function adminOptions(p: Parsed, ctx: CommandContext, target: string, defaultCa?: string) {
+  const password = await readSecret(
+    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
+    ctx.env,
+  );
+  return resolveAdminTarget(target, {
+    sslMode: str(p, 'ssl-mode'),
+    ca: str(p, 'admin-ca') ?? (defaultCa && fs.existsSync(defaultCa) ? defaultCa : undefined),
+    cert: str(p, 'admin-cert'),
+    key: str(p, 'admin-key'),
+    user: str(p, 'user'),
+    socket: str(p, 'socket'),
+    password,
+  });
+}
+
+export async function withSession<T>(session: AdminSession, fn: (s: AdminSession) => Promise<T>): Promise<T> {
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+const USAGE =
+  'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
+  '       dbtls rotate --ca [ADMIN_TARGET] --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
+  '       dbtls rotate --ca --status [--ca-dir D] [--json]';
+
+async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promise<number> {
+  const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+  const ca = openCa(caDir, await caPassphrase(p, ctx));
+  const dir = str(p, 'dir');
+  const files = dir ? serverFilePaths(path.resolve(ctx.cwd, dir)) : undefined;
+  const days = int(p, 'days', USAGE);
+  const options = await adminOptions(p, ctx, target, caPath(caDir, 'root'));
+  const session = await openAdminSession(options);
+  const result = await withSession(session, (s) =>
+    rotateServerCertificate(s, ca, {
+      ...(files ? { files: { cert: files.cert, key: files.key, ca: files.ca } } : {}),
+      ...(days === undefined ? {} : { days }),
+    }),
+  );
+  if (flag(p, 'json')) {
+    ctx.render.json(result);
+    return 0;
+  }
+  const names = [...result.names.dns, ...result.names.ip].join(', ');
+  ctx.render.lines(
+    `Rotated the server certificate of ${options.host}:${options.port} without a restart.`,
+    `  files      ${result.files.cert}, ${result.files.key} (replaced atomically)`,
+    `  names      ${names} (${result.keyAlgorithm}, new key)`,
+    `  old        serial ${result.before.serial}, sha256 ${result.before.fingerprint} (marked superseded)`,
+    `  new        serial ${result.after.serial}, sha256 ${result.after.fingerprint}, expires ${day(result.after.notAfter)}`,
+    `  reload     ${result.statement}`,
+    `Proved: new connections get sha256 ${result.served.fingerprint} over ${result.served.protocol} ✓`,
+    'Sessions opened before the reload keep their TLS state; nothing was restarted.',
+  );
+  return 0;
+}
+
+function parseStage(text: string | undefined): RolloverStage {
+  if (text && (ROLLOVER_STAGES as readonly string[]).includes(text)) return text as RolloverStage;
+  throw new DbtlsError(
+    'USAGE',
+    `could not run the CA rollover: --stage ${text ?? '(missing)'} is not a stage`,
+    {
+      hint: `choose one of ${ROLLOVER_STAGES.join(', ')}; \`dbtls rotate --ca --status\` shows the next one`,
+    },
+  );
+}
+
+function rolloverStatus(p: Parsed, ctx: CommandContext): number {
+  const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+  const state = readRolloverState(caDir);
+  const next = nextStage(state);
+  if (flag(p, 'json')) {
+    ctx.render.json({
+      caDir,
+      state: state ?? null,
+      next: next ?? null,
+      nextCommand: next ? stageCommand(next) : null,
+    });
+    return 0;
+  }
+  if (!state) {
+    ctx.render.lines(`No CA rollover in progress in ${caDir}.`, `To start one: ${stageCommand('new-ca')}`);
+    return 0;
+  }
+  ctx.render.lines(
+    `CA rollover in ${caDir}:`,
+    `  old CA  ${state.oldRoot.subject}  sha256 ${state.oldRoot.fingerprint}`,
+  );
+  if (state.newRoot)
+    ctx.render.lines(`  new CA  ${state.newRoot.subject}  sha256 ${state.newRoot.fingerprint}`);
+  for (const stage of ROLLOVER_STAGES) {
+    const record = state.history.find((h) => h.stage === stage);
+    const mark = record ? '✓' : stage === next ? '→' : ' ';
+    ctx.render.lines(
+      `  ${mark} ${stage.padEnd(10)}  ${record ? `${record.at.slice(0, 19)}Z  ${record.summary}` : STAGE_DESCRIPTIONS[stage]}`,
+    );
+  }
+  ctx.render.lines(
+    next
+      ? `Next: ${stageCommand(next)}`
+      : `Done: the old CA is retired; clients trust ${path.join(caDir, TRUST_BUNDLE_FILE)}.`,
+  );
+  return 0;
+}
+
+async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
+  if (flag(p, 'status')) return rolloverStatus(p, ctx);
+  const stage = parseStage(str(p, 'stage'));
+  const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+  const [target, ...extra] = p.positionals;
+  if (extra.length)
+    throw new DbtlsError('USAGE', `could not run the CA rollover: unexpected argument ${extra[0]}`, {
+      hint: `usage: ${USAGE}`,
+    });
+  if (stage !== 'new-ca' && !target) {
+    throw new DbtlsError('USAGE', `could not run the rollover stage ${stage}: ADMIN_TARGET is missing`, {
+      hint: `usage: ${USAGE}`,
+    });
+  }
+  const passphrase = await caPassphrase(p, ctx);
+  const bundle = path.join(caDir, TRUST_BUNDLE_FILE);
+  const session = target
+    ? await openAdminSession(
+        await adminOptions(p, ctx, target, fs.existsSync(bundle) ? bundle : caPath(caDir, 'root')),
+      )
+    : undefined;
+  const out = str(p, 'out');
+  const result = await (session
+    ? withSession(session, (s) =>
+        runStage(caDir, stage, { session: s, passphrase, out: out ? path.resolve(ctx.cwd, out) : undefined }),
+      )
+    : runStage(caDir, stage, { passphrase }));
+  if (flag(p, 'json')) {
+    ctx.render.json(result);
+    return 0;
+  }
+  ctx.render.lines(
+    result.ran ? `Stage ${stage}: ${result.summary}` : `Stage ${stage} was already done; nothing to do.`,
+  );
+  for (const line of result.details) ctx.render.lines(`  ${line}`);
+  const next = nextStage(result.state);
+  ctx.render.lines(next ? `Next: ${stageCommand(next)}` : 'The CA rollover is complete.');
+  return 0;
+}
+
+export const rotateCommand: Command = {
+  name: ['rotate'],
+  usage: USAGE,
+  summary: 'Re-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...ADMIN_OPTIONS,
+        ca: { type: 'boolean' },
+        stage: { type: 'string' },
+        status: { type: 'boolean' },
+        out: { type: 'string' },
+        dir: { type: 'string' },
+        days: { type: 'string' },
+      },
+      USAGE,
+    );
+    if (flag(p, 'ca')) return rollover(p, ctx);
+    const [target, ...extra] = p.positionals;
+    if (!target || extra.length) {
+      throw new DbtlsError('USAGE', 'could not rotate: expected exactly one ADMIN_TARGET', {
+        hint: `usage: ${USAGE}`,
+      });
+    }
+    return rotateLeaf(p, ctx, target);
+  },
+};
+
+export const commands: Command[] = [rotateCommand];

@@ -1,0 +1,227 @@
+/**
+ * `dbtls secure ADMIN_TARGET`: CA, server certificate, enable, client certificates, REQUIRE, secure
+ * transport and a final inspect, each step done only when needed (src/server/secure.ts); `--undo` puts
+ * back what it recorded. Thin: parse, call, render.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { caExists, resolveCaDir } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import { parseSeverity } from '../inspect/findings.js';
+import { failsAt, type Severity } from '../inspect/report.js';
+import { resolveAdminTarget, type SessionOptions } from '../server/admin.js';
+import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/config.js';
+import { type SecureResult, secure } from '../server/secure.js';
+import type { SecureStep } from '../server/secure-plan.js';
+import { undoSecure } from '../server/secure-undo.js';
+import { parseAccount } from '../server/users.js';
+import { flag, type Parsed, parse, readSecret, readSecretFile, str, strs } from './args.js';
+import type { Command, CommandContext } from './command.js';
+import type { Renderer } from './render.js';
+import { caPassphrase } from './rotate.js';
+
+const USAGE =
+  "dbtls secure ADMIN_TARGET [--user 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--undo] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
+
+export const DEFAULT_CLIENT_DIR = 'dbtls-clients';
+/** secure fails when the final inspect still finds this or worse. */
+const DEFAULT_FAIL_ON: Severity = 'medium';
+
+/** Runs the user's restart command through the shell (it is theirs: `systemctl restart mariadb`). */
+export function shellRestart(command: string): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (d) => {
+        output += d;
+      });
+      child.stderr.on('data', (d) => {
+        output += d;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolve();
+        else {
+          reject(
+            new DbtlsError(
+              'RESTART_FAILED',
+              `could not restart the server: \`${command}\` exited with ${code}`,
+              {
+                hint: `its output was: ${output.trim().split('\n').slice(-3).join(' / ') || '(none)'}`,
+                kind: 'runtime',
+              },
+            ),
+          );
+        }
+      });
+    });
+}
+
+/** `--verify-password-file app=FILE` (or just FILE with one --user): each user's password for the guard. */
+function passwords(p: Parsed, users: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of strs(p, 'verify-password-file')) {
+    const eq = item.indexOf('=');
+    const [user, file] =
+      eq > 0 ? [item.slice(0, eq), item.slice(eq + 1)] : [users.length === 1 ? users[0] : undefined, item];
+    if (!user) {
+      throw new DbtlsError('USAGE', `could not tell whose password ${item} is`, {
+        hint: 'with several --user, write --verify-password-file USER=FILE for each',
+      });
+    }
+    out.set(user, readSecretFile(file, `password of ${user}`));
+  }
+  return out;
+}
+
+async function admin(p: Parsed, ctx: CommandContext, target: string): Promise<SessionOptions> {
+  const password = await readSecret(
+    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
+    ctx.env,
+  );
+  // The admin session's CA is decided by secure itself (our CA once it exists); verify-full needs none here.
+  const sslMode = str(p, 'ssl-mode');
+  const options = resolveAdminTarget(target, {
+    sslMode: sslMode ?? 'trust',
+    ca: str(p, 'admin-ca'),
+    user: str(p, 'admin-user'),
+    socket: str(p, 'socket'),
+    password,
+  });
+  return sslMode ? options : { ...options, tls: { mode: 'verify-full', ca: options.tls.ca } };
+}
+
+const MARK: Readonly<Record<SecureStep['status'], string>> = {
+  done: '✓',
+  unchanged: '·',
+  pending: '!',
+  skipped: '-',
+};
+
+export function renderSteps(render: Renderer, result: SecureResult): void {
+  const width = Math.max(...result.steps.map((s) => s.step.length));
+  for (const s of result.steps) {
+    render.lines(
+      `  ${MARK[s.status]} ${s.step.padEnd(width)}  ${s.status === 'unchanged' ? 'nothing to do: ' : ''}${s.detail}`,
+    );
+  }
+}
+
+export const secureCommand: Command = {
+  name: ['secure'],
+  usage: USAGE,
+  summary:
+    'Take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        user: { type: 'string', multiple: true },
+        require: { type: 'string' },
+        'verify-password-file': { type: 'string', multiple: true },
+        out: { type: 'string' },
+        'ca-dir': { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        'no-passphrase': { type: 'boolean' },
+        dir: { type: 'string' },
+        'config-file': { type: 'string' },
+        dns: { type: 'string', multiple: true },
+        ip: { type: 'string', multiple: true },
+        'restart-command': { type: 'string' },
+        'no-require-secure-transport': { type: 'boolean' },
+        'skip-inspect': { type: 'boolean' },
+        'fail-on': { type: 'string' },
+        undo: { type: 'boolean' },
+        'admin-user': { type: 'string' },
+        'password-file': { type: 'string' },
+        'ssl-mode': { type: 'string' },
+        'admin-ca': { type: 'string' },
+        socket: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      USAGE,
+    );
+    const [target, ...extra] = p.positionals;
+    if (!target || extra.length) {
+      throw new DbtlsError('USAGE', 'could not run secure: expected exactly one ADMIN_TARGET', {
+        hint: `usage: ${USAGE}`,
+      });
+    }
+    const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    const restartCommand = str(p, 'restart-command');
+    const restart = restartCommand ? shellRestart(restartCommand) : undefined;
+    if (flag(p, 'undo')) {
+      const result = await undoSecure(await admin(p, ctx, target), { caDir, restart });
+      if (flag(p, 'json')) ctx.render.json(result);
+      else {
+        ctx.render.lines(`Undoing dbtls secure on ${target}:`);
+        renderSteps(ctx.render, result);
+      }
+      return result.pending ? 1 : 0;
+    }
+    const requireText = (str(p, 'require') ?? 'x509').toUpperCase();
+    if (requireText !== 'SSL' && requireText !== 'X509') {
+      throw new DbtlsError('USAGE', `could not use --require ${str(p, 'require')}: choose ssl or x509`, {
+        hint: `usage: ${USAGE}`,
+      });
+    }
+    const failOnText = str(p, 'fail-on') ?? DEFAULT_FAIL_ON;
+    const failOn = parseSeverity(failOnText);
+    if (!failOn)
+      throw new DbtlsError('USAGE', `could not parse --fail-on ${failOnText}`, { hint: `usage: ${USAGE}` });
+    const users = strs(p, 'user').map(parseAccount);
+    const passphrase = await caPassphrase(p, ctx, !caExists(caDir));
+    if (passphrase === undefined && !caExists(caDir) && !flag(p, 'no-passphrase')) {
+      throw new DbtlsError(
+        'PASSPHRASE_REQUIRED',
+        `could not create a CA in ${caDir}: no passphrase for its key`,
+        {
+          hint: 'give one with --passphrase-file FILE or DBTLS_CA_PASSPHRASE, or choose --no-passphrase explicitly',
+        },
+      );
+    }
+    const result = await secure(await admin(p, ctx, target), {
+      caDir,
+      passphrase,
+      users,
+      requirement: requireText,
+      out: path.resolve(ctx.cwd, str(p, 'out') ?? DEFAULT_CLIENT_DIR),
+      dir: path.resolve(ctx.cwd, str(p, 'dir') ?? DEFAULT_CERT_DIR),
+      configFile: path.resolve(ctx.cwd, str(p, 'config-file') ?? DEFAULT_CONFIG_FILE),
+      dns: strs(p, 'dns'),
+      ip: strs(p, 'ip'),
+      requireSecureTransport: !flag(p, 'no-require-secure-transport'),
+      restart,
+      passwords: passwords(
+        p,
+        users.map((u) => u.user),
+      ),
+      inspect: !flag(p, 'skip-inspect'),
+    });
+    const failed = result.pending || (result.report !== undefined && failsAt(result.report, failOn));
+    if (flag(p, 'json')) {
+      ctx.render.json(result);
+      return failed ? 1 : 0;
+    }
+    ctx.render.lines(`Securing ${target}:`);
+    renderSteps(ctx.render, result);
+    if (!result.changed && !result.pending)
+      ctx.render.lines('Nothing to do: the server was already secured as asked.');
+    for (const f of result.report?.findings ?? [])
+      ctx.render.lines(`  ${f.severity.padEnd(8)} ${f.id}: ${f.message}`, `           fix: ${f.fix}`);
+    if (result.pending) {
+      ctx.render.lines(
+        'Restart the server (or pass --restart-command CMD), then run the same dbtls secure again to finish.',
+      );
+      return 1;
+    }
+    ctx.render.lines(
+      `Clients now connect with ssl-mode verify-full and CA ${result.caFile}` +
+        (result.clients.length
+          ? `; their certificates are in ${path.dirname(result.clients[0]!.dir)}/<user>/.`
+          : '.'),
+    );
+    return failed ? 1 : 0;
+  },
+};

@@ -1,0 +1,160 @@
+/**
+ * KubeDB resources with TLS: a MySQL or MariaDB database (kubedb.com/v1) whose certificates cert-manager
+ * issues from our Issuer, and the ReconfigureTLS ops requests (ops.kubedb.com/v1alpha1) that rotate the
+ * certificates, move them to another issuer, or remove TLS. KubeDB restarts the pods for each op.
+ * Field names follow KubeDB's docs (guides/mysql/tls, guides/mysql/reconfigure-tls) and CRDs.
+ */
+import { DbtlsError } from '../errors.js';
+import type { KubeObject } from './yaml.js';
+
+export type KubedbFlavor = 'mysql' | 'mariadb';
+export type KubedbOp = 'rotate' | 'change-issuer' | 'remove';
+export type IssuerKind = 'Issuer' | 'ClusterIssuer';
+
+interface FlavorSpec {
+  readonly kind: string;
+  readonly opsKind: string;
+  /** A version name from KubeDB's catalog (MySQLVersion / MariaDBVersion objects); check yours with kubectl get. */
+  readonly defaultVersion: string;
+}
+
+const FLAVORS: Readonly<Record<KubedbFlavor, FlavorSpec>> = Object.freeze({
+  mysql: { kind: 'MySQL', opsKind: 'MySQLOpsRequest', defaultVersion: '8.0.35' },
+  mariadb: { kind: 'MariaDB', opsKind: 'MariaDBOpsRequest', defaultVersion: '10.11.2' },
+});
+
+export const KUBEDB_API = 'kubedb.com/v1';
+export const KUBEDB_OPS_API = 'ops.kubedb.com/v1alpha1';
+/** KubeDB's certificate aliases: it names the Secrets `<db>-<alias>-cert`. */
+export const KUBEDB_CERT_ALIASES = Object.freeze(['server', 'client', 'metrics-exporter'] as const);
+
+export interface KubedbOptions {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly flavor?: KubedbFlavor;
+  readonly version?: string;
+  readonly issuer: string;
+  readonly issuerKind?: IssuerKind;
+  /** Refuse connections without TLS (`require_secure_transport`). */
+  readonly requireSsl?: boolean;
+  readonly storage?: string;
+  readonly serverDns?: readonly string[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function checkName(value: string, what: string): void {
+  if (!DNS_LABEL.test(value)) {
+    throw new DbtlsError(
+      'NAME_INVALID',
+      `could not use ${what} ${JSON.stringify(value)}: not a DNS-1123 label`,
+      {
+        hint: 'use lowercase letters, digits and dashes, at most 63 characters',
+      },
+    );
+  }
+}
+
+function issuerRef(name: string, kind: IssuerKind) {
+  checkName(name, 'the issuer name');
+  return { apiGroup: 'cert-manager.io', kind, name };
+}
+
+function meta(name: string, namespace: string) {
+  return { name, namespace };
+}
+
+/** The Secret KubeDB writes a certificate to. */
+export function kubedbSecretName(db: string, alias: (typeof KUBEDB_CERT_ALIASES)[number]): string {
+  return `${db}-${alias}-cert`;
+}
+
+export function kubedbDatabase(o: KubedbOptions): KubeObject {
+  const flavor = FLAVORS[o.flavor ?? 'mysql'];
+  const namespace = o.namespace ?? 'default';
+  checkName(o.name, 'the database name');
+  checkName(namespace, 'the namespace');
+  const server: Record<string, unknown> = {
+    alias: 'server',
+    subject: { organizations: ['kubedb:server'] },
+    // The Service names clients use inside the cluster, plus loopback for tools run in the pod.
+    dnsNames: [
+      ...new Set([
+        ...(o.serverDns ?? []),
+        o.name,
+        `${o.name}.${namespace}.svc`,
+        `${o.name}.${namespace}.svc.cluster.local`,
+        'localhost',
+      ]),
+    ],
+    ipAddresses: ['127.0.0.1'],
+  };
+  return {
+    apiVersion: KUBEDB_API,
+    kind: flavor.kind,
+    metadata: meta(o.name, namespace),
+    spec: {
+      version: o.version ?? flavor.defaultVersion,
+      requireSSL: o.requireSsl ?? false,
+      storageType: 'Durable',
+      storage: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: o.storage ?? '1Gi' } },
+      },
+      tls: {
+        issuerRef: issuerRef(o.issuer, o.issuerKind ?? 'Issuer'),
+        certificates: [
+          server,
+          { alias: 'client', subject: { organizations: ['kubedb:client'] } },
+          { alias: 'metrics-exporter', subject: { organizations: ['kubedb:metrics-exporter'] } },
+        ],
+      },
+      deletionPolicy: 'Delete',
+    },
+  };
+}
+
+export interface KubedbOpsOptions {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly flavor?: KubedbFlavor;
+  readonly op: KubedbOp;
+  /** For change-issuer: the issuer that takes over. */
+  readonly newIssuer?: string;
+  readonly newIssuerKind?: IssuerKind;
+}
+
+/** A ReconfigureTLS ops request. Each restarts the database pods (KubeDB docs, reconfigure-tls). */
+export function kubedbOpsRequest(o: KubedbOpsOptions): KubeObject {
+  const flavor = FLAVORS[o.flavor ?? 'mysql'];
+  const namespace = o.namespace ?? 'default';
+  checkName(o.name, 'the database name');
+  checkName(namespace, 'the namespace');
+  let tls: Record<string, unknown>;
+  switch (o.op) {
+    case 'rotate':
+      tls = { rotateCertificates: true };
+      break;
+    case 'change-issuer':
+      if (!o.newIssuer) {
+        throw new DbtlsError(
+          'ISSUER_REQUIRED',
+          'could not make the change-issuer request: no new issuer given',
+          {
+            hint: 'name the issuer that takes over with --new-issuer NAME',
+          },
+        );
+      }
+      tls = { issuerRef: issuerRef(o.newIssuer, o.newIssuerKind ?? 'Issuer') };
+      break;
+    case 'remove':
+      tls = { remove: true };
+      break;
+  }
+  return {
+    apiVersion: KUBEDB_OPS_API,
+    kind: flavor.opsKind,
+    metadata: meta(`${o.name}-${o.op}-tls`.slice(0, 63), namespace),
+    spec: { type: 'ReconfigureTLS', databaseRef: { name: o.name }, tls },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Client snippets: one TLS decision (an ssl-mode, mutual TLS on or off) written in the vocabulary of one
+ * client: a command line, an option file, a JDBC URL or driver code. Each client's mapping is data keyed
+ * by SslMode (src/deploy/snippets/*.ts); a mode a client cannot express is refused with the reason, a mode
+ * it can only express more strictly comes with a warning saying so. Nothing falls back to plaintext.
+ */
+import { isIP } from 'node:net';
+import { DbtlsError } from '../errors.js';
+import { DEFAULT_PORT } from '../tls/settings.js';
+import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.js';
+import { mariadbCli, myCnf, mysqlCli } from './snippets/cli.js';
+import { goSqlDriver } from './snippets/go.js';
+import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
+import type { ClientMapping, KeystoreType, SnippetClient, SnippetContext } from './snippets/model.js';
+import { mariadbNode, mysql2 } from './snippets/node.js';
+import { pymysql } from './snippets/python.js';
+
+export type { ClientMapping, ModeSupport } from './snippets/model.js';
+export { SNIPPET_CLIENTS, type SnippetClient } from './snippets/model.js';
+
+export const CLIENT_MAPPINGS: Readonly<Record<SnippetClient, ClientMapping>> = Object.freeze({
+  'mysql-cli': mysqlCli,
+  'mariadb-cli': mariadbCli,
+  'my.cnf': myCnf,
+  'jdbc-mariadb': jdbcMariadb,
+  'jdbc-mysql': jdbcMysql,
+  mysql2,
+  'mariadb-node': mariadbNode,
+  go: goSqlDriver,
+  python: pymysql,
+});
+
+export interface SnippetRequest {
+  readonly client: SnippetClient;
+  /** host[:port], [ipv6]:port */
+  readonly target: string;
+  readonly mode: SslMode;
+  readonly mutualTls?: MutualTls;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly keystore?: string;
+  readonly truststore?: string;
+  readonly keystoreType?: KeystoreType;
+  readonly user?: string;
+  readonly database?: string;
+}
+
+export interface Snippet {
+  readonly client: SnippetClient;
+  readonly mode: SslMode;
+  readonly mutualTls: MutualTls;
+  /** What the client actually enforces: the mode, or a stricter one when it cannot say the mode exactly. */
+  readonly effectiveMode: SslMode;
+  readonly language: ClientMapping['language'];
+  readonly text: string;
+  readonly warnings: readonly string[];
+}
+
+export function parseHostPort(target: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:/?#@\s]+)(?::(\d+))?$/.exec(target);
+  const port = m?.[2] === undefined ? DEFAULT_PORT : Number(m[2]);
+  if (!m || port < 1 || port > 65535 || (target.startsWith('[') && isIP(m[1]!) !== 6)) {
+    throw new DbtlsError(
+      'TARGET_INVALID',
+      `could not read the target ${JSON.stringify(target)}: expected host[:port]`,
+      {
+        hint: 'give a host name or address, for example db.example.com:3306 or [::1]:3306',
+      },
+    );
+  }
+  return { host: m[1]!, port };
+}
+
+function storeType(file: string | undefined, given: KeystoreType | undefined): KeystoreType {
+  if (given) return given;
+  return file !== undefined && /\.(p12|pfx)$/i.test(file) ? 'PKCS12' : 'JKS';
+}
+
+export function snippet(req: SnippetRequest): Snippet {
+  const mutualTls = req.mutualTls ?? 'disable';
+  checkCombination(req.mode, mutualTls);
+  const mapping = CLIENT_MAPPINGS[req.client];
+  const support = mapping.modes[req.mode];
+  if (!support.expressed) {
+    throw new DbtlsError(
+      req.mode === 'preferred' ? 'SSL_MODE_INSECURE' : 'SNIPPET_MODE_UNSUPPORTED',
+      `could not write the ${req.client} snippet for ssl-mode ${req.mode}: ${support.reason}`,
+      {
+        hint:
+          req.mode === 'preferred'
+            ? 'use verify-full (or verify-ca, or trust to encrypt without verifying)'
+            : 'choose verify-full with --ca (or another client)',
+        details: { client: req.client, mode: req.mode },
+      },
+    );
+  }
+  const { host, port } = parseHostPort(req.target);
+  const ctx: SnippetContext = {
+    host,
+    port,
+    user: req.user ?? 'app',
+    database: req.database,
+    mode: req.mode,
+    mutualTls,
+    ca: req.ca,
+    cert: req.cert,
+    key: req.key,
+    keystore: req.keystore,
+    truststore: req.truststore,
+    keystoreType: storeType(req.keystore, req.keystoreType),
+    truststoreType: storeType(req.truststore, undefined),
+  };
+  const rendered = mapping.render(ctx);
+  const warnings = [...(support.note ? [support.note] : []), ...rendered.warnings];
+  if (req.mode === 'disable')
+    warnings.push('ssl-mode disable: the password and every query cross the network in plaintext');
+  if (req.mode === 'trust')
+    warnings.push(
+      'ssl-mode trust encrypts but does not verify the server: an attacker in the middle can read everything',
+    );
+  return {
+    client: req.client,
+    mode: req.mode,
+    mutualTls,
+    effectiveMode: support.effective,
+    language: mapping.language,
+    text: rendered.text,
+    warnings,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Command-line clients and option files: Oracle's `mysql` (`--ssl-mode`), MariaDB's `mariadb` and the
+ * `[client-mariadb]` option group. Passwords never go on the command line: MYSQL_PWD or an option file.
+ *
+ * MariaDB 10.11's client, checked against a live server: `--ssl` and `--ssl-ca` alone continue in
+ * plaintext when the server offers no TLS; only `--ssl-verify-server-cert` fails closed, and it checks the
+ * host name too (127.0.0.1 included). So it can say verify-full, say verify-ca only as verify-full, and
+ * cannot say trust at all.
+ */
+import { SSL_MODES } from '../../tls/ssl-mode.js';
+import {
+  type ClientMapping,
+  exact,
+  need,
+  needsClientCert,
+  PREFERRED_REFUSED,
+  type SnippetContext,
+  shellWord,
+} from './model.js';
+
+const TLS_VERSIONS = 'TLSv1.2,TLSv1.3';
+
+/** Oracle MySQL client 8.x: its --ssl-mode words are the MySQL spellings of our modes. */
+const MYSQL_SSL_MODE = Object.freeze({
+  disable: 'DISABLED',
+  trust: 'REQUIRED',
+  'verify-ca': 'VERIFY_CA',
+  'verify-full': 'VERIFY_IDENTITY',
+} as const);
+
+export const mysqlCli: ClientMapping = {
+  client: 'mysql-cli',
+  language: 'shell',
+  modes: Object.freeze({
+    disable: exact('disable'),
+    preferred: PREFERRED_REFUSED,
+    // No --ssl-ca with REQUIRED: the CA is not used to verify anything in that mode.
+    trust: exact('trust', '--ssl-mode=REQUIRED encrypts but verifies nothing, even when --ssl-ca is given'),
+    'verify-ca': exact('verify-ca'),
+    'verify-full': exact('verify-full'),
+  }),
+  render(ctx) {
+    const args = ['mysql', `--host=${ctx.host}`, `--port=${ctx.port}`, `--user=${ctx.user}`];
+    const mode = ctx.mode as keyof typeof MYSQL_SSL_MODE;
+    args.push(`--ssl-mode=${MYSQL_SSL_MODE[mode]}`);
+    if (SSL_MODES[ctx.mode].verifiesChain)
+      args.push(`--ssl-ca=${need(ctx.ca, '--ca FILE', ctx, 'mysql-cli')}`);
+    if (needsClientCert(ctx)) {
+      args.push(`--ssl-cert=${need(ctx.cert, '--cert FILE', ctx, 'mysql-cli')}`);
+      args.push(`--ssl-key=${need(ctx.key, '--key FILE', ctx, 'mysql-cli')}`);
+    }
+    if (ctx.mode !== 'disable') args.push(`--tls-version=${TLS_VERSIONS}`);
+    if (ctx.database) args.push(ctx.database);
+    return {
+      text: `# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\n${args.map(shellWord).join(' ')}\n`,
+      warnings: [],
+    };
+  },
+};
+
+const MARIADB_TRUST_REASON =
+  'the mariadb client has no encrypt-without-verifying mode that fails closed: --ssl continues in plaintext when the server offers no TLS, and --ssl-verify-server-cert (the only switch that refuses) verifies the certificate';
+const MARIADB_VERIFY_CA_NOTE =
+  'the mariadb client cannot verify the chain without the host name: --ssl-verify-server-cert checks both, so this is verify-full; connect with a name the server certificate holds';
+
+const MARIADB_MODES = Object.freeze({
+  disable: exact('disable'),
+  preferred: PREFERRED_REFUSED,
+  trust: Object.freeze({ expressed: false as const, reason: MARIADB_TRUST_REASON }),
+  'verify-ca': exact('verify-full', MARIADB_VERIFY_CA_NOTE),
+  'verify-full': exact('verify-full'),
+});
+
+/** The MariaDB option names, shared by the command line (`--name=value`) and option files (`name=value`). */
+function mariadbOptions(ctx: SnippetContext, client: 'mariadb-cli' | 'my.cnf'): [string, string?][] {
+  if (ctx.mode === 'disable') return [['skip-ssl']];
+  const out: [string, string?][] = [
+    ['ssl-ca', need(ctx.ca, '--ca FILE', ctx, client)],
+    // The switch that makes the client refuse a server without TLS or with a certificate it cannot verify.
+    ['ssl-verify-server-cert'],
+  ];
+  if (needsClientCert(ctx)) {
+    out.push(['ssl-cert', need(ctx.cert, '--cert FILE', ctx, client)]);
+    out.push(['ssl-key', need(ctx.key, '--key FILE', ctx, client)]);
+  }
+  out.push(['tls-version', TLS_VERSIONS]);
+  return out;
+}
+
+export const mariadbCli: ClientMapping = {
+  client: 'mariadb-cli',
+  language: 'shell',
+  modes: MARIADB_MODES,
+  render(ctx) {
+    const args = ['mariadb', `--host=${ctx.host}`, `--port=${ctx.port}`, `--user=${ctx.user}`];
+    for (const [name, value] of mariadbOptions(ctx, 'mariadb-cli'))
+      args.push(value === undefined ? `--${name}` : `--${name}=${value}`);
+    if (ctx.database) args.push(ctx.database);
+    return {
+      text: `# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\n${args.map(shellWord).join(' ')}\n`,
+      warnings: [],
+    };
+  },
+};
+
+export const myCnf: ClientMapping = {
+  client: 'my.cnf',
+  language: 'ini',
+  modes: MARIADB_MODES,
+  render(ctx) {
+    const lines = [
+      `# ssl-mode ${ctx.mode}${ctx.mutualTls === 'enable' ? ' with mutual TLS' : ''}, for MariaDB clients (mariadb, mariadb-dump, Connector/C)`,
+      '# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.',
+      '[client-mariadb]',
+      `host=${ctx.host}`,
+      `port=${ctx.port}`,
+      `user=${ctx.user}`,
+    ];
+    if (ctx.database) lines.push(`database=${ctx.database}`);
+    for (const [name, value] of mariadbOptions(ctx, 'my.cnf'))
+      lines.push(value === undefined ? name : `${name}=${value}`);
+    return {
+      text: `${lines.join('\n')}\n`,
+      warnings: [
+        "MySQL's own clients do not read [client-mariadb]: use `dbtls snippet --for mysql-cli` for them",
+      ],
+    };
+  },
+};

@@ -1,0 +1,104 @@
+/**
+ * JDBC URLs. MariaDB Connector/J 3.x speaks our mode names (`sslMode=disable|trust|verify-ca|verify-full`)
+ * and reads a PEM CA (`serverSslCert`); MySQL Connector/J 8+ uses `sslMode=DISABLED|REQUIRED|VERIFY_CA|
+ * VERIFY_IDENTITY` and only Java keystores. Both guess the keystore type from the JVM default unless told,
+ * so the type is always spelled out. Passwords never go into the URL: they are connection properties.
+ */
+import { DbtlsError } from '../../errors.js';
+import { SSL_MODES } from '../../tls/ssl-mode.js';
+import {
+  type ClientMapping,
+  exact,
+  need,
+  needsClientCert,
+  PREFERRED_REFUSED,
+  type SnippetContext,
+} from './model.js';
+
+function base(scheme: string, ctx: SnippetContext): string {
+  const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
+  return `jdbc:${scheme}://${host}:${ctx.port}/${ctx.database ? encodeURIComponent(ctx.database) : ''}`;
+}
+
+function url(scheme: string, ctx: SnippetContext, params: [string, string][]): string {
+  return `${base(scheme, ctx)}?${params.map(([k, v]) => `${k}=${encodeURI(v).replace(/[&=?#]/g, encodeURIComponent)}`).join('&')}`;
+}
+
+function propertiesNote(props: string[]): string {
+  return `# connection properties, from your secret store (never in the URL): ${['user', 'password', ...props].join(', ')}\n`;
+}
+
+export const jdbcMariadb: ClientMapping = {
+  client: 'jdbc-mariadb',
+  language: 'jdbc-url',
+  modes: Object.freeze({
+    disable: exact('disable'),
+    preferred: PREFERRED_REFUSED,
+    trust: exact('trust'),
+    'verify-ca': exact('verify-ca'),
+    'verify-full': exact('verify-full'),
+  }),
+  render(ctx) {
+    const params: [string, string][] = [['sslMode', ctx.mode]];
+    const props: string[] = [];
+    if (SSL_MODES[ctx.mode].verifiesChain)
+      params.push(['serverSslCert', need(ctx.ca, '--ca FILE', ctx, 'jdbc-mariadb')]);
+    if (needsClientCert(ctx)) {
+      params.push(['keyStore', need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mariadb')]);
+      params.push(['keyStoreType', ctx.keystoreType]);
+      props.push('keyStorePassword', 'keyPassword (when it differs)');
+    }
+    if (ctx.mode !== 'disable') params.push(['enabledSslProtocolSuites', 'TLSv1.2,TLSv1.3']);
+    return { text: `${url('mariadb', ctx, params)}\n${propertiesNote(props)}`, warnings: [] };
+  },
+};
+
+const MYSQL_SSL_MODE = Object.freeze({
+  disable: 'DISABLED',
+  trust: 'REQUIRED',
+  'verify-ca': 'VERIFY_CA',
+  'verify-full': 'VERIFY_IDENTITY',
+} as const);
+
+export const jdbcMysql: ClientMapping = {
+  client: 'jdbc-mysql',
+  language: 'jdbc-url',
+  modes: Object.freeze({
+    disable: exact('disable'),
+    preferred: PREFERRED_REFUSED,
+    trust: exact('trust'),
+    'verify-ca': exact('verify-ca'),
+    'verify-full': exact('verify-full'),
+  }),
+  render(ctx) {
+    const params: [string, string][] = [['sslMode', MYSQL_SSL_MODE[ctx.mode as keyof typeof MYSQL_SSL_MODE]]];
+    const props: string[] = [];
+    if (SSL_MODES[ctx.mode].verifiesChain) {
+      if (ctx.truststore === undefined) {
+        throw new DbtlsError(
+          'MATERIAL_MISSING',
+          `could not write the jdbc-mysql snippet for ssl-mode ${ctx.mode}: --truststore FILE is missing`,
+          {
+            hint: 'MySQL Connector/J reads no PEM CA: make one with `dbtls export truststore --format jks --ca CA.pem --password-file F --out truststore.jks` and pass --truststore',
+          },
+        );
+      }
+      params.push(['trustCertificateKeyStoreUrl', `file:${ctx.truststore}`]);
+      params.push(['trustCertificateKeyStoreType', ctx.truststoreType]);
+      // Trust our CA only, not also the JVM's public CAs (Connector/J 8.0.22+ falls back to them by default).
+      params.push(['fallbackToSystemTrustStore', 'false']);
+      props.push('trustCertificateKeyStorePassword');
+    }
+    if (needsClientCert(ctx)) {
+      params.push([
+        'clientCertificateKeyStoreUrl',
+        `file:${need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mysql')}`,
+      ]);
+      params.push(['clientCertificateKeyStoreType', ctx.keystoreType]);
+      params.push(['fallbackToSystemKeyStore', 'false']);
+      props.push('clientCertificateKeyStorePassword');
+    }
+    if (ctx.mode !== 'disable') params.push(['tlsVersions', 'TLSv1.2,TLSv1.3']);
+    return { text: `${url('mysql', ctx, params)}\n${propertiesNote(props)}`, warnings: [] };
+  },
+};

@@ -1,0 +1,100 @@
+/**
+ * The shape every client mapping shares. A mapping is data keyed by SslMode (how the client spells each
+ * mode, or why it cannot) plus a renderer; tests check every mapping covers every mode of SSL_MODES.
+ */
+import { DbtlsError } from '../../errors.js';
+import type { MutualTls, SslMode } from '../../tls/ssl-mode.js';
+
+export const SNIPPET_CLIENTS = Object.freeze([
+  'mysql-cli',
+  'mariadb-cli',
+  'my.cnf',
+  'jdbc-mariadb',
+  'jdbc-mysql',
+  'mysql2',
+  'mariadb-node',
+  'go',
+  'python',
+] as const);
+export type SnippetClient = (typeof SNIPPET_CLIENTS)[number];
+
+/** How one client expresses one mode: exactly, more strictly (`effective` says what it enforces), or not at all. */
+export type ModeSupport =
+  | { readonly expressed: true; readonly effective: SslMode; readonly note?: string }
+  | { readonly expressed: false; readonly reason: string };
+
+export type KeystoreType = 'JKS' | 'PKCS12';
+
+/** Everything a renderer needs, resolved once: paths absolute, the mode known to be expressible. */
+export interface SnippetContext {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database?: string;
+  readonly mode: SslMode;
+  readonly mutualTls: MutualTls;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly keystore?: string;
+  readonly truststore?: string;
+  readonly keystoreType: KeystoreType;
+  readonly truststoreType: KeystoreType;
+}
+
+export interface Rendered {
+  readonly text: string;
+  readonly warnings: readonly string[];
+}
+
+export interface ClientMapping {
+  readonly client: SnippetClient;
+  readonly language: 'shell' | 'ini' | 'jdbc-url' | 'javascript' | 'go' | 'python';
+  readonly modes: Readonly<Record<SslMode, ModeSupport>>;
+  render(ctx: SnippetContext): Rendered;
+}
+
+/** `preferred` is refused by every client mapping: a snippet must never fall back to plaintext. */
+export const PREFERRED_REFUSED: ModeSupport = Object.freeze({
+  expressed: false,
+  reason:
+    'ssl-mode preferred falls back to plaintext when the server (or an attacker in the middle) offers no TLS',
+});
+
+export function exact(mode: SslMode, note?: string): ModeSupport {
+  return Object.freeze(
+    note === undefined ? { expressed: true, effective: mode } : { expressed: true, effective: mode, note },
+  );
+}
+
+/** A file the mode needs; MATERIAL_MISSING names the flag when it was not given. */
+export function need(
+  value: string | undefined,
+  flag: string,
+  ctx: SnippetContext,
+  client: SnippetClient,
+): string {
+  if (value !== undefined) return value;
+  const mtls = ctx.mutualTls === 'enable' ? ' with mutual TLS' : '';
+  throw new DbtlsError(
+    'MATERIAL_MISSING',
+    `could not write the ${client} snippet for ssl-mode ${ctx.mode}${mtls}: ${flag} is missing`,
+    {
+      hint: `give ${flag}`,
+    },
+  );
+}
+
+/** A POSIX shell word: bare when safe, single-quoted otherwise. */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A string literal valid in JavaScript, Python and Go (JSON's escapes are a subset of each). */
+export function literal(text: string): string {
+  return JSON.stringify(text);
+}
+
+export function needsClientCert(ctx: SnippetContext): boolean {
+  return ctx.mutualTls === 'enable';
+}

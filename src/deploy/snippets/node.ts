@@ -1,0 +1,119 @@
+/**
+ * Node.js drivers. mysql2 verifies the chain when given `ca` but checks no host name unless
+ * `verifyIdentity: true`; it fails closed before sending credentials when `ssl` is set and the server has
+ * no TLS. The `mariadb` connector passes node's TLS options through, so verify-ca is
+ * `checkServerIdentity: () => undefined` with `rejectUnauthorized: true` (FACTS.md, drivers).
+ */
+import { isIP } from 'node:net';
+import { SSL_MODES } from '../../tls/ssl-mode.js';
+import {
+  type ClientMapping,
+  exact,
+  literal,
+  need,
+  needsClientCert,
+  PREFERRED_REFUSED,
+  type SnippetContext,
+} from './model.js';
+
+const ALL_EXACT = Object.freeze({
+  disable: exact('disable'),
+  preferred: PREFERRED_REFUSED,
+  trust: exact('trust'),
+  'verify-ca': exact('verify-ca'),
+  'verify-full': exact('verify-full'),
+});
+
+/** `fs` only when a file is read (the verifying modes). */
+function imports(ctx: SnippetContext, driver: string): string[] {
+  return [...(SSL_MODES[ctx.mode].verifiesChain ? ["import fs from 'node:fs';"] : []), driver, ''];
+}
+
+function connectionLines(ctx: SnippetContext): string[] {
+  const lines = [
+    `  host: ${literal(ctx.host)},`,
+    `  port: ${ctx.port},`,
+    `  user: ${literal(ctx.user)},`,
+    '  password: process.env.MYSQL_PWD,',
+  ];
+  if (ctx.database) lines.push(`  database: ${literal(ctx.database)},`);
+  return lines;
+}
+
+/** The `ssl` lines shared by both drivers: files, then the checks each mode turns on or off. */
+function sslLines(
+  ctx: SnippetContext,
+  client: 'mysql2' | 'mariadb-node',
+  hostCheck: (on: boolean) => string[],
+): string[] {
+  const spec = SSL_MODES[ctx.mode];
+  const lines = ['  ssl: {'];
+  if (spec.verifiesChain)
+    lines.push(`    ca: fs.readFileSync(${literal(need(ctx.ca, '--ca FILE', ctx, client))}),`);
+  if (needsClientCert(ctx)) {
+    lines.push(`    cert: fs.readFileSync(${literal(need(ctx.cert, '--cert FILE', ctx, client))}),`);
+    lines.push(`    key: fs.readFileSync(${literal(need(ctx.key, '--key FILE', ctx, client))}),`);
+  }
+  lines.push(
+    spec.verifiesChain
+      ? '    rejectUnauthorized: true, // verify the chain up to ca'
+      : '    rejectUnauthorized: false, // ssl-mode trust: encrypted, server not verified',
+  );
+  if (spec.verifiesChain) lines.push(...hostCheck(spec.verifiesHostname));
+  lines.push("    minVersion: 'TLSv1.2',", '  },');
+  return lines;
+}
+
+export const mysql2: ClientMapping = {
+  client: 'mysql2',
+  language: 'javascript',
+  modes: ALL_EXACT,
+  render(ctx) {
+    const lines = [
+      ...imports(ctx, "import mysql from 'mysql2/promise';"),
+      'const connection = await mysql.createConnection({',
+    ];
+    lines.push(...connectionLines(ctx));
+    if (ctx.mode === 'disable') lines.push('  // ssl-mode disable: no ssl option, plaintext');
+    else {
+      lines.push(
+        ...sslLines(ctx, 'mysql2', (on) => [
+          on
+            ? '    verifyIdentity: true, // and the host name: mysql2 checks none without it'
+            : '    verifyIdentity: false, // ssl-mode verify-ca: the host name is not checked',
+        ]),
+      );
+    }
+    lines.push('});');
+    return { text: `${lines.join('\n')}\n`, warnings: [] };
+  },
+};
+
+export const mariadbNode: ClientMapping = {
+  client: 'mariadb-node',
+  language: 'javascript',
+  modes: ALL_EXACT,
+  render(ctx) {
+    const lines = [
+      ...imports(ctx, "import mariadb from 'mariadb';"),
+      'const connection = await mariadb.createConnection({',
+    ];
+    lines.push(...connectionLines(ctx));
+    if (ctx.mode === 'disable') lines.push('  ssl: false, // ssl-mode disable: plaintext');
+    else {
+      lines.push(
+        ...sslLines(ctx, 'mariadb-node', (on) =>
+          on
+            ? isIP(ctx.host) === 0
+              ? [`    servername: ${literal(ctx.host)}, // the name the certificate must hold`]
+              : ['    // the host name is checked against the address above (node checks IP SANs)']
+            : [
+                '    checkServerIdentity: () => undefined, // ssl-mode verify-ca: the host name is not checked',
+              ],
+        ),
+      );
+    }
+    lines.push('});');
+    return { text: `${lines.join('\n')}\n`, warnings: [] };
+  },
+};

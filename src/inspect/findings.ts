@@ -1,0 +1,298 @@
+/**
+ * Findings: the inspector's facts judged, each with a stable id, a severity, one line of why, and the
+ * fix. Pure: the same facts give the same findings (the clock is in the facts, as each certificate's
+ * daysLeft), so the rules are tested table-driven without a server.
+ */
+import type { TlsVersionName } from './ciphers.js';
+import type { ChainEntry, Finding, InspectReport, Severity } from './report.js';
+import { SEVERITIES, severityRank } from './report.js';
+
+export type InspectFacts = Omit<InspectReport, 'findings'>;
+
+/** Certificates closer than this to expiry are reported (matches `dbtls list --expiring-within` habit). */
+export const EXPIRY_WARNING_DAYS = 30;
+/** Below this, an RSA key is breakable with public resources (NIST SP 800-131A: 2048 bits minimum). */
+export const MIN_RSA_BITS = 2048;
+/** MariaDB generates an in-memory self-signed certificate when none is configured, from 11.4 (MDEV-31855). */
+const ZERO_CONFIG_TLS_SINCE: readonly [number, number] = [11, 4];
+const LEGACY_VERSIONS: readonly TlsVersionName[] = ['TLSv1.0', 'TLSv1.1'];
+
+export function evaluateFindings(facts: InspectFacts): Finding[] {
+  const findings: Finding[] = [
+    ...transportFindings(facts),
+    ...certificateFindings(facts),
+    ...sessionFindings(facts),
+  ];
+  // Worst first, then by id, so output and JSON are stable.
+  return findings.sort(
+    (a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id),
+  );
+}
+
+function finding(id: string, severity: Severity, message: string, fix: string): Finding {
+  return { id, severity, message, fix };
+}
+
+function isMariadb(facts: InspectFacts): boolean {
+  return facts.server.flavor === 'mariadb';
+}
+
+/** How to set a [mysqld] TLS variable on this flavor: MariaDB's are read-only, MySQL 8 reloads online. */
+function setTlsVariable(facts: InspectFacts, name: string, value: string): string {
+  return isMariadb(facts)
+    ? `set ${name} = ${value} under [mysqld] in the server's my.cnf and restart it (read-only at run time in MariaDB)`
+    : `SET PERSIST ${name} = '${value}'; ALTER INSTANCE RELOAD TLS;`;
+}
+
+function transportFindings(facts: InspectFacts): Finding[] {
+  if (!facts.server.tlsOffered) {
+    return [
+      finding(
+        'tls-not-offered',
+        'critical',
+        'the server does not offer TLS: every login and query crosses the network in clear',
+        `dbtls issue server --cn ${hostOf(facts.target)} --out server-tls, then dbtls server enable ADMIN_TARGET (or set ssl_cert/ssl_key/ssl_ca in [mysqld] and restart)`,
+      ),
+    ];
+  }
+  const out: Finding[] = [];
+  const versions = facts.tls.versions;
+  const accepted = (Object.keys(versions) as TlsVersionName[]).filter((v) => versions[v]);
+  if (accepted.length === 0) {
+    out.push(
+      finding(
+        'tls-handshake-failed',
+        'high',
+        'the server offers TLS but completed no handshake with any version from TLS 1.0 to 1.3',
+        'check the server error log for TLS errors (certificate/key mismatch, unreadable key) and its tls_version and ssl_cipher settings',
+      ),
+    );
+  }
+  const legacy = LEGACY_VERSIONS.filter((v) => versions[v]);
+  if (legacy.length > 0) {
+    out.push(
+      finding(
+        'tls-legacy-versions',
+        'high',
+        `the server accepts ${legacy.join(' and ')}, deprecated by RFC 8996 (no modern AEAD ciphers, downgrade risks)`,
+        setTlsVariable(facts, 'tls_version', 'TLSv1.2,TLSv1.3'),
+      ),
+    );
+  }
+  if (accepted.length > 0 && !versions['TLSv1.3']) {
+    out.push(
+      finding(
+        'tls13-not-accepted',
+        'info',
+        'the server does not accept TLS 1.3 (faster handshakes, only forward-secret AEAD suites)',
+        setTlsVariable(facts, 'tls_version', 'TLSv1.2,TLSv1.3'),
+      ),
+    );
+  }
+  const weak = facts.tls.ciphers.filter((c) => c.weakness);
+  if (weak.length > 0) {
+    const names = [...new Set(weak.map((c) => c.name))];
+    out.push(
+      finding(
+        'weak-ciphers',
+        'high',
+        `the server accepts ${names.length} weak cipher suite(s): ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (${weak[0]?.weakness})`,
+        setTlsVariable(
+          facts,
+          'ssl_cipher',
+          'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+        ),
+      ),
+    );
+  }
+  const noPfs = facts.tls.ciphers.filter((c) => !c.forwardSecrecy && !c.weakness);
+  if (noPfs.length > 0) {
+    out.push(
+      finding(
+        'no-forward-secrecy',
+        'low',
+        `the server accepts ${noPfs.length} suite(s) without forward secrecy (${noPfs[0]?.name}): a stolen server key decrypts recorded traffic`,
+        setTlsVariable(
+          facts,
+          'ssl_cipher',
+          'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384',
+        ),
+      ),
+    );
+  }
+  return out;
+}
+
+function certificateFindings(facts: InspectFacts): Finding[] {
+  const cert = facts.certificate;
+  const leaf = cert?.chain[0];
+  if (!cert || !leaf) return [];
+  const out: Finding[] = [];
+  const cn = commonName(leaf.subject) ?? hostOf(facts.target);
+  const renew = `dbtls renew --cn ${cn}, install the new files at the same paths, then dbtls server reload ADMIN_TARGET`;
+  if (leaf.daysLeft < 0) {
+    out.push(
+      finding(
+        'cert-expired',
+        'critical',
+        `the server certificate expired ${-leaf.daysLeft} day(s) ago (${leaf.notAfter}): verifying clients refuse it`,
+        renew,
+      ),
+    );
+  } else if (leaf.daysLeft < EXPIRY_WARNING_DAYS) {
+    out.push(
+      finding(
+        'cert-expiring',
+        'medium',
+        `the server certificate expires in ${leaf.daysLeft} day(s) (${leaf.notAfter})`,
+        renew,
+      ),
+    );
+  }
+  for (const entry of cert.chain.slice(1)) {
+    if (entry.daysLeft < 0) {
+      out.push(
+        finding(
+          'chain-cert-expired',
+          'critical',
+          `a chain certificate (${entry.subject}) expired ${-entry.daysLeft} day(s) ago`,
+          'renew the intermediate CA and reissue the server certificate from it',
+        ),
+      );
+    }
+  }
+  if (!cert.hostnameMatch) {
+    out.push(
+      finding(
+        'hostname-mismatch',
+        'high',
+        `the server certificate does not name ${cert.checkedName} (it names ${leaf.sans.join(', ') || leaf.subject}): verify-full clients refuse it`,
+        `dbtls issue server --cn ${cert.checkedName} ${/^[\d.]+$|:/.test(cert.checkedName) ? '--ip' : '--dns'} ${cert.checkedName} and install it, or connect with --servername set to a name the certificate holds`,
+      ),
+    );
+  }
+  const generated = looksServerGenerated(facts, leaf);
+  if (generated) {
+    out.push(
+      finding(
+        'server-generated-cert',
+        'medium',
+        'the server uses a self-signed certificate it generated itself (MariaDB 11.4+ zero-configuration TLS): clients can check it only through a password-derived fingerprint, so passwordless and X509-only accounts get no protection against a man in the middle',
+        `dbtls ca init, dbtls issue server --cn ${hostOf(facts.target)} --out server-tls, then set ssl_cert/ssl_key/ssl_ca in [mysqld]`,
+      ),
+    );
+  } else if (leaf.selfSigned) {
+    out.push(
+      finding(
+        'cert-self-signed',
+        cert.verified ? 'info' : 'medium',
+        cert.verified
+          ? 'the server certificate is self-signed and trusted only because --ca holds it: it cannot be rotated without touching every client'
+          : 'the server certificate is self-signed: clients can only trust it by pinning it, and most end up skipping verification',
+        `dbtls ca init, then dbtls issue server --cn ${cn} and give clients the CA certificate (dbtls-ca/root.pem)`,
+      ),
+    );
+  }
+  // An expired chain fails verification for that reason alone; cert-expired already says so.
+  const onlyExpired = cert.verifyError === 'CERT_HAS_EXPIRED';
+  if (!cert.verified && !leaf.selfSigned && !onlyExpired && !generated) {
+    out.push(
+      finding(
+        'cert-untrusted',
+        'high',
+        `the certificate chain does not verify against ${cert.trustAnchor === 'ca-file' ? 'the given --ca' : 'the system trust store'}${cert.verifyError ? ` (${cert.verifyError})` : ''}: verify-ca and verify-full clients refuse it`,
+        cert.trustAnchor === 'ca-file'
+          ? 'pass the CA that issued the server certificate with --ca, or reissue the server certificate from your CA (dbtls issue server)'
+          : 'pass the CA that issued the server certificate with --ca FILE',
+      ),
+    );
+  }
+  for (const entry of cert.chain) {
+    if (entry.keyType === 'RSA' && entry.keyBits < MIN_RSA_BITS) {
+      out.push(
+        finding(
+          'rsa-key-small',
+          'high',
+          `${entry === leaf ? 'the server certificate' : `chain certificate ${entry.subject}`} has a ${entry.keyBits}-bit RSA key (minimum ${MIN_RSA_BITS})`,
+          `dbtls issue server --cn ${cn} --key ec-p256 (or --key rsa-3072) and install it`,
+        ),
+      );
+    }
+    if (/(^|[^a-z])(md5|sha1)/i.test(entry.signatureAlgorithm) && !entry.selfSigned) {
+      out.push(
+        finding(
+          'weak-signature',
+          'medium',
+          `${entry.subject} is signed with ${entry.signatureAlgorithm}, which is collision-prone`,
+          `reissue it with a SHA-256 signature (dbtls issue server --cn ${cn})`,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+function sessionFindings(facts: InspectFacts): Finding[] {
+  const session = facts.session;
+  if (!session) return [];
+  const out: Finding[] = [];
+  const check = session.plaintextLogin;
+  if (check.attempted && check.refused === false) {
+    out.push(
+      finding(
+        'plaintext-login-accepted',
+        'high',
+        `the server accepted a plaintext login for ${session.account}: a client that skips TLS (or a downgrade attacker) exposes this account`,
+        `ALTER USER ${quoteAccount(session.account)} REQUIRE SSL; (or dbtls require ADMIN_TARGET ${session.account} --ssl), or SET GLOBAL require_secure_transport = ON;`,
+      ),
+    );
+  }
+  const rst = session.variables.require_secure_transport;
+  if (rst !== undefined && rst.toUpperCase() === 'OFF') {
+    out.push(
+      finding(
+        'require-secure-transport-off',
+        'medium',
+        'require_secure_transport is OFF: accounts without REQUIRE SSL may still log in without TLS',
+        'SET GLOBAL require_secure_transport = ON; and set require_secure_transport = ON under [mysqld] to keep it after a restart',
+      ),
+    );
+  }
+  return out;
+}
+
+/** MariaDB's zero-configuration certificate (11.4+): by its subject, or a self-signed leaf nobody vouched for. */
+function looksServerGenerated(facts: InspectFacts, leaf: ChainEntry): boolean {
+  if (facts.certificate?.verified) return false;
+  // The subject MariaDB gives its in-memory certificate (MDEV-31856); recalled, not verified on an 11.4 server
+  // here, hence the second, structural test: a self-signed leaf nobody vouched for on 11.4+.
+  if (/(^|\/)CN=MariaDB Server(\/|$)/.test(leaf.subject)) return true;
+  return leaf.selfSigned && isMariadb(facts) && versionAtLeast(facts.server.version, ZERO_CONFIG_TLS_SINCE);
+}
+
+export function versionAtLeast(version: string, [major, minor]: readonly [number, number]): boolean {
+  const m = /(\d+)\.(\d+)/.exec(version.replace(/^5\.5\.5-/, ''));
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
+}
+
+function commonName(subject: string): string | undefined {
+  return /(?:^|\/)CN=([^/]+)/.exec(subject)?.[1];
+}
+
+function hostOf(target: string): string {
+  const m = /^\[(.+)\]:\d+$/.exec(target) ?? /^(.+):\d+$/.exec(target);
+  return m?.[1] ?? target;
+}
+
+function quoteAccount(userAtHost: string): string {
+  const at = userAtHost.lastIndexOf('@');
+  const [user, host] = at > 0 ? [userAtHost.slice(0, at), userAtHost.slice(at + 1)] : [userAtHost, '%'];
+  return `'${user.replace(/'/g, "''")}'@'${host.replace(/'/g, "''")}'`;
+}
+
+export function parseSeverity(text: string): Severity | undefined {
+  const lower = text.toLowerCase();
+  return (SEVERITIES as readonly string[]).includes(lower) ? (lower as Severity) : undefined;
+}

@@ -1,0 +1,175 @@
+/**
+ * `inspect(endpoint, options)`: a server's real TLS posture over the MySQL protocol. One greeting probe,
+ * then the version and cipher scan (which also yields the chain), then, with credentials, a verified
+ * login and a plaintext attempt; finally the findings. Options are resolved once into a readonly object.
+ */
+import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
+import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
+import { readUserFile } from '../util/files.js';
+import { judgeChain } from './chain.js';
+import { TLS_VERSIONS, type TlsVersionName } from './ciphers.js';
+import { evaluateFindings, type InspectFacts } from './findings.js';
+import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, probe } from './probe.js';
+import type { CertificateFacts, InspectReport, SessionPosture } from './report.js';
+import { DEFAULT_SCAN_CONCURRENCY, scanTls } from './scan.js';
+import type { SessionCredentials } from './session.js';
+import { offersTls } from './wire.js';
+
+export interface InspectOptions {
+  /** CA certificate file (--ca); undefined: the system store. */
+  readonly ca?: string | undefined;
+  /** The name the certificate must hold, when clients dial another (an IP, a CNAME). */
+  readonly servername?: string | undefined;
+  /** How the credentialed login verifies the server (default verify-full). */
+  readonly sslMode?: SslMode | undefined;
+  readonly credentials?: SessionCredentials | undefined;
+  /** Try the credentials once without TLS (default true when credentials are given). */
+  readonly plaintextCheck?: boolean | undefined;
+  /** The clock for days-left and expiry findings. */
+  readonly now?: Date | undefined;
+  readonly timeoutMs?: number | undefined;
+  readonly concurrency?: number | undefined;
+}
+
+interface Resolved {
+  readonly caFile: string | undefined;
+  /** The CA file's PEM, read once for every probe. */
+  readonly caPem: string | undefined;
+  readonly servername: string | undefined;
+  readonly checkedName: string;
+  readonly sslMode: SslMode;
+  readonly credentials: SessionCredentials | undefined;
+  readonly plaintextCheck: boolean;
+  readonly now: Date;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+}
+
+function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
+  const sslMode = o.sslMode ?? DEFAULT_SSL_MODE;
+  if (o.credentials && SSL_MODES[sslMode].encrypts !== 'yes') {
+    throw new DbtlsError(
+      'SSL_MODE_INVALID',
+      `could not inspect with --ssl-mode ${sslMode}: the credentialed login always uses TLS`,
+      {
+        hint: 'use --ssl-mode verify-full (default), verify-ca, or trust; the plaintext attempt is made separately',
+      },
+    );
+  }
+  return {
+    caFile: o.ca,
+    caPem: o.ca === undefined ? undefined : readUserFile(o.ca, 'CA certificate file').toString('utf8'),
+    servername: o.servername,
+    checkedName: o.servername ?? endpoint.host,
+    sslMode,
+    credentials: o.credentials,
+    plaintextCheck: o.plaintextCheck ?? true,
+    now: o.now ?? new Date(),
+    timeoutMs: o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    concurrency: o.concurrency ?? DEFAULT_SCAN_CONCURRENCY,
+  };
+}
+
+const NO_VERSIONS: Readonly<Record<TlsVersionName, boolean>> = Object.freeze(
+  Object.fromEntries(TLS_VERSIONS.map((v) => [v, false])) as Record<TlsVersionName, boolean>,
+);
+
+export async function inspect(endpoint: Endpoint, options: InspectOptions = {}): Promise<InspectReport> {
+  const o = resolve(endpoint, options);
+  const { greeting } = await probe(endpoint, undefined, o.timeoutMs);
+  const tlsOffered = offersTls(greeting);
+  const server = {
+    version: greeting.serverVersion,
+    flavor: greeting.flavor,
+    tlsOffered,
+    authPlugin: greeting.authPluginName,
+    connectionId: greeting.connectionId,
+  };
+  const scan = tlsOffered
+    ? await scanTls(endpoint, {
+        ca: o.caPem,
+        servername: sniName(o.checkedName),
+        concurrency: o.concurrency,
+        timeoutMs: o.timeoutMs,
+      })
+    : { versions: NO_VERSIONS, ciphers: [], probes: 0 };
+  const sample = 'sample' in scan ? scan.sample : undefined;
+  const certificate: CertificateFacts | null = sample
+    ? judgeChain({
+        chain: sample.chain,
+        peer: sample.peer,
+        authorized: sample.authorized,
+        authorizationError: sample.authorizationError,
+        trustAnchor: o.caFile === undefined ? 'system' : 'ca-file',
+        checkedName: o.checkedName,
+        now: o.now,
+      })
+    : null;
+  const facts: InspectFacts = {
+    target: formatTarget(endpoint),
+    inspectedAt: o.now.toISOString(),
+    server,
+    tls: { versions: scan.versions, ciphers: scan.ciphers, probes: scan.probes + 1 },
+    certificate,
+    ...(await sessionPart(endpoint, o, certificate)),
+  };
+  return { ...facts, findings: evaluateFindings(facts) };
+}
+
+/**
+ * The credentialed login, only over a handshake the mode accepts: the scan already showed whether the
+ * chain verifies and the name matches, so a failing mode skips the login instead of sending credentials.
+ */
+async function sessionPart(
+  endpoint: Endpoint,
+  o: Resolved,
+  certificate: CertificateFacts | null,
+): Promise<{ session?: SessionPosture; sessionError?: { code: string; message: string } }> {
+  if (!o.credentials) return {};
+  const mode = SSL_MODES[o.sslMode];
+  const refuse = (code: string, message: string) => ({ sessionError: { code, message } });
+  if (!certificate)
+    return refuse(
+      'TLS_NOT_OFFERED',
+      'no login attempted: the server offers no TLS and credentials are never sent in clear',
+    );
+  if (mode.verifiesChain && !certificate.verified) {
+    return refuse(
+      'CERT_UNTRUSTED',
+      `no login attempted: --ssl-mode ${o.sslMode} needs a verified chain (${certificate.verifyError ?? 'not verified'})`,
+    );
+  }
+  if (mode.verifiesHostname && !certificate.hostnameMatch) {
+    return refuse(
+      'HOSTNAME_MISMATCH',
+      `no login attempted: --ssl-mode ${o.sslMode} needs the certificate to name ${certificate.checkedName}`,
+    );
+  }
+  try {
+    // Loaded only with credentials: the SQL driver underneath costs more to load than a whole scan takes.
+    const { inspectSession } = await import('./session.js');
+    const session = await inspectSession(endpoint, {
+      credentials: o.credentials,
+      sslMode: o.sslMode,
+      ca: o.caFile,
+      servername: o.servername,
+      plaintextCheck: o.plaintextCheck,
+      timeoutMs: o.timeoutMs,
+    });
+    return { session };
+  } catch (err) {
+    if (isDbtlsError(err)) return refuse(err.code, err.message);
+    return refuse('SESSION_FAILED', causeText(err));
+  }
+}
+
+/** SNI carries host names only (RFC 6066 section 3): an IP address is checked but not sent. */
+function sniName(name: string): string | undefined {
+  return /^[\d.]+$/.test(name) || name.includes(':') ? undefined : name;
+}
+
+function formatTarget(endpoint: Endpoint): string {
+  return endpoint.host.includes(':')
+    ? `[${endpoint.host}]:${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
+}

@@ -1,0 +1,128 @@
+/**
+ * CA bundles: the PEM file a client gives as ssl-ca. Built from any pile of CA certificates: duplicates
+ * removed, expired and non-CA certificates refused (a bundle that silently trusts a leaf, or an expired CA,
+ * fails at 3 a.m.), ordered leaf-to-root so that intermediates come before the roots that signed them.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
+import { certificatePem, commonName, dedupe, isSelfSigned, issuedBy } from './chain.js';
+import { certificateNames } from './read.js';
+
+/** Certificates expiring within this many days are flagged: a quarter is enough notice to rotate. */
+export const EXPIRY_WARNING_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+export interface BundleOptions {
+  readonly now?: Date;
+  /** Fail (BUNDLE_INCOMPLETE) unless every certificate's issuer is in the bundle. */
+  readonly verify?: boolean;
+}
+
+export interface Bundle {
+  readonly certs: readonly X509Certificate[];
+  readonly pem: string;
+  /** Every certificate's issuer is in the bundle (each chain ends in a self-signed root). */
+  readonly complete: boolean;
+}
+
+function issuerIn(cert: X509Certificate, certs: readonly X509Certificate[]): X509Certificate | undefined {
+  if (isSelfSigned(cert)) return cert;
+  return certs.find((c) => c !== cert && issuedBy(cert, c));
+}
+
+/** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
+function depth(
+  cert: X509Certificate,
+  certs: readonly X509Certificate[],
+  seen = new Set<X509Certificate>(),
+): number {
+  const issuer = issuerIn(cert, certs);
+  if (!issuer || issuer === cert || seen.has(issuer)) return 0;
+  seen.add(cert);
+  return depth(issuer, certs, seen) + 1;
+}
+
+export function buildBundle(input: readonly X509Certificate[], options: BundleOptions = {}): Bundle {
+  const now = options.now ?? new Date();
+  const certs = dedupe(input);
+  if (certs.length === 0) {
+    throw new DbtlsError('USAGE', 'could not build the bundle: no certificate given', {
+      hint: 'give one or more PEM files',
+    });
+  }
+  for (const c of certs) {
+    if (!c.ca) {
+      throw new DbtlsError(
+        'CERT_NOT_CA',
+        `could not bundle ${commonName(c.subject)}: it is not a CA certificate`,
+        {
+          hint: 'a CA bundle holds the CAs that issue server certificates; leave leaf certificates out',
+        },
+      );
+    }
+    if (new Date(c.validTo).getTime() <= now.getTime()) {
+      throw new DbtlsError(
+        'CERT_EXPIRED',
+        `could not bundle ${commonName(c.subject)}: it expired on ${new Date(c.validTo).toISOString()}`,
+        {
+          hint: 'leave the expired certificate out, or get its successor from the CA',
+        },
+      );
+    }
+  }
+  const depths = new Map(certs.map((c) => [c, depth(c, certs)]));
+  const ordered = [...certs].sort((a, b) => depths.get(b)! - depths.get(a)!);
+  const complete = ordered.every((c) => issuerIn(c, ordered) !== undefined);
+  if (options.verify && !complete) {
+    const orphan = ordered.find((c) => issuerIn(c, ordered) === undefined)!;
+    throw new DbtlsError(
+      'BUNDLE_INCOMPLETE',
+      `could not verify the bundle: the issuer of ${commonName(orphan.subject)} (${commonName(orphan.issuer)}) is not in it`,
+      { hint: 'add the CA certificate that issued it (its root), or drop --verify', kind: 'check' },
+    );
+  }
+  return { certs: ordered, pem: ordered.map(certificatePem).join(''), complete };
+}
+
+export interface BundleCertReport {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notAfter: string;
+  readonly daysLeft: number;
+  readonly isCa: boolean;
+  readonly selfSigned: boolean;
+  readonly issuerInBundle: boolean;
+  readonly expired: boolean;
+  readonly expiringSoon: boolean;
+  readonly fingerprint: string;
+}
+
+export interface BundleReport {
+  readonly certificates: readonly BundleCertReport[];
+  /** Every certificate's issuer is present, so every chain ends at a root in the file. */
+  readonly complete: boolean;
+  readonly expiringWithinDays: number;
+}
+
+export function reportBundle(certs: readonly X509Certificate[], now: Date = new Date()): BundleReport {
+  const rows = certs.map((c): BundleCertReport => {
+    const notAfter = new Date(c.validTo);
+    const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+    return {
+      ...certificateNames(c),
+      notAfter: notAfter.toISOString(),
+      daysLeft,
+      isCa: c.ca,
+      selfSigned: isSelfSigned(c),
+      issuerInBundle: issuerIn(c, certs) !== undefined,
+      expired: notAfter.getTime() <= now.getTime(),
+      expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
+      fingerprint: c.fingerprint256.replaceAll(':', '').toLowerCase(),
+    };
+  });
+  return {
+    certificates: rows,
+    complete: rows.every((r) => r.issuerInBundle),
+    expiringWithinDays: EXPIRY_WARNING_DAYS,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * What goes into a keystore, checked before anything is written: the key must belong to the leaf
+ * certificate (KEY_CERT_MISMATCH), and every certificate given as chain must sit on the path from the leaf
+ * upwards (CHAIN_BROKEN). A keystore that Java accepts but that fails at the handshake is the failure this
+ * module exists to prevent.
+ */
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { causeText, DbtlsError } from '../errors.js';
+import { buildPath, commonName, dedupe, pemCertificates } from './chain.js';
+
+export interface KeystoreMaterialInput {
+  /** PEM: the leaf first; intermediates may follow (a chain.pem). */
+  readonly certPem: Buffer | string;
+  /** PEM or DER private key (PKCS#8, PKCS#1 or SEC1). */
+  readonly keyPem: Buffer | string;
+  /** More PEM files with intermediates and roots, in any order. */
+  readonly chainPems?: readonly (Buffer | string)[];
+  /** The passphrase of an encrypted private key. */
+  readonly keyPassphrase?: string;
+}
+
+export interface KeystoreMaterial {
+  readonly key: KeyObject;
+  /** Leaf first, each certificate signed by the next. */
+  readonly chain: readonly X509Certificate[];
+}
+
+function readKey(keyPem: Buffer | string, passphrase?: string): KeyObject {
+  try {
+    return createPrivateKey(passphrase === undefined ? { key: keyPem } : { key: keyPem, passphrase });
+  } catch (err) {
+    const text = causeText(err);
+    if (/passphrase|bad decrypt/i.test(text) && passphrase === undefined) {
+      throw new DbtlsError('KEY_PASSPHRASE_REQUIRED', 'could not read the private key: it is encrypted', {
+        hint: 'give its passphrase with --key-passphrase-file',
+        cause: err,
+      });
+    }
+    if (/bad decrypt/i.test(text)) {
+      throw new DbtlsError(
+        'KEY_PASSPHRASE_WRONG',
+        'could not read the private key: the passphrase is wrong',
+        {
+          hint: 'check the --key-passphrase-file',
+          cause: err,
+        },
+      );
+    }
+    throw new DbtlsError('KEY_MALFORMED', `could not read the private key: ${text}`, {
+      hint: 'give a PEM private key (the key.pem next to the certificate)',
+      cause: err,
+    });
+  }
+}
+
+export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMaterial {
+  const [leaf, ...withLeaf] = pemCertificates(input.certPem, 'the certificate');
+  const key = readKey(input.keyPem, input.keyPassphrase);
+  if (!leaf!.checkPrivateKey(key)) {
+    throw new DbtlsError(
+      'KEY_CERT_MISMATCH',
+      `could not pair the key with ${commonName(leaf!.subject)}: the key does not belong to this certificate`,
+      {
+        hint: 'give the key.pem that was issued together with this cert.pem',
+      },
+    );
+  }
+  const pool = dedupe([
+    ...withLeaf,
+    ...(input.chainPems ?? []).flatMap((p) => pemCertificates(p, 'the chain')),
+  ]);
+  const { path, unused } = buildPath(leaf!, pool);
+  const stray = unused.find((c) => c.fingerprint256 !== leaf!.fingerprint256);
+  if (stray) {
+    const last = path[path.length - 1]!;
+    throw new DbtlsError(
+      'CHAIN_BROKEN',
+      `could not build the chain: ${commonName(stray.subject)} does not link to ${commonName(last.subject)} (issued by ${commonName(last.issuer)})`,
+      {
+        hint: 'give the intermediate and root CA certificates that issued this certificate (chain.pem and ca.pem)',
+      },
+    );
+  }
+  return { key, chain: path };
+}

@@ -1,0 +1,132 @@
+/**
+ * Reading any keystore dbtls writes (JKS or PKCS#12, told apart by their first bytes), with the
+ * integrity check first, and a listing as `keytool -list` gives it.
+ */
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { DbtlsError, isDbtlsError } from '../errors.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { x509 } from './chain.js';
+import { JCEKS_MAGIC, JKS_MAGIC, readJks } from './jks.js';
+import { readPkcs12 } from './pkcs12-reader.js';
+
+export type KeystoreFormat = 'jks' | 'pkcs12';
+
+export interface KeystoreEntry {
+  readonly alias: string;
+  readonly type: 'PrivateKeyEntry' | 'trustedCertEntry';
+  /** DER certificates, leaf first; the one certificate of a trustedCertEntry. */
+  readonly chain: readonly Buffer[];
+  readonly key?: KeyObject;
+  readonly createdAt?: Date;
+}
+
+export interface Keystore {
+  readonly format: KeystoreFormat;
+  readonly entries: readonly KeystoreEntry[];
+}
+
+export interface ReadKeystoreOptions {
+  /** JKS only: the key password when it differs from the store password. */
+  readonly keyPassword?: string;
+  /** JKS only: list without recovering private keys (no key password needed). */
+  readonly skipKeys?: boolean;
+}
+
+/** SEQUENCE with a long-form length: every PKCS#12 file starts this way. */
+const DER_SEQUENCE = 0x30;
+
+export function detectFormat(bytes: Buffer): KeystoreFormat {
+  if (bytes.length >= 4) {
+    const magic = bytes.readUInt32BE(0);
+    if (magic === JKS_MAGIC || magic === JCEKS_MAGIC) return 'jks';
+  }
+  if (bytes[0] === DER_SEQUENCE) return 'pkcs12';
+  throw new DbtlsError('KEYSTORE_MALFORMED', 'could not read the keystore: it is neither JKS nor PKCS#12', {
+    hint: 'give a .jks or .p12/.pfx file; PEM files are read directly, without a keystore',
+  });
+}
+
+/**
+ * Reads and verifies a keystore. Wrong password: KEYSTORE_PASSWORD_WRONG; truncated or corrupted:
+ * KEYSTORE_MALFORMED; a format or algorithm dbtls does not read: KEYSTORE_UNSUPPORTED.
+ */
+export function readKeystore(bytes: Buffer, password: string, options: ReadKeystoreOptions = {}): Keystore {
+  const format = detectFormat(bytes);
+  try {
+    if (format === 'jks') {
+      const entries = readJks(bytes, password, options).map(
+        (e): KeystoreEntry =>
+          e.type === 'trustedCertEntry'
+            ? { alias: e.alias, type: e.type, chain: [e.cert], createdAt: e.createdAt }
+            : {
+                alias: e.alias,
+                type: e.type,
+                chain: e.chain,
+                createdAt: e.createdAt,
+                ...(e.key ? { key: e.key } : {}),
+              },
+      );
+      return { format, entries };
+    }
+    return { format, entries: readPkcs12(bytes, password) };
+  } catch (err) {
+    if (isDbtlsError(err) && (err.code === 'DER_MALFORMED' || err.code === 'CERT_MALFORMED')) {
+      throw new DbtlsError(
+        'KEYSTORE_MALFORMED',
+        `could not read the ${format === 'jks' ? 'JKS' : 'PKCS#12'} keystore: ${err.message}`,
+        {
+          hint: 'the file is truncated or corrupted; export it again',
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+}
+
+export interface EntrySummary {
+  readonly alias: string;
+  readonly type: 'PrivateKeyEntry' | 'trustedCertEntry';
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notAfter: string;
+  readonly chainLength: number;
+  readonly fingerprint: string;
+}
+
+/** Node prints names one RDN per line, most significant first; OpenSSL's one-line form joins them with '/'. */
+function oneLine(nodeName: string): string {
+  return nodeName
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => `/${l}`)
+    .join('');
+}
+
+/**
+ * Subject and issuer in OpenSSL's one-line form (what MariaDB's REQUIRE SUBJECT compares), from src/pki;
+ * node's rendering when src/pki cannot parse the certificate (a foreign CA's unusual encoding).
+ */
+export function certificateNames(cert: X509Certificate): { subject: string; issuer: string } {
+  try {
+    const info = parseCertificate(cert.raw);
+    return { subject: info.subject, issuer: info.issuer };
+  } catch {
+    return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
+  }
+}
+
+/** One row per entry, for `keystore show`. */
+export function summarize(keystore: Keystore): EntrySummary[] {
+  return keystore.entries.map((e) => {
+    const leaf = e.chain[0] ? x509(e.chain[0]) : undefined;
+    return {
+      alias: e.alias,
+      type: e.type,
+      ...(leaf ? certificateNames(leaf) : { subject: '', issuer: '' }),
+      notAfter: leaf ? new Date(leaf.validTo).toISOString() : '',
+      chainLength: e.chain.length,
+      fingerprint: leaf ? leaf.fingerprint256.replaceAll(':', '').toLowerCase() : '',
+    };
+  });
+}

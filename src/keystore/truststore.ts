@@ -1,0 +1,65 @@
+/**
+ * Truststores for Java clients (Connector/J `trustCertificateKeyStoreUrl`, `javax.net.ssl.trustStore`):
+ * one trustedCertEntry per CA certificate, as JKS or PKCS#12.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
+import { commonName, dedupe } from './chain.js';
+import { writeJks } from './jks.js';
+import { type Pkcs12Profile, writePkcs12Truststore } from './pkcs12.js';
+
+export type TruststoreFormat = 'jks' | 'p12';
+
+export interface TruststoreInput {
+  readonly format: TruststoreFormat;
+  readonly cas: readonly X509Certificate[];
+  readonly password: string;
+  readonly profile?: Pkcs12Profile;
+}
+
+/** An alias from the CA's CN: lower case, [a-z0-9._-], unique within the store. */
+export function aliasesFor(certs: readonly X509Certificate[]): string[] {
+  const used = new Set<string>();
+  return certs.map((c) => {
+    const base =
+      commonName(c.subject)
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'ca';
+    let alias = base;
+    for (let n = 2; used.has(alias); n++) alias = `${base}-${n}`;
+    used.add(alias);
+    return alias;
+  });
+}
+
+export function writeTruststore(input: TruststoreInput): Buffer {
+  const cas = dedupe(input.cas);
+  if (cas.length === 0) {
+    throw new DbtlsError('USAGE', 'could not write the truststore: no CA certificate given', {
+      hint: 'give one or more --ca FILE',
+    });
+  }
+  const notCa = cas.find((c) => !c.ca);
+  if (notCa) {
+    throw new DbtlsError(
+      'CERT_NOT_CA',
+      `could not trust ${commonName(notCa.subject)}: it is not a CA certificate`,
+      {
+        hint: 'a truststore holds the CA that issued the server certificate (ca.pem), not the server certificate',
+      },
+    );
+  }
+  const aliases = aliasesFor(cas);
+  if (input.format === 'jks') {
+    return writeJks({
+      entries: cas.map((c, i) => ({ type: 'trustedCertEntry', alias: aliases[i]!, cert: c.raw })),
+      storePassword: input.password,
+    });
+  }
+  return writePkcs12Truststore({
+    certs: cas.map((c, i) => ({ alias: aliases[i]!, cert: c.raw })),
+    password: input.password,
+    ...(input.profile ? { profile: input.profile } : {}),
+  });
+}

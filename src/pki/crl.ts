@@ -1,0 +1,143 @@
+/**
+ * X.509 v2 certificate revocation lists (RFC 5280 section 5), built as bytes and signed with node:crypto.
+ * Each CRL carries the two extensions RFC 5280 requires of a conforming CA: the authority key identifier
+ * (5.2.1, so verifiers find the right issuer key) and the CRL number (5.2.3, monotonically increasing).
+ */
+import { type KeyObject, sign, type X509Certificate } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
+import {
+  bitString,
+  DerReader,
+  explicit,
+  implicit,
+  inside,
+  octetString,
+  oid,
+  sequence,
+  TAG,
+  time,
+  tlv,
+  unsignedInteger,
+} from './der.js';
+import { toPem } from './pem.js';
+import { keyIdentifier, signatureAlgorithmFor } from './tbs.js';
+
+/** CRLReason (RFC 5280 section 5.3.1); value 7 is unused by the RFC. */
+export const REVOCATION_REASONS = Object.freeze({
+  unspecified: 0,
+  keyCompromise: 1,
+  caCompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+});
+export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+export function parseRevocationReason(text: string): RevocationReason {
+  const found = (Object.keys(REVOCATION_REASONS) as RevocationReason[]).find(
+    (r) => r.toLowerCase() === text.toLowerCase(),
+  );
+  if (!found) {
+    throw new DbtlsError('REASON_UNKNOWN', `could not use revocation reason ${text}: unknown reason`, {
+      hint: `use one of: ${Object.keys(REVOCATION_REASONS).join(', ')}`,
+    });
+  }
+  return found;
+}
+
+const OIDS = Object.freeze({
+  authorityKeyIdentifier: '2.5.29.35',
+  cRLNumber: '2.5.29.20',
+  reasonCode: '2.5.29.21',
+});
+/** TBSCertList version field: v2 is encoded as 1 (RFC 5280 section 5.1.2.1). */
+const CRL_V2 = 1;
+const ENUMERATED = 0x0a;
+
+export interface RevokedCertificate {
+  /** Serial number, hex (any case, no separators). */
+  readonly serial: string;
+  readonly revokedAt: Date;
+  readonly reason?: RevocationReason;
+}
+
+export interface CrlInput {
+  /** The CA certificate whose key signs the CRL (its subject becomes the CRL issuer). */
+  readonly issuer: X509Certificate;
+  readonly issuerKey: KeyObject;
+  readonly crlNumber: number;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly revoked: readonly RevokedCertificate[];
+}
+
+export interface Crl {
+  readonly der: Buffer;
+  readonly pem: string;
+}
+
+/** The subject Name of a certificate, as its exact DER bytes (the CRL issuer must match byte for byte). */
+export function subjectNameDer(cert: X509Certificate): Buffer {
+  const outer = inside(
+    new DerReader(cert.raw, 'a certificate').expect(TAG.SEQUENCE, 'Certificate'),
+    'a certificate',
+  );
+  const tbs = inside(outer.expect(TAG.SEQUENCE, 'TBSCertificate'), 'a certificate');
+  tbs.optional(0xa0, 'version');
+  tbs.expect(TAG.INTEGER, 'serialNumber');
+  tbs.expect(TAG.SEQUENCE, 'signature');
+  tbs.expect(TAG.SEQUENCE, 'issuer');
+  tbs.expect(TAG.SEQUENCE, 'validity');
+  return Buffer.from(tbs.expect(TAG.SEQUENCE, 'subject').raw);
+}
+
+function serialBytes(hex: string): Buffer {
+  const clean = hex.replace(/[:\s]/g, '');
+  if (!/^[0-9a-fA-F]+$/.test(clean)) {
+    throw new DbtlsError('SERIAL_INVALID', `could not use serial ${hex}: expected hexadecimal digits`, {
+      hint: 'copy the serial from `dbtls list`',
+    });
+  }
+  return Buffer.from(clean.length % 2 ? `0${clean}` : clean, 'hex');
+}
+
+function revokedEntry(r: RevokedCertificate): Buffer {
+  const fields = [unsignedInteger(serialBytes(r.serial)), time(r.revokedAt)];
+  // RFC 5280 5.3.1: the reasonCode extension should be absent rather than say "unspecified".
+  if (r.reason && r.reason !== 'unspecified') {
+    const reason = tlv(ENUMERATED, Buffer.from([REVOCATION_REASONS[r.reason]]));
+    fields.push(sequence(sequence(oid(OIDS.reasonCode), octetString(reason))));
+  }
+  return sequence(...fields);
+}
+
+export function createCrl(input: CrlInput): Crl {
+  if (input.nextUpdate.getTime() <= input.thisUpdate.getTime()) {
+    throw new DbtlsError(
+      'CRL_DAYS_INVALID',
+      'could not create the CRL: nextUpdate must be after thisUpdate',
+      {
+        hint: 'give --days 1 or more',
+      },
+    );
+  }
+  const alg = signatureAlgorithmFor(input.issuerKey);
+  const issuerKeyId = keyIdentifier(input.issuer.publicKey.export({ type: 'spki', format: 'der' }));
+  const extensions = sequence(
+    sequence(oid(OIDS.authorityKeyIdentifier), octetString(sequence(implicit(0, issuerKeyId)))),
+    sequence(oid(OIDS.cRLNumber), octetString(unsignedInteger(input.crlNumber))),
+  );
+  const tbs = sequence(
+    unsignedInteger(CRL_V2),
+    alg.der,
+    subjectNameDer(input.issuer),
+    time(input.thisUpdate),
+    time(input.nextUpdate),
+    // revokedCertificates is OPTIONAL and must be absent, not empty, when nothing is revoked (5.1.2.6).
+    ...(input.revoked.length > 0 ? [sequence(...input.revoked.map(revokedEntry))] : []),
+    explicit(0, extensions),
+  );
+  const signature = sign(alg.hash, tbs, input.issuerKey);
+  const der = sequence(tbs, alg.der, bitString(signature));
+  return { der, pem: toPem('X509 CRL', der) };
+}

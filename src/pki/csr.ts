@@ -1,0 +1,175 @@
+/**
+ * Certificate signing requests (PKCS #10, RFC 2986): made on the database node so the key never leaves
+ * it, and read by the CA, which trusts nothing in them but the public key and the SANs.
+ */
+import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { DbtlsError, isDbtlsError } from '../errors.js';
+import { readExtensions } from './certificate.js';
+import {
+  bitString,
+  contextTag,
+  DerReader,
+  decodeOid,
+  implicit,
+  implicitConstructed,
+  inside,
+  octetString,
+  oid,
+  sequence,
+  set,
+  TAG,
+  unsignedInteger,
+} from './der.js';
+import { publicKeyDer } from './keys.js';
+import { commonName, decodeName, encodeName, type NameAttribute, oneLineName } from './names.js';
+import { pemBlocks, toPem } from './pem.js';
+import { ipAddressBytes } from './san.js';
+import { EXTENSION_OIDS, signatureAlgorithmFor } from './tbs.js';
+
+/** PKCS #9 extensionRequest attribute (RFC 2985 §5.4.2). */
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+
+/** Signature algorithm OID -> node hash name (null: the algorithm has its own hash, Ed25519). */
+const VERIFY_HASHES: Readonly<Record<string, string | null>> = Object.freeze({
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null,
+});
+
+export interface CsrInfo {
+  readonly der: Buffer;
+  readonly pem: string;
+  readonly subject: string;
+  readonly subjectAttributes: NameAttribute[];
+  readonly cn?: string;
+  readonly dnsNames: string[];
+  readonly ipAddresses: string[];
+  /** The CSR asks for basicConstraints CA:true. */
+  readonly requestsCa: boolean;
+  readonly publicKey: KeyObject;
+  readonly spki: Buffer;
+}
+
+function malformed(cause: string, err?: unknown): DbtlsError {
+  return new DbtlsError('CSR_MALFORMED', `could not read the CSR: ${cause}`, {
+    hint: 'give a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----), e.g. from `dbtls csr`',
+    cause: err,
+  });
+}
+
+/** Parses a CSR and verifies its self-signature (CSR_SIGNATURE_INVALID when it does not verify). */
+export function parseCsr(input: string | Buffer): CsrInfo {
+  let der: Buffer;
+  try {
+    const blocks = pemBlocks(input).filter(
+      (b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST',
+    );
+    if (blocks.length === 0) throw malformed('no CERTIFICATE REQUEST PEM block found');
+    der = blocks[0]!.der;
+  } catch (err) {
+    if (isDbtlsError(err) && err.code === 'CSR_MALFORMED') throw err;
+    throw malformed(isDbtlsError(err) ? err.message : String(err), err);
+  }
+  let parsed: Omit<CsrInfo, 'der' | 'pem'> & { info: Buffer; sigOid: string; signature: Buffer };
+  try {
+    const outer = inside(new DerReader(der, 'a CSR').expect(TAG.SEQUENCE, 'CertificationRequest'), 'a CSR');
+    const infoTlv = outer.expect(TAG.SEQUENCE, 'certificationRequestInfo');
+    const sigOid = decodeOid(
+      inside(outer.expect(TAG.SEQUENCE, 'signatureAlgorithm'), 'a CSR').expect(TAG.OID, 'algorithm').value,
+    );
+    const signature = outer.expect(TAG.BIT_STRING, 'signature').value.subarray(1);
+    const info = inside(infoTlv, 'a CSR');
+    info.expect(TAG.INTEGER, 'version');
+    const subjectDer = info.expect(TAG.SEQUENCE, 'subject').raw;
+    const spki = Buffer.from(info.expect(TAG.SEQUENCE, 'subjectPKInfo').raw);
+    const attrs = info.optional(contextTag(0, true), 'attributes');
+    let extensions: ReturnType<typeof readExtensions> = readExtensions(undefined);
+    if (attrs) {
+      const list = inside(attrs, 'CSR attributes');
+      while (list.more()) {
+        const attr = inside(list.expect(TAG.SEQUENCE, 'Attribute'), 'a CSR attribute');
+        const type = decodeOid(attr.expect(TAG.OID, 'attribute type').value);
+        const values = inside(attr.expect(TAG.SET, 'attribute values'), 'a CSR attribute');
+        if (type === EXTENSION_REQUEST)
+          extensions = readExtensions(values.expect(TAG.SEQUENCE, 'Extensions'));
+      }
+    }
+    const subjectAttributes = decodeName(subjectDer);
+    const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    const cn = commonName(subjectAttributes);
+    parsed = {
+      info: Buffer.from(infoTlv.raw),
+      sigOid,
+      signature: Buffer.from(signature),
+      subject: oneLineName(subjectDer),
+      subjectAttributes,
+      ...(cn === undefined ? {} : { cn }),
+      dnsNames: extensions.dnsNames,
+      ipAddresses: extensions.ipAddresses,
+      requestsCa: extensions.isCa,
+      publicKey,
+      spki,
+    };
+  } catch (err) {
+    if (isDbtlsError(err) && err.code === 'CSR_MALFORMED') throw err;
+    throw malformed(
+      isDbtlsError(err) ? err.message.replace(/^could not decode [^:]*: /, '') : String(err),
+      err,
+    );
+  }
+  const hash = VERIFY_HASHES[parsed.sigOid];
+  let ok = false;
+  if (hash !== undefined) {
+    try {
+      ok = verify(hash, parsed.info, parsed.publicKey, parsed.signature);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new DbtlsError(
+      'CSR_SIGNATURE_INVALID',
+      hash === undefined
+        ? `could not verify the CSR: its signature algorithm ${parsed.sigOid} is not supported`
+        : 'could not verify the CSR: its signature does not match its public key',
+      { hint: 'the CSR was altered or damaged; make a new one on the database node with `dbtls csr`' },
+    );
+  }
+  const { info: _info, sigOid: _sigOid, signature: _signature, ...rest } = parsed;
+  return { der, pem: toPem('CERTIFICATE REQUEST', der), ...rest };
+}
+
+export interface CsrRequest {
+  readonly subject: readonly NameAttribute[];
+  readonly dnsNames?: readonly string[];
+  readonly ipAddresses?: readonly string[];
+  readonly privateKey: KeyObject;
+}
+
+/** A CSR signed by `privateKey`, asking for the given SANs (and nothing else: the CA decides the rest). */
+export function createCsr(req: CsrRequest): string {
+  const dns = req.dnsNames ?? [];
+  const ips = req.ipAddresses ?? [];
+  const attributes: Buffer[] = [];
+  if (dns.length + ips.length > 0) {
+    const san = sequence(
+      ...dns.map((n) => implicit(2, Buffer.from(n, 'latin1'))),
+      ...ips.map((a) => implicit(7, ipAddressBytes(a))),
+    );
+    const ext = sequence(oid(EXTENSION_OIDS.subjectAltName), octetString(san));
+    attributes.push(sequence(oid(EXTENSION_REQUEST), set(sequence(ext))));
+  }
+  const info = sequence(
+    unsignedInteger(0),
+    encodeName(req.subject),
+    publicKeyDer(req.privateKey),
+    implicitConstructed(0, ...attributes),
+  );
+  const algorithm = signatureAlgorithmFor(req.privateKey);
+  const der = sequence(info, algorithm.der, bitString(sign(algorithm.hash, info, req.privateKey)));
+  return toPem('CERTIFICATE REQUEST', der);
+}

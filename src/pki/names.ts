@@ -1,0 +1,180 @@
+/**
+ * Distinguished names: our attribute list <-> DER Name (RFC 5280 §4.1.2.4) and the OpenSSL one-line form
+ * (`/C=US/O=Acme/CN=app`). MariaDB and MySQL compare `REQUIRE SUBJECT` / `ISSUER` byte for byte against
+ * what OpenSSL's X509_NAME_oneline() prints (FACTS.md), so oneLineName() follows that function exactly
+ * (OpenSSL 3, crypto/x509/x509_obj.c): short names, '/' separators, '/' and '+' inside values escaped
+ * with a backslash, every byte outside ' '..'~' written as \xHH (upper-case hex), nothing else escaped.
+ * `openssl x509 -noout -subject -nameopt compat` prints the same.
+ */
+import { DbtlsError } from '../errors.js';
+import {
+  DerReader,
+  decodeOid,
+  ia5String,
+  inside,
+  oid,
+  printableString,
+  sequence,
+  set,
+  TAG,
+  utf8String,
+} from './der.js';
+
+export interface NameAttribute {
+  /** OpenSSL short name: C, ST, L, O, OU, CN, emailAddress, … */
+  readonly type: string;
+  readonly value: string;
+}
+
+/** Short name -> OID, as in OpenSSL's objects.txt (X.520 §6, RFC 4519, PKCS #9). */
+const SHORT_TO_OID: Readonly<Record<string, string>> = Object.freeze({
+  CN: '2.5.4.3',
+  SN: '2.5.4.4',
+  serialNumber: '2.5.4.5',
+  C: '2.5.4.6',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  street: '2.5.4.9',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  title: '2.5.4.12',
+  postalCode: '2.5.4.17',
+  name: '2.5.4.41',
+  GN: '2.5.4.42',
+  initials: '2.5.4.43',
+  dnQualifier: '2.5.4.46',
+  pseudonym: '2.5.4.65',
+  DC: '0.9.2342.19200300.100.1.25',
+  UID: '0.9.2342.19200300.100.1.1',
+  emailAddress: '1.2.840.113549.1.9.1',
+});
+const OID_TO_SHORT: ReadonlyMap<string, string> = new Map(
+  Object.entries(SHORT_TO_OID).map(([k, v]) => [v, k]),
+);
+
+/** Attributes whose ASN.1 type is fixed: C is PrintableString (RFC 5280 App. A), IA5 for mail and DC. */
+const PRINTABLE_TYPES = new Set(['C', 'serialNumber', 'dnQualifier']);
+const IA5_TYPES = new Set(['emailAddress', 'DC']);
+
+function invalid(text: string, cause: string): DbtlsError {
+  return new DbtlsError('NAME_INVALID', `could not use the name ${JSON.stringify(text)}: ${cause}`, {
+    hint: 'write names as /O=Example/CN=app with known attribute names (C, ST, L, O, OU, CN, …)',
+  });
+}
+
+/** DER Name: one single-valued RDN per attribute, in the given order. */
+export function encodeName(attributes: readonly NameAttribute[]): Buffer {
+  return sequence(
+    ...attributes.map((a) => {
+      const typeOid = SHORT_TO_OID[a.type];
+      if (!typeOid) throw invalid(`${a.type}=${a.value}`, `unknown attribute type ${a.type}`);
+      const value = PRINTABLE_TYPES.has(a.type)
+        ? printableString(a.value)
+        : IA5_TYPES.has(a.type)
+          ? ia5String(a.value)
+          : utf8String(a.value);
+      return set(sequence(oid(typeOid), value));
+    }),
+  );
+}
+
+interface RawAttribute {
+  readonly oid: string;
+  readonly tag: number;
+  readonly bytes: Buffer;
+}
+
+function decodeRaw(nameDer: Uint8Array): RawAttribute[] {
+  const reader = new DerReader(Buffer.from(nameDer.buffer, nameDer.byteOffset, nameDer.byteLength), 'a name');
+  const outer = inside(reader.expect(TAG.SEQUENCE, 'Name'), 'a name');
+  const out: RawAttribute[] = [];
+  while (outer.more()) {
+    const rdn = inside(outer.expect(TAG.SET, 'RelativeDistinguishedName'), 'a name');
+    while (rdn.more()) {
+      const atv = inside(rdn.expect(TAG.SEQUENCE, 'AttributeTypeAndValue'), 'a name');
+      const type = decodeOid(atv.expect(TAG.OID, 'attribute type').value);
+      const value = atv.read('attribute value');
+      out.push({ oid: type, tag: value.tag, bytes: value.value });
+    }
+  }
+  return out;
+}
+
+/** Attributes of a DER Name, values decoded as text. */
+export function decodeName(nameDer: Uint8Array): NameAttribute[] {
+  return decodeRaw(nameDer).map((a) => ({
+    type: OID_TO_SHORT.get(a.oid) ?? a.oid,
+    value: a.tag === TAG.UTF8_STRING ? a.bytes.toString('utf8') : a.bytes.toString('latin1'),
+  }));
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** X509_NAME_oneline's value rule: printable ASCII as is, every other byte as \xHH. */
+function onelineValue(bytes: Uint8Array, tag: number): string {
+  // X509_NAME_oneline skips the zero bytes of a GeneralString/UniversalString holding 4-byte ASCII.
+  let keep: readonly boolean[] = [true, true, true, true];
+  if ((tag === 0x1b || tag === TAG.UNIVERSAL_STRING) && bytes.length % 4 === 0) {
+    const nonzero = [false, false, false, false];
+    bytes.forEach((b, j) => {
+      if (b !== 0) nonzero[j & 3] = true;
+    });
+    keep = nonzero[0] || nonzero[1] || nonzero[2] ? [true, true, true, true] : [false, false, false, true];
+  }
+  let out = '';
+  for (let j = 0; j < bytes.length; j++) {
+    if (!keep[j & 3]) continue;
+    const n = bytes[j]!;
+    if (n === 0x2f || n === 0x2b)
+      out += `\\${String.fromCharCode(n)}`; // '/' and '+'
+    else out += n < 0x20 || n > 0x7e ? `\\x${HEX[n >> 4]}${HEX[n & 15]}` : String.fromCharCode(n);
+  }
+  return out;
+}
+
+/**
+ * The OpenSSL one-line form of a name: from its DER (any certificate), or from our attribute list
+ * (the bytes encodeName would write).
+ */
+export function oneLineName(dn: Uint8Array | readonly NameAttribute[]): string {
+  if (dn instanceof Uint8Array) {
+    return decodeRaw(dn)
+      .map((a) => `/${OID_TO_SHORT.get(a.oid) ?? a.oid}=${onelineValue(a.bytes, a.tag)}`)
+      .join('');
+  }
+  return dn
+    .map((a) => {
+      const encoding = PRINTABLE_TYPES.has(a.type) || IA5_TYPES.has(a.type) ? 'latin1' : 'utf8';
+      return `/${a.type}=${onelineValue(Buffer.from(a.value, encoding), TAG.UTF8_STRING)}`;
+    })
+    .join('');
+}
+
+/** Parses `/C=US/O=Acme Corp/CN=app` into [type, value] pairs, undoing the `\/` and `\+` escapes. */
+export function parseOneLineName(s: string): [type: string, value: string][] {
+  if (!s.startsWith('/')) throw invalid(s, 'it must start with "/"');
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 1; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '\\' && (s[i + 1] === '/' || s[i + 1] === '+')) {
+      current += s[++i];
+    } else if (ch === '/') {
+      parts.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts.map((part) => {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw invalid(s, `"${part}" is not TYPE=value`);
+    return [part.slice(0, eq), part.slice(eq + 1)];
+  });
+}
+
+/** The first CN of a name, if any. */
+export function commonName(attributes: readonly NameAttribute[]): string | undefined {
+  return attributes.find((a) => a.type === 'CN')?.value;
+}

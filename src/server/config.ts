@@ -1,0 +1,85 @@
+/**
+ * The server's TLS configuration fragment: a `[mysqld]` group in its own file (default
+ * /etc/mysql/conf.d/ssl-config.cnf, included by the Debian/Ubuntu and RPM layouts), so that dbtls owns one
+ * file and never edits the DBA's my.cnf.
+ */
+import { DbtlsError } from '../errors.js';
+import type { TlsVersion } from './flavor.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/mysql/conf.d/ssl-config.cnf';
+export const DEFAULT_CERT_DIR = '/etc/mysql/ssl';
+/** TLS 1.2 minimum (RFC 8996 deprecates 1.0 and 1.1); 1.3 where the server's TLS library has it. */
+export const DEFAULT_TLS_VERSIONS: readonly TlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+
+export interface ServerTlsConfig {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly crl?: string | undefined;
+  readonly tlsVersions: readonly TlsVersion[];
+  readonly cipher?: string | undefined;
+  readonly requireSecureTransport: boolean;
+}
+
+const ALLOWED_TLS: ReadonlySet<string> = new Set(['TLSv1.2', 'TLSv1.3']);
+
+/** Parses `--tls-version TLSv1.2,TLSv1.3` (also `1.2`, `tlsv1.3`); TLS 1.0 and 1.1 are refused. */
+export function parseTlsVersions(text: string): TlsVersion[] {
+  const out: TlsVersion[] = [];
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (!item) continue;
+    const norm = /^(tlsv)?1\.[0-3]$/i.test(item) ? `TLSv${item.replace(/^tlsv/i, '')}` : item;
+    if (!ALLOWED_TLS.has(norm)) {
+      throw new DbtlsError(
+        'TLS_VERSION_INVALID',
+        `could not use TLS version ${JSON.stringify(item)}: dbtls allows TLSv1.2 and TLSv1.3 only`,
+        {
+          hint: 'use --tls-version TLSv1.2,TLSv1.3 (TLS 1.0 and 1.1 are deprecated by RFC 8996)',
+        },
+      );
+    }
+    if (!out.includes(norm as TlsVersion)) out.push(norm as TlsVersion);
+  }
+  if (out.length === 0) {
+    throw new DbtlsError('TLS_VERSION_INVALID', 'could not use an empty --tls-version', {
+      hint: 'use --tls-version TLSv1.2,TLSv1.3',
+    });
+  }
+  return out.sort();
+}
+
+/** An option value for my.cnf: quoted when it holds characters the option-file parser would cut at. */
+export function cnfValue(value: string): string {
+  if (/[\n\r\0]/.test(value)) {
+    throw new DbtlsError(
+      'CONFIG_VALUE_INVALID',
+      `could not write ${JSON.stringify(value)} into the config: it has a line break`,
+      {
+        hint: 'use paths and cipher lists without line breaks',
+      },
+    );
+  }
+  // my.cnf: a value may be enclosed in double quotes, inside which \\ and \" are escapes ("Using Option Files").
+  if (/[\s#;'"\\]/.test(value) || value === '')
+    return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  return value;
+}
+
+/** The fragment's text. Deterministic, so that writing it twice is a no-op. */
+export function renderConfig(config: ServerTlsConfig): string {
+  const lines = [
+    '# TLS for the database server, written by dbtls (`dbtls server enable`).',
+    '# The files are replaced atomically on rotation; the server re-reads them with FLUSH SSL /',
+    '# ALTER INSTANCE RELOAD TLS. Edit with dbtls, or remove this file to drop the settings.',
+    '[mysqld]',
+    `ssl_ca = ${cnfValue(config.ca)}`,
+    `ssl_cert = ${cnfValue(config.cert)}`,
+    `ssl_key = ${cnfValue(config.key)}`,
+  ];
+  if (config.crl) lines.push(`ssl_crl = ${cnfValue(config.crl)}`);
+  lines.push(`tls_version = ${config.tlsVersions.join(',')}`);
+  if (config.cipher) lines.push(`ssl_cipher = ${cnfValue(config.cipher)}`);
+  if (config.requireSecureTransport) lines.push('require_secure_transport = ON');
+  return `${lines.join('\n')}\n`;
+}

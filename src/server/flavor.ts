@@ -1,0 +1,136 @@
+/**
+ * Server facts: which MySQL-family server this is (MariaDB or MySQL, and its version) and, from that,
+ * what it can do for TLS. The capabilities are data, derived in one place, so that `enable`, `reload`,
+ * `users` and `rotate` never test version numbers themselves.
+ *
+ * MySQL rows come from the MySQL 8.0 Reference Manual (sections cited per field); MariaDB rows from the
+ * MariaDB Knowledge Base and are exercised for real against the harness MariaDB.
+ */
+import { DbtlsError } from '../errors.js';
+
+export type Flavor = 'mariadb' | 'mysql';
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+export interface ServerVersion {
+  readonly flavor: Flavor;
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+  /** The version string as the server reported it. */
+  readonly text: string;
+}
+
+export interface ServerCapabilities {
+  readonly version: ServerVersion;
+  /** The statement that re-reads the certificate files online; undefined when a restart is the only way. */
+  readonly reloadStatement: string | undefined;
+  /** ssl_ca / ssl_cert / ssl_key can be changed at run time (MySQL 8.0.16+: SET PERSIST + reload). */
+  readonly sslVariablesDynamic: boolean;
+  /** tls_version / ssl_cipher can be changed at run time (same rule as the paths). */
+  readonly tlsVersionDynamic: boolean;
+  /** The server knows require_secure_transport (a dynamic global on both flavors). */
+  readonly requireSecureTransport: boolean;
+  /** The server knows the tls_version variable. */
+  readonly tlsVersionVariable: boolean;
+  /** Where per-account TLS requirements are stored. */
+  readonly requirementsIn: 'mysql.global_priv' | 'mysql.user';
+  /** Protocol versions the server can be configured to accept (the TLS library may narrow this further). */
+  readonly tlsVersions: readonly TlsVersion[];
+  /** Refuses client certificates whose extended key usage lacks clientAuth (MySQL, FACTS.md). */
+  readonly checksClientEku: boolean;
+}
+
+/** MariaDB prefixes its version with this for clients that only know MySQL 5.5 replication rules. */
+const MARIADB_RPL_HACK_PREFIX = '5.5.5-';
+const VERSION_PATTERN = /^(\d+)\.(\d+)\.(\d+)/;
+
+/**
+ * Parses a version string (the greeting's or `SELECT VERSION()`): `5.5.5-10.11.19-MariaDB-0+deb12u1`,
+ * `10.11.6-MariaDB`, `8.0.36`, `8.0.35-27` (Percona), `8.0.28-log`.
+ */
+export function parseServerVersion(text: string, flavorHint?: Flavor): ServerVersion {
+  let rest = text.trim();
+  const mariadb = /mariadb/i.test(rest) || flavorHint === 'mariadb';
+  if (mariadb && rest.startsWith(MARIADB_RPL_HACK_PREFIX)) rest = rest.slice(MARIADB_RPL_HACK_PREFIX.length);
+  const m = VERSION_PATTERN.exec(rest);
+  if (!m) {
+    throw new DbtlsError(
+      'SERVER_VERSION_UNKNOWN',
+      `could not parse the server version ${JSON.stringify(text)}`,
+      {
+        hint: 'dbtls supports MySQL 5.7+ and MariaDB 10.3+; report the version string if yours is one of them',
+        kind: 'runtime',
+      },
+    );
+  }
+  return {
+    flavor: mariadb ? 'mariadb' : 'mysql',
+    major: Number(m[1]),
+    minor: Number(m[2]),
+    patch: Number(m[3]),
+    text,
+  };
+}
+
+/** True when `v` is at least major.minor.patch. */
+export function atLeast(v: ServerVersion, major: number, minor: number, patch = 0): boolean {
+  if (v.major !== major) return v.major > major;
+  if (v.minor !== minor) return v.minor > minor;
+  return v.patch >= patch;
+}
+
+const ALL_TLS: readonly TlsVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+const UP_TO_12: readonly TlsVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2']);
+const MODERN_TLS: readonly TlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+
+function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
+  // MySQL 8.0 manual, 6.3.1 "Configuring MySQL to Use Encrypted Connections", "Server-Side Runtime
+  // Configuration and Monitoring for Encrypted Connections": ALTER INSTANCE RELOAD TLS and dynamic ssl_*
+  // variables arrived together in 8.0.16.
+  const online = atLeast(v, 8, 0, 16);
+  let tlsVersions = UP_TO_12;
+  // 6.3.2 "Encrypted Connection TLS Protocols and Ciphers": TLSv1.3 from 8.0.16 (OpenSSL 1.1.1);
+  // TLSv1 and TLSv1.1 removed in 8.0.28.
+  if (atLeast(v, 8, 0, 28)) tlsVersions = MODERN_TLS;
+  else if (online) tlsVersions = ALL_TLS;
+  return Object.freeze({
+    version: v,
+    reloadStatement: online ? 'ALTER INSTANCE RELOAD TLS' : undefined,
+    sslVariablesDynamic: online,
+    tlsVersionDynamic: online,
+    // 5.1.8 "Server System Variables": require_secure_transport, added in 5.7.8.
+    requireSecureTransport: atLeast(v, 5, 7, 8),
+    // tls_version: added in 5.7.10.
+    tlsVersionVariable: atLeast(v, 5, 7, 10),
+    requirementsIn: 'mysql.user',
+    tlsVersions,
+    checksClientEku: true,
+  });
+}
+
+function mariadbCapabilities(v: ServerVersion): ServerCapabilities {
+  return Object.freeze({
+    version: v,
+    // MariaDB KB "FLUSH": FLUSH SSL added in 10.4; ssl_* stay read-only, so the first enablement restarts.
+    reloadStatement: atLeast(v, 10, 4) ? 'FLUSH SSL' : undefined,
+    sslVariablesDynamic: false,
+    tlsVersionDynamic: false,
+    // MariaDB KB "Server System Variables": require_secure_transport added in 10.5.2.
+    requireSecureTransport: atLeast(v, 10, 5, 2),
+    // tls_version added in 10.4.6.
+    tlsVersionVariable: atLeast(v, 10, 4, 6),
+    // mysql.global_priv (JSON) replaced the mysql.user table in 10.4.1; mysql.user is now a view.
+    requirementsIn: atLeast(v, 10, 4, 1) ? 'mysql.global_priv' : 'mysql.user',
+    tlsVersions: ALL_TLS,
+    checksClientEku: false,
+  });
+}
+
+export function serverCapabilities(v: ServerVersion): ServerCapabilities {
+  return v.flavor === 'mariadb' ? mariadbCapabilities(v) : mysqlCapabilities(v);
+}
+
+/** Capabilities straight from a version string. */
+export function capabilitiesOf(versionText: string, flavorHint?: Flavor): ServerCapabilities {
+  return serverCapabilities(parseServerVersion(versionText, flavorHint));
+}

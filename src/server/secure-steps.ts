@@ -1,0 +1,139 @@
+/**
+ * The per-user steps of `dbtls secure` and the last server-wide one: a client certificate per user,
+ * REQUIRE through the lockout guard, and require_secure_transport (online and in the config fragment).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { issueCertificate, writeLeafFiles } from '../ca/issue.js';
+import type { Ca } from '../ca/store.js';
+import type { SessionCredentials } from '../inspect/session.js';
+import { writeFileAtomic } from '../util/files.js';
+import { type Account, type AdminSession, globalVariables, type SessionOptions } from './admin.js';
+import { DEFAULT_TLS_VERSIONS, renderConfig } from './config.js';
+import { serverFilePaths } from './install.js';
+import { applyRequirement } from './require.js';
+import type { SecureOptions } from './secure.js';
+import { clientDir, leafProblem, readLeafFile, step, validSerials } from './secure-plan.js';
+import { type Run, sameContent } from './secure-run.js';
+import {
+  fileBefore,
+  withCreatedDir,
+  withFile,
+  withIssued,
+  withRequirement,
+  withRequireSecureTransport,
+} from './secure-state.js';
+import { accountRequirement, describeRequirement, sameRequirement, type TlsRequirement } from './users.js';
+
+export function clientStep(run: Run, ca: Ca, o: SecureOptions, account: Account, now: Date): string {
+  const dir = clientDir(o.out, account);
+  const cert = readLeafFile(path.join(dir, 'cert.pem'));
+  const problem = cert
+    ? leafProblem({ cert, issuer: ca.issuer, validSerials: validSerials(ca.dir), now, cn: account.user })
+    : 'there is none';
+  if (!problem && fs.existsSync(path.join(dir, 'key.pem'))) {
+    run.add(
+      step(
+        `client-certificate ${account.user}`,
+        'unchanged',
+        `${dir}/cert.pem is valid until ${cert!.notAfter.toISOString().slice(0, 10)}`,
+      ),
+    );
+    return dir;
+  }
+  if (!fs.existsSync(dir)) run.save(withCreatedDir(run.record, dir));
+  const issued = issueCertificate(ca, { profile: 'client', cn: account.user, now });
+  writeLeafFiles(dir, issued, { overwrite: true });
+  run.save(withIssued(run.record, issued.cert.serial));
+  run.add(
+    step(
+      `client-certificate ${account.user}`,
+      'done',
+      `${dir}/ (${issued.cert.subject}, expires ${issued.cert.notAfter.toISOString().slice(0, 10)})`,
+    ),
+  );
+  return dir;
+}
+
+export async function requireStep(
+  run: Run,
+  session: AdminSession,
+  o: SecureOptions,
+  account: Account,
+  dir: string,
+  caFile: string,
+): Promise<void> {
+  const name = `'${account.user}'@'${account.host}'`;
+  const want: TlsRequirement = { type: o.requirement };
+  const before = await accountRequirement(session, session.capabilities, account);
+  if (sameRequirement(before, want)) {
+    run.add(step(`require ${name}`, 'unchanged', `already REQUIRE ${describeRequirement(want)}`));
+    return;
+  }
+  run.save(withRequirement(run.record, { user: account.user, host: account.host, before }));
+  const result = await applyRequirement(session, {
+    account,
+    requirement: want,
+    verify: {
+      password: o.passwords?.get(account.user),
+      cert: path.join(dir, 'cert.pem'),
+      key: path.join(dir, 'key.pem'),
+      ca: caFile,
+      mode: 'verify-full',
+    },
+  });
+  run.add(
+    step(
+      `require ${name}`,
+      'done',
+      `REQUIRE ${describeRequirement(want)} (was ${describeRequirement(before)}); a login as ${name} over ${result.verifiedOver} worked`,
+    ),
+  );
+}
+
+export async function secureTransportStep(run: Run, session: AdminSession, o: SecureOptions): Promise<void> {
+  const files = serverFilePaths(o.dir);
+  const text = renderConfig({
+    ca: files.ca,
+    cert: files.cert,
+    key: files.key,
+    tlsVersions: DEFAULT_TLS_VERSIONS,
+    requireSecureTransport: true,
+  });
+  const now =
+    (await globalVariables(session, ['require_secure_transport'])).get('require_secure_transport') ?? 'OFF';
+  const configFile = path.resolve(o.configFile);
+  if (now === 'ON' && sameContent(configFile, text)) {
+    run.add(step('require-secure-transport', 'unchanged', 'already ON, and in the config fragment'));
+    return;
+  }
+  run.save(withFile(withRequireSecureTransport(run.record, now), fileBefore(configFile)));
+  if (now !== 'ON') await session.query('SET GLOBAL require_secure_transport = ON');
+  if (!sameContent(configFile, text)) writeFileAtomic(configFile, text);
+  run.add(
+    step(
+      'require-secure-transport',
+      'done',
+      `ON now and in ${configFile}: plaintext TCP logins are refused for every account`,
+    ),
+  );
+}
+
+export function inspectCredentials(
+  o: SecureOptions,
+  admin: SessionOptions,
+  dirs: readonly string[],
+): SessionCredentials | undefined {
+  const i = o.users.findIndex((u) => o.passwords?.has(u.user));
+  if (i >= 0) {
+    const user = o.users[i]!;
+    const dir = dirs[i]!;
+    return {
+      user: user.user,
+      password: o.passwords?.get(user.user),
+      cert: path.join(dir, 'cert.pem'),
+      key: path.join(dir, 'key.pem'),
+    };
+  }
+  return admin.socket ? undefined : { user: admin.user, password: admin.password };
+}

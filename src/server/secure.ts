@@ -1,0 +1,266 @@
+/**
+ * `dbtls secure` and `dbtls secure --undo`: the steps of src/server/secure-plan.ts run against a server.
+ * Every step looks before it acts, so a second run reports "unchanged" everywhere and touches nothing;
+ * what a step changes is recorded (src/server/secure-state.ts) before it is changed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type InitOptions, initCa } from '../ca/init.js';
+import { issueCertificate } from '../ca/issue.js';
+import { type Ca, caExists, openCa } from '../ca/store.js';
+import { inspect } from '../inspect/inspect.js';
+import type { InspectReport } from '../inspect/report.js';
+import {
+  type Account,
+  type AdminSession,
+  globalVariables,
+  openAdminSession,
+  type SessionOptions,
+} from './admin.js';
+import { DEFAULT_TLS_VERSIONS } from './config.js';
+import {
+  checkMaterial,
+  type EnableOptions,
+  enableTls,
+  planEnable,
+  type ServerMaterial,
+  serverFilePaths,
+  serverOwner,
+  TLS_VARIABLES,
+} from './install.js';
+import { probeServedCertificate } from './reload.js';
+import {
+  clientDir,
+  leafProblem,
+  readLeafFile,
+  rootFile,
+  type SecureStep,
+  serverNames,
+  step,
+  trustPem,
+  validSerials,
+} from './secure-plan.js';
+import { openSecureAdmin, Run, sameContent, verifiedAdmin } from './secure-run.js';
+import { fileBefore, withFile, withIssued } from './secure-state.js';
+import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './secure-steps.js';
+import { accountRequirement } from './users.js';
+
+export interface SecureOptions {
+  readonly caDir: string;
+  /** The CA passphrase (to open it, or to encrypt a new one). */
+  readonly passphrase?: string | undefined;
+  /** How to make the CA when there is none. */
+  readonly newCa?: Omit<InitOptions, 'passphrase'> | undefined;
+  readonly users: readonly Account[];
+  readonly requirement: 'SSL' | 'X509';
+  /** Client certificates go to DIR/<user>/. */
+  readonly out: string;
+  /** The server's certificate directory (stable paths). */
+  readonly dir: string;
+  readonly configFile: string;
+  readonly dns?: readonly string[] | undefined;
+  readonly ip?: readonly string[] | undefined;
+  readonly requireSecureTransport: boolean;
+  /** Restarts the server and resolves once it is back (needed for the first enablement on MariaDB). */
+  readonly restart?: (() => Promise<void>) | undefined;
+  /** Users' passwords by user name, for the login that checks each REQUIRE (the lockout guard). */
+  readonly passwords?: ReadonlyMap<string, string> | undefined;
+  readonly inspect?: boolean | undefined;
+  readonly now?: Date | undefined;
+}
+
+export interface SecureResult {
+  readonly steps: readonly SecureStep[];
+  readonly caDir: string;
+  /** The file verify-full clients pass as their CA. */
+  readonly caFile: string;
+  readonly serverFingerprint: string | undefined;
+  readonly clients: readonly { readonly account: Account; readonly dir: string }[];
+  readonly report?: InspectReport | undefined;
+  /** Something is left to do by hand (a restart). */
+  readonly pending: boolean;
+  readonly changed: boolean;
+}
+
+function openOrCreateCa(run: Run, o: SecureOptions): Ca {
+  if (caExists(o.caDir)) {
+    const ca = openCa(o.caDir, o.passphrase);
+    run.add(step('ca', 'unchanged', `using the CA in ${ca.dir} (${ca.root.subject})`));
+    return ca;
+  }
+  const ca = initCa(o.caDir, { ...o.newCa, passphrase: o.passphrase });
+  run.save({ ...run.record, createdCa: true });
+  run.add(step('ca', 'done', `created a new CA in ${ca.dir} (${ca.root.subject})`));
+  return ca;
+}
+
+/** The server certificate to install: the one in place when it is right, else a new one. */
+function serverMaterial(
+  run: Run,
+  ca: Ca,
+  o: SecureOptions,
+  names: ReturnType<typeof serverNames>,
+  now: Date,
+): ServerMaterial {
+  const files = serverFilePaths(o.dir);
+  const installed = readLeafFile(files.cert);
+  const problem = installed
+    ? leafProblem({ cert: installed, issuer: ca.issuer, validSerials: validSerials(ca.dir), now, names })
+    : 'there is none';
+  const existingCa = fs.existsSync(files.ca) ? fs.readFileSync(files.ca, 'utf8') : '';
+  // Keep a trust file that already holds our CA (a rollover bundle, say); else trust our CA.
+  const caPem = existingCa.includes(ca.root.pem.trim()) ? existingCa : trustPem(ca);
+  const all = [...names.dns, ...names.ip].join(', ');
+  if (!problem && fs.existsSync(files.key)) {
+    run.add(
+      step(
+        'server-certificate',
+        'unchanged',
+        `${files.cert} is valid for ${all} until ${installed!.notAfter.toISOString().slice(0, 10)}`,
+      ),
+    );
+    return {
+      certPem: fs.readFileSync(files.cert, 'utf8'),
+      keyPem: fs.readFileSync(files.key, 'utf8'),
+      caPem,
+    };
+  }
+  const issued = issueCertificate(ca, { profile: 'server', cn: names.cn, dns: names.dns, ip: names.ip, now });
+  run.save(withIssued(run.record, issued.cert.serial));
+  run.add(
+    step(
+      'server-certificate',
+      'done',
+      `issued for ${all}, expires ${issued.cert.notAfter.toISOString().slice(0, 10)} (the old one: ${problem})`,
+    ),
+  );
+  return { certPem: issued.chainPem, keyPem: issued.keyPem!, caPem };
+}
+
+/** enable: files, config, reload or restart, proof. Returns the session to go on with (new after a restart). */
+async function enableStep(
+  run: Run,
+  session: AdminSession,
+  o: SecureOptions,
+  material: ServerMaterial,
+  caFile: string,
+): Promise<AdminSession | undefined> {
+  const files = serverFilePaths(o.dir);
+  const vars = await globalVariables(session, TLS_VARIABLES);
+  const enable: EnableOptions = {
+    files,
+    configFile: o.configFile,
+    material,
+    tlsVersions: DEFAULT_TLS_VERSIONS,
+    // Written into the fragment by the require-secure-transport step, once users are on TLS.
+    requireSecureTransport: o.requireSecureTransport && vars.get('require_secure_transport') === 'ON',
+  };
+  const plan = planEnable(session.capabilities, vars, enable);
+  const { fingerprint } = checkMaterial(material);
+  const filesSame =
+    sameContent(files.key, material.keyPem) &&
+    sameContent(files.cert, material.certPem) &&
+    sameContent(files.ca, material.caPem) &&
+    sameContent(plan.config.path, plan.config.text);
+  if (filesSame && !plan.restartRequired) {
+    const served = await probeServedCertificate(session.options.host, session.options.port);
+    if (served.fingerprint === fingerprint) {
+      run.add(
+        step('enable', 'unchanged', `the server serves ${fingerprint.slice(0, 16)}… from ${files.cert}`),
+      );
+      return session;
+    }
+  }
+  let record = run.record;
+  for (const file of [files.key, files.cert, files.ca, plan.config.path])
+    record = withFile(record, fileBefore(file));
+  run.save(record);
+  // The restart ends every session: close ours first, so its end is ours and not a connection error.
+  let closed = false;
+  const outer = o.restart;
+  const restart = outer
+    ? async () => {
+        closed = true;
+        await session.close().catch(() => undefined);
+        await outer();
+      }
+    : undefined;
+  const result = await enableTls(session, enable, { restart, owner: serverOwner() });
+  if (result.restartPending) {
+    run.add(
+      step(
+        'enable',
+        'pending',
+        `files and ${plan.config.path} written; restart the server to load them (${plan.reasons.join('; ')})`,
+      ),
+    );
+    // Nothing more can be done on this server until it restarts: the caller goes on without a session.
+    await session.close();
+    return undefined;
+  }
+  const how = result.restarted ? 'restarted the server' : `ran ${plan.statements.join('; ')}`;
+  run.add(
+    step('enable', 'done', `installed in ${files.dir}, ${how}; it now serves ${fingerprint.slice(0, 16)}…`),
+  );
+  if (!result.restarted) return session;
+  if (!closed) await session.close();
+  return openAdminSession(verifiedAdmin(session.options, caFile));
+}
+
+export async function secure(admin: SessionOptions, o: SecureOptions): Promise<SecureResult> {
+  const now = o.now ?? new Date();
+  const caDir = path.resolve(o.caDir);
+  const run = new Run(caDir, `${admin.host}:${admin.port}`);
+  const ca = openOrCreateCa(run, { ...o, caDir });
+  const caFile = rootFile(ca);
+  let session: AdminSession | undefined = await openSecureAdmin(admin, caFile);
+  const dirs: string[] = [];
+  let report: InspectReport | undefined;
+  let fingerprint: string | undefined;
+  try {
+    // Every account must exist before anything changes.
+    for (const account of o.users) await accountRequirement(session, session.capabilities, account);
+    const [row] = await session.query('SELECT @@hostname AS hostname');
+    const names = serverNames(admin.host, String(row?.hostname ?? ''), o.dns, o.ip);
+    const material = serverMaterial(run, ca, o, names, now);
+    fingerprint = checkMaterial(material).fingerprint;
+    session = await enableStep(run, session, o, material, caFile);
+    for (const account of o.users) dirs.push(clientStep(run, ca, o, account, now));
+    if (!session) {
+      for (const account of o.users)
+        run.add(step(`require '${account.user}'@'${account.host}'`, 'skipped', 'waits for the restart'));
+    } else {
+      for (const [i, account] of o.users.entries())
+        await requireStep(run, session, o, account, dirs[i]!, caFile);
+      if (o.requireSecureTransport) await secureTransportStep(run, session, o);
+      if (o.inspect !== false) {
+        report = await inspect(
+          { host: admin.host, port: admin.port },
+          { ca: caFile, credentials: inspectCredentials(o, session.options, dirs), now },
+        );
+        const worst = report.findings[0];
+        run.add(
+          step(
+            'inspect',
+            'done',
+            worst
+              ? `${report.findings.length} finding(s), the worst ${worst.severity}: ${worst.id}`
+              : 'no findings',
+          ),
+        );
+      }
+    }
+  } finally {
+    await session?.close().catch(() => undefined);
+  }
+  return {
+    steps: run.steps,
+    caDir,
+    caFile,
+    serverFingerprint: fingerprint,
+    clients: o.users.map((account, i) => ({ account, dir: dirs[i] ?? clientDir(o.out, account) })),
+    report,
+    pending: run.steps.some((s) => s.status === 'pending'),
+    changed: run.changed,
+  };
+}

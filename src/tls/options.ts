@@ -1,0 +1,90 @@
+/**
+ * Mode -> node TLS options: the one place that decides how TLS is verified (STYLE.md: one place that
+ * decides TLS). The checks node performs before 'secureConnect' are exactly the mode's:
+ *   trust, preferred   rejectUnauthorized false: encrypt, check nothing
+ *   verify-ca          rejectUnauthorized true, checkServerIdentity a no-op: chain only
+ *   verify-full        rejectUnauthorized true, checkServerIdentity = tls.checkServerIdentity(name):
+ *                      chain + RFC 6125 host name (DNS and IP SANs), against --servername when given
+ * TLS 1.2 is the floor whatever the settings say: 1.0 and 1.1 are deprecated (RFC 8996).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { DbtlsError } from '../errors.js';
+import { readUserFile } from '../util/files.js';
+import type { TlsSettings } from './settings.js';
+import { checkCombination, SSL_MODES } from './ssl-mode.js';
+
+/** `--ca system`: verify against node's bundled Mozilla roots (managed cloud databases with public CAs). */
+export const SYSTEM_CA = 'system';
+
+export interface TlsMaterial {
+  readonly ca?: readonly (string | Buffer)[];
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** Reads the files the settings name, and refuses settings that cannot give the mode's guarantees. */
+export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
+  const spec = SSL_MODES[settings.mode];
+  checkCombination(settings.mode, settings.mutualTls);
+  if (spec.verifiesChain && !settings.ca) {
+    throw new DbtlsError(
+      'TLS_CA_REQUIRED',
+      `could not verify the server with ssl-mode ${settings.mode}: no CA certificate was given`,
+      {
+        hint: `pass --ca FILE (the CA that signed the server certificate, e.g. dbtls-ca/root.pem) or --ca ${SYSTEM_CA} for public CAs`,
+      },
+    );
+  }
+  if (settings.mutualTls === 'enable' && (!settings.cert || !settings.key)) {
+    throw new DbtlsError(
+      'TLS_CLIENT_CERT_REQUIRED',
+      'could not use mutual TLS: a client certificate and its key are both needed',
+      {
+        hint: 'pass --cert FILE --key FILE (dbtls issue client --cn USER writes them)',
+      },
+    );
+  }
+  const ca =
+    settings.ca === undefined || !spec.verifiesChain
+      ? undefined
+      : settings.ca === SYSTEM_CA
+        ? tls.rootCertificates
+        : [readUserFile(settings.ca, 'the CA certificate')];
+  return {
+    ...(ca ? { ca } : {}),
+    ...(settings.mutualTls === 'enable' && settings.cert && settings.key
+      ? {
+          cert: readUserFile(settings.cert, 'the client certificate'),
+          key: readUserFile(settings.key, 'the client key'),
+        }
+      : {}),
+  };
+}
+
+/** The name the server certificate must match in verify-full: --servername, else the host dialled. */
+export function expectedServerName(settings: TlsSettings, host: string): string {
+  return settings.servername ?? host;
+}
+
+/** Node TLS options that enforce `settings.mode` for a connection to `host` over `socket`. */
+export function nodeTlsOptions(
+  settings: TlsSettings,
+  material: TlsMaterial,
+  host: string,
+): tls.ConnectionOptions {
+  const spec = SSL_MODES[settings.mode];
+  const name = expectedServerName(settings, host);
+  return {
+    minVersion: settings.minVersion,
+    // SNI carries a DNS name only (RFC 6066 section 3 forbids IP literals).
+    ...(net.isIP(name) ? {} : { servername: name }),
+    rejectUnauthorized: spec.verifiesChain,
+    ...(material.ca ? { ca: [...material.ca] } : {}),
+    ...(material.cert ? { cert: material.cert } : {}),
+    ...(material.key ? { key: material.key } : {}),
+    checkServerIdentity: spec.verifiesHostname
+      ? (_host, cert) => tls.checkServerIdentity(name, cert)
+      : () => undefined,
+  };
+}

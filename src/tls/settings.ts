@@ -1,0 +1,249 @@
+/**
+ * TlsSettings and Target, resolved once from every place a user may have put them.
+ *
+ * Precedence, highest first (each setting separately):
+ *   1. CLI flags          --ssl-mode --ca --cert --key --servername --tls-min --user --port
+ *   2. the DSN            mysql://user@host:port/db?ssl-mode=verify-full&ssl-ca=F&ssl-cert=F&ssl-key=F
+ *                         (also mariadb://; keys sslMode, sslCa, mutualTls, servername, tls-min; - and _ and case ignored)
+ *   3. my.cnf             only the file named by --defaults-file (or DBTLS_DEFAULTS_FILE), groups
+ *                         [client] [client-server] [client-mariadb] [mariadb-client] [mysql] [dbtls]:
+ *                         ssl-ca ssl-cert ssl-key ssl-mode ssl-verify-server-cert ssl/skip-ssl tls-version
+ *                         user password host port database, with !include and !includedir
+ *   4. the environment    DBTLS_SSL_MODE DBTLS_SSL_CA DBTLS_SSL_CERT DBTLS_SSL_KEY DBTLS_SSL_SERVERNAME
+ *                         DBTLS_TLS_MIN DBTLS_MUTUAL_TLS DBTLS_USER, MYSQL_PWD (the password)
+ *   5. defaults           ssl-mode verify-full (secure by default), TLS 1.2 minimum (RFC 8996), port 3306
+ * This is the mysql client's own order (command line over option files over MYSQL_PWD): what is typed
+ * for this connection beats what is configured for all of them.
+ *
+ * No implicit ~/.my.cnf or /etc/mysql: a security tool should not change behaviour with a file the user
+ * did not name. A password inside the DSN (`user:pass@`) is refused: the DSN is argv, and argv is visible
+ * to every user of the machine (ps) and lands in shell history.
+ * Mutual TLS is on when a client certificate and key are given, unless mutualTls=disable says otherwise.
+ */
+import { DbtlsError } from '../errors.js';
+import { type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
+import { clientOptions } from './mycnf.js';
+import {
+  checkCombination,
+  DEFAULT_SSL_MODE,
+  type MutualTls,
+  parseMutualTls,
+  parseSslMode,
+  type SslMode,
+} from './ssl-mode.js';
+
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+
+export interface TlsSettings {
+  readonly mode: SslMode;
+  readonly mutualTls: MutualTls;
+  /** CA certificate file, or 'system' for node's bundled roots. */
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** The name the certificate must match when it differs from the host dialled. */
+  readonly servername?: string;
+  readonly minVersion: TlsMinVersion;
+}
+
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly user?: string;
+  readonly database?: string;
+  readonly tls: TlsSettings;
+  readonly password?: string;
+  /** Where each resolved setting came from, for `--json` and for debugging surprises. */
+  readonly sources?: Readonly<Record<string, SettingSource>>;
+}
+
+export type SettingSource = 'flag' | 'dsn' | 'my.cnf' | 'env' | 'default';
+
+/** What the CLI (or a library caller) passes explicitly. Strings are parsed like every other source. */
+export interface TargetFlags {
+  readonly mode?: string;
+  readonly mutualTls?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+  readonly minVersion?: string;
+  readonly user?: string;
+  readonly database?: string;
+  readonly port?: number;
+  readonly defaultsFile?: string;
+}
+
+export const DEFAULT_PORT = 3306;
+/** TLS 1.0 and 1.1 are deprecated (RFC 8996); 1.2 is the floor. */
+export const DEFAULT_TLS_MIN: TlsMinVersion = 'TLSv1.2';
+
+export const SETTINGS_ENV = Object.freeze({
+  mode: 'DBTLS_SSL_MODE',
+  ca: 'DBTLS_SSL_CA',
+  cert: 'DBTLS_SSL_CERT',
+  key: 'DBTLS_SSL_KEY',
+  servername: 'DBTLS_SSL_SERVERNAME',
+  minVersion: 'DBTLS_TLS_MIN',
+  mutualTls: 'DBTLS_MUTUAL_TLS',
+  user: 'DBTLS_USER',
+  defaultsFile: 'DBTLS_DEFAULTS_FILE',
+  password: 'MYSQL_PWD',
+});
+
+export function parseTlsMinVersion(text: string): TlsMinVersion {
+  const t = text
+    .trim()
+    .toLowerCase()
+    .replace(/^tlsv?/, '');
+  if (t === '1.2') return 'TLSv1.2';
+  if (t === '1.3') return 'TLSv1.3';
+  if (t === '1' || t === '1.0' || t === '1.1') {
+    throw new DbtlsError(
+      'TLS_VERSION_INSECURE',
+      `could not use TLS minimum version ${text}: TLS 1.0 and 1.1 are deprecated (RFC 8996)`,
+      {
+        hint: 'use --tls-min TLSv1.2 (the default) or TLSv1.3',
+      },
+    );
+  }
+  throw new DbtlsError('TLS_VERSION_UNKNOWN', `could not read the TLS version ${JSON.stringify(text)}`, {
+    hint: 'use TLSv1.2 or TLSv1.3',
+  });
+}
+
+function flagLayer(flags: TargetFlags): Layer {
+  const l: Layer = {};
+  for (const k of [
+    'mode',
+    'mutualTls',
+    'ca',
+    'cert',
+    'key',
+    'servername',
+    'minVersion',
+    'user',
+    'database',
+  ] as const) {
+    const v = flags[k];
+    if (v !== undefined && v !== '') l[k] = v;
+  }
+  if (flags.port !== undefined) l.port = String(flags.port);
+  return l;
+}
+
+function mycnfLayer(file: string): Layer {
+  const o = clientOptions(file);
+  const l: Layer = {};
+  const set = (key: Key, opt: string) => {
+    const v = o.get(opt);
+    if (v !== undefined && v !== '') l[key] = v;
+  };
+  set('ca', 'ssl-ca');
+  set('cert', 'ssl-cert');
+  set('key', 'ssl-key');
+  set('user', 'user');
+  set('password', 'password');
+  set('host', 'host');
+  set('port', 'port');
+  set('database', 'database');
+  // ssl-verify-server-cert is MariaDB's verify-full; ssl=0 / skip-ssl is disable; ssl-mode wins over both.
+  const verify = o.get('ssl-verify-server-cert');
+  if (verify !== undefined && !/^(0|false|off)$/i.test(verify)) l.mode = 'verify-full';
+  if (o.has('skip-ssl') || /^(0|false|off)$/i.test(o.get('ssl') ?? '')) l.mode = 'disable';
+  set('mode', 'ssl-mode');
+  // tls-version lists the versions allowed; its lowest one is our minimum.
+  const versions = o.get('tls-version');
+  if (versions)
+    l.minVersion =
+      versions
+        .split(',')
+        .map((s) => s.trim())
+        .sort()[0] ?? versions;
+  return l;
+}
+
+function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const l: Layer = {};
+  for (const k of [
+    'mode',
+    'ca',
+    'cert',
+    'key',
+    'servername',
+    'minVersion',
+    'mutualTls',
+    'user',
+    'password',
+  ] as const) {
+    const v = env[SETTINGS_ENV[k]];
+    if (v !== undefined && v !== '') l[k] = v;
+  }
+  return l;
+}
+
+/**
+ * The Target for `text` (host[:port] or DSN) with flags, my.cnf and environment merged by precedence.
+ * Throws TARGET_INVALID, TARGET_PASSWORD_IN_DSN, SSL_MODE_UNKNOWN, SSL_MODE_INVALID, TLS_VERSION_*.
+ */
+export function parseTarget(
+  text: string,
+  flags: TargetFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Target {
+  const defaultsFile = flags.defaultsFile ?? env[SETTINGS_ENV.defaultsFile];
+  const layers: [SettingSource, Layer][] = [
+    ['flag', flagLayer(flags)],
+    ['dsn', parseTargetText(text)],
+    ['my.cnf', defaultsFile ? mycnfLayer(defaultsFile) : {}],
+    ['env', envLayer(env)],
+  ];
+  const sources: Record<string, SettingSource> = {};
+  const pick = (key: Key): string | undefined => {
+    for (const [source, layer] of layers) {
+      const v = layer[key];
+      if (v !== undefined) {
+        sources[key] = source;
+        return v;
+      }
+    }
+    sources[key] = 'default';
+    return undefined;
+  };
+  const host = pick('host') ?? '';
+  const port = Number(parsePort(pick('port') ?? String(DEFAULT_PORT), text));
+  const modeText = pick('mode');
+  const mode = modeText === undefined ? DEFAULT_SSL_MODE : parseSslMode(modeText);
+  const ca = pick('ca');
+  const cert = pick('cert');
+  const key = pick('key');
+  const mutualText = pick('mutualTls');
+  const mutualTls: MutualTls =
+    mutualText !== undefined ? parseMutualTls(mutualText) : cert && key ? 'enable' : 'disable';
+  if (mutualText === undefined) sources.mutualTls = cert && key ? (sources.cert ?? 'default') : 'default';
+  checkCombination(mode, mutualTls);
+  const servername = pick('servername');
+  const minText = pick('minVersion');
+  const minVersion = minText === undefined ? DEFAULT_TLS_MIN : parseTlsMinVersion(minText);
+  const user = pick('user');
+  const database = pick('database');
+  const password = pick('password');
+  const tls: TlsSettings = Object.freeze({
+    mode,
+    mutualTls,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(servername !== undefined ? { servername } : {}),
+    minVersion,
+  });
+  return Object.freeze({
+    host,
+    port,
+    ...(user !== undefined ? { user } : {}),
+    ...(database !== undefined ? { database } : {}),
+    ...(password !== undefined ? { password } : {}),
+    tls,
+    sources: Object.freeze(sources),
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * Files that are never half-written: every write goes to a temporary sibling, is fsynced, and renamed
+ * over the target (rename is atomic within one file system, POSIX rename(2)). Key files are 0600.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { causeText, DbtlsError } from '../errors.js';
+
+/** Private keys and keystores: owner read/write only. */
+export const MODE_SECRET = 0o600;
+/** Certificates, CRLs, metadata: world-readable, they hold nothing secret. */
+export const MODE_PUBLIC = 0o644;
+
+export interface WriteOptions {
+  readonly mode?: number;
+  /** Refuse to replace an existing file (EEXIST becomes FILE_EXISTS). */
+  readonly exclusive?: boolean;
+  /** Skip fsync: for bulk output where the caller syncs once at the end. */
+  readonly noSync?: boolean;
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): void {
+  const mode = options.mode ?? MODE_PUBLIC;
+  if (options.exclusive && fs.existsSync(file)) {
+    throw new DbtlsError('FILE_EXISTS', `could not write ${file}: the file already exists`, {
+      hint: 'choose another output path or move the existing file away',
+    });
+  }
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx', mode);
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (!options.noSync) fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    // openSync's mode is filtered by the umask; set it exactly.
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    if (err instanceof DbtlsError) throw err;
+    throw new DbtlsError('WRITE_FAILED', `could not write ${file}: ${causeText(err)}`, {
+      hint: 'check that the directory exists and is writable',
+      cause: err,
+      kind: 'runtime',
+    });
+  }
+}
+
+/** Reads a file the user named, with a DbtlsError (FILE_NOT_FOUND / FILE_UNREADABLE) instead of an errno. */
+export function readUserFile(file: string, what = 'file'): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new DbtlsError('FILE_NOT_FOUND', `could not read ${what} ${file}: no such file`, {
+        hint: 'check the path',
+        cause: err,
+      });
+    }
+    throw new DbtlsError('FILE_UNREADABLE', `could not read ${what} ${file}: ${causeText(err)}`, {
+      hint: 'check the file permissions',
+      cause: err,
+    });
+  }
+}
+
+/** Creates a directory (and parents) that does not have to be new. */
+export function ensureDir(dir: string, mode = 0o755): void {
+  fs.mkdirSync(dir, { recursive: true, mode });
+}

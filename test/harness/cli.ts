@@ -1,0 +1,59 @@
+/**
+ * Runs the real dbtls CLI in a child process, as a user would: the compiled entry point when the tests
+ * run from dist/, the TypeScript source through tsx when they run from source.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const compiled = import.meta.url.endsWith('.js');
+/** The project root, whether this file runs from test/harness or dist/test/harness. */
+export const PROJECT_ROOT = compiled ? path.resolve(here, '../../..') : path.resolve(here, '../..');
+const ENTRY = compiled
+  ? path.join(PROJECT_ROOT, 'dist/src/cli/main.js')
+  : path.join(PROJECT_ROOT, 'src/cli/main.ts');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly input?: string;
+  readonly timeoutMs?: number;
+}
+
+/** The argv prefix that runs dbtls (`node dist/src/cli/main.js` or `node --import tsx src/cli/main.ts`). */
+export function dbtlsCommand(): string[] {
+  return compiled ? [process.execPath, ENTRY] : [process.execPath, '--import', 'tsx', ENTRY];
+}
+
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const [cmd, ...prefix] = dbtlsCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, [...prefix, ...args], {
+      cwd: options.cwd ?? PROJECT_ROOT,
+      env: { ...process.env, DBTLS_CA_PASSPHRASE: undefined, MYSQL_PWD: undefined, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}

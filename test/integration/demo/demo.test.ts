@@ -1,0 +1,88 @@
+/**
+ * `dbtls demo` end to end, as a user runs it: a real throwaway MariaDB, inspect before (TLS not offered,
+ * plaintext login accepted), secure, inspect after (nothing above info), a verify-full + mutual TLS
+ * session; and without mariadbd, a clear MARIADB_NOT_INSTALLED.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import { test } from 'node:test';
+import { dbtlsCommand, PROJECT_ROOT, runCli } from '../../harness/cli.js';
+
+/** The demo's one temp dir, as it announces it in its first line. */
+function demoDir(stdout: string): string {
+  const dir = /in (\S+) \(removed at the end\)/.exec(stdout)?.[1];
+  assert.ok(dir?.startsWith(os.tmpdir()), stdout);
+  return dir!;
+}
+
+test('dbtls demo runs end to end and cleans up after itself', async () => {
+  const res = await runCli(['demo'], { timeoutMs: 60_000 });
+  assert.equal(res.code, 0, res.stderr + res.stdout);
+  for (const line of [
+    /critical tls-not-offered/,
+    /plaintext-login-accepted: 'app' logged in without TLS/,
+    /✓ ca +created a new CA/,
+    /✓ enable +installed in .*restarted the server/,
+    /✓ require 'app'@'%' +REQUIRE X509 \(was none\); a login as 'app'@'%' over TLSv1\.[23] worked/,
+    /✓ require-secure-transport +ON now/,
+    /Nothing above info: TLS is verified, and plaintext logins are refused\./,
+    /Ssl_version +TLSv1\.[23]/,
+    /Ssl_cipher +\S+/,
+    /\/O=dbtls\/CN=127\.0\.0\.1 +\(issuer \/O=dbtls\/CN=dbtls demo CA/,
+    /Without its certificate, 'app' is refused/,
+    /Done in [\d.]+ s\./,
+  ]) {
+    assert.match(res.stdout, line);
+  }
+  const seconds = Number(/Done in ([\d.]+) s\./.exec(res.stdout)?.[1]);
+  assert.ok(seconds < 30, `the demo took ${seconds} s`);
+  assert.equal(fs.existsSync(demoDir(res.stdout)), false, 'no temp dir is left behind');
+  assert.equal(res.stderr.includes('passphrase'), false);
+});
+
+test('dbtls demo without MariaDB installed says how to install it', async () => {
+  const res = await runCli(['demo'], { env: { PATH: '/nonexistent' } });
+  assert.equal(res.code, 2);
+  assert.match(
+    res.stderr,
+    /^error\[MARIADB_NOT_INSTALLED\]: could not start a sandbox MariaDB: mariadbd is not installed$/m,
+  );
+  assert.match(res.stderr, /^hint: .*apt-get install mariadb-server/m);
+});
+
+test('Ctrl-C in the middle of dbtls demo stops the sandbox and removes its files', async () => {
+  const [cmd, ...args] = dbtlsCommand();
+  const child = spawn(cmd!, [...args, 'demo'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = /on 127\.0\.0\.1:(\d+), as it ships/.exec(stdout);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('close', () =>
+      reject(new Error(`the demo ended before starting its sandbox:\n${stdout}${stderr}`)),
+    );
+  });
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted \(SIGINT\); the sandbox and \S+ are removed/);
+  assert.equal(fs.existsSync(demoDir(stdout)), false, 'no temp dir is left behind');
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+  assert.equal(refused, true, 'the sandbox mariadbd is gone');
+});

@@ -1,0 +1,152 @@
+/**
+ * Leaf rotation against a real MariaDB: the server certificate is replaced and reloaded while a session
+ * stays open and a loop keeps opening new connections; nothing fails, nothing restarts, the new
+ * certificate is what new connections get. Then the CLI does it once more.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { initCa } from '../../../src/ca/init.js';
+import { issueCertificate } from '../../../src/ca/issue.js';
+import { type Ca, readIndex } from '../../../src/ca/store.js';
+import {
+  type AdminSession,
+  openAdminSession,
+  openSession,
+  type SessionOptions,
+} from '../../../src/server/admin.js';
+import { probeServedCertificate } from '../../../src/server/reload.js';
+import { rotateServerCertificate } from '../../../src/server/rotate.js';
+import { runCli } from '../../harness/cli.js';
+import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { opensslVerify } from '../../harness/oracles.js';
+
+let tmp: string;
+let ca: Ca;
+let db: MariadbInstance;
+let admin: AdminSession;
+let options: SessionOptions;
+const ssl = () => path.join(tmp, 'ssl');
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-rotate-'));
+  ca = initCa(path.join(tmp, 'ca'), { passphrase: undefined, cn: 'rotate test CA' });
+  const issued = issueCertificate(ca, {
+    profile: 'server',
+    cn: 'localhost',
+    dns: ['localhost'],
+    ip: ['127.0.0.1'],
+  });
+  fs.mkdirSync(ssl());
+  fs.writeFileSync(path.join(ssl(), 'server-cert.pem'), issued.chainPem);
+  fs.writeFileSync(path.join(ssl(), 'server-key.pem'), issued.keyPem!, { mode: 0o600 });
+  fs.writeFileSync(path.join(ssl(), 'ca.pem'), ca.caPem());
+  db = await startMariadb({
+    tls: {
+      ca: path.join(ssl(), 'ca.pem'),
+      cert: path.join(ssl(), 'server-cert.pem'),
+      key: path.join(ssl(), 'server-key.pem'),
+    },
+  });
+  options = {
+    host: db.host,
+    port: db.port,
+    user: db.admin.user,
+    password: db.admin.password,
+    tls: { mode: 'verify-full', ca: path.join(tmp, 'ca', 'root.pem') },
+  };
+  admin = await openAdminSession(options);
+});
+
+after(async () => {
+  await admin?.close();
+  await db?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('rotate replaces the served certificate online: open session lives, no new connection fails', async () => {
+  const pid = db.pid;
+  const before = await probeServedCertificate(db.host, db.port);
+  const open = await openSession(options);
+  assert.deepEqual(await open.query('SELECT 1 AS one'), [{ one: 1 }]);
+
+  let stop = false;
+  let attempts = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (!stop) {
+      attempts++;
+      try {
+        const s = await openSession(options);
+        await s.query('SELECT 1');
+        await s.close();
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  })();
+  // Let the loop run before, during and after the rotation.
+  while (attempts < 5) await new Promise((r) => setTimeout(r, 10));
+  const result = await rotateServerCertificate(admin, ca);
+  const during = attempts;
+  while (attempts < during + 5) await new Promise((r) => setTimeout(r, 10));
+  stop = true;
+  await loop;
+
+  assert.deepEqual(failures, []);
+  assert.ok(attempts >= 10, `the loop connected ${attempts} times`);
+  assert.deepEqual(await open.query('SELECT 2 AS two'), [{ two: 2 }]);
+  await open.close();
+  assert.equal(db.pid, pid, 'the server was not restarted');
+  assert.equal(result.statement, 'FLUSH SSL');
+  assert.equal(result.before.fingerprint, before.fingerprint);
+  assert.notEqual(result.after.fingerprint, before.fingerprint);
+  const served = await probeServedCertificate(db.host, db.port);
+  assert.equal(served.fingerprint, result.after.fingerprint);
+  assert.deepEqual([...result.names.dns], ['localhost']);
+  assert.deepEqual([...result.names.ip], ['127.0.0.1']);
+  // Same paths, a new key, still only the owner can read it.
+  assert.equal(result.files.key, path.join(ssl(), 'server-key.pem'));
+  assert.equal(fs.statSync(result.files.key).mode & 0o777, 0o600);
+  const verify = await opensslVerify({
+    ca: path.join(tmp, 'ca', 'root.pem'),
+    cert: result.files.cert,
+    purpose: 'sslserver',
+    ip: '127.0.0.1',
+  });
+  assert.ok(verify.ok, verify.stderr + verify.stdout);
+  const index = readIndex(ca.dir);
+  const old = index.find((e) => e.serial === result.before.serial);
+  const fresh = index.find((e) => e.serial === result.after.serial);
+  assert.equal(old?.status, 'revoked');
+  assert.equal(old?.revocationReason, 'superseded');
+  assert.equal(fresh?.status, 'valid');
+  assert.equal(fresh?.renewedFrom, result.before.serial);
+});
+
+test('dbtls rotate (CLI) rotates again and reports the proof; a certificate from another CA is refused', async () => {
+  const pwFile = path.join(tmp, 'admin.pw');
+  fs.writeFileSync(pwFile, `${db.admin.password}\n`, { mode: 0o600 });
+  const before = await probeServedCertificate(db.host, db.port);
+  const res = await runCli([
+    'rotate',
+    `127.0.0.1:${db.port}`,
+    '--ca-dir',
+    path.join(tmp, 'ca'),
+    '--user',
+    db.admin.user,
+    '--password-file',
+    pwFile,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  const after = await probeServedCertificate(db.host, db.port);
+  assert.notEqual(after.fingerprint, before.fingerprint);
+  assert.match(res.stdout, /without a restart/);
+  assert.ok(res.stdout.includes(`Proved: new connections get sha256 ${after.fingerprint}`), res.stdout);
+
+  const other = initCa(path.join(tmp, 'other-ca'), { passphrase: undefined, cn: 'other CA' });
+  await assert.rejects(rotateServerCertificate(admin, other), { code: 'CERT_NOT_FROM_CA' });
+  assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, after.fingerprint);
+});

@@ -1,0 +1,155 @@
+/** The deploy commands as a user runs them: `k8s cert-manager` from a CA directory, `k8s kubedb`, `snippet`. */
+import assert from 'node:assert/strict';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { initCa } from '../../../src/ca/init.js';
+import { openCa } from '../../../src/ca/store.js';
+import { parseYamlStream } from '../../../src/deploy/yaml.js';
+import { runCli } from '../../harness/cli.js';
+import { makeTestPki, type TestPki } from '../../harness/pki.js';
+
+type Doc = {
+  kind: string;
+  metadata: { name: string };
+  stringData?: Record<string, string>;
+  spec?: Record<string, unknown>;
+};
+
+describe('deploy CLI', () => {
+  let dir: string;
+  let caDir: string;
+  let passFile: string;
+  let pki: TestPki;
+
+  before(async () => {
+    pki = await makeTestPki();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-deploy-cli-'));
+    caDir = path.join(dir, 'ca');
+    passFile = path.join(dir, 'passphrase');
+    fs.writeFileSync(passFile, 'ca pass phrase\n', { mode: 0o600 });
+    // A real dbtls CA with an intermediate: cert-manager gets the intermediate and its key.
+    initCa(caDir, { passphrase: 'ca pass phrase', intermediate: true, org: 'dbtls' });
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('k8s cert-manager: decrypts the CA key for cert-manager, warns, and prints REQUIRE SUBJECT', async () => {
+    const r = await runCli([
+      'k8s',
+      'cert-manager',
+      '--namespace',
+      'shop',
+      '--server-dns',
+      'mysql.shop.svc',
+      '--client-cn',
+      'orders',
+      '--client-org',
+      'dbtls',
+      '--ca-dir',
+      caDir,
+      '--passphrase-file',
+      passFile,
+      '--trust-bundle',
+      pki.otherCa,
+      pki.ca,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: the Secret dbtls-ca holds the CA private key unencrypted/);
+    assert.match(r.stdout, /^# orders: ALTER USER 'orders'@'%' REQUIRE SUBJECT '\/O=dbtls\/CN=orders';/m);
+    const docs = parseYamlStream(r.stdout) as Doc[];
+    const caSecret = docs[0]!;
+    assert.equal(caSecret.metadata.name, 'dbtls-ca');
+    const key = createPrivateKey(caSecret.stringData!['tls.key']!);
+    const ca = openCa(caDir, 'ca pass phrase');
+    // tls.crt: the intermediate (whose key this is), then the root.
+    assert.equal(caSecret.stringData!['tls.crt'], ca.intermediate!.pem + ca.root.pem);
+    assert.ok(new X509Certificate(caSecret.stringData!['tls.crt']!).checkPrivateKey(key));
+    assert.doesNotMatch(caSecret.stringData!['tls.key']!, /ENCRYPTED/);
+    const bundle = docs.find((d) => d.metadata.name === 'dbtls-ca-bundle') as unknown as {
+      data: Record<string, string>;
+    };
+    assert.equal(
+      bundle.data['ca-bundle.pem'],
+      fs.readFileSync(pki.otherCa, 'utf8') + fs.readFileSync(pki.ca, 'utf8'),
+    );
+
+    const wrong = path.join(dir, 'wrong');
+    fs.writeFileSync(wrong, 'not it\n');
+    const bad = await runCli([
+      'k8s',
+      'cert-manager',
+      '--namespace',
+      'shop',
+      '--server-dns',
+      'x',
+      '--ca-dir',
+      caDir,
+      '--passphrase-file',
+      wrong,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error\[KEY_PASSPHRASE_WRONG\]/m);
+  });
+
+  it('k8s kubedb: the database resource, and ops requests that need what they need', async () => {
+    const db = await runCli([
+      'k8s',
+      'kubedb',
+      '--name',
+      'orders',
+      '--namespace',
+      'shop',
+      '--flavor',
+      'mariadb',
+      '--issuer',
+      'dbtls-ca-issuer',
+      '--require-ssl',
+    ]);
+    assert.equal(db.code, 0, db.stderr);
+    const [doc] = parseYamlStream(db.stdout) as Doc[];
+    assert.equal(doc!.kind, 'MariaDB');
+    assert.equal(doc!.spec!.requireSSL, true);
+    const missing = await runCli(['k8s', 'kubedb', '--name', 'orders', '--ops', 'change-issuer']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error\[ISSUER_REQUIRED\]/m);
+  });
+
+  it('snippet: refuses what a client cannot say, prints JSON with the mode it enforces', async () => {
+    const refused = await runCli(['snippet', '--for', 'mariadb-cli', '127.0.0.1', '--ssl-mode', 'REQUIRED']);
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /^error\[SNIPPET_MODE_UNSUPPORTED\]: could not write the mariadb-cli snippet for ssl-mode trust:/m,
+    );
+    const r = await runCli([
+      'snippet',
+      '--for',
+      'mariadb-cli',
+      'db.example:3307',
+      '--ssl-mode',
+      'verify-ca',
+      '--ca',
+      pki.ca,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { effectiveMode: string; warnings: string[]; text: string };
+    assert.equal(s.effectiveMode, 'verify-full');
+    assert.match(s.warnings[0]!, /cannot verify the chain without the host name/);
+    assert.match(s.text, /--ssl-verify-server-cert/);
+    // A DSN target gives the mode, the files, the user and the database; flags would win.
+    const dsn = await runCli([
+      'snippet',
+      '--for',
+      'jdbc-mariadb',
+      'mysql://orders@db.example:3307/shop?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/db/ca.pem',
+    ]);
+    assert.equal(dsn.code, 0, dsn.stderr);
+    assert.equal(
+      dsn.stdout.split('\n')[0],
+      'jdbc:mariadb://db.example:3307/shop?sslMode=verify-full&serverSslCert=/etc/db/ca.pem&enabledSslProtocolSuites=TLSv1.2,TLSv1.3',
+    );
+  });
+});

@@ -1,0 +1,99 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { proxysqlStatements, sqliteString } from '../../../src/deploy/proxysql.js';
+import { DbtlsError } from '../../../src/errors.js';
+
+// Golden outputs. Each statement was checked against ProxySQL's documentation (cited in
+// src/deploy/proxysql.ts): the SSL support page, the main/runtime tables page, the v2.3.0 TLS reload post.
+const FRONTEND_INSTALL = [
+  '-- Frontend TLS (clients -> ProxySQL). ProxySQL reads fixed file names in its datadir; install them',
+  '-- on the ProxySQL host first (all three must be present, the key readable by proxysql only):',
+  '--   install -m 0644 /pki/ca.pem /var/lib/proxysql/proxysql-ca.pem',
+  '--   install -m 0644 /pki/proxy.pem /var/lib/proxysql/proxysql-cert.pem',
+  '--   install -m 0600 -o proxysql /pki/proxy.key /var/lib/proxysql/proxysql-key.pem',
+];
+const frontend = { ca: '/pki/ca.pem', cert: '/pki/proxy.pem', key: '/pki/proxy.key' };
+
+describe('proxysqlStatements', () => {
+  it('frontend only', () => {
+    assert.deepEqual(proxysqlStatements({ frontend }), [
+      ...FRONTEND_INSTALL,
+      "UPDATE global_variables SET variable_value='true' WHERE variable_name='mysql-have_ssl'",
+      'LOAD MYSQL VARIABLES TO RUNTIME',
+      'SAVE MYSQL VARIABLES TO DISK',
+      '-- Load the installed frontend files (ProxySQL 2.3.0+; older versions need a restart):',
+      'PROXYSQL RELOAD TLS',
+    ]);
+  });
+  it('frontend + backend with client certificate, cipher, CRL, one hostgroup, TLS users', () => {
+    assert.deepEqual(
+      proxysqlStatements({
+        frontend,
+        backend: {
+          ca: '/pki/db-ca.pem',
+          cert: '/pki/proxy-client.pem',
+          key: '/pki/proxy-client.key',
+          cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+          crl: '/pki/crl.pem',
+        },
+        users: ['app', "o'brien"],
+        hostgroup: 10,
+      }),
+      [
+        ...FRONTEND_INSTALL,
+        "UPDATE global_variables SET variable_value='true' WHERE variable_name='mysql-have_ssl'",
+        '-- Backend TLS (ProxySQL -> servers): default files for every server with use_ssl=1.',
+        "UPDATE global_variables SET variable_value='/pki/db-ca.pem' WHERE variable_name='mysql-ssl_p2s_ca'",
+        "UPDATE global_variables SET variable_value='/pki/proxy-client.pem' WHERE variable_name='mysql-ssl_p2s_cert'",
+        "UPDATE global_variables SET variable_value='/pki/proxy-client.key' WHERE variable_name='mysql-ssl_p2s_key'",
+        "UPDATE global_variables SET variable_value='ECDHE-ECDSA-AES128-GCM-SHA256' WHERE variable_name='mysql-ssl_p2s_cipher'",
+        "UPDATE global_variables SET variable_value='/pki/crl.pem' WHERE variable_name='mysql-ssl_p2s_crl'",
+        'LOAD MYSQL VARIABLES TO RUNTIME',
+        'SAVE MYSQL VARIABLES TO DISK',
+        'UPDATE mysql_servers SET use_ssl=1 WHERE hostgroup_id=10',
+        'LOAD MYSQL SERVERS TO RUNTIME',
+        'SAVE MYSQL SERVERS TO DISK',
+        '-- These frontend users must connect over TLS:',
+        "UPDATE mysql_users SET use_ssl=1 WHERE username IN ('app', 'o''brien') AND frontend=1",
+        'LOAD MYSQL USERS TO RUNTIME',
+        'SAVE MYSQL USERS TO DISK',
+        '-- Load the installed frontend files (ProxySQL 2.3.0+; older versions need a restart):',
+        'PROXYSQL RELOAD TLS',
+      ],
+    );
+  });
+  it('backend CA only applies to every server', () => {
+    const out = proxysqlStatements({ frontend, backend: { ca: '/pki/db-ca.pem' } });
+    assert.ok(out.includes('UPDATE mysql_servers SET use_ssl=1'));
+    assert.ok(!out.some((s) => s.includes('mysql-ssl_p2s_cert')));
+  });
+  it('after a rotation: install the files, then PROXYSQL RELOAD TLS only', () => {
+    assert.deepEqual(proxysqlStatements({ frontend, rotation: true, datadir: '/data/proxysql/' }), [
+      FRONTEND_INSTALL[0],
+      FRONTEND_INSTALL[1],
+      '--   install -m 0644 /pki/ca.pem /data/proxysql/proxysql-ca.pem',
+      '--   install -m 0644 /pki/proxy.pem /data/proxysql/proxysql-cert.pem',
+      '--   install -m 0600 -o proxysql /pki/proxy.key /data/proxysql/proxysql-key.pem',
+      '-- Then load the new files for new connections (open ones keep theirs):',
+      'PROXYSQL RELOAD TLS',
+    ]);
+  });
+  it('quotes for SQLite (doubled quotes, literal backslashes) and the shell', () => {
+    assert.equal(sqliteString("a'b\\c"), "'a''b\\c'");
+    const out = proxysqlStatements({ frontend: { ...frontend, key: "/my keys/it's.key" } });
+    assert.equal(
+      out[4],
+      "--   install -m 0600 -o proxysql '/my keys/it'\\''s.key' /var/lib/proxysql/proxysql-key.pem",
+    );
+  });
+  it('refuses half a backend client certificate and NUL bytes', () => {
+    assert.throws(
+      () => proxysqlStatements({ frontend, backend: { cert: '/c.pem' } }),
+      (e: unknown) => e instanceof DbtlsError && e.code === 'USAGE',
+    );
+    assert.throws(
+      () => sqliteString('a\0b'),
+      (e: unknown) => e instanceof DbtlsError && e.code === 'PROXYSQL_VALUE_INVALID',
+    );
+  });
+});

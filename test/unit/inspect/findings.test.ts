@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  evaluateFindings,
+  type InspectFacts,
+  parseSeverity,
+  versionAtLeast,
+} from '../../../src/inspect/findings.js';
+import { type ChainEntry, type Finding, failsAt } from '../../../src/inspect/report.js';
+import { describeCipher } from '../../../src/inspect/scan.js';
+
+/** Facts of a healthy server: TLS 1.2 + 1.3, strong suites, a CA-issued leaf valid for a year. */
+const LEAF: ChainEntry = {
+  subject: '/CN=db.example',
+  issuer: '/O=dbtls/CN=dbtls root',
+  sans: ['DNS:db.example', 'IP:10.0.0.5'],
+  serial: '01',
+  notBefore: '2026-01-01T00:00:00.000Z',
+  notAfter: '2027-01-01T00:00:00.000Z',
+  daysLeft: 365,
+  fingerprint: 'ab'.repeat(32),
+  keyType: 'EC',
+  keyBits: 256,
+  signatureAlgorithm: 'ecdsa-with-SHA256',
+  selfSigned: false,
+  isCa: false,
+};
+
+const HEALTHY: InspectFacts = {
+  target: 'db.example:3306',
+  inspectedAt: '2026-01-01T00:00:00.000Z',
+  server: {
+    version: '10.11.19-MariaDB',
+    flavor: 'mariadb',
+    tlsOffered: true,
+    authPlugin: 'mysql_native_password',
+    connectionId: 7,
+  },
+  tls: {
+    versions: { 'TLSv1.0': false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': true },
+    ciphers: [
+      describeCipher('TLSv1.3', 'TLS_AES_256_GCM_SHA384'),
+      describeCipher('TLSv1.2', 'ECDHE-ECDSA-AES256-GCM-SHA384'),
+    ],
+    probes: 6,
+  },
+  certificate: {
+    chain: [LEAF],
+    verified: true,
+    trustAnchor: 'ca-file',
+    checkedName: 'db.example',
+    hostnameMatch: true,
+  },
+};
+
+function withLeaf(
+  patch: Partial<ChainEntry>,
+  cert: Partial<NonNullable<InspectFacts['certificate']>> = {},
+): InspectFacts {
+  const base = HEALTHY.certificate as NonNullable<InspectFacts['certificate']>;
+  return { ...HEALTHY, certificate: { ...base, ...cert, chain: [{ ...LEAF, ...patch }] } };
+}
+
+function ids(findings: Finding[]): string[] {
+  return findings.map((f) => `${f.id}:${f.severity}`);
+}
+
+const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
+  { name: 'healthy server: nothing to report', facts: HEALTHY, expect: [] },
+  {
+    name: 'no TLS at all',
+    facts: {
+      ...HEALTHY,
+      server: { ...HEALTHY.server, tlsOffered: false },
+      tls: {
+        versions: { 'TLSv1.0': false, 'TLSv1.1': false, 'TLSv1.2': false, 'TLSv1.3': false },
+        ciphers: [],
+        probes: 1,
+      },
+      certificate: null,
+    },
+    expect: ['tls-not-offered:critical'],
+  },
+  {
+    name: 'TLS 1.0 and 1.1 still accepted, no 1.3',
+    facts: {
+      ...HEALTHY,
+      tls: {
+        ...HEALTHY.tls,
+        versions: { 'TLSv1.0': true, 'TLSv1.1': true, 'TLSv1.2': true, 'TLSv1.3': false },
+      },
+    },
+    expect: ['tls-legacy-versions:high', 'tls13-not-accepted:info'],
+  },
+  {
+    name: 'weak and non-forward-secret suites',
+    facts: {
+      ...HEALTHY,
+      tls: {
+        ...HEALTHY.tls,
+        ciphers: [
+          describeCipher('TLSv1.2', 'ECDHE-ECDSA-NULL-SHA'),
+          describeCipher('TLSv1.2', 'AES256-GCM-SHA384'),
+        ],
+      },
+    },
+    expect: ['weak-ciphers:high', 'no-forward-secrecy:low'],
+  },
+  { name: 'expires in 10 days', facts: withLeaf({ daysLeft: 10 }), expect: ['cert-expiring:medium'] },
+  { name: 'expires in exactly 30 days: not yet reported', facts: withLeaf({ daysLeft: 30 }), expect: [] },
+  {
+    name: 'expired: not also untrusted',
+    facts: withLeaf({ daysLeft: -3 }, { verified: false, verifyError: 'CERT_HAS_EXPIRED' }),
+    expect: ['cert-expired:critical'],
+  },
+  {
+    name: 'wrong host name',
+    facts: withLeaf({ sans: ['DNS:wrong.example'] }, { hostnameMatch: false, checkedName: 'db.example' }),
+    expect: ['hostname-mismatch:high'],
+  },
+  {
+    name: 'untrusted CA',
+    facts: withLeaf({}, { verified: false, verifyError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }),
+    expect: ['cert-untrusted:high'],
+  },
+  {
+    name: 'self-signed, pinned with --ca',
+    facts: withLeaf({ selfSigned: true, issuer: '/CN=db.example' }),
+    expect: ['cert-self-signed:info'],
+  },
+  {
+    name: 'self-signed, not trusted, MariaDB 10.11',
+    facts: withLeaf(
+      { selfSigned: true, issuer: '/CN=db.example' },
+      { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    ),
+    expect: ['cert-self-signed:medium'],
+  },
+  {
+    name: 'MariaDB 11.4 zero-configuration certificate',
+    facts: {
+      ...withLeaf(
+        { selfSigned: true, issuer: '/CN=db.example' },
+        { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+      ),
+      server: { ...HEALTHY.server, version: '11.4.2-MariaDB' },
+    },
+    expect: ['server-generated-cert:medium'],
+  },
+  {
+    name: 'the zero-configuration certificate by its subject, even on an older version string',
+    facts: withLeaf(
+      { subject: '/CN=MariaDB Server', issuer: '/CN=MariaDB Server', selfSigned: true },
+      { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    ),
+    expect: ['server-generated-cert:medium'],
+  },
+  {
+    name: 'small RSA key and SHA-1 signature',
+    facts: withLeaf({ keyType: 'RSA', keyBits: 1024, signatureAlgorithm: 'sha1WithRSAEncryption' }),
+    expect: ['rsa-key-small:high', 'weak-signature:medium'],
+  },
+  {
+    name: 'plaintext login accepted, require_secure_transport off',
+    facts: {
+      ...HEALTHY,
+      session: {
+        user: 'app',
+        account: 'app@%',
+        variables: { require_secure_transport: 'OFF' },
+        plaintextLogin: { attempted: true, refused: false },
+      },
+    },
+    expect: ['plaintext-login-accepted:high', 'require-secure-transport-off:medium'],
+  },
+  {
+    name: 'plaintext login refused, require_secure_transport on',
+    facts: {
+      ...HEALTHY,
+      session: {
+        user: 'app',
+        account: 'app@%',
+        variables: { require_secure_transport: 'ON' },
+        plaintextLogin: { attempted: true, refused: true, errorCode: 1045 },
+      },
+    },
+    expect: [],
+  },
+];
+
+describe('evaluateFindings', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      assert.deepEqual(ids(evaluateFindings(c.facts)), c.expect);
+    });
+  }
+
+  it('gives every finding a message and a fix', () => {
+    for (const c of CASES) {
+      for (const f of evaluateFindings(c.facts)) {
+        assert.match(f.id, /^[a-z0-9]+(-[a-z0-9]+)*$/);
+        assert.ok(f.message.length > 10 && !f.message.includes('\n'), f.id);
+        assert.ok(f.fix.length > 10, f.id);
+      }
+    }
+  });
+
+  it('writes MySQL fixes as online statements and MariaDB fixes as my.cnf edits', () => {
+    const legacy = { ...HEALTHY.tls.versions, 'TLSv1.0': true };
+    const maria = evaluateFindings({ ...HEALTHY, tls: { ...HEALTHY.tls, versions: legacy } });
+    const mysql = evaluateFindings({
+      ...HEALTHY,
+      server: { ...HEALTHY.server, flavor: 'mysql' },
+      tls: { ...HEALTHY.tls, versions: legacy },
+    });
+    assert.match(maria[0]?.fix ?? '', /\[mysqld\]/);
+    assert.equal(mysql[0]?.fix, "SET PERSIST tls_version = 'TLSv1.2,TLSv1.3'; ALTER INSTANCE RELOAD TLS;");
+  });
+
+  it('quotes the account in the REQUIRE SSL fix', () => {
+    const [f] = evaluateFindings({
+      ...HEALTHY,
+      session: {
+        user: "o'neil",
+        account: "o'neil@10.%",
+        variables: {},
+        plaintextLogin: { attempted: true, refused: false },
+      },
+    });
+    assert.match(f?.fix ?? '', /^ALTER USER 'o''neil'@'10\.%' REQUIRE SSL;/);
+  });
+});
+
+describe('severities', () => {
+  it('parses names case-insensitively and refuses others', () => {
+    assert.equal(parseSeverity('HIGH'), 'high');
+    assert.equal(parseSeverity('critical'), 'critical');
+    assert.equal(parseSeverity('severe'), undefined);
+  });
+
+  it('fails at or above the threshold', () => {
+    const findings = evaluateFindings(withLeaf({ daysLeft: 10 }));
+    assert.equal(failsAt({ findings }, 'medium'), true);
+    assert.equal(failsAt({ findings }, 'high'), false);
+    assert.equal(failsAt({ findings: [] }, 'info'), false);
+  });
+});
+
+describe('versionAtLeast', () => {
+  const table: [string, boolean][] = [
+    ['11.4.2-MariaDB', true],
+    ['5.5.5-11.4.0-MariaDB', true],
+    ['11.3.9-MariaDB', false],
+    ['10.11.19-MariaDB-0+deb12u1', false],
+    ['12.0.1-MariaDB', true],
+  ];
+  for (const [version, expected] of table) {
+    it(`${version} -> ${expected}`, () => assert.equal(versionAtLeast(version, [11, 4]), expected));
+  }
+});

@@ -1,0 +1,145 @@
+/** OpenSSL one-line names: what MariaDB's REQUIRE SUBJECT compares byte for byte, checked against openssl. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseCertificate } from '../../../src/pki/certificate.js';
+import { generateKeyMaterial } from '../../../src/pki/keys.js';
+import {
+  decodeName,
+  encodeName,
+  type NameAttribute,
+  oneLineName,
+  parseOneLineName,
+} from '../../../src/pki/names.js';
+import { PROFILES } from '../../../src/pki/profiles.js';
+import { keyIdentifier, profileExtensions, signCertificate } from '../../../src/pki/tbs.js';
+import { openssl } from '../../harness/oracles.js';
+
+let dir: string;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-names-'));
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function opensslSubject(file: string): Promise<{ subject: string; issuer: string }> {
+  const r = await openssl(['x509', '-in', file, '-noout', '-subject', '-issuer', '-nameopt', 'compat']);
+  assert.equal(r.code, 0, r.stderr);
+  const [s, i] = r.stdout.trim().split('\n');
+  return { subject: s!.replace(/^subject=/, ''), issuer: i!.replace(/^issuer=/, '') };
+}
+
+const CASES: { name: string; attrs: NameAttribute[] }[] = [
+  {
+    name: 'O and CN',
+    attrs: [
+      { type: 'O', value: 'example' },
+      { type: 'CN', value: 'app' },
+    ],
+  },
+  {
+    name: 'C, O, OU, CN with spaces',
+    attrs: [
+      { type: 'C', value: 'US' },
+      { type: 'ST', value: 'New York' },
+      { type: 'O', value: 'Acme Corp' },
+      { type: 'OU', value: 'DB Team' },
+      { type: 'CN', value: 'app user' },
+    ],
+  },
+  {
+    name: 'non-ASCII and punctuation',
+    attrs: [
+      { type: 'O', value: 'Café = / Ünïcode + Co, Inc.' },
+      { type: 'CN', value: 'rené' },
+    ],
+  },
+  {
+    name: 'email and DC',
+    attrs: [
+      { type: 'DC', value: 'example' },
+      { type: 'emailAddress', value: 'dba@example.com' },
+      { type: 'CN', value: 'x' },
+    ],
+  },
+];
+
+test('our subject and issuer strings equal `openssl x509 -nameopt compat`, for names we encode', async () => {
+  for (const c of CASES) {
+    const key = generateKeyMaterial('ec-p256');
+    const name = encodeName(c.attrs);
+    const der = signCertificate(
+      {
+        serial: Buffer.from([1, 2, 3]),
+        issuer: name,
+        subject: name,
+        notBefore: new Date('2026-01-01T00:00:00Z'),
+        notAfter: new Date('2027-01-01T00:00:00Z'),
+        spki: key.spki,
+        extensions: profileExtensions({
+          profile: PROFILES.root,
+          subjectSpki: key.spki,
+          subjectIsRsa: false,
+          issuerKeyId: keyIdentifier(key.spki),
+          dnsNames: [],
+          ipAddresses: [],
+        }),
+      },
+      key.privateKey,
+    );
+    const cert = parseCertificate(der);
+    const file = path.join(dir, 'ours.pem');
+    fs.writeFileSync(file, cert.pem);
+    const o = await opensslSubject(file);
+    assert.equal(cert.subject, o.subject, c.name);
+    assert.equal(cert.issuer, o.issuer, c.name);
+    assert.equal(oneLineName(c.attrs), o.subject, `${c.name}: from attributes`);
+    assert.deepEqual(decodeName(name), c.attrs);
+  }
+});
+
+test('names openssl encodes (PrintableString, UTF8String) read the same as openssl prints them', async () => {
+  const file = path.join(dir, 'req.pem');
+  const key = path.join(dir, 'req.key');
+  const r = await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    file,
+    '-days',
+    '1',
+    '-utf8',
+    '-subj',
+    '/C=DE/O=Müller & Söhne GmbH/OU=Data Base/CN=db one',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const o = await opensslSubject(file);
+  assert.equal(o.subject, '/C=DE/O=M\\xC3\\xBCller & S\\xC3\\xB6hne GmbH/OU=Data Base/CN=db one');
+  assert.equal(parseCertificate(fs.readFileSync(file)).subject, o.subject);
+});
+
+test('parseOneLineName splits /TYPE=value pairs; NAME_INVALID otherwise', () => {
+  assert.deepEqual(parseOneLineName('/C=US/O=Acme Corp/CN=app user'), [
+    ['C', 'US'],
+    ['O', 'Acme Corp'],
+    ['CN', 'app user'],
+  ]);
+  assert.throws(() => parseOneLineName('CN=x'), { code: 'NAME_INVALID' });
+  assert.throws(() => parseOneLineName('/CN'), { code: 'NAME_INVALID' });
+  assert.throws(() => encodeName([{ type: 'XX', value: 'y' }]), { code: 'NAME_INVALID' });
+});
+
+test('parseOneLineName undoes the \\/ and \\+ escapes of OpenSSL 3', () => {
+  assert.deepEqual(parseOneLineName('/O=a\\/b\\+c/CN=x'), [
+    ['O', 'a/b+c'],
+    ['CN', 'x'],
+  ]);
+});

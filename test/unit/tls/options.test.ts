@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import { before, describe, it } from 'node:test';
+import type { PeerCertificate } from 'node:tls';
+import { DbtlsError } from '../../../src/errors.js';
+import { loadTlsMaterial, nodeTlsOptions } from '../../../src/tls/options.js';
+import type { TlsSettings } from '../../../src/tls/settings.js';
+import type { SslMode } from '../../../src/tls/ssl-mode.js';
+import { makeTestPki, type TestPki } from '../../harness/pki.js';
+
+let pki: TestPki;
+before(async () => {
+  pki = await makeTestPki();
+});
+
+function settings(mode: SslMode, extra: Partial<TlsSettings> = {}): TlsSettings {
+  return { mode, mutualTls: 'disable', minVersion: 'TLSv1.2', ...extra };
+}
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof DbtlsError, String(err));
+    return err.code;
+  }
+  return undefined;
+}
+
+function legacy(file: string): PeerCertificate {
+  return new X509Certificate(fs.readFileSync(file)).toLegacyObject() as PeerCertificate;
+}
+
+describe('mode -> node TLS options', () => {
+  // mode, rejectUnauthorized, does the identity check run
+  const rows: [SslMode, boolean, boolean][] = [
+    ['preferred', false, false],
+    ['trust', false, false],
+    ['verify-ca', true, false],
+    ['verify-full', true, true],
+  ];
+  for (const [mode, reject, identity] of rows) {
+    it(`${mode}: rejectUnauthorized ${reject}, host name checked ${identity}`, () => {
+      const s = settings(mode, { ca: pki.ca });
+      const o = nodeTlsOptions(s, loadTlsMaterial(s), '127.0.0.1');
+      assert.equal(o.rejectUnauthorized, reject);
+      assert.equal(o.minVersion, 'TLSv1.2');
+      assert.equal(o.servername, undefined, 'no SNI for an IP address (RFC 6066 section 3)');
+      assert.equal(o.ca !== undefined, reject, 'the CA is loaded only when the chain is verified');
+      const wrong = o.checkServerIdentity?.('127.0.0.1', legacy(pki.wrongHost.cert));
+      assert.equal(wrong !== undefined, identity);
+      assert.equal(o.checkServerIdentity?.('127.0.0.1', legacy(pki.server.cert)), undefined);
+    });
+  }
+
+  it('verify-full checks the --servername, and sends it as SNI', () => {
+    const s = settings('verify-full', { ca: pki.ca, servername: 'wrong.example' });
+    const o = nodeTlsOptions(s, loadTlsMaterial(s), '127.0.0.1');
+    assert.equal(o.servername, 'wrong.example');
+    assert.equal(o.checkServerIdentity?.('127.0.0.1', legacy(pki.wrongHost.cert)), undefined);
+    assert.equal(
+      (o.checkServerIdentity?.('127.0.0.1', legacy(pki.server.cert)) as NodeJS.ErrnoException | undefined)
+        ?.code,
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
+  });
+
+  it('mutual TLS loads the certificate and key', () => {
+    const s = settings('verify-ca', {
+      ca: pki.ca,
+      mutualTls: 'enable',
+      cert: pki.client.cert,
+      key: pki.client.key,
+    });
+    const m = loadTlsMaterial(s);
+    assert.deepEqual(m.cert, fs.readFileSync(pki.client.cert));
+    assert.deepEqual(m.key, fs.readFileSync(pki.client.key));
+  });
+
+  it('--ca system uses the bundled roots', () => {
+    const m = loadTlsMaterial(settings('verify-full', { ca: 'system' }));
+    assert.ok((m.ca?.length ?? 0) > 50);
+  });
+
+  const refused: [string, TlsSettings, string][] = [
+    ['verify-full without a CA', settings('verify-full'), 'TLS_CA_REQUIRED'],
+    ['verify-ca without a CA', settings('verify-ca'), 'TLS_CA_REQUIRED'],
+    [
+      'mutual TLS without a key',
+      settings('verify-full', { ca: '/x', mutualTls: 'enable', cert: '/c' }),
+      'TLS_CLIENT_CERT_REQUIRED',
+    ],
+    [
+      'trust with mutual TLS',
+      settings('trust', { mutualTls: 'enable', cert: '/c', key: '/k' }),
+      'SSL_MODE_INVALID',
+    ],
+    ['a missing CA file', settings('verify-full', { ca: '/nonexistent/ca.pem' }), 'FILE_NOT_FOUND'],
+  ];
+  for (const [what, s, want] of refused) {
+    it(`refuses ${what}: ${want}`, () => {
+      assert.equal(
+        code(() => loadTlsMaterial(s)),
+        want,
+      );
+    });
+  }
+
+  it('needs nothing for disable and trust', () => {
+    assert.deepEqual(loadTlsMaterial(settings('disable')), {});
+    assert.deepEqual(loadTlsMaterial(settings('trust', { ca: pki.ca })), {});
+  });
+});
