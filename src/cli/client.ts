@@ -7,7 +7,6 @@ import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { flag, int, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
-import { inspectCommand } from './inspect.js';
 
 /** Like the mysql client's `status`: what the server says it negotiated. */
 export const DEFAULT_CONNECT_SQL = "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')";
@@ -174,4 +173,4 @@ function table(rows: readonly ResultRow[]): string[] {
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))];
 }
 
-export const commands: Command[] = [connectCommand, inspectCommand];
+export const commands: Command[] = [connectCommand];

@@ -19,8 +19,7 @@ import { MODE_SECRET, writeFileAtomic } from '../util/files.js';
 import { parse } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import type { Renderer } from './render.js';
-import { rotateCommand } from './rotate.js';
-import { renderSteps, secureCommand } from './secure.js';
+import { renderSteps } from './secure.js';
 
 const USAGE = 'dbtls demo';
 const APP_USER = 'app';
@@ -210,4 +209,4 @@ const demoCommand: Command = {
 };
 
 // rotate and secure are registered here rather than in src/cli/server.ts, which another module owns.
-export const commands: Command[] = [demoCommand, rotateCommand, secureCommand];
+export const commands: Command[] = [demoCommand];

@@ -169,3 +169,5 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
   }
   return out;
 }
+
+export const commands: Command[] = [inspectCommand];

@@ -6,30 +6,57 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DbtlsError } from '../errors.js';
-import { commands as caCommands } from './ca.js';
-import { commands as clientCommands } from './client.js';
 import type { Command, CommandContext } from './command.js';
-import { commands as demoCommands } from './demo.js';
-import { commands as deployCommands } from './deploy.js';
-import { commands as keystoreCommands } from './keystore.js';
 import { processRenderer, type Renderer } from './render.js';
-import { commands as revokeCommands } from './revoke.js';
-import { commands as serverCommands } from './server.js';
 
-export const COMMANDS: readonly Command[] = [
-  ...caCommands,
-  ...revokeCommands,
-  ...keystoreCommands,
-  ...clientCommands,
-  ...serverCommands,
-  ...deployCommands,
-  ...demoCommands,
-];
+type Group = () => Promise<{ commands: readonly Command[] }>;
+
+/**
+ * Command groups by the first word of the command line, loaded only when named: a process that runs
+ * `dbtls inspect` never loads the Kubernetes or keystore code (startup was ~1 s with every group loaded).
+ */
+const GROUPS: Readonly<Record<string, Group>> = {
+  ca: () => import('./ca.js'),
+  issue: () => import('./ca.js'),
+  csr: () => import('./ca.js'),
+  sign: () => import('./ca.js'),
+  renew: () => import('./ca.js'),
+  list: () => import('./ca.js'),
+  revoke: () => import('./revoke.js'),
+  crl: () => import('./revoke.js'),
+  export: () => import('./keystore.js'),
+  keystore: () => import('./keystore.js'),
+  bundle: () => import('./keystore.js'),
+  'cloud-ca': () => import('./keystore.js'),
+  connect: () => import('./client.js'),
+  inspect: () => import('./inspect.js'),
+  server: () => import('./server.js'),
+  users: () => import('./server.js'),
+  require: () => import('./server.js'),
+  proxysql: () => import('./server.js'),
+  rotate: () => import('./rotate.js'),
+  secure: () => import('./secure.js'),
+  k8s: () => import('./deploy.js'),
+  snippet: () => import('./deploy.js'),
+  demo: () => import('./demo.js'),
+};
+
+/** Every command, in the order `dbtls --help` lists them (loads every group). */
+export async function allCommands(): Promise<Command[]> {
+  const modules = await Promise.all([...new Set(Object.values(GROUPS))].map((load) => load()));
+  const seen = new Set<Command>();
+  for (const m of modules) for (const c of m.commands) seen.add(c);
+  return [...seen];
+}
 
 /** The command whose name is the longest prefix of argv. */
-export function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+export async function findCommand(
+  argv: readonly string[],
+): Promise<{ command: Command; rest: string[] } | undefined> {
+  const load = argv[0] === undefined ? undefined : GROUPS[argv[0]];
+  if (!load) return undefined;
   let best: Command | undefined;
-  for (const command of COMMANDS) {
+  for (const command of (await load()).commands) {
     const n = command.name.length;
     if (n <= argv.length && command.name.every((w, i) => argv[i] === w)) {
       if (!best || n > best.name.length) best = command;
@@ -38,14 +65,15 @@ export function findCommand(argv: readonly string[]): { command: Command; rest: 
   return best ? { command: best, rest: argv.slice(best.name.length) } : undefined;
 }
 
-function helpText(): string[] {
-  const width = Math.max(...COMMANDS.map((c) => c.name.join(' ').length));
+async function helpText(): Promise<string[]> {
+  const commands = await allCommands();
+  const width = Math.max(...commands.map((c) => c.name.join(' ').length));
   return [
     'dbtls: encryption in transit for MySQL-family databases',
     '',
     'usage: dbtls COMMAND [options]',
     '',
-    ...COMMANDS.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
     '',
     'Run `dbtls COMMAND --help` for its options. Start with `dbtls demo`.',
   ];
@@ -54,14 +82,14 @@ function helpText(): string[] {
 export async function run(argv: readonly string[], render: Renderer = processRenderer()): Promise<number> {
   const ctx: CommandContext = { render, env: process.env, cwd: process.cwd() };
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    render.lines(...helpText());
+    render.lines(...(await helpText()));
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === '--version') {
     render.lines('dbtls 0.1.0');
     return 0;
   }
-  const found = findCommand(argv);
+  const found = await findCommand(argv);
   if (!found) {
     return render.error(
       new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${argv.join(' ')}: no such command`, {

@@ -225,3 +225,5 @@ export const secureCommand: Command = {
     return failed ? 1 : 0;
   },
 };
+
+export const commands: Command[] = [secureCommand];

@@ -136,6 +136,12 @@ export async function connect(target: Target, options: ConnectOptions = {}): Pro
     requested: settings.mode,
     mutualTls: settings.mutualTls === 'enable',
   });
+  // The driver emits 'error' when the link drops between queries (server restart, KILL, network): keep
+  // it for the next query's report; unlistened, that event would end the whole process.
+  let lost: Error | undefined;
+  conn.on('error', (err: Error) => {
+    lost ??= err;
+  });
   return {
     session,
     async query(sql: string): Promise<ResultRow[]> {
@@ -143,6 +149,17 @@ export async function connect(target: Target, options: ConnectOptions = {}): Pro
         const rows: unknown = await conn.query(sql);
         return Array.isArray(rows) ? (rows as ResultRow[]) : [rows as ResultRow];
       } catch (err) {
+        if (lost || (err as { fatal?: boolean }).fatal) {
+          throw new DbtlsError(
+            'CONNECTION_LOST',
+            `could not run the SQL on ${address(host, port)}: the connection was lost: ${causeText(lost ?? err)}`,
+            {
+              hint: 'the server closed the session (restart, KILL, wait_timeout or network): connect again',
+              kind: 'runtime',
+              cause: lost ?? err,
+            },
+          );
+        }
         throw new DbtlsError(
           'QUERY_FAILED',
           `could not run the SQL on ${address(host, port)}: ${causeText(err)}`,

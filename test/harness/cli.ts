@@ -29,7 +29,10 @@ export interface CliOptions {
 
 /** The argv prefix that runs dbtls (`node dist/src/cli/main.js` or `node --import tsx src/cli/main.ts`). */
 export function dbtlsCommand(): string[] {
-  return compiled ? [process.execPath, ENTRY] : [process.execPath, '--import', 'tsx', ENTRY];
+  // tsx by absolute URL: a bare `--import tsx` would resolve against the child's cwd, often a temp dir.
+  return compiled
+    ? [process.execPath, ENTRY]
+    : [process.execPath, '--import', import.meta.resolve('tsx'), ENTRY];
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {

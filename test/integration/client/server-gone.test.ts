@@ -1,0 +1,69 @@
+/**
+ * A session whose server goes away (restart, crash, KILL) must surface as a rejected query with a dbtls
+ * error, never as an unhandled 'error' event that takes the whole process down.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '../../../src/client/connect.js';
+import { DbtlsError } from '../../../src/errors.js';
+import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { makeTestPki, type TestPki } from '../../harness/pki.js';
+
+let pki: TestPki;
+let db: MariadbInstance;
+
+describe('a session whose server goes away', () => {
+  before(async () => {
+    pki = await makeTestPki();
+    db = await startMariadb({
+      tls: { ca: pki.ca, cert: pki.server.cert, key: pki.server.key },
+      users: [{ name: 'app', password: 'app-pw' }],
+    });
+  });
+  after(() => db?.stop());
+
+  it('keeps QUERY_FAILED for a statement the server refuses, and the session stays usable', async () => {
+    const conn = await connect({
+      host: db.host,
+      port: db.port,
+      user: 'app',
+      password: 'app-pw',
+      tls: { mode: 'verify-full', mutualTls: 'disable', ca: pki.ca, minVersion: 'TLSv1.2' },
+    });
+    try {
+      await assert.rejects(conn.query('SELECT * FROM no_such_db.no_such_table'), (err: unknown) => {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'QUERY_FAILED');
+        assert.match(err.message, /no_such_db/);
+        return true;
+      });
+      assert.deepEqual(await conn.query('SELECT 1 AS one'), [{ one: 1 }]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  for (const how of ['restart', 'KILL'] as const) {
+    it(`reports the lost link on the next query after a ${how}, and the process lives on`, async () => {
+      const conn = await connect({
+        host: db.host,
+        port: db.port,
+        user: 'app',
+        password: 'app-pw',
+        tls: { mode: 'verify-full', mutualTls: 'disable', ca: pki.ca, minVersion: 'TLSv1.2' },
+      });
+      const [row] = await conn.query('SELECT CONNECTION_ID() AS id');
+      if (how === 'restart') await db.restart();
+      else await db.sql(`KILL ${Number(row?.id)}`);
+      // Give the driver time to see the socket close (its 'error' event fires here, unlistened = crash).
+      await new Promise((r) => setTimeout(r, 300));
+      await assert.rejects(conn.query('SELECT 1'), (err: unknown) => {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'CONNECTION_LOST');
+        assert.match(err.message, /the connection was lost/);
+        return true;
+      });
+      await conn.close();
+    });
+  }
+});
