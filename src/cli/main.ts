@@ -65,6 +65,13 @@ export async function findCommand(
   return best ? { command: best, rest: argv.slice(best.name.length) } : undefined;
 }
 
+/** The commands whose name starts with `word` (e.g. `issue` gives `issue server` and `issue client`). */
+async function commandsStartingWith(word: string): Promise<Command[]> {
+  const load = GROUPS[word];
+  if (!load) return [];
+  return (await load()).commands.filter((c) => c.name[0] === word);
+}
+
 async function helpText(): Promise<string[]> {
   const commands = await allCommands();
   const width = Math.max(...commands.map((c) => c.name.join(' ').length));
@@ -91,6 +98,23 @@ export async function run(argv: readonly string[], render: Renderer = processRen
   }
   const found = await findCommand(argv);
   if (!found) {
+    const family = await commandsStartingWith(argv[0] ?? '');
+    if (family.length > 0 && (argv.length === 1 || argv[1]?.startsWith('-'))) {
+      const usages = family.map((c) => `  ${c.usage}`);
+      if (argv.includes('--help') || argv.includes('-h')) {
+        render.lines('usage:', ...usages);
+        return 0;
+      }
+      return render.error(
+        new DbtlsError(
+          'UNKNOWN_COMMAND',
+          `could not run dbtls ${argv.join(' ')}: name one of its subcommands\n${usages.join('\n')}`,
+          {
+            hint: `add the subcommand, e.g. \`dbtls ${family[0]!.name.join(' ')} --help\``,
+          },
+        ),
+      );
+    }
     return render.error(
       new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${argv.join(' ')}: no such command`, {
         hint: 'run `dbtls --help` for the list of commands',
