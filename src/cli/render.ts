@@ -20,9 +20,17 @@ export interface Renderer {
   progress(label: string, done: number, total: number): void;
   /** Ends a progress line. */
   progressDone(): void;
+  /**
+   * Runs one long step (an RSA-4096 key, a slow server) with `label… 1.4 s` ticking on a TTY's stderr;
+   * prints nothing elsewhere. The line is cleared when the step ends, whether it succeeds or fails.
+   */
+  busy<T>(label: string, work: Promise<T>): Promise<T>;
   /** Renders an error; returns the exit code. */
   error(err: unknown): number;
 }
+
+/** How often a busy line updates its elapsed time. */
+const BUSY_TICK_MS = 100;
 
 export function createRenderer(stdout: Output, stderr: Output): Renderer {
   let progressShown = false;
@@ -45,6 +53,19 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
     progressDone() {
       if (progressShown) stderr.write('\n');
       progressShown = false;
+    },
+    async busy(label, work) {
+      if (!stderr.isTTY) return work;
+      const started = Date.now();
+      const show = () => stderr.write(`\r${label}… ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      show();
+      const ticker = setInterval(show, BUSY_TICK_MS);
+      try {
+        return await work;
+      } finally {
+        clearInterval(ticker);
+        stderr.write('\r\x1b[2K');
+      }
     },
     error(err) {
       if (progressShown) stderr.write('\n');

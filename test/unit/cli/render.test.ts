@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRenderer } from '../../../src/cli/render.js';
+import { DbtlsError } from '../../../src/errors.js';
+
+function capture(isTTY: boolean) {
+  const out = { stdout: '', stderr: '' };
+  const render = createRenderer(
+    {
+      write: (t) => {
+        out.stdout += t;
+      },
+      isTTY,
+    },
+    {
+      write: (t) => {
+        out.stderr += t;
+      },
+      isTTY,
+    },
+  );
+  return { out, render };
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the renderer', () => {
+  it('busy: ticks the elapsed time on a TTY and clears the line, and returns the result', async () => {
+    const { out, render } = capture(true);
+    const value = await render.busy(
+      'generating an RSA-4096 key',
+      wait(250).then(() => 42),
+    );
+    assert.equal(value, 42);
+    const ticks = out.stderr.split('\r').filter((t) => t.startsWith('generating an RSA-4096 key… '));
+    assert.ok(ticks.length >= 2, `expected the line to update, got ${JSON.stringify(out.stderr)}`);
+    assert.match(ticks[0]!, /^generating an RSA-4096 key… 0\.\d s$/);
+    assert.ok(out.stderr.endsWith('\r\x1b[2K'));
+    assert.equal(out.stdout, '');
+  });
+
+  it('busy: prints nothing when stderr is not a TTY, and passes a failure through after clearing', async () => {
+    const plain = capture(false);
+    assert.equal(await plain.render.busy('x', Promise.resolve('ok')), 'ok');
+    assert.equal(plain.out.stderr, '');
+    const tty = capture(true);
+    await assert.rejects(tty.render.busy('x', Promise.reject(new Error('boom'))), /boom/);
+    assert.ok(tty.out.stderr.endsWith('\r\x1b[2K'));
+  });
+
+  it('error: `error[CODE]: message`, `hint: …`, and the exit code of the error kind', () => {
+    const { out, render } = capture(false);
+    const code = render.error(
+      new DbtlsError('BAD_PEM', 'could not read a.pem: not PEM', { hint: 'check the file' }),
+    );
+    assert.equal(code, 2);
+    assert.equal(out.stderr, 'error[BAD_PEM]: could not read a.pem: not PEM\nhint: check the file\n');
+  });
+
+  it('json: bigints as decimal strings, Buffers as hex', () => {
+    const { out, render } = capture(false);
+    render.json({ serial: 2n ** 70n, fingerprint: Buffer.from([0xde, 0xad]) });
+    assert.deepEqual(JSON.parse(out.stdout), { serial: '1180591620717411303424', fingerprint: 'dead' });
+  });
+});
