@@ -4,9 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CA_PASSPHRASE_ENV, caPath, openCa, resolveCaDir } from '../ca/store.js';
+import { caPath, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import { type AdminSession, openAdminSession, resolveAdminTarget } from '../server/admin.js';
 import { serverFilePaths } from '../server/install.js';
 import {
   nextStage,
@@ -19,63 +18,24 @@ import {
 } from '../server/rollover.js';
 import { runStage } from '../server/rollover-stages.js';
 import { rotateServerCertificate } from '../server/rotate.js';
-import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
+import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import {
+  ADMIN_OPTIONS,
+  ADMIN_PREFIXED_TLS_OPTIONS,
+  caPassphrase,
+  day,
+  renderedJson,
+  withAdmin,
+} from './server-admin.js';
 
-/** How the admin session connects (the same flags as `dbtls server …`, with --admin-ca for its CA file). */
-export const ADMIN_OPTIONS: OptionSpec = {
-  'ssl-mode': { type: 'string' },
-  'admin-ca': { type: 'string' },
-  'admin-cert': { type: 'string' },
-  'admin-key': { type: 'string' },
-  user: { type: 'string' },
-  socket: { type: 'string' },
-  'password-file': { type: 'string' },
+/** The rotate command's own flags besides the admin session's (--admin-ca/--admin-cert/--admin-key). */
+const ROTATE_OPTIONS: OptionSpec = {
+  ...ADMIN_OPTIONS,
+  ...ADMIN_PREFIXED_TLS_OPTIONS,
   'ca-dir': { type: 'string' },
   'passphrase-file': { type: 'string' },
-  json: { type: 'boolean' },
 };
-
-/** The CA passphrase from --passphrase-file, DBTLS_CA_PASSPHRASE, or a prompt on a TTY; never argv. */
-export function caPassphrase(p: Parsed, ctx: CommandContext, confirm = false): Promise<string | undefined> {
-  return readSecret(
-    {
-      file: str(p, 'passphrase-file'),
-      envName: CA_PASSPHRASE_ENV,
-      what: 'CA passphrase',
-      prompt: true,
-      confirm,
-    },
-    ctx.env,
-  );
-}
-
-/** The admin session's connection options; its CA defaults to `defaultCa` (our CA's root or bundle). */
-export async function adminOptions(p: Parsed, ctx: CommandContext, target: string, defaultCa?: string) {
-  const password = await readSecret(
-    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
-    ctx.env,
-  );
-  return resolveAdminTarget(target, {
-    sslMode: str(p, 'ssl-mode'),
-    ca: str(p, 'admin-ca') ?? (defaultCa && fs.existsSync(defaultCa) ? defaultCa : undefined),
-    cert: str(p, 'admin-cert'),
-    key: str(p, 'admin-key'),
-    user: str(p, 'user'),
-    socket: str(p, 'socket'),
-    password,
-  });
-}
-
-export async function withSession<T>(session: AdminSession, fn: (s: AdminSession) => Promise<T>): Promise<T> {
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-}
-
-const day = (d: Date) => d.toISOString().slice(0, 10);
 
 const USAGE =
   'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
@@ -88,21 +48,23 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
   const dir = str(p, 'dir');
   const files = dir ? serverFilePaths(path.resolve(ctx.cwd, dir)) : undefined;
   const days = int(p, 'days', USAGE);
-  const options = await adminOptions(p, ctx, target, caPath(caDir, 'root'));
-  const session = await openAdminSession(options);
-  const result = await withSession(session, (s) =>
-    rotateServerCertificate(s, ca, {
-      ...(files ? { files: { cert: files.cert, key: files.key, ca: files.ca } } : {}),
-      ...(days === undefined ? {} : { days }),
+  const { result, where } = await withAdmin(
+    p,
+    ctx,
+    target,
+    async (s) => ({
+      where: `${s.options.host}:${s.options.port}`,
+      result: await rotateServerCertificate(s, ca, {
+        ...(files ? { files: { cert: files.cert, key: files.key, ca: files.ca } } : {}),
+        ...(days === undefined ? {} : { days }),
+      }),
     }),
+    { tlsPrefix: 'admin-', defaultCa: caPath(caDir, 'root') },
   );
-  if (flag(p, 'json')) {
-    ctx.render.json(result);
-    return 0;
-  }
+  if (renderedJson(p, ctx, result)) return 0;
   const names = [...result.names.dns, ...result.names.ip].join(', ');
   ctx.render.lines(
-    `Rotated the server certificate of ${options.host}:${options.port} without a restart.`,
+    `Rotated the server certificate of ${where} without a restart.`,
     `  files      ${result.files.cert}, ${result.files.key} (replaced atomically)`,
     `  names      ${names} (${result.keyAlgorithm}, new key)`,
     `  old        serial ${result.before.serial}, sha256 ${result.before.fingerprint} (marked superseded)`,
@@ -129,15 +91,15 @@ function rolloverStatus(p: Parsed, ctx: CommandContext): number {
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
   const state = readRolloverState(caDir);
   const next = nextStage(state);
-  if (flag(p, 'json')) {
-    ctx.render.json({
+  if (
+    renderedJson(p, ctx, {
       caDir,
       state: state ?? null,
       next: next ?? null,
       nextCommand: next ? stageCommand(next) : null,
-    });
+    })
+  )
     return 0;
-  }
   if (!state) {
     ctx.render.lines(`No CA rollover in progress in ${caDir}.`, `To start one: ${stageCommand('new-ca')}`);
     return 0;
@@ -179,21 +141,23 @@ async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
   }
   const passphrase = await caPassphrase(p, ctx);
   const bundle = path.join(caDir, TRUST_BUNDLE_FILE);
-  const session = target
-    ? await openAdminSession(
-        await adminOptions(p, ctx, target, fs.existsSync(bundle) ? bundle : caPath(caDir, 'root')),
-      )
-    : undefined;
   const out = str(p, 'out');
-  const result = await (session
-    ? withSession(session, (s) =>
-        runStage(caDir, stage, { session: s, passphrase, out: out ? path.resolve(ctx.cwd, out) : undefined }),
+  // The admin session trusts the rollover's bundle once there is one (the server may serve either CA's leaf).
+  const result = await (target
+    ? withAdmin(
+        p,
+        ctx,
+        target,
+        (s) =>
+          runStage(caDir, stage, {
+            session: s,
+            passphrase,
+            out: out ? path.resolve(ctx.cwd, out) : undefined,
+          }),
+        { tlsPrefix: 'admin-', defaultCa: fs.existsSync(bundle) ? bundle : caPath(caDir, 'root') },
       )
     : runStage(caDir, stage, { passphrase }));
-  if (flag(p, 'json')) {
-    ctx.render.json(result);
-    return 0;
-  }
+  if (renderedJson(p, ctx, result)) return 0;
   ctx.render.lines(
     result.ran ? `Stage ${stage}: ${result.summary}` : `Stage ${stage} was already done; nothing to do.`,
   );
@@ -206,12 +170,12 @@ async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
 export const rotateCommand: Command = {
   name: ['rotate'],
   usage: USAGE,
-  summary: 'Re-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+  summary: 're-issue the served certificate and reload it online; with --ca, the staged CA rollover',
   async run(argv, ctx) {
     const p = parse(
       argv,
       {
-        ...ADMIN_OPTIONS,
+        ...ROTATE_OPTIONS,
         ca: { type: 'boolean' },
         stage: { type: 'string' },
         status: { type: 'boolean' },

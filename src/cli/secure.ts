@@ -3,7 +3,6 @@
  * transport and a final inspect, each step done only when needed (src/server/secure.ts); `--undo` puts
  * back what it recorded. Thin: parse, call, render.
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { caExists, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
@@ -15,10 +14,10 @@ import { type SecureResult, secure } from '../server/secure.js';
 import type { SecureStep } from '../server/secure-plan.js';
 import { undoSecure } from '../server/secure-undo.js';
 import { parseAccount } from '../server/users.js';
-import { flag, type Parsed, parse, readSecret, readSecretFile, str, strs } from './args.js';
+import { flag, type Parsed, parse, readSecretFile, str, strs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import type { Renderer } from './render.js';
-import { caPassphrase } from './rotate.js';
+import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
 
 const USAGE =
   "dbtls secure ADMIN_TARGET [--user 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--undo] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
@@ -26,37 +25,6 @@ const USAGE =
 export const DEFAULT_CLIENT_DIR = 'dbtls-clients';
 /** secure fails when the final inspect still finds this or worse. */
 const DEFAULT_FAIL_ON: Severity = 'medium';
-
-/** Runs the user's restart command through the shell (it is theirs: `systemctl restart mariadb`). */
-export function shellRestart(command: string): () => Promise<void> {
-  return () =>
-    new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout.on('data', (d) => {
-        output += d;
-      });
-      child.stderr.on('data', (d) => {
-        output += d;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code === 0) resolve();
-        else {
-          reject(
-            new DbtlsError(
-              'RESTART_FAILED',
-              `could not restart the server: \`${command}\` exited with ${code}`,
-              {
-                hint: `its output was: ${output.trim().split('\n').slice(-3).join(' / ') || '(none)'}`,
-                kind: 'runtime',
-              },
-            ),
-          );
-        }
-      });
-    });
-}
 
 /** `--verify-password-file app=FILE` (or just FILE with one --user): each user's password for the guard. */
 function passwords(p: Parsed, users: readonly string[]): Map<string, string> {
@@ -76,10 +44,7 @@ function passwords(p: Parsed, users: readonly string[]): Map<string, string> {
 }
 
 async function admin(p: Parsed, ctx: CommandContext, target: string): Promise<SessionOptions> {
-  const password = await readSecret(
-    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
-    ctx.env,
-  );
+  const password = await adminPassword(p, ctx);
   // The admin session's CA is decided by secure itself (our CA once it exists); verify-full needs none here.
   const sslMode = str(p, 'ssl-mode');
   const options = resolveAdminTarget(target, {
@@ -112,7 +77,7 @@ export const secureCommand: Command = {
   name: ['secure'],
   usage: USAGE,
   summary:
-    'Take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
+    'take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
   async run(argv, ctx) {
     const p = parse(
       argv,

@@ -83,3 +83,16 @@ export function renderConfig(config: ServerTlsConfig): string {
   if (config.requireSecureTransport) lines.push('require_secure_transport = ON');
   return `${lines.join('\n')}\n`;
 }
+
+/** The server variables that hold its TLS configuration (read by `server enable` and `server status`). */
+export const TLS_VARIABLES = Object.freeze([
+  'have_ssl',
+  'ssl_ca',
+  'ssl_cert',
+  'ssl_key',
+  'ssl_crl',
+  'ssl_cipher',
+  'tls_version',
+  'require_secure_transport',
+  'version',
+]);

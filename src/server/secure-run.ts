@@ -17,14 +17,6 @@ import {
 
 const isLoopback = (host: string) => ['127.0.0.1', 'localhost', '::1'].includes(host.toLowerCase());
 
-export function sameContent(file: string, data: string): boolean {
-  try {
-    return fs.readFileSync(file, 'utf8') === data;
-  } catch {
-    return false;
-  }
-}
-
 /** The admin session's options once our CA exists: verified TLS against it unless over the socket. */
 export function verifiedAdmin(admin: SessionOptions, caFile: string): SessionOptions {
   if (admin.socket) return admin;

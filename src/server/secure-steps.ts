@@ -10,11 +10,11 @@ import type { SessionCredentials } from '../inspect/session.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type Account, type AdminSession, globalVariables, type SessionOptions } from './admin.js';
 import { DEFAULT_TLS_VERSIONS, renderConfig } from './config.js';
-import { serverFilePaths } from './install.js';
+import { sameContent, serverFilePaths } from './install.js';
 import { applyRequirement } from './require.js';
 import type { SecureOptions } from './secure.js';
 import { clientDir, leafProblem, readLeafFile, step, validSerials } from './secure-plan.js';
-import { type Run, sameContent } from './secure-run.js';
+import type { Run } from './secure-run.js';
 import {
   fileBefore,
   withCreatedDir,

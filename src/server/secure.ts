@@ -17,17 +17,10 @@ import {
   openAdminSession,
   type SessionOptions,
 } from './admin.js';
-import { DEFAULT_TLS_VERSIONS } from './config.js';
-import {
-  checkMaterial,
-  type EnableOptions,
-  enableTls,
-  planEnable,
-  type ServerMaterial,
-  serverFilePaths,
-  serverOwner,
-  TLS_VARIABLES,
-} from './install.js';
+import { DEFAULT_TLS_VERSIONS, TLS_VARIABLES } from './config.js';
+import { type EnableOptions, enableTls, planEnable } from './enable.js';
+import { sameContent, serverFilePaths, serverOwner } from './install.js';
+import { checkMaterial, type ServerMaterial } from './material.js';
 import { probeServedCertificate } from './reload.js';
 import {
   clientDir,
@@ -40,7 +33,7 @@ import {
   trustPem,
   validSerials,
 } from './secure-plan.js';
-import { openSecureAdmin, Run, sameContent, verifiedAdmin } from './secure-run.js';
+import { openSecureAdmin, Run, verifiedAdmin } from './secure-run.js';
 import { fileBefore, withFile, withIssued } from './secure-state.js';
 import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './secure-steps.js';
 import { accountRequirement } from './users.js';

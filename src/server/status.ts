@@ -4,7 +4,7 @@
  */
 import { DbtlsError } from '../errors.js';
 import { type AdminSession, globalVariables } from './admin.js';
-import { TLS_VARIABLES } from './install.js';
+import { TLS_VARIABLES } from './config.js';
 import { probeServedCertificate, type ServedCertificate } from './reload.js';
 import { countRequirements, listAccounts, type RequirementCounts } from './users.js';
 

@@ -1,0 +1,166 @@
+/**
+ * What the server-side command groups (`server`, `users`, `require`, `rotate`, `secure`) share: the flags
+ * that say how the admin session connects, the admin password and CA passphrase (never argv), the
+ * session's lifetime, and the user's restart command.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CA_PASSPHRASE_ENV } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import {
+  type AdminSession,
+  openAdminSession,
+  resolveAdminTarget,
+  type SessionOptions,
+} from '../server/admin.js';
+import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
+import type { CommandContext } from './command.js';
+
+/** How the admin session connects; shared by every server-side command. */
+export const ADMIN_OPTIONS: OptionSpec = {
+  'ssl-mode': { type: 'string' },
+  user: { type: 'string' },
+  socket: { type: 'string' },
+  'password-file': { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+/** Commands where --ca/--cert/--key are the admin session's own TLS files. */
+export const ADMIN_TLS_OPTIONS: OptionSpec = {
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+};
+
+/** Commands where --ca/--cert/--key mean something else: the admin session's files are --admin-*. */
+export const ADMIN_PREFIXED_TLS_OPTIONS: OptionSpec = {
+  'admin-ca': { type: 'string' },
+  'admin-cert': { type: 'string' },
+  'admin-key': { type: 'string' },
+};
+
+/** The admin password from --password-file, MYSQL_PWD or a prompt on a TTY; never argv. */
+export function adminPassword(p: Parsed, ctx: CommandContext): Promise<string | undefined> {
+  return readSecret(
+    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
+    ctx.env,
+  );
+}
+
+/** The CA passphrase from --passphrase-file, DBTLS_CA_PASSPHRASE, or a prompt on a TTY; never argv. */
+export function caPassphrase(p: Parsed, ctx: CommandContext, confirm = false): Promise<string | undefined> {
+  return readSecret(
+    {
+      file: str(p, 'passphrase-file'),
+      envName: CA_PASSPHRASE_ENV,
+      what: 'CA passphrase',
+      prompt: true,
+      confirm,
+    },
+    ctx.env,
+  );
+}
+
+export interface AdminFlagsOptions {
+  /** '' when --ca/--cert/--key are the admin session's files, 'admin-' when they are --admin-ca/…. */
+  readonly tlsPrefix?: '' | 'admin-';
+  /** The admin session's CA when none is given and this file exists (our CA's root, or the rollover bundle). */
+  readonly defaultCa?: string | undefined;
+}
+
+/** The admin session's connection options from ADMIN_TARGET and the flags, resolved once. */
+export async function adminSessionOptions(
+  p: Parsed,
+  ctx: CommandContext,
+  target: string,
+  o: AdminFlagsOptions = {},
+): Promise<SessionOptions> {
+  const prefix = o.tlsPrefix ?? '';
+  const fallbackCa = o.defaultCa && fs.existsSync(o.defaultCa) ? o.defaultCa : undefined;
+  return resolveAdminTarget(target, {
+    sslMode: str(p, 'ssl-mode'),
+    ca: str(p, `${prefix}ca`) ?? fallbackCa,
+    cert: str(p, `${prefix}cert`),
+    key: str(p, `${prefix}key`),
+    user: str(p, 'user'),
+    socket: str(p, 'socket'),
+    password: await adminPassword(p, ctx),
+  });
+}
+
+/** Opens the admin session for ADMIN_TARGET, runs `fn`, and always closes the session. */
+export async function withAdmin<T>(
+  p: Parsed,
+  ctx: CommandContext,
+  target: string,
+  fn: (s: AdminSession) => Promise<T>,
+  o: AdminFlagsOptions = {},
+): Promise<T> {
+  return withSession(await openAdminSession(await adminSessionOptions(p, ctx, target, o)), fn);
+}
+
+export async function withSession<T>(session: AdminSession, fn: (s: AdminSession) => Promise<T>): Promise<T> {
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The one ADMIN_TARGET of a command that takes nothing else. */
+export function singleTarget(p: Parsed, usage: string, what: string): string {
+  const [first, ...rest] = p.positionals;
+  if (!first || rest.length > 0) {
+    throw new DbtlsError(
+      'USAGE',
+      `could not run ${what}: ${first ? `unexpected argument ${rest[0]}` : 'ADMIN_TARGET is missing'}`,
+      { hint: `usage: ${usage}` },
+    );
+  }
+  return first;
+}
+
+/** Prints JSON when --json was given; returns whether it did. */
+export function renderedJson(p: Parsed, ctx: CommandContext, value: unknown): boolean {
+  if (!flag(p, 'json')) return false;
+  ctx.render.json(value);
+  return true;
+}
+
+/** A date as YYYY-MM-DD. */
+export const day = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString()).slice(0, 10);
+
+/** How many lines of a failed restart command's output the error quotes. */
+const RESTART_OUTPUT_LINES = 3;
+
+/**
+ * Runs the user's restart command through the shell (it is theirs: `systemctl restart mariadb`), resolving
+ * when it exits 0; RESTART_FAILED with the end of its output otherwise.
+ */
+export function shellRestart(command: string): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const collect = (d: Buffer) => {
+        output += d;
+      };
+      child.stdout.on('data', collect);
+      child.stderr.on('data', collect);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) return resolve();
+        const tail = output.trim().split('\n').slice(-RESTART_OUTPUT_LINES).join(' / ');
+        reject(
+          new DbtlsError(
+            'RESTART_FAILED',
+            `could not restart the server: \`${command}\` exited with ${code}`,
+            {
+              hint: `its output was: ${tail || '(none)'}`,
+              kind: 'runtime',
+            },
+          ),
+        );
+      });
+    });
+}

@@ -1,0 +1,189 @@
+/**
+ * `dbtls server enable`: the certificate installed at stable paths, the config fragment, the online reload
+ * (or the restart the server needs), and the proof. `--dry-run` prints every file and statement instead.
+ */
+import { resolveCaDir } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import {
+  DEFAULT_CERT_DIR,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_TLS_VERSIONS,
+  parseTlsVersions,
+} from '../server/config.js';
+import { type EnablePlan, type EnableResult, enableTls } from '../server/enable.js';
+import { serverFilePaths, serverOwner } from '../server/install.js';
+import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/material.js';
+import { flag, int, type Parsed, parse, required, str, strs } from './args.js';
+import type { Command, CommandContext } from './command.js';
+import type { Renderer } from './render.js';
+import {
+  ADMIN_OPTIONS,
+  ADMIN_PREFIXED_TLS_OPTIONS,
+  caPassphrase,
+  day,
+  renderedJson,
+  shellRestart,
+  singleTarget,
+  withAdmin,
+} from './server-admin.js';
+
+const USAGE =
+  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --cert F --key F --ca F) [--dir /etc/mysql/ssl] [--config-file PATH] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
+
+async function issueMaterial(
+  p: Parsed,
+  ctx: CommandContext,
+  host: string,
+  dryRun: boolean,
+): Promise<ServerMaterial> {
+  return issueServerMaterial({
+    caDir: resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd),
+    passphrase: await caPassphrase(p, ctx),
+    host,
+    dns: strs(p, 'dns'),
+    ip: strs(p, 'ip'),
+    days: int(p, 'days', USAGE),
+    preview: dryRun,
+  });
+}
+
+function material(p: Parsed, ctx: CommandContext, host: string, dryRun: boolean): Promise<ServerMaterial> {
+  if (!flag(p, 'issue')) {
+    return Promise.resolve(
+      readServerMaterial(required(p, 'cert', USAGE), required(p, 'key', USAGE), required(p, 'ca', USAGE)),
+    );
+  }
+  if (str(p, 'cert') || str(p, 'key')) {
+    throw new DbtlsError(
+      'USAGE',
+      'could not run server enable: --issue and --cert/--key exclude each other',
+      {
+        hint: `usage: ${USAGE}`,
+      },
+    );
+  }
+  return issueMaterial(p, ctx, host, dryRun);
+}
+
+const indented = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  ${l}`);
+
+/** The dry run: every file with its mode and content (the key excepted), the restart, every statement. */
+export function renderEnablePlan(
+  render: Renderer,
+  plan: EnablePlan,
+  fingerprint: string,
+  restartCommand: string | undefined,
+): void {
+  render.lines('Dry run: nothing was changed. `server enable` would:', '');
+  for (const f of plan.files) {
+    render.lines(
+      `write ${f.path} (mode ${f.mode.toString(8)})`,
+      ...(f.content === undefined ? ['  (the private key, not shown)'] : indented(f.content)),
+    );
+  }
+  render.lines(`write ${plan.config.path} (mode 644)`, ...indented(plan.config.text));
+  if (plan.restartRequired) {
+    render.lines(
+      '',
+      `restart the server: ${plan.reasons.join('; ')}`,
+      restartCommand
+        ? `  by running: ${restartCommand}`
+        : '  (no --restart-command: you restart it, then re-run)',
+    );
+  }
+  for (const st of [...plan.statements, ...plan.finalStatements]) render.lines(`run ${st};`);
+  render.lines('', `then prove that sha256 ${fingerprint} is served`);
+}
+
+function renderEnabled(render: Renderer, result: EnableResult): void {
+  const { plan } = result;
+  const dir = plan.files[0]?.path.replace(/\/[^/]*$/, '');
+  render.lines(
+    result.written.length
+      ? `Installed ${result.written.join(', ')}`
+      : `The files in ${dir} and ${plan.config.path} were already up to date`,
+  );
+  if (result.restartPending) {
+    render.lines(`TLS is configured but not active until the server restarts: ${plan.reasons.join('; ')}.`);
+    throw new DbtlsError('RESTART_REQUIRED', 'could not activate TLS online: the server must be restarted', {
+      hint: 'restart it (e.g. systemctl restart mariadb), or re-run with --restart-command "systemctl restart mariadb"',
+      kind: 'check',
+    });
+  }
+  if (result.restarted) render.lines('Restarted the server.');
+  else render.lines(`Reloaded online: ${plan.statements.join('; ')}`);
+  for (const st of plan.finalStatements) render.lines(`Ran ${st}`);
+  const s = result.served!;
+  render.lines(
+    `The server now serves sha256 ${s.fingerprint} (expires ${day(s.notAfter)}) over ${s.protocol} ✓`,
+  );
+}
+
+export const enableCommand: Command = {
+  name: ['server', 'enable'],
+  usage: USAGE,
+  summary: 'install the certificate at stable paths, write the TLS config, reload (or restart) and prove it',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...ADMIN_OPTIONS,
+        ...ADMIN_PREFIXED_TLS_OPTIONS,
+        issue: { type: 'boolean' },
+        'ca-dir': { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        dns: { type: 'string', multiple: true },
+        days: { type: 'string' },
+        ip: { type: 'string', multiple: true },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        ca: { type: 'string' },
+        dir: { type: 'string' },
+        'config-file': { type: 'string' },
+        'require-secure-transport': { type: 'boolean' },
+        'tls-version': { type: 'string' },
+        cipher: { type: 'string' },
+        'restart-command': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+      },
+      USAGE,
+    );
+    const target = singleTarget(p, USAGE, 'server enable');
+    const versions = str(p, 'tls-version');
+    const tlsVersions = versions ? parseTlsVersions(versions) : [...DEFAULT_TLS_VERSIONS];
+    const dryRun = flag(p, 'dry-run');
+    const restartCommand = str(p, 'restart-command');
+    const result = await withAdmin(
+      p,
+      ctx,
+      target,
+      async (s) =>
+        enableTls(
+          s,
+          {
+            files: serverFilePaths(str(p, 'dir') ?? DEFAULT_CERT_DIR),
+            configFile: str(p, 'config-file') ?? DEFAULT_CONFIG_FILE,
+            material: await material(p, ctx, s.options.host, dryRun),
+            tlsVersions,
+            cipher: str(p, 'cipher'),
+            requireSecureTransport: flag(p, 'require-secure-transport'),
+          },
+          {
+            dryRun,
+            owner: serverOwner(),
+            ...(restartCommand ? { restart: shellRestart(restartCommand) } : {}),
+          },
+        ),
+      { tlsPrefix: 'admin-' },
+    );
+    // A pending restart is a check that failed (exit 1), in JSON as in text.
+    if (renderedJson(p, ctx, result)) return result.restartPending ? 1 : 0;
+    if (dryRun) renderEnablePlan(ctx.render, result.plan, result.material.fingerprint, restartCommand);
+    else renderEnabled(ctx.render, result);
+    return 0;
+  },
+};

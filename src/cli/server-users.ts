@@ -1,0 +1,151 @@
+/**
+ * `dbtls users` (every account and its TLS requirement) and `dbtls require` (one account's requirement,
+ * changed behind the lockout guard of src/server/require.ts).
+ */
+import { DbtlsError } from '../errors.js';
+import { type AdminSslMode, parseAdminSslMode } from '../server/admin.js';
+import { applyRequirement, certificateName, type RequireResult } from '../server/require.js';
+import {
+  type AccountInfo,
+  describeRequirement,
+  listAccounts,
+  parseAccount,
+  type TlsRequirement,
+} from '../server/users.js';
+import { flag, type Parsed, parse, readSecretFile, str } from './args.js';
+import type { Command } from './command.js';
+import type { Renderer } from './render.js';
+import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
+
+// ---- users ----
+
+const USERS_USAGE =
+  'dbtls users ADMIN_TARGET [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--socket PATH] [--json]';
+
+const plaintextOpen = (a: AccountInfo) => a.remote && a.requirement.type === 'NONE' && !a.locked;
+
+function renderAccounts(render: Renderer, accounts: readonly AccountInfo[]): void {
+  const names = accounts.map((a) => `'${a.user}'@'${a.host}'`);
+  const width = Math.max(7, ...names.map((n) => n.length));
+  render.lines(`${'ACCOUNT'.padEnd(width)}  REQUIRE`);
+  accounts.forEach((a, i) => {
+    const locked = a.locked ? ' (locked)' : '';
+    const mark = plaintextOpen(a) ? '  <- remote, plaintext allowed' : '';
+    render.lines(`${names[i]!.padEnd(width)}  ${describeRequirement(a.requirement)}${locked}${mark}`);
+  });
+  const open = accounts.filter(plaintextOpen).length;
+  if (open > 0) {
+    render.warn(
+      `${open} remote account(s) have no TLS requirement; fix with \`dbtls require ADMIN_TARGET 'user'@'host' --ssl\``,
+    );
+  }
+}
+
+export const usersCommand: Command = {
+  name: ['users'],
+  usage: USERS_USAGE,
+  summary: 'list every account with its TLS requirement, highlighting remote accounts that accept plaintext',
+  async run(argv, ctx) {
+    const p = parse(argv, { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS }, USERS_USAGE);
+    const target = singleTarget(p, USERS_USAGE, 'users');
+    const accounts = await withAdmin(p, ctx, target, (s) => listAccounts(s, s.capabilities));
+    if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts);
+    return 0;
+  },
+};
+
+// ---- require ----
+
+const REQUIRE_USAGE =
+  'dbtls require ADMIN_TARGET USER@HOST --none|--ssl|--x509|--subject-of CERT|--issuer-of CERT [--verify-password-file F] [--verify-cert F --verify-key F] [--verify-ca F] [--verify-ssl-mode M] [--dry-run] [--i-have-another-way-in] [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--socket PATH] [--json]';
+
+const usage = (why: string) =>
+  new DbtlsError('USAGE', `could not run require: ${why}`, { hint: `usage: ${REQUIRE_USAGE}` });
+
+/** The requirement the flags ask for; --subject-of/--issuer-of read OpenSSL's one-line names from the file. */
+function requirementFromFlags(p: Parsed): TlsRequirement {
+  const subjectOf = str(p, 'subject-of');
+  const issuerOf = str(p, 'issuer-of');
+  const simple = (['none', 'ssl', 'x509'] as const).filter((n) => flag(p, n));
+  if (simple.length + (subjectOf || issuerOf ? 1 : 0) !== 1)
+    throw usage('choose exactly one of --none, --ssl, --x509, --subject-of/--issuer-of');
+  if (simple[0]) return { type: simple[0].toUpperCase() as 'NONE' | 'SSL' | 'X509' };
+  return {
+    type: 'SPECIFIED',
+    ...(subjectOf ? { subject: certificateName(subjectOf, 'subject') } : {}),
+    ...(issuerOf ? { issuer: certificateName(issuerOf, 'issuer') } : {}),
+  };
+}
+
+function renderRequire(render: Renderer, result: RequireResult): void {
+  const name = `'${result.account.user}'@'${result.account.host}'`;
+  if (!result.changed) {
+    render.lines(`${name} already requires ${describeRequirement(result.after)}; nothing to do.`);
+  } else if (result.dryRun) {
+    render.lines(
+      `Dry run: nothing was changed. ${name} requires ${describeRequirement(result.before)} now; would run:`,
+      `  ${result.statement};`,
+      `then log in as ${name} to check, and on failure run:`,
+      `  ${result.revertStatement};`,
+    );
+  } else {
+    render.lines(
+      `${name} now requires ${describeRequirement(result.after)} (was ${describeRequirement(result.before)}).`,
+      `Checked: a new session logged in as ${name} over ${result.verifiedOver} ✓`,
+    );
+  }
+}
+
+export const requireCommand: Command = {
+  name: ['require'],
+  usage: REQUIRE_USAGE,
+  summary: "set an account's TLS requirement, checked by a login as that account, reverted if it fails",
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...ADMIN_OPTIONS,
+        ...ADMIN_TLS_OPTIONS,
+        none: { type: 'boolean' },
+        ssl: { type: 'boolean' },
+        x509: { type: 'boolean' },
+        'subject-of': { type: 'string' },
+        'issuer-of': { type: 'string' },
+        'verify-password-file': { type: 'string' },
+        'verify-cert': { type: 'string' },
+        'verify-key': { type: 'string' },
+        'verify-ca': { type: 'string' },
+        'verify-ssl-mode': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'i-have-another-way-in': { type: 'boolean' },
+      },
+      REQUIRE_USAGE,
+    );
+    const [target, accountText, ...extra] = p.positionals;
+    if (!target || !accountText || extra.length) throw usage('expected ADMIN_TARGET and one USER@HOST');
+    const account = parseAccount(accountText);
+    const requirement = requirementFromFlags(p);
+    if (!!str(p, 'verify-cert') !== !!str(p, 'verify-key'))
+      throw usage('--verify-cert and --verify-key go together');
+    const passwordFile = str(p, 'verify-password-file');
+    const modeText = str(p, 'verify-ssl-mode');
+    const mode: AdminSslMode | undefined = modeText ? parseAdminSslMode(modeText) : undefined;
+    const result = await withAdmin(p, ctx, target, (s) =>
+      applyRequirement(s, {
+        account,
+        requirement,
+        dryRun: flag(p, 'dry-run'),
+        iHaveAnotherWayIn: flag(p, 'i-have-another-way-in'),
+        verify: {
+          password: passwordFile ? readSecretFile(passwordFile, 'verify password') : undefined,
+          cert: str(p, 'verify-cert'),
+          key: str(p, 'verify-key'),
+          ca: str(p, 'verify-ca'),
+          mode,
+        },
+      }),
+    );
+    if (!renderedJson(p, ctx, result)) renderRequire(ctx.render, result);
+    return 0;
+  },
+};
