@@ -34,6 +34,11 @@ export interface SecureRecord {
   readonly issued: readonly string[];
   /** Client certificate directories secure created. */
   readonly createdDirs: readonly string[];
+  /**
+   * Directories that did not exist before secure put its files in them (the server's certificate
+   * directory, the config fragment's, the client certificates' parent); undo removes them when empty.
+   */
+  readonly madeDirs?: readonly string[] | undefined;
   readonly requirements: readonly RequirementChange[];
   /** require_secure_transport before secure set it. */
   readonly requireSecureTransportBefore?: string | undefined;
@@ -113,6 +118,11 @@ export function withIssued(record: SecureRecord, serial: string): SecureRecord {
 
 export function withCreatedDir(record: SecureRecord, dir: string): SecureRecord {
   return record.createdDirs.includes(dir) ? record : { ...record, createdDirs: [...record.createdDirs, dir] };
+}
+
+export function withMadeDir(record: SecureRecord, dir: string): SecureRecord {
+  const made = record.madeDirs ?? [];
+  return made.includes(dir) ? record : { ...record, madeDirs: [...made, dir] };
 }
 
 export function withRequirement(record: SecureRecord, change: RequirementChange): SecureRecord {

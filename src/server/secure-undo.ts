@@ -22,6 +22,19 @@ export interface UndoOptions {
   readonly now?: Date | undefined;
 }
 
+/** Removes a directory secure made, unless something else was put in it since. */
+function removeIfEmpty(dir: string): 'removed' | 'kept (not empty)' | 'gone' {
+  try {
+    fs.rmdirSync(dir);
+    return 'removed';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'kept (not empty)';
+    throw err;
+  }
+}
+
 /** `dbtls secure --undo`: puts back what secure recorded, newest change first. */
 export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise<SecureResult> {
   const caDir = path.resolve(o.caDir);
@@ -60,6 +73,11 @@ export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise
   }
   for (const change of [...record.files].reverse()) {
     steps.push(step('file', 'done', `${restoreFile(change)} ${change.path}`));
+  }
+  for (const dir of [...(record.madeDirs ?? [])].reverse()) {
+    const removed = removeIfEmpty(dir);
+    if (removed !== 'gone')
+      steps.push(step('directory', removed === 'removed' ? 'done' : 'skipped', `${removed} ${dir}`));
   }
   const now = (o.now ?? new Date()).toISOString();
   if (record.createdCa) {

@@ -34,7 +34,7 @@ import {
   validSerials,
 } from './secure-plan.js';
 import { openSecureAdmin, Run, verifiedAdmin } from './secure-run.js';
-import { fileBefore, withFile, withIssued } from './secure-state.js';
+import { fileBefore, withFile, withIssued, withMadeDir } from './secure-state.js';
 import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './secure-steps.js';
 import { accountRequirement } from './users.js';
 
@@ -200,11 +200,21 @@ async function enableStep(
   return openAdminSession(verifiedAdmin(session.options, caFile));
 }
 
+/** Records the directories this run is about to create (before anything is written into them). */
+function recordMadeDirs(run: Run, o: SecureOptions): void {
+  let record = run.record;
+  for (const dir of [o.dir, path.dirname(o.configFile), o.out].map((d) => path.resolve(d))) {
+    if (!fs.existsSync(dir)) record = withMadeDir(record, dir);
+  }
+  if (record !== run.record) run.save(record);
+}
+
 export async function secure(admin: SessionOptions, o: SecureOptions): Promise<SecureResult> {
   const now = o.now ?? new Date();
   const caDir = path.resolve(o.caDir);
   const run = new Run(caDir, `${admin.host}:${admin.port}`);
   const ca = openOrCreateCa(run, { ...o, caDir });
+  recordMadeDirs(run, o);
   const caFile = rootFile(ca);
   let session: AdminSession | undefined = await openSecureAdmin(admin, caFile);
   const dirs: string[] = [];

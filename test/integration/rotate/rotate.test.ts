@@ -22,6 +22,7 @@ import { rotateServerCertificate } from '../../../src/server/rotate.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { opensslVerify } from '../../harness/oracles.js';
+import { startConnectLoop } from './connect-loop.js';
 
 let tmp: string;
 let ca: Ca;
@@ -44,6 +45,7 @@ before(async () => {
   fs.writeFileSync(path.join(ssl(), 'server-key.pem'), issued.keyPem!, { mode: 0o600 });
   fs.writeFileSync(path.join(ssl(), 'ca.pem'), ca.caPem());
   db = await startMariadb({
+    users: [{ name: 'app', password: 'app-pw' }],
     tls: {
       ca: path.join(ssl(), 'ca.pem'),
       cert: path.join(ssl(), 'server-cert.pem'),
@@ -66,38 +68,34 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('rotate replaces the served certificate online: open session lives, no new connection fails', async () => {
+test('rotate while a session is open and another process connects in a loop: no connection fails, the session lives on', async () => {
   const pid = db.pid;
   const before = await probeServedCertificate(db.host, db.port);
   const open = await openSession(options);
   assert.deepEqual(await open.query('SELECT 1 AS one'), [{ one: 1 }]);
 
-  let stop = false;
-  let attempts = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    while (!stop) {
-      attempts++;
-      try {
-        const s = await openSession(options);
-        await s.query('SELECT 1');
-        await s.close();
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  })();
-  // Let the loop run before, during and after the rotation.
-  while (attempts < 5) await new Promise((r) => setTimeout(r, 10));
+  const loop = startConnectLoop({
+    host: db.host,
+    port: db.port,
+    user: 'app',
+    password: 'app-pw',
+    ca: path.join(tmp, 'ca', 'root.pem'),
+  });
+  // Connections before, during and after the rotation.
+  await loop.attempts(10);
   const result = await rotateServerCertificate(admin, ca);
-  const during = attempts;
-  while (attempts < during + 5) await new Promise((r) => setTimeout(r, 10));
-  stop = true;
-  await loop;
+  await loop.attempts(loop.count + 10);
+  const report = await loop.stop();
 
-  assert.deepEqual(failures, []);
-  assert.ok(attempts >= 10, `the loop connected ${attempts} times`);
+  assert.deepEqual(report.failures, []);
+  assert.notEqual(report.pid, process.pid);
+  // The loop saw the old certificate, then the new one, and nothing else.
+  assert.deepEqual(report.fingerprints, [before.fingerprint, result.after.fingerprint]);
+  assert.ok((report.counts.get(result.after.fingerprint) ?? 0) >= 10, `${report.attempts} attempts`);
+  // The session opened before the rotation still runs queries, still over TLS.
   assert.deepEqual(await open.query('SELECT 2 AS two'), [{ two: 2 }]);
+  const [tlsRow] = await open.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+  assert.match(String(tlsRow?.Value), /^TLSv1\.[23]$/);
   await open.close();
   assert.equal(db.pid, pid, 'the server was not restarted');
   assert.equal(result.statement, 'FLUSH SSL');
@@ -126,10 +124,19 @@ test('rotate replaces the served certificate online: open session lives, no new 
   assert.equal(fresh?.renewedFrom, result.before.serial);
 });
 
-test('dbtls rotate (CLI) rotates again and reports the proof; a certificate from another CA is refused', async () => {
+test('dbtls rotate (CLI) rotates again under the connect loop and reports the proof; a certificate from another CA is refused', async () => {
   const pwFile = path.join(tmp, 'admin.pw');
   fs.writeFileSync(pwFile, `${db.admin.password}\n`, { mode: 0o600 });
   const before = await probeServedCertificate(db.host, db.port);
+  const pid = db.pid;
+  const loop = startConnectLoop({
+    host: db.host,
+    port: db.port,
+    user: 'app',
+    password: 'app-pw',
+    ca: path.join(tmp, 'ca', 'root.pem'),
+  });
+  await loop.attempts(10);
   const res = await runCli([
     'rotate',
     `127.0.0.1:${db.port}`,
@@ -141,8 +148,13 @@ test('dbtls rotate (CLI) rotates again and reports the proof; a certificate from
     pwFile,
   ]);
   assert.equal(res.code, 0, res.stderr);
+  await loop.attempts(loop.count + 10);
+  const report = await loop.stop();
   const after = await probeServedCertificate(db.host, db.port);
   assert.notEqual(after.fingerprint, before.fingerprint);
+  assert.deepEqual(report.failures, []);
+  assert.deepEqual(report.fingerprints, [before.fingerprint, after.fingerprint]);
+  assert.equal(db.pid, pid);
   assert.match(res.stdout, /without a restart/);
   assert.ok(res.stdout.includes(`Proved: new connections get sha256 ${after.fingerprint}`), res.stdout);
 

@@ -40,6 +40,14 @@ function snapshot(dirs: readonly string[]): Map<string, string> {
   return out;
 }
 
+/** The server's counters of the statements secure could run (SET GLOBAL shows as Com_set_option, which
+ * every session's own SET SESSION also counts, so require_secure_transport is read directly). */
+async function changeCounters(server: MariadbInstance): Promise<string> {
+  return server.sql(
+    "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('COM_ALTER_USER', 'COM_FLUSH', 'COM_GRANT', 'COM_CREATE_USER') UNION ALL SELECT 'require_secure_transport', @@require_secure_transport",
+  );
+}
+
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-secure-'));
   db = await startMariadb({ users: USERS });
@@ -153,6 +161,7 @@ test('a second secure (through the CLI) is a no-op: every step says nothing to d
   const before = snapshot(dirs);
   const indexBefore = readIndex(path.join(tmp, 'ca')).length;
   const pid = db.pid;
+  const statementsBefore = await changeCounters(db);
   const pwFile = path.join(tmp, 'admin.pw');
   const appPw = path.join(tmp, 'app.pw');
   fs.writeFileSync(pwFile, db.admin.password);
@@ -197,6 +206,8 @@ test('a second secure (through the CLI) is a no-op: every step says nothing to d
   assert.deepEqual(snapshot(dirs), before);
   assert.equal(readIndex(path.join(tmp, 'ca')).length, indexBefore);
   assert.equal(db.pid, pid);
+  // Not one changing statement reached the server: no ALTER USER, no FLUSH SSL, no SET GLOBAL.
+  assert.deepEqual(await changeCounters(db), statementsBefore);
 });
 
 test('secure --undo puts the server back as it was (REQUIRE, secure transport, files, CA)', async () => {
@@ -263,4 +274,46 @@ test('dbtls secure without a restart command stops at the restart, and the same 
   assert.match(second.stdout, /✓ require 'app'@'%' +REQUIRE X509 \(was none\)/);
   assert.match(second.stdout, /✓ require-secure-transport +ON now/);
   assert.equal(await db2.sql('SELECT @@have_ssl, @@require_secure_transport'), 'YES\t1\n');
+
+  // dbtls secure --undo through the CLI: without a restart command, it says the restart is left to do.
+  const undo = await runCli([
+    'secure',
+    `127.0.0.1:${db2.port}`,
+    '--undo',
+    '--admin-user',
+    db2.admin.user,
+    '--password-file',
+    pwFile,
+    '--ca-dir',
+    path.join(dir, 'ca'),
+  ]);
+  assert.equal(undo.code, 1, undo.stderr + undo.stdout);
+  assert.equal(
+    undo.stdout,
+    [
+      `Undoing dbtls secure on 127.0.0.1:${db2.port}:`,
+      "  ✓ require 'app'@'%'         back to REQUIRE none",
+      '  ✓ require-secure-transport  back to OFF',
+      `  ✓ client-certificate        removed ${path.join(dir, 'clients', 'app')}`,
+      `  ✓ file                      removed ${configFile}`,
+      `  ✓ file                      removed ${path.join(dir, 'ssl', 'ca.pem')}`,
+      `  ✓ file                      removed ${path.join(dir, 'ssl', 'server-cert.pem')}`,
+      `  ✓ file                      removed ${path.join(dir, 'ssl', 'server-key.pem')}`,
+      `  ✓ directory                 removed ${path.join(dir, 'clients')}`,
+      `  ✓ directory                 removed ${path.join(dir, 'ssl')}`,
+      `  ✓ ca                        removed the CA secure created in ${path.join(dir, 'ca')}`,
+      '  ! restart                   restart the server to drop the TLS settings (ssl_* are read-only at run time)',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(
+    await db2.sql(
+      "SELECT JSON_VALUE(Priv, '$.ssl_type'), @@require_secure_transport FROM mysql.global_priv WHERE User = 'app'",
+    ),
+    '0\t0\n',
+  );
+  await db2.restart({ users: USERS });
+  assert.equal(await db2.sql('SELECT @@have_ssl'), 'DISABLED\n');
+  // Everything secure made is gone; only the directory the test made for it is left, empty.
+  assert.deepEqual(fs.readdirSync(dir), []);
 });

@@ -4,7 +4,7 @@
  * certificate is read with `openssl s_client -starttls mysql` as the oracle.
  */
 import * as assert from 'node:assert/strict';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,67 +15,23 @@ import { serverFilePaths, serverOwner } from '../../../src/server/install.js';
 import { readServerMaterial } from '../../../src/server/material.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { openssl, sClientStarttls } from '../../harness/oracles.js';
+import { sClientStarttls } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { opensslLeaf } from './openssl-leaf.js';
 
 const fingerprint = (pem: string) =>
   new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
 const fileFingerprint = (file: string) => fingerprint(fs.readFileSync(file, 'utf8'));
-
-/** A second server certificate from the test CA (openssl, as an independent oracle). */
-async function issueWithOpenssl(
-  pki: TestPki,
-  dir: string,
-  name: string,
-): Promise<{ cert: string; key: string }> {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  const cert = path.join(dir, `${name}.pem`);
-  const ext = path.join(dir, `${name}.ext`);
-  fs.writeFileSync(
-    ext,
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n',
-  );
-  const steps = [
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-subj',
-      `/O=dbtls test/CN=${name}`,
-      '-out',
-      csr,
-    ],
-    [
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      pki.ca,
-      '-CAkey',
-      pki.caKey,
-      '-set_serial',
-      `0x${randomBytes(16).toString('hex')}`,
-      '-days',
-      '30',
-      '-extfile',
-      ext,
-      '-out',
-      cert,
-    ],
-  ];
-  for (const args of steps) {
-    const r = await openssl(args);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  return { cert, key };
+const indented = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  ${l}`);
+/** mariadbd's own pid (its pid-file) and uptime: a restart would change the first and reset the second. */
+async function serverProcess(server: MariadbInstance): Promise<{ pid: number; uptime: number }> {
+  const pid = Number(fs.readFileSync(path.join(server.dir, 'mysqld.pid'), 'utf8').trim());
+  const uptime = Number((await server.sql("SHOW GLOBAL STATUS LIKE 'Uptime'")).trim().split('\t')[1]);
+  return { pid, uptime };
 }
 
 async function servedFingerprint(port: number, ca: string): Promise<string> {
@@ -142,7 +98,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
   });
 
   it('--dry-run prints files and statements, shows no key, and changes nothing', async () => {
-    const fresh = await issueWithOpenssl(pki, work, 'dryrun');
+    const fresh = await opensslLeaf(pki, work, 'dryrun', 'server');
     const before = fs.readdirSync(sslDir).map((f) => [f, fs.readFileSync(path.join(sslDir, f), 'utf8')]);
     const configFile = path.join(work, 'conf.d', 'ssl-config.cnf');
     const r = await runCli([
@@ -166,14 +122,37 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
       '--dry-run',
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Dry run: nothing was changed/);
-    assert.ok(r.stdout.includes(`write ${path.join(sslDir, 'server-key.pem')} (mode 600)`));
-    assert.ok(r.stdout.includes('(the private key, not shown)'));
+    // Every file (the key's content excepted) and every statement, exactly.
+    const files = serverFilePaths(sslDir);
+    assert.equal(
+      r.stdout,
+      [
+        'Dry run: nothing was changed. `server enable` would:',
+        '',
+        `write ${files.key} (mode 600)`,
+        '  (the private key, not shown)',
+        `write ${files.cert} (mode 644)`,
+        ...indented(fs.readFileSync(fresh.cert, 'utf8')),
+        `write ${files.ca} (mode 644)`,
+        ...indented(fs.readFileSync(pki.ca, 'utf8')),
+        `write ${configFile} (mode 644)`,
+        '  # TLS for the database server, written by dbtls (`dbtls server enable`).',
+        '  # The files are replaced atomically on rotation; the server re-reads them with FLUSH SSL /',
+        '  # ALTER INSTANCE RELOAD TLS. Edit with dbtls, or remove this file to drop the settings.',
+        '  [mysqld]',
+        `  ssl_ca = ${files.ca}`,
+        `  ssl_cert = ${files.cert}`,
+        `  ssl_key = ${files.key}`,
+        '  tls_version = TLSv1.2,TLSv1.3',
+        '  require_secure_transport = ON',
+        'run FLUSH SSL;',
+        'run SET GLOBAL require_secure_transport = ON;',
+        '',
+        `then prove that sha256 ${fileFingerprint(fresh.cert)} is served`,
+        '',
+      ].join('\n'),
+    );
     assert.ok(!r.stdout.includes('PRIVATE KEY'));
-    assert.ok(r.stdout.includes(`  ssl_cert = ${path.join(sslDir, 'server-cert.pem')}`));
-    assert.ok(r.stdout.includes('run FLUSH SSL;'));
-    assert.ok(r.stdout.includes('run SET GLOBAL require_secure_transport = ON;'));
-    assert.ok(r.stdout.includes(fileFingerprint(fresh.cert)));
     const afterFiles = fs.readdirSync(sslDir).map((f) => [f, fs.readFileSync(path.join(sslDir, f), 'utf8')]);
     assert.deepEqual(afterFiles, before);
     assert.equal(fs.existsSync(configFile), false);
@@ -182,8 +161,10 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
   });
 
   it('enable installs a new certificate, reloads online (same pid) and proves it is served', async () => {
-    const fresh = await issueWithOpenssl(pki, work, 'rotated');
+    const fresh = await opensslLeaf(pki, work, 'rotated', 'server');
     const pid = server.pid;
+    const before = await serverProcess(server);
+    assert.equal(before.pid, pid);
     const configFile = path.join(work, 'conf.d', 'ssl-config.cnf');
     const r = await runCli([
       'server',
@@ -210,6 +191,9 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
     assert.deepEqual(result.plan.statements, ['FLUSH SSL']);
     assert.equal(result.served.fingerprint, fileFingerprint(fresh.cert));
     assert.equal(server.pid, pid);
+    const after = await serverProcess(server);
+    assert.equal(after.pid, before.pid, 'the same mariadbd process');
+    assert.ok(after.uptime >= before.uptime, `uptime went from ${before.uptime} to ${after.uptime}`);
     assert.equal(await servedFingerprint(server.port, pki.ca), fileFingerprint(fresh.cert));
     const key = path.join(sslDir, 'server-key.pem');
     assert.equal(fs.statSync(key).mode & 0o777, 0o600);
@@ -372,6 +356,43 @@ describe('server enable on a MariaDB without TLS (first enablement)', () => {
     assert.equal(facts.haveSsl, 'DISABLED');
     assert.equal(facts.served, undefined);
     assert.equal(facts.probeError, undefined);
+    const enableArgs = [
+      'server',
+      'enable',
+      target,
+      '--user',
+      server.admin.user,
+      '--password-file',
+      passwordFile,
+      '--ssl-mode',
+      'disable',
+      '--cert',
+      pki.server.cert,
+      '--key',
+      pki.server.key,
+      '--ca',
+      pki.ca,
+      '--dir',
+      sslDir,
+      '--config-file',
+      configFile,
+    ];
+    const dry = await runCli([...enableArgs, '--dry-run', '--restart-command', 'systemctl restart mariadb']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.ok(
+      dry.stdout.endsWith(
+        [
+          '',
+          'restart the server: TLS is off (have_ssl=DISABLED); ssl_* are read-only at run time',
+          '  by running: systemctl restart mariadb',
+          '',
+          `then prove that sha256 ${fileFingerprint(pki.server.cert)} is served`,
+          '',
+        ].join('\n'),
+      ),
+      dry.stdout,
+    );
+    assert.equal(fs.existsSync(sslDir), false, 'the dry run wrote nothing');
     const failing = await runCli([
       'server',
       'enable',
@@ -427,6 +448,10 @@ describe('server enable on a MariaDB without TLS (first enablement)', () => {
     assert.match(r.stderr, /^error\[RESTART_REQUIRED\]/m);
     assert.match(r.stderr, /--restart-command/);
     assert.ok(fs.existsSync(path.join(sslDir, 'server-key.pem')));
+    const pendingJson = await runCli([...enableArgs, '--json']);
+    assert.equal(pendingJson.code, 1, pendingJson.stderr);
+    assert.equal(JSON.parse(pendingJson.stdout).restartPending, true);
+
     assert.ok(
       fs.readFileSync(configFile, 'utf8').includes(`ssl_cert = ${path.join(sslDir, 'server-cert.pem')}`),
     );

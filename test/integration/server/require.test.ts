@@ -11,6 +11,7 @@ import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { opensslLeaf, opensslOneLine } from './openssl-leaf.js';
 
 describe('require and users on MariaDB', () => {
   let pki: TestPki;
@@ -23,6 +24,13 @@ describe('require and users on MariaDB', () => {
   const priv = async (user: string) =>
     (await server.sql(`SELECT Priv FROM mysql.global_priv WHERE User='${user}' AND Host='%'`)).trim();
   const sslType = async (user: string) => JSON.parse(await priv(user)).ssl_type as number;
+  /** The account as the server has it: the global_priv JSON and SHOW CREATE USER, byte for byte. */
+  const account = async (user: string, host = '%') => ({
+    priv: (
+      await server.sql(`SELECT Priv FROM mysql.global_priv WHERE User='${user}' AND Host='${host}'`)
+    ).trim(),
+    create: (await server.sql(`SHOW CREATE USER '${user}'@'${host}'`)).trim(),
+  });
   const require = (account: string, ...args: string[]) =>
     runCli([
       'require',
@@ -125,6 +133,20 @@ describe('require and users on MariaDB', () => {
     assert.equal(await priv('app'), before);
   });
 
+  it('--x509 checked with a client certificate from another CA is reverted: the account is exactly as before', async () => {
+    const before = await account('app');
+    assert.match(before.create, /^CREATE USER `app`@`%` IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}'$/);
+    const r = await require("'app'@'%'", '--x509', '--verify-cert', pki.otherClient.cert, '--verify-key', pki
+      .otherClient.key, '--json');
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^error\[LOCKOUT_PREVENTED\]: could not log in as 'app'@'%' after REQUIRE X509: .+; reverted it to none$/m,
+    );
+    assert.deepEqual(await account('app'), before);
+  });
+
   it('--x509 with a valid client certificate sticks', async () => {
     const r = await require("'app'@'%'", '--x509', '--verify-cert', pki.client.cert, '--verify-key', pki
       .client.key);
@@ -132,6 +154,7 @@ describe('require and users on MariaDB', () => {
     assert.match(r.stdout, /now requires X509 \(was none\)/);
     assert.match(r.stdout, /logged in as 'app'@'%' over TLSv1\.[23] ✓/);
     assert.equal(await sslType('app'), 2);
+    assert.match((await account('app')).create, / REQUIRE X509$/);
   });
 
   it('--subject-of checked with a certificate from another CA is reverted; the account is as before', async () => {
@@ -165,6 +188,22 @@ describe('require and users on MariaDB', () => {
       .cert, '--verify-cert', pki.client.cert, '--verify-key', pki.client.key);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already requires SUBJECT/);
+  });
+
+  it('--subject-of a UTF-8, multi-attribute name stores X509_NAME_oneline exactly, and MariaDB accepts it', async () => {
+    const subject = '/C=DE/O=Müller & Söhne, GmbH/OU=db team/CN=app';
+    const leaf = await opensslLeaf(pki, work, 'utf8-app', 'client', subject);
+    const oneLine = await opensslOneLine(leaf.cert, 'subject');
+    assert.equal(oneLine, '/C=DE/O=M\\xC3\\xBCller & S\\xC3\\xB6hne, GmbH/OU=db team/CN=app');
+    const r =
+      await require("'app'@'%'", '--subject-of', leaf.cert, '--verify-cert', leaf.cert, '--verify-key', leaf.key, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).after, { type: 'SPECIFIED', subject: oneLine });
+    // Byte for byte (HEX: the mariadb CLI's batch output escapes backslashes).
+    const stored = await server.sql(
+      "SELECT JSON_VALUE(Priv, '$.ssl_type'), HEX(JSON_VALUE(Priv, '$.x509_subject')) FROM mysql.global_priv WHERE User = 'app' AND Host = '%'",
+    );
+    assert.equal(stored, `3\t${Buffer.from(oneLine, 'utf8').toString('hex').toUpperCase()}\n`);
   });
 
   it('--none goes back, checked with the password alone', async () => {
@@ -220,6 +259,29 @@ describe('require and users on MariaDB', () => {
     assert.equal(trust.code, 2, trust.stderr);
     assert.match(trust.stderr, /^error\[SSL_MODE_INVALID\]/m);
     assert.equal(await sslType('app'), 1);
+  });
+
+  it('--i-have-another-way-in lets the admin change its own account, still checked by a login', async () => {
+    const adminPw = path.join(work, 'admin.pw');
+    const own = [
+      "'" + server.admin.user + "'@'%'",
+      ...admin,
+      '--ca',
+      pki.ca,
+      '--verify-password-file',
+      adminPw,
+    ];
+    const r = await runCli(['require', target, ...own, '--ssl', '--i-have-another-way-in']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `'${server.admin.user}'@'%' now requires SSL (was none).\n` +
+        `Checked: a new session logged in as '${server.admin.user}'@'%' over TLSv1.3 ✓\n`,
+    );
+    assert.equal(await sslType(server.admin.user), 1);
+    const back = await runCli(['require', target, ...own, '--none', '--i-have-another-way-in']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await sslType(server.admin.user), 0);
   });
 
   it('a check that lands on another account (twin@127.0.0.1 for twin@%) proves nothing: reverted', async () => {
