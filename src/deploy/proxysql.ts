@@ -7,12 +7,15 @@
  *     proxysql-cert.pem, proxysql-key.pem in the datadir; there is no variable that names other paths.
  *   - https://proxysql.com/blog/ssl-additions-to-proxysql-v2-3-0 : `PROXYSQL RELOAD TLS` (2.3.0+) re-reads
  *     those three files for new connections; it fails, keeping the old context, unless all three are present.
- *   - https://proxysql.com/documentation/main-runtime/ (mysql_servers, mysql_servers_ssl_params, mysql_users):
- *     use_ssl columns; the default backend TLS files are the mysql-ssl_p2s_ca / _cert / _key / _cipher / _crl
- *     global variables; mysql_users.use_ssl=1 makes a user connect over TLS.
+ *   - https://proxysql.com/documentation/main-runtime/ (mysql_servers, mysql_users): mysql_servers.use_ssl=1
+ *     makes ProxySQL connect to that server over TLS; the files it uses are the mysql-ssl_p2s_ca / _capath /
+ *     _cert / _key / _cipher / _crl / _crlpath global variables (ProxySQL 2.x encrypts with none of them
+ *     set; v1 needed the certificate and key). mysql_users.use_ssl=1 on a frontend user makes ProxySQL
+ *     refuse that user's plaintext logins ("SSL is required"): the maintainers on sysown/proxysql#3018, and
+ *     #5927 on what it does not do: it checks the link is encrypted, it asks for no client certificate.
  *   - https://proxysql.com/documentation/global-variables/ and "Admin Commands": variables are changed with
- *     UPDATE global_variables, then LOAD MYSQL VARIABLES TO RUNTIME and SAVE MYSQL VARIABLES TO DISK (same
- *     for MYSQL SERVERS and MYSQL USERS).
+ *     UPDATE global_variables, then LOAD MYSQL VARIABLES TO RUNTIME (not ADMIN VARIABLES, a common slip:
+ *     sysown/proxysql#3737) and SAVE MYSQL VARIABLES TO DISK (same for MYSQL SERVERS and MYSQL USERS).
  * The admin interface runs the statements in SQLite, so string literals double their quotes and treat
  * backslashes literally (SQLite "Literal Values").
  */
@@ -22,7 +25,10 @@ import { DbtlsError } from '../errors.js';
 export const PROXYSQL_DATADIR = '/var/lib/proxysql';
 
 export interface ProxysqlOptions {
-  /** Frontend: the CA that client certificates chain to, the certificate ProxySQL serves, and its key. */
+  /**
+   * Frontend: the certificate ProxySQL serves, its key, and the CA file it insists on beside them (it loads
+   * all three or none); it asks clients for no certificate.
+   */
   readonly frontend: { readonly ca: string; readonly cert: string; readonly key: string };
   /** Backend: what ProxySQL presents to and verifies the servers with (paths on the ProxySQL host). */
   readonly backend?: {

@@ -38,6 +38,13 @@ export interface ServerCapabilities {
   readonly tlsVersions: readonly TlsVersion[];
   /** Refuses client certificates whose extended key usage lacks clientAuth (MySQL, FACTS.md). */
   readonly checksClientEku: boolean;
+  /**
+   * The plugin new accounts get. With caching_sha2_password a full authentication (the first login, or
+   * after the server's cache lost the account) sends the password in clear inside TLS, or over a plaintext
+   * link encrypted to the server's RSA key, which the client cannot verify (FACTS.md): one more reason the
+   * guard's check login and every client use verified TLS.
+   */
+  readonly defaultAuthPlugin: 'caching_sha2_password' | 'mysql_native_password';
 }
 
 /** MariaDB prefixes its version with this for clients that only know MySQL 5.5 replication rules. */
@@ -105,6 +112,9 @@ function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
     requirementsIn: 'mysql.user',
     tlsVersions,
     checksClientEku: true,
+    // 6.4.1.2 "Caching SHA-2 Pluggable Authentication": the default from 8.0.4 (mysql_native_password is
+    // deprecated in 8.0.34, disabled by default in 8.4 and removed in 9.0).
+    defaultAuthPlugin: atLeast(v, 8, 0, 4) ? 'caching_sha2_password' : 'mysql_native_password',
   });
 }
 
@@ -123,6 +133,8 @@ function mariadbCapabilities(v: ServerVersion): ServerCapabilities {
     requirementsIn: atLeast(v, 10, 4, 1) ? 'mysql.global_priv' : 'mysql.user',
     tlsVersions: ALL_TLS,
     checksClientEku: false,
+    // MariaDB never switched: its caching_sha2_password is a client-side plugin only (for MySQL servers).
+    defaultAuthPlugin: 'mysql_native_password',
   });
 }
 

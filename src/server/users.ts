@@ -19,6 +19,8 @@ export interface TlsRequirement {
 
 export interface AccountInfo extends Account {
   readonly requirement: TlsRequirement;
+  /** The authentication plugin ('mysql_native_password', 'caching_sha2_password', 'unix_socket', …). */
+  readonly plugin: string;
   /** Reachable from other machines (host is neither localhost nor a loopback address). */
   readonly remote: boolean;
   readonly locked: boolean;
@@ -161,48 +163,56 @@ function str(row: Row, key: string): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
+/** The query that lists accounts (one when `only` is given), from where this server keeps them. Pure. */
+export function accountsSql(caps: ServerCapabilities, only?: Account): string {
+  const where = only ? ` WHERE User = ${quoteString(only.user)} AND Host = ${quoteString(only.host)}` : '';
+  if (caps.requirementsIn === 'mysql.global_priv')
+    return `SELECT User, Host, Priv FROM mysql.global_priv${where} ORDER BY User, Host`;
+  // MySQL: ssl_type is enum('','ANY','X509','SPECIFIED'); ssl_cipher, x509_issuer and x509_subject are
+  // BLOBs (drivers hand them over as bytes); account_locked is enum('N','Y') (manual, "Grant Tables").
+  return `SELECT User, Host, ssl_type, ssl_cipher, x509_issuer, x509_subject, plugin, account_locked FROM mysql.user${where} ORDER BY User, Host`;
+}
+
+/** One row of accountsSql as an account; undefined for a MariaDB role (a row of global_priv too). Pure. */
+export function accountFromRow(caps: ServerCapabilities, row: Row): AccountInfo | undefined {
+  const user = str(row, 'User');
+  const host = str(row, 'Host');
+  if (caps.requirementsIn === 'mysql.global_priv') {
+    const priv = privObject(row.Priv);
+    if (priv.is_role === true) return undefined;
+    return {
+      user,
+      host,
+      requirement: requirementFromPriv(priv),
+      // mariadb-install-db writes root's JSON without `plugin` (captured from 10.11): the native password.
+      plugin: String(priv.plugin ?? caps.defaultAuthPlugin),
+      remote: isRemoteHost(host),
+      locked: priv.account_locked === true,
+    };
+  }
+  return {
+    user,
+    host,
+    requirement: requirementFromColumns(
+      str(row, 'ssl_type'),
+      str(row, 'x509_subject'),
+      str(row, 'x509_issuer'),
+      str(row, 'ssl_cipher'),
+    ),
+    plugin: str(row, 'plugin') || caps.defaultAuthPlugin,
+    remote: isRemoteHost(host),
+    locked: str(row, 'account_locked') === 'Y',
+  };
+}
+
 /** Every account (roles excluded), with its requirement, in the server's order (user, host). */
 export async function listAccounts(
   session: SqlSession,
   caps: ServerCapabilities,
   only?: Account,
 ): Promise<AccountInfo[]> {
-  const where = only ? ` WHERE User = ${quoteString(only.user)} AND Host = ${quoteString(only.host)}` : '';
-  const out: AccountInfo[] = [];
-  if (caps.requirementsIn === 'mysql.global_priv') {
-    const rows = await session.query(
-      `SELECT User, Host, Priv FROM mysql.global_priv${where} ORDER BY User, Host`,
-    );
-    for (const row of rows) {
-      const priv = privObject(row.Priv);
-      if (priv.is_role === true) continue;
-      const user = str(row, 'User');
-      const host = str(row, 'Host');
-      const requirement = requirementFromPriv(priv);
-      out.push({ user, host, requirement, remote: isRemoteHost(host), locked: priv.account_locked === true });
-    }
-    return out;
-  }
-  const rows = await session.query(
-    `SELECT User, Host, ssl_type, ssl_cipher, x509_issuer, x509_subject, account_locked FROM mysql.user${where} ORDER BY User, Host`,
-  );
-  for (const row of rows) {
-    const host = str(row, 'Host');
-    const requirement = requirementFromColumns(
-      str(row, 'ssl_type'),
-      str(row, 'x509_subject'),
-      str(row, 'x509_issuer'),
-      str(row, 'ssl_cipher'),
-    );
-    out.push({
-      user: str(row, 'User'),
-      host,
-      requirement,
-      remote: isRemoteHost(host),
-      locked: str(row, 'account_locked') === 'Y',
-    });
-  }
-  return out;
+  const rows = await session.query(accountsSql(caps, only));
+  return rows.map((row) => accountFromRow(caps, row)).filter((a): a is AccountInfo => a !== undefined);
 }
 
 /** One account's requirement; ACCOUNT_NOT_FOUND when it does not exist. */

@@ -82,6 +82,7 @@ describe('require and users on MariaDB', () => {
       user: 'app',
       host: '%',
       requirement: { type: 'NONE' },
+      plugin: 'mysql_native_password',
       remote: true,
       locked: false,
     });

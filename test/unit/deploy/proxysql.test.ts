@@ -2,9 +2,11 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { proxysqlStatements, sqliteString } from '../../../src/deploy/proxysql.js';
 import { DbtlsError } from '../../../src/errors.js';
+import { runCli } from '../../harness/cli.js';
 
-// Golden outputs. Each statement was checked against ProxySQL's documentation (cited in
-// src/deploy/proxysql.ts): the SSL support page, the main/runtime tables page, the v2.3.0 TLS reload post.
+// Golden outputs. Each statement was checked against ProxySQL's documentation and source (cited in
+// src/deploy/proxysql.ts): the SSL support page, the main/runtime tables page, the v2.3.0 TLS reload post,
+// the mysql-ssl_p2s_* variable list, and the maintainers on mysql_users.use_ssl (sysown/proxysql#3018).
 const FRONTEND_INSTALL = [
   '-- Frontend TLS (clients -> ProxySQL). ProxySQL reads fixed file names in its datadir; install them',
   '-- on the ProxySQL host first (all three must be present, the key readable by proxysql only):',
@@ -95,5 +97,69 @@ describe('proxysqlStatements', () => {
       () => sqliteString('a\0b'),
       (e: unknown) => e instanceof DbtlsError && e.code === 'PROXYSQL_VALUE_INVALID',
     );
+  });
+});
+
+describe('dbtls proxysql (the CLI prints each statement with its semicolon, comments as they are)', () => {
+  it('frontend + backend CA + TLS users', async () => {
+    const r = await runCli([
+      'proxysql',
+      '--ca',
+      '/pki/ca.pem',
+      '--cert',
+      '/pki/proxy.pem',
+      '--key',
+      '/pki/proxy.key',
+      '--backend-ca',
+      '/pki/db-ca.pem',
+      '--users',
+      'app, reporting',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        ...FRONTEND_INSTALL,
+        "UPDATE global_variables SET variable_value='true' WHERE variable_name='mysql-have_ssl';",
+        '-- Backend TLS (ProxySQL -> servers): default files for every server with use_ssl=1.',
+        "UPDATE global_variables SET variable_value='/pki/db-ca.pem' WHERE variable_name='mysql-ssl_p2s_ca';",
+        'LOAD MYSQL VARIABLES TO RUNTIME;',
+        'SAVE MYSQL VARIABLES TO DISK;',
+        'UPDATE mysql_servers SET use_ssl=1;',
+        'LOAD MYSQL SERVERS TO RUNTIME;',
+        'SAVE MYSQL SERVERS TO DISK;',
+        '-- These frontend users must connect over TLS:',
+        "UPDATE mysql_users SET use_ssl=1 WHERE username IN ('app', 'reporting') AND frontend=1;",
+        'LOAD MYSQL USERS TO RUNTIME;',
+        'SAVE MYSQL USERS TO DISK;',
+        '-- Load the installed frontend files (ProxySQL 2.3.0+; older versions need a restart):',
+        'PROXYSQL RELOAD TLS;',
+        '',
+      ].join('\n'),
+    );
+  });
+  it('--json is the list of statements; a bad hostgroup or a missing --key is a usage error', async () => {
+    const json = await runCli(['proxysql', '--ca', 'a', '--cert', 'b', '--key', 'c', '--rotation', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).at(-1), 'PROXYSQL RELOAD TLS');
+    const hostgroup = await runCli([
+      'proxysql',
+      '--ca',
+      'a',
+      '--cert',
+      'b',
+      '--key',
+      'c',
+      '--hostgroup',
+      '1x',
+    ]);
+    assert.equal(hostgroup.code, 2);
+    assert.match(
+      hostgroup.stderr,
+      /^error\[USAGE\]: could not parse --hostgroup 1x: expected a whole number$/m,
+    );
+    const noKey = await runCli(['proxysql', '--ca', 'a', '--cert', 'b']);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /^error\[USAGE\]: could not run the command: --key is required$/m);
   });
 });

@@ -122,11 +122,11 @@ describe('requirements', () => {
     assert.equal(isRemoteHost('%'), true);
     assert.equal(isRemoteHost('LOCALHOST'), false);
     assert.equal(isRemoteHost('::1'), false);
-    const base = { remote: true, locked: false };
+    const base = { remote: true, locked: false, plugin: 'mysql_native_password' };
     const counts = countRequirements([
       { user: 'a', host: '%', requirement: { type: 'NONE' }, ...base },
       { user: 'b', host: '%', requirement: { type: 'NONE' }, ...base, locked: true },
-      { user: 'c', host: 'localhost', requirement: { type: 'NONE' }, remote: false, locked: false },
+      { user: 'c', host: 'localhost', requirement: { type: 'NONE' }, ...base, remote: false },
       { user: 'd', host: '%', requirement: { type: 'SSL' }, ...base },
       { user: 'e', host: '%', requirement: { type: 'X509' }, ...base },
       { user: 'f', host: '%', requirement: { type: 'SPECIFIED', subject: '/CN=f' }, ...base },
