@@ -62,6 +62,16 @@ before(async () => {
   admin = await openAdminSession(options);
 });
 
+/** 'app' connecting in a loop from another process, verifying the server with the CA's root. */
+const appLoop = () =>
+  startConnectLoop({
+    host: db.host,
+    port: db.port,
+    user: 'app',
+    password: 'app-pw',
+    ca: path.join(tmp, 'ca', 'root.pem'),
+  });
+
 after(async () => {
   await admin?.close();
   await db?.stop();
@@ -74,13 +84,7 @@ test('rotate while a session is open and another process connects in a loop: no 
   const open = await openSession(options);
   assert.deepEqual(await open.query('SELECT 1 AS one'), [{ one: 1 }]);
 
-  const loop = startConnectLoop({
-    host: db.host,
-    port: db.port,
-    user: 'app',
-    password: 'app-pw',
-    ca: path.join(tmp, 'ca', 'root.pem'),
-  });
+  const loop = appLoop();
   // Connections before, during and after the rotation.
   await loop.attempts(10);
   const result = await rotateServerCertificate(admin, ca);
@@ -129,13 +133,7 @@ test('dbtls rotate (CLI) rotates again under the connect loop and reports the pr
   fs.writeFileSync(pwFile, `${db.admin.password}\n`, { mode: 0o600 });
   const before = await probeServedCertificate(db.host, db.port);
   const pid = db.pid;
-  const loop = startConnectLoop({
-    host: db.host,
-    port: db.port,
-    user: 'app',
-    password: 'app-pw',
-    ca: path.join(tmp, 'ca', 'root.pem'),
-  });
+  const loop = appLoop();
   await loop.attempts(10);
   const res = await runCli([
     'rotate',

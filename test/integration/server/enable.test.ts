@@ -64,6 +64,28 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
     target = `127.0.0.1:${server.port}`;
     admin = ['--user', server.admin.user, '--password-file', passwordFile];
   });
+  const configFile = () => path.join(work, 'conf.d', 'ssl-config.cnf');
+  /** `dbtls server enable` with --cert/--key/--ca into sslDir, the admin session verified with the test CA. */
+  const enable = (cert: string, key: string, ...extra: string[]) =>
+    runCli([
+      'server',
+      'enable',
+      target,
+      ...admin,
+      '--admin-ca',
+      pki.ca,
+      '--cert',
+      cert,
+      '--key',
+      key,
+      '--ca',
+      pki.ca,
+      '--dir',
+      sslDir,
+      '--config-file',
+      configFile(),
+      ...extra,
+    ]);
   after(async () => {
     await server?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -100,27 +122,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
   it('--dry-run prints files and statements, shows no key, and changes nothing', async () => {
     const fresh = await opensslLeaf(pki, work, 'dryrun', 'server');
     const before = fs.readdirSync(sslDir).map((f) => [f, fs.readFileSync(path.join(sslDir, f), 'utf8')]);
-    const configFile = path.join(work, 'conf.d', 'ssl-config.cnf');
-    const r = await runCli([
-      'server',
-      'enable',
-      target,
-      ...admin,
-      '--admin-ca',
-      pki.ca,
-      '--cert',
-      fresh.cert,
-      '--key',
-      fresh.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      sslDir,
-      '--config-file',
-      configFile,
-      '--require-secure-transport',
-      '--dry-run',
-    ]);
+    const r = await enable(fresh.cert, fresh.key, '--require-secure-transport', '--dry-run');
     assert.equal(r.code, 0, r.stderr);
     // Every file (the key's content excepted) and every statement, exactly.
     const files = serverFilePaths(sslDir);
@@ -135,7 +137,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
         ...indented(fs.readFileSync(fresh.cert, 'utf8')),
         `write ${files.ca} (mode 644)`,
         ...indented(fs.readFileSync(pki.ca, 'utf8')),
-        `write ${configFile} (mode 644)`,
+        `write ${configFile()} (mode 644)`,
         '  # TLS for the database server, written by dbtls (`dbtls server enable`).',
         '  # The files are replaced atomically on rotation; the server re-reads them with FLUSH SSL /',
         '  # ALTER INSTANCE RELOAD TLS. Edit with dbtls, or remove this file to drop the settings.',
@@ -155,7 +157,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
     assert.ok(!r.stdout.includes('PRIVATE KEY'));
     const afterFiles = fs.readdirSync(sslDir).map((f) => [f, fs.readFileSync(path.join(sslDir, f), 'utf8')]);
     assert.deepEqual(afterFiles, before);
-    assert.equal(fs.existsSync(configFile), false);
+    assert.equal(fs.existsSync(configFile()), false);
     assert.equal((await server.sql('SELECT @@require_secure_transport')).trim(), '0');
     assert.equal(await servedFingerprint(server.port, pki.ca), fileFingerprint(pki.server.cert));
   });
@@ -165,26 +167,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
     const pid = server.pid;
     const before = await serverProcess(server);
     assert.equal(before.pid, pid);
-    const configFile = path.join(work, 'conf.d', 'ssl-config.cnf');
-    const r = await runCli([
-      'server',
-      'enable',
-      target,
-      ...admin,
-      '--admin-ca',
-      pki.ca,
-      '--cert',
-      fresh.cert,
-      '--key',
-      fresh.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      sslDir,
-      '--config-file',
-      configFile,
-      '--json',
-    ]);
+    const r = await enable(fresh.cert, fresh.key, '--json');
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout);
     assert.equal(result.restartPending, false);
@@ -201,30 +184,13 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
     const owner = serverOwner();
     if (owner) assert.equal(fs.statSync(key).uid, owner.uid);
     assert.equal(fs.readFileSync(key, 'utf8'), fs.readFileSync(fresh.key, 'utf8'));
-    const cnf = fs.readFileSync(configFile, 'utf8');
+    const cnf = fs.readFileSync(configFile(), 'utf8');
     assert.match(cnf, /^\[mysqld\]$/m);
     assert.ok(cnf.includes(`ssl_key = ${key}\n`));
     assert.match(cnf, /^tls_version = TLSv1\.2,TLSv1\.3$/m);
 
     // A second identical run writes nothing and still proves the certificate.
-    const again = await runCli([
-      'server',
-      'enable',
-      target,
-      ...admin,
-      '--admin-ca',
-      pki.ca,
-      '--cert',
-      fresh.cert,
-      '--key',
-      fresh.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      sslDir,
-      '--config-file',
-      configFile,
-    ]);
+    const again = await enable(fresh.cert, fresh.key);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already up to date/);
   });
@@ -258,24 +224,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
 
   it('refuses a key that does not match, before writing anything', async () => {
     const before = fs.readFileSync(path.join(sslDir, 'server-cert.pem'), 'utf8');
-    const r = await runCli([
-      'server',
-      'enable',
-      target,
-      ...admin,
-      '--admin-ca',
-      pki.ca,
-      '--cert',
-      pki.server.cert,
-      '--key',
-      pki.client.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      sslDir,
-      '--config-file',
-      path.join(work, 'conf.d', 'ssl-config.cnf'),
-    ]);
+    const r = await enable(pki.server.cert, pki.client.key);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^error\[CERT_KEY_MISMATCH\]/m);
     assert.equal(fs.readFileSync(path.join(sslDir, 'server-cert.pem'), 'utf8'), before);
@@ -393,56 +342,14 @@ describe('server enable on a MariaDB without TLS (first enablement)', () => {
       dry.stdout,
     );
     assert.equal(fs.existsSync(sslDir), false, 'the dry run wrote nothing');
-    const failing = await runCli([
-      'server',
-      'enable',
-      target,
-      '--user',
-      server.admin.user,
-      '--password-file',
-      passwordFile,
-      '--ssl-mode',
-      'disable',
-      '--cert',
-      pki.server.cert,
-      '--key',
-      pki.server.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      path.join(work, 'ssl'),
-      '--config-file',
-      path.join(work, 'conf.d', 'ssl-config.cnf'),
-      '--restart-command',
-      'echo cannot restart >&2; exit 3',
-    ]);
+    const failing = await runCli([...enableArgs, '--restart-command', 'echo cannot restart >&2; exit 3']);
     assert.equal(failing.code, 2, failing.stderr);
     assert.match(
       failing.stderr,
       /^error\[RESTART_FAILED\]: could not restart the server: `.*` exited with 3$/m,
     );
     assert.match(failing.stderr, /cannot restart/);
-    const r = await runCli([
-      'server',
-      'enable',
-      target,
-      '--user',
-      server.admin.user,
-      '--password-file',
-      passwordFile,
-      '--ssl-mode',
-      'disable',
-      '--cert',
-      pki.server.cert,
-      '--key',
-      pki.server.key,
-      '--ca',
-      pki.ca,
-      '--dir',
-      sslDir,
-      '--config-file',
-      configFile,
-    ]);
+    const r = await runCli(enableArgs);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /not active until the server restarts: TLS is off \(have_ssl=DISABLED\)/);
     assert.match(r.stderr, /^error\[RESTART_REQUIRED\]/m);
