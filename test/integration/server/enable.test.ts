@@ -13,6 +13,7 @@ import { openAdminSession, resolveAdminTarget } from '../../../src/server/admin.
 import { enableTls } from '../../../src/server/enable.js';
 import { serverFilePaths, serverOwner } from '../../../src/server/install.js';
 import { readServerMaterial } from '../../../src/server/material.js';
+import { mariadbdPath } from '../../../src/server/sandbox.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { sClientStarttls } from '../../harness/oracles.js';
@@ -392,5 +393,62 @@ describe('server enable on a MariaDB without TLS (first enablement)', () => {
     assert.equal(result.restartPending, false);
     assert.equal(result.served?.fingerprint, fileFingerprint(pki.server.cert));
     assert.equal(await servedFingerprint(server.port, pki.ca), fileFingerprint(pki.server.cert));
+  });
+
+  it('--restart-command restarts the server (a real mariadbd restart from the shell), then proves the certificate', async (t) => {
+    const db = await startMariadb();
+    // The restarted mariadbd is no longer the harness's child: stop it by its pid file, whatever happens.
+    t.after(async () => {
+      const pidFile = path.join(db.dir, 'mysqld.pid');
+      const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+      if (pid && pid !== db.pid) {
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 200 && fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+      }
+      await db.stop();
+    });
+    const dir = fs.mkdtempSync(path.join(work, 'restart-'));
+    const passwordFile = path.join(dir, 'admin.pw');
+    fs.writeFileSync(passwordFile, db.admin.password, { mode: 0o600 });
+    const pidFile = path.join(db.dir, 'mysqld.pid');
+    const oldPid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    // What a service manager does: stop the server, start it again with its config, which includes conf.d/.
+    const restart = [
+      `pid=$(cat '${pidFile}')`,
+      'kill "$pid"',
+      'while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done',
+      `nohup '${mariadbdPath()}' --defaults-file='${db.configFile}' >/dev/null 2>&1 &`,
+    ].join('; ');
+    const r = await runCli([
+      'server',
+      'enable',
+      `127.0.0.1:${db.port}`,
+      '--user',
+      db.admin.user,
+      '--password-file',
+      passwordFile,
+      '--ssl-mode',
+      'disable',
+      '--cert',
+      pki.server.cert,
+      '--key',
+      pki.server.key,
+      '--ca',
+      pki.ca,
+      '--dir',
+      path.join(dir, 'ssl'),
+      '--config-file',
+      path.join(db.dir, 'conf.d', 'ssl-config.cnf'),
+      '--restart-command',
+      restart,
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const fp = fileFingerprint(pki.server.cert);
+    assert.match(r.stdout, /^Restarted the server\.$/m);
+    assert.ok(r.stdout.includes(`The server now serves sha256 ${fp} `), r.stdout);
+    const newPid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    assert.notEqual(newPid, oldPid, 'a new mariadbd process');
+    assert.equal(await servedFingerprint(db.port, pki.ca), fp);
+    assert.equal((await db.sql('SELECT @@have_ssl')).trim(), 'YES');
   });
 });
