@@ -4,8 +4,9 @@
  * daysLeft), so the rules are tested table-driven without a server.
  */
 import type { TlsVersionName } from './ciphers.js';
-import type { ChainEntry, Finding, InspectReport, Severity } from './report.js';
+import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
+import { isServerGeneratedCertificate } from './zero-config.js';
 
 export type InspectFacts = Omit<InspectReport, 'findings'>;
 
@@ -13,8 +14,6 @@ export type InspectFacts = Omit<InspectReport, 'findings'>;
 export const EXPIRY_WARNING_DAYS = 30;
 /** Below this, an RSA key is breakable with public resources (NIST SP 800-131A: 2048 bits minimum). */
 export const MIN_RSA_BITS = 2048;
-/** MariaDB generates an in-memory self-signed certificate when none is configured, from 11.4 (MDEV-31855). */
-const ZERO_CONFIG_TLS_SINCE: readonly [number, number] = [11, 4];
 const LEGACY_VERSIONS: readonly TlsVersionName[] = ['TLSv1.0', 'TLSv1.1'];
 
 export function evaluateFindings(facts: InspectFacts): Finding[] {
@@ -171,13 +170,15 @@ function certificateFindings(facts: InspectFacts): Finding[] {
       ),
     );
   }
-  const generated = looksServerGenerated(facts, leaf);
+  const generated = isServerGeneratedCertificate(leaf);
   if (generated) {
     out.push(
       finding(
         'server-generated-cert',
         'medium',
-        'the server uses a self-signed certificate it generated itself (MariaDB 11.4+ zero-configuration TLS): clients can check it only through a password-derived fingerprint, so passwordless and X509-only accounts get no protection against a man in the middle',
+        cert.verified
+          ? 'the server uses the certificate MariaDB 11.4+ generates in memory (CN=MariaDB Server): --ca pins it, but a new one is made at every restart and every pinning client then fails'
+          : 'the server uses the self-signed certificate MariaDB 11.4+ generates in memory (CN=MariaDB Server): clients can check it only through a password-derived fingerprint, so passwordless and X509-only accounts get no protection against a man in the middle',
         `dbtls ca init, dbtls issue server --cn ${hostOf(facts.target)} --out server-tls, then set ssl_cert/ssl_key/ssl_ca in [mysqld]`,
       ),
     );
@@ -259,22 +260,6 @@ function sessionFindings(facts: InspectFacts): Finding[] {
     );
   }
   return out;
-}
-
-/** MariaDB's zero-configuration certificate (11.4+): by its subject, or a self-signed leaf nobody vouched for. */
-function looksServerGenerated(facts: InspectFacts, leaf: ChainEntry): boolean {
-  if (facts.certificate?.verified) return false;
-  // The subject MariaDB gives its in-memory certificate (MDEV-31856); recalled, not verified on an 11.4 server
-  // here, hence the second, structural test: a self-signed leaf nobody vouched for on 11.4+.
-  if (/(^|\/)CN=MariaDB Server(\/|$)/.test(leaf.subject)) return true;
-  return leaf.selfSigned && isMariadb(facts) && versionAtLeast(facts.server.version, ZERO_CONFIG_TLS_SINCE);
-}
-
-export function versionAtLeast(version: string, [major, minor]: readonly [number, number]): boolean {
-  const m = /(\d+)\.(\d+)/.exec(version.replace(/^5\.5\.5-/, ''));
-  if (!m) return false;
-  const [maj, min] = [Number(m[1]), Number(m[2])];
-  return maj > major || (maj === major && min >= minor);
 }
 
 function commonName(subject: string): string | undefined {

@@ -1,9 +1,13 @@
 /**
  * One probe: a real connection that reads the server greeting and, when asked and offered, performs the
  * in-protocol upgrade itself (SSLRequest with sequence id 1, then a TLS handshake with exactly the
- * versions and suites given). It never sends a handshake response, so no credential ever leaves, and it
- * closes with a TLS close_notify. Each probe counts towards the server's max_connect_errors: callers
- * bound how many they open and retry nothing.
+ * versions and suites given). It never sends a handshake response, so no credential ever leaves.
+ *
+ * Kind to the server: the probe closes first (TLS close_notify, then FIN) and is over only once the server
+ * has closed its end too, so a caller's concurrency bound holds on the server as well (MariaDB logs each
+ * such close as "closed normally without authentication"). Each probe still counts once as an aborted
+ * connect, and towards max_connect_errors for a remote host: callers bound how many they open and retry
+ * nothing.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -54,6 +58,8 @@ export interface ProbeResult {
 
 /** Per-probe deadline: a local handshake takes milliseconds; a silent peer must not hold a scan. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+/** How long to wait for the server to close after we did: it answers our FIN at once; past this, reset. */
+const CLOSE_GRACE_MS = 1_000;
 
 export async function probe(
   endpoint: Endpoint,
@@ -75,7 +81,7 @@ export async function probe(
     if (isErrPacket(packet.payload)) throw refusedByServer(endpoint, decodeErrPacket(packet.payload));
     const greeting = decodeGreeting(packet.payload);
     if (!options || !offersTls(greeting)) {
-      socket.end();
+      await closeFirst(socket);
       return { greeting };
     }
     socket.write(sslRequestPacket(greeting));
@@ -104,6 +110,28 @@ function connected(socket: net.Socket, endpoint: Endpoint): Promise<void> {
   });
 }
 
+/** Ends our side and resolves once the server has closed its side, or resets after a grace period. */
+function closeFirst(socket: net.Socket | tls.TLSSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) {
+      resolve();
+      return;
+    }
+    const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(grace);
+      resolve();
+    });
+    // Our FIN (after close_notify on a TLS socket); the server answers with its own and closes.
+    socket.end();
+    socket.resume();
+  });
+}
+
+/**
+ * The TLS handshake of one probe. Resolves with 'accepted' after our close_notify and the server's close,
+ * or 'refused' when the server (or OpenSSL, for lack of a common suite) ends the handshake.
+ */
 function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOutcome> {
   return new Promise((resolve) => {
     const version = NODE_TLS_VERSION[options.version];
@@ -122,19 +150,21 @@ function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOut
       });
     } catch (err) {
       // "No cipher match": nothing left to offer for this version.
+      socket.destroy();
       resolve({ kind: 'refused', reason: causeText(err) });
       return;
     }
-    const onSocketGone = (err?: Error) =>
-      resolve({ kind: 'refused', reason: err ? causeText(err) : 'connection closed during the handshake' });
+    let accepted: TlsOutcome | undefined;
     secure.on('error', (err) => {
       socket.destroy();
-      onSocketGone(err);
+      resolve(accepted ?? { kind: 'refused', reason: causeText(err) });
     });
-    secure.once('close', () => onSocketGone());
+    secure.once('close', () =>
+      resolve(accepted ?? { kind: 'refused', reason: 'connection closed during the handshake' }),
+    );
     secure.once('secureConnect', () => {
       const peer = secure.getPeerCertificate(true);
-      const outcome: TlsOutcome = {
+      accepted = {
         kind: 'accepted',
         protocol: versionFromNode(secure.getProtocol()) ?? options.version,
         cipher: secure.getCipher().name,
@@ -143,9 +173,7 @@ function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOut
         authorized: secure.authorized,
         ...(secure.authorizationError ? { authorizationError: String(secure.authorizationError) } : {}),
       };
-      // close_notify, then FIN: the server logs a clean close rather than a reset.
-      secure.end();
-      resolve(outcome);
+      void closeFirst(secure);
     });
   });
 }

@@ -35,20 +35,31 @@ export interface ScanResult extends TlsFacts {
 export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Promise<ScanResult> {
   const limit = semaphore(options.concurrency ?? DEFAULT_SCAN_CONCURRENCY);
   let probes = 0;
+  // The first probe that fails (deadline, blocked host, reset) ends the whole scan: the versions scanned
+  // side by side open nothing more, and nothing is retried.
+  let failed = false;
+  const probeOnce = async (version: TlsVersionName, ciphers: string) => {
+    if (failed) return undefined;
+    probes++;
+    try {
+      return await probe(
+        endpoint,
+        { version, ciphers, ca: options.ca, servername: options.servername },
+        options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+      );
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
   const scanVersion = async (version: TlsVersionName) => {
     const found: string[] = [];
     let first: Extract<TlsOutcome, { kind: 'accepted' }> | undefined;
     while (found.length < MAX_SUITES_PER_VERSION) {
       const ciphers = candidateCiphers(version, found);
       if (ciphers === undefined) break;
-      probes++;
-      const result = await limit(() =>
-        probe(
-          endpoint,
-          { version, ciphers, ca: options.ca, servername: options.servername },
-          options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
-        ),
-      );
+      const result = await limit(() => probeOnce(version, ciphers));
+      if (result === undefined) break;
       const outcome = result.tls;
       // A server that refuses, or picks a suite we did not offer again, ends the enumeration.
       if (outcome?.kind !== 'accepted' || outcome.protocol !== version || found.includes(outcome.cipher))

@@ -141,6 +141,37 @@ describe('dbtls connect', () => {
   });
 });
 
+describe('settings precedence, end to end: flag > DSN > my.cnf > environment > default', () => {
+  // Each layer names another mode; the session the real CLI opens shows which one won.
+  it('takes each setting from the highest layer that gives it', async () => {
+    const cnf = path.join(dir, 'precedence.cnf');
+    fs.writeFileSync(cnf, `[client]\nssl-mode=REQUIRED\nssl-ca=${pki.ca}\nuser=${USER}\n`);
+    const env = { DBTLS_SSL_MODE: 'disable', DBTLS_DEFAULTS_FILE: cnf };
+    const host = `127.0.0.1:${db.port}`;
+    const rows: [string, string[], NodeJS.ProcessEnv, string][] = [
+      ['flag', [`mysql://${host}/?ssl-mode=VERIFY_CA`, '--ssl-mode', 'verify-full'], env, 'verify-full'],
+      ['DSN', [`mysql://${host}/?ssl-mode=VERIFY_CA`], env, 'verify-ca'],
+      ['my.cnf', [host], env, 'trust'],
+      ['environment', [host, '--user', USER], { DBTLS_SSL_MODE: 'disable' }, 'disable'],
+      ['default', [host, '--user', USER, '--ca', pki.ca], {}, 'verify-full'],
+    ];
+    const got: string[] = [];
+    for (const [layer, args, layerEnv] of rows) {
+      const r = await runCli(['connect', ...args, '--password-file', passwordFile, '--json'], {
+        env: layerEnv,
+      });
+      assert.equal(r.code, 0, `${layer}: ${r.stderr}`);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.target.mode, out.session.verifiedAs, layer);
+      got.push(`${layer}: ${out.session.verifiedAs}`);
+    }
+    assert.deepEqual(
+      got,
+      rows.map(([layer, , , mode]) => `${layer}: ${mode}`),
+    );
+  });
+});
+
 describe('client options against the same server', () => {
   const base = () => ({ host: '127.0.0.1', port: db.port, password: PASSWORD });
 

@@ -17,10 +17,11 @@ import { after, before, describe, it } from 'node:test';
 import * as tls from 'node:tls';
 import { connect } from '../../../src/client/connect.js';
 import { DbtlsError } from '../../../src/errors.js';
-import type { Target } from '../../../src/tls/settings.js';
+import { DEFAULT_TLS_MIN, parseTarget, type Target } from '../../../src/tls/settings.js';
 import type { SslMode } from '../../../src/tls/ssl-mode.js';
 import { type Relay, startDowngradeRelay } from '../../harness/attacker.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { sClientStarttls } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 
 const USER = 'downgrade_victim';
@@ -32,6 +33,7 @@ let pki: TestPki;
 let db: MariadbInstance;
 let relay: Relay;
 let mitm: Mitm;
+let legacy: Mitm;
 
 interface Mitm {
   port: number;
@@ -40,8 +42,15 @@ interface Mitm {
   close(): Promise<void>;
 }
 
-/** Forwards the real greeting, takes the SSLRequest, then terminates TLS with a certificate of another CA. */
-function startTlsMitm(upstreamPort: number, cert: { cert: string; key: string }): Promise<Mitm> {
+/**
+ * Forwards the real greeting, takes the SSLRequest, then terminates TLS itself with `cert` (and, for a
+ * version downgrade, only the TLS versions `tlsOptions` allow).
+ */
+function startTlsMitm(
+  upstreamPort: number,
+  cert: { cert: string; key: string },
+  tlsOptions: tls.SecureContextOptions = {},
+): Promise<Mitm> {
   const recorded: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -74,6 +83,7 @@ function startTlsMitm(upstreamPort: number, cert: { cert: string; key: string })
         isServer: true,
         cert: fs.readFileSync(cert.cert),
         key: fs.readFileSync(cert.key),
+        ...tlsOptions,
       });
       secure.on('error', () => client.destroy());
       secure.on('data', (d: Buffer) => {
@@ -105,7 +115,7 @@ function target(port: number, mode: SslMode): Target {
     port,
     user: USER,
     password: PASSWORD,
-    tls: { mode, mutualTls: 'disable', ca: pki.ca, minVersion: 'TLSv1.2' },
+    tls: { mode, mutualTls: 'disable', ca: pki.ca, minVersion: DEFAULT_TLS_MIN },
   };
 }
 
@@ -134,10 +144,18 @@ before(async () => {
   });
   relay = await startDowngradeRelay({ port: db.port });
   mitm = await startTlsMitm(db.port, pki.otherServer);
+  // The server's own, valid certificate, but only TLS 1.1 (RFC 8996 deprecated it; OpenSSL 3 needs
+  // security level 0 for it).
+  legacy = await startTlsMitm(db.port, pki.server, {
+    minVersion: 'TLSv1.1',
+    maxVersion: 'TLSv1.1',
+    ciphers: 'DEFAULT:@SECLEVEL=0',
+  });
 });
 after(async () => {
   await relay?.close();
   await mitm?.close();
+  await legacy?.close();
   await db?.stop();
 });
 
@@ -181,4 +199,21 @@ describe('a man in the middle terminating TLS with another CA', () => {
     assert.ok(got.includes(Buffer.from(USER)), 'the attacker read the user name');
     assert.equal(got[3], 2, 'the handshake response inside TLS has sequence id 2');
   });
+});
+
+describe('a peer that offers only TLS 1.1 (a version downgrade), with the right certificate', () => {
+  it('control: openssl completes a TLS 1.1 handshake with it, and no TLS 1.2 one', async () => {
+    assert.equal((await sClientStarttls({ port: legacy.port, tlsVersion: '1.1' })).ok, true);
+    assert.equal((await sClientStarttls({ port: legacy.port, tlsVersion: '1.2' })).ok, false);
+  });
+
+  for (const mode of ['trust', 'verify-ca', 'verify-full'] as const) {
+    it(`${mode}: the default --tls-min (TLS 1.2) refuses it: TLS_HANDSHAKE_FAILED, nothing sent inside`, async () => {
+      assert.equal(parseTarget(`127.0.0.1:${legacy.port}`, {}, {}).tls.minVersion, 'TLSv1.2', 'the default');
+      const before = legacy.decrypted().length;
+      assert.equal(await outcome(legacy.port, mode), 'TLS_HANDSHAKE_FAILED');
+      assert.equal(legacy.decrypted().length - before, 0);
+      assertNoCredentials(legacy.decrypted(), mode);
+    });
+  }
 });

@@ -123,6 +123,9 @@ async function ourOutcome(mode: SslMode, column: Column): Promise<Outcome> {
       conn.session.protocol ?? '',
       `${mode} / ${column}: server Ssl_version vs session facts`,
     );
+    // verifiedAs names what protects the session: the mode itself, or less when preferred fell back.
+    const protectedBy = mode === 'preferred' ? (conn.session.encrypted ? 'trust' : 'disable') : mode;
+    assert.equal(conn.session.verifiedAs, protectedBy, `${mode} / ${column}: verifiedAs`);
     return conn.session.encrypted ? 'tls' : 'plain';
   } catch (err) {
     if (err instanceof DbtlsError) return err.code;

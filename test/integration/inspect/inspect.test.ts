@@ -14,7 +14,7 @@ import { inspect } from '../../../src/inspect/inspect.js';
 import type { InspectReport } from '../../../src/inspect/report.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { openssl, sslscan } from '../../harness/oracles.js';
+import { openssl, sClientStarttls, sslscan } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 
 const APP = { name: 'inspect_app', password: 'app-secret-1' };
@@ -204,42 +204,83 @@ describe('credentialed checks', () => {
 describe('dbtls inspect (the CLI)', () => {
   const target = () => `${db.host}:${db.port}`;
 
-  it('prints the agreed JSON shape and exits 0 for a clean server', async () => {
+  it('prints the JSON shape of issue 4, each value equal to what sslscan, openssl and the server say', async () => {
     const r = await runCli(['inspect', target(), '--ca', pki.ca, '--json']);
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
     const j = JSON.parse(r.stdout);
+    // Issue 4: { target, server: { version, flavor, tlsOffered }, tls: { versions, ciphers: [ { version,
+    // name, bits } ] }, certificate: { chain: [ { subject, issuer, sans, notAfter, daysLeft, fingerprint } ],
+    // verified, hostnameMatch }, findings: [ { id, severity, message, fix } ] }, and a little more.
+    assert.deepEqual(Object.keys(j), ['target', 'inspectedAt', 'server', 'tls', 'certificate', 'findings']);
     assert.equal(j.target, target());
-    assert.deepEqual(Object.keys(j.server).sort(), [
-      'authPlugin',
-      'connectionId',
-      'flavor',
-      'tlsOffered',
-      'version',
-    ]);
-    assert.equal(j.server.tlsOffered, true);
-    assert.deepEqual(Object.keys(j.tls.versions), ['TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-    for (const c of j.tls.ciphers) {
-      assert.equal(typeof c.version, 'string');
-      assert.equal(typeof c.name, 'string');
-      assert.equal(typeof c.bits, 'number');
+    assert.equal(typeof j.server.connectionId, 'number');
+    assert.deepEqual(j.server, {
+      version: (await db.sql('SELECT VERSION()')).trim(),
+      flavor: 'mariadb',
+      tlsOffered: true,
+      authPlugin: 'mysql_native_password',
+      connectionId: j.server.connectionId,
+    });
+    const oracle = await sslscan({ host: db.host, port: db.port });
+    assert.deepEqual(Object.keys(j.tls), ['versions', 'ciphers', 'probes']);
+    assert.deepEqual(j.tls.versions, oracle.versions);
+    assert.deepEqual(
+      j.tls.ciphers.map((c: { version: string; name: string; bits: number }) => ({
+        version: c.version,
+        name: c.name,
+        bits: c.bits,
+      })),
+      oracle.ciphers,
+    );
+    // One connection for the greeting, one per accepted suite, and one refusal closing each version.
+    assert.equal(j.tls.probes, 1 + j.tls.ciphers.length + 4);
+    // The chain as openssl s_client received it (MariaDB sends its ssl_ca after the leaf).
+    const shown = await sClientStarttls({ port: db.port });
+    assert.equal(j.certificate.chain.length, shown.peerChainPem.length);
+    for (const [i, pem] of shown.peerChainPem.entries()) {
+      const o = await openssl(
+        [
+          'x509',
+          '-noout',
+          '-subject',
+          '-issuer',
+          '-enddate',
+          '-fingerprint',
+          '-sha256',
+          '-nameopt',
+          'compat',
+        ],
+        { input: pem },
+      );
+      const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(o.stdout)?.[1]?.trim();
+      const entry = j.certificate.chain[i];
+      const notAfter = new Date(field('notAfter') ?? '');
+      assert.equal(entry.subject, field('subject'));
+      assert.equal(entry.issuer, field('issuer'));
+      assert.equal(entry.notAfter, notAfter.toISOString());
+      assert.equal(entry.daysLeft, Math.floor((notAfter.getTime() - Date.parse(j.inspectedAt)) / 86_400_000));
+      assert.equal(entry.fingerprint, field('sha256 Fingerprint')?.replace(/:/g, '').toLowerCase());
     }
-    const leaf = j.certificate.chain[0];
-    for (const key of [
-      'subject',
-      'issuer',
-      'sans',
-      'notAfter',
-      'daysLeft',
-      'fingerprint',
-      'keyType',
-      'keyBits',
-      'signatureAlgorithm',
-    ]) {
-      assert.ok(key in leaf, key);
-    }
+    assert.deepEqual(j.certificate.chain[0].sans, ['DNS:localhost', 'IP:127.0.0.1']);
+    assert.deepEqual(j.certificate.chain[1].sans, []);
     assert.equal(j.certificate.verified, true);
     assert.equal(j.certificate.hostnameMatch, true);
-    assert.ok(Array.isArray(j.findings));
+    assert.deepEqual(j.findings, []);
+  });
+
+  it('gives each finding exactly id, severity, message and fix in --json', async () => {
+    const r = await runCli(['inspect', target(), '--ca', pki.otherCa, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).findings, [
+      {
+        id: 'cert-untrusted',
+        severity: 'high',
+        message:
+          'the certificate chain does not verify against the given --ca (SELF_SIGNED_CERT_IN_CHAIN): verify-ca and verify-full clients refuse it',
+        fix: 'pass the CA that issued the server certificate with --ca, or reissue the server certificate from your CA (dbtls issue server)',
+      },
+    ]);
   });
 
   it('exits 1 on a finding at or above --fail-on (default high), 0 below it, and prints the fix', async () => {

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  evaluateFindings,
-  type InspectFacts,
-  parseSeverity,
-  versionAtLeast,
-} from '../../../src/inspect/findings.js';
+import { evaluateFindings, type InspectFacts, parseSeverity } from '../../../src/inspect/findings.js';
 import { type ChainEntry, type Finding, failsAt } from '../../../src/inspect/report.js';
 import { describeCipher } from '../../../src/inspect/scan.js';
+import { PROJECT_ROOT } from '../../harness/cli.js';
 
 /** Facts of a healthy server: TLS 1.2 + 1.3, strong suites, a CA-issued leaf valid for a year. */
 const LEAF: ChainEntry = {
@@ -51,6 +49,18 @@ const HEALTHY: InspectFacts = {
     checkedName: 'db.example',
     hostnameMatch: true,
   },
+};
+
+/** The certificate MariaDB 11.4+ generates when none is configured (src/inspect/zero-config.ts). */
+const GENERATED: Partial<ChainEntry> = {
+  subject: '/CN=MariaDB Server',
+  issuer: '/CN=MariaDB Server',
+  sans: [],
+  serial: '00',
+  keyType: 'RSA',
+  keyBits: 4096,
+  signatureAlgorithm: 'sha256WithRSAEncryption',
+  selfSigned: true,
 };
 
 function withLeaf(
@@ -106,6 +116,32 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
     },
     expect: ['weak-ciphers:high', 'no-forward-secrecy:low'],
   },
+  {
+    name: 'TLS offered, but no version completes a handshake',
+    facts: {
+      ...HEALTHY,
+      tls: {
+        versions: { 'TLSv1.0': false, 'TLSv1.1': false, 'TLSv1.2': false, 'TLSv1.3': false },
+        ciphers: [],
+        probes: 5,
+      },
+      certificate: null,
+    },
+    expect: ['tls-handshake-failed:high'],
+  },
+  {
+    name: 'an expired intermediate: chain-cert-expired, not also untrusted',
+    facts: {
+      ...HEALTHY,
+      certificate: {
+        ...(HEALTHY.certificate as NonNullable<InspectFacts['certificate']>),
+        chain: [LEAF, { ...LEAF, subject: '/CN=dbtls intermediate', isCa: true, daysLeft: -2 }],
+        verified: false,
+        verifyError: 'CERT_HAS_EXPIRED',
+      },
+    },
+    expect: ['chain-cert-expired:critical'],
+  },
   { name: 'expires in 10 days', facts: withLeaf({ daysLeft: 10 }), expect: ['cert-expiring:medium'] },
   { name: 'expires in exactly 30 days: not yet reported', facts: withLeaf({ daysLeft: 30 }), expect: [] },
   {
@@ -137,7 +173,7 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
     expect: ['cert-self-signed:medium'],
   },
   {
-    name: 'MariaDB 11.4 zero-configuration certificate',
+    name: 'a self-signed certificate of a MariaDB 11.4 is not, by its version alone, the generated one',
     facts: {
       ...withLeaf(
         { selfSigned: true, issuer: '/CN=db.example' },
@@ -145,15 +181,30 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
       ),
       server: { ...HEALTHY.server, version: '11.4.2-MariaDB' },
     },
+    expect: ['cert-self-signed:medium'],
+  },
+  {
+    name: 'the MariaDB 11.4+ generated certificate (name, self-signed, no SAN), whatever the version string',
+    facts: withLeaf(GENERATED, { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
     expect: ['server-generated-cert:medium'],
   },
   {
-    name: 'the zero-configuration certificate by its subject, even on an older version string',
+    name: 'the generated certificate pinned with --ca: still reported (it changes at every restart)',
+    facts: withLeaf(GENERATED),
+    expect: ['server-generated-cert:medium'],
+  },
+  {
+    name: 'a CA-issued certificate named MariaDB Server is not the generated one',
+    facts: withLeaf({ subject: '/CN=MariaDB Server', sans: ['DNS:db.example'] }),
+    expect: [],
+  },
+  {
+    name: 'a self-signed certificate named MariaDB Server with a SAN was made by hand',
     facts: withLeaf(
-      { subject: '/CN=MariaDB Server', issuer: '/CN=MariaDB Server', selfSigned: true },
+      { ...GENERATED, sans: ['DNS:db.example'] },
       { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
     ),
-    expect: ['server-generated-cert:medium'],
+    expect: ['cert-self-signed:medium'],
   },
   {
     name: 'small RSA key and SHA-1 signature',
@@ -205,6 +256,15 @@ describe('evaluateFindings', () => {
     }
   });
 
+  it('documents every finding, with its severity, in docs/inspect.md', () => {
+    const page = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/inspect.md'), 'utf8');
+    for (const c of CASES) {
+      for (const f of evaluateFindings(c.facts)) {
+        assert.match(page, new RegExp(`^\\| \`${f.id}\` \\| [^|]*${f.severity}`, 'm'), f.id);
+      }
+    }
+  });
+
   it('writes MySQL fixes as online statements and MariaDB fixes as my.cnf edits', () => {
     const legacy = { ...HEALTHY.tls.versions, 'TLSv1.0': true };
     const maria = evaluateFindings({ ...HEALTHY, tls: { ...HEALTHY.tls, versions: legacy } });
@@ -244,17 +304,4 @@ describe('severities', () => {
     assert.equal(failsAt({ findings }, 'high'), false);
     assert.equal(failsAt({ findings: [] }, 'info'), false);
   });
-});
-
-describe('versionAtLeast', () => {
-  const table: [string, boolean][] = [
-    ['11.4.2-MariaDB', true],
-    ['5.5.5-11.4.0-MariaDB', true],
-    ['11.3.9-MariaDB', false],
-    ['10.11.19-MariaDB-0+deb12u1', false],
-    ['12.0.1-MariaDB', true],
-  ];
-  for (const [version, expected] of table) {
-    it(`${version} -> ${expected}`, () => assert.equal(versionAtLeast(version, [11, 4]), expected));
-  }
 });
