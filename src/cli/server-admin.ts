@@ -7,12 +7,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { CA_PASSPHRASE_ENV } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import {
-  type AdminSession,
-  openAdminSession,
-  resolveAdminTarget,
-  type SessionOptions,
-} from '../server/admin.js';
+import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin.js';
+import { resolveAdminTarget } from '../server/admin-target.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 

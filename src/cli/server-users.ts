@@ -3,7 +3,8 @@
  * changed behind the lockout guard of src/server/require.ts).
  */
 import { DbtlsError } from '../errors.js';
-import { type AdminSslMode, parseAdminSslMode } from '../server/admin.js';
+import type { AdminSslMode } from '../server/admin.js';
+import { parseAdminSslMode } from '../server/admin-target.js';
 import { applyRequirement, certificateName, type RequireResult } from '../server/require.js';
 import {
   type AccountInfo,

@@ -8,13 +8,15 @@ import type { ConnectionOptions } from 'mysql2';
 import { type Connection, createConnection } from 'mysql2/promise';
 import { connect } from '../client/connect.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { parseSslMode, type SslMode } from '../tls/ssl-mode.js';
+import type { SslMode } from '../tls/ssl-mode.js';
 import {
+  type Flavor,
   parseServerVersion,
   type ServerCapabilities,
   type ServerVersion,
   serverCapabilities,
 } from './flavor.js';
+import { quoteString, splitCurrentUser } from './sql.js';
 
 /** The modes an admin session may use. `preferred` is refused: it can silently send the password in clear. */
 export type AdminSslMode = Exclude<SslMode, 'preferred'>;
@@ -43,6 +45,8 @@ export interface SqlSession {
   query(sql: string): Promise<Row[]>;
   /** The TLS protocol of the session ('TLSv1.3'), undefined when it is not encrypted. */
   readonly tlsProtocol: string | undefined;
+  /** The flavor the greeting showed (TCP only): MariaDB clears CLIENT_MYSQL, whatever VERSION() says. */
+  readonly greetingFlavor?: Flavor | undefined;
   close(): Promise<void>;
 }
 
@@ -62,21 +66,6 @@ export interface AdminSession extends SqlSession {
 /** TLS 1.2 minimum: older versions are deprecated by RFC 8996. */
 const MIN_TLS_VERSION = 'TLSv1.2';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
-/** Parses an ssl-mode for an admin session: the shared model (src/tls/ssl-mode.ts), minus `preferred`. */
-export function parseAdminSslMode(text: string): AdminSslMode {
-  const mode: SslMode = parseSslMode(text);
-  if (mode === 'preferred') {
-    throw new DbtlsError(
-      'SSL_MODE_INVALID',
-      'could not use ssl-mode preferred for an admin session: it falls back to plaintext',
-      {
-        hint: 'use --ssl-mode verify-full --ca F (or --ssl-mode disable / --socket PATH when the server has no TLS yet)',
-      },
-    );
-  }
-  return mode;
-}
 
 /** mysql2 options for the unix socket: local, so TLS does not apply. */
 function socketConnectionOptions(o: SessionOptions): ConnectionOptions {
@@ -173,6 +162,7 @@ async function openTcpSession(o: SessionOptions): Promise<SqlSession> {
   let closed = false;
   return {
     tlsProtocol: conn.session.encrypted ? conn.session.protocol : undefined,
+    greetingFlavor: conn.session.flavor,
     async query(sql) {
       try {
         return await conn.query(sql);
@@ -201,57 +191,13 @@ export async function openAdminSession(o: SessionOptions): Promise<AdminSession>
     // Our quoteString escapes backslashes; make the session parse them as escapes whatever the server's mode.
     await session.query("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')");
     const [row] = await session.query('SELECT VERSION() AS version, CURRENT_USER() AS account');
-    const version = parseServerVersion(String(row?.version ?? ''));
+    const version = parseServerVersion(String(row?.version ?? ''), session.greetingFlavor);
     const account = splitCurrentUser(String(row?.account ?? ''));
     return { ...session, options: o, version, capabilities: serverCapabilities(version), account };
   } catch (err) {
     await session.close();
     throw err;
   }
-}
-
-/** CURRENT_USER() is `user@host`; the user may itself contain '@', the host never does. */
-export function splitCurrentUser(text: string): Account {
-  const at = text.lastIndexOf('@');
-  return at < 0 ? { user: text, host: '%' } : { user: text.slice(0, at), host: text.slice(at + 1) };
-}
-
-/**
- * A SQL string literal. Backslash escapes are valid because admin sessions clear NO_BACKSLASH_ESCAPES;
- * quotes are doubled (standard SQL) so the literal also survives that mode for every other character.
- */
-export function quoteString(value: string): string {
-  let out = "'";
-  for (const ch of value) {
-    switch (ch) {
-      case "'":
-        out += "''";
-        break;
-      case '\\':
-        out += '\\\\';
-        break;
-      case '\0':
-        out += '\\0';
-        break;
-      case '\n':
-        out += '\\n';
-        break;
-      case '\r':
-        out += '\\r';
-        break;
-      case '\x1a':
-        out += '\\Z';
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return `${out}'`;
-}
-
-/** An account in SQL: 'user'@'host'. */
-export function accountSql(account: Account): string {
-  return `${quoteString(account.user)}@${quoteString(account.host)}`;
 }
 
 /** The value of one global variable, or undefined when the server does not know it. */
@@ -264,86 +210,4 @@ export async function globalVariables(
   const out = new Map<string, string>();
   for (const row of rows) out.set(String(row.Variable_name).toLowerCase(), String(row.Value ?? ''));
   return out;
-}
-
-export interface AdminTargetFlags {
-  readonly sslMode?: string | undefined;
-  readonly ca?: string | undefined;
-  readonly cert?: string | undefined;
-  readonly key?: string | undefined;
-  readonly user?: string | undefined;
-  readonly socket?: string | undefined;
-  readonly password?: string | undefined;
-}
-
-const DEFAULT_PORT = 3306;
-/** Admin tasks are done as root unless told otherwise, like the mysql CLI on the server host. */
-const DEFAULT_ADMIN_USER = 'root';
-
-/**
- * An ADMIN_TARGET (`host[:port]` or `mysql://user@host:port/?ssl-mode=..&ssl-ca=..`) and the flags, resolved
- * once: flags win over the DSN, the DSN over defaults. The default mode is verify-full (DESIGN.md): a
- * server without TLS yet is reached with an explicit `--ssl-mode disable` or over `--socket`.
- */
-export function resolveAdminTarget(text: string, flags: AdminTargetFlags = {}): SessionOptions {
-  let host: string;
-  let port = DEFAULT_PORT;
-  let user: string | undefined;
-  const query = new Map<string, string>();
-  const bad = (why: string) =>
-    new DbtlsError('TARGET_INVALID', `could not parse the target ${JSON.stringify(text)}: ${why}`, {
-      hint: 'write host[:port] or mysql://user@host:port/?ssl-mode=verify-full&ssl-ca=ca.pem',
-    });
-  if (/^(mysql|mariadb):\/\//i.test(text)) {
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw bad('not a valid URL');
-    }
-    if (url.password) {
-      throw new DbtlsError(
-        'PASSWORD_IN_ARGV',
-        'could not use a password written in the target: argv is visible to other users',
-        {
-          hint: 'put the password in a file and pass --password-file FILE, or set MYSQL_PWD',
-        },
-      );
-    }
-    host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (url.port) port = Number(url.port);
-    if (url.username) user = decodeURIComponent(url.username);
-    for (const [k, v] of url.searchParams) query.set(k.toLowerCase().replaceAll('_', '-'), v);
-  } else {
-    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(text.trim());
-    if (!m) throw bad('expected host[:port]');
-    host = (m[1] ?? m[2])!;
-    if (m[3]) port = Number(m[3]);
-  }
-  if (!host) throw bad('no host');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port ${port} is out of range`);
-  const modeText = flags.sslMode ?? query.get('ssl-mode') ?? 'verify-full';
-  const tls: SessionTls = {
-    mode: parseAdminSslMode(modeText),
-    ca: flags.ca ?? query.get('ssl-ca'),
-    cert: flags.cert ?? query.get('ssl-cert'),
-    key: flags.key ?? query.get('ssl-key'),
-  };
-  if (!flags.socket && (tls.mode === 'verify-ca' || tls.mode === 'verify-full') && !tls.ca) {
-    throw new DbtlsError(
-      'SSL_CA_REQUIRED',
-      `could not connect to ${host}:${port} with ssl-mode ${tls.mode}: no CA certificate given`,
-      {
-        hint: 'pass --ca FILE; when the server has no TLS yet, use --socket PATH on the server host or say --ssl-mode disable explicitly',
-      },
-    );
-  }
-  return {
-    host,
-    port,
-    socket: flags.socket,
-    user: flags.user ?? user ?? DEFAULT_ADMIN_USER,
-    password: flags.password,
-    tls,
-  };
 }

@@ -6,12 +6,13 @@
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import { type AdminSession, globalVariables, quoteString } from './admin.js';
+import { type AdminSession, globalVariables } from './admin.js';
 import { renderConfig, type ServerTlsConfig, TLS_VARIABLES } from './config.js';
 import type { ServerCapabilities, TlsVersion } from './flavor.js';
 import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
 import { proveServed, type ServedCertificate } from './reload.js';
+import { quoteString } from './sql.js';
 
 export interface EnableOptions {
   readonly files: ServerFiles;

@@ -9,15 +9,8 @@ import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { checkCombination } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
-import {
-  type Account,
-  type AdminSession,
-  type AdminSslMode,
-  accountSql,
-  openSession,
-  type SessionTls,
-  splitCurrentUser,
-} from './admin.js';
+import { type Account, type AdminSession, type AdminSslMode, openSession, type SessionTls } from './admin.js';
+import { accountSql, splitCurrentUser } from './sql.js';
 import {
   accountRequirement,
   describeRequirement,

@@ -4,8 +4,9 @@
  * SPECIFIED), x509_issuer, x509_subject and ssl_cipher.
  */
 import { DbtlsError } from '../errors.js';
-import { type Account, quoteString, type Row, type SqlSession } from './admin.js';
+import type { Account, Row, SqlSession } from './admin.js';
 import type { ServerCapabilities } from './flavor.js';
+import { quoteString } from './sql.js';
 
 export type RequirementType = 'NONE' | 'SSL' | 'X509' | 'SPECIFIED';
 

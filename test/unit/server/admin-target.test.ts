@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { parseAdminSslMode, resolveAdminTarget } from '../../../src/server/admin.js';
+import { parseAdminSslMode, resolveAdminTarget } from '../../../src/server/admin-target.js';
 import { greetingOffersTls, sslRequestPacket } from '../../../src/server/reload.js';
 
 const code = (c: string) => (e: unknown) => e instanceof DbtlsError && e.code === c;

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { accountSql, quoteString, splitCurrentUser } from '../../../src/server/admin.js';
 import { alterRequireStatement } from '../../../src/server/require.js';
+import { accountSql, quoteString, splitCurrentUser } from '../../../src/server/sql.js';
 import {
   countRequirements,
   describeRequirement,
