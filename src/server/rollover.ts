@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { readStateFile } from './state-file.js';
 
 export const ROLLOVER_STAGES = Object.freeze(['new-ca', 'trust-both', 'reissue', 'retire-old'] as const);
 export type RolloverStage = (typeof ROLLOVER_STAGES)[number];
@@ -129,24 +130,11 @@ export function completeStage(
 }
 
 export function readRolloverState(caDir: string): RolloverState | undefined {
-  const file = path.join(caDir, ROLLOVER_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    const state = JSON.parse(text) as RolloverState;
-    if (state.version !== 1 || !Array.isArray(state.completed)) throw new Error('unknown version');
-    return state;
-  } catch (err) {
-    throw new DbtlsError('ROLLOVER_STATE_MALFORMED', `could not read ${file}: ${(err as Error).message}`, {
-      hint: 'restore it from a backup, or remove it to start the rollover again (the CA files are untouched)',
-      cause: err,
-    });
-  }
+  return readStateFile<RolloverState>(path.join(caDir, ROLLOVER_FILE), {
+    code: 'ROLLOVER_STATE_MALFORMED',
+    hint: 'restore it from a backup, or remove it to start the rollover again (the CA files are untouched)',
+    valid: (state) => state.version === 1 && Array.isArray(state.completed),
+  });
 }
 
 export function writeRolloverState(caDir: string, state: RolloverState): void {

@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DbtlsError } from '../errors.js';
 import { MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { readStateFile } from './state-file.js';
 import type { TlsRequirement } from './users.js';
 
 export const SECURE_STATE_FILE = 'secure.json';
@@ -63,24 +63,12 @@ export function stateFile(caDir: string): string {
 }
 
 export function readSecureState(caDir: string): SecureStateFile {
-  const file = stateFile(caDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, servers: {} };
-    throw err;
-  }
-  try {
-    const state = JSON.parse(text) as SecureStateFile;
-    if (state.version !== 1 || typeof state.servers !== 'object') throw new Error('unknown version');
-    return state;
-  } catch (err) {
-    throw new DbtlsError('SECURE_STATE_MALFORMED', `could not read ${file}: ${(err as Error).message}`, {
-      hint: 'restore it from a backup; without it `dbtls secure --undo` cannot know what to put back',
-      cause: err,
-    });
-  }
+  const state = readStateFile<SecureStateFile>(stateFile(caDir), {
+    code: 'SECURE_STATE_MALFORMED',
+    hint: 'restore it from a backup; without it `dbtls secure --undo` cannot know what to put back',
+    valid: (s) => s.version === 1 && typeof s.servers === 'object' && s.servers !== null,
+  });
+  return state ?? { version: 1, servers: {} };
 }
 
 /** Writes the state only when it changed, so that a run that changed nothing leaves every file alone. */
