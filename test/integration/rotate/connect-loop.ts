@@ -34,6 +34,8 @@ for (let i = 0; !stop && i < o.limitCount && Date.now() < deadline; i++) {
     process.stdout.write('fail ' + String(err && err.message).replaceAll('\\n', ' ') + '\\n');
   }
 }
+// The open stdin would keep this process alive after the loop: end it here, at the limit as on request.
+process.exit(0);
 `;
 
 export interface LoopOptions {
@@ -60,6 +62,16 @@ export interface ConnectLoop {
   attempts(n: number): Promise<void>;
   readonly count: number;
   stop(): Promise<LoopReport>;
+  /** For cleanup after a failed test: ends the loop process at once. Idempotent. */
+  kill(): void;
+}
+
+const live = new Set<ConnectLoop>();
+
+/** Kills every loop still running (an `after` hook: a failed assertion must not leave one behind). */
+export function killConnectLoops(): void {
+  for (const loop of live) loop.kill();
+  live.clear();
 }
 
 export function startConnectLoop(o: LoopOptions): ConnectLoop {
@@ -105,7 +117,7 @@ export function startConnectLoop(o: LoopOptions): ConnectLoop {
     }
   });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return {
+  const loop: ConnectLoop = {
     get count() {
       return attempts;
     },
@@ -116,6 +128,9 @@ export function startConnectLoop(o: LoopOptions): ConnectLoop {
         void exited.then(() => reject(new Error(`the loop ended after ${attempts} attempts: ${stderr}`)));
       });
     },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
     async stop() {
       child.stdin?.end();
       const code = await exited;
@@ -123,4 +138,6 @@ export function startConnectLoop(o: LoopOptions): ConnectLoop {
       return { attempts, failures, fingerprints: [...counts.keys()], counts, pid: child.pid ?? 0 };
     },
   };
+  live.add(loop);
+  return loop;
 }

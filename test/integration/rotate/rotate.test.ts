@@ -22,7 +22,7 @@ import { rotateServerCertificate } from '../../../src/server/rotate.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { opensslVerify } from '../../harness/oracles.js';
-import { startConnectLoop } from './connect-loop.js';
+import { killConnectLoops, startConnectLoop } from './connect-loop.js';
 
 let tmp: string;
 let ca: Ca;
@@ -73,6 +73,7 @@ const appLoop = () =>
   });
 
 after(async () => {
+  killConnectLoops();
   await admin?.close();
   await db?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
