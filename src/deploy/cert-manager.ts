@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import { checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
 export type CertManagerKey = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-4096';
@@ -125,18 +126,6 @@ export function kubeName(text: string): string {
 
 function durationHours(days: number): string {
   return `${days * 24}h`;
-}
-
-function checkNamespace(ns: string): void {
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
-    throw new DbtlsError(
-      'NAMESPACE_INVALID',
-      `could not use namespace ${JSON.stringify(ns)}: not a DNS-1123 label`,
-      {
-        hint: 'use lowercase letters, digits and dashes, at most 63 characters',
-      },
-    );
-  }
 }
 
 export function certManagerManifests(o: CertManagerOptions): CertManagerOutput {

@@ -5,14 +5,19 @@
  * it, and the chart is told 'null' for the rest.
  *
  * Each object is what `kubectl create configmap|secret generic NAME --from-file=KEY=FILE --dry-run=client
- * -o yaml` prints for the same bytes: text in ConfigMap `data`, anything that is not UTF-8 in `binaryData`,
- * Secret values base64 in `data` (kubectl's own rule, staging/src/k8s.io/kubectl/pkg/cmd/create).
+ * -o yaml` prints for the same bytes (./kube-objects.ts).
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { causeText, DbtlsError } from '../errors.js';
+import { DbtlsError, isDbtlsError } from '../errors.js';
+import { pemCertificates } from '../keystore/chain.js';
 import { writeJks } from '../keystore/jks.js';
+import { type KeystoreMaterial, loadKeystoreMaterial } from '../keystore/material.js';
+import { readKeystore } from '../keystore/read.js';
 import { type Material, type MutualTls, requiredMaterial, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
+import { checkName, checkNamespace, configMapFromFiles, secretFromFiles } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
+
+/** Part of the library's API since these lived here. */
+export { configMapFromFiles, secretFromFiles } from './kube-objects.js';
 
 /** Object names and keys as the charts of this kind expect them (issue 6). */
 export const K8S_OBJECTS = Object.freeze({
@@ -91,95 +96,51 @@ const MATERIAL_FLAGS: Readonly<Record<Material, string>> = Object.freeze({
   keystorePasswords: '--keystore-password-file FILE',
 });
 
-function isUtf8(bytes: Buffer): boolean {
+/** The client key and certificate, checked as a pair; with `issuers`, the chain completed from the CA file. */
+function clientMaterial(input: K8sSecretsInput, issuers: boolean): KeystoreMaterial {
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function metadata(name: string, namespace: string | undefined) {
-  // kubectl --dry-run=client prints creationTimestamp: null; kept so the objects are byte-identical.
-  return namespace === undefined
-    ? { creationTimestamp: null, name }
-    : { creationTimestamp: null, name, namespace };
-}
-
-/** `kubectl create configmap NAME --from-file=KEY=FILE`: UTF-8 text in data, other bytes in binaryData. */
-export function configMapFromFiles(
-  name: string,
-  files: Readonly<Record<string, Buffer>>,
-  namespace?: string,
-): KubeObject {
-  const data: Record<string, string> = {};
-  const binaryData: Record<string, string> = {};
-  for (const [key, bytes] of Object.entries(files)) {
-    if (isUtf8(bytes)) data[key] = bytes.toString('utf8');
-    else binaryData[key] = bytes.toString('base64');
-  }
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: metadata(name, namespace),
-    ...(Object.keys(binaryData).length > 0 ? { binaryData } : {}),
-    ...(Object.keys(data).length > 0 ? { data } : {}),
-  };
-}
-
-/** `kubectl create secret generic NAME --from-file=KEY=FILE`: every value base64 in data. */
-export function secretFromFiles(
-  name: string,
-  files: Readonly<Record<string, Buffer>>,
-  namespace?: string,
-): KubeObject {
-  const data: Record<string, string> = {};
-  for (const [key, bytes] of Object.entries(files)) data[key] = bytes.toString('base64');
-  return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(name, namespace), data };
-}
-
-function checkCertificate(pem: Buffer, what: string): X509Certificate {
-  try {
-    return new X509Certificate(pem);
+    return loadKeystoreMaterial({
+      certPem: input.clientCert!,
+      keyPem: input.clientKey!,
+      ...(issuers && input.ca ? { issuerPems: [input.ca] } : {}),
+    });
   } catch (err) {
-    throw new DbtlsError('CERT_MALFORMED', `could not read the ${what}: ${causeText(err)}`, {
-      hint: 'give a PEM file that starts with -----BEGIN CERTIFICATE-----',
-      cause: err,
+    if (isDbtlsError(err) && err.code === 'KEY_PASSPHRASE_REQUIRED') {
+      throw new DbtlsError('KEY_ENCRYPTED', 'could not use the client key: it is encrypted', {
+        hint: 'database clients read the key without a passphrase: `openssl pkey -in key.pem -out key-plain.pem`, then give --key key-plain.pem',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The client key and certificate as a JKS PrivateKeyEntry under the alias `client`. */
+function buildKeystore(input: K8sSecretsInput, password: string): Buffer {
+  const material = clientMaterial(input, true);
+  const chain = material.chain.map((c) => c.raw);
+  return writeJks({
+    entries: [{ type: 'PrivateKeyEntry', alias: KEYSTORE_ALIAS, key: material.key, chain }],
+    storePassword: password,
+    keyPassword: input.keyPassword ?? password,
+  });
+}
+
+/** A keystore the user gave must open with the passwords that go into the Secret next to it. */
+function checkKeystore(keystore: Buffer, input: K8sSecretsInput, warnings: string[]): void {
+  const opened = readKeystore(keystore, input.keystorePassword!, {
+    ...(input.keyPassword !== undefined ? { keyPassword: input.keyPassword } : {}),
+  });
+  if (!opened.entries.some((e) => e.type === 'PrivateKeyEntry')) {
+    throw new DbtlsError('KEYSTORE_NO_KEY', 'could not use the keystore: it holds no private key entry', {
+      hint: 'mutual TLS needs the client key in the keystore: `dbtls export jks --cert F --key F ...`, or give --cert and --key',
     });
   }
-}
-
-function checkKeyPair(certPem: Buffer, keyPem: Buffer) {
-  const cert = checkCertificate(certPem, 'client certificate');
-  let key: ReturnType<typeof createPrivateKey>;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    throw new DbtlsError('KEY_MALFORMED', `could not read the client key: ${causeText(err)}`, {
-      hint: 'give an unencrypted PEM private key (database clients read it without a passphrase)',
-      cause: err,
-    });
-  }
-  if (!cert.checkPrivateKey(key)) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
-      'could not pair the client key with the certificate: they do not match',
-      {
-        hint: 'give the key that was issued with this certificate',
-      },
+  if (opened.format !== 'jks') {
+    warnings.push(
+      `the keystore is PKCS#12 but goes into the key ${K8S_OBJECTS.clientKeystore.key}: tell the client keyStoreType=PKCS12`,
     );
   }
-  return { cert, key };
-}
-
-/** The DER certificates of a PEM file, in order. */
-function pemCertificatesDer(pem: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (const m of pem.toString('utf8').matchAll(re))
-    out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
-  return out;
 }
 
 export function k8sSecrets(input: K8sSecretsInput): K8sSecretsOutput {
@@ -194,35 +155,25 @@ export function k8sSecrets(input: K8sSecretsInput): K8sSecretsOutput {
   }
   const needed = new Set(requiredMaterial(input.mode, input.mutualTls));
   const prefix = input.namePrefix ?? DEFAULT_NAME_PREFIX;
-  if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(prefix)) {
-    throw new DbtlsError(
-      'NAME_INVALID',
-      `could not use the name prefix ${JSON.stringify(prefix)}: not a DNS-1123 label`,
-      {
-        hint: 'use lowercase letters, digits and dashes, for example --names orders-db',
-      },
-    );
-  }
+  // Object names are DNS subdomains (253 characters); a label prefix plus our suffixes always is one.
+  checkName(prefix, 'the name prefix');
+  if (input.namespace !== undefined) checkNamespace(input.namespace);
   const name = (m: Material) => `${prefix}-${K8S_OBJECTS[m].name}`;
   const warnings: string[] = [];
   let keystore = input.keystore;
   let keystoreBuilt = false;
 
-  if (needed.has('caCertificate') && input.ca) {
-    if (pemCertificatesDer(input.ca).length === 0) checkCertificate(input.ca, 'CA certificate');
-    for (const der of pemCertificatesDer(input.ca)) checkCertificate(der, 'CA certificate');
-  }
-  if (needed.has('clientKey') && input.clientCert && input.clientKey) {
-    const { key } = checkKeyPair(input.clientCert, input.clientKey);
-    if (!keystore && input.keystorePassword !== undefined) {
-      const chain = [...pemCertificatesDer(input.clientCert)];
-      keystore = writeJks({
-        entries: [{ type: 'PrivateKeyEntry', alias: KEYSTORE_ALIAS, key, chain }],
-        storePassword: input.keystorePassword,
-        keyPassword: input.keyPassword ?? input.keystorePassword,
-      });
+  if (needed.has('caCertificate') && input.ca) pemCertificates(input.ca, 'the CA certificate file');
+  if (needed.has('clientKeystore') && input.keystorePassword !== undefined) {
+    if (keystore) checkKeystore(keystore, input, warnings);
+    else if (input.clientCert && input.clientKey) {
+      keystore = buildKeystore(input, input.keystorePassword);
       keystoreBuilt = true;
     }
+  }
+  if (needed.has('clientKey') && input.clientCert && input.clientKey && !keystoreBuilt) {
+    // Still check the pair: a key that does not match fails only at the first connection.
+    clientMaterial(input, false);
   }
   const given: Readonly<Record<Material, boolean>> = {
     caCertificate: input.ca !== undefined,
@@ -251,44 +202,27 @@ export function k8sSecrets(input: K8sSecretsInput): K8sSecretsOutput {
     warnings.push('the key password is not used by this mode: left out');
   }
 
-  const objects: KubeObject[] = [];
-  const ns = input.namespace;
-  if (needed.has('caCertificate')) {
-    objects.push(
-      configMapFromFiles(name('caCertificate'), { [K8S_OBJECTS.caCertificate.key]: input.ca! }, ns),
-    );
-  }
-  if (needed.has('clientCertificate')) {
-    objects.push(
-      configMapFromFiles(
-        name('clientCertificate'),
-        { [K8S_OBJECTS.clientCertificate.key]: input.clientCert! },
-        ns,
+  const store = input.keystorePassword ?? '';
+  const files: Readonly<Record<Material, () => Record<string, Buffer>>> = {
+    caCertificate: () => ({ [K8S_OBJECTS.caCertificate.key]: input.ca! }),
+    clientCertificate: () => ({ [K8S_OBJECTS.clientCertificate.key]: input.clientCert! }),
+    clientKey: () => ({ [K8S_OBJECTS.clientKey.key]: input.clientKey! }),
+    clientKeystore: () => ({ [K8S_OBJECTS.clientKeystore.key]: keystore! }),
+    keystorePasswords: () => ({
+      [K8S_OBJECTS.keystorePasswords.key]: Buffer.from(store, 'utf8'),
+      // Most Java clients assume the key password equals the store password (JKS default).
+      [KEY_PASSWORD_KEY]: Buffer.from(input.keyPassword ?? store, 'utf8'),
+    }),
+  };
+  const objects = (Object.keys(K8S_OBJECTS) as Material[])
+    .filter((m) => needed.has(m))
+    .map((m) =>
+      (K8S_OBJECTS[m].kind === 'ConfigMap' ? configMapFromFiles : secretFromFiles)(
+        name(m),
+        files[m](),
+        input.namespace,
       ),
     );
-  }
-  if (needed.has('clientKey')) {
-    objects.push(secretFromFiles(name('clientKey'), { [K8S_OBJECTS.clientKey.key]: input.clientKey! }, ns));
-  }
-  if (needed.has('clientKeystore')) {
-    objects.push(
-      secretFromFiles(name('clientKeystore'), { [K8S_OBJECTS.clientKeystore.key]: keystore! }, ns),
-    );
-  }
-  if (needed.has('keystorePasswords')) {
-    const store = input.keystorePassword!;
-    objects.push(
-      secretFromFiles(
-        name('keystorePasswords'),
-        {
-          [K8S_OBJECTS.keystorePasswords.key]: Buffer.from(store, 'utf8'),
-          // Most Java clients assume the key password equals the store password (JKS default).
-          [KEY_PASSWORD_KEY]: Buffer.from(input.keyPassword ?? store, 'utf8'),
-        },
-        ns,
-      ),
-    );
-  }
   const ref = (m: Material) => (needed.has(m) ? name(m) : UNUSED);
   const values: HelmValues = {
     sslMode: input.mode,

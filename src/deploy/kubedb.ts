@@ -5,6 +5,7 @@
  * Field names follow KubeDB's docs (guides/mysql/tls, guides/mysql/reconfigure-tls) and CRDs.
  */
 import { DbtlsError } from '../errors.js';
+import { checkName, checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
 export type KubedbFlavor = 'mysql' | 'mariadb';
@@ -41,20 +42,6 @@ export interface KubedbOptions {
   readonly serverDns?: readonly string[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function checkName(value: string, what: string): void {
-  if (!DNS_LABEL.test(value)) {
-    throw new DbtlsError(
-      'NAME_INVALID',
-      `could not use ${what} ${JSON.stringify(value)}: not a DNS-1123 label`,
-      {
-        hint: 'use lowercase letters, digits and dashes, at most 63 characters',
-      },
-    );
-  }
-}
-
 function issuerRef(name: string, kind: IssuerKind) {
   checkName(name, 'the issuer name');
   return { apiGroup: 'cert-manager.io', kind, name };
@@ -73,7 +60,7 @@ export function kubedbDatabase(o: KubedbOptions): KubeObject {
   const flavor = FLAVORS[o.flavor ?? 'mysql'];
   const namespace = o.namespace ?? 'default';
   checkName(o.name, 'the database name');
-  checkName(namespace, 'the namespace');
+  checkNamespace(namespace);
   const server: Record<string, unknown> = {
     alias: 'server',
     subject: { organizations: ['kubedb:server'] },
@@ -129,7 +116,7 @@ export function kubedbOpsRequest(o: KubedbOpsOptions): KubeObject {
   const flavor = FLAVORS[o.flavor ?? 'mysql'];
   const namespace = o.namespace ?? 'default';
   checkName(o.name, 'the database name');
-  checkName(namespace, 'the namespace');
+  checkNamespace(namespace);
   let tls: Record<string, unknown>;
   switch (o.op) {
     case 'rotate':

@@ -30,6 +30,15 @@ function issuerIn(cert: X509Certificate, certs: readonly X509Certificate[]): X50
   return certs.find((c) => c !== cert && issuedBy(cert, c));
 }
 
+/**
+ * A certificate whose issuer's name is in the set but whose signature no certificate of that name
+ * verifies: two different CAs under one name (a re-keyed or replaced CA), a link that looks whole and fails
+ * at every handshake.
+ */
+function brokenLink(cert: X509Certificate, certs: readonly X509Certificate[]): boolean {
+  return issuerIn(cert, certs) === undefined && certs.some((c) => c.subject === cert.issuer);
+}
+
 /** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
 function depth(
   cert: X509Certificate,
@@ -70,6 +79,16 @@ export function buildBundle(input: readonly X509Certificate[], options: BundleOp
       );
     }
   }
+  const broken = certs.find((c) => brokenLink(c, certs));
+  if (broken) {
+    throw new DbtlsError(
+      'BUNDLE_LINK_BROKEN',
+      `could not bundle ${commonName(broken.subject)}: ${commonName(broken.issuer)} is in the bundle but did not sign it`,
+      {
+        hint: 'two different CAs share that name (a re-keyed or replaced CA): give the CA certificate that really issued it',
+      },
+    );
+  }
   const depths = new Map(certs.map((c) => [c, depth(c, certs)]));
   const ordered = [...certs].sort((a, b) => depths.get(b)! - depths.get(a)!);
   const complete = ordered.every((c) => issuerIn(c, ordered) !== undefined);
@@ -92,6 +111,8 @@ export interface BundleCertReport {
   readonly isCa: boolean;
   readonly selfSigned: boolean;
   readonly issuerInBundle: boolean;
+  /** A certificate with the issuer's name is in the bundle, but did not sign this one. */
+  readonly linkBroken: boolean;
   readonly expired: boolean;
   readonly expiringSoon: boolean;
   readonly fingerprint: string;
@@ -115,6 +136,7 @@ export function reportBundle(certs: readonly X509Certificate[], now: Date = new 
       isCa: c.ca,
       selfSigned: isSelfSigned(c),
       issuerInBundle: issuerIn(c, certs) !== undefined,
+      linkBroken: brokenLink(c, certs),
       expired: notAfter.getTime() <= now.getTime(),
       expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
       fingerprint: c.fingerprint256.replaceAll(':', '').toLowerCase(),

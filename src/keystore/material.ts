@@ -13,8 +13,13 @@ export interface KeystoreMaterialInput {
   readonly certPem: Buffer | string;
   /** PEM or DER private key (PKCS#8, PKCS#1 or SEC1). */
   readonly keyPem: Buffer | string;
-  /** More PEM files with intermediates and roots, in any order. */
+  /** More PEM files with intermediates and roots, in any order; each must be on the leaf's path. */
   readonly chainPems?: readonly (Buffer | string)[];
+  /**
+   * CA certificates that may complete the chain, such as a trust bundle with several roots: those on the
+   * leaf's path are added, the others ignored.
+   */
+  readonly issuerPems?: readonly (Buffer | string)[];
   /** The passphrase of an encrypted private key. */
   readonly keyPassphrase?: string;
 }
@@ -25,18 +30,21 @@ export interface KeystoreMaterial {
   readonly chain: readonly X509Certificate[];
 }
 
+/** PKCS#8 EncryptedPrivateKeyInfo, or a traditional OpenSSL key with a Proc-Type ENCRYPTED header. */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
+
 function readKey(keyPem: Buffer | string, passphrase?: string): KeyObject {
+  const text = typeof keyPem === 'string' ? keyPem : keyPem.toString('latin1');
+  // Without a passphrase OpenSSL 3 fails "interrupted or cancelled": say what is really wrong.
+  if (passphrase === undefined && ENCRYPTED_PEM.test(text)) {
+    throw new DbtlsError('KEY_PASSPHRASE_REQUIRED', 'could not read the private key: it is encrypted', {
+      hint: 'give its passphrase with --key-passphrase-file',
+    });
+  }
   try {
     return createPrivateKey(passphrase === undefined ? { key: keyPem } : { key: keyPem, passphrase });
   } catch (err) {
-    const text = causeText(err);
-    if (/passphrase|bad decrypt/i.test(text) && passphrase === undefined) {
-      throw new DbtlsError('KEY_PASSPHRASE_REQUIRED', 'could not read the private key: it is encrypted', {
-        hint: 'give its passphrase with --key-passphrase-file',
-        cause: err,
-      });
-    }
-    if (/bad decrypt/i.test(text)) {
+    if (passphrase !== undefined && /bad decrypt|decrypt/i.test(causeText(err))) {
       throw new DbtlsError(
         'KEY_PASSPHRASE_WRONG',
         'could not read the private key: the passphrase is wrong',
@@ -46,7 +54,7 @@ function readKey(keyPem: Buffer | string, passphrase?: string): KeyObject {
         },
       );
     }
-    throw new DbtlsError('KEY_MALFORMED', `could not read the private key: ${text}`, {
+    throw new DbtlsError('KEY_MALFORMED', `could not read the private key: ${causeText(err)}`, {
       hint: 'give a PEM private key (the key.pem next to the certificate)',
       cause: err,
     });
@@ -81,5 +89,6 @@ export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMate
       },
     );
   }
-  return { key, chain: path };
+  const issuers = (input.issuerPems ?? []).flatMap((p) => pemCertificates(p, 'the CA certificates'));
+  return { key, chain: issuers.length > 0 ? buildPath(leaf!, dedupe([...path, ...issuers])).path : path };
 }

@@ -11,6 +11,7 @@ import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
   exact,
+  mysqlSslMode,
   need,
   needsClientCert,
   PREFERRED_REFUSED,
@@ -19,14 +20,6 @@ import {
 } from './model.js';
 
 const TLS_VERSIONS = 'TLSv1.2,TLSv1.3';
-
-/** Oracle MySQL client 8.x: its --ssl-mode words are the MySQL spellings of our modes. */
-const MYSQL_SSL_MODE = Object.freeze({
-  disable: 'DISABLED',
-  trust: 'REQUIRED',
-  'verify-ca': 'VERIFY_CA',
-  'verify-full': 'VERIFY_IDENTITY',
-} as const);
 
 export const mysqlCli: ClientMapping = {
   client: 'mysql-cli',
@@ -41,8 +34,8 @@ export const mysqlCli: ClientMapping = {
   }),
   render(ctx) {
     const args = ['mysql', `--host=${ctx.host}`, `--port=${ctx.port}`, `--user=${ctx.user}`];
-    const mode = ctx.mode as keyof typeof MYSQL_SSL_MODE;
-    args.push(`--ssl-mode=${MYSQL_SSL_MODE[mode]}`);
+    // Oracle MySQL client 8.x: its --ssl-mode words are the MySQL spellings of our modes.
+    args.push(`--ssl-mode=${mysqlSslMode(ctx.mode)}`);
     if (SSL_MODES[ctx.mode].verifiesChain)
       args.push(`--ssl-ca=${need(ctx.ca, '--ca FILE', ctx, 'mysql-cli')}`);
     if (needsClientCert(ctx)) {

@@ -7,11 +7,10 @@
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
-  exact,
+  EVERY_MODE_EXACT,
   literal,
   need,
   needsClientCert,
-  PREFERRED_REFUSED,
   type SnippetContext,
 } from './model.js';
 
@@ -48,13 +47,7 @@ function configLines(ctx: SnippetContext, tls: string): string[] {
 export const goSqlDriver: ClientMapping = {
   client: 'go',
   language: 'go',
-  modes: Object.freeze({
-    disable: exact('disable'),
-    preferred: PREFERRED_REFUSED,
-    trust: exact('trust'),
-    'verify-ca': exact('verify-ca'),
-    'verify-full': exact('verify-full'),
-  }),
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
     const spec = SSL_MODES[ctx.mode];
     if (!spec.verifiesChain) {
@@ -68,16 +61,8 @@ export const goSqlDriver: ClientMapping = {
       return { text: `${lines.join('\n')}\n`, warnings: [] };
     }
     const ca = need(ctx.ca, '--ca FILE', ctx, 'go');
-    const imports = [
-      'crypto/tls',
-      'crypto/x509',
-      'database/sql',
-      'errors',
-      'os',
-      'github.com/go-sql-driver/mysql',
-    ];
     const lines = [
-      ...header(imports),
+      ...header(['crypto/tls', 'crypto/x509', 'database/sql', 'errors', 'os']),
       'func openDB() (*sql.DB, error) {',
       `\tcaPEM, err := os.ReadFile(${literal(ca)})`,
       '\tif err != nil {',

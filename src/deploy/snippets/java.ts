@@ -8,10 +8,10 @@ import { DbtlsError } from '../../errors.js';
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
-  exact,
+  EVERY_MODE_EXACT,
+  mysqlSslMode,
   need,
   needsClientCert,
-  PREFERRED_REFUSED,
   type SnippetContext,
 } from './model.js';
 
@@ -31,18 +31,17 @@ function propertiesNote(props: string[]): string {
 export const jdbcMariadb: ClientMapping = {
   client: 'jdbc-mariadb',
   language: 'jdbc-url',
-  modes: Object.freeze({
-    disable: exact('disable'),
-    preferred: PREFERRED_REFUSED,
-    trust: exact('trust'),
-    'verify-ca': exact('verify-ca'),
-    'verify-full': exact('verify-full'),
-  }),
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
     const params: [string, string][] = [['sslMode', ctx.mode]];
     const props: string[] = [];
-    if (SSL_MODES[ctx.mode].verifiesChain)
-      params.push(['serverSslCert', need(ctx.ca, '--ca FILE', ctx, 'jdbc-mariadb')]);
+    if (SSL_MODES[ctx.mode].verifiesChain && ctx.ca === undefined && ctx.truststore !== undefined) {
+      // A Java truststore instead of a PEM CA: its type spelled out, as for the keystore.
+      params.push(['trustStore', ctx.truststore], ['trustStoreType', ctx.truststoreType]);
+      props.push('trustStorePassword');
+    } else if (SSL_MODES[ctx.mode].verifiesChain) {
+      params.push(['serverSslCert', need(ctx.ca, '--ca FILE (or --truststore FILE)', ctx, 'jdbc-mariadb')]);
+    }
     if (needsClientCert(ctx)) {
       params.push(['keyStore', need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mariadb')]);
       params.push(['keyStoreType', ctx.keystoreType]);
@@ -53,25 +52,12 @@ export const jdbcMariadb: ClientMapping = {
   },
 };
 
-const MYSQL_SSL_MODE = Object.freeze({
-  disable: 'DISABLED',
-  trust: 'REQUIRED',
-  'verify-ca': 'VERIFY_CA',
-  'verify-full': 'VERIFY_IDENTITY',
-} as const);
-
 export const jdbcMysql: ClientMapping = {
   client: 'jdbc-mysql',
   language: 'jdbc-url',
-  modes: Object.freeze({
-    disable: exact('disable'),
-    preferred: PREFERRED_REFUSED,
-    trust: exact('trust'),
-    'verify-ca': exact('verify-ca'),
-    'verify-full': exact('verify-full'),
-  }),
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
-    const params: [string, string][] = [['sslMode', MYSQL_SSL_MODE[ctx.mode as keyof typeof MYSQL_SSL_MODE]]];
+    const params: [string, string][] = [['sslMode', mysqlSslMode(ctx.mode)]];
     const props: string[] = [];
     if (SSL_MODES[ctx.mode].verifiesChain) {
       if (ctx.truststore === undefined) {

@@ -67,6 +67,32 @@ export function exact(mode: SslMode, note?: string): ModeSupport {
   );
 }
 
+/** A client that can say every mode that fails closed exactly as the model means it. */
+export const EVERY_MODE_EXACT: Readonly<Record<SslMode, ModeSupport>> = Object.freeze({
+  disable: exact('disable'),
+  preferred: PREFERRED_REFUSED,
+  trust: exact('trust'),
+  'verify-ca': exact('verify-ca'),
+  'verify-full': exact('verify-full'),
+});
+
+/**
+ * Oracle's spellings of the modes (the mysql client's --ssl-mode, MySQL Connector/J's sslMode); PREFERRED
+ * is left out on purpose: no snippet may fall back to plaintext.
+ */
+export const MYSQL_SSL_MODE: Readonly<Record<Exclude<SslMode, 'preferred'>, string>> = Object.freeze({
+  disable: 'DISABLED',
+  trust: 'REQUIRED',
+  'verify-ca': 'VERIFY_CA',
+  'verify-full': 'VERIFY_IDENTITY',
+});
+
+/** The MySQL spelling of a mode the mapping has already accepted (never preferred). */
+export function mysqlSslMode(mode: SslMode): string {
+  if (mode === 'preferred') throw new TypeError('mysqlSslMode: preferred is never written');
+  return MYSQL_SSL_MODE[mode];
+}
+
 /** A file the mode needs; MATERIAL_MISSING names the flag when it was not given. */
 export function need(
   value: string | undefined,

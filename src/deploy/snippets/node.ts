@@ -8,21 +8,12 @@ import { isIP } from 'node:net';
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
-  exact,
+  EVERY_MODE_EXACT,
   literal,
   need,
   needsClientCert,
-  PREFERRED_REFUSED,
   type SnippetContext,
 } from './model.js';
-
-const ALL_EXACT = Object.freeze({
-  disable: exact('disable'),
-  preferred: PREFERRED_REFUSED,
-  trust: exact('trust'),
-  'verify-ca': exact('verify-ca'),
-  'verify-full': exact('verify-full'),
-});
 
 /** `fs` only when a file is read (the verifying modes). */
 function imports(ctx: SnippetContext, driver: string): string[] {
@@ -67,7 +58,7 @@ function sslLines(
 export const mysql2: ClientMapping = {
   client: 'mysql2',
   language: 'javascript',
-  modes: ALL_EXACT,
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
     const lines = [
       ...imports(ctx, "import mysql from 'mysql2/promise';"),
@@ -92,7 +83,7 @@ export const mysql2: ClientMapping = {
 export const mariadbNode: ClientMapping = {
   client: 'mariadb-node',
   language: 'javascript',
-  modes: ALL_EXACT,
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
     const lines = [
       ...imports(ctx, "import mariadb from 'mariadb';"),

@@ -8,11 +8,10 @@
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
-  exact,
+  EVERY_MODE_EXACT,
   literal,
   need,
   needsClientCert,
-  PREFERRED_REFUSED,
   type SnippetContext,
 } from './model.js';
 
@@ -45,13 +44,7 @@ function args(ctx: SnippetContext): string[] {
 export const pymysql: ClientMapping = {
   client: 'python',
   language: 'python',
-  modes: Object.freeze({
-    disable: exact('disable'),
-    preferred: PREFERRED_REFUSED,
-    trust: exact('trust'),
-    'verify-ca': exact('verify-ca'),
-    'verify-full': exact('verify-full'),
-  }),
+  modes: EVERY_MODE_EXACT,
   render(ctx) {
     const spec = SSL_MODES[ctx.mode];
     if (ctx.mode === 'disable') {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { snippet } from '../../../src/deploy/snippets.js';
 import { SSL_MODES, type SslMode } from '../../../src/tls/ssl-mode.js';
+import { startDowngradeRelay } from '../../harness/attacker.js';
 import { PROJECT_ROOT } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { run } from '../../harness/oracles.js';
@@ -94,10 +95,10 @@ async function runSnippet(client: Client, text: string): Promise<Outcome> {
   return { ok: result.code === 0, cipher, output };
 }
 
-function make(client: Client, mode: SslMode, mtls = false) {
+function make(client: Client, mode: SslMode, mtls = false, port = db.port) {
   return snippet({
     client,
-    target: `${db.host}:${db.port}`,
+    target: `${db.host}:${port}`,
     mode,
     mutualTls: mtls ? 'enable' : 'disable',
     ca: pki.ca,
@@ -170,11 +171,40 @@ describe('generated client snippets against a real MariaDB', () => {
     await checkAll('good certificate', () => true);
   });
 
+  it('a downgrade attacker (CLIENT_SSL cleared): every TLS snippet refuses before a credential byte leaves', async () => {
+    const relay = await startDowngradeRelay({ port: db.port });
+    try {
+      for (const client of CLIENTS) {
+        for (const mode of MODES.filter((m) => m !== 'disable')) {
+          let s: ReturnType<typeof snippet>;
+          try {
+            s = make(client, mode, false, relay.port);
+          } catch {
+            continue; // refused for this client (mariadb trust), as the first test checks
+          }
+          const outcome = await runSnippet(client, s.text);
+          assert.equal(outcome.ok, false, `${client} ${mode} went on without TLS:\n${outcome.output}`);
+        }
+      }
+      const sent = relay.clientBytes();
+      assert.equal(sent.includes(USER), false, 'the user name crossed in plaintext');
+      assert.equal(sent.includes(PASSWORD), false, 'the password crossed in plaintext');
+      // The control: disable does go through the relay in plaintext, so the recording works.
+      const plain = await runSnippet('mysql2', make('mysql2', 'disable', false, relay.port).text);
+      assert.ok(plain.ok, plain.output);
+      assert.equal(relay.clientBytes().includes(USER), true);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('mutual TLS: a REQUIRE SUBJECT user connects with the client certificate and not without it', async () => {
     for (const client of CLIENTS) {
-      const withCert = await runSnippet(client, make(client, 'verify-full', true).text);
-      assert.ok(withCert.ok, `${client} with certificate:\n${withCert.output}`);
-      assert.notEqual(withCert.cipher, '');
+      for (const mode of ['verify-ca', 'verify-full'] as const) {
+        const withCert = await runSnippet(client, make(client, mode, true).text);
+        assert.ok(withCert.ok, `${client} ${mode} with certificate:\n${withCert.output}`);
+        assert.notEqual(withCert.cipher, '');
+      }
       const without = make(client, 'verify-full').text.replaceAll(USER, MTLS_USER);
       const denied = await runSnippet(client, without);
       assert.equal(denied.ok, false, `${client} without certificate must be refused`);

@@ -8,7 +8,12 @@ import { pemCertificates } from '../../../src/keystore/chain.js';
 import { runCli } from '../../harness/cli.js';
 import { opensslVerify } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
-import { type IntermediateChain, makeIntermediateChain } from '../../unit/keystore/intermediate.js';
+import {
+  type IntermediateChain,
+  makeExpiredCa,
+  makeIntermediateChain,
+  makeRoot,
+} from '../../unit/keystore/intermediate.js';
 
 let pki: TestPki;
 let chain: IntermediateChain;
@@ -47,6 +52,14 @@ test('bundle: leaf-to-root order, duplicates removed, usable by openssl as a CA 
     'CN=dbtls Other Root CA',
   ]);
   assert.equal((await opensslVerify({ ca: out, cert: chain.leaf, purpose: 'sslclient' })).ok, true);
+  const text = await runCli(['bundle', 'show', out]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /3 certificate\(s\), chain complete/);
+  assert.match(
+    text.stdout,
+    /subject: \/O=dbtls test\/CN=dbtls test intermediate\n[^\n]+\n {2}expires: [^\n]+ \(\d+ days left\) {2}EXPIRES WITHIN 90 DAYS\n/,
+  );
+  assert.equal(text.stdout.match(/EXPIRES WITHIN/g)?.length, 1);
   const show = await runCli(['bundle', 'show', out, '--json']);
   assert.equal(show.code, 0, show.stderr);
   const report = JSON.parse(show.stdout) as {
@@ -68,6 +81,61 @@ test('bundle refuses a leaf (exit 2) and with --verify a missing root (exit 1), 
   assert.equal(orphan.code, 1);
   assert.match(orphan.stderr, /^error\[BUNDLE_INCOMPLETE\]/);
   assert.equal(fs.existsSync(f('refused-leaf.pem')) || fs.existsSync(f('refused-orphan.pem')), false);
+});
+
+test('bundle refuses an expired CA, and a link whose signature fails (two CAs, one name)', async () => {
+  const expired = await makeExpiredCa(dir);
+  const r = await runCli(['bundle', pki.ca, expired, '--out', f('refused-expired.pem')]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^error\[CERT_EXPIRED\]: could not bundle dbtls expired CA: it expired on 2021-01-01/,
+  );
+  assert.match(r.stderr, /\nhint: /);
+  const shown = await runCli(['bundle', 'show', expired]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /days left\) {2}EXPIRED\n/);
+
+  // Twin roots: the same name, different keys; the intermediate is signed by the first.
+  const twins = path.join(dir, 'twins');
+  fs.mkdirSync(twins);
+  const a = await makeRoot(twins, 'twin-a', '/O=dbtls test/CN=twin root');
+  const b = await makeRoot(twins, 'twin-b', '/O=dbtls test/CN=twin root');
+  const underA = await makeIntermediateChain({ ...pki, ca: a.cert, caKey: a.key }, twins);
+  assert.equal((await opensslVerify({ ca: b.cert, cert: underA.intermediate })).ok, false);
+  const broken = await runCli(['bundle', underA.intermediate, b.cert, '--out', f('refused-broken.pem')]);
+  assert.equal(broken.code, 2);
+  assert.match(
+    broken.stderr,
+    /^error\[BUNDLE_LINK_BROKEN\]: could not bundle dbtls test intermediate: twin root is in the bundle but did not sign it\nhint: /,
+  );
+  assert.equal(fs.existsSync(f('refused-broken.pem')), false);
+  fs.writeFileSync(
+    f('broken.pem'),
+    fs.readFileSync(underA.intermediate, 'utf8') + fs.readFileSync(b.cert, 'utf8'),
+  );
+  const report = await runCli(['bundle', 'show', f('broken.pem'), '--json']);
+  assert.equal(report.code, 0, report.stderr);
+  const rows = (JSON.parse(report.stdout) as { certificates: { linkBroken: boolean }[] }).certificates;
+  assert.deepEqual(
+    rows.map((c) => c.linkBroken),
+    [true, false],
+  );
+  // With the real issuer in the file the link holds, whichever twin comes first.
+  const ok = await runCli([
+    'bundle',
+    b.cert,
+    underA.intermediate,
+    a.cert,
+    '--out',
+    f('twins.pem'),
+    '--verify',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(
+    (await opensslVerify({ ca: f('twins.pem'), cert: underA.leaf, purpose: 'sslclient' })).ok,
+    true,
+  );
 });
 
 test('cloud-ca rds: a region bundle from the shipped package; an unknown region is refused', async () => {

@@ -145,4 +145,42 @@ test('with an intermediate: one file with both CRLs; the intermediate CRL alone 
   fs.writeFileSync(s.crl, full);
   await db!.sql('FLUSH SSL');
   assert.equal(await connects(s, 'bob'), true);
+
+  // A newer CRL at the same path, read by FLUSH SSL with no restart: now bob is refused as well.
+  const pid = db!.pid;
+  await dbtls('revoke', '--ca-dir', s.caDir, '--cn', 'bob', '--reason', 'cessationOfOperation');
+  await dbtls('crl', '--ca-dir', s.caDir, '--out', s.crl);
+  await verifyCrlFile(s);
+  assert.equal(await connects(s, 'bob'), true, 'still accepted until the server re-reads the CRL');
+  await db!.sql('FLUSH SSL');
+  assert.equal(await connects(s, 'bob'), false);
+  assert.equal(await connects(s, 'alice'), false);
+  assert.equal(db!.pid, pid);
+});
+
+test('with an intermediate: revoking the intermediate itself (root CRL) refuses every client under it', async () => {
+  const s = makeCa('inter-revoked', true);
+  await dbtls('crl', '--ca-dir', s.caDir, '--out', s.crl);
+  await startOn(s);
+  assert.equal(await connects(s, 'bob'), true);
+  const intermediate = JSON.parse(await dbtls('list', '--ca-dir', s.caDir, '--json')) as {
+    serial: string;
+    profile: string;
+  }[];
+  const serial = intermediate.find((e) => e.profile === 'intermediate')!.serial;
+  await dbtls('revoke', '--ca-dir', s.caDir, serial, '--reason', 'caCompromise');
+  const report = JSON.parse(await dbtls('crl', '--ca-dir', s.caDir, '--out', s.crl, '--json')) as {
+    crls: { issuer: string; revokedSerials: string[] }[];
+  };
+  assert.deepEqual(
+    report.crls.map((c) => [c.issuer, c.revokedSerials]),
+    [
+      ['intermediate', []],
+      ['root', [serial]],
+    ],
+  );
+  await verifyCrlFile(s);
+  await db!.sql('FLUSH SSL');
+  assert.equal(await connects(s, 'alice'), false);
+  assert.equal(await connects(s, 'bob'), false);
 });

@@ -91,6 +91,24 @@ describe('deploy CLI', () => {
     ]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error\[KEY_PASSPHRASE_WRONG\]/m);
+
+    // The rollover bundle goes through the bundle rules: a leaf is no trust anchor.
+    const leaf = await runCli([
+      'k8s',
+      'cert-manager',
+      '--namespace',
+      'shop',
+      '--server-dns',
+      'x',
+      '--ca-dir',
+      caDir,
+      '--passphrase-file',
+      passFile,
+      '--trust-bundle',
+      pki.server.cert,
+    ]);
+    assert.equal(leaf.code, 2);
+    assert.match(leaf.stderr, /^error\[CERT_NOT_CA\][^\n]*\nhint: /m);
   });
 
   it('k8s kubedb: the database resource, and ops requests that need what they need', async () => {
@@ -114,6 +132,36 @@ describe('deploy CLI', () => {
     const missing = await runCli(['k8s', 'kubedb', '--name', 'orders', '--ops', 'change-issuer']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error\[ISSUER_REQUIRED\]/m);
+    const tls: Record<string, unknown> = {
+      rotate: { rotateCertificates: true },
+      'change-issuer': {
+        issuerRef: { apiGroup: 'cert-manager.io', kind: 'ClusterIssuer', name: 'dbtls-ca-2' },
+      },
+      remove: { remove: true },
+    };
+    for (const op of Object.keys(tls)) {
+      const r = await runCli([
+        'k8s',
+        'kubedb',
+        '--name',
+        'orders',
+        '--flavor',
+        'mariadb',
+        '--ops',
+        op,
+        '--new-issuer',
+        'dbtls-ca-2',
+        '--cluster-issuer',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`warning: KubeDB restarts the database pods to apply the ${op} request`),
+      );
+      const [req] = parseYamlStream(r.stdout) as Doc[];
+      assert.equal(req!.kind, 'MariaDBOpsRequest');
+      assert.deepEqual(req!.spec, { type: 'ReconfigureTLS', databaseRef: { name: 'orders' }, tls: tls[op] });
+    }
   });
 
   it('snippet: refuses what a client cannot say, prints JSON with the mode it enforces', async () => {

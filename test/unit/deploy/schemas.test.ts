@@ -178,6 +178,47 @@ describe('generated manifests validate against Kubernetes and CRD schemas', () =
       assert.equal(out.clients[0]!.requireSubject, '/O=dbtls/CN=orders');
       const bundle = (objects[6] as unknown as { data: Record<string, string> }).data['ca-bundle.pem']!;
       assert.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 2);
+      // Every client Certificate: both keystores, one password Secret that exists and has the key.
+      const passwordSecret = objects[3] as unknown as Json;
+      assert.equal(passwordSecret.metadata.name, 'dbtls-keystore-password');
+      assert.equal(typeof passwordSecret.stringData.password, 'string');
+      assert.ok(passwordSecret.stringData.password.length >= 20);
+      for (const c of [objects[4]!, objects[5]!]) {
+        const ks = (c.spec as Json).keystores;
+        for (const store of [ks.jks, ks.pkcs12]) {
+          assert.equal(store.create, true);
+          assert.deepEqual(store.passwordSecretRef, { name: 'dbtls-keystore-password', key: 'password' });
+        }
+        assert.equal(ks.pkcs12.profile, 'Modern2023');
+        assert.deepEqual((c.spec as Json).usages.slice(0, 2), ['client auth', 'digital signature']);
+        assert.equal((c.spec as Json).privateKey.rotationPolicy, 'Always');
+        assert.equal((c.spec as Json).revisionHistoryLimit, 2);
+      }
+    }
+  });
+
+  it('the rollover trust bundle verifies certificates from the old and the new CA (openssl verify)', async () => {
+    const out = certManagerManifests({
+      namespace: 'shop',
+      serverDns: ['mysql.shop.svc'],
+      clientCns: [],
+      caCertPem: caPem,
+      caKeyPem,
+      trustBundle: [caPem, fs.readFileSync(pki.otherCa, 'utf8'), caPem],
+    });
+    const bundle = (
+      out.objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
+    ).data['ca-bundle.pem']!;
+    assert.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 2, 'duplicates removed');
+    const dir = fs.mkdtempSync(path.join(PROJECT_ROOT, 'node_modules', '.dbtls-bundle-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'bundle.pem'), bundle);
+      for (const cert of [pki.client.cert, pki.otherClient.cert]) {
+        const r = await openssl(['verify', '-CAfile', path.join(dir, 'bundle.pem'), cert]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

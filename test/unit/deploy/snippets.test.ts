@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLIENT_MAPPINGS, parseHostPort, SNIPPET_CLIENTS, snippet } from '../../../src/deploy/snippets.js';
+import {
+  CLIENT_MAPPINGS,
+  parseHostPort,
+  SNIPPET_CLIENTS,
+  type SnippetClient,
+  snippet,
+} from '../../../src/deploy/snippets.js';
+import type { DbtlsError } from '../../../src/errors.js';
 import { SSL_MODE_NAMES, SSL_MODES, type SslMode } from '../../../src/tls/ssl-mode.js';
 
 function code(fn: () => unknown): string | undefined {
@@ -91,7 +98,164 @@ describe('snippet mappings are data keyed by the ssl-mode model', () => {
   });
 });
 
+const PLAINTEXT = 'ssl-mode disable: the password and every query cross the network in plaintext';
+const UNVERIFIED =
+  'ssl-mode trust encrypts but does not verify the server: an attacker in the middle can read everything';
+const MARIADB_TRUST =
+  'the mariadb client has no encrypt-without-verifying mode that fails closed: --ssl continues in plaintext when the server offers no TLS, and --ssl-verify-server-cert (the only switch that refuses) verifies the certificate';
+const MARIADB_VERIFY_CA =
+  'the mariadb client cannot verify the chain without the host name: --ssl-verify-server-cert checks both, so this is verify-full; connect with a name the server certificate holds';
+const MYSQL_REQUIRED = '--ssl-mode=REQUIRED encrypts but verifies nothing, even when --ssl-ca is given';
+const NOT_MYSQL =
+  "MySQL's own clients do not read [client-mariadb]: use `dbtls snippet --for mysql-cli` for them";
+const EXACT = {
+  disable: ['disable', [PLAINTEXT]],
+  trust: ['trust', [UNVERIFIED]],
+  'verify-ca': ['verify-ca', []],
+  'verify-full': ['verify-full', []],
+} as const;
+
+/**
+ * Every client in every mode: the mode it enforces and the exact warnings, or the exact refusal. A client
+ * that cannot say a mode says so (refusal, or a stricter mode with a note), never approximates silently.
+ */
+const WARNINGS: Readonly<
+  Record<SnippetClient, Record<Exclude<SslMode, 'preferred'>, readonly [string, readonly string[]]>>
+> = {
+  'mysql-cli': { ...EXACT, trust: ['trust', [MYSQL_REQUIRED, UNVERIFIED]] },
+  'mariadb-cli': {
+    ...EXACT,
+    trust: ['refused', [MARIADB_TRUST]],
+    'verify-ca': ['verify-full', [MARIADB_VERIFY_CA]],
+  },
+  'my.cnf': {
+    disable: ['disable', [NOT_MYSQL, PLAINTEXT]],
+    trust: ['refused', [MARIADB_TRUST]],
+    'verify-ca': ['verify-full', [MARIADB_VERIFY_CA, NOT_MYSQL]],
+    'verify-full': ['verify-full', [NOT_MYSQL]],
+  },
+  'jdbc-mariadb': EXACT,
+  'jdbc-mysql': EXACT,
+  mysql2: EXACT,
+  'mariadb-node': EXACT,
+  go: EXACT,
+  python: EXACT,
+};
+
+describe('what each client can say, and the exact warnings', () => {
+  for (const client of SNIPPET_CLIENTS) {
+    it(client, () => {
+      for (const [mode, [effective, warnings]] of Object.entries(WARNINGS[client]) as [
+        SslMode,
+        readonly [string, readonly string[]],
+      ][]) {
+        for (const mutualTls of mode.startsWith('verify')
+          ? (['disable', 'enable'] as const)
+          : (['disable'] as const)) {
+          const req = { client, target: 'db', mode, mutualTls, ...FILES, ...JAVA };
+          if (effective === 'refused') {
+            assert.throws(
+              () => snippet(req),
+              (e: DbtlsError) =>
+                e.code === 'SNIPPET_MODE_UNSUPPORTED' &&
+                e.message === `could not write the ${client} snippet for ssl-mode ${mode}: ${warnings[0]}` &&
+                /choose verify-full/.test(e.hint ?? ''),
+              `${client} ${mode}`,
+            );
+            continue;
+          }
+          const s = snippet(req);
+          assert.equal(s.effectiveMode, effective, `${client} ${mode}`);
+          assert.deepEqual(s.warnings, warnings, `${client} ${mode} ${mutualTls}`);
+        }
+      }
+    });
+  }
+});
+
+/** Every client, mode and mutual TLS setting the client can express. */
+function everySnippet(): [SnippetClient, SslMode, 'enable' | 'disable'][] {
+  const out: [SnippetClient, SslMode, 'enable' | 'disable'][] = [];
+  for (const client of SNIPPET_CLIENTS) {
+    for (const mode of SSL_MODE_NAMES) {
+      if (!CLIENT_MAPPINGS[client].modes[mode].expressed) continue;
+      out.push([client, mode, 'disable']);
+      if (SSL_MODES[mode].verifiesChain) out.push([client, mode, 'enable']);
+    }
+  }
+  return out;
+}
+
+/** The spelling in each client's text that makes it refuse a server without TLS (fail closed). */
+const FAILS_CLOSED: Readonly<Record<SnippetClient, RegExp>> = {
+  'mysql-cli': /--ssl-mode=(REQUIRED|VERIFY_CA|VERIFY_IDENTITY) /,
+  'mariadb-cli': /--ssl-verify-server-cert /,
+  'my.cnf': /^ssl-verify-server-cert$/m,
+  'jdbc-mariadb': /\?sslMode=(trust|verify-ca|verify-full)&/,
+  'jdbc-mysql': /\?sslMode=(REQUIRED|VERIFY_CA|VERIFY_IDENTITY)&/,
+  mysql2: /^ {2}ssl: \{$/m,
+  'mariadb-node': /^ {2}ssl: \{$/m,
+  go: /cfg\.TLSConfig = "(skip-verify|dbtls)"/,
+  python: /^connection = TlsOnlyConnection\($/m,
+};
+
+describe('never a mode that falls back to plaintext', () => {
+  it('every TLS snippet has its fail-closed spelling, and no snippet says preferred or a bare --ssl', () => {
+    for (const [client, mode, mutualTls] of everySnippet()) {
+      const text = snippet({ client, target: 'db', mode, mutualTls, ...FILES, ...JAVA }).text;
+      const what = `${client} ${mode} ${mutualTls}`;
+      assert.doesNotMatch(text, /prefer/i, what);
+      assert.doesNotMatch(text, /(^|\s)--ssl(\s|$)|^ssl$/m, what);
+      if (mode === 'disable') assert.doesNotMatch(text, FAILS_CLOSED[client], what);
+      else assert.match(text, FAILS_CLOSED[client], what);
+    }
+  });
+});
+
 describe('snippet texts spell out every flag', () => {
+  it('Connector/J: the keystore and truststore types are always explicit', () => {
+    const jdbc = (client: 'jdbc-mariadb' | 'jdbc-mysql', keystore: string, keystoreType?: 'JKS' | 'PKCS12') =>
+      snippet({
+        client,
+        target: 'db',
+        mode: 'verify-full',
+        mutualTls: 'enable',
+        ...FILES,
+        keystore,
+        truststore: '/etc/db/trust.p12',
+        ...(keystoreType ? { keystoreType } : {}),
+      }).text;
+    assert.match(jdbc('jdbc-mariadb', '/k.p12'), /&keyStore=\/k\.p12&keyStoreType=PKCS12&/);
+    assert.match(jdbc('jdbc-mariadb', '/k.jks'), /&keyStoreType=JKS&/);
+    assert.match(jdbc('jdbc-mariadb', '/k.store', 'PKCS12'), /&keyStoreType=PKCS12&/);
+    // MariaDB Connector/J with a truststore rather than a PEM CA: its type explicit too.
+    const trustOnly = snippet({
+      client: 'jdbc-mariadb',
+      target: 'db',
+      mode: 'verify-ca',
+      truststore: '/etc/db/trust.jks',
+    }).text;
+    assert.match(trustOnly, /\?sslMode=verify-ca&trustStore=\/etc\/db\/trust\.jks&trustStoreType=JKS&/);
+    assert.match(trustOnly, /never in the URL\): user, password, trustStorePassword\n/);
+    const mysql = jdbc('jdbc-mysql', '/k.jks');
+    assert.match(mysql, /&trustCertificateKeyStoreType=PKCS12&/);
+    assert.match(mysql, /&clientCertificateKeyStoreType=JKS&/);
+    assert.match(mysql, /&fallbackToSystemTrustStore=false&/);
+  });
+
+  it('go: each import once, and each one used', () => {
+    for (const [, mode, mutualTls] of everySnippet().filter(([c]) => c === 'go')) {
+      const text = snippet({ client: 'go', target: 'db', mode, mutualTls, ...FILES }).text;
+      const imports = [...text.matchAll(/^\t"([^"]+)"$/gm)].map((m) => m[1]!);
+      assert.equal(new Set(imports).size, imports.length, `${mode} ${mutualTls}: ${imports.join(', ')}`);
+      for (const pkg of imports) {
+        const name = pkg.split('/').pop()!;
+        assert.match(text, new RegExp(`\\b${name}\\.`), `${mode} ${mutualTls}: ${pkg} unused`);
+      }
+      assert.equal(text.split('{').length, text.split('}').length, `${mode} ${mutualTls}: braces`);
+    }
+  });
+
   const cases: { name: string; req: Parameters<typeof snippet>[0]; text: string }[] = [
     {
       name: 'mysql CLI verify-full with mutual TLS',
@@ -140,17 +304,15 @@ describe('snippet texts spell out every flag', () => {
     });
   }
 
-  it('no snippet carries a password', () => {
-    for (const client of SNIPPET_CLIENTS) {
-      for (const mode of ['disable', 'verify-full'] as SslMode[]) {
-        const text = snippet({ client, target: 'db', mode, ...FILES, ...JAVA }).text;
-        assert.doesNotMatch(text, /--password/, `${client} ${mode}`);
-        assert.doesNotMatch(text, /^password\s*=/m, `${client} ${mode}`);
-        // Code reads it from the environment: every password assignment names MYSQL_PWD.
-        for (const m of text.matchAll(/(?:password|Passwd)\s*[:=]\s*(.*)/g)) {
-          if (!m[0].includes('MYSQL_PWD') && !m[0].startsWith('password=.'))
-            assert.fail(`${client} ${mode}: ${m[0]}`);
-        }
+  it('no snippet carries a password, in any mode', () => {
+    for (const [client, mode, mutualTls] of everySnippet()) {
+      const text = snippet({ client, target: 'db', mode, mutualTls, ...FILES, ...JAVA }).text;
+      assert.doesNotMatch(text, /--password/, `${client} ${mode}`);
+      assert.doesNotMatch(text, /^password\s*=/m, `${client} ${mode}`);
+      // Code reads it from the environment: every password assignment names MYSQL_PWD.
+      for (const m of text.matchAll(/(?:password|Passwd)\s*[:=]\s*(.*)/g)) {
+        if (!m[0].includes('MYSQL_PWD') && !m[0].startsWith('password=.'))
+          assert.fail(`${client} ${mode}: ${m[0]}`);
       }
     }
   });

@@ -19,6 +19,11 @@ distinguished_name = dn
 prompt = no
 [dn]
 CN = unused
+[root]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 [intermediate]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
@@ -111,4 +116,95 @@ export async function makeIntermediateChain(pki: TestPki, dir: string): Promise<
     leaf: f('leaf.pem'),
     leafKey: f('leaf.key'),
   };
+}
+
+/** A self-signed root CA (EC P-256, 30 days) with the subject given: twins share a name, not a key. */
+export async function makeRoot(
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<{ cert: string; key: string }> {
+  const f = (file: string) => path.join(dir, file);
+  fs.writeFileSync(f('ext.cnf'), CONFIG);
+  await must([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    f(`${name}.key`),
+    '-out',
+    f(`${name}.pem`),
+    '-subj',
+    subject,
+    '-days',
+    '30',
+    '-config',
+    f('ext.cnf'),
+    '-extensions',
+    'root',
+  ]);
+  return { cert: f(`${name}.pem`), key: f(`${name}.key`) };
+}
+
+/** A root CA that expired in 2021 (`openssl ca -selfsign` with fixed dates: no clock makes it valid). */
+export async function makeExpiredCa(dir: string): Promise<string> {
+  const f = (file: string) => path.join(dir, file);
+  fs.mkdirSync(f('expired-db'), { recursive: true });
+  fs.writeFileSync(f('expired-db/index.txt'), '');
+  fs.writeFileSync(f('expired-db/serial'), '2001\n');
+  fs.writeFileSync(
+    f('expired-ca.cnf'),
+    `${CONFIG}[ca]
+default_ca = own
+[own]
+database = ${f('expired-db/index.txt')}
+new_certs_dir = ${f('expired-db')}
+serial = ${f('expired-db/serial')}
+default_md = sha256
+policy = any
+unique_subject = no
+email_in_dn = no
+[any]
+commonName = supplied
+organizationName = optional
+`,
+  );
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  await must([
+    'req',
+    ...ec,
+    '-keyout',
+    f('expired-ca.key'),
+    '-out',
+    f('expired-ca.csr'),
+    '-subj',
+    '/O=dbtls test/CN=dbtls expired CA',
+    '-config',
+    f('expired-ca.cnf'),
+  ]);
+  await must([
+    'ca',
+    '-batch',
+    '-config',
+    f('expired-ca.cnf'),
+    '-selfsign',
+    '-keyfile',
+    f('expired-ca.key'),
+    '-in',
+    f('expired-ca.csr'),
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20210101000000Z',
+    '-extensions',
+    'root',
+    '-notext',
+    '-out',
+    f('expired-ca.pem'),
+  ]);
+  return f('expired-ca.pem');
 }

@@ -1,0 +1,118 @@
+/**
+ * CA bundles: `bundle` (build one from any pile of CA files), `bundle show` (what a bundle holds, what
+ * expires soon) and `cloud-ca rds` (the Amazon RDS bundle shipped with dbtls). Loaded with ./keystore.ts.
+ */
+
+import { rdsBundle } from '../deploy/cloud.js';
+import { DbtlsError } from '../errors.js';
+import { buildBundle, reportBundle } from '../keystore/bundle.js';
+import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { flag, parse, required, str } from './args.js';
+import { certificatesFrom, onePositional, options } from './artifact-args.js';
+import type { Command } from './command.js';
+
+const bundleUsage = 'dbtls bundle FILE... --out F [--verify]';
+const bundle: Command = {
+  name: ['bundle'],
+  usage: bundleUsage,
+  summary:
+    'build a CA bundle: leaf-to-root order, duplicates removed, expired, non-CA and broken links refused',
+  async run(argv, ctx) {
+    const p = parse(argv, options(['out'], [], ['verify']), bundleUsage);
+    const out = required(p, 'out', bundleUsage);
+    if (p.positionals.length === 0) {
+      throw new DbtlsError('USAGE', 'could not build the bundle: no input file given', {
+        hint: `usage: ${bundleUsage}`,
+      });
+    }
+    const certs = certificatesFrom(p.positionals, 'certificate file');
+    const result = buildBundle(certs, { verify: flag(p, 'verify') });
+    writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
+    ctx.render.lines(
+      `Wrote ${out}: ${result.certs.length} CA certificate(s), ${result.complete ? 'every chain ends at a root in the file' : 'some issuers are not in the file'}.`,
+    );
+    if (!result.complete)
+      ctx.render.warn('the bundle is incomplete: add the root CAs, or check it with `dbtls bundle show`');
+    return 0;
+  },
+};
+
+const bundleShowUsage = 'dbtls bundle show FILE [--json]';
+const bundleShow: Command = {
+  name: ['bundle', 'show'],
+  usage: bundleShowUsage,
+  summary: 'list the certificates of a PEM bundle with expiry and chain completeness',
+  async run(argv, ctx) {
+    const p = parse(argv, options([], [], ['json']), bundleShowUsage);
+    const file = onePositional(p, 'bundle file', bundleShowUsage);
+    const report = reportBundle(certificatesFrom([file], 'bundle'));
+    if (flag(p, 'json')) {
+      ctx.render.json({ file, ...report });
+      return 0;
+    }
+    ctx.render.lines(
+      `${file}: ${report.certificates.length} certificate(s), chain ${report.complete ? 'complete' : 'INCOMPLETE (an issuer is missing)'}`,
+    );
+    for (const c of report.certificates) {
+      const flagText = c.expired
+        ? '  EXPIRED'
+        : c.expiringSoon
+          ? `  EXPIRES WITHIN ${report.expiringWithinDays} DAYS`
+          : '';
+      ctx.render.lines(
+        '',
+        `  subject: ${c.subject}`,
+        `  issuer:  ${c.issuer}${c.selfSigned ? ' (self-signed root)' : c.issuerInBundle ? '' : c.linkBroken ? ' (BROKEN LINK: a CA of this name is in the file but did not sign it)' : ' (not in this file)'}`,
+        `  expires: ${c.notAfter} (${c.daysLeft} days left)${flagText}`,
+      );
+    }
+    return 0;
+  },
+};
+
+const cloudUsage = 'dbtls cloud-ca rds [--region R] --out F';
+const cloudCa: Command = {
+  name: ['cloud-ca', 'rds'],
+  usage: cloudUsage,
+  summary: 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)',
+  async run(argv, ctx) {
+    const p = parse(argv, options(['region', 'out']), cloudUsage);
+    const out = required(p, 'out', cloudUsage);
+    const region = str(p, 'region');
+    const certs = rdsBundle(region === undefined ? {} : { region });
+    const result = buildBundle(certs);
+    writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
+    ctx.render.lines(
+      `Wrote ${out}: ${result.certs.length} Amazon RDS CA certificate(s)${region ? ` for ${region}` : ' (all regions)'}; use it as ssl-ca with verify-full.`,
+    );
+    return 0;
+  },
+};
+
+/** Where the other providers' server CAs come from (docs/cloud.md): they are per instance, not shipped. */
+const OTHER_CLOUDS: Readonly<Record<string, string>> = Object.freeze({
+  gcp: "gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cas.pem",
+  cloudsql: "gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cas.pem",
+  azure: 'download DigiCert Global Root G2 and Microsoft RSA Root Certificate Authority 2017',
+});
+
+const cloudOther: Command = {
+  name: ['cloud-ca'],
+  usage: 'dbtls cloud-ca rds [--region R] --out F   (Cloud SQL, Azure: see docs/cloud.md)',
+  summary: 'managed-database CA bundles: `rds` is shipped; Cloud SQL and Azure go through `dbtls bundle`',
+  async run(argv) {
+    const provider = argv[0] ?? '';
+    const step = OTHER_CLOUDS[provider.toLowerCase()];
+    throw new DbtlsError(
+      'CLOUD_PROVIDER_UNSUPPORTED',
+      `could not write a CA bundle for ${provider || 'no provider'}: only rds is shipped with dbtls`,
+      {
+        hint: step
+          ? `${step}, then \`dbtls bundle FILE... --out ca.pem --verify\` (docs/cloud.md)`
+          : "use `dbtls cloud-ca rds`, or build the bundle from your provider's CA files with `dbtls bundle` (docs/cloud.md)",
+      },
+    );
+  },
+};
+
+export const commands: Command[] = [cloudOther, bundle, bundleShow, cloudCa];
