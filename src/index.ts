@@ -18,6 +18,7 @@ export * from './deploy/yaml.js';
 export * from './errors.js';
 export * from './inspect/ciphers.js';
 export { evaluateFindings, type InspectFacts, MIN_RSA_BITS, parseSeverity } from './inspect/findings.js';
+export * from './inspect/fleet.js';
 export * from './inspect/inspect.js';
 export * from './inspect/report.js';
 export * from './inspect/scan.js';

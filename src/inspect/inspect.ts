@@ -75,7 +75,22 @@ const NO_VERSIONS: Readonly<Record<TlsVersionName, boolean>> = Object.freeze(
 );
 
 export async function inspect(endpoint: Endpoint, options: InspectOptions = {}): Promise<InspectReport> {
+  return prepareInspection(endpoint, options)();
+}
+
+/**
+ * Checks the options and reads their files now, and returns the inspection to run later: a fleet scan
+ * refuses bad input (an unreadable --ca, a mode that cannot log in) before it opens any connection.
+ */
+export function prepareInspection(
+  endpoint: Endpoint,
+  options: InspectOptions = {},
+): () => Promise<InspectReport> {
   const o = resolve(endpoint, options);
+  return () => run(endpoint, o);
+}
+
+async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
   const { greeting } = await probe(endpoint, undefined, o.timeoutMs);
   const tlsOffered = offersTls(greeting);
   const server = {
@@ -168,7 +183,8 @@ function sniName(name: string): string | undefined {
   return /^[\d.]+$/.test(name) || name.includes(':') ? undefined : name;
 }
 
-function formatTarget(endpoint: Endpoint): string {
+/** `host:port` as dialled (`[v6]:port` for IPv6): the `target` of every report. */
+export function formatTarget(endpoint: Endpoint): string {
   return endpoint.host.includes(':')
     ? `[${endpoint.host}]:${endpoint.port}`
     : `${endpoint.host}:${endpoint.port}`;
