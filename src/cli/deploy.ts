@@ -23,7 +23,6 @@ import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, parse, readSecret, required, str, strs } from './args.js';
 import { certificatesFrom, emit, oneOf, optionalPassword, options } from './artifact-args.js';
 import type { Command } from './command.js';
-import { snippetCommand } from './snippet.js';
 
 function optionalFile(file: string | undefined, what: string): Buffer | undefined {
   return file === undefined ? undefined : readUserFile(file, what);
@@ -253,4 +252,4 @@ const kubedbCommand: Command = {
   },
 };
 
-export const commands: Command[] = [secretsCommand, certManagerCommand, kubedbCommand, snippetCommand];
+export const commands: Command[] = [secretsCommand, certManagerCommand, kubedbCommand];

@@ -20,7 +20,6 @@ import {
   type PasswordSource,
   requiredPassword,
 } from './artifact-args.js';
-import { commands as bundleCommands } from './bundle.js';
 import type { Command } from './command.js';
 
 const PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy'];
@@ -162,5 +161,4 @@ export const commands: Command[] = [
   exportKeystore('jks'),
   exportTruststore,
   keystoreShow,
-  ...bundleCommands,
 ];

@@ -26,8 +26,8 @@ const GROUPS: Readonly<Record<string, Group>> = {
   crl: () => import('./revoke.js'),
   export: () => import('./keystore.js'),
   keystore: () => import('./keystore.js'),
-  bundle: () => import('./keystore.js'),
-  'cloud-ca': () => import('./keystore.js'),
+  bundle: () => import('./bundle.js'),
+  'cloud-ca': () => import('./bundle.js'),
   connect: () => import('./client.js'),
   inspect: () => import('./inspect.js'),
   server: () => import('./server.js'),
@@ -37,7 +37,7 @@ const GROUPS: Readonly<Record<string, Group>> = {
   rotate: () => import('./rotate.js'),
   secure: () => import('./secure.js'),
   k8s: () => import('./deploy.js'),
-  snippet: () => import('./deploy.js'),
+  snippet: () => import('./snippet.js'),
   demo: () => import('./demo.js'),
 };
 

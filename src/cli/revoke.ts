@@ -15,7 +15,7 @@ const revokeUsage =
 const revokeCommand: Command = {
   name: ['revoke'],
   usage: revokeUsage,
-  summary: 'Mark a certificate revoked in the CA index (then run `dbtls crl`)',
+  summary: 'mark a certificate revoked in the CA index (then run `dbtls crl`)',
   async run(argv, ctx) {
     const p = parse(
       argv,
@@ -59,7 +59,7 @@ const crlUsage = 'dbtls crl [--days N] [--out FILE] [--ca-dir DIR] [--passphrase
 const crlCommand: Command = {
   name: ['crl'],
   usage: crlUsage,
-  summary: 'Publish the CRLs of the whole chain as one PEM file, ready for ssl_crl',
+  summary: 'publish the CRLs of the whole chain as one PEM file, ready for ssl_crl',
   async run(argv, ctx) {
     const p = parse(
       argv,

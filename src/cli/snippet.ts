@@ -78,3 +78,5 @@ export const snippetCommand: Command = {
 function absolute(file: string | undefined, ctx: CommandContext): string | undefined {
   return file === undefined ? undefined : path.resolve(ctx.cwd, file);
 }
+
+export const commands: Command[] = [snippetCommand];
