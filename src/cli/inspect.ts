@@ -8,21 +8,19 @@ import { DbtlsError, isDbtlsError } from '../errors.js';
 import { parseSeverity } from '../inspect/findings.js';
 import {
   DEFAULT_FAIL_ON,
-  type FleetEntry,
   type FleetReport,
   type FleetTarget,
   inspectFleet,
-  isFailedInspection,
   parseTargetList,
-  worstSeverity,
 } from '../inspect/fleet.js';
 import { inspect } from '../inspect/inspect.js';
-import { type Finding, failsAt, type InspectReport, SEVERITIES, type Severity } from '../inspect/report.js';
+import { failsAt, SEVERITIES } from '../inspect/report.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import { parseTarget, type TargetFlags } from '../tls/settings.js';
 import { readUserFile } from '../util/files.js';
 import { flag, int, type Parsed, parse, readSecret, str, strs } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { humanFleet, humanReport } from './inspect-text.js';
 
 const USAGE =
   'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--details] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
@@ -198,123 +196,6 @@ async function resolveTargets(
 
 function optional<T>(key: string, value: T | undefined): Record<string, T> {
   return value === undefined ? {} : { [key]: value };
-}
-
-/**
- * Several targets: one row each (the error code when it could not be inspected), then each target's
- * findings with their fixes, or with --details each target's full report; the verdict last.
- */
-export function humanFleet(fleet: FleetReport, details: boolean): string[] {
-  const s = fleet.summary;
-  const rows = [['TARGET', 'SERVER', 'TLS', 'WORST', 'DAYS', 'ERROR'], ...fleet.targets.map(fleetRow)];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const out = rows.map((r) =>
-    r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '),
-  );
-  for (const e of fleet.targets) {
-    if (isFailedInspection(e)) {
-      out.push('', e.target, `  ${'ERROR'.padEnd(8)} ${e.error.code}: ${e.error.message}`);
-      if (e.error.hint) out.push(`  ${''.padEnd(8)} hint: ${e.error.hint}`);
-    } else if (details) {
-      out.push('', ...humanReport(e, s.failOn));
-    } else if (e.findings.length > 0) {
-      out.push('', e.target, ...findingLines(e.findings));
-    }
-  }
-  const inspected = s.notInspected === 0 ? 'all inspected' : `${s.notInspected} not inspected`;
-  const verdict =
-    s.failing.length === 0
-      ? `none failing at ${s.failOn} and above`
-      : `failing at ${s.failOn} and above or not inspected: ${s.failing.join(', ')}`;
-  out.push('', `${s.targets} targets, ${inspected}; ${verdict}`);
-  return out;
-}
-
-/** TARGET, SERVER (flavor version), TLS (versions accepted, `off` when not offered), WORST, DAYS, ERROR. */
-function fleetRow(e: FleetEntry): string[] {
-  if (isFailedInspection(e)) return [e.target, '-', '-', '-', '-', e.error.code];
-  const accepted = Object.entries(e.tls.versions)
-    .filter(([, ok]) => ok)
-    .map(([v]) => v.replace('TLSv', ''));
-  const tls = !e.server.tlsOffered ? 'off' : accepted.length > 0 ? accepted.join(',') : 'none';
-  const days = e.certificate?.chain[0]?.daysLeft;
-  return [
-    e.target,
-    `${e.server.flavor} ${e.server.version}`,
-    tls,
-    worstSeverity(e) ?? 'none',
-    days === undefined ? '-' : String(days),
-    '-',
-  ];
-}
-
-function findingLines(findings: readonly Finding[]): string[] {
-  return findings.flatMap((f) => [
-    `  ${f.severity.toUpperCase().padEnd(8)} ${f.id}: ${f.message}`,
-    `  ${''.padEnd(8)} fix: ${f.fix}`,
-  ]);
-}
-
-/** Short and readable: facts first, findings last with their fixes. */
-export function humanReport(r: InspectReport, failOn: Severity): string[] {
-  const out: string[] = [
-    `inspected ${r.target} (${r.server.flavor} ${r.server.version}, auth plugin ${r.server.authPlugin || 'none'})`,
-  ];
-  if (!r.server.tlsOffered) {
-    out.push('  tls          NOT offered (the greeting lacks CLIENT_SSL)');
-  } else {
-    const versions = Object.entries(r.tls.versions)
-      .map(([v, ok]) => `${v} ${ok ? 'yes' : 'no'}`)
-      .join(', ');
-    out.push(`  tls          ${versions}`);
-    for (const [version] of Object.entries(r.tls.versions).reverse()) {
-      const suites = r.tls.ciphers.filter((c) => c.version === version);
-      if (suites.length === 0) continue;
-      out.push(
-        `  ${version.padEnd(12)} ${suites.map((c) => `${c.name} (${c.bits}${c.weakness ? ', WEAK' : ''})`).join(', ')}`,
-      );
-    }
-  }
-  const cert = r.certificate;
-  if (cert) {
-    cert.chain.forEach((c, i) => {
-      out.push(
-        `  ${(i === 0 ? 'certificate' : `  chain[${i}]`).padEnd(12)} ${c.subject}, issued by ${c.issuer}${c.selfSigned ? ' (self-signed)' : ''}`,
-      );
-      if (i === 0 && c.sans.length > 0) out.push(`  ${''.padEnd(12)} names ${c.sans.join(', ')}`);
-      out.push(
-        `  ${''.padEnd(12)} ${c.keyType} ${c.keyBits} bits, ${c.signatureAlgorithm}, until ${c.notAfter.slice(0, 10)} (${c.daysLeft} days left)`,
-      );
-      if (i === 0) out.push(`  ${''.padEnd(12)} sha256 ${c.fingerprint}`);
-    });
-    const anchor = cert.trustAnchor === 'ca-file' ? '--ca' : 'the system store';
-    out.push(
-      `  ${'trust'.padEnd(12)} chain ${cert.verified ? 'verified' : `NOT verified (${cert.verifyError ?? 'unknown reason'})`} against ${anchor}; name ${cert.checkedName} ${cert.hostnameMatch ? 'matches' : 'does NOT match'}`,
-    );
-  }
-  if (r.session) {
-    const s = r.session;
-    out.push(
-      `  ${'session'.padEnd(12)} logged in as ${s.account} over ${s.protocol ?? '?'} ${s.cipher ?? ''}`.trimEnd(),
-    );
-    const v = s.variables;
-    out.push(
-      `  ${''.padEnd(12)} have_ssl=${v.have_ssl ?? '?'} require_secure_transport=${v.require_secure_transport ?? '?'} tls_version=${v.tls_version ?? '?'}`,
-    );
-    const pl = s.plaintextLogin;
-    out.push(
-      `  ${''.padEnd(12)} plaintext login ${!pl.attempted ? 'not tried' : pl.refused ? `refused (error ${pl.errorCode})` : 'ACCEPTED'}`,
-    );
-  } else if (r.sessionError) {
-    out.push(`  ${'session'.padEnd(12)} ${r.sessionError.message} [${r.sessionError.code}]`);
-  }
-  out.push(`  ${'probes'.padEnd(12)} ${r.tls.probes} connections`);
-  if (r.findings.length === 0) {
-    out.push('', 'no findings');
-    return out;
-  }
-  out.push('', `findings (failing at ${failOn} and above):`, ...findingLines(r.findings));
-  return out;
 }
 
 export const commands: Command[] = [inspectCommand];
