@@ -2,7 +2,7 @@
  * `dbtls demo`: the whole job on a throwaway MariaDB (src/server/sandbox.ts), in four steps a reader can
  * follow: inspect a server as it ships (TLS off), `dbtls secure` it, inspect again, and connect as the
  * application with verify-full and mutual TLS. Everything lives in one temp dir, removed at the end and
- * on Ctrl-C; nothing on the machine is touched. Also registers `rotate` and `secure` (see the end).
+ * on Ctrl-C; nothing on the machine is touched.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -196,7 +196,7 @@ const demoCommand: Command = {
   name: ['demo'],
   usage: USAGE,
   summary:
-    'Secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
+    'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
   async run(argv, ctx) {
     const p = parse(argv, {}, USAGE);
     if (p.positionals.length) {
@@ -208,5 +208,4 @@ const demoCommand: Command = {
   },
 };
 
-// rotate and secure are registered here rather than in src/cli/server.ts, which another module owns.
 export const commands: Command[] = [demoCommand];
