@@ -127,6 +127,21 @@ test('sslscan sees TLS 1.2 and 1.3 accepted, 1.0 and 1.1 refused', async () => {
   assert.ok(scan.ciphers.every((c) => c.bits >= 128));
 });
 
+test('sql() works on a server narrowed to TLS 1.1 with a certificate the client does not trust', async () => {
+  // The root session runs over the unix socket without TLS, so a test can narrow TLS as it likes.
+  const narrowed = await startMariadb({
+    tls: { cert: pki.otherServer.cert, key: pki.otherServer.key },
+    tlsVersion: 'TLSv1.1',
+    extra: { ssl_cipher: 'DEFAULT:@SECLEVEL=0' },
+  });
+  try {
+    assert.equal(await narrowed.sql('SELECT @@tls_version, @@have_ssl'), 'TLSv1.1\tYES\n');
+    assert.equal(await narrowed.sql("SHOW SESSION STATUS LIKE 'Ssl_version'"), 'Ssl_version\t\n');
+  } finally {
+    await narrowed.stop();
+  }
+});
+
 test('sql() throws with the server error', async () => {
   await assert.rejects(db.sql('SELECT * FROM no_such_table'), /ERROR 1046|ERROR 1146/);
 });
