@@ -1,6 +1,6 @@
 /**
  * CA bundles: `bundle` (build one from any pile of CA files), `bundle show` (what a bundle holds, what
- * expires soon) and `cloud-ca rds` (the Amazon RDS bundle shipped with dbtls). Loaded with ./keystore.ts.
+ * expires soon) and `cloud-ca rds` (the Amazon RDS bundle shipped with dbtls).
  */
 
 import { rdsBundle } from '../deploy/cloud.js';
@@ -11,14 +11,14 @@ import { flag, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional, options } from './artifact-args.js';
 import type { Command } from './command.js';
 
-const bundleUsage = 'dbtls bundle FILE... --out F [--verify]';
+const bundleUsage = 'dbtls bundle FILE... --out F [--verify] [--json]';
 const bundle: Command = {
   name: ['bundle'],
   usage: bundleUsage,
   summary:
     'build a CA bundle: leaf-to-root order, duplicates removed, expired, non-CA and broken links refused',
   async run(argv, ctx) {
-    const p = parse(argv, options(['out'], [], ['verify']), bundleUsage);
+    const p = parse(argv, options(['out'], [], ['verify', 'json']), bundleUsage);
     const out = required(p, 'out', bundleUsage);
     if (p.positionals.length === 0) {
       throw new DbtlsError('USAGE', 'could not build the bundle: no input file given', {
@@ -28,6 +28,10 @@ const bundle: Command = {
     const certs = certificatesFrom(p.positionals, 'certificate file');
     const result = buildBundle(certs, { verify: flag(p, 'verify') });
     writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
+    if (flag(p, 'json')) {
+      ctx.render.json({ file: out, ...reportBundle(result.certs) });
+      return 0;
+    }
     ctx.render.lines(
       `Wrote ${out}: ${result.certs.length} CA certificate(s), ${result.complete ? 'every chain ends at a root in the file' : 'some issuers are not in the file'}.`,
     );
@@ -70,18 +74,22 @@ const bundleShow: Command = {
   },
 };
 
-const cloudUsage = 'dbtls cloud-ca rds [--region R] --out F';
+const cloudUsage = 'dbtls cloud-ca rds [--region R] --out F [--json]';
 const cloudCa: Command = {
   name: ['cloud-ca', 'rds'],
   usage: cloudUsage,
   summary: 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)',
   async run(argv, ctx) {
-    const p = parse(argv, options(['region', 'out']), cloudUsage);
+    const p = parse(argv, options(['region', 'out'], [], ['json']), cloudUsage);
     const out = required(p, 'out', cloudUsage);
     const region = str(p, 'region');
     const certs = rdsBundle(region === undefined ? {} : { region });
     const result = buildBundle(certs);
     writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
+    if (flag(p, 'json')) {
+      ctx.render.json({ file: out, region: region ?? 'all', ...reportBundle(result.certs) });
+      return 0;
+    }
     ctx.render.lines(
       `Wrote ${out}: ${result.certs.length} Amazon RDS CA certificate(s)${region ? ` for ${region}` : ' (all regions)'}; use it as ssl-ca with verify-full.`,
     );

@@ -16,12 +16,12 @@ import { openSession, type SessionOptions } from '../server/admin.js';
 import { type Sandbox, startSandbox } from '../server/sandbox.js';
 import { secure } from '../server/secure.js';
 import { MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import { parse } from './args.js';
+import { flag, parse } from './args.js';
 import type { Command, CommandContext } from './command.js';
-import type { Renderer } from './render.js';
+import { createRenderer, type Renderer } from './render.js';
 import { renderSteps } from './secure.js';
 
-const USAGE = 'dbtls demo';
+const USAGE = 'dbtls demo [--json]';
 const APP_USER = 'app';
 const ADMIN_USER = 'dbtls_admin';
 const secret = () => randomBytes(18).toString('base64url');
@@ -47,8 +47,33 @@ function cleanupOnSignal(getSandbox: () => Sandbox | undefined, dir: string): ()
   };
 }
 
-async function runDemo(ctx: CommandContext): Promise<number> {
-  const { render } = ctx;
+/** What `dbtls demo --json` prints: each step's outcome, for scripts and CI. */
+interface DemoReport {
+  server: { flavor: string; version: string; host: string; port: number };
+  before: { findings: readonly Finding[]; plaintextLoginAccepted: boolean };
+  secure: { caFile: string; steps: unknown };
+  after: { findings: readonly Finding[]; aboveInfo: number };
+  session: {
+    protocol: string | undefined;
+    cipher: string | undefined;
+    verifiedAs: string;
+    chain: readonly { subject: string; issuer: string; fingerprint: string }[];
+  };
+  refusedWithoutCertificate: boolean;
+  seconds: number;
+}
+
+/** Text goes to the terminal; with --json only warnings and errors do, and the report goes to stdout. */
+function quiet(render: Renderer): Renderer {
+  return {
+    ...createRenderer({ write: () => {}, isTTY: false }, { write: () => {}, isTTY: false }),
+    warn: render.warn,
+    error: render.error,
+  };
+}
+
+async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
+  const render = json ? quiet(ctx.render) : ctx.render;
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-demo-'));
   let sandbox: Sandbox | undefined;
@@ -88,6 +113,7 @@ async function runDemo(ctx: CommandContext): Promise<number> {
     const plainSession = await openSession(plain);
     await plainSession.query('SELECT 1');
     await plainSession.close();
+    const plaintextLoginAccepted = true;
     render.lines(
       `  high     plaintext-login-accepted: '${APP_USER}' logged in without TLS: its password and queries crossed the network in clear`,
     );
@@ -167,24 +193,48 @@ async function runDemo(ctx: CommandContext): Promise<number> {
     for (const c of conn.session.peerChain)
       render.lines(`    ${c.subject}  (issuer ${c.issuer}, sha256 ${c.fingerprint.slice(0, 16)}…)`);
     render.lines(`    -> ${result.caFile} (the demo CA's root)`);
+    let refusedWithoutCertificate = false;
     try {
       const noCert = await openSession({ ...plain, tls: { mode: 'verify-full', ca: result.caFile } });
       await noCert.close();
       render.warn(`'${APP_USER}' logged in without its certificate: REQUIRE X509 did not hold`);
     } catch {
+      refusedWithoutCertificate = true;
       render.lines(
         `  Without its certificate, '${APP_USER}' is refused (REQUIRE X509); without TLS, everyone is (require_secure_transport).`,
       );
     }
     await db.stop();
     sandbox = undefined;
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
     render.lines(
       '',
-      `Done in ${seconds} s. The sandbox and its files are gone.`,
+      `Done in ${seconds.toFixed(1)} s. The sandbox and its files are gone.`,
       `On your own server: dbtls secure ADMIN_TARGET --user 'app'@'%' --restart-command 'systemctl restart mariadb'`,
     );
-    return 0;
+    if (json) {
+      const report: DemoReport = {
+        server: { flavor: before.server.flavor, version, host: db.host, port: db.port },
+        before: { findings: before.findings, plaintextLoginAccepted },
+        secure: { caFile: result.caFile, steps: result.steps },
+        after: { findings: afterReport.findings, aboveInfo: above.length },
+        session: {
+          protocol: status.Ssl_version,
+          cipher: status.Ssl_cipher,
+          verifiedAs: conn.session.verifiedAs,
+          chain: conn.session.peerChain.map(({ subject, issuer, fingerprint }) => ({
+            subject,
+            issuer,
+            fingerprint,
+          })),
+        },
+        refusedWithoutCertificate,
+        seconds,
+      };
+      ctx.render.json(report);
+    }
+    // The demo is also a check: it fails when the secured server is not what it should be.
+    return above.length === 0 && refusedWithoutCertificate ? 0 : 1;
   } finally {
     removeHandlers();
     await sandbox?.stop();
@@ -198,13 +248,13 @@ const demoCommand: Command = {
   summary:
     'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
   async run(argv, ctx) {
-    const p = parse(argv, {}, USAGE);
+    const p = parse(argv, { json: { type: 'boolean' } }, USAGE);
     if (p.positionals.length) {
       throw new DbtlsError('USAGE', `could not run the demo: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${USAGE}`,
       });
     }
-    return runDemo(ctx);
+    return runDemo(ctx, flag(p, 'json'));
   },
 };
 

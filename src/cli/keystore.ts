@@ -1,9 +1,10 @@
 /**
  * Keystores and truststores for Java clients: `export p12|jks|truststore` and `keystore show`. The CA
- * bundle commands (`bundle`, `bundle show`, `cloud-ca`) live in ./bundle.ts and are listed here too.
+ * bundle commands (`bundle`, `bundle show`, `cloud-ca`) live in ./bundle.ts.
  * Keystore passwords come from --password-file or DBTLS_KEYSTORE_PASSWORD, never argv (./artifact-args.ts).
  */
 
+import { reportBundle } from '../keystore/bundle.js';
 import { writeJks } from '../keystore/jks.js';
 import { loadKeystoreMaterial } from '../keystore/material.js';
 import { type Pkcs12Profile, writePkcs12 } from '../keystore/pkcs12.js';
@@ -30,7 +31,7 @@ const storePassword = (usage: string): PasswordSource => ({
 });
 
 function exportKeystore(format: 'p12' | 'jks'): Command {
-  const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password]`;
+  const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
   const specific = format === 'p12' ? ['profile'] : ['key-password-file'];
   return {
     name: ['export', format],
@@ -42,7 +43,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
         options(
           ['cert', 'key', 'alias', 'password-file', 'key-passphrase-file', 'out', ...specific],
           ['chain'],
-          ['allow-empty-password'],
+          ['allow-empty-password', 'json'],
         ),
         usage,
       );
@@ -77,6 +78,16 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
               keyPassword,
             });
       writeFileAtomic(out!, bytes, { mode: MODE_SECRET });
+      if (flag(p, 'json')) {
+        ctx.render.json({
+          file: out,
+          format: format === 'p12' ? 'pkcs12' : 'jks',
+          ...(format === 'p12' ? { profile } : {}),
+          mode: '0600',
+          entries: [{ alias, type: 'PrivateKeyEntry', chainLength: chain.length }],
+        });
+        return 0;
+      }
       ctx.render.lines(
         `Wrote ${out} (${format === 'p12' ? `PKCS#12, ${profile} profile` : 'JKS'}, mode 0600): PrivateKeyEntry "${alias}" with a chain of ${chain.length} certificates.`,
         `Java: keyStore=${out}, keyStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'}; the password stays in your password file.`,
@@ -87,7 +98,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
 }
 
 const truststoreUsage =
-  'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--profile modern|legacy] [--allow-empty-password]';
+  'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--profile modern|legacy] [--allow-empty-password] [--json]';
 const exportTruststore: Command = {
   name: ['export', 'truststore'],
   usage: truststoreUsage,
@@ -95,7 +106,7 @@ const exportTruststore: Command = {
   async run(argv, ctx) {
     const p = parse(
       argv,
-      options(['format', 'password-file', 'out', 'profile'], ['ca'], ['allow-empty-password']),
+      options(['format', 'password-file', 'out', 'profile'], ['ca'], ['allow-empty-password', 'json']),
       truststoreUsage,
     );
     const format = oneOf(
@@ -111,6 +122,20 @@ const exportTruststore: Command = {
     const password = requiredPassword(p, ctx, storePassword(truststoreUsage));
     const cas = certificatesFrom(caFiles, 'CA certificate');
     writeFileAtomic(out, writeTruststore({ format, cas, password, profile }), { mode: MODE_SECRET });
+    if (flag(p, 'json')) {
+      ctx.render.json({
+        file: out,
+        format: format === 'p12' ? 'pkcs12' : 'jks',
+        ...(format === 'p12' ? { profile } : {}),
+        mode: '0600',
+        trusted: reportBundle(cas).certificates.map(({ subject, notAfter, fingerprint }) => ({
+          subject,
+          notAfter,
+          fingerprint,
+        })),
+      });
+      return 0;
+    }
     ctx.render.lines(
       `Wrote ${out} (${format === 'p12' ? 'PKCS#12' : 'JKS'} truststore, mode 0600): ${cas.length} trusted CA certificate(s).`,
     );

@@ -47,6 +47,36 @@ test('dbtls demo runs end to end and cleans up after itself', async () => {
   assert.equal(res.stderr.includes('passphrase'), false);
 });
 
+test('dbtls demo --json: one report of every step, nothing else on stdout', async () => {
+  const res = await runCli(['demo', '--json'], { timeoutMs: 60_000 });
+  assert.equal(res.code, 0, res.stderr + res.stdout);
+  const report = JSON.parse(res.stdout);
+  assert.equal(report.server.flavor, 'mariadb');
+  assert.match(report.server.version, /^10\.|^1[1-9]\./);
+  assert.deepEqual(
+    report.before.findings.map((f: { id: string; severity: string }) => `${f.severity} ${f.id}`),
+    ['critical tls-not-offered'],
+  );
+  assert.equal(report.before.plaintextLoginAccepted, true);
+  assert.deepEqual(
+    report.secure.steps.map((s: { step: string; status: string }) => `${s.step} ${s.status}`),
+    [
+      'ca done',
+      'server-certificate done',
+      'enable done',
+      'client-certificate app done',
+      "require 'app'@'%' done",
+      'require-secure-transport done',
+    ],
+  );
+  assert.deepEqual(report.after, { findings: [], aboveInfo: 0 });
+  assert.match(report.session.protocol, /^TLSv1\.[23]$/);
+  assert.equal(report.session.verifiedAs, 'verify-full');
+  assert.equal(report.session.chain[0].subject, '/O=dbtls/CN=127.0.0.1');
+  assert.equal(report.refusedWithoutCertificate, true);
+  assert.ok(report.seconds > 0 && report.seconds < 30, `seconds: ${report.seconds}`);
+});
+
 test('dbtls demo without MariaDB installed says how to install it', async () => {
   const res = await runCli(['demo'], { env: { PATH: '/nonexistent' } });
   assert.equal(res.code, 2);
