@@ -22,7 +22,15 @@ import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import { type Ca, certPath, type IndexEntry, newSerial, readIndex, withCaLock, writeIndex } from './store.js';
+import {
+  appendIndex,
+  type Ca,
+  certPath,
+  type IndexEntry,
+  newSerial,
+  readIndexSerials,
+  withCaLock,
+} from './store.js';
 
 export interface IssueRequest {
   readonly profile: LeafProfileName;
@@ -57,7 +65,8 @@ const BACKDATE_MS = 60_000;
 /** X.520 ub-common-name. */
 const MAX_CN_LENGTH = 64;
 
-interface ResolvedLeaf {
+/** A request checked against the profile and the issuer: everything signLeaf needs, and structured-cloneable. */
+export interface ResolvedLeaf {
   readonly profile: LeafProfileName;
   readonly cn: string;
   readonly subject: readonly NameAttribute[];
@@ -144,8 +153,18 @@ export function resolveLeaf(ca: Ca, req: IssueRequest): ResolvedLeaf {
   };
 }
 
-/** Generates (unless given) the key and signs the certificate. Pure: writes nothing. */
-export function signLeaf(ca: Ca, leaf: ResolvedLeaf, taken: Set<string>): IssuedCertificate {
+/** The parts of a CA that signing needs (a worker thread rebuilds just these, src/ca/batch-sign.ts). */
+export type SigningCa = Pick<Ca, 'issuer' | 'issuerKey' | 'intermediate' | 'chainPem' | 'caPem'>;
+
+/** Generates (unless given) the key and signs the certificate with a new serial not in `taken` (then added). */
+export function signLeaf(ca: SigningCa, leaf: ResolvedLeaf, taken: Set<string>): IssuedCertificate {
+  const serial = newSerial(taken);
+  taken.add(serial.toString('hex'));
+  return signLeafWithSerial(ca, leaf, serial);
+}
+
+/** Generates (unless given) the key and signs the certificate with this serial. Pure: writes nothing. */
+export function signLeafWithSerial(ca: SigningCa, leaf: ResolvedLeaf, serial: Buffer): IssuedCertificate {
   let keyPem: string | undefined;
   let spki: Buffer;
   let key: KeyDescription;
@@ -158,8 +177,6 @@ export function signLeaf(ca: Ca, leaf: ResolvedLeaf, taken: Set<string>): Issued
     spki = made.spki;
     key = made.description;
   }
-  const serial = newSerial(taken);
-  taken.add(serial.toString('hex'));
   const extensions = profileExtensions({
     profile: PROFILES[leaf.profile],
     subjectSpki: spki,
@@ -222,51 +239,28 @@ export function signLeaf(ca: Ca, leaf: ResolvedLeaf, taken: Set<string>): Issued
   };
 }
 
-/**
- * Signs every request and records them: certs/<serial>.pem for each, then one index rewrite. The caller
- * holds the CA lock. `noSync` skips the per-file fsync (batch issuance syncs once, see batch.ts).
- */
-export interface IssueLockedOptions {
-  readonly noSync?: boolean;
-  /** Called after each signature; when it returns true it has stored certs/<serial>.pem itself. */
-  readonly onIssued?: (issued: IssuedCertificate, n: number) => boolean | undefined;
-}
-
-export function issueLocked(
-  ca: Ca,
-  leaves: readonly ResolvedLeaf[],
-  options: IssueLockedOptions = {},
-): IssuedCertificate[] {
-  const entries = readIndex(ca.dir);
-  const taken = new Set(entries.map((e) => e.serial));
-  ensureDir(path.join(ca.dir, 'certs'));
-  const issued: IssuedCertificate[] = [];
-  for (const leaf of leaves) {
-    const one = signLeaf(ca, leaf, taken);
-    issued.push(one);
-    if (options.onIssued?.(one, issued.length) !== true) {
-      writeFileAtomic(certPath(ca.dir, one.entry.serial), one.certPem, {
-        mode: MODE_PUBLIC,
-        noSync: options.noSync ?? false,
-      });
-    }
-  }
-  return issued;
-}
-
-/** Appends the issued certificates to the index (atomic rewrite, fsynced). Caller holds the lock. */
+/** Appends the issued certificates to the index (one fsynced append). Caller holds the lock. */
 export function recordIssued(ca: Ca, issued: readonly IssuedCertificate[]): void {
-  writeIndex(ca.dir, [...readIndex(ca.dir), ...issued.map((i) => i.entry)]);
+  appendIndex(
+    ca.dir,
+    issued.map((i) => i.entry),
+  );
 }
 
-/** Issues one leaf certificate and records it in the CA (certs/<serial>.pem + index). */
+/**
+ * Issues one leaf certificate and records it in the CA: certs/<serial>.pem (fsynced), then the index
+ * line. A crash in between leaves an unrecorded copy in certs/ and nothing else; the caller writes the
+ * user's files only after this returns, so no certificate reaches a user before the index names it.
+ */
 export function issueCertificate(ca: Ca, req: IssueRequest): IssuedCertificate {
   const leaf = resolveLeaf(ca, req);
   void ca.issuerKey; // unlock (or fail) before taking the lock
   return withCaLock(ca.dir, () => {
-    const [issued] = issueLocked(ca, [leaf]);
-    recordIssued(ca, [issued!]);
-    return issued!;
+    const issued = signLeaf(ca, leaf, readIndexSerials(ca.dir));
+    ensureDir(path.join(ca.dir, 'certs'));
+    writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
+    recordIssued(ca, [issued]);
+    return issued;
   });
 }
 

@@ -5,8 +5,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
-import { DbtlsError } from '../errors.js';
-import { parseCertificate } from '../pki/certificate.js';
+import { causeText, DbtlsError } from '../errors.js';
+import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
 import { keyAlgorithmOf, keyMatchesCertificate } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
@@ -76,13 +76,41 @@ export interface RenewOptions {
   readonly now?: Date;
 }
 
+/**
+ * The CA's copy of an issued certificate, checked against the fingerprint in the index: renewal copies
+ * its subject, so a copy that was replaced or damaged must not be trusted.
+ */
+function recordedCertificate(ca: Ca, entry: IndexEntry): CertificateInfo {
+  const file = certPath(ca.dir, entry.serial);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new DbtlsError('CA_CORRUPT', `could not renew ${entry.serial}: ${causeText(err)}`, {
+      hint: `restore ${file} from the CA backup, or issue a new certificate with \`dbtls issue\``,
+      cause: err,
+    });
+  }
+  const cert = parseCertificate(bytes);
+  if (cert.fingerprint !== entry.fingerprint) {
+    throw new DbtlsError(
+      'CA_CORRUPT',
+      `could not renew ${entry.serial}: ${file} is not the certificate the index recorded`,
+      {
+        hint: `restore ${file} from the CA backup, or issue a new certificate with \`dbtls issue\``,
+      },
+    );
+  }
+  return cert;
+}
+
 export function renewCertificate(ca: Ca, entry: IndexEntry, options: RenewOptions = {}): IssuedCertificate {
   if (entry.profile === 'intermediate') {
     throw new DbtlsError('CERT_NOT_FOUND', `could not renew ${entry.serial}: it is a CA certificate`, {
       hint: 'dbtls renew renews server and client certificates',
     });
   }
-  const old = parseCertificate(fs.readFileSync(certPath(ca.dir, entry.serial)));
+  const old = recordedCertificate(ca, entry);
   if (options.reuseKey && !keyMatchesCertificate(options.reuseKey, old)) {
     throw new DbtlsError(
       'KEY_MISMATCH',

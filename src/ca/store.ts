@@ -1,7 +1,9 @@
 /**
- * The CA on disk (DESIGN.md "The CA on disk"): a directory a person can read. Every write is atomic
- * (write + rename, src/util/files.ts) and made under the CA lock, so concurrent `dbtls issue` processes
- * never lose an index line and a crash never leaves a half-written CA.
+ * The CA on disk (DESIGN.md "The CA on disk"): a directory a person can read. Every write is made under
+ * the CA lock and is atomic: files by write + rename (src/util/files.ts); index.jsonl, which issuance
+ * only grows, by fsynced appends of whole lines (appendIndex), so that recording 2,000 certificates
+ * does not rewrite every line before them. Concurrent `dbtls issue` processes never lose an index line
+ * and a crash never leaves a half-written CA.
  */
 import { type KeyObject, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -83,7 +85,7 @@ export function caExists(caDir: string): boolean {
   return fs.existsSync(caPath(caDir, 'meta')) || fs.existsSync(caPath(caDir, 'root'));
 }
 
-function notFound(caDir: string): DbtlsError {
+export function notFound(caDir: string): DbtlsError {
   return new DbtlsError('CA_NOT_FOUND', `could not open the CA in ${caDir}: there is no ca.json`, {
     hint: 'run `dbtls ca init` first, or point --ca-dir / DBTLS_CA_DIR at your CA directory',
   });
@@ -135,12 +137,14 @@ export function readIndex(caDir: string): IndexEntry[] {
     }
     throw err;
   }
+  const lines = text.split('\n');
   const entries: IndexEntry[] = [];
-  for (const [i, line] of text.split('\n').entries()) {
+  for (const [i, line] of lines.entries()) {
     if (line.trim() === '') continue;
     try {
       entries.push(JSON.parse(line) as IndexEntry);
     } catch (err) {
+      if (i === lines.length - 1) break; // a torn append (see appendIndex): never acknowledged, not a line
       throw new DbtlsError(
         'CA_CORRUPT',
         `could not read ${caPath(caDir, 'index')}: line ${i + 1} is not JSON`,
@@ -152,6 +156,57 @@ export function readIndex(caDir: string): IndexEntry[] {
     }
   }
   return entries;
+}
+
+/** The serials in the index, to draw new ones that are unique in it. */
+export function readIndexSerials(caDir: string): Set<string> {
+  return new Set(readIndex(caDir).map((e) => e.serial));
+}
+
+/**
+ * Appends lines to the index and fsyncs it: the commit point of an issuance. Every line is written
+ * whole, ending in a newline, by one write(2) under the CA lock. A crash during that write can leave
+ * a torn last line without its newline; its issuer never returned, so it is not a committed line:
+ * readIndex skips it and the next append cuts it off before writing (a complete JSON line that merely
+ * lacks its newline, say after a hand edit, is kept and terminated instead).
+ */
+export function appendIndex(caDir: string, entries: readonly IndexEntry[]): void {
+  const file = caPath(caDir, 'index');
+  const fd = fs.openSync(file, 'a+', MODE_PUBLIC);
+  try {
+    const prefix = endTornLine(fd);
+    const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    fs.writeSync(fd, prefix + lines);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const NEWLINE = 0x0a;
+
+/** Cuts off a torn last line (or returns the newline a complete last line lacks). Usually reads one byte. */
+function endTornLine(fd: number): string {
+  const size = fs.fstatSync(fd).size;
+  if (size === 0) return '';
+  const last = Buffer.alloc(1);
+  fs.readSync(fd, last, 0, 1, size - 1);
+  if (last[0] === NEWLINE) return '';
+  const bytes = Buffer.alloc(size);
+  fs.readSync(fd, bytes, 0, size, 0);
+  const cut = bytes.lastIndexOf(NEWLINE) + 1;
+  if (isJson(bytes.subarray(cut).toString('utf8'))) return '\n';
+  fs.ftruncateSync(fd, cut);
+  return '';
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function writeIndex(caDir: string, entries: readonly IndexEntry[]): void {
@@ -275,60 +330,4 @@ export function openCa(caDir: string, passphrase?: string): Ca {
     chainPem: () => intermediate?.pem ?? '',
     caPem: () => root.pem,
   };
-}
-
-const LOCK_RETRY_MS = 5;
-const LOCK_TIMEOUT_MS = 60_000;
-
-function lockOwnerAlive(lockFile: string): boolean {
-  let pid: number;
-  try {
-    pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
-  } catch {
-    return true; // being written right now: treat as held
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * withCaLock for async work (batch issuance overlaps file I/O with signing). Same lock file and protocol
- * as src/util/lock.ts (O_EXCL file holding the owner's pid, stale when the owner is gone), which only
- * offers a synchronous form; a private helper until it grows an async one.
- */
-export async function withCaLockAsync<T>(caDir: string, fn: () => Promise<T>): Promise<T> {
-  if (!fs.existsSync(caDir)) throw notFound(caDir);
-  const lockFile = caPath(caDir, 'lock');
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockFile, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (!lockOwnerAlive(lockFile)) {
-        fs.rmSync(lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new DbtlsError('LOCKED', `could not lock ${lockFile}: another dbtls process holds it`, {
-          hint: 'wait for the other dbtls command to finish, or remove the lock file if no dbtls is running',
-          kind: 'runtime',
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lockFile, { force: true });
-  }
 }

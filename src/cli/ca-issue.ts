@@ -20,7 +20,16 @@ import { generateKeyPair, type KeyAlgorithm, privateKeyPem, readPrivateKey } fro
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
-import { CA_OPTIONS, caDirOf, createdLines, dateText, issuedJson, keyOption, unlockCa } from './ca-common.js';
+import {
+  CA_OPTIONS,
+  caDirOf,
+  createdLines,
+  dateText,
+  issuedJson,
+  keyOption,
+  leafJson,
+  unlockCa,
+} from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 
 const ISSUE_SERVER_USAGE =
@@ -54,6 +63,11 @@ function issueCommand(profile: 'server' | 'client'): Command {
       const days = int(p, 'days', usage);
       const common = { ...(key ? { key } : {}), ...(days === undefined ? {} : { days }) };
       const cnFrom = str(p, 'cn-from');
+      if (cnFrom !== undefined && str(p, 'cn') !== undefined) {
+        throw new DbtlsError('USAGE', 'could not run dbtls issue client: give --cn or --cn-from, not both', {
+          hint: `usage: ${usage}`,
+        });
+      }
       if (cnFrom !== undefined) return issueBatch(p, ctx, cnFrom, common);
       const cn = required(p, 'cn', usage);
       const dns = strs(p, 'dns');
@@ -85,21 +99,19 @@ async function issueBatch(
   const result = await issueClientBatch(ca, names, {
     outDir: out,
     ...common,
-    onProgress: (done, total) => {
-      if (done % 100 === 0 || done === total) ctx.render.progress('issuing', done, total);
-    },
+    onProgress: (done, total) => ctx.render.progress('issuing', done, total),
   });
   ctx.render.progressDone();
   if (flag(p, 'json')) {
-    ctx.render.json(result.issued.map((i, n) => issuedJson(i, result.dirs[n])));
+    ctx.render.json(result.entries.map((e, n) => leafJson(e, result.dirs[n])));
     return 0;
   }
   const seconds = (Date.now() - started) / 1000;
-  const first = result.issued[0]!;
+  const first = result.entries[0]!;
   ctx.render.lines(
-    `Created ${result.issued.length} client certificates in ${path.relative(ctx.cwd, out) || '.'}/<user>/ (${Math.round(result.issued.length / Math.max(seconds, 0.001))}/s)`,
-    `Each directory holds cert.pem, key.pem, chain.pem and ca.pem; the subjects look like ${first.entry.subject}.`,
-    `They will expire on ${dateText(new Date(first.entry.notAfter))}.`,
+    `Created ${result.entries.length} client certificates in ${path.relative(ctx.cwd, out) || '.'}/<user>/ (${Math.round(result.entries.length / Math.max(seconds, 0.001))}/s)`,
+    `Each directory holds cert.pem, key.pem, chain.pem and ca.pem; the subjects look like ${first.subject}.`,
+    `They will expire on ${dateText(new Date(first.notAfter))}.`,
     'Next: give each user their directory, and require the certificate: dbtls require ADMIN_TARGET USER@HOST --x509',
   );
   return 0;

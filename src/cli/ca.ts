@@ -189,6 +189,7 @@ const listCommand: Command = {
       return 0;
     }
     const now = Date.now();
+    const anyRevoked = entries.some((e) => e.status === 'revoked');
     const rows = entries.map((e) => [
       e.serial,
       e.profile,
@@ -196,8 +197,17 @@ const listCommand: Command = {
       e.notAfter.slice(0, 10),
       e.cn,
       [...e.dnsNames, ...e.ipAddresses].join(','),
+      ...(anyRevoked ? [revocationText(e)] : []),
     ]);
-    const header = ['SERIAL', 'PROFILE', 'STATUS', 'EXPIRES', 'CN', 'NAMES'];
+    const header = [
+      'SERIAL',
+      'PROFILE',
+      'STATUS',
+      'EXPIRES',
+      'CN',
+      'NAMES',
+      ...(anyRevoked ? ['REVOKED'] : []),
+    ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const fmt = (r: string[]) =>
       r
@@ -208,5 +218,11 @@ const listCommand: Command = {
     return 0;
   },
 };
+
+/** When and why a certificate was revoked, for the REVOKED column of `dbtls list`. */
+function revocationText(e: IndexEntry): string {
+  if (e.status !== 'revoked') return '';
+  return `${e.revokedAt?.slice(0, 10) ?? '?'} (${e.revocationReason ?? 'unspecified'})`;
+}
 
 export const commands: Command[] = [caInit, caShow, ...issueCommands, listCommand];

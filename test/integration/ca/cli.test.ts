@@ -49,7 +49,9 @@ function hashDir(dir: string): string {
   return h.digest('hex');
 }
 
-function indexOf(caDir: string): { serial: string; cn: string; renewedFrom?: string; subject: string }[] {
+function indexOf(
+  caDir: string,
+): { serial: string; cn: string; renewedFrom?: string; subject: string; issuer: string }[] {
   return fs
     .readFileSync(path.join(caDir, 'index.jsonl'), 'utf8')
     .trim()
@@ -91,6 +93,22 @@ describe('ca init', () => {
     assert.match(fs.readFileSync(path.join(caI, 'root.key.pem'), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
     assert.match(fs.readFileSync(path.join(caR, 'root.key.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
     assert.equal(fs.existsSync(path.join(caR, 'intermediate.pem')), false);
+  });
+
+  test('default validity: root 10 years, intermediate 5; keys PBES2 AES-256 with a KDF', async () => {
+    const s = JSON.parse((await withI('ca', 'show', '--json')).stdout);
+    const days = (c: { notBefore: string; notAfter: string }) =>
+      (Date.parse(c.notAfter) - Date.parse(c.notBefore)) / 86_400_000;
+    assert.equal(days(s.root), 3650);
+    assert.equal(days(s.intermediate), 1825);
+    assert.equal(s.root.pathLength, 1);
+    assert.equal(s.intermediate.pathLength, 0);
+    for (const key of ['root.key.pem', 'intermediate.key.pem']) {
+      const parsed = await openssl(['asn1parse', '-in', path.join(caI, key)]);
+      assert.match(parsed.stdout, /:PBES2/, key);
+      assert.match(parsed.stdout, /:(PBKDF2|id-scrypt)/, key);
+      assert.match(parsed.stdout, /:aes-256-/, key);
+    }
   });
 
   test('ca show --json', async () => {
@@ -170,6 +188,23 @@ describe('issue', () => {
         'compat',
       ]);
       assert.equal(`subject=${entry.subject}`, subj.stdout.trim());
+      const issuer = await openssl([
+        'x509',
+        '-in',
+        d(`cli-${tag}/cert.pem`),
+        '-noout',
+        '-issuer',
+        '-nameopt',
+        'compat',
+      ]);
+      assert.equal(`issuer=${entry.issuer}`, issuer.stdout.trim());
+      assert.equal(
+        entry.issuer,
+        which === 'intermediate' ? '/O=Acme DB/CN=Acme DB Intermediate CA' : '/O=dbtls/CN=dbtls Root CA',
+      );
+      for (const f of ['cert.pem', 'chain.pem', 'ca.pem']) {
+        assert.equal(fs.statSync(d(`cli-${tag}/${f}`)).mode & 0o777, 0o644, f);
+      }
     });
   }
 
@@ -244,40 +279,115 @@ describe('issue', () => {
     assert.equal(match.stdout, keyPub.stdout);
   });
 
-  test('--cn-from: one directory per user, all in the index', async () => {
-    const names = Array.from({ length: 40 }, (_, i) => `user_${i}`);
+  test('--cn-from: one directory per user, all in the index, chains verify', async () => {
+    // 450 names: enough for a worker thread (src/ca/batch.ts) when the tests run compiled
+    const names = Array.from({ length: 450 }, (_, i) => `user_${i}`);
     fs.writeFileSync(path.join(work, 'users.txt'), `# fleet\n${names.join('\n')}\n\n`);
-    const before = indexOf(caR).length;
-    const r = await withR('issue', 'client', '--cn-from', 'users.txt', '--out', 'fleet');
+    const before = indexOf(caI).length;
+    const r = await withI('issue', 'client', '--cn-from', 'users.txt', '--out', 'fleet');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Created 40 client certificates/);
-    assert.equal(indexOf(caR).length, before + 40);
-    for (const n of [names[0]!, names[39]!]) {
+    assert.match(r.stdout, /^Created 450 client certificates in .*fleet\/<user>\//);
+    assert.match(r.stdout, /the subjects look like \/O=Acme DB\/CN=user_0\./);
+    const added = indexOf(caI).slice(before);
+    assert.deepEqual(
+      added.map((e) => e.cn),
+      names,
+    );
+    assert.deepEqual(fs.readdirSync(path.join(work, 'fleet')).sort(), [...names].sort());
+    assert.equal(fs.readdirSync(work).filter((f) => f.includes('staging')).length, 0);
+    for (const n of [names[0]!, names[224]!, names[449]!]) {
+      const leaf = (f: string) => path.join(work, 'fleet', n, f);
       const v = await opensslVerify({
-        ca: path.join(work, 'fleet', n, 'ca.pem'),
-        cert: path.join(work, 'fleet', n, 'cert.pem'),
+        ca: leaf('ca.pem'),
+        untrusted: leaf('chain.pem'),
+        cert: leaf('cert.pem'),
         purpose: 'sslclient',
         strict: true,
       });
       assert.ok(v.ok, v.stderr);
-      assert.equal(fs.statSync(path.join(work, 'fleet', n, 'key.pem')).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(leaf('key.pem')).mode & 0o777, 0o600);
+      const e = added.find((x) => x.cn === n)!;
+      const subject = await openssl([
+        'x509',
+        '-in',
+        leaf('cert.pem'),
+        '-noout',
+        '-subject',
+        '-serial',
+        '-nameopt',
+        'compat',
+      ]);
+      assert.equal(subject.stdout, `subject=${e.subject}\nserial=${e.serial.toUpperCase()}\n`);
     }
+    fs.writeFileSync(path.join(work, 'more.txt'), 'json_a\njson_b\n');
+    const j = await withI('issue', 'client', '--cn-from', 'more.txt', '--out', 'fleet', '--json');
+    assert.equal(j.code, 0, j.stderr);
+    const out = JSON.parse(j.stdout) as { cn: string; serial: string; files: Record<string, string> }[];
+    assert.deepEqual(
+      out.map((o) => [o.cn, o.files.key]),
+      [
+        ['json_a', path.join(work, 'fleet', 'json_a', 'key.pem')],
+        ['json_b', path.join(work, 'fleet', 'json_b', 'key.pem')],
+      ],
+    );
   });
 
-  test('8 concurrent `dbtls issue` processes lose no index line', async () => {
+  test('8 concurrent `dbtls issue` processes (single and --cn-from) lose no index line', async () => {
     const before = indexOf(caI);
+    const batchOf = (i: number) => {
+      const file = path.join(work, `conc-${i}.txt`);
+      fs.writeFileSync(file, Array.from({ length: 25 }, (_, n) => `conc_${i}_${n}`).join('\n'));
+      return file;
+    };
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        withI('issue', 'client', '--cn', `conc_${i}`, '--out', `conc/${i}`),
+        i % 2 === 0
+          ? withI('issue', 'client', '--cn', `conc_${i}`, '--out', `conc/${i}`)
+          : withI('issue', 'client', '--cn-from', batchOf(i), '--out', `conc-batch-${i}`),
       ),
     );
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const afterIdx = indexOf(caI);
-    assert.equal(afterIdx.length, before.length + 8);
+    assert.equal(afterIdx.length, before.length + 4 + 4 * 25);
+    assert.deepEqual(afterIdx.slice(0, before.length), before); // nothing rewritten or lost
     assert.equal(new Set(afterIdx.map((e) => e.serial)).size, afterIdx.length);
-    for (let i = 0; i < 8; i++) assert.ok(afterIdx.some((e) => e.cn === `conc_${i}`));
+    for (let i = 0; i < 8; i += 2) assert.ok(afterIdx.some((e) => e.cn === `conc_${i}`));
+    for (let i = 1; i < 8; i += 2) {
+      assert.equal(afterIdx.filter((e) => e.cn.startsWith(`conc_${i}_`)).length, 25);
+      assert.equal(fs.readdirSync(path.join(work, `conc-batch-${i}`)).length, 25);
+    }
     for (const e of afterIdx) assert.ok(fs.existsSync(path.join(caI, 'certs', `${e.serial}.pem`)));
     assert.equal(fs.existsSync(path.join(caI, '.lock')), false);
+  });
+
+  test('list shows revocation: STATUS revoked, with when and why', async () => {
+    const r = await withR('issue', 'client', '--cn', 'to_revoke', '--out', 'to-revoke');
+    assert.equal(r.code, 0, r.stderr);
+    const serial = indexOf(caR).find((e) => e.cn === 'to_revoke')!.serial;
+    const rev = await withR('revoke', serial, '--reason', 'keyCompromise');
+    assert.equal(rev.code, 0, rev.stderr);
+    const list = await withR('list');
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^SERIAL\s+PROFILE\s+STATUS\s+EXPIRES\s+CN\s+NAMES\s+REVOKED\n/);
+    const row = list.stdout.split('\n').find((l) => l.startsWith(serial))!;
+    const today = new Date().toISOString().slice(0, 10);
+    assert.match(
+      row,
+      new RegExp(`^${serial}\\s+client\\s+revoked\\s+\\S+\\s+to_revoke\\s+${today} \\(keyCompromise\\)$`),
+    );
+    const valid = list.stdout.split('\n').find((l) => / app_user/.test(l) && /\bvalid\b/.test(l));
+    assert.ok(valid, list.stdout);
+    const json = JSON.parse((await withR('list', '--json')).stdout) as {
+      serial: string;
+      status: string;
+      revocationReason?: string;
+    }[];
+    const entry = json.find((e) => e.serial === serial)!;
+    assert.deepEqual([entry.status, entry.revocationReason], ['revoked', 'keyCompromise']);
+    // revoked certificates are not up for renewal
+    const renew = await withR('renew', serial, '--out', 'to-revoke');
+    assert.equal(renew.code, 2);
+    assert.match(renew.stderr, /^error\[CERT_REVOKED\]/m);
   });
 });
 
@@ -319,8 +429,36 @@ describe('bad input: exit 2, the code, a hint, and the CA directory unchanged', 
       'basicConstraints=critical,CA:TRUE',
     ]);
     assert.equal(ca.code, 0, ca.stderr);
+    const weak = await openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:1024',
+      '-nodes',
+      '-keyout',
+      path.join(work, 'weak.key'),
+      '-out',
+      path.join(work, 'weak.csr'),
+      '-subj',
+      '/CN=weak.example.com',
+    ]);
+    assert.equal(weak.code, 0, weak.stderr);
     fs.mkdirSync(path.join(work, 'occupied'));
     fs.writeFileSync(path.join(work, 'occupied/cert.pem'), 'keep me\n');
+    fs.writeFileSync(
+      path.join(work, 'badb64.csr'),
+      '-----BEGIN CERTIFICATE REQUEST-----\nMIIB!!not*base64@@\n-----END CERTIFICATE REQUEST-----\n',
+    );
+    const list = (name: string, text: string) => {
+      fs.writeFileSync(path.join(work, name), text);
+      return path.join(work, name);
+    };
+    const dupes = list('dupes.txt', 'bad_a\nbad_b\nbad_a\n');
+    const slash = list('slash.txt', 'bad_c\n../escape\n');
+    const empty = list('empty.txt', '# nobody yet\n\n');
+    const clash = list('clash.txt', 'fresh_one\nalice\n');
+    fs.mkdirSync(path.join(work, 'occupied-fleet/alice'), { recursive: true });
+    fs.writeFileSync(path.join(work, 'occupied-fleet/alice/key.pem'), 'keep me too\n');
 
     const beforeI = hashDir(caI);
     const beforeR = hashDir(caR);
@@ -444,6 +582,64 @@ describe('bad input: exit 2, the code, a hint, and the CA directory unchanged', 
       ['CA_EXISTS', ['ca', 'init', '--ca-dir', caR, '--no-passphrase']],
       ['PASSPHRASE_REQUIRED', ['ca', 'init', '--ca-dir', path.join(work, 'never')]],
       ['USAGE', ['issue', 'client', '--cn', 'u3', '--password', 'x', ...I]],
+      [
+        'CSR_MALFORMED',
+        ['sign', 'badb64.csr', '--profile', 'client', '--out', 'x2.pem', ...I, '--passphrase-file', pw],
+      ],
+      [
+        'KEY_TOO_WEAK',
+        ['sign', 'weak.csr', '--profile', 'server', '--out', 'x2.pem', ...I, '--passphrase-file', pw],
+      ],
+      [
+        'DAYS_BEYOND_ISSUER',
+        [
+          'sign',
+          'node3/csr.pem',
+          '--profile',
+          'server',
+          '--days',
+          '4000',
+          '--out',
+          'x2.pem',
+          ...I,
+          '--passphrase-file',
+          pw,
+        ],
+      ],
+      [
+        'KEY_TOO_WEAK',
+        ['ca', 'init', '--key', 'rsa-1024', '--no-passphrase', '--ca-dir', path.join(work, 'never')],
+      ],
+      ['CN_DUPLICATE', ['issue', 'client', '--cn-from', dupes, '--out', 'x4', ...I, '--passphrase-file', pw]],
+      ['CN_INVALID', ['issue', 'client', '--cn-from', slash, '--out', 'x4', ...I, '--passphrase-file', pw]],
+      ['NAMES_EMPTY', ['issue', 'client', '--cn-from', empty, '--out', 'x4', ...I, '--passphrase-file', pw]],
+      [
+        'OUTPUT_EXISTS',
+        ['issue', 'client', '--cn-from', clash, '--out', 'occupied-fleet', ...I, '--passphrase-file', pw],
+      ],
+      [
+        'DAYS_BEYOND_ISSUER',
+        [
+          'issue',
+          'client',
+          '--cn-from',
+          clash,
+          '--days',
+          '4000',
+          '--out',
+          'x4',
+          ...I,
+          '--passphrase-file',
+          pw,
+        ],
+      ],
+      [
+        'KEY_PASSPHRASE_WRONG',
+        ['issue', 'client', '--cn-from', clash, '--out', 'x4', ...I, '--passphrase-file', wrong],
+      ],
+      ['KEY_TOO_WEAK', ['issue', 'client', '--cn-from', clash, '--key', 'rsa-1024', '--out', 'x4', ...I]],
+      ['FILE_NOT_FOUND', ['issue', 'client', '--cn-from', 'nothing.txt', '--out', 'x4', ...I]],
+      ['USAGE', ['issue', 'client', '--cn', 'u4', '--cn-from', clash, '--out', 'x4', ...I]],
     ];
     const results = await Promise.all(cases.map(([, args, env]) => cli(args, env)));
     for (const [i, [code]] of cases.entries()) {
@@ -459,7 +655,13 @@ describe('bad input: exit 2, the code, a hint, and the CA directory unchanged', 
     assert.equal(hashDir(caI), beforeI);
     assert.equal(hashDir(caR), beforeR);
     assert.equal(fs.readFileSync(path.join(work, 'occupied/cert.pem'), 'utf8'), 'keep me\n');
-    for (const f of ['x1', 'x2.pem', 'x3', 'never'])
+    for (const f of ['x1', 'x2.pem', 'x3', 'x4', 'never'])
       assert.equal(fs.existsSync(path.join(work, f)), false, f);
+    assert.deepEqual(fs.readdirSync(path.join(work, 'occupied-fleet')), ['alice']);
+    assert.equal(fs.readFileSync(path.join(work, 'occupied-fleet/alice/key.pem'), 'utf8'), 'keep me too\n');
+    assert.deepEqual(
+      fs.readdirSync(work).filter((f) => f.includes('staging')),
+      [],
+    );
   });
 });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { issueClientBatch } from '../../../src/ca/batch.js';
 import { initCa } from '../../../src/ca/init.js';
 import { type IssuedCertificate, issueCertificate, writeLeafFiles } from '../../../src/ca/issue.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
@@ -19,6 +20,8 @@ let server: string;
 let x509User: string;
 let subjectUser: string;
 let subjectIssued: IssuedCertificate;
+/** A user from a batch (`--cn-from`), signed on a worker thread when the tests run compiled. */
+let fleetUser: { dir: string; subject: string; issuer: string };
 
 before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-ca-mariadb-'));
@@ -40,6 +43,11 @@ before(async () => {
     ],
   });
   subjectUser = leaf('subject', subjectIssued);
+  const fleet = await issueClientBatch(ca, ['fleet_a', 'fleet_user', 'fleet_c'], {
+    outDir: path.join(work, 'fleet'),
+    threads: 1,
+  });
+  fleetUser = { dir: fleet.dirs[1]!, subject: fleet.entries[1]!.subject, issuer: fleet.entries[1]!.issuer };
   db = await startMariadb({
     tls: {
       ca: path.join(server, 'ca.pem'),
@@ -52,6 +60,11 @@ before(async () => {
         name: 'subject_user',
         password: 'pw2',
         require: { subject: subjectIssued.entry.subject, issuer: subjectIssued.entry.issuer },
+      },
+      {
+        name: 'fleet_user',
+        password: 'pw3',
+        require: { subject: fleetUser.subject, issuer: fleetUser.issuer },
       },
     ],
   });
@@ -135,4 +148,27 @@ test("REQUIRE SUBJECT '<recorded one-line subject>' AND ISSUER: logs in; another
   });
   assert.equal(other.ok, false);
   assert.match(other.stderr, /Access denied/);
+});
+
+test('a batch-issued (--cn-from) certificate logs in with REQUIRE SUBJECT/ISSUER; its neighbour does not', async () => {
+  assert.equal(fleetUser.subject, '/O=Acme DB/CN=fleet_user');
+  const login = (dir: string) =>
+    mariadbClient({
+      port: db!.port,
+      user: 'fleet_user',
+      password: 'pw3',
+      ssl: {
+        ca: path.join(dir, 'ca.pem'),
+        cert: path.join(dir, 'chain.pem'),
+        key: path.join(dir, 'key.pem'),
+        verifyServerCert: true,
+      },
+      sql: 'SELECT CURRENT_USER()',
+    });
+  const ok = await login(fleetUser.dir);
+  assert.ok(ok.ok, ok.stderr);
+  assert.match(ok.stdout, /fleet_user@%/);
+  const neighbour = await login(path.join(work, 'fleet', 'fleet_c'));
+  assert.equal(neighbour.ok, false);
+  assert.match(neighbour.stderr, /Access denied/);
 });

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { issueClientBatch, readNameList } from '../../../src/ca/batch.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate, resolveLeaf, signCsr, signLeaf } from '../../../src/ca/issue.js';
-import { selectForRenewal } from '../../../src/ca/renew.js';
+import { renewCertificate, selectForRenewal } from '../../../src/ca/renew.js';
 import { type Ca, normalizeSerial, openCa, readIndex } from '../../../src/ca/store.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { createCsr } from '../../../src/pki/csr.js';
@@ -116,7 +116,7 @@ test('batch issuance and renewal selection', async () => {
   assert.deepEqual(readNameList('# users\n alice \n\nbob\r\n'), ['alice', 'bob']);
   const before = readIndex(ca.dir).length;
   const r = await issueClientBatch(ca, ['alice', 'bob', 'carol'], { outDir: out });
-  assert.equal(r.issued.length, 3);
+  assert.equal(r.entries.length, 3);
   assert.equal(readIndex(ca.dir).length, before + 3);
   assert.equal(fs.statSync(path.join(out, 'bob', 'key.pem')).mode & 0o777, 0o600);
   await assert.rejects(issueClientBatch(ca, ['alice'], { outDir: out }), { code: 'OUTPUT_EXISTS' });
@@ -125,7 +125,7 @@ test('batch issuance and renewal selection', async () => {
   assert.deepEqual(fs.readdirSync(out).sort(), ['alice', 'bob', 'carol']);
   assert.equal(
     fs.readFileSync(path.join(out, 'alice', 'cert.pem'), 'utf8'),
-    fs.readFileSync(path.join(ca.dir, 'certs', `${r.issued[0]!.entry.serial}.pem`), 'utf8'),
+    fs.readFileSync(path.join(ca.dir, 'certs', `${r.entries[0]!.serial}.pem`), 'utf8'),
   );
   assert.equal(readIndex(ca.dir).length, before + 3);
 
@@ -142,4 +142,17 @@ test('batch issuance and renewal selection', async () => {
   const renewed = issueCertificate(ca, { profile: 'client', cn: 'bob', renewedFrom: bob.serial });
   const after2 = readIndex(ca.dir);
   assert.equal(selectForRenewal(after2, { cn: 'bob' })[0]!.serial, renewed.entry.serial);
+});
+
+test("renewal trusts the CA's copy only when it matches the index fingerprint", () => {
+  const a = issueCertificate(ca, { profile: 'client', cn: 'copy_a' });
+  const b = issueCertificate(ca, { profile: 'client', cn: 'copy_b' });
+  const copy = path.join(ca.dir, 'certs', `${a.entry.serial}.pem`);
+  const original = fs.readFileSync(copy);
+  fs.writeFileSync(copy, b.certPem); // replaced by another (valid) certificate of this CA
+  assert.throws(() => renewCertificate(ca, a.entry), { code: 'CA_CORRUPT', message: /not the certificate/ });
+  fs.rmSync(copy);
+  assert.throws(() => renewCertificate(ca, a.entry), { code: 'CA_CORRUPT' });
+  fs.writeFileSync(copy, original);
+  assert.equal(renewCertificate(ca, a.entry).entry.renewedFrom, a.entry.serial);
 });
