@@ -38,9 +38,16 @@ import { ensureDir } from '../util/files.js';
 import { newClaimCounter, runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 import type { ShardMessage } from './batch-worker.js';
 import { type ResolvedLeaf, resolveLeaf } from './issue.js';
-import { withCaLockAsync } from './lock-async.js';
 import { checkOutputs, Staging, startEarlySync, syncFileSystems } from './staging.js';
-import { appendIndex, type Ca, certPath, type IndexEntry, newSerial, readIndexSerials } from './store.js';
+import {
+  appendIndex,
+  type Ca,
+  certPath,
+  type IndexEntry,
+  newSerial,
+  readIndexSerials,
+  withCaLockAsync,
+} from './store.js';
 
 export interface BatchOptions {
   readonly outDir: string;

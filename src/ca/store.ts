@@ -13,7 +13,7 @@ import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { readPrivateKey } from '../pki/keys.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
-import { withLock } from '../util/lock.js';
+import { withLock, withLockAsync } from '../util/lock.js';
 
 export const CA_FILES = Object.freeze({
   meta: 'ca.json',
@@ -223,6 +223,12 @@ export function updateIndex(caDir: string, fn: (entries: IndexEntry[]) => IndexE
 export function withCaLock<T>(caDir: string, fn: () => T): T {
   if (!fs.existsSync(caDir)) throw notFound(caDir);
   return withLock(caPath(caDir, 'lock'), fn);
+}
+
+/** The CA lock around asynchronous work (batch issuance with worker threads). Not re-entrant. */
+export function withCaLockAsync<T>(caDir: string, fn: () => Promise<T>): Promise<T> {
+  if (!fs.existsSync(caDir)) throw notFound(caDir);
+  return withLockAsync(caPath(caDir, 'lock'), fn);
 }
 
 /** Normalises a serial as users type it (`0A:1B…`, upper case) to the index form. */

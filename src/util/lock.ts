@@ -26,34 +26,58 @@ function ownerAlive(lockFile: string): boolean {
   }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Runs `fn` while holding `lockFile`; releases it whatever happens. */
-export function withLock<T>(lockFile: string, fn: () => T, timeoutMs = DEFAULT_TIMEOUT_MS): T {
-  const deadline = Date.now() + timeoutMs;
+/** Takes the lock when it is free or stale; false while a live owner holds it. */
+function tryAcquire(lockFile: string): boolean {
   for (;;) {
     try {
       const fd = fs.openSync(lockFile, 'wx', 0o600);
       fs.writeSync(fd, String(process.pid));
       fs.closeSync(fd);
-      break;
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (!ownerAlive(lockFile)) {
-        fs.rmSync(lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new DbtlsError('LOCKED', `could not lock ${lockFile}: another dbtls process holds it`, {
-          hint: 'wait for the other dbtls command to finish, or remove the lock file if no dbtls is running',
-          kind: 'runtime',
-        });
-      }
-      Atomics.wait(sleeper, 0, 0, RETRY_MS);
+      if (ownerAlive(lockFile)) return false;
+      fs.rmSync(lockFile, { force: true });
     }
+  }
+}
+
+function lockedError(lockFile: string): DbtlsError {
+  return new DbtlsError('LOCKED', `could not lock ${lockFile}: another dbtls process holds it`, {
+    hint: 'wait for the other dbtls command to finish, or remove the lock file if no dbtls is running',
+    kind: 'runtime',
+  });
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs `fn` while holding `lockFile`; releases it whatever happens. */
+export function withLock<T>(lockFile: string, fn: () => T, timeoutMs = DEFAULT_TIMEOUT_MS): T {
+  const deadline = Date.now() + timeoutMs;
+  while (!tryAcquire(lockFile)) {
+    if (Date.now() > deadline) throw lockedError(lockFile);
+    Atomics.wait(sleeper, 0, 0, RETRY_MS);
   }
   try {
     return fn();
+  } finally {
+    fs.rmSync(lockFile, { force: true });
+  }
+}
+
+/** The same lock for asynchronous work (batch issuance awaits worker threads while holding it). */
+export async function withLockAsync<T>(
+  lockFile: string,
+  fn: () => Promise<T>,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (!tryAcquire(lockFile)) {
+    if (Date.now() > deadline) throw lockedError(lockFile);
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+  try {
+    return await fn();
   } finally {
     fs.rmSync(lockFile, { force: true });
   }

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DbtlsError } from '../../../src/errors.js';
+import { withLock, withLockAsync } from '../../../src/util/lock.js';
+
+let dir: string;
+const lockFile = () => path.join(dir, 'lock');
+
+describe('the directory lock', () => {
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-lock-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('holds a 0600 file with our pid while fn runs, and removes it after, even when fn throws', () => {
+    withLock(lockFile(), () => {
+      assert.equal(fs.readFileSync(lockFile(), 'utf8'), String(process.pid));
+      assert.equal(fs.statSync(lockFile()).mode & 0o777, 0o600);
+    });
+    assert.equal(fs.existsSync(lockFile()), false);
+    assert.throws(() =>
+      withLock(lockFile(), () => {
+        throw new Error('boom');
+      }),
+    );
+    assert.equal(fs.existsSync(lockFile()), false);
+  });
+
+  it('takes over a lock whose owner is gone', async () => {
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => child.on('exit', resolve));
+    fs.writeFileSync(lockFile(), String(child.pid));
+    assert.equal(
+      withLock(lockFile(), () => 'taken'),
+      'taken',
+    );
+  });
+
+  it('gives LOCKED while a live process holds it, sync and async', async () => {
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    try {
+      fs.writeFileSync(lockFile(), String(holder.pid));
+      const isLocked = (err: unknown) => err instanceof DbtlsError && err.code === 'LOCKED';
+      assert.throws(() => withLock(lockFile(), () => 1, 50), isLocked);
+      await assert.rejects(
+        withLockAsync(lockFile(), async () => 1, 50),
+        isLocked,
+      );
+      assert.equal(fs.readFileSync(lockFile(), 'utf8'), String(holder.pid), "the owner's lock is untouched");
+    } finally {
+      holder.kill();
+      fs.rmSync(lockFile(), { force: true });
+    }
+  });
+
+  it('serialises asynchronous holders: no two run at once', async () => {
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        withLockAsync(lockFile(), async () => {
+          inside++;
+          most = Math.max(most, inside);
+          await new Promise((r) => setTimeout(r, 10));
+          inside--;
+        }),
+      ),
+    );
+    assert.equal(most, 1);
+  });
+});
