@@ -3,7 +3,7 @@
  * fresh directory that appears complete or not at all (built in a sibling temp dir, then renamed).
  */
 
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
@@ -13,6 +13,7 @@ import {
   describeKey,
   generateKeyPair,
   type KeyAlgorithm,
+  keyAlgorithmOf,
   privateKeyPem,
   publicKeyDer,
 } from '../pki/keys.js';
@@ -41,6 +42,8 @@ export interface InitOptions {
   /** The passphrase that encrypts the CA keys; undefined only when the user chose --no-passphrase. */
   readonly passphrase: string | undefined;
   readonly now?: Date;
+  /** Keys made beforehand (of the `key` algorithm), e.g. off the event loop; generated here otherwise. */
+  readonly keys?: { readonly root: KeyObject; readonly intermediate?: KeyObject };
 }
 
 export const DEFAULT_ROOT_CN = 'dbtls Root CA';
@@ -59,8 +62,18 @@ function makeCa(
   notAfter: Date,
   issuer: Made | undefined,
   taken: Set<string>,
+  givenKey: KeyObject | undefined,
 ): Made {
-  const pair = generateKeyPair(alg);
+  if (givenKey && keyAlgorithmOf(givenKey) !== alg) {
+    throw new DbtlsError(
+      'KEY_ALGORITHM_MISMATCH',
+      `could not create the ${profile} CA: the key given is not ${alg}`,
+      { hint: 'pass keys of the algorithm named by `key`, or let initCa generate them' },
+    );
+  }
+  const pair = givenKey
+    ? { privateKey: givenKey, publicKey: createPublicKey(givenKey) }
+    : generateKeyPair(alg);
   const spki = publicKeyDer(pair.publicKey);
   const subjectDer = encodeName(subject);
   const serial = newSerial(taken);
@@ -128,6 +141,7 @@ export function initCa(caDir: string, options: InitOptions): Ca {
     rootEnd,
     undefined,
     taken,
+    options.keys?.root,
   );
   // The intermediate is cut to the root's lifetime: it must not outlive its issuer.
   const interEnd = new Date(
@@ -145,6 +159,7 @@ export function initCa(caDir: string, options: InitOptions): Ca {
         interEnd,
         root,
         taken,
+        options.keys?.intermediate,
       )
     : undefined;
   const meta: CaMeta = {

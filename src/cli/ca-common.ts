@@ -1,4 +1,6 @@
 /** Helpers shared by the CA commands (src/cli/ca.ts, src/cli/ca-issue.ts): CA unlocking, options, messages. */
+
+import type { KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import type { IssuedCertificate } from '../ca/issue.js';
 import {
@@ -11,7 +13,7 @@ import {
 } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
-import { type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
+import { generateKeyPairAsync, type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 
@@ -67,6 +69,20 @@ export async function unlockCa(p: Parsed, ctx: CommandContext): Promise<Ca> {
 export function keyOption(p: Parsed): KeyAlgorithm | undefined {
   const k = str(p, 'key');
   return k === undefined ? undefined : parseKeyAlgorithm(k);
+}
+
+/**
+ * Makes `count` key pairs of `alg` off the event loop with a ticking line on a TTY when they are RSA (an
+ * RSA-4096 key takes a second or several); undefined for EC keys, which the library makes in microseconds.
+ */
+export async function rsaKeysWithProgress(
+  alg: KeyAlgorithm,
+  count: number,
+  ctx: CommandContext,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }[] | undefined> {
+  if (!alg.startsWith('rsa-')) return undefined;
+  const label = `generating ${count === 1 ? 'an' : count} ${alg.toUpperCase()} key${count === 1 ? '' : 's'}`;
+  return ctx.render.busy(label, Promise.all(Array.from({ length: count }, () => generateKeyPairAsync(alg))));
 }
 
 export function describeCert(c: CertificateInfo): string {

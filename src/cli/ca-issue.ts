@@ -16,7 +16,13 @@ import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { type IndexEntry, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
-import { generateKeyPair, type KeyAlgorithm, privateKeyPem, readPrivateKey } from '../pki/keys.js';
+import {
+  DEFAULT_KEY_ALGORITHM,
+  generateKeyPair,
+  type KeyAlgorithm,
+  privateKeyPem,
+  readPrivateKey,
+} from '../pki/keys.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
@@ -28,6 +34,7 @@ import {
   issuedJson,
   keyOption,
   leafJson,
+  rsaKeysWithProgress,
   unlockCa,
 } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
@@ -77,7 +84,13 @@ function issueCommand(profile: 'server' | 'client'): Command {
       const out = path.resolve(ctx.cwd, str(p, 'out') ?? cn);
       checkLeafOutputDir(out);
       const ca = await unlockCa(p, ctx);
-      const issued = issueCertificate(ca, { profile, cn, dns, ip, ...common });
+      const [pair] = (await rsaKeysWithProgress(key ?? DEFAULT_KEY_ALGORITHM, 1, ctx)) ?? [];
+      const issued = pair
+        ? {
+            ...issueCertificate(ca, { profile, cn, dns, ip, ...common, publicKey: pair.publicKey }),
+            keyPem: privateKeyPem(pair.privateKey),
+          }
+        : issueCertificate(ca, { profile, cn, dns, ip, ...common });
       writeLeafFiles(out, issued);
       if (flag(p, 'json')) ctx.render.json(issuedJson(issued, out));
       else ctx.render.lines(...createdLines(issued, out));
@@ -119,7 +132,7 @@ async function issueBatch(
 
 // ---------------------------------------------------------------------------------------------------
 
-const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR';
+const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
 
 const csrCommand: Command = {
   name: ['csr'],
@@ -150,7 +163,7 @@ const csrCommand: Command = {
         });
       }
     }
-    const pair = generateKeyPair(alg);
+    const pair = (await rsaKeysWithProgress(alg, 1, ctx))?.[0] ?? generateKeyPair(alg);
     const csr = createCsr({
       subject: [{ type: 'CN', value: cn }],
       dnsNames,

@@ -6,9 +6,10 @@ import { initCa } from '../ca/init.js';
 import { CA_PASSPHRASE_ENV, type Ca, type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
+import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
 import { flag, int, parse, readSecret, str } from './args.js';
-import { CA_OPTIONS, caDirOf, describeCert, keyOption } from './ca-common.js';
+import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } from './ca-common.js';
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
 
@@ -61,9 +62,12 @@ const caInit: Command = {
         );
       }
     }
+    const intermediate = flag(p, 'intermediate');
+    const made = await rsaKeysWithProgress(key ?? DEFAULT_KEY_ALGORITHM, intermediate ? 2 : 1, ctx);
     const ca = initCa(dir, {
       passphrase,
-      intermediate: flag(p, 'intermediate'),
+      intermediate,
+      ...(made ? { keys: { root: made[0]!.privateKey, intermediate: made[1]?.privateKey } } : {}),
       ...(str(p, 'cn') ? { cn: str(p, 'cn')! } : {}),
       ...(str(p, 'org') ? { org: str(p, 'org')! } : {}),
       ...(key ? { key } : {}),

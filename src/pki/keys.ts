@@ -6,9 +6,11 @@ import {
   createECDH,
   createPrivateKey,
   createPublicKey,
+  generateKeyPair as generateKeyPairCallback,
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
+import { promisify } from 'node:util';
 import { causeText, DbtlsError } from '../errors.js';
 import type { CertificateInfo } from './certificate.js';
 import { bitString, explicit, octetString, oid, sequence, unsignedInteger } from './der.js';
@@ -62,6 +64,28 @@ export function generateKeyPair(alg: KeyAlgorithm): { privateKey: KeyObject; pub
     case 'rsa-3072':
     case 'rsa-4096':
       return generateKeyPairSync('rsa', { modulusLength: Number(alg.slice(4)), publicExponent: 0x10001 });
+    default:
+      return parseKeyAlgorithm(alg) as never;
+  }
+}
+
+const generateKeyPairInPool = promisify(generateKeyPairCallback);
+
+/**
+ * The same key as generateKeyPair, made on libuv's thread pool so the event loop stays free: the CLI uses
+ * it for RSA keys (an RSA-4096 key takes about a second, sometimes several), ticking a progress line.
+ */
+export async function generateKeyPairAsync(
+  alg: KeyAlgorithm,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  switch (alg) {
+    case 'ec-p256':
+    case 'ec-p384':
+      return generateKeyPair(alg);
+    case 'rsa-2048':
+    case 'rsa-3072':
+    case 'rsa-4096':
+      return generateKeyPairInPool('rsa', { modulusLength: Number(alg.slice(4)), publicExponent: 0x10001 });
     default:
       return parseKeyAlgorithm(alg) as never;
   }
