@@ -2,8 +2,13 @@
  * TCP relays that count: one per upstream server, each a distinct target for the inspector, all sharing
  * one tally of how many targets have a connection open at the same moment. That is the fleet bound as the
  * network sees it (Max_used_connections sees one server only). Half-closes are relayed as they come, so the
- * inspector's "close first, then wait for the server's close" still holds through a relay; a connection
- * stops counting when the server's end arrives, before the relay passes it on to the inspector.
+ * inspector's "close first, then wait for the server's close" still holds through a relay. A connection
+ * stops counting when either side ends it: the inspector's FIN (it is done with the connection, whether it
+ * then waits for the server or not) or the server's, before the relay passes it on.
+ *
+ * The tally is taken on the next turn of the event loop after an accept: a FIN the inspector sent before
+ * dialling its next target can reach the relay in the same batch of I/O events as that new connection, in
+ * either order, and must not count as an overlap.
  */
 import * as net from 'node:net';
 
@@ -31,12 +36,15 @@ export async function startCountingRelays(
     net.createServer({ allowHalfOpen: true }, (client) => {
       accepted[i]!++;
       open[i]!++;
-      maxTargets = Math.max(maxTargets, open.filter((n) => n > 0).length);
-      maxConnections = Math.max(
-        maxConnections,
-        open.reduce((a, b) => a + b, 0),
-      );
       let counted = true;
+      setImmediate(() => {
+        if (!counted) return;
+        maxTargets = Math.max(maxTargets, open.filter((n) => n > 0).length);
+        maxConnections = Math.max(
+          maxConnections,
+          open.reduce((a, b) => a + b, 0),
+        );
+      });
       const done = () => {
         if (counted) open[i]!--;
         counted = false;
@@ -53,8 +61,9 @@ export async function startCountingRelays(
           sockets.delete(s);
         });
       }
-      // Registered before pipe(), so it runs before pipe ends the client's side.
+      // Registered before pipe(), so they run before pipe passes the end on.
       server.once('end', done);
+      client.once('end', done);
       client.pipe(server);
       server.pipe(client);
     }),
