@@ -1,0 +1,228 @@
+/**
+ * Signing what others made and renewing what the CA made: `csr` (key + request on the database node; the
+ * key never leaves it), `sign` (the CA decides the extensions) and `renew`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type IssuedCertificate, signCsr, writeLeafFiles } from '../ca/issue.js';
+import { renewCertificate, selectForRenewal } from '../ca/renew.js';
+import { type IndexEntry, readIndex } from '../ca/store.js';
+import { DbtlsError } from '../errors.js';
+import { createCsr } from '../pki/csr.js';
+import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
+import { canonicalIp, checkDnsName } from '../pki/san.js';
+import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
+import { flag, int, parse, required, str, strs } from './args.js';
+import {
+  CA_OPTIONS,
+  caDirOf,
+  createdLines,
+  issuedJson,
+  keyOption,
+  rsaKeysWithProgress,
+  unlockCa,
+} from './ca-common.js';
+import type { Command } from './command.js';
+
+const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
+
+const csrCommand: Command = {
+  name: ['csr'],
+  usage: CSR_USAGE,
+  summary: 'make a key and a certificate signing request on this node (the key never leaves it)',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        cn: { type: 'string' },
+        dns: { type: 'string', multiple: true },
+        ip: { type: 'string', multiple: true },
+        key: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      CSR_USAGE,
+    );
+    const cn = required(p, 'cn', CSR_USAGE);
+    const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
+    const alg = keyOption(p) ?? 'ec-p256';
+    const dnsNames = strs(p, 'dns').map((d) => checkDnsName(d));
+    const ipAddresses = strs(p, 'ip').map((a) => canonicalIp(a));
+    for (const f of ['key.pem', 'csr.pem']) {
+      if (fs.existsSync(path.join(out, f))) {
+        throw new DbtlsError('OUTPUT_EXISTS', `could not write to ${out}: it already holds ${f}`, {
+          hint: 'choose another --out directory; dbtls never overwrites a key',
+        });
+      }
+    }
+    const pair = (await rsaKeysWithProgress(alg, 1, ctx))?.[0] ?? generateKeyPair(alg);
+    const csr = createCsr({
+      subject: [{ type: 'CN', value: cn }],
+      dnsNames,
+      ipAddresses,
+      privateKey: pair.privateKey,
+    });
+    ensureDir(out);
+    writeFileAtomic(path.join(out, 'key.pem'), privateKeyPem(pair.privateKey), {
+      mode: MODE_SECRET,
+      exclusive: true,
+    });
+    writeFileAtomic(path.join(out, 'csr.pem'), csr, { mode: MODE_PUBLIC, exclusive: true });
+    const rel = (f: string) => path.relative(ctx.cwd, path.join(out, f)) || f;
+    if (flag(p, 'json')) {
+      ctx.render.json({
+        cn,
+        dnsNames,
+        ipAddresses,
+        key: path.join(out, 'key.pem'),
+        csr: path.join(out, 'csr.pem'),
+      });
+      return 0;
+    }
+    ctx.render.lines(
+      `Created a new key and a signing request for "${cn}".`,
+      `The key is at "${rel('key.pem')}" (0600; it stays here) and the request at "${rel('csr.pem')}".`,
+      `Next: on the CA host, dbtls sign ${rel('csr.pem')} --profile server|client --out cert.pem`,
+    );
+    return 0;
+  },
+};
+
+const SIGN_USAGE =
+  'dbtls sign CSR --profile server|client [--days N] --out FILE [--ca-dir DIR] [--passphrase-file F] [--json]';
+
+const signCommand: Command = {
+  name: ['sign'],
+  usage: SIGN_USAGE,
+  summary: 'sign a CSR with the CA; the CA decides the extensions, only the names come from the CSR',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...CA_OPTIONS,
+        profile: { type: 'string' },
+        days: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      SIGN_USAGE,
+    );
+    const csrFile = p.positionals[0];
+    if (!csrFile || p.positionals.length > 1) {
+      throw new DbtlsError('USAGE', 'could not run dbtls sign: give exactly one CSR file', {
+        hint: `usage: ${SIGN_USAGE}`,
+      });
+    }
+    const profile = required(p, 'profile', SIGN_USAGE);
+    if (profile !== 'server' && profile !== 'client') {
+      throw new DbtlsError(
+        'USAGE',
+        `could not sign with the profile ${JSON.stringify(profile)}: it must be server or client`,
+        {
+          hint: `usage: ${SIGN_USAGE}`,
+        },
+      );
+    }
+    const out = path.resolve(ctx.cwd, required(p, 'out', SIGN_USAGE));
+    const days = int(p, 'days', SIGN_USAGE);
+    const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
+    if (fs.existsSync(out)) {
+      throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
+        hint: 'choose another --out file, or move the old one away first',
+      });
+    }
+    const ca = await unlockCa(p, ctx);
+    const issued = signCsr(ca, csrText, { profile, ...(days === undefined ? {} : { days }) });
+    writeFileAtomic(out, issued.chainPem, { mode: MODE_PUBLIC, exclusive: true });
+    if (flag(p, 'json')) {
+      ctx.render.json({ ...issued.entry, files: { cert: out } });
+      return 0;
+    }
+    const lines = createdLines(issued, path.dirname(out), 'Signed a new');
+    ctx.render.lines(
+      ...lines.slice(0, -3),
+      `The certificate (with its intermediates) is at "${path.relative(ctx.cwd, out) || out}"; the CA certificate is ${path.join(ca.dir, 'root.pem')}.`,
+      lines[lines.length - 1]!,
+    );
+    return 0;
+  },
+};
+
+const RENEW_USAGE =
+  'dbtls renew SERIAL|--cn NAME|--expiring-within DAYS [--out DIR] [--reuse-key] [--days N] [--ca-dir DIR] [--passphrase-file F] [--json]';
+
+const renewCommand: Command = {
+  name: ['renew'],
+  usage: RENEW_USAGE,
+  summary: 'renew certificates: same names, new serial, new key unless --reuse-key',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      {
+        ...CA_OPTIONS,
+        cn: { type: 'string' },
+        'expiring-within': { type: 'string' },
+        out: { type: 'string' },
+        'reuse-key': { type: 'boolean' },
+        days: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      RENEW_USAGE,
+    );
+    const within = int(p, 'expiring-within', RENEW_USAGE);
+    const days = int(p, 'days', RENEW_USAGE);
+    const cn = str(p, 'cn');
+    const serial = p.positionals[0];
+    const chosen = [serial, cn, within].filter((x) => x !== undefined).length;
+    if (chosen !== 1 || p.positionals.length > 1) {
+      throw new DbtlsError(
+        'USAGE',
+        'could not run dbtls renew: name exactly one of SERIAL, --cn or --expiring-within',
+        {
+          hint: `usage: ${RENEW_USAGE}`,
+        },
+      );
+    }
+    const selector =
+      serial !== undefined ? { serial } : cn !== undefined ? { cn } : { expiringWithinDays: within! };
+    const dir = caDirOf(p, ctx);
+    const targets = selectForRenewal(readIndex(dir), selector);
+    if (targets.length === 0) {
+      ctx.render.lines(`No certificates expire within ${within} days; nothing to renew.`);
+      return 0;
+    }
+    const outOf = (e: IndexEntry) => {
+      const base = path.resolve(ctx.cwd, str(p, 'out') ?? '.');
+      return targets.length === 1 && str(p, 'out') !== undefined ? base : path.join(base, e.cn);
+    };
+    const reuse = flag(p, 'reuse-key');
+    const keys = targets.map((e) =>
+      reuse ? readPrivateKey(readUserFile(path.join(outOf(e), 'key.pem'), 'old key')) : undefined,
+    );
+    const ca = await unlockCa(p, ctx);
+    const results: { issued: IssuedCertificate; out: string }[] = [];
+    for (const [i, e] of targets.entries()) {
+      const key = keys[i];
+      const issued = renewCertificate(ca, e, {
+        ...(key ? { reuseKey: key } : {}),
+        ...(days === undefined ? {} : { days }),
+      });
+      writeLeafFiles(outOf(e), issued, { overwrite: true });
+      results.push({ issued, out: outOf(e) });
+    }
+    if (flag(p, 'json')) {
+      ctx.render.json(results.map((r) => issuedJson(r.issued, r.out)));
+      return 0;
+    }
+    for (const r of results) {
+      ctx.render.lines(
+        ...createdLines(r.issued, r.out, 'Renewed (from ' + r.issued.entry.renewedFrom + ') a'),
+        '',
+      );
+    }
+    return 0;
+  },
+};
+
+/** In the order `dbtls --help` lists them. */
+export const csrCommands: Command[] = [csrCommand, signCommand, renewCommand];
