@@ -30,6 +30,16 @@ const storePassword = (usage: string): PasswordSource => ({
   forWriting: true,
 });
 
+/** The head of `export … --json`: the file, in the words `keystore show` uses for its format. */
+function writtenStore(file: string, format: 'p12' | 'jks', profile: Pkcs12Profile) {
+  return {
+    file,
+    format: format === 'p12' ? 'pkcs12' : 'jks',
+    ...(format === 'p12' ? { profile } : {}),
+    mode: '0600',
+  };
+}
+
 function exportKeystore(format: 'p12' | 'jks'): Command {
   const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
   const specific = format === 'p12' ? ['profile'] : ['key-password-file'];
@@ -80,10 +90,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
       writeFileAtomic(out!, bytes, { mode: MODE_SECRET });
       if (flag(p, 'json')) {
         ctx.render.json({
-          file: out,
-          format: format === 'p12' ? 'pkcs12' : 'jks',
-          ...(format === 'p12' ? { profile } : {}),
-          mode: '0600',
+          ...writtenStore(out!, format, profile),
           entries: [{ alias, type: 'PrivateKeyEntry', chainLength: chain.length }],
         });
         return 0;
@@ -124,10 +131,7 @@ const exportTruststore: Command = {
     writeFileAtomic(out, writeTruststore({ format, cas, password, profile }), { mode: MODE_SECRET });
     if (flag(p, 'json')) {
       ctx.render.json({
-        file: out,
-        format: format === 'p12' ? 'pkcs12' : 'jks',
-        ...(format === 'p12' ? { profile } : {}),
-        mode: '0600',
+        ...writtenStore(out, format, profile),
         trusted: reportBundle(cas).certificates.map(({ subject, notAfter, fingerprint }) => ({
           subject,
           notAfter,
