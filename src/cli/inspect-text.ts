@@ -113,7 +113,7 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
   } else if (r.sessionError) {
     out.push(`  ${'session'.padEnd(12)} ${r.sessionError.message} [${r.sessionError.code}]`);
   }
-  out.push(`  ${'probes'.padEnd(12)} ${r.tls.probes} connections`);
+  out.push(`  ${'probes'.padEnd(12)} ${r.tls.probes} connection${r.tls.probes === 1 ? '' : 's'}`);
   if (r.findings.length === 0) {
     out.push('', 'no findings');
     return out;
