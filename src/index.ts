@@ -3,6 +3,7 @@
 export * from './ca/batch.js';
 export * from './ca/init.js';
 export * from './ca/issue.js';
+export * from './ca/leaf-files.js';
 export * from './ca/renew.js';
 export * from './ca/revoke.js';
 export * from './ca/store.js';

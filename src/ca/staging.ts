@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
 import { ensureDir } from '../util/files.js';
-import { checkLeafOutputDir } from './issue.js';
+import { checkLeafOutputDir } from './leaf-files.js';
 
 function outputExists(target: string, cause: string): DbtlsError {
   return new DbtlsError('OUTPUT_EXISTS', `could not write to ${target}: ${cause}`, {

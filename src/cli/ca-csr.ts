@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type IssuedCertificate, signCsr, writeLeafFiles } from '../ca/issue.js';
+import { type IssuedCertificate, signCsr } from '../ca/issue.js';
+import { writeLeafFiles } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { type IndexEntry, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';

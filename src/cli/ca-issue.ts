@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { issueClientBatch, readNameList } from '../ca/batch.js';
-import { checkLeafOutputDir, issueCertificate, writeLeafFiles } from '../ca/issue.js';
+import { issueCertificate } from '../ca/issue.js';
+import { checkLeafOutputDir, writeLeafFiles } from '../ca/leaf-files.js';
 import { DbtlsError } from '../errors.js';
 import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm, privateKeyPem } from '../pki/keys.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initCa } from '../ca/init.js';
-import { issueCertificate, writeLeafFiles } from '../ca/issue.js';
+import { issueCertificate } from '../ca/issue.js';
+import { writeLeafFiles } from '../ca/leaf-files.js';
 import { CA_FILES, type Ca, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { issueCertificate, writeLeafFiles } from '../ca/issue.js';
+import { issueCertificate } from '../ca/issue.js';
+import { writeLeafFiles } from '../ca/leaf-files.js';
 import type { Ca } from '../ca/store.js';
 import type { SessionCredentials } from '../inspect/session.js';
 import { writeFileAtomic } from '../util/files.js';

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { issueClientBatch } from '../../../src/ca/batch.js';
 import { initCa } from '../../../src/ca/init.js';
-import { type IssuedCertificate, issueCertificate, writeLeafFiles } from '../../../src/ca/issue.js';
+import { type IssuedCertificate, issueCertificate } from '../../../src/ca/issue.js';
+import { writeLeafFiles } from '../../../src/ca/leaf-files.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient, sClientStarttls } from '../../harness/oracles.js';
 
