@@ -2,7 +2,7 @@
  * Certificate signing requests (PKCS #10, RFC 2986): made on the database node so the key never leaves
  * it, and read by the CA, which trusts nothing in them but the public key and the SANs.
  */
-import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { type KeyObject, sign, verify } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
 import { readExtensions } from './certificate.js';
 import {
@@ -24,6 +24,7 @@ import { publicKeyDer } from './keys.js';
 import { commonName, decodeName, encodeName, type NameAttribute, oneLineName } from './names.js';
 import { pemBlocks, toPem } from './pem.js';
 import { ipAddressBytes } from './san.js';
+import { publicKeyFromSpki } from './spki.js';
 import { EXTENSION_OIDS, signatureAlgorithmFor } from './tbs.js';
 
 /** PKCS #9 extensionRequest attribute (RFC 2985 §5.4.2). */
@@ -99,7 +100,7 @@ export function parseCsr(input: string | Buffer): CsrInfo {
       }
     }
     const subjectAttributes = decodeName(subjectDer);
-    const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    const publicKey = publicKeyFromSpki(spki);
     const cn = commonName(subjectAttributes);
     parsed = {
       info: Buffer.from(infoTlv.raw),

@@ -15,6 +15,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import type { CertificateInfo } from './certificate.js';
 import { bitString, explicit, octetString, oid, sequence, unsignedInteger } from './der.js';
 import { toPem } from './pem.js';
+import { knownDescriptions } from './spki.js';
 
 export type KeyAlgorithm = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
@@ -152,6 +153,8 @@ const CURVES: Readonly<Record<string, { name: string; bits: number }>> = Object.
 });
 
 export function describeKey(key: KeyObject): KeyDescription {
+  const known = knownDescriptions.get(key);
+  if (known) return known;
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case 'ec': {
