@@ -4,8 +4,19 @@
  * `hint` naming the next step. The CLI renders it as `error[CODE]: message` + `hint: …`.
  */
 
-/** What kind of failure, which decides the CLI's exit code (DESIGN.md: 1 a check failed, 2 usage or bad input). */
+/**
+ * What kind of failure, which decides the CLI's exit code (DESIGN.md): 1 a check failed, 2 usage or bad
+ * input (nothing was changed; fix the command), 3 a runtime failure (a server that went away or refused,
+ * a revert that failed, an I/O error: the command was right, the world was not).
+ */
 export type ErrorKind = 'input' | 'check' | 'runtime';
+
+/** The CLI exit code of each kind: a script tells "fix my command" (2) from "retry or repair" (3). */
+export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  check: 1,
+  input: 2,
+  runtime: 3,
+});
 
 export interface DbtlsErrorOptions {
   readonly hint?: string;
@@ -32,7 +43,7 @@ export class DbtlsError extends Error {
 
   /** The CLI exit code for this error. */
   get exitCode(): number {
-    return this.kind === 'check' ? 1 : 2;
+    return EXIT_CODES[this.kind];
   }
 }
 

@@ -79,7 +79,7 @@ test('dbtls demo --json: one report of every step, nothing else on stdout', asyn
 
 test('dbtls demo without MariaDB installed says how to install it', async () => {
   const res = await runCli(['demo'], { env: { PATH: '/nonexistent' } });
-  assert.equal(res.code, 2);
+  assert.equal(res.code, 3); // a runtime failure (issue 10 item 16), was 2
   assert.match(
     res.stderr,
     /^error\[MARIADB_NOT_INSTALLED\]: could not start a sandbox MariaDB: mariadbd is not installed$/m,

@@ -236,7 +236,7 @@ describe('dbtls inspect with several targets', () => {
     assert.equal(report.target, cleanT());
     assert.equal('targets' in report, false);
     const refused = await runCli(['inspect', closedT(), '--ca', pki.ca]);
-    assert.equal(refused.code, 2);
+    assert.equal(refused.code, 3); // a runtime failure (issue 10 item 16), was 2
     assert.equal(refused.stdout, '');
     assert.equal(
       refused.stderr,

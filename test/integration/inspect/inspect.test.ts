@@ -318,7 +318,7 @@ describe('dbtls inspect (the CLI)', () => {
 
   it('names an unreachable server with a hint', async () => {
     const r = await runCli(['inspect', '127.0.0.1:1']);
-    assert.equal(r.code, 2);
+    assert.equal(r.code, 3); // a runtime failure (issue 10 item 16), was 2
     assert.match(
       r.stderr,
       /^error\[CONNECTION_REFUSED\]: could not connect to 127\.0\.0\.1:1: connection refused$/m,

@@ -345,7 +345,7 @@ describe('server enable on a MariaDB without TLS (first enablement)', () => {
     );
     assert.equal(fs.existsSync(sslDir), false, 'the dry run wrote nothing');
     const failing = await runCli([...enableArgs, '--restart-command', 'echo cannot restart >&2; exit 3']);
-    assert.equal(failing.code, 2, failing.stderr);
+    assert.equal(failing.code, 3, failing.stderr); // a runtime failure (issue 10 item 16), was 2
     assert.match(
       failing.stderr,
       /^error\[RESTART_FAILED\]: could not restart the server: `.*` exited with 3$/m,
