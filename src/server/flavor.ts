@@ -24,6 +24,8 @@ export interface ServerCapabilities {
   readonly version: ServerVersion;
   /** The statement that re-reads the certificate files online; undefined when a restart is the only way. */
   readonly reloadStatement: string | undefined;
+  /** The privilege the reload statement needs (RELOAD for FLUSH SSL, CONNECTION_ADMIN for ALTER INSTANCE). */
+  readonly reloadPrivilege: 'RELOAD' | 'CONNECTION_ADMIN';
   /** ssl_ca / ssl_cert / ssl_key can be changed at run time (MySQL 8.0.16+: SET PERSIST + reload). */
   readonly sslVariablesDynamic: boolean;
   /** tls_version / ssl_cipher can be changed at run time (same rule as the paths). */
@@ -103,6 +105,8 @@ function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
   return Object.freeze({
     version: v,
     reloadStatement: online ? 'ALTER INSTANCE RELOAD TLS' : undefined,
+    // 15.1.5 "ALTER INSTANCE Statement": RELOAD TLS requires CONNECTION_ADMIN.
+    reloadPrivilege: 'CONNECTION_ADMIN',
     sslVariablesDynamic: online,
     tlsVersionDynamic: online,
     // 5.1.8 "Server System Variables": require_secure_transport, added in 5.7.8.
@@ -123,6 +127,8 @@ function mariadbCapabilities(v: ServerVersion): ServerCapabilities {
     version: v,
     // MariaDB KB "FLUSH": FLUSH SSL added in 10.4; ssl_* stay read-only, so the first enablement restarts.
     reloadStatement: atLeast(v, 10, 4) ? 'FLUSH SSL' : undefined,
+    // MariaDB KB "FLUSH": every FLUSH needs RELOAD.
+    reloadPrivilege: 'RELOAD',
     sslVariablesDynamic: false,
     tlsVersionDynamic: false,
     // MariaDB KB "Server System Variables": require_secure_transport added in 10.5.2.

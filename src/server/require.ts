@@ -10,6 +10,7 @@ import { parseCertificate } from '../pki/certificate.js';
 import { checkCombination } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
 import { type Account, type AdminSession, type AdminSslMode, openSession, type SessionTls } from './admin.js';
+import { checkPrivileges } from './preflight.js';
 import { accountSql, splitCurrentUser } from './sql.js';
 import {
   accountRequirement,
@@ -106,6 +107,8 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
       },
     );
   }
+  // Preflight (issue 10 item 15): an account that may not ALTER USER fails here, not half-way.
+  await checkPrivileges(admin, 'require');
   const before = await accountRequirement(admin, admin.capabilities, account);
   const revertStatement = alterRequireStatement(account, before);
   const changed = !sameRequirement(before, o.requirement);
@@ -151,14 +154,21 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
     try {
       await admin.query(revertStatement);
     } catch (revertError) {
+      // Say exactly where the account was left, and the one statement that puts it back (issue 10 item 16).
       throw new DbtlsError(
         'REVERT_FAILED',
-        `could not revert ${name} after a failed login check: ${causeText(revertError)}`,
+        `could not revert ${name} after a failed login check: ${causeText(revertError)}; ${name} is left requiring ${describeRequirement(o.requirement)} (it required ${describeRequirement(before)}), and the check login as ${name} failed: ${causeText(loginError).trim()}`,
         {
-          hint: `run this as an admin now: ${revertStatement};`,
+          hint: `run this as an admin now to restore it: ${revertStatement};`,
           kind: 'runtime',
           cause: revertError,
-          details: { revertStatement, loginError: causeText(loginError).trim() },
+          details: {
+            account,
+            state: o.requirement,
+            before,
+            revertStatement,
+            loginError: causeText(loginError).trim(),
+          },
         },
       );
     }

@@ -14,6 +14,7 @@ import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../pki/keys.js';
 import { MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { type AdminSession, globalVariables } from './admin.js';
+import { checkPrivileges, checkWritable } from './preflight.js';
 import { probeServedCertificate, proveServed, reloadTls, type ServedCertificate } from './reload.js';
 
 /** The files a server reads its TLS identity from. */
@@ -243,6 +244,13 @@ export async function rotateServerCertificate(
 ): Promise<RotateResult> {
   const now = o.now ?? new Date();
   const files = await locateServedFiles(session, o.files);
+  // Preflight (issue 10 items 8, 15): everything that can be known before the first change is checked.
+  await checkPrivileges(session, 'rotate');
+  checkWritable([
+    { path: files.cert, what: 'the server certificate' },
+    { path: files.key, what: 'the server key' },
+    { path: ca.dir, what: 'the CA directory' },
+  ]);
   const { host, port } = session.options;
   const servedBefore = await probeServedCertificate(host, port);
   const leaf = currentLeaf(files.cert, servedBefore);
