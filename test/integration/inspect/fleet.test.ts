@@ -229,7 +229,7 @@ describe('dbtls inspect with several targets', () => {
     );
   });
 
-  it('one TARGET is the command as it was: a report object, and exit 2 when it cannot be reached', async () => {
+  it('one TARGET is the command as it was: a report object, and exit 3 when it cannot be reached', async () => {
     const r = await runCli(['inspect', cleanT(), '--ca', pki.ca, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as InspectReport;
