@@ -7,29 +7,81 @@ import * as fs from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
+import type { OptionTable } from './command.js';
+import { explainHabit, withoutPromptSwitch } from './habits.js';
+import { closest, shown } from './suggest.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+/** The option table of a command (command.ts); kept under its old name for the command modules. */
+export type OptionSpec = OptionTable;
 
 export interface Parsed {
   readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   readonly positionals: string[];
 }
 
-export function parse(argv: readonly string[], options: OptionSpec, usage: string): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      options,
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Parsed['values'], positionals };
-  } catch (err) {
-    throw new DbtlsError('USAGE', `could not parse the arguments: ${(err as Error).message}`, {
-      hint: `usage: ${usage}`,
-      cause: err,
-    });
+/** The part of an option table that node's parser reads (it rejects keys it does not know in future versions). */
+function nodeOptions(options: OptionTable): NonNullable<ParseArgsConfig['options']> {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, o]) => [
+      name,
+      { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+    ]),
+  );
+}
+
+/**
+ * Parses argv against a command's option table. Every mistake is a USAGE error (exit 2) in dbtls's own
+ * voice, with "did you mean" for a mistyped option and an answer for mysql-client habits (`-pSECRET`,
+ * `-h HOST`), instead of node's parser text (issue 14, items 2 and 3).
+ */
+export function parse(argv: readonly string[], options: OptionTable, usage: string): Parsed {
+  const fail = (message: string, hint = `usage: ${usage}`): never => {
+    throw new DbtlsError('USAGE', `could not parse the arguments: ${message}`, { hint });
+  };
+  explainHabit(argv, options, usage);
+  const config = {
+    args: withoutPromptSwitch(argv, options),
+    options: nodeOptions(options),
+    allowPositionals: true,
+  };
+  const { tokens } = parseArgs({ ...config, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const def = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
+    if (!def) {
+      const guess = t.rawName.startsWith('--') ? closest(t.name, Object.keys(options)) : undefined;
+      fail(
+        `unknown option ${shown(t.rawName)}${guess ? `; did you mean --${guess}?` : ''}`,
+        `${guess ? `write --${guess}; ` : ''}the options are in \`${commandOf(usage)} --help\``,
+      );
+    } else if (def.type === 'string' && t.value === undefined) {
+      fail(`${t.rawName} needs a value`);
+    } else if (def.type === 'string' && !t.inlineValue && t.value!.startsWith('-') && t.value !== '-') {
+      fail(
+        `${t.rawName} needs a value, and ${shown(t.value!)} looks like another option`,
+        `if the value really starts with a dash, write ${t.rawName}=${shown(t.value!)}`,
+      );
+    } else if (def.type === 'boolean' && t.value !== undefined) {
+      fail(`${t.rawName} takes no value (it is a switch)`, `write ${t.rawName} alone; usage: ${usage}`);
+    }
   }
+  try {
+    const { values, positionals } = parseArgs({ ...config, strict: true });
+    return { values: values as Parsed['values'], positionals };
+  } catch {
+    // The token walk above names every case node rejects; this is a last line that never shows node's text.
+    return fail('they do not fit the command');
+  }
+}
+
+/** `dbtls ca init` from a usage line `dbtls ca init [--cn NAME] …`. */
+export function commandOf(usage: string): string {
+  const words: string[] = [];
+  for (const w of usage.split(' ')) {
+    if (!/^[a-z0-9-]+$/.test(w) || w.startsWith('-')) break;
+    words.push(w);
+  }
+  return words.join(' ');
 }
 
 export function str(p: Parsed, name: string): string | undefined {

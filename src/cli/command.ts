@@ -1,4 +1,8 @@
-/** The shape of a CLI command: a name of one or more words, a usage line, and a run function. */
+/**
+ * The shape of a CLI command: a name of one or more words, a usage line, its option table, and a run
+ * function. The option table is the single source for the parser, `--help`, shell completion and the
+ * fuzz test: a new flag is one entry here, and a test fails until it has a description.
+ */
 import type { Renderer } from './render.js';
 
 export interface CommandContext {
@@ -7,11 +11,41 @@ export interface CommandContext {
   readonly cwd: string;
 }
 
+/** One option of a command, as `--help` shows it and the parser reads it. */
+export interface OptionDef {
+  readonly type: 'string' | 'boolean';
+  /** Repeatable: `--dns a --dns b`. */
+  readonly multiple?: boolean;
+  /** A one-letter alias (`-e` for `--execute`). */
+  readonly short?: string;
+  /** One line for `--help`: what it does (required by test/unit/cli/help.test.ts). */
+  readonly description?: string;
+  /** The placeholder in help (`--out DIR`); derived from the name when absent. */
+  readonly value?: string;
+  /**
+   * What happens when the option is absent, as help shows it (`./dbtls-ca`, `825 days`). Documentation
+   * only: the parser does not fill it in, the library applies its own defaults (stated once there).
+   */
+  readonly default?: string;
+  /** Environment variables that give the value when the option is absent (`DBTLS_CA_DIR`). */
+  readonly env?: readonly string[];
+  /** Values the option accepts, for help and shell completion (`ec-p256`, `rsa-2048`, …). */
+  readonly choices?: readonly string[];
+}
+
+export type OptionTable = Readonly<Record<string, OptionDef>>;
+
 export interface Command {
   /** The words that select it: `['ca', 'init']`. */
   readonly name: readonly string[];
   readonly usage: string;
   readonly summary: string;
+  /** Every option the command accepts; `parse()` is called with this same table. */
+  readonly options?: OptionTable;
+  /** Two or three command lines for `--help`, each working as pasted (after `dbtls ca init`). */
+  readonly examples?: readonly string[];
+  /** Extra paragraphs for `--help` (what the positional arguments are, what the command changes). */
+  readonly details?: readonly string[];
   /** Returns the exit code: 0 ok, 1 a check failed. Errors are thrown as DbtlsError. */
   run(argv: readonly string[], ctx: CommandContext): Promise<number>;
 }

@@ -1,62 +1,168 @@
 #!/usr/bin/env node
 /**
  * The dbtls command table. Each command group lives in its own module and exports `commands`; this file
- * only finds the command the words name, runs it, and renders a failure. DESIGN.md lists the surface.
+ * only finds the command the words name, runs it, and renders a failure. The README lists the surface.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DbtlsError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { processRenderer, type Renderer } from './render.js';
+import { closest, shown } from './suggest.js';
+
+/** The version `dbtls --version` prints (test/unit/cli/main.test.ts checks it against package.json). */
+export const VERSION = '0.1.0';
 
 type Group = () => Promise<{ commands: readonly Command[] }>;
 
+// Command groups, loaded only when named: a process that runs `dbtls inspect` never loads the Kubernetes
+// or keystore code (startup was ~1 s with every group loaded), and `dbtls --help` loads none.
+const ca: Group = () => import('./ca.js');
+const revoke: Group = () => import('./revoke.js');
+const keystore: Group = () => import('./keystore.js');
+const bundle: Group = () => import('./bundle.js');
+const client: Group = () => import('./client.js');
+const inspect: Group = () => import('./inspect.js');
+const server: Group = () => import('./server.js');
+const rotate: Group = () => import('./rotate.js');
+const secure: Group = () => import('./secure.js');
+const deploy: Group = () => import('./deploy.js');
+const snippet: Group = () => import('./snippet.js');
+const demo: Group = () => import('./demo.js');
+
 /**
- * Command groups by the first word of the command line, loaded only when named: a process that runs
- * `dbtls inspect` never loads the Kubernetes or keystore code (startup was ~1 s with every group loaded).
+ * Every command: its name, its group and its one-line summary, in the order `dbtls --help` lists them.
+ * The summaries are repeated here so that the overview imports nothing; a test checks them against the
+ * commands. A new command is one line here (and its own module).
  */
-const GROUPS: Readonly<Record<string, Group>> = {
-  ca: () => import('./ca.js'),
-  issue: () => import('./ca.js'),
-  csr: () => import('./ca.js'),
-  sign: () => import('./ca.js'),
-  renew: () => import('./ca.js'),
-  list: () => import('./ca.js'),
-  revoke: () => import('./revoke.js'),
-  crl: () => import('./revoke.js'),
-  export: () => import('./keystore.js'),
-  keystore: () => import('./keystore.js'),
-  bundle: () => import('./bundle.js'),
-  'cloud-ca': () => import('./bundle.js'),
-  connect: () => import('./client.js'),
-  inspect: () => import('./inspect.js'),
-  server: () => import('./server.js'),
-  users: () => import('./server.js'),
-  require: () => import('./server.js'),
-  proxysql: () => import('./server.js'),
-  rotate: () => import('./rotate.js'),
-  secure: () => import('./secure.js'),
-  k8s: () => import('./deploy.js'),
-  snippet: () => import('./snippet.js'),
-  demo: () => import('./demo.js'),
-};
+export const COMMANDS: readonly (readonly [name: string, group: Group, summary: string])[] = [
+  ['ca init', ca, 'create a private CA (root, optionally an intermediate) for the database fleet'],
+  ['ca show', ca, 'show the CA: root and intermediate, fingerprints, validity, key type, counts'],
+  ['issue server', ca, 'issue a server certificate (SANs for verify-full)'],
+  ['issue client', ca, 'issue client certificates (CN = database user)'],
+  ['csr', ca, 'make a key and a certificate signing request on this node (the key never leaves it)'],
+  ['sign', ca, 'sign a CSR with the CA; the CA decides the extensions, only the names come from the CSR'],
+  ['renew', ca, 'renew certificates: same names, new serial, new key unless --reuse-key'],
+  ['list', ca, 'list the certificates the CA issued'],
+  ['revoke', revoke, 'mark a certificate revoked in the CA index (then run `dbtls crl`)'],
+  ['crl', revoke, 'publish the CRLs of the whole chain as one PEM file, ready for ssl_crl'],
+  ['export p12', keystore, 'write a PKCS#12 keystore with a private key and its chain (Java clients)'],
+  ['export jks', keystore, 'write a JKS keystore with a private key and its chain (Java clients)'],
+  [
+    'export truststore',
+    keystore,
+    'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
+  ],
+  [
+    'keystore show',
+    keystore,
+    'list the entries of a JKS or PKCS#12 keystore (alias, type, subject, expiry, chain length)',
+  ],
+  [
+    'bundle',
+    bundle,
+    'build a CA bundle: leaf-to-root order, duplicates removed, expired, non-CA and broken links refused',
+  ],
+  ['bundle show', bundle, 'list the certificates of a PEM bundle with expiry and chain completeness'],
+  [
+    'cloud-ca',
+    bundle,
+    'managed-database CA bundles: `rds` is shipped; Cloud SQL and Azure go through `dbtls bundle`',
+  ],
+  ['cloud-ca rds', bundle, 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)'],
+  ['connect', client, 'connect with an exact ssl-mode, run SQL and show what TLS protects the session'],
+  [
+    'inspect',
+    inspect,
+    "inspect servers' TLS posture over the MySQL protocol: versions, ciphers, chain, findings with fixes",
+  ],
+  [
+    'server status',
+    server,
+    "show the server's TLS settings, the certificate it serves, and accounts by TLS requirement",
+  ],
+  [
+    'server enable',
+    server,
+    'install the certificate at stable paths, write the TLS config, reload (or restart) and prove it',
+  ],
+  [
+    'server reload',
+    server,
+    're-read the certificate files online (FLUSH SSL / ALTER INSTANCE RELOAD TLS) and show what is served',
+  ],
+  [
+    'users',
+    server,
+    'list every account with its TLS requirement, highlighting remote accounts that accept plaintext',
+  ],
+  [
+    'require',
+    server,
+    "set an account's TLS requirement, checked by a login as that account, reverted if it fails",
+  ],
+  ['proxysql', server, 'print the ProxySQL admin statements for frontend and backend TLS'],
+  [
+    'rotate',
+    rotate,
+    're-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+  ],
+  [
+    'secure',
+    secure,
+    'take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
+  ],
+  ['k8s secrets', deploy, 'the ConfigMaps, Secrets and Helm values for an app connecting with an ssl-mode'],
+  [
+    'k8s cert-manager',
+    deploy,
+    'cert-manager CA Secret, Issuer and Certificates (with keystores) from the dbtls CA',
+  ],
+  [
+    'k8s kubedb',
+    deploy,
+    'a KubeDB MySQL/MariaDB with TLS from a cert-manager issuer, or a ReconfigureTLS ops request',
+  ],
+  [
+    'snippet',
+    snippet,
+    "the exact command, config, URL or code giving an ssl-mode in one client's vocabulary",
+  ],
+  [
+    'demo',
+    demo,
+    'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
+  ],
+];
+
+/** The groups that define commands starting with `word`. */
+function groupsOf(word: string | undefined): Group[] {
+  return [...new Set(COMMANDS.filter(([name]) => name.split(' ')[0] === word).map(([, g]) => g))];
+}
+
+async function commandsOf(groups: readonly Group[]): Promise<Command[]> {
+  const seen = new Set<Command>();
+  for (const m of await Promise.all(groups.map((load) => load()))) for (const c of m.commands) seen.add(c);
+  return [...seen];
+}
 
 /** Every command, in the order `dbtls --help` lists them (loads every group). */
 export async function allCommands(): Promise<Command[]> {
-  const modules = await Promise.all([...new Set(Object.values(GROUPS))].map((load) => load()));
-  const seen = new Set<Command>();
-  for (const m of modules) for (const c of m.commands) seen.add(c);
-  return [...seen];
+  const commands = await commandsOf([...new Set(COMMANDS.map(([, g]) => g))]);
+  const order = COMMANDS.map(([name]) => name);
+  const rank = (c: Command) => {
+    const i = order.indexOf(c.name.join(' '));
+    return i === -1 ? order.length : i;
+  };
+  return commands.sort((a, b) => rank(a) - rank(b));
 }
 
 /** The command whose name is the longest prefix of argv. */
 export async function findCommand(
   argv: readonly string[],
 ): Promise<{ command: Command; rest: string[] } | undefined> {
-  const load = argv[0] === undefined ? undefined : GROUPS[argv[0]];
-  if (!load) return undefined;
   let best: Command | undefined;
-  for (const command of (await load()).commands) {
+  for (const command of await commandsOf(groupsOf(argv[0]))) {
     const n = command.name.length;
     if (n <= argv.length && command.name.every((w, i) => argv[i] === w)) {
       if (!best || n > best.name.length) best = command;
@@ -65,66 +171,102 @@ export async function findCommand(
   return best ? { command: best, rest: argv.slice(best.name.length) } : undefined;
 }
 
-/** The commands whose name starts with `word` (e.g. `issue` gives `issue server` and `issue client`). */
-async function commandsStartingWith(word: string): Promise<Command[]> {
-  const load = GROUPS[word];
-  if (!load) return [];
-  return (await load()).commands.filter((c) => c.name[0] === word);
-}
-
-async function helpText(): Promise<string[]> {
-  const commands = await allCommands();
-  const width = Math.max(...commands.map((c) => c.name.join(' ').length));
+/** The overview: from the static table, so printing it loads no command module. */
+export function overview(): string[] {
+  const width = Math.max(...COMMANDS.map(([name]) => name.length));
   return [
     'dbtls: encryption in transit for MySQL-family databases',
     '',
     'usage: dbtls COMMAND [options]',
     '',
-    ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.map(([name, , summary]) => `  ${name.padEnd(width)}  ${summary}`),
     '',
-    'Run `dbtls COMMAND --help` for its options. Start with `dbtls demo`.',
+    'Run `dbtls COMMAND --help` (or `dbtls help COMMAND`) for its options. Start with `dbtls demo`.',
+    '`dbtls --version` prints the version.',
   ];
+}
+
+/** `--help` anywhere, or `-h` not followed by a value (`-h db1` is the mysql habit habits.ts answers). */
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  const words = end === -1 ? args : args.slice(0, end);
+  return words.some(
+    (a, i) => a === '--help' || (a === '-h' && (words[i + 1] === undefined || words[i + 1]!.startsWith('-'))),
+  );
+}
+
+/** UNKNOWN_COMMAND for words that name no command, with the closest command when one is close. */
+function unknownCommand(argv: readonly string[], render: Renderer): number {
+  const firsts = [...new Set(COMMANDS.map(([name]) => name.split(' ')[0]!)), 'help'];
+  const guess = closest(argv[0] ?? '', firsts);
+  const rest = argv.slice(1).filter((a) => !a.startsWith('-'));
+  const full = guess
+    ? (COMMANDS.find(([name]) => name === [guess, rest[0]].join(' '))?.[0] ?? guess)
+    : undefined;
+  return render.error(
+    new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${shown(argv.join(' '))}: no such command`, {
+      hint: full
+        ? `did you mean \`dbtls ${full}\`? (\`dbtls --help\` lists the commands)`
+        : 'run `dbtls --help` for the list of commands',
+    }),
+  );
+}
+
+/** A family named without (or with a wrong) subcommand: `dbtls issue`, `dbtls ca int`. */
+async function familyWithout(argv: readonly string[], render: Renderer): Promise<number | undefined> {
+  const family = (await commandsOf(groupsOf(argv[0]))).filter((c) => c.name[0] === argv[0]);
+  if (family.length === 0) return undefined;
+  const usages = family.map((c) => `  ${c.usage}`);
+  const second = argv[1];
+  if (second === undefined || second.startsWith('-')) {
+    if (wantsHelp(argv)) {
+      render.lines('usage:', ...usages);
+      return 0;
+    }
+    return render.error(
+      new DbtlsError(
+        'UNKNOWN_COMMAND',
+        `could not run dbtls ${shown(argv.join(' '))}: name one of its subcommands\n${usages.join('\n')}`,
+        { hint: `add the subcommand, e.g. \`dbtls ${family[0]!.name.join(' ')} --help\`` },
+      ),
+    );
+  }
+  const subs = family.map((c) => c.name[1]).filter((w): w is string => w !== undefined);
+  const guess = closest(second, subs);
+  if (!guess) return undefined;
+  return render.error(
+    new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${shown(argv.join(' '))}: no such command`, {
+      hint: `did you mean \`dbtls ${argv[0]} ${guess}\`? (\`dbtls ${argv[0]} --help\` lists its subcommands)`,
+    }),
+  );
+}
+
+async function printCommandHelp(command: Command, render: Renderer): Promise<number> {
+  const { commandHelp } = await import('./help.js');
+  render.lines(...commandHelp(command));
+  return 0;
 }
 
 export async function run(argv: readonly string[], render: Renderer = processRenderer()): Promise<number> {
   const ctx: CommandContext = { render, env: process.env, cwd: process.cwd() };
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    render.lines(...(await helpText()));
-    return argv.length === 0 ? 2 : 0;
-  }
-  if (argv[0] === '--version') {
-    render.lines('dbtls 0.1.0');
+  const first = argv[0];
+  if (
+    first === undefined ||
+    first === '--help' ||
+    first === '-h' ||
+    (first === 'help' && argv.length === 1)
+  ) {
+    render.lines(...overview());
     return 0;
   }
+  if (first === '--version' || first === '-V' || first === 'version') {
+    render.lines(`dbtls ${VERSION}`);
+    return 0;
+  }
+  if (first === 'help') return run([...argv.slice(1), '--help'], render);
   const found = await findCommand(argv);
-  if (!found) {
-    const family = await commandsStartingWith(argv[0] ?? '');
-    if (family.length > 0 && (argv.length === 1 || argv[1]?.startsWith('-'))) {
-      const usages = family.map((c) => `  ${c.usage}`);
-      if (argv.includes('--help') || argv.includes('-h')) {
-        render.lines('usage:', ...usages);
-        return 0;
-      }
-      return render.error(
-        new DbtlsError(
-          'UNKNOWN_COMMAND',
-          `could not run dbtls ${argv.join(' ')}: name one of its subcommands\n${usages.join('\n')}`,
-          {
-            hint: `add the subcommand, e.g. \`dbtls ${family[0]!.name.join(' ')} --help\``,
-          },
-        ),
-      );
-    }
-    return render.error(
-      new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${argv.join(' ')}: no such command`, {
-        hint: 'run `dbtls --help` for the list of commands',
-      }),
-    );
-  }
-  if (found.rest.includes('--help') || found.rest.includes('-h')) {
-    render.lines(`usage: ${found.command.usage}`, '', found.command.summary);
-    return 0;
-  }
+  if (!found) return (await familyWithout(argv, render)) ?? unknownCommand(argv, render);
+  if (wantsHelp(found.rest)) return printCommandHelp(found.command, render);
   try {
     return await found.command.run(found.rest, ctx);
   } catch (err) {
@@ -142,7 +284,21 @@ function isMain(): boolean {
   }
 }
 
+/**
+ * A reader that went away (`dbtls list | head -1`) is not an error: stop quietly, as cat and git do,
+ * instead of node's unhandled EPIPE stack trace (issue 14, item 7).
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+}
+
 if (isMain()) {
+  quietOnClosedPipe();
   run(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
