@@ -4,6 +4,7 @@
  * Keystore passwords come from --password-file or DBTLS_KEYSTORE_PASSWORD, never argv (./artifact-args.ts).
  */
 
+import * as path from 'node:path';
 import { reportBundle } from '../keystore/bundle.js';
 import { writeJks } from '../keystore/jks.js';
 import { loadKeystoreMaterial } from '../keystore/material.js';
@@ -97,11 +98,27 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
       }
       ctx.render.lines(
         `Wrote ${out} (${format === 'p12' ? `PKCS#12, ${profile} profile` : 'JKS'}, mode 0600): PrivateKeyEntry "${alias}" with a chain of ${chain.length} certificates.`,
-        `Java: keyStore=${out}, keyStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'}; the password stays in your password file.`,
+        ...javaKeystoreHint(path.resolve(out!), format, keyPassword !== password),
       );
       return 0;
     },
   };
+}
+
+/**
+ * The complete Connector/J settings for a client keystore (issue 9 item 1): MariaDB Connector/J 2.x (Debian
+ * 12 ships 2.7.6) ignores every TLS option without useSsl=true, and with a key password that differs from
+ * the store's and no keyPassword it silently sends no certificate. Run against 2.7.6 on Java 17.
+ */
+function javaKeystoreHint(out: string, format: 'p12' | 'jks', ownKeyPassword: boolean): string[] {
+  const type = format === 'p12' ? 'PKCS12' : 'JKS';
+  const keyPassword = ownKeyPassword ? 'the password in your --key-password-file' : 'the same password';
+  return [
+    `Java, MariaDB Connector/J 2.x and 3.x: jdbc:mariadb://HOST:3306/?useSsl=true&serverSslCert=/path/to/ca.pem&keyStore=${out}&keyStoreType=${type}`,
+    `  with the connection properties keyStorePassword (the password in your password file) and keyPassword (${keyPassword}).`,
+    `Java, MySQL Connector/J 8+: jdbc:mysql://HOST:3306/?sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:/path/to/truststore&clientCertificateKeyStoreUrl=file:${out}&clientCertificateKeyStoreType=${type}`,
+    '  with the property clientCertificateKeyStorePassword. Passwords never go into the URL.',
+  ];
 }
 
 const truststoreUsage =
@@ -142,6 +159,8 @@ const exportTruststore: Command = {
     }
     ctx.render.lines(
       `Wrote ${out} (${format === 'p12' ? 'PKCS#12' : 'JKS'} truststore, mode 0600): ${cas.length} trusted CA certificate(s).`,
+      `Java, MariaDB Connector/J 2.x and 3.x: jdbc:mariadb://HOST:3306/?useSsl=true&trustStore=${path.resolve(out)}&trustStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'} with the property trustStorePassword.`,
+      `Java, MySQL Connector/J 8+: jdbc:mysql://HOST:3306/?sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:${path.resolve(out)}&trustCertificateKeyStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'}&fallbackToSystemTrustStore=false with the property trustCertificateKeyStorePassword.`,
     );
     return 0;
   },

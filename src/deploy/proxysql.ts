@@ -47,22 +47,28 @@ export interface ProxysqlOptions {
   readonly rotation?: boolean;
 }
 
+/**
+ * No value may hold a control character: a newline would end a `--` comment line and make the rest of
+ * the value a statement of its own (issue 9 item 6), and a NUL ends the string in ProxySQL's SQLite.
+ */
+function refuseControl(value: string): void {
+  if (!/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) return;
+  throw new DbtlsError(
+    'PROXYSQL_VALUE_INVALID',
+    `could not quote ${JSON.stringify(value)} for ProxySQL: it holds a control character`,
+    { hint: 'check the file paths and user names: no newlines, tabs or other control characters' },
+  );
+}
+
 /** A SQLite string literal. */
 export function sqliteString(value: string): string {
-  if (value.includes('\0')) {
-    throw new DbtlsError(
-      'PROXYSQL_VALUE_INVALID',
-      'could not quote a value for ProxySQL: it contains a NUL byte',
-      {
-        hint: 'check the file paths and user names',
-      },
-    );
-  }
+  refuseControl(value);
   return `'${value.replaceAll("'", "''")}'`;
 }
 
 /** A POSIX shell word, for the install commands printed as comments. */
 function shellWord(value: string): string {
+  refuseControl(value);
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 

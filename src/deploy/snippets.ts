@@ -11,7 +11,13 @@ import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.
 import { mariadbCli, myCnf, mysqlCli } from './snippets/cli.js';
 import { goSqlDriver } from './snippets/go.js';
 import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
-import type { ClientMapping, KeystoreType, SnippetClient, SnippetContext } from './snippets/model.js';
+import {
+  type ClientMapping,
+  type KeystoreType,
+  refuseControl,
+  type SnippetClient,
+  type SnippetContext,
+} from './snippets/model.js';
 import { mariadbNode, mysql2 } from './snippets/node.js';
 import { pymysql } from './snippets/python.js';
 
@@ -77,7 +83,20 @@ function storeType(file: string | undefined, given: KeystoreType | undefined): K
   return file !== undefined && /\.(p12|pfx)$/i.test(file) ? 'PKCS12' : 'JKS';
 }
 
+/** The request's free text, by the flag that gave it (for the message when one is refused). */
+const TEXT_FIELDS = [
+  ['target', 'TARGET'],
+  ['ca', '--ca'],
+  ['cert', '--cert'],
+  ['key', '--key'],
+  ['keystore', '--keystore'],
+  ['truststore', '--truststore'],
+  ['user', '--user'],
+  ['database', '--database'],
+] as const;
+
 export function snippet(req: SnippetRequest): Snippet {
+  for (const [field, flag] of TEXT_FIELDS) refuseControl(req[field], flag, req.client);
   const mutualTls = req.mutualTls ?? 'disable';
   checkCombination(req.mode, mutualTls);
   const mapping = CLIENT_MAPPINGS[req.client];

@@ -6,11 +6,15 @@
  * plaintext when the server offers no TLS; only `--ssl-verify-server-cert` fails closed, and it checks the
  * host name too (127.0.0.1 included). So it can say verify-full, say verify-ca only as verify-full, and
  * cannot say trust at all.
+ *
+ * Every snippet names the TCP protocol: with host=localhost a MariaDB client takes the unix socket and
+ * ignores the port, so it would log in to whatever server owns the default socket (issue 9 item 3).
  */
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
   exact,
+  iniValue,
   mysqlSslMode,
   need,
   needsClientCert,
@@ -33,7 +37,7 @@ export const mysqlCli: ClientMapping = {
     'verify-full': exact('verify-full'),
   }),
   render(ctx) {
-    const args = ['mysql', `--host=${ctx.host}`, `--port=${ctx.port}`, `--user=${ctx.user}`];
+    const args = ['mysql', `--host=${ctx.host}`, `--port=${ctx.port}`, '--protocol=TCP', `--user=${ctx.user}`];
     // Oracle MySQL client 8.x: its --ssl-mode words are the MySQL spellings of our modes.
     args.push(`--ssl-mode=${mysqlSslMode(ctx.mode)}`);
     if (SSL_MODES[ctx.mode].verifiesChain)
@@ -45,11 +49,19 @@ export const mysqlCli: ClientMapping = {
     if (ctx.mode !== 'disable') args.push(`--tls-version=${TLS_VERSIONS}`);
     if (ctx.database) args.push(ctx.database);
     return {
-      text: `# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\n${args.map(shellWord).join(' ')}\n`,
-      warnings: [],
+      text: `${MYSQL_CLI_FOR}\n${PASSWORD_NOTE}\n${args.map(shellWord).join(' ')}\n`,
+      warnings: [MYSQL_CLI_WARNING],
     };
   },
 };
+
+const PASSWORD_NOTE =
+  '# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line';
+/** Where `mysql` is MariaDB's client (Debian, most Linux distributions) it stops at --ssl-mode (item 8). */
+const MYSQL_CLI_FOR =
+  "# for Oracle's MySQL client 8.0+ (`mysql --version` says 'Ver 8'); MariaDB's client is `dbtls snippet --for mariadb-cli`";
+const MYSQL_CLI_WARNING =
+  "this command is for Oracle's MySQL client 8.0+: MariaDB's client (also installed as `mysql` on many systems) stops with unknown variable 'ssl-mode'; use --for mariadb-cli for it";
 
 const MARIADB_TRUST_REASON =
   'the mariadb client has no encrypt-without-verifying mode that fails closed: --ssl continues in plaintext when the server offers no TLS, and --ssl-verify-server-cert (the only switch that refuses) verifies the certificate';
@@ -64,13 +76,18 @@ const MARIADB_MODES = Object.freeze({
   'verify-full': exact('verify-full'),
 });
 
-/** The MariaDB option names, shared by the command line (`--name=value`) and option files (`name=value`). */
+/**
+ * The MariaDB option names, shared by the command line (`--name=value`) and option files (`name=value`).
+ * Booleans carry `=1`/`=0`: libmariadb's option-file reader (mysqlclient, DBD::MariaDB, DBD::mysql,
+ * ruby-mysql2) reads a bare `ssl-verify-server-cert` as 0, which turned verification off (issue 9 item 2).
+ */
 function mariadbOptions(ctx: SnippetContext, client: 'mariadb-cli' | 'my.cnf'): [string, string?][] {
+  // The mariadb 10.11 client uses TLS by default: disable says so.
   if (ctx.mode === 'disable') return [['skip-ssl']];
   const out: [string, string?][] = [
     ['ssl-ca', need(ctx.ca, '--ca FILE', ctx, client)],
     // The switch that makes the client refuse a server without TLS or with a certificate it cannot verify.
-    ['ssl-verify-server-cert'],
+    ['ssl-verify-server-cert', '1'],
   ];
   if (needsClientCert(ctx)) {
     out.push(['ssl-cert', need(ctx.cert, '--cert FILE', ctx, client)]);
@@ -85,14 +102,11 @@ export const mariadbCli: ClientMapping = {
   language: 'shell',
   modes: MARIADB_MODES,
   render(ctx) {
-    const args = ['mariadb', `--host=${ctx.host}`, `--port=${ctx.port}`, `--user=${ctx.user}`];
+    const args = ['mariadb', `--host=${ctx.host}`, `--port=${ctx.port}`, '--protocol=TCP', `--user=${ctx.user}`];
     for (const [name, value] of mariadbOptions(ctx, 'mariadb-cli'))
       args.push(value === undefined ? `--${name}` : `--${name}=${value}`);
     if (ctx.database) args.push(ctx.database);
-    return {
-      text: `# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\n${args.map(shellWord).join(' ')}\n`,
-      warnings: [],
-    };
+    return { text: `${PASSWORD_NOTE}\n${args.map(shellWord).join(' ')}\n`, warnings: [] };
   },
 };
 
@@ -102,16 +116,19 @@ export const myCnf: ClientMapping = {
   modes: MARIADB_MODES,
   render(ctx) {
     const lines = [
-      `# ssl-mode ${ctx.mode}${ctx.mutualTls === 'enable' ? ' with mutual TLS' : ''}, for MariaDB clients (mariadb, mariadb-dump, Connector/C)`,
+      `# ssl-mode ${ctx.mode}${ctx.mutualTls === 'enable' ? ' with mutual TLS' : ''}, for MariaDB clients: mariadb, mariadb-dump and`,
+      '# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).',
       '# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.',
       '[client-mariadb]',
-      `host=${ctx.host}`,
+      `host=${iniValue(ctx.host)}`,
       `port=${ctx.port}`,
-      `user=${ctx.user}`,
+      'protocol=TCP',
+      `user=${iniValue(ctx.user)}`,
     ];
-    if (ctx.database) lines.push(`database=${ctx.database}`);
     for (const [name, value] of mariadbOptions(ctx, 'my.cnf'))
-      lines.push(value === undefined ? name : `${name}=${value}`);
+      lines.push(value === undefined ? name : `${name}=${iniValue(value)}`);
+    // Only the interactive client reads [mysql]: mariadb-dump warns about database= (item 8).
+    if (ctx.database) lines.push('', '[mysql]', `database=${iniValue(ctx.database)}`);
     return {
       text: `${lines.join('\n')}\n`,
       warnings: [

@@ -1,11 +1,14 @@
 /**
- * JDBC URLs. MariaDB Connector/J 3.x speaks our mode names (`sslMode=disable|trust|verify-ca|verify-full`)
- * and reads a PEM CA (`serverSslCert`); MySQL Connector/J 8+ uses `sslMode=DISABLED|REQUIRED|VERIFY_CA|
- * VERIFY_IDENTITY` and only Java keystores. Both guess the keystore type from the JVM default unless told,
- * so the type is always spelled out. Passwords never go into the URL: they are connection properties.
+ * JDBC URLs. MariaDB Connector/J is written in the vocabulary both 2.x and 3.x honour: 2.x (Debian 12
+ * ships 2.7.6) has no `sslMode` and, without `useSsl=true`, ignores every TLS option and connects in
+ * plaintext (issue 9 item 1); 3.x maps `useSsl=true` [+ `disableSslHostnameVerification` |
+ * `trustServerCertificate`] to verify-full, verify-ca and trust. MySQL Connector/J 8+ uses
+ * `sslMode=DISABLED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY` and only Java keystores. Both guess the keystore
+ * type from the JVM default unless told, so the type is always spelled out. Passwords never go into the
+ * URL: they are connection properties.
  */
 import { DbtlsError } from '../../errors.js';
-import { SSL_MODES } from '../../tls/ssl-mode.js';
+import { SSL_MODES, type SslMode } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
   EVERY_MODE_EXACT,
@@ -28,12 +31,27 @@ function propertiesNote(props: string[]): string {
   return `# connection properties, from your secret store (never in the URL): ${['user', 'password', ...props].join(', ')}\n`;
 }
 
+/** MariaDB Connector/J's switches per mode, as 2.x and 3.x both read them. */
+const MARIADB_TLS: Readonly<Record<Exclude<SslMode, 'preferred'>, [string, string][]>> = Object.freeze({
+  disable: [['useSsl', 'false']],
+  trust: [
+    ['useSsl', 'true'],
+    ['trustServerCertificate', 'true'],
+  ],
+  'verify-ca': [
+    ['useSsl', 'true'],
+    ['disableSslHostnameVerification', 'true'],
+  ],
+  'verify-full': [['useSsl', 'true']],
+});
+
 export const jdbcMariadb: ClientMapping = {
   client: 'jdbc-mariadb',
   language: 'jdbc-url',
   modes: EVERY_MODE_EXACT,
   render(ctx) {
-    const params: [string, string][] = [['sslMode', ctx.mode]];
+    if (ctx.mode === 'preferred') throw new TypeError('jdbc-mariadb: preferred is never written');
+    const params: [string, string][] = [...MARIADB_TLS[ctx.mode]];
     const props: string[] = [];
     if (SSL_MODES[ctx.mode].verifiesChain && ctx.ca === undefined && ctx.truststore !== undefined) {
       // A Java truststore instead of a PEM CA: its type spelled out, as for the keystore.
@@ -45,12 +63,19 @@ export const jdbcMariadb: ClientMapping = {
     if (needsClientCert(ctx)) {
       params.push(['keyStore', need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mariadb')]);
       params.push(['keyStoreType', ctx.keystoreType]);
-      props.push('keyStorePassword', 'keyPassword (when it differs)');
+      // 2.7.6 with a key password that differs and no keyPassword silently sends no certificate.
+      props.push('keyStorePassword', 'keyPassword (the key entry\'s password; dbtls export writes it equal to keyStorePassword)');
     }
     if (ctx.mode !== 'disable') params.push(['enabledSslProtocolSuites', 'TLSv1.2,TLSv1.3']);
-    return { text: `${url('mariadb', ctx, params)}\n${propertiesNote(props)}`, warnings: [] };
+    return {
+      text: `${url('mariadb', ctx, params)}\n${MARIADB_VERSIONS}\n${propertiesNote(props)}`,
+      warnings: [],
+    };
   },
 };
+
+const MARIADB_VERSIONS =
+  '# MariaDB Connector/J 2.x and 3.x (run against 2.7.6 on Java 17): useSsl=true, not sslMode, which 2.x ignores';
 
 export const jdbcMysql: ClientMapping = {
   client: 'jdbc-mysql',

@@ -111,6 +111,37 @@ export function need(
   );
 }
 
+/**
+ * Characters no snippet value may hold: C0 and C1 controls, DEL, and the Unicode line and paragraph
+ * separators. A newline in an option file adds an option (`init-command=…`), in a shell line a command,
+ * in a comment a statement: issue 9 item 6. Refused, never escaped, so every language is safe alike.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Refuses a value with a control character before it reaches any snippet. */
+export function refuseControl(value: string | undefined, what: string, client: string): void {
+  if (value === undefined || !CONTROL.test(value)) return;
+  throw new DbtlsError(
+    'SNIPPET_VALUE_INVALID',
+    `could not write the ${client} snippet: ${what} ${JSON.stringify(value)} holds a control character`,
+    { hint: `give ${what} without newlines, tabs or other control characters` },
+  );
+}
+
+/**
+ * A value in a MariaDB option file, as both readers take it (mysys my_default.c and libmariadb's
+ * ma_default.c): bare when it has only safe characters, otherwise in double quotes with `\` doubled,
+ * since both readers cut a value at an unquoted `#` and turn `\x` escapes into characters.
+ */
+export function iniValue(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `"${text.replace(/\\/g, '\\\\')}"`;
+}
+
+/** A single-quoted PHP or Perl string: only `\\` and `'` are escapes there. */
+export function singleQuoted(text: string): string {
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
 /** A POSIX shell word: bare when safe, single-quoted otherwise. */
 export function shellWord(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;

@@ -97,6 +97,18 @@ describe('proxysqlStatements', () => {
       () => sqliteString('a\0b'),
       (e: unknown) => e instanceof DbtlsError && e.code === 'PROXYSQL_VALUE_INVALID',
     );
+    // A newline in a path would end the `--` comment line and make the rest a statement (issue 9 item 6).
+    for (const bad of ['/k\nDELETE FROM mysql_users', '/k\r', '/k\t', '/k\u001b[2J', '/k\u2028']) {
+      assert.throws(
+        () => proxysqlStatements({ frontend: { ...frontend, key: bad } }),
+        (e: unknown) => e instanceof DbtlsError && e.code === 'PROXYSQL_VALUE_INVALID',
+        JSON.stringify(bad),
+      );
+      assert.throws(
+        () => proxysqlStatements({ frontend, users: [`app${bad}`] }),
+        (e: unknown) => e instanceof DbtlsError && e.code === 'PROXYSQL_VALUE_INVALID',
+      );
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import {
   parseHostPort,
   SNIPPET_CLIENTS,
   type SnippetClient,
+  type SnippetRequest,
   snippet,
 } from '../../../src/deploy/snippets.js';
 import type { DbtlsError } from '../../../src/errors.js';
@@ -108,6 +109,8 @@ const MARIADB_VERIFY_CA =
 const MYSQL_REQUIRED = '--ssl-mode=REQUIRED encrypts but verifies nothing, even when --ssl-ca is given';
 const NOT_MYSQL =
   "MySQL's own clients do not read [client-mariadb]: use `dbtls snippet --for mysql-cli` for them";
+const MYSQL_CLI_FOR =
+  "this command is for Oracle's MySQL client 8.0+: MariaDB's client (also installed as `mysql` on many systems) stops with unknown variable 'ssl-mode'; use --for mariadb-cli for it";
 const EXACT = {
   disable: ['disable', [PLAINTEXT]],
   trust: ['trust', [UNVERIFIED]],
@@ -122,7 +125,12 @@ const EXACT = {
 const WARNINGS: Readonly<
   Record<SnippetClient, Record<Exclude<SslMode, 'preferred'>, readonly [string, readonly string[]]>>
 > = {
-  'mysql-cli': { ...EXACT, trust: ['trust', [MYSQL_REQUIRED, UNVERIFIED]] },
+  'mysql-cli': {
+    disable: ['disable', [MYSQL_CLI_FOR, PLAINTEXT]],
+    trust: ['trust', [MYSQL_REQUIRED, MYSQL_CLI_FOR, UNVERIFIED]],
+    'verify-ca': ['verify-ca', [MYSQL_CLI_FOR]],
+    'verify-full': ['verify-full', [MYSQL_CLI_FOR]],
+  },
   'mariadb-cli': {
     ...EXACT,
     trust: ['refused', [MARIADB_TRUST]],
@@ -189,9 +197,11 @@ function everySnippet(): [SnippetClient, SslMode, 'enable' | 'disable'][] {
 /** The spelling in each client's text that makes it refuse a server without TLS (fail closed). */
 const FAILS_CLOSED: Readonly<Record<SnippetClient, RegExp>> = {
   'mysql-cli': /--ssl-mode=(REQUIRED|VERIFY_CA|VERIFY_IDENTITY) /,
-  'mariadb-cli': /--ssl-verify-server-cert /,
-  'my.cnf': /^ssl-verify-server-cert$/m,
-  'jdbc-mariadb': /\?sslMode=(trust|verify-ca|verify-full)&/,
+  'mariadb-cli': /--ssl-verify-server-cert=1 /,
+  // libmariadb's option-file reader takes a bare boolean key as 0 (issue 9 item 2).
+  'my.cnf': /^ssl-verify-server-cert=1$/m,
+  // Connector/J 2.x has no sslMode: without useSsl=true it connects in plaintext (issue 9 item 1).
+  'jdbc-mariadb': /\?useSsl=true&/,
   'jdbc-mysql': /\?sslMode=(REQUIRED|VERIFY_CA|VERIFY_IDENTITY)&/,
   mysql2: /^ {2}ssl: \{$/m,
   'mariadb-node': /^ {2}ssl: \{$/m,
@@ -235,7 +245,10 @@ describe('snippet texts spell out every flag', () => {
       mode: 'verify-ca',
       truststore: '/etc/db/trust.jks',
     }).text;
-    assert.match(trustOnly, /\?sslMode=verify-ca&trustStore=\/etc\/db\/trust\.jks&trustStoreType=JKS&/);
+    assert.match(
+      trustOnly,
+      /\?useSsl=true&disableSslHostnameVerification=true&trustStore=\/etc\/db\/trust\.jks&trustStoreType=JKS&/,
+    );
     assert.match(trustOnly, /never in the URL\): user, password, trustStorePassword\n/);
     const mysql = jdbc('jdbc-mysql', '/k.jks');
     assert.match(mysql, /&trustCertificateKeyStoreType=PKCS12&/);
@@ -267,17 +280,17 @@ describe('snippet texts spell out every flag', () => {
         user: 'app',
         ...FILES,
       },
-      text: '# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmysql --host=db --port=3306 --user=app --ssl-mode=VERIFY_IDENTITY --ssl-ca=/etc/db/ca.pem --ssl-cert=/etc/db/client.pem --ssl-key=/etc/db/client.key --tls-version=TLSv1.2,TLSv1.3\n',
+      text: "# for Oracle's MySQL client 8.0+ (`mysql --version` says 'Ver 8'); MariaDB's client is `dbtls snippet --for mariadb-cli`\n# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmysql --host=db --port=3306 --protocol=TCP --user=app --ssl-mode=VERIFY_IDENTITY --ssl-ca=/etc/db/ca.pem --ssl-cert=/etc/db/client.pem --ssl-key=/etc/db/client.key --tls-version=TLSv1.2,TLSv1.3\n",
     },
     {
       name: 'mysql CLI trust gives no CA (REQUIRED verifies nothing)',
       req: { client: 'mysql-cli', target: 'db', mode: 'trust', ...FILES },
-      text: '# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmysql --host=db --port=3306 --user=app --ssl-mode=REQUIRED --tls-version=TLSv1.2,TLSv1.3\n',
+      text: "# for Oracle's MySQL client 8.0+ (`mysql --version` says 'Ver 8'); MariaDB's client is `dbtls snippet --for mariadb-cli`\n# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmysql --host=db --port=3306 --protocol=TCP --user=app --ssl-mode=REQUIRED --tls-version=TLSv1.2,TLSv1.3\n",
     },
     {
       name: 'mariadb CLI disable',
       req: { client: 'mariadb-cli', target: 'db', mode: 'disable' },
-      text: '# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmariadb --host=db --port=3306 --user=app --skip-ssl\n',
+      text: '# password: MYSQL_PWD or an option file given with --defaults-extra-file, never on the command line\nmariadb --host=db --port=3306 --protocol=TCP --user=app --skip-ssl\n',
     },
     {
       name: 'MariaDB Connector/J verify-full with a keystore',
@@ -290,7 +303,27 @@ describe('snippet texts spell out every flag', () => {
         ...FILES,
         ...JAVA,
       },
-      text: 'jdbc:mariadb://db:3306/shop?sslMode=verify-full&serverSslCert=/etc/db/ca.pem&keyStore=/etc/db/keystore.jks&keyStoreType=JKS&enabledSslProtocolSuites=TLSv1.2,TLSv1.3\n# connection properties, from your secret store (never in the URL): user, password, keyStorePassword, keyPassword (when it differs)\n',
+      text: "jdbc:mariadb://db:3306/shop?useSsl=true&serverSslCert=/etc/db/ca.pem&keyStore=/etc/db/keystore.jks&keyStoreType=JKS&enabledSslProtocolSuites=TLSv1.2,TLSv1.3\n# MariaDB Connector/J 2.x and 3.x (run against 2.7.6 on Java 17): useSsl=true, not sslMode, which 2.x ignores\n# connection properties, from your secret store (never in the URL): user, password, keyStorePassword, keyPassword (the key entry's password; dbtls export writes it equal to keyStorePassword)\n",
+    },
+    {
+      name: 'MariaDB Connector/J: each mode in the words 2.x and 3.x both read',
+      req: { client: 'jdbc-mariadb', target: 'db', mode: 'trust' },
+      text: 'jdbc:mariadb://db:3306/?useSsl=true&trustServerCertificate=true&enabledSslProtocolSuites=TLSv1.2,TLSv1.3\n# MariaDB Connector/J 2.x and 3.x (run against 2.7.6 on Java 17): useSsl=true, not sslMode, which 2.x ignores\n# connection properties, from your secret store (never in the URL): user, password\n',
+    },
+    {
+      name: 'MariaDB Connector/J disable',
+      req: { client: 'jdbc-mariadb', target: 'db', mode: 'disable' },
+      text: 'jdbc:mariadb://db:3306/?useSsl=false\n# MariaDB Connector/J 2.x and 3.x (run against 2.7.6 on Java 17): useSsl=true, not sslMode, which 2.x ignores\n# connection properties, from your secret store (never in the URL): user, password\n',
+    },
+    {
+      name: 'my.cnf: =1 on the boolean, TCP, the database only for the interactive client',
+      req: { client: 'my.cnf', target: 'localhost:3307', mode: 'verify-full', database: 'shop', ...FILES },
+      text: '# ssl-mode verify-full, for MariaDB clients: mariadb, mariadb-dump and\n# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).\n# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.\n[client-mariadb]\nhost=localhost\nport=3307\nprotocol=TCP\nuser=app\nssl-ca=/etc/db/ca.pem\nssl-verify-server-cert=1\ntls-version=TLSv1.2,TLSv1.3\n\n[mysql]\ndatabase=shop\n',
+    },
+    {
+      name: 'my.cnf: a value with a space, # or a backslash is double-quoted',
+      req: { client: 'my.cnf', target: 'db', mode: 'verify-full', user: 'a b', ca: '/etc/my db/#1\\ca.pem' },
+      text: '# ssl-mode verify-full, for MariaDB clients: mariadb, mariadb-dump and\n# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).\n# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.\n[client-mariadb]\nhost=db\nport=3306\nprotocol=TCP\nuser="a b"\nssl-ca="/etc/my db/#1\\\\ca.pem"\nssl-verify-server-cert=1\ntls-version=TLSv1.2,TLSv1.3\n',
     },
     {
       name: 'MySQL Connector/J verify-ca with a PKCS#12 truststore',
@@ -303,6 +336,27 @@ describe('snippet texts spell out every flag', () => {
       assert.equal(snippet(c.req).text, c.text);
     });
   }
+
+  it('a control character in any value is refused for every client, before any text is made (item 6)', () => {
+    const fields = ['target', 'ca', 'cert', 'key', 'keystore', 'truststore', 'user', 'database'] as const;
+    const bad = ['\n', '\r', '\u0000', '\t', '\u001b[31m', '\u007f', '\u0085', '\u2028'];
+    for (const [client, mode, mutualTls] of everySnippet()) {
+      for (const field of fields) {
+        for (const c of bad) {
+          const req: SnippetRequest = { client, target: 'db', mode, mutualTls, ...FILES, ...JAVA };
+          const value = `${req[field] ?? 'x'}${c}init-command=DROP DATABASE prod`;
+          assert.throws(
+            () => snippet({ ...req, [field]: value }),
+            (e: DbtlsError) =>
+              e.code === 'SNIPPET_VALUE_INVALID' &&
+              e.message.includes('holds a control character') &&
+              !/[\n\r\u0000]/.test(e.message),
+            `${client} ${mode} ${field} ${JSON.stringify(c)}`,
+          );
+        }
+      }
+    }
+  });
 
   it('no snippet carries a password, in any mode', () => {
     for (const [client, mode, mutualTls] of everySnippet()) {
