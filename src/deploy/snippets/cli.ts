@@ -37,7 +37,13 @@ export const mysqlCli: ClientMapping = {
     'verify-full': exact('verify-full'),
   }),
   render(ctx) {
-    const args = ['mysql', `--host=${ctx.host}`, `--port=${ctx.port}`, '--protocol=TCP', `--user=${ctx.user}`];
+    const args = [
+      'mysql',
+      `--host=${ctx.host}`,
+      `--port=${ctx.port}`,
+      '--protocol=TCP',
+      `--user=${ctx.user}`,
+    ];
     // Oracle MySQL client 8.x: its --ssl-mode words are the MySQL spellings of our modes.
     args.push(`--ssl-mode=${mysqlSslMode(ctx.mode)}`);
     if (SSL_MODES[ctx.mode].verifiesChain)
@@ -102,7 +108,13 @@ export const mariadbCli: ClientMapping = {
   language: 'shell',
   modes: MARIADB_MODES,
   render(ctx) {
-    const args = ['mariadb', `--host=${ctx.host}`, `--port=${ctx.port}`, '--protocol=TCP', `--user=${ctx.user}`];
+    const args = [
+      'mariadb',
+      `--host=${ctx.host}`,
+      `--port=${ctx.port}`,
+      '--protocol=TCP',
+      `--user=${ctx.user}`,
+    ];
     for (const [name, value] of mariadbOptions(ctx, 'mariadb-cli'))
       args.push(value === undefined ? `--${name}` : `--${name}=${value}`);
     if (ctx.database) args.push(ctx.database);

@@ -64,7 +64,10 @@ export const jdbcMariadb: ClientMapping = {
       params.push(['keyStore', need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mariadb')]);
       params.push(['keyStoreType', ctx.keystoreType]);
       // 2.7.6 with a key password that differs and no keyPassword silently sends no certificate.
-      props.push('keyStorePassword', 'keyPassword (the key entry\'s password; dbtls export writes it equal to keyStorePassword)');
+      props.push(
+        'keyStorePassword',
+        "keyPassword (the key entry's password; dbtls export writes it equal to keyStorePassword)",
+      );
     }
     if (ctx.mode !== 'disable') params.push(['enabledSslProtocolSuites', 'TLSv1.2,TLSv1.3']);
     return {
