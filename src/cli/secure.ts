@@ -10,7 +10,6 @@ import { parseSeverity } from '../inspect/findings.js';
 import { failsAt, type Severity } from '../inspect/report.js';
 import type { SessionOptions } from '../server/admin.js';
 import { resolveAdminTarget } from '../server/admin-target.js';
-import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/config.js';
 import { type SecureResult, secure } from '../server/secure.js';
 import type { SecureStep } from '../server/secure-plan.js';
 import { undoSecure } from '../server/secure-undo.js';
@@ -21,7 +20,7 @@ import type { Renderer } from './render.js';
 import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
 
 const USAGE =
-  "dbtls secure ADMIN_TARGET [--user 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--undo] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
+  "dbtls secure ADMIN_TARGET [--user 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--server-config F] [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--dry-run] [--undo [--remove-ca]] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
 
 export const DEFAULT_CLIENT_DIR = 'dbtls-clients';
 /** secure fails when the final inspect still finds this or worse. */
@@ -63,14 +62,32 @@ const MARK: Readonly<Record<SecureStep['status'], string>> = {
   unchanged: '·',
   pending: '!',
   skipped: '-',
+  planned: '+',
 };
 
-export function renderSteps(render: Renderer, result: SecureResult): void {
+export function renderSteps(render: Renderer, result: Pick<SecureResult, 'steps'>): void {
   const width = Math.max(...result.steps.map((s) => s.step.length));
   for (const s of result.steps) {
     render.lines(
-      `  ${MARK[s.status]} ${s.step.padEnd(width)}  ${s.status === 'unchanged' ? 'nothing to do: ' : ''}${s.detail}`,
+      `  ${MARK[s.status]} ${s.step.padEnd(width)}  ${s.status === 'unchanged' ? 'nothing to do: ' : s.status === 'planned' ? 'would ' : ''}${s.detail}`,
     );
+  }
+}
+
+const optionalPath = (ctx: CommandContext, p: string | undefined) =>
+  p === undefined ? undefined : path.resolve(ctx.cwd, p);
+
+/** Runs secure or undo; on a failure, prints the steps already done before the error (issue 10, item 11). */
+async function stepsOnFailure<T>(ctx: CommandContext, title: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const steps = err instanceof DbtlsError ? (err.details?.steps as SecureStep[] | undefined) : undefined;
+    if (steps?.length) {
+      ctx.render.lines(`${title}: stopped after these steps:`);
+      renderSteps(ctx.render, { steps });
+    }
+    throw err;
   }
 }
 
@@ -99,6 +116,9 @@ export const secureCommand: Command = {
         'skip-inspect': { type: 'boolean' },
         'fail-on': { type: 'string' },
         undo: { type: 'boolean' },
+        'remove-ca': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        'server-config': { type: 'string' },
         'admin-user': { type: 'string' },
         'password-file': { type: 'string' },
         'ssl-mode': { type: 'string' },
@@ -117,11 +137,24 @@ export const secureCommand: Command = {
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
     const restartCommand = str(p, 'restart-command');
     const restart = restartCommand ? shellRestart(restartCommand) : undefined;
+    const dryRun = flag(p, 'dry-run');
+    const serverConfig = optionalPath(ctx, str(p, 'server-config'));
+    if (flag(p, 'remove-ca') && !flag(p, 'undo')) {
+      throw new DbtlsError('USAGE', 'could not use --remove-ca without --undo', { hint: `usage: ${USAGE}` });
+    }
     if (flag(p, 'undo')) {
-      const result = await undoSecure(await admin(p, ctx, target), { caDir, restart });
+      const result = await stepsOnFailure(ctx, `Undoing dbtls secure on ${target}`, () =>
+        admin(p, ctx, target).then((a) =>
+          undoSecure(a, { caDir, restart, removeCa: flag(p, 'remove-ca'), serverConfig, dryRun }),
+        ),
+      );
       if (flag(p, 'json')) ctx.render.json(result);
       else {
-        ctx.render.lines(`Undoing dbtls secure on ${target}:`);
+        ctx.render.lines(
+          dryRun
+            ? `Dry run: nothing was changed. Undoing dbtls secure on ${target} would:`
+            : `Undoing dbtls secure on ${target}:`,
+        );
         renderSteps(ctx.render, result);
       }
       return result.pending ? 1 : 0;
@@ -147,28 +180,38 @@ export const secureCommand: Command = {
         },
       );
     }
-    const result = await secure(await admin(p, ctx, target), {
-      caDir,
-      passphrase,
-      users,
-      requirement: requireText,
-      out: path.resolve(ctx.cwd, str(p, 'out') ?? DEFAULT_CLIENT_DIR),
-      dir: path.resolve(ctx.cwd, str(p, 'dir') ?? DEFAULT_CERT_DIR),
-      configFile: path.resolve(ctx.cwd, str(p, 'config-file') ?? DEFAULT_CONFIG_FILE),
-      dns: strs(p, 'dns'),
-      ip: strs(p, 'ip'),
-      requireSecureTransport: !flag(p, 'no-require-secure-transport'),
-      restart,
-      passwords: passwords(
-        p,
-        users.map((u) => u.user),
-      ),
-      inspect: !flag(p, 'skip-inspect'),
-    });
+    const adminOptions = await admin(p, ctx, target);
+    const result = await stepsOnFailure(ctx, `Securing ${target}`, () =>
+      secure(adminOptions, {
+        caDir,
+        passphrase,
+        users,
+        requirement: requireText,
+        out: path.resolve(ctx.cwd, str(p, 'out') ?? DEFAULT_CLIENT_DIR),
+        dir: optionalPath(ctx, str(p, 'dir')),
+        configFile: optionalPath(ctx, str(p, 'config-file')),
+        serverConfig,
+        dryRun,
+        dns: strs(p, 'dns'),
+        ip: strs(p, 'ip'),
+        requireSecureTransport: !flag(p, 'no-require-secure-transport'),
+        restart,
+        passwords: passwords(
+          p,
+          users.map((u) => u.user),
+        ),
+        inspect: !flag(p, 'skip-inspect'),
+      }),
+    );
     const failed = result.pending || (result.report !== undefined && failsAt(result.report, failOn));
     if (flag(p, 'json')) {
       ctx.render.json(result);
       return failed ? 1 : 0;
+    }
+    if (result.dryRun) {
+      ctx.render.lines(`Dry run: nothing was changed. Securing ${target} would:`);
+      renderSteps(ctx.render, result);
+      return 0;
     }
     ctx.render.lines(`Securing ${target}:`);
     renderSteps(ctx.render, result);

@@ -3,6 +3,7 @@
  * /etc/mysql/conf.d/ssl-config.cnf, included by the Debian/Ubuntu and RPM layouts), so that dbtls owns one
  * file and never edits the DBA's my.cnf.
  */
+import * as fs from 'node:fs';
 import { DbtlsError } from '../errors.js';
 import type { TlsVersion } from './flavor.js';
 
@@ -82,6 +83,75 @@ export function renderConfig(config: ServerTlsConfig): string {
   if (config.cipher) lines.push(`ssl_cipher = ${cnfValue(config.cipher)}`);
   if (config.requireSecureTransport) lines.push('require_secure_transport = ON');
   return `${lines.join('\n')}\n`;
+}
+
+/** The fragment's current text, or undefined when there is none yet. */
+export function readConfigFile(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DbtlsError(
+      'FILE_UNREADABLE',
+      `could not read the config fragment ${file}: ${(err as Error).message}`,
+      {
+        hint: 'check its permissions (run as the user that owns the server configuration, or with sudo)',
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The settings of a ServerTlsConfig as option lines, keyed by option name (only those it sets). */
+function managedLines(config: ServerTlsConfig): Map<string, string> {
+  const rendered = renderConfig(config).split('\n');
+  const out = new Map<string, string>();
+  for (const line of rendered) {
+    const m = /^([a-z_]+) = /.exec(line);
+    if (m) out.set(m[1]!, line);
+  }
+  return out;
+}
+
+const optionName = (line: string): string | undefined => {
+  const m = /^\s*([A-Za-z0-9_-]+)\s*(=|$)/.exec(line);
+  return m ? m[1]!.replaceAll('-', '_').toLowerCase() : undefined;
+};
+
+/**
+ * The fragment edited, not rewritten (issue 10, item 13): the settings dbtls manages are replaced in place
+ * in the [mysqld] group, missing ones are added at its end, and every other line (a hand-added ssl_crl,
+ * require_secure_transport set by secure, comments) is kept. Settings `config` leaves unset (no cipher,
+ * no CRL, require_secure_transport false) are left as they are. Pure and idempotent.
+ */
+export function editConfig(existing: string | undefined, config: ServerTlsConfig): string {
+  if (existing === undefined || existing.trim() === '') return renderConfig(config);
+  const managed = managedLines(config);
+  const lines = existing.replace(/\n$/, '').split('\n');
+  const out: string[] = [];
+  const placed = new Set<string>();
+  let inMysqld = false;
+  let mysqldEnd = -1;
+  for (const line of lines) {
+    const group = /^\s*\[\s*([^\]]+?)\s*\]\s*$/.exec(line)?.[1];
+    if (group !== undefined) {
+      inMysqld = group.toLowerCase() === 'mysqld' && mysqldEnd === -1;
+      out.push(line);
+      if (inMysqld) mysqldEnd = out.length;
+      continue;
+    }
+    const name = inMysqld ? optionName(line) : undefined;
+    if (name !== undefined && managed.has(name)) {
+      // The first occurrence takes the new value; later duplicates would override it, so they go.
+      if (!placed.has(name)) out.push(managed.get(name)!);
+      placed.add(name);
+    } else out.push(line);
+    if (inMysqld && line.trim() !== '') mysqldEnd = out.length;
+  }
+  const missing = [...managed].filter(([name]) => !placed.has(name)).map(([, line]) => line);
+  if (mysqldEnd === -1) out.push('[mysqld]', ...missing);
+  else out.splice(mysqldEnd, 0, ...missing);
+  return `${out.join('\n')}\n`;
 }
 
 /** The server variables that hold its TLS configuration (read by `server enable` and `server status`). */

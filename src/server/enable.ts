@@ -3,11 +3,13 @@
  * then proof that the new certificate is served. planEnable decides, purely, what happens on this server;
  * the dry run prints exactly that plan.
  */
+import { createPrivateKey } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
 import { type AdminSession, globalVariables } from './admin.js';
-import { renderConfig, type ServerTlsConfig, TLS_VARIABLES } from './config.js';
+import { editConfig, readConfigFile, type ServerTlsConfig, TLS_VARIABLES } from './config.js';
 import type { ServerCapabilities, TlsVersion } from './flavor.js';
 import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
@@ -21,6 +23,15 @@ export interface EnableOptions {
   readonly tlsVersions: readonly TlsVersion[];
   readonly cipher?: string | undefined;
   readonly requireSecureTransport: boolean;
+  /** The fragment's current text: edited, not rewritten (undefined: read it from configFile). */
+  readonly existingConfig?: string | undefined;
+  /** A CRL (PEM) to install as <dir>/crl.pem and load as ssl_crl. */
+  readonly crlPem?: string | undefined;
+}
+
+/** Where `--crl` installs the CRL: next to the certificate, at a stable path FLUSH SSL re-reads. */
+export function crlPath(files: ServerFiles): string {
+  return path.join(files.dir, 'crl.pem');
 }
 
 export interface PlannedFile {
@@ -39,6 +50,8 @@ export interface EnablePlan {
   readonly finalStatements: readonly string[];
   readonly restartRequired: boolean;
   readonly reasons: readonly string[];
+  /** What will work but not as the user may think (a cipher list that cannot be used with the key). */
+  readonly warnings: readonly string[];
 }
 
 /** The server's current TLS settings, as SHOW GLOBAL VARIABLES gives them. */
@@ -57,12 +70,28 @@ function normalizedVersions(text: string | undefined): string {
     .join(',');
 }
 
+/** The key's type ('ec', 'rsa', 'ed25519'), or undefined when it cannot be read (a dry run's empty key). */
+export function keyTypeOf(m: ServerMaterial): string | undefined {
+  try {
+    return createPrivateKey(m.keyPem).asymmetricKeyType;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Decides what `server enable` does on this server. Pure: the dry run prints exactly this. */
-export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: EnableOptions): EnablePlan {
+export function planEnable(
+  caps: ServerCapabilities,
+  vars: ServerVariables,
+  o: EnableOptions,
+  keyType?: string,
+): EnablePlan {
+  const crl = o.crlPem !== undefined ? crlPath(o.files) : undefined;
   const config: ServerTlsConfig = {
     ca: o.files.ca,
     cert: o.files.cert,
     key: o.files.key,
+    crl,
     tlsVersions: o.tlsVersions,
     cipher: o.cipher,
     requireSecureTransport: o.requireSecureTransport,
@@ -72,6 +101,7 @@ export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: E
     { path: o.files.cert, mode: MODE_PUBLIC, content: o.material.certPem },
     { path: o.files.ca, mode: MODE_PUBLIC, content: o.material.caPem },
   ];
+  if (crl !== undefined) files.push({ path: crl, mode: MODE_PUBLIC, content: o.crlPem });
   const statements: string[] = [];
   const finalStatements: string[] = [];
   const reasons: string[] = [];
@@ -84,6 +114,7 @@ export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: E
   const versionsDiffer =
     caps.tlsVersionVariable && normalizedVersions(vars.get('tls_version')) !== wantVersions;
   const cipherDiffers = o.cipher !== undefined && (vars.get('ssl_cipher') ?? '') !== o.cipher;
+  const crlDiffers = crl !== undefined && !samePath(vars.get('ssl_crl'), crl);
 
   if (caps.sslVariablesDynamic && caps.reloadStatement) {
     // MySQL 8.0.16+: SET PERSIST survives restarts; the reload makes the new values live.
@@ -96,6 +127,7 @@ export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: E
     }
     if (versionsDiffer) statements.push(`SET PERSIST tls_version = ${quoteString(wantVersions)}`);
     if (cipherDiffers) statements.push(`SET PERSIST ssl_cipher = ${quoteString(o.cipher!)}`);
+    if (crlDiffers) statements.push(`SET PERSIST ssl_crl = ${quoteString(crl!)}`);
     statements.push(caps.reloadStatement);
   } else {
     if (!tlsOn)
@@ -112,6 +144,10 @@ export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: E
         `tls_version is ${vars.get('tls_version')}, wanted ${wantVersions}; it is read-only at run time`,
       );
     if (tlsOn && cipherDiffers) reasons.push('ssl_cipher differs and is read-only at run time');
+    if (tlsOn && crlDiffers)
+      reasons.push(
+        `ssl_crl is ${vars.get('ssl_crl') || '(none)'}, wanted ${crl}; it is read-only at run time`,
+      );
     if (!caps.reloadStatement) reasons.push(`${caps.version.text} cannot reload TLS online`);
     if (reasons.length === 0) statements.push(caps.reloadStatement!);
   }
@@ -132,12 +168,37 @@ export function planEnable(caps: ServerCapabilities, vars: ServerVariables, o: E
   }
   return {
     files,
-    config: { path: path.resolve(o.configFile), text: renderConfig(config) },
+    config: { path: path.resolve(o.configFile), text: editConfig(o.existingConfig, config) },
     statements,
     finalStatements,
     restartRequired,
     reasons,
+    warnings: cipherWarnings(o.cipher, keyType),
   };
+}
+
+/** TLS 1.2 cipher names that authenticate with an ECDSA key; every other concrete 1.2 name needs RSA. */
+const ECDSA_AUTH = /(^|-)ECDSA(-|$)/;
+/** A concrete OpenSSL TLS 1.2 name (ECDHE-RSA-AES128-GCM-SHA256, AES256-SHA), not an alias (HIGH, aRSA). */
+const CONCRETE = /^[A-Z0-9]+(-[A-Z0-9]+)+$/;
+
+/**
+ * Why a cipher list will not do what it seems to with this key (issue 10, item 13): OpenSSL silently drops
+ * the TLS 1.2 suites whose authentication does not match the key, so the RSA-only list of an add-on guide
+ * on an EC key leaves no TLS 1.2 suite and 1.2 clients fail. Aliases are not judged. Pure.
+ */
+export function cipherWarnings(cipher: string | undefined, keyType: string | undefined): string[] {
+  if (!cipher || !keyType) return [];
+  const items = cipher.split(/[:, ]+/).filter((c) => c && !/^[!+-]/.test(c));
+  if (items.length === 0 || items.some((c) => !c.startsWith('TLS_') && !CONCRETE.test(c))) return [];
+  const tls12 = items.filter((c) => !c.startsWith('TLS_'));
+  if (tls12.length === 0) return [];
+  const ec = keyType === 'ec';
+  const usable = tls12.filter((c) => ECDSA_AUTH.test(c) === ec);
+  if (usable.length > 0) return [];
+  return [
+    `no TLS 1.2 cipher of --cipher can be used with the server's ${ec ? 'EC' : keyType.toUpperCase()} key (${tls12.join(':')} need ${ec ? 'an RSA' : 'an EC'} key): TLS 1.2 clients will fail; add ${ec ? 'ECDHE-ECDSA-' : 'ECDHE-RSA-'}… suites or leave out --cipher`,
+  ];
 }
 
 export interface EnableResult {
@@ -189,11 +250,20 @@ export async function enableTls(
 ): Promise<EnableResult> {
   const material = checkMaterial(o.material);
   const vars = await globalVariables(session, TLS_VARIABLES);
-  const plan = planEnable(session.capabilities, vars, o);
+  const existingConfig = o.existingConfig ?? readConfigFile(path.resolve(o.configFile));
+  const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
   const base = { plan, material, restarted: false };
   if (run.dryRun) return { ...base, written: [], restartPending: plan.restartRequired, served: undefined };
 
   const written = installServerFiles(o.files, o.material, run.owner);
+  if (o.crlPem !== undefined) {
+    const crl = crlPath(o.files);
+    if (!sameContent(crl, o.crlPem)) {
+      writeFileAtomic(crl, o.crlPem, { mode: MODE_PUBLIC });
+      if (run.owner) fs.chownSync(crl, run.owner.uid, run.owner.gid);
+      written.push(crl);
+    }
+  }
   ensureDir(path.dirname(plan.config.path));
   if (!sameContent(plan.config.path, plan.config.text)) {
     writeFileAtomic(plan.config.path, plan.config.text, { mode: MODE_PUBLIC });

@@ -27,7 +27,8 @@ const DAY_MS = 86_400_000;
 const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1']);
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-export type StepStatus = 'done' | 'unchanged' | 'pending' | 'skipped';
+/** 'planned': what a dry run would do. */
+export type StepStatus = 'done' | 'unchanged' | 'pending' | 'skipped' | 'planned';
 
 export interface SecureStep {
   readonly step: string;

@@ -3,7 +3,7 @@
  * the link is local, verified TLS against our CA as soon as it does), and the run's steps and record.
  */
 import * as fs from 'node:fs';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from './admin.js';
 import { probeServedCertificate } from './reload.js';
 import type { SecureStep } from './secure-plan.js';
@@ -67,6 +67,28 @@ export async function openSecureAdmin(admin: SessionOptions, caFile: string): Pr
   );
 }
 
+/**
+ * The error with the steps done before it (details.steps), so that the CLI can print them: a failure
+ * half-way must say what was already changed (issue 10, item 11).
+ */
+export function withSteps(err: unknown, steps: readonly SecureStep[]): unknown {
+  if (steps.length === 0) return err;
+  if (err instanceof DbtlsError) {
+    return new DbtlsError(err.code, err.message, {
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+      cause: err,
+      kind: err.kind,
+      details: { ...err.details, steps },
+    });
+  }
+  return new DbtlsError('SECURE_FAILED', `could not finish: ${causeText(err)}`, {
+    hint: 'the steps above were done; fix the cause and run the same command again (it resumes)',
+    cause: err,
+    kind: 'runtime',
+    details: { steps },
+  });
+}
+
 export class Run {
   readonly steps: SecureStep[] = [];
   changed = false;
@@ -76,6 +98,8 @@ export class Run {
   constructor(
     readonly caDir: string,
     private readonly key: string,
+    /** Plan only: save() writes nothing, steps are 'planned'. */
+    readonly dryRun = false,
   ) {
     this.state = fs.existsSync(caDir) ? readSecureState(caDir) : { version: 1, servers: {} };
     this.record = this.state.servers[key] ?? EMPTY_RECORD;
@@ -89,6 +113,7 @@ export class Run {
 
   save(record: SecureRecord): void {
     this.record = record;
+    if (this.dryRun) return;
     this.state = { ...this.state, servers: { ...this.state.servers, [this.key]: record } };
     writeSecureState(this.caDir, this.state);
   }

@@ -10,10 +10,10 @@ import type { Ca } from '../ca/store.js';
 import type { SessionCredentials } from '../inspect/session.js';
 import { writeFileAtomic } from '../util/files.js';
 import { type Account, type AdminSession, globalVariables, type SessionOptions } from './admin.js';
-import { DEFAULT_TLS_VERSIONS, renderConfig } from './config.js';
+import { DEFAULT_TLS_VERSIONS, editConfig, readConfigFile } from './config.js';
 import { sameContent, serverFilePaths } from './install.js';
-import { applyRequirement } from './require.js';
-import type { SecureOptions } from './secure.js';
+import { alterRequireStatement, applyRequirement } from './require.js';
+import type { ResolvedSecureOptions, SecureOptions } from './secure.js';
 import { clientDir, leafProblem, readLeafFile, step, validSerials } from './secure-plan.js';
 import type { Run } from './secure-run.js';
 import {
@@ -26,12 +26,20 @@ import {
 } from './secure-state.js';
 import { accountRequirement, describeRequirement, sameRequirement, type TlsRequirement } from './users.js';
 
-export function clientStep(run: Run, ca: Ca, o: SecureOptions, account: Account, now: Date): string {
+export function clientStep(
+  run: Run,
+  ca: Ca | undefined,
+  o: ResolvedSecureOptions,
+  account: Account,
+  now: Date,
+): string {
   const dir = clientDir(o.out, account);
   const cert = readLeafFile(path.join(dir, 'cert.pem'));
-  const problem = cert
-    ? leafProblem({ cert, issuer: ca.issuer, validSerials: validSerials(ca.dir), now, cn: account.user })
-    : 'there is none';
+  const problem = !ca
+    ? 'the CA is new'
+    : cert
+      ? leafProblem({ cert, issuer: ca.issuer, validSerials: validSerials(ca.dir), now, cn: account.user })
+      : 'there is none';
   if (!problem && fs.existsSync(path.join(dir, 'key.pem'))) {
     run.add(
       step(
@@ -40,6 +48,10 @@ export function clientStep(run: Run, ca: Ca, o: SecureOptions, account: Account,
         `${dir}/cert.pem is valid until ${cert!.notAfter.toISOString().slice(0, 10)}`,
       ),
     );
+    return dir;
+  }
+  if (run.dryRun || !ca) {
+    run.add(step(`client-certificate ${account.user}`, 'planned', `issue one into ${dir}/ (${problem})`));
     return dir;
   }
   if (!fs.existsSync(dir)) run.save(withCreatedDir(run.record, dir));
@@ -59,7 +71,7 @@ export function clientStep(run: Run, ca: Ca, o: SecureOptions, account: Account,
 export async function requireStep(
   run: Run,
   session: AdminSession,
-  o: SecureOptions,
+  o: ResolvedSecureOptions,
   account: Account,
   dir: string,
   caFile: string,
@@ -69,6 +81,16 @@ export async function requireStep(
   const before = await accountRequirement(session, session.capabilities, account);
   if (sameRequirement(before, want)) {
     run.add(step(`require ${name}`, 'unchanged', `already REQUIRE ${describeRequirement(want)}`));
+    return;
+  }
+  if (run.dryRun) {
+    run.add(
+      step(
+        `require ${name}`,
+        'planned',
+        `${alterRequireStatement(account, want)} (now REQUIRE ${describeRequirement(before)}), then a login as ${name} to check it`,
+      ),
+    );
     return;
   }
   run.save(withRequirement(run.record, { user: account.user, host: account.host, before }));
@@ -92,9 +114,13 @@ export async function requireStep(
   );
 }
 
-export async function secureTransportStep(run: Run, session: AdminSession, o: SecureOptions): Promise<void> {
+export async function secureTransportStep(
+  run: Run,
+  session: AdminSession,
+  o: ResolvedSecureOptions,
+): Promise<void> {
   const files = serverFilePaths(o.dir);
-  const text = renderConfig({
+  const text = editConfig(readConfigFile(o.configFile), {
     ca: files.ca,
     cert: files.cert,
     key: files.key,
@@ -106,6 +132,14 @@ export async function secureTransportStep(run: Run, session: AdminSession, o: Se
   const configFile = path.resolve(o.configFile);
   if (now === 'ON' && sameContent(configFile, text)) {
     run.add(step('require-secure-transport', 'unchanged', 'already ON, and in the config fragment'));
+    return;
+  }
+  if (run.dryRun) {
+    const what = [
+      ...(now !== 'ON' ? ['SET GLOBAL require_secure_transport = ON'] : []),
+      ...(!sameContent(configFile, text) ? [`write require_secure_transport = ON into ${configFile}`] : []),
+    ];
+    run.add(step('require-secure-transport', 'planned', what.join('; ')));
     return;
   }
   run.save(withFile(withRequireSecureTransport(run.record, now), fileBefore(configFile)));

@@ -1,25 +1,46 @@
 /**
  * `dbtls secure --undo`: puts back what `dbtls secure` recorded in <ca-dir>/secure.json, newest change
- * first: REQUIRE clauses, require_secure_transport, client certificate directories, the server's files
- * and config fragment, and the CA itself when secure created it (else its leaves are marked revoked).
+ * first: REQUIRE clauses, require_secure_transport, client certificate files, the server's files and config
+ * fragment. It removes only what that run made (issue 10, items 1 and 2):
+ * - the certificates it issued are revoked through the CA (src/ca/revoke.ts), and the CA itself stays
+ *   unless it was made by secure, issued nothing else, and --remove-ca asks for its deletion;
+ * - a directory is removed only when it is empty and no option file of the server includes it
+ *   (a missing `!includedir` stops mariadbd at start);
+ * - every account that needs TLS to log in is named, with the statement that lets it in again, when the
+ *   server will run without TLS.
  * MariaDB cannot turn TLS off online, so the last step is a restart (or a note that one is needed).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { updateIndex } from '../ca/store.js';
+import { LEAF_FILES } from '../ca/leaf-files.js';
+import { revoke } from '../ca/revoke.js';
+import { caPath, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import type { SessionOptions } from './admin.js';
+import type { AdminSession, SessionOptions } from './admin.js';
+import {
+  includerOf,
+  type OptionChain,
+  readOptionChain,
+  serverOptionChain,
+  serverSetting,
+} from './option-files.js';
 import { alterRequireStatement } from './require.js';
 import type { SecureResult } from './secure.js';
 import { type SecureStep, step } from './secure-plan.js';
-import { openSecureAdmin } from './secure-run.js';
-import { readSecureState, restoreFile, writeSecureState } from './secure-state.js';
-import { describeRequirement } from './users.js';
+import { openSecureAdmin, withSteps } from './secure-run.js';
+import { readSecureState, restoreFile, type SecureRecord, writeSecureState } from './secure-state.js';
+import { describeRequirement, listAccounts } from './users.js';
 
 export interface UndoOptions {
   readonly caDir: string;
   readonly restart?: (() => Promise<void>) | undefined;
   readonly now?: Date | undefined;
+  /** Delete the CA when secure created it and it issued nothing else (never by default). */
+  readonly removeCa?: boolean | undefined;
+  /** The option file the server reads first; default: found from the running server. */
+  readonly serverConfig?: string | undefined;
+  /** Plan only: the steps say what would be done; nothing is changed. */
+  readonly dryRun?: boolean | undefined;
 }
 
 /** Removes a directory secure made, unless something else was put in it since. */
@@ -32,6 +53,153 @@ function removeIfEmpty(dir: string): 'removed' | 'kept (not empty)' | 'gone' {
     if (code === 'ENOENT') return 'gone';
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'kept (not empty)';
     throw err;
+  }
+}
+
+class Steps {
+  readonly list: SecureStep[] = [];
+  constructor(readonly dryRun: boolean) {}
+  /** Runs `act` unless this is a dry run, and records the step as done or planned. */
+  do(name: string, detail: string, planned: string, act: () => void): void {
+    if (this.dryRun) this.list.push(step(name, 'planned', planned));
+    else {
+      act();
+      this.list.push(step(name, 'done', detail));
+    }
+  }
+  add(s: SecureStep): void {
+    this.list.push(s);
+  }
+}
+
+/** REQUIRE clauses and require_secure_transport back as they were. */
+async function undoSql(session: AdminSession, record: SecureRecord, steps: Steps): Promise<void> {
+  for (const r of [...record.requirements].reverse()) {
+    const statement = alterRequireStatement({ user: r.user, host: r.host }, r.before);
+    const name = `require '${r.user}'@'${r.host}'`;
+    if (steps.dryRun) steps.add(step(name, 'planned', `run ${statement}`));
+    else {
+      await session.query(statement);
+      steps.add(step(name, 'done', `back to REQUIRE ${describeRequirement(r.before)}`));
+    }
+  }
+  if (record.requireSecureTransportBefore !== undefined && record.requireSecureTransportBefore !== 'ON') {
+    if (steps.dryRun)
+      steps.add(step('require-secure-transport', 'planned', 'run SET GLOBAL require_secure_transport = OFF'));
+    else {
+      await session.query('SET GLOBAL require_secure_transport = OFF');
+      steps.add(step('require-secure-transport', 'done', 'back to OFF'));
+    }
+  }
+}
+
+/** The client certificate files secure wrote (only those), then their directory when it is left empty. */
+function undoClientDirs(record: SecureRecord, steps: Steps): void {
+  for (const dir of [...record.createdDirs].reverse()) {
+    const files = LEAF_FILES.map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
+    steps.do(
+      'client-certificate',
+      `removed ${dir}`,
+      `remove ${files.join(', ')} and then ${dir} if empty`,
+      () => {
+        for (const f of files) fs.rmSync(f, { force: true });
+        removeIfEmpty(dir);
+      },
+    );
+  }
+}
+
+function undoFilesAndDirs(record: SecureRecord, chain: OptionChain, steps: Steps): void {
+  for (const change of [...record.files].reverse()) {
+    const verb = change.previous === null ? 'remove' : 'restore';
+    const detail = steps.dryRun ? '' : `${verb === 'remove' ? 'removed' : 'restored'} ${change.path}`;
+    steps.do('file', detail, `${verb} ${change.path}`, () => restoreFile(change));
+  }
+  for (const dir of [...(record.madeDirs ?? [])].reverse()) {
+    const includer = includerOf(chain, dir);
+    if (includer) {
+      // Removing it would stop the server at its next start ("Fatal error in defaults handling").
+      steps.add(step('directory', 'skipped', `kept ${dir}: ${includer.from} includes it (!includedir)`));
+      continue;
+    }
+    if (steps.dryRun) {
+      if (fs.existsSync(dir)) steps.add(step('directory', 'planned', `remove ${dir} if it is empty`));
+      continue;
+    }
+    const removed = removeIfEmpty(dir);
+    if (removed !== 'gone')
+      steps.add(step('directory', removed === 'removed' ? 'done' : 'skipped', `${removed} ${dir}`));
+  }
+}
+
+/**
+ * The CA: the certificates this run issued are revoked (through the CA's own revocation), and the CA is
+ * deleted only when secure created it, nothing else was issued from it, and --remove-ca asks for it.
+ */
+function undoCa(caDir: string, key: string, record: SecureRecord, o: UndoOptions, steps: Steps): void {
+  const ours = new Set(record.issued);
+  const entries = fs.existsSync(caDir) ? readIndex(caDir) : [];
+  const others = entries.filter((e) => !ours.has(e.serial));
+  const state = readSecureState(caDir);
+  const otherServers = Object.keys(state.servers).filter((k) => k !== key);
+  if (record.createdCa && o.removeCa && others.length === 0 && otherServers.length === 0) {
+    steps.do('ca', `removed the CA secure created in ${caDir}`, `remove the CA in ${caDir}`, () =>
+      fs.rmSync(caDir, { recursive: true, force: true }),
+    );
+    return;
+  }
+  const toRevoke = entries.filter((e) => ours.has(e.serial) && e.status === 'valid');
+  const now = o.now ?? new Date();
+  steps.do(
+    'ca',
+    `revoked the ${toRevoke.length} certificate(s) secure issued (cessationOfOperation)`,
+    `revoke the ${toRevoke.length} certificate(s) secure issued: ${toRevoke.map((e) => e.serial).join(', ') || 'none'}`,
+    () => {
+      for (const e of toRevoke) {
+        try {
+          revoke(caDir, { serial: e.serial, reason: 'cessationOfOperation', now });
+        } catch (err) {
+          // Revoked in the meantime by hand: that is the state undo wants.
+          if (!(err instanceof DbtlsError && err.code === 'ALREADY_REVOKED')) throw err;
+        }
+      }
+      const { [key]: _dropped, ...servers } = state.servers;
+      writeSecureState(caDir, { ...state, servers });
+    },
+  );
+  const why =
+    others.length > 0 || otherServers.length > 0
+      ? `it issued ${others.length} other certificate(s)${otherServers.length ? ` and secures ${otherServers.join(', ')}` : ''}`
+      : record.createdCa
+        ? 'pass --remove-ca to delete it'
+        : 'secure did not create it';
+  steps.add(step('ca', 'skipped', `kept the CA in ${caDir}: ${why}`));
+}
+
+/**
+ * Accounts that cannot log in once the server runs without TLS: named, with the statement that lets each
+ * in again (not run: an account's REQUIRE is the DBA's decision, and it may come back with TLS).
+ */
+async function lockoutWarnings(
+  session: AdminSession,
+  chain: OptionChain,
+  record: SecureRecord,
+  steps: Steps,
+): Promise<void> {
+  const after = readOptionChain(chain.roots, chain.source);
+  const tlsAfter = !!serverSetting(after, 'ssl_cert') || !!serverSetting(after, 'ssl_key');
+  if (tlsAfter) return;
+  const reverted = new Set(record.requirements.map((r) => `${r.user}@${r.host}`));
+  const accounts = await listAccounts(session, session.capabilities);
+  for (const a of accounts) {
+    if (a.requirement.type === 'NONE' || reverted.has(`${a.user}@${a.host}`)) continue;
+    steps.add(
+      step(
+        `account '${a.user}'@'${a.host}'`,
+        'pending',
+        `REQUIRE ${describeRequirement(a.requirement)} cannot be met once the server runs without TLS: it will be locked out; to let it in without TLS run ${alterRequireStatement(a, { type: 'NONE' })}`,
+      ),
+    );
   }
 }
 
@@ -50,73 +218,53 @@ export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise
       },
     );
   }
-  const steps: SecureStep[] = [];
-  const session = await openSecureAdmin(admin, path.join(caDir, 'root.pem'));
+  const dryRun = o.dryRun === true;
+  const steps = new Steps(dryRun);
   try {
-    for (const r of [...record.requirements].reverse()) {
-      const account = { user: r.user, host: r.host };
-      await session.query(alterRequireStatement(account, r.before));
-      steps.push(
-        step(`require '${r.user}'@'${r.host}'`, 'done', `back to REQUIRE ${describeRequirement(r.before)}`),
+    const session = await openSecureAdmin(admin, caPath(caDir, 'root'));
+    let chain: OptionChain;
+    try {
+      // Before any change: the option files decide which directories must stay.
+      chain = await serverOptionChain(session, o.serverConfig);
+      await undoSql(session, record, steps);
+      undoClientDirs(record, steps);
+      undoFilesAndDirs(record, chain, steps);
+      await lockoutWarnings(session, chain, record, steps);
+    } finally {
+      await session.close();
+    }
+    undoCa(caDir, key, record, o, steps);
+    if (dryRun) {
+      steps.add(
+        step(
+          'restart',
+          'planned',
+          o.restart ? 'restart the server (--restart-command)' : 'leave the restart to you',
+        ),
+      );
+    } else if (o.restart) {
+      await o.restart();
+      steps.add(step('restart', 'done', 'restarted the server with its old settings'));
+    } else {
+      steps.add(
+        step(
+          'restart',
+          'pending',
+          'restart the server to drop the TLS settings (ssl_* are read-only at run time)',
+        ),
       );
     }
-    if (record.requireSecureTransportBefore !== undefined && record.requireSecureTransportBefore !== 'ON') {
-      await session.query('SET GLOBAL require_secure_transport = OFF');
-      steps.push(step('require-secure-transport', 'done', 'back to OFF'));
-    }
-  } finally {
-    await session.close();
-  }
-  for (const dir of [...record.createdDirs].reverse()) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    steps.push(step('client-certificate', 'done', `removed ${dir}`));
-  }
-  for (const change of [...record.files].reverse()) {
-    steps.push(step('file', 'done', `${restoreFile(change)} ${change.path}`));
-  }
-  for (const dir of [...(record.madeDirs ?? [])].reverse()) {
-    const removed = removeIfEmpty(dir);
-    if (removed !== 'gone')
-      steps.push(step('directory', removed === 'removed' ? 'done' : 'skipped', `${removed} ${dir}`));
-  }
-  const now = (o.now ?? new Date()).toISOString();
-  if (record.createdCa) {
-    fs.rmSync(caDir, { recursive: true, force: true });
-    steps.push(step('ca', 'done', `removed the CA secure created in ${caDir}`));
-  } else {
-    const issued = new Set(record.issued);
-    updateIndex(caDir, (entries) =>
-      entries.map((e) =>
-        issued.has(e.serial) && e.status === 'valid'
-          ? { ...e, status: 'revoked' as const, revokedAt: now, revocationReason: 'cessationOfOperation' }
-          : e,
-      ),
-    );
-    const { [key]: _dropped, ...servers } = state.servers;
-    writeSecureState(caDir, { ...state, servers });
-    steps.push(
-      step('ca', 'done', `marked ${issued.size} certificate(s) secure issued as revoked in the index`),
-    );
-  }
-  if (o.restart) {
-    await o.restart();
-    steps.push(step('restart', 'done', 'restarted the server with its old settings'));
-  } else {
-    steps.push(
-      step(
-        'restart',
-        'pending',
-        'restart the server to drop the TLS settings (ssl_* are read-only at run time)',
-      ),
-    );
+  } catch (err) {
+    throw withSteps(err, steps.list);
   }
   return {
-    steps,
+    steps: steps.list,
     caDir,
-    caFile: path.join(caDir, 'root.pem'),
+    caFile: caPath(caDir, 'root'),
     serverFingerprint: undefined,
     clients: [],
-    pending: !o.restart,
-    changed: true,
+    pending: steps.list.some((s) => s.status === 'pending'),
+    changed: !dryRun,
+    dryRun,
   };
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type InitOptions, initCa } from '../ca/init.js';
 import { issueCertificate } from '../ca/issue.js';
-import { type Ca, caExists, openCa } from '../ca/store.js';
+import { type Ca, caExists, caPath, openCa } from '../ca/store.js';
 import { inspect } from '../inspect/inspect.js';
 import type { InspectReport } from '../inspect/report.js';
 import {
@@ -17,23 +17,23 @@ import {
   openAdminSession,
   type SessionOptions,
 } from './admin.js';
-import { DEFAULT_TLS_VERSIONS, TLS_VARIABLES } from './config.js';
-import { type EnableOptions, enableTls, planEnable } from './enable.js';
+import { DEFAULT_TLS_VERSIONS, readConfigFile, TLS_VARIABLES } from './config.js';
+import { type EnableOptions, type EnablePlan, enableTls, planEnable } from './enable.js';
 import { sameContent, serverFilePaths, serverOwner } from './install.js';
 import { checkMaterial, type ServerMaterial } from './material.js';
 import { probeServedCertificate } from './reload.js';
+import { resolveSecurePaths } from './secure-paths.js';
 import {
   clientDir,
   leafProblem,
   readLeafFile,
-  rootFile,
   type SecureStep,
   serverNames,
   step,
   trustPem,
   validSerials,
 } from './secure-plan.js';
-import { openSecureAdmin, Run, verifiedAdmin } from './secure-run.js';
+import { openSecureAdmin, Run, verifiedAdmin, withSteps } from './secure-run.js';
 import { fileBefore, withFile, withIssued, withMadeDir } from './secure-state.js';
 import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './secure-steps.js';
 import { accountRequirement } from './users.js';
@@ -48,9 +48,16 @@ export interface SecureOptions {
   readonly requirement: 'SSL' | 'X509';
   /** Client certificates go to DIR/<user>/. */
   readonly out: string;
-  /** The server's certificate directory (stable paths). */
-  readonly dir: string;
-  readonly configFile: string;
+  /**
+   * The server's certificate directory (stable paths). Default: where the server's @@ssl_cert lives, as
+   * rotate does (issue 10, item 12), or DEFAULT_CERT_DIR while TLS is off.
+   */
+  readonly dir?: string | undefined;
+  /** The config fragment. Default: DEFAULT_CONFIG_FILE when the server reads it, else ssl-config.cnf in
+   * the last directory its option files include. */
+  readonly configFile?: string | undefined;
+  /** The option file the server reads first; default: found from the running server (src/server/option-files.ts). */
+  readonly serverConfig?: string | undefined;
   readonly dns?: readonly string[] | undefined;
   readonly ip?: readonly string[] | undefined;
   readonly requireSecureTransport: boolean;
@@ -60,6 +67,8 @@ export interface SecureOptions {
   readonly passwords?: ReadonlyMap<string, string> | undefined;
   readonly inspect?: boolean | undefined;
   readonly now?: Date | undefined;
+  /** Plan only: print what would be done, change nothing (no file, no index line, no SQL that writes). */
+  readonly dryRun?: boolean | undefined;
 }
 
 export interface SecureResult {
@@ -73,13 +82,22 @@ export interface SecureResult {
   /** Something is left to do by hand (a restart). */
   readonly pending: boolean;
   readonly changed: boolean;
+  /** Nothing was changed: the steps say what would be done ('planned'). */
+  readonly dryRun?: boolean | undefined;
 }
 
-function openOrCreateCa(run: Run, o: SecureOptions): Ca {
+/** The resolved options: the paths decided from the server (src/server/secure-paths.ts). */
+export type ResolvedSecureOptions = SecureOptions & { readonly dir: string; readonly configFile: string };
+
+function openOrCreateCa(run: Run, o: SecureOptions): Ca | undefined {
   if (caExists(o.caDir)) {
     const ca = openCa(o.caDir, o.passphrase);
     run.add(step('ca', 'unchanged', `using the CA in ${ca.dir} (${ca.root.subject})`));
     return ca;
+  }
+  if (run.dryRun) {
+    run.add(step('ca', 'planned', `create a new CA in ${o.caDir}`));
+    return undefined;
   }
   const ca = initCa(o.caDir, { ...o.newCa, passphrase: o.passphrase });
   run.save({ ...run.record, createdCa: true });
@@ -90,20 +108,24 @@ function openOrCreateCa(run: Run, o: SecureOptions): Ca {
 /** The server certificate to install: the one in place when it is right, else a new one. */
 function serverMaterial(
   run: Run,
-  ca: Ca,
-  o: SecureOptions,
+  ca: Ca | undefined,
+  o: ResolvedSecureOptions,
   names: ReturnType<typeof serverNames>,
   now: Date,
-): ServerMaterial {
+): ServerMaterial | undefined {
   const files = serverFilePaths(o.dir);
   const installed = readLeafFile(files.cert);
+  const all = [...names.dns, ...names.ip].join(', ');
+  if (!ca) {
+    run.add(step('server-certificate', 'planned', `issue one from the new CA for ${all}`));
+    return undefined;
+  }
   const problem = installed
     ? leafProblem({ cert: installed, issuer: ca.issuer, validSerials: validSerials(ca.dir), now, names })
     : 'there is none';
   const existingCa = fs.existsSync(files.ca) ? fs.readFileSync(files.ca, 'utf8') : '';
   // Keep a trust file that already holds our CA (a rollover bundle, say); else trust our CA.
   const caPem = existingCa.includes(ca.root.pem.trim()) ? existingCa : trustPem(ca);
-  const all = [...names.dns, ...names.ip].join(', ');
   if (!problem && fs.existsSync(files.key)) {
     run.add(
       step(
@@ -117,6 +139,12 @@ function serverMaterial(
       keyPem: fs.readFileSync(files.key, 'utf8'),
       caPem,
     };
+  }
+  if (run.dryRun) {
+    run.add(
+      step('server-certificate', 'planned', `issue one for ${all} (the one in ${files.cert}: ${problem})`),
+    );
+    return undefined;
   }
   const issued = issueCertificate(ca, { profile: 'server', cn: names.cn, dns: names.dns, ip: names.ip, now });
   run.save(withIssued(run.record, issued.cert.serial));
@@ -134,8 +162,8 @@ function serverMaterial(
 async function enableStep(
   run: Run,
   session: AdminSession,
-  o: SecureOptions,
-  material: ServerMaterial,
+  o: ResolvedSecureOptions,
+  material: ServerMaterial | undefined,
   caFile: string,
 ): Promise<AdminSession | undefined> {
   const files = serverFilePaths(o.dir);
@@ -143,12 +171,15 @@ async function enableStep(
   const enable: EnableOptions = {
     files,
     configFile: o.configFile,
-    material,
+    existingConfig: readConfigFile(o.configFile),
+    // A dry run without a certificate yet plans with empty material: the plan's decisions do not read it.
+    material: material ?? { certPem: '', keyPem: '', caPem: '' },
     tlsVersions: DEFAULT_TLS_VERSIONS,
     // Written into the fragment by the require-secure-transport step, once users are on TLS.
     requireSecureTransport: o.requireSecureTransport && vars.get('require_secure_transport') === 'ON',
   };
   const plan = planEnable(session.capabilities, vars, enable);
+  if (!material) return planEnableStep(run, session, o, plan);
   const { fingerprint } = checkMaterial(material);
   const filesSame =
     sameContent(files.key, material.keyPem) &&
@@ -164,6 +195,7 @@ async function enableStep(
       return session;
     }
   }
+  if (run.dryRun) return planEnableStep(run, session, o, plan);
   let record = run.record;
   for (const file of [files.key, files.cert, files.ca, plan.config.path])
     record = withFile(record, fileBefore(file));
@@ -200,8 +232,31 @@ async function enableStep(
   return openAdminSession(verifiedAdmin(session.options, caFile));
 }
 
+/** The dry run's enable step: what would be written, and the reload or restart that would follow. */
+async function planEnableStep(
+  run: Run,
+  session: AdminSession,
+  o: ResolvedSecureOptions,
+  plan: EnablePlan,
+): Promise<AdminSession | undefined> {
+  const files = serverFilePaths(o.dir);
+  const then = plan.restartRequired
+    ? `restart the server${o.restart ? ' (--restart-command)' : ' (by you: no --restart-command)'}: ${plan.reasons.join('; ')}`
+    : `run ${plan.statements.join('; ')}`;
+  run.add(
+    step(
+      'enable',
+      'planned',
+      `write ${files.key}, ${files.cert}, ${files.ca} and ${plan.config.path}, then ${then}`,
+    ),
+  );
+  if (!plan.restartRequired || o.restart) return session;
+  await session.close();
+  return undefined;
+}
+
 /** Records the directories this run is about to create (before anything is written into them). */
-function recordMadeDirs(run: Run, o: SecureOptions): void {
+function recordMadeDirs(run: Run, o: ResolvedSecureOptions): void {
   let record = run.record;
   for (const dir of [o.dir, path.dirname(o.configFile), o.out].map((d) => path.resolve(d))) {
     if (!fs.existsSync(dir)) record = withMadeDir(record, dir);
@@ -209,24 +264,31 @@ function recordMadeDirs(run: Run, o: SecureOptions): void {
   if (record !== run.record) run.save(record);
 }
 
-export async function secure(admin: SessionOptions, o: SecureOptions): Promise<SecureResult> {
-  const now = o.now ?? new Date();
-  const caDir = path.resolve(o.caDir);
-  const run = new Run(caDir, `${admin.host}:${admin.port}`);
-  const ca = openOrCreateCa(run, { ...o, caDir });
-  recordMadeDirs(run, o);
-  const caFile = rootFile(ca);
-  let session: AdminSession | undefined = await openSecureAdmin(admin, caFile);
+/**
+ * `dbtls secure`. Nothing changes before the admin session is open, the server's option files are known to
+ * read the fragment, and every account exists. A failure carries the steps done so far (details.steps).
+ */
+export async function secure(admin: SessionOptions, options: SecureOptions): Promise<SecureResult> {
+  const now = options.now ?? new Date();
+  const caDir = path.resolve(options.caDir);
+  const run = new Run(caDir, `${admin.host}:${admin.port}`, options.dryRun === true);
+  const caFile = caPath(caDir, 'root');
+  let session: AdminSession | undefined;
   const dirs: string[] = [];
   let report: InspectReport | undefined;
   let fingerprint: string | undefined;
   try {
+    session = await openSecureAdmin(admin, caFile);
+    const paths = await resolveSecurePaths(session, options);
+    const o: ResolvedSecureOptions = { ...options, caDir, dir: paths.dir, configFile: paths.configFile };
     // Every account must exist before anything changes.
     for (const account of o.users) await accountRequirement(session, session.capabilities, account);
+    const ca = openOrCreateCa(run, o);
+    recordMadeDirs(run, o);
     const [row] = await session.query('SELECT @@hostname AS hostname');
     const names = serverNames(admin.host, String(row?.hostname ?? ''), o.dns, o.ip);
     const material = serverMaterial(run, ca, o, names, now);
-    fingerprint = checkMaterial(material).fingerprint;
+    if (material) fingerprint = checkMaterial(material).fingerprint;
     session = await enableStep(run, session, o, material, caFile);
     for (const account of o.users) dirs.push(clientStep(run, ca, o, account, now));
     if (!session) {
@@ -236,7 +298,7 @@ export async function secure(admin: SessionOptions, o: SecureOptions): Promise<S
       for (const [i, account] of o.users.entries())
         await requireStep(run, session, o, account, dirs[i]!, caFile);
       if (o.requireSecureTransport) await secureTransportStep(run, session, o);
-      if (o.inspect !== false) {
+      if (o.inspect !== false && !run.dryRun) {
         report = await inspect(
           { host: admin.host, port: admin.port },
           { ca: caFile, credentials: inspectCredentials(o, session.options, dirs), now },
@@ -253,6 +315,8 @@ export async function secure(admin: SessionOptions, o: SecureOptions): Promise<S
         );
       }
     }
+  } catch (err) {
+    throw withSteps(err, run.steps);
   } finally {
     await session?.close().catch(() => undefined);
   }
@@ -261,9 +325,13 @@ export async function secure(admin: SessionOptions, o: SecureOptions): Promise<S
     caDir,
     caFile,
     serverFingerprint: fingerprint,
-    clients: o.users.map((account, i) => ({ account, dir: dirs[i] ?? clientDir(o.out, account) })),
+    clients: options.users.map((account, i) => ({
+      account,
+      dir: dirs[i] ?? clientDir(options.out, account),
+    })),
     report,
     pending: run.steps.some((s) => s.status === 'pending'),
     changed: run.changed,
+    dryRun: run.dryRun,
   };
 }
