@@ -33,7 +33,7 @@ import {
   trustPem,
   validSerials,
 } from './secure-plan.js';
-import { openSecureAdmin, Run, verifiedAdmin, withSteps } from './secure-run.js';
+import { openSecureAdmin, Run, withSteps } from './secure-run.js';
 import { fileBefore, withFile, withIssued, withMadeDir } from './secure-state.js';
 import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './secure-steps.js';
 import { accountRequirement } from './users.js';
@@ -229,7 +229,9 @@ async function enableStep(
   );
   if (!result.restarted) return session;
   if (!closed) await session.close();
-  return openAdminSession(verifiedAdmin(session.options, caFile));
+  // The server now serves a certificate from our CA: an --admin-ca given for the old one no longer applies.
+  const o2 = session.options;
+  return openAdminSession(o2.socket ? o2 : { ...o2, tls: { ...o2.tls, mode: 'verify-full', ca: caFile } });
 }
 
 /** The dry run's enable step: what would be written, and the reload or restart that would follow. */
