@@ -29,6 +29,7 @@ const secure: Group = () => import('./secure.js');
 const deploy: Group = () => import('./deploy.js');
 const snippet: Group = () => import('./snippet.js');
 const demo: Group = () => import('./demo.js');
+const proxy: Group = () => import('./proxy.js');
 
 /**
  * Every command: its name, its group and its one-line summary, in the order `dbtls --help` lists them.
@@ -127,6 +128,11 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
     'snippet',
     snippet,
     "the exact command, config, URL or code giving an ssl-mode in one client's vocabulary",
+  ],
+  [
+    'proxy',
+    proxy,
+    'a local sidecar: applications connect in plaintext on loopback, the proxy speaks verify-full + mutual TLS upstream',
   ],
   [
     'demo',

@@ -46,13 +46,26 @@ export interface UpgradeRequest {
   /** The 32-byte SSLRequest payload (sent with sequence id 1). */
   readonly sslRequest: Buffer;
   readonly timeoutMs: number;
+  /**
+   * A context shared by many connections (the proxy): its CA, certificate and key replace the material's,
+   * and OpenSSL can resume TLS sessions made on it. The mode's checks (rejectUnauthorized,
+   * checkServerIdentity) still come from the settings.
+   */
+  readonly secureContext?: tls.SecureContext;
+  /** A TLS session of an earlier connection on the same context, to resume (RFC 8446 section 2.2). */
+  readonly session?: Buffer;
 }
 
 export function upgradeToTls(req: UpgradeRequest): Promise<tls.TLSSocket> {
   const { socket, host, port, settings } = req;
   return new Promise((resolve, reject) => {
     socket.write(framePacket(SSL_REQUEST_SEQUENCE_ID, req.sslRequest));
-    const secure = tls.connect({ ...nodeTlsOptions(settings, req.material, host), socket });
+    const secure = tls.connect({
+      ...nodeTlsOptions(settings, req.material, host),
+      ...(req.secureContext ? { secureContext: req.secureContext } : {}),
+      ...(req.session ? { session: req.session } : {}),
+      socket,
+    });
     const timer = setTimeout(() => {
       secure.destroy();
       reject(timeoutError(host, port, 'in the TLS handshake', req.timeoutMs));

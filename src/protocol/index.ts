@@ -2,6 +2,7 @@
 export * from './capabilities.js';
 export * from './err-packet.js';
 export * from './handshake.js';
+export * from './handshake-response.js';
 export * from './packet.js';
 export * from './reader.js';
 export * from './ssl-request.js';

@@ -1,0 +1,213 @@
+/** `dbtls proxy UPSTREAM --listen ADDR...`: the local sidecar (src/proxy/). Runs until SIGTERM or SIGINT. */
+import { DbtlsError } from '../errors.js';
+import { parseListen } from '../proxy/listen.js';
+import {
+  connectionTest,
+  DEFAULT_PROXY_TIMEOUT_MS,
+  type ProxyLogEntry,
+  type RunningProxy,
+  startProxy,
+} from '../proxy/proxy.js';
+import { parseTarget } from '../tls/settings.js';
+import { flag, int, parse, str, strs } from './args.js';
+import type { Command, CommandContext, OptionTable } from './command.js';
+
+const PROXY_USAGE =
+  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--http ADDR] [--max-connections N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
+
+const PROXY_OPTIONS: OptionTable = {
+  listen: {
+    type: 'string',
+    multiple: true,
+    value: 'ADDR',
+    description:
+      'where applications connect: 127.0.0.1:PORT, [::1]:PORT or unix:/path[:MODE] (socket mode 0660 by default); repeatable',
+  },
+  'ssl-mode': {
+    type: 'string',
+    value: 'MODE',
+    default: 'verify-full',
+    choices: ['trust', 'verify-ca', 'verify-full'],
+    description: 'how the upstream server is verified',
+  },
+  ca: {
+    type: 'string',
+    value: 'FILE',
+    description: 'the CA that signed the server certificate (or "system")',
+  },
+  cert: {
+    type: 'string',
+    value: 'FILE',
+    description: "the proxy's client certificate (the application needs none)",
+  },
+  key: { type: 'string', value: 'FILE', description: 'the key of --cert' },
+  'mutual-tls': {
+    type: 'string',
+    choices: ['enable', 'disable'],
+    description: 'send the client certificate (on when --cert and --key are given)',
+  },
+  servername: {
+    type: 'string',
+    value: 'NAME',
+    description: 'the name the server certificate must carry, when not the host',
+  },
+  'tls-min': {
+    type: 'string',
+    value: 'VERSION',
+    choices: ['TLSv1.2', 'TLSv1.3'],
+    description: 'the lowest TLS version',
+  },
+  'defaults-file': {
+    type: 'string',
+    value: 'FILE',
+    description: 'read [client] TLS settings from this my.cnf',
+  },
+  http: {
+    type: 'string',
+    value: 'ADDR',
+    description: 'serve /liveness, /readiness and /metrics (Prometheus) on HOST:PORT',
+  },
+  'max-connections': {
+    type: 'string',
+    value: 'N',
+    default: 'unlimited',
+    description: 'refuse further clients with an ERR packet (1040) beyond N open connections',
+  },
+  'max-sigterm-delay': {
+    type: 'string',
+    value: 'DURATION',
+    default: '0s',
+    description: 'on SIGTERM, stop accepting and wait this long (30s, 1500ms, 2m) for open sessions',
+  },
+  'run-connection-test': {
+    type: 'boolean',
+    description: 'do one upstream handshake with every check first; exit 1 when it fails',
+  },
+  'json-logs': { type: 'boolean', description: 'log one JSON object per line' },
+  'allow-remote-plaintext': {
+    type: 'boolean',
+    description:
+      'allow a plaintext listener on a non-loopback address (anyone on that network reads the traffic)',
+  },
+  'connect-timeout': {
+    type: 'string',
+    value: 'MS',
+    default: '10000',
+    description: 'deadline of each upstream step',
+  },
+};
+
+function optional<T>(key: string, value: T | undefined): Record<string, T> {
+  return value === undefined ? {} : { [key]: value };
+}
+
+/** `30s`, `1500ms`, `2m` or a bare number of seconds, as the Cloud SQL Auth Proxy's flag reads. */
+export function parseDuration(text: string, option: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text);
+  if (!m?.[1]) {
+    throw new DbtlsError(
+      'USAGE',
+      `could not parse --${option} ${text}: expected a duration such as 30s, 1500ms or 2m`,
+      {
+        hint: `usage: ${PROXY_USAGE}`,
+      },
+    );
+  }
+  const n = Number.parseInt(m[1], 10);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+export const proxyCommand: Command = {
+  name: ['proxy'],
+  usage: PROXY_USAGE,
+  options: PROXY_OPTIONS,
+  examples: [
+    'dbtls proxy db1.example.com:3306 --listen 127.0.0.1:3307 --ca ca.pem --cert app/cert.pem --key app/key.pem',
+    'dbtls proxy db1.example.com --listen unix:/run/dbtls/mysql.sock --ca ca.pem --cert cert.pem --key key.pem --http 127.0.0.1:9090 --json-logs',
+    'dbtls proxy db1.example.com --listen 127.0.0.1:3307 --ca ca.pem --run-connection-test --max-sigterm-delay 30s',
+  ],
+  summary:
+    'a local sidecar: applications connect in plaintext on loopback, the proxy speaks verify-full + mutual TLS upstream',
+  async run(argv, ctx: CommandContext) {
+    const p = parse(argv, PROXY_OPTIONS, PROXY_USAGE);
+    const [text, ...extra] = p.positionals;
+    if (!text || extra.length > 0) {
+      throw new DbtlsError('USAGE', 'could not run proxy: give exactly one UPSTREAM', {
+        hint: `usage: ${PROXY_USAGE}`,
+      });
+    }
+    const target = parseTarget(
+      text,
+      {
+        ...optional('mode', str(p, 'ssl-mode')),
+        ...optional('mutualTls', str(p, 'mutual-tls')),
+        ...optional('ca', str(p, 'ca')),
+        ...optional('cert', str(p, 'cert')),
+        ...optional('key', str(p, 'key')),
+        ...optional('servername', str(p, 'servername')),
+        ...optional('minVersion', str(p, 'tls-min')),
+        ...optional('defaultsFile', str(p, 'defaults-file')),
+      },
+      ctx.env,
+    );
+    const listen = strs(p, 'listen').map(parseListen);
+    const httpText = str(p, 'http');
+    const http = httpText === undefined ? undefined : parseListen(httpText);
+    if (http && http.kind !== 'tcp') {
+      throw new DbtlsError('USAGE', `could not use --http ${httpText}: it takes HOST:PORT`, {
+        hint: 'e.g. --http 127.0.0.1:9090',
+      });
+    }
+    const timeoutMs = int(p, 'connect-timeout', PROXY_USAGE) ?? DEFAULT_PROXY_TIMEOUT_MS;
+    const delayText = str(p, 'max-sigterm-delay');
+    const graceMs = delayText === undefined ? 0 : parseDuration(delayText, 'max-sigterm-delay');
+    const jsonLogs = flag(p, 'json-logs');
+    const log = (e: ProxyLogEntry) => {
+      const time = new Date().toISOString();
+      ctx.render.lines(jsonLogs ? JSON.stringify({ time, ...e }) : `${time} ${e.level} ${e.msg}`);
+    };
+    const upstream = { host: target.host, port: target.port, tls: target.tls };
+    if (flag(p, 'run-connection-test')) {
+      const r = await connectionTest(upstream, timeoutMs);
+      log({
+        level: 'info',
+        msg: `connection test passed: ${target.host}:${target.port} (${r.serverVersion}) verified as ${target.tls.mode} over ${r.protocol} ${r.cipher} in ${(r.seconds * 1000).toFixed(1)} ms`,
+      });
+    }
+    const maxConnections = int(p, 'max-connections', PROXY_USAGE);
+    const proxy = await startProxy({
+      upstream,
+      listen,
+      allowRemotePlaintext: flag(p, 'allow-remote-plaintext'),
+      ...(http?.kind === 'tcp' ? { http: { host: http.host, port: http.port } } : {}),
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
+      timeoutMs,
+      log,
+    });
+    await untilStopped(proxy, graceMs, log);
+    return 0;
+  },
+};
+
+/** SIGHUP reloads the TLS files; SIGTERM/SIGINT stop accepting and wait up to `graceMs` for sessions. */
+function untilStopped(proxy: RunningProxy, graceMs: number, log: (e: ProxyLogEntry) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const onHup = () => proxy.reload();
+    const onStop = (signal: string) => {
+      process.off('SIGHUP', onHup);
+      log({
+        level: 'info',
+        msg: `${signal}: no new connections; waiting up to ${graceMs} ms for ${proxy.open()} open`,
+      });
+      proxy.shutdown(graceMs).then(() => {
+        log({ level: 'info', msg: 'stopped' });
+        resolve();
+      });
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+}
+
+export const commands: Command[] = [proxyCommand];

@@ -1,0 +1,99 @@
+/**
+ * Where the proxy listens: `127.0.0.1:PORT`, `[::1]:PORT`, `HOST:PORT`, or `unix:/path` (mode 0660 unless
+ * given as `unix:/path:0600`). The client leg is plaintext, so a TCP listener on anything but loopback
+ * would put passwords and data on the network in clear: refused unless explicitly allowed.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { DbtlsError } from '../errors.js';
+
+/** Group-readable: a sidecar's application container usually shares a group, not the user. */
+export const DEFAULT_SOCKET_MODE = 0o660;
+
+export type ListenAddress =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string; readonly mode: number };
+
+export function parseListen(text: string): ListenAddress {
+  const bad = (why: string) =>
+    new DbtlsError('LISTEN_INVALID', `could not use --listen ${text}: ${why}`, {
+      hint: 'use 127.0.0.1:PORT, [::1]:PORT or unix:/path/to/socket[:MODE]',
+    });
+  if (text.startsWith('unix:')) {
+    const m = /^unix:(\/.+?)(?::([0-7]{3,4}))?$/.exec(text);
+    if (!m?.[1]) throw bad('a unix socket needs an absolute path');
+    return { kind: 'unix', path: m[1], mode: m[2] ? Number.parseInt(m[2], 8) : DEFAULT_SOCKET_MODE };
+  }
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!host || !Number.isInteger(port) || port > 65535) throw bad('expected HOST:PORT');
+  return { kind: 'tcp', host, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Refuses a plaintext TCP listener off loopback unless `allowRemote`. */
+export function checkListen(addr: ListenAddress, allowRemote: boolean): void {
+  if (addr.kind === 'tcp' && !isLoopback(addr.host) && !allowRemote) {
+    throw new DbtlsError(
+      'LISTEN_NOT_LOOPBACK',
+      `could not listen on ${addr.host}:${addr.port}: the client leg is plaintext, so anyone on that network could read passwords and data`,
+      {
+        hint: 'listen on 127.0.0.1, [::1] or a unix: socket (the proxy belongs next to the application); pass --allow-remote-plaintext only on a network you trust',
+      },
+    );
+  }
+}
+
+export function formatListen(addr: ListenAddress): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  return net.isIPv6(addr.host) ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+}
+
+/** Starts `server` on `addr`; resolves with the address actually bound (port 0 picks a free port). */
+export function listenOn(server: net.Server, addr: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new DbtlsError(
+          'LISTEN_FAILED',
+          `could not listen on ${formatListen(addr)}: ${err.code ?? err.message}`,
+          {
+            hint:
+              err.code === 'EADDRINUSE'
+                ? 'another process uses that address: pick another port or socket path'
+                : 'check the address and the permissions of its directory',
+            kind: 'runtime',
+            cause: err,
+          },
+        ),
+      );
+    server.once('error', onError);
+    const bound = () => {
+      server.off('error', onError);
+      if (addr.kind === 'unix') {
+        fs.chmodSync(addr.path, addr.mode);
+        resolve(addr);
+      } else {
+        const a = server.address() as net.AddressInfo;
+        resolve({ kind: 'tcp', host: addr.host, port: a.port });
+      }
+    };
+    if (addr.kind === 'unix') {
+      removeStaleSocket(addr.path);
+      server.listen(addr.path, bound);
+    } else server.listen({ host: addr.host, port: addr.port }, bound);
+  });
+}
+
+/** A socket file left by a killed proxy would block listen (EADDRINUSE). */
+function removeStaleSocket(file: string): void {
+  try {
+    if (fs.lstatSync(file).isSocket()) fs.unlinkSync(file);
+  } catch {
+    // absent: nothing to do
+  }
+}

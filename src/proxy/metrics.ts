@@ -1,0 +1,104 @@
+/**
+ * The proxy's health and metrics over HTTP, in the Cloud SQL Auth Proxy's vocabulary: /liveness (the
+ * process serves), /readiness (the upstream has been reached and verified once, and there is room below
+ * --max-connections), /metrics (Prometheus text, prom-client, names prefixed dbtls_proxy_).
+ */
+import * as http from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly open: Gauge;
+  readonly total: Counter;
+  readonly handshake: Histogram;
+  readonly failures: Counter<'code'>;
+  readonly bytes: Counter<'direction'>;
+  readonly resumed: Counter;
+  upstreamNotAfter: Date | undefined;
+  clientNotAfter: Date | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.open = new Gauge({
+      name: 'dbtls_proxy_connections_open',
+      help: 'Client connections open now',
+      registers,
+    });
+    this.total = new Counter({
+      name: 'dbtls_proxy_connections_total',
+      help: 'Client connections accepted',
+      registers,
+    });
+    this.handshake = new Histogram({
+      name: 'dbtls_proxy_upstream_handshake_seconds',
+      help: 'Upstream TLS handshake (SSLRequest to verified) duration',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.resumed = new Counter({
+      name: 'dbtls_proxy_upstream_tls_resumed_total',
+      help: 'Upstream TLS handshakes that resumed a session',
+      registers,
+    });
+    this.failures = new Counter({
+      name: 'dbtls_proxy_failures_total',
+      help: 'Connections that failed, by dbtls error code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'dbtls_proxy_bytes_total',
+      help: 'Bytes relayed, counted when a connection closes',
+      labelNames: ['direction'],
+      registers,
+    });
+    const expiry = (name: string, help: string, date: () => Date | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const d = date();
+          if (d) this.set((d.getTime() - Date.now()) / 1000);
+        },
+      });
+    expiry(
+      'dbtls_proxy_upstream_certificate_expiry_seconds',
+      'Seconds until the upstream server certificate expires (as last seen)',
+      () => this.upstreamNotAfter,
+    );
+    expiry(
+      'dbtls_proxy_client_certificate_expiry_seconds',
+      "Seconds until the proxy's client certificate expires",
+      () => this.clientNotAfter,
+    );
+  }
+}
+
+export interface HealthState {
+  ready(): boolean;
+}
+
+/** GET /liveness, /readiness, /metrics; anything else 404. */
+export function createHealthServer(metrics: ProxyMetrics, state: HealthState): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/liveness') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readiness') {
+      const ready = state.ready();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'not ready\n');
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+}

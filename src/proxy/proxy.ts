@@ -1,0 +1,242 @@
+/**
+ * `dbtls proxy`: listeners for applications (loopback TCP or a unix socket, plaintext), one verified,
+ * mutual-TLS upstream per client connection (relay.ts), certificate reload, health and metrics. The
+ * library never prints: everything worth saying goes to `log` as a structured entry.
+ */
+import * as net from 'node:net';
+import { openOrigin } from '../client/origin.js';
+import { upgradeToTls } from '../client/upgrade.js';
+import { DbtlsError } from '../errors.js';
+import {
+  CLIENT_LONG_PASSWORD,
+  CLIENT_PLUGIN_AUTH,
+  CLIENT_PROTOCOL_41,
+  CLIENT_SECURE_CONNECTION,
+} from '../protocol/capabilities.js';
+import { encodeSslRequest } from '../protocol/ssl-request.js';
+import type { Target } from '../tls/settings.js';
+import { SSL_MODES } from '../tls/ssl-mode.js';
+import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
+import { createHealthServer, ProxyMetrics } from './metrics.js';
+import { relay } from './relay.js';
+import { generateProxyRsaKey } from './sha2.js';
+import { UpstreamTls } from './upstream.js';
+import { errFrame, proxyErrorLine } from './wire-errors.js';
+
+/** As the client layer's: a slow link passes, a black hole fails visibly. */
+export const DEFAULT_PROXY_TIMEOUT_MS = 10_000;
+/** How long SIGTERM waits for open sessions by default (Cloud SQL Auth Proxy's --max-sigterm-delay is 0). */
+export const DEFAULT_SIGTERM_DELAY_MS = 0;
+
+export interface ProxyLogEntry {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly msg: string;
+  readonly code?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ProxyOptions {
+  /** host, port and the upstream TLS settings (mode, CA, client certificate and key, servername). */
+  readonly upstream: Pick<Target, 'host' | 'port' | 'tls'>;
+  readonly listen: readonly ListenAddress[];
+  readonly allowRemotePlaintext?: boolean;
+  /** Where /liveness, /readiness and /metrics are served (TCP). */
+  readonly http?: { readonly host: string; readonly port: number };
+  /** 0 or absent: unlimited. */
+  readonly maxConnections?: number;
+  readonly timeoutMs?: number;
+  /** Re-read the TLS files when they change (default true). */
+  readonly watch?: boolean;
+  readonly log?: (entry: ProxyLogEntry) => void;
+}
+
+export interface RunningProxy {
+  /** The addresses bound (a port 0 replaced by the real one). */
+  readonly listening: readonly ListenAddress[];
+  readonly http?: { readonly host: string; readonly port: number };
+  readonly metrics: ProxyMetrics;
+  /** Connections open now. */
+  open(): number;
+  /** Re-reads the TLS files (SIGHUP); false when they did not load and the old ones stay. */
+  reload(): boolean;
+  /** Stops accepting, waits up to `graceMs` for open sessions, then cuts the rest. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** The proxy exists to add TLS: a mode without it (or with a silent fallback) is refused up front. */
+function checkMode(options: ProxyOptions): void {
+  const mode = options.upstream.tls.mode;
+  if (!SSL_MODES[mode].encrypts || mode === 'preferred') {
+    throw new DbtlsError(
+      'SSL_MODE_INVALID',
+      `could not start the proxy with ssl-mode ${mode}: it would relay in plaintext`,
+      {
+        hint: 'use --ssl-mode verify-full (the default) with --ca FILE',
+      },
+    );
+  }
+}
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  checkMode(options);
+  if (options.listen.length === 0) {
+    throw new DbtlsError('USAGE', 'could not start the proxy: no --listen address', {
+      hint: 'add --listen 127.0.0.1:3307 or --listen unix:/run/dbtls/mysql.sock',
+    });
+  }
+  for (const addr of options.listen) checkListen(addr, options.allowRemotePlaintext === true);
+  const log = options.log ?? (() => {});
+  const { host, port, tls: settings } = options.upstream;
+  const metrics = new ProxyMetrics();
+  const upstreamTls = new UpstreamTls(settings, {
+    reloaded(loaded) {
+      metrics.clientNotAfter = loaded.clientCertNotAfter;
+      log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
+    },
+    reloadFailed(err) {
+      log({ level: 'error', msg: `${proxyErrorLine(err)}; the previous files stay in use`, code: err.code });
+    },
+  });
+  metrics.clientNotAfter = upstreamTls.current.clientCertNotAfter;
+  const rsa = generateProxyRsaKey();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
+  const max = options.maxConnections ?? 0;
+  const sockets = new Set<net.Socket>();
+  let verifiedOnce = false;
+  let closing = false;
+
+  const observer = {
+    upstreamVerified(seconds: number, resumed: boolean, notAfter: Date | undefined) {
+      verifiedOnce = true;
+      metrics.handshake.observe(seconds);
+      if (resumed) metrics.resumed.inc();
+      if (notAfter) metrics.upstreamNotAfter = notAfter;
+    },
+    failed(err: DbtlsError) {
+      metrics.failures.inc({ code: err.code });
+      // A client that leaves before logging in is ordinary (health checks, port scans): not an error.
+      const level = err.code === 'PROXY_CLIENT_CLOSED' ? 'info' : 'error';
+      log({ level, msg: proxyErrorLine(err), code: err.code });
+    },
+    closed(fromClient: number, toClient: number) {
+      metrics.bytes.inc({ direction: 'client_to_upstream' }, fromClient);
+      metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);
+    },
+  };
+  const context = { host, port, settings, upstreamTls, rsa, timeoutMs, observer };
+
+  const onConnection = (client: net.Socket) => {
+    if (closing) {
+      client.destroy();
+      return;
+    }
+    metrics.total.inc();
+    if (max > 0 && sockets.size >= max) {
+      const err = new DbtlsError(
+        'PROXY_MAX_CONNECTIONS',
+        `could not accept the connection: ${max} connections are open (--max-connections)`,
+        {
+          hint: 'close idle connections, size the application pool below the limit, or raise --max-connections',
+          kind: 'runtime',
+        },
+      );
+      observer.failed(err);
+      client.on('error', () => {});
+      client.end(errFrame(0, err));
+      setTimeout(() => client.destroy(), 2_000).unref();
+      return;
+    }
+    sockets.add(client);
+    metrics.open.set(sockets.size);
+    relay(client, context).then(() => {
+      sockets.delete(client);
+      metrics.open.set(sockets.size);
+    });
+  };
+
+  const servers: net.Server[] = [];
+  const listening: ListenAddress[] = [];
+  let httpServer: ReturnType<typeof createHealthServer> | undefined;
+  try {
+    for (const addr of options.listen) {
+      const server = net.createServer({ noDelay: true }, onConnection);
+      servers.push(server);
+      listening.push(await listenOn(server, addr));
+    }
+    if (options.http) {
+      httpServer = createHealthServer(metrics, {
+        ready: () => verifiedOnce && (max === 0 || sockets.size < max),
+      });
+      await listenOn(httpServer as unknown as net.Server, { kind: 'tcp', ...options.http });
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    httpServer?.close();
+    throw err;
+  }
+  if (options.watch !== false) upstreamTls.watch();
+  const httpAddress = httpServer?.address() as net.AddressInfo | undefined;
+  log({
+    level: 'info',
+    msg: `listening on ${listening.map(formatListen).join(', ')}; upstream ${formatListen({ kind: 'tcp', host, port })} with ssl-mode ${settings.mode}${settings.mutualTls === 'enable' ? ' and mutual TLS' : ''}`,
+  });
+
+  return {
+    listening,
+    ...(httpAddress && options.http ? { http: { host: options.http.host, port: httpAddress.port } } : {}),
+    metrics,
+    open: () => sockets.size,
+    reload: () => upstreamTls.reload(),
+    async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
+      closing = true;
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) s.destroy();
+      upstreamTls.close();
+      await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      httpServer?.closeAllConnections();
+    },
+  };
+}
+
+/** What `--run-connection-test` reports. */
+export interface ConnectionTestResult {
+  readonly protocol: string | null;
+  readonly cipher: string;
+  readonly serverVersion: string;
+  readonly seconds: number;
+}
+
+/**
+ * One upstream handshake with every check of the mode, then a close (no credentials exist here). Note for
+ * non-loopback servers: a connection closed before authentication counts towards max_connect_errors.
+ */
+export async function connectionTest(
+  upstream: Pick<Target, 'host' | 'port' | 'tls'>,
+  timeoutMs = DEFAULT_PROXY_TIMEOUT_MS,
+): Promise<ConnectionTestResult> {
+  const upstreamTls = new UpstreamTls(upstream.tls, { reloaded() {}, reloadFailed() {} });
+  const started = process.hrtime.bigint();
+  const origin = await openOrigin(upstream.host, upstream.port, upstream.tls, timeoutMs);
+  const secure = await upgradeToTls({
+    socket: origin.socket,
+    host: upstream.host,
+    port: upstream.port,
+    settings: upstream.tls,
+    material: upstreamTls.current.material,
+    secureContext: upstreamTls.current.context,
+    sslRequest: encodeSslRequest({
+      capabilities: CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH,
+    }),
+    timeoutMs,
+  });
+  const result = {
+    protocol: secure.getProtocol(),
+    cipher: secure.getCipher().name,
+    serverVersion: origin.greeting.serverVersion,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+  secure.destroy();
+  return result;
+}

@@ -1,0 +1,394 @@
+/**
+ * One proxied connection. The order is the whole security argument (issue 12, DESIGN.md security rules):
+ *
+ *   1. dial the upstream and read its greeting (client/origin.ts); no TLS offered -> ERR, close;
+ *   2. give the client that greeting with CLIENT_SSL cleared: the local leg is plaintext;
+ *   3. HOLD the client's handshake response (user name, auth data) in memory; its first 32 bytes with
+ *      CLIENT_SSL set become the SSLRequest, so the server sees the client's own capabilities;
+ *   4. TLS to the upstream under the mode's checks (client/upgrade.ts, on the shared context); a failure
+ *      -> the held bytes are zeroed and dropped, the client gets an ERR naming cause and fix;
+ *   5. the held response goes inside TLS as sequence id 2; while authentication lasts, packets are framed
+ *      and renumbered (the SSLRequest took one id on the upstream leg); caching_sha2_password's RSA
+ *      exchange is answered by the proxy (sha2.ts);
+ *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { openOrigin } from '../client/origin.js';
+import { tlsError, upgradeToTls } from '../client/upgrade.js';
+import { causeText, DbtlsError } from '../errors.js';
+import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
+import { ERR_HEADER, OK_HEADER } from '../protocol/err-packet.js';
+import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
+import {
+  AUTH_MORE_DATA,
+  AUTH_SWITCH_REQUEST,
+  CACHING_SHA2_PASSWORD,
+  decodeAuthSwitch,
+  decodeHandshakeResponse,
+  SHA2_PERFORM_FULL_AUTHENTICATION,
+  SHA2_REQUEST_PUBLIC_KEY,
+} from '../protocol/handshake-response.js';
+import { framePacket, type Packet, PacketReader } from '../protocol/packet.js';
+import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
+import type { TlsSettings } from '../tls/settings.js';
+import { type ProxyRsaKey, recoverPassword } from './sha2.js';
+import type { UpstreamTls } from './upstream.js';
+import { errFrame } from './wire-errors.js';
+
+/**
+ * A handshake response is a few hundred bytes (connection attributes included); 64 KiB is generous and
+ * keeps a 16 MB "response" from being buffered: its header alone is refused.
+ */
+const MAX_AUTH_PACKET = 64 * 1024;
+/** After we end a socket, how long its peer may take to close before we cut it (no lingering fds). */
+const LINGER_MS = 2_000;
+
+export interface RelayContext {
+  readonly host: string;
+  readonly port: number;
+  readonly settings: TlsSettings;
+  readonly upstreamTls: UpstreamTls;
+  readonly rsa: ProxyRsaKey;
+  readonly timeoutMs: number;
+  readonly observer: RelayObserver;
+}
+
+export interface RelayObserver {
+  /** The upstream passed every check; `peerNotAfter` is the upstream certificate's expiry. */
+  upstreamVerified(seconds: number, resumed: boolean, peerNotAfter: Date | undefined): void;
+  failed(err: DbtlsError): void;
+  closed(fromClient: number, toClient: number): void;
+}
+
+type Sha2State = 'idle' | 'full' | 'await-blob';
+
+/** Relays one client connection; resolves when both sides are closed. Never rejects. */
+export function relay(client: net.Socket, ctx: RelayContext): Promise<void> {
+  return new Session(client, ctx).run();
+}
+
+class Session {
+  private upstream: net.Socket | undefined;
+  private secure: tls.TLSSocket | undefined;
+  private clientGone = false;
+  private nextClientSeq = 0;
+  private nextServerSeq = 0;
+  private plugin = '';
+  private scramble: Buffer = Buffer.alloc(0);
+  private sha2: Sha2State = 'idle';
+  private readonly fromServer = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the server');
+  private readonly fromClient = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the client');
+  private settle: () => void = () => {};
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly ctx: RelayContext,
+  ) {}
+
+  run(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.settle = resolve;
+    });
+    const { client } = this;
+    client.setNoDelay(true);
+    client.pause();
+    client.on('error', () => {});
+    client.once('close', () => {
+      this.clientGone = true;
+      if (this.upstream && !this.upstream.destroyed) closeSoon(this.secure ?? this.upstream);
+      this.finish();
+    });
+    this.start().catch((err: unknown) => this.fail(undefined, asDbtls(err)));
+    return done;
+  }
+
+  private async start(): Promise<void> {
+    const { ctx, client } = this;
+    let origin: Awaited<ReturnType<typeof openOrigin>>;
+    try {
+      origin = await openOrigin(ctx.host, ctx.port, ctx.settings, ctx.timeoutMs);
+    } catch (err) {
+      this.fail(0, asDbtls(err));
+      return;
+    }
+    this.upstream = origin.socket;
+    origin.socket.on('error', () => {});
+    origin.socket.once('close', () => this.upstreamClosed());
+    if (this.clientGone) {
+      origin.socket.destroy();
+      return;
+    }
+    const { greeting, packet } = origin;
+    this.plugin = greeting.authPluginName;
+    this.scramble = greeting.scramble;
+    client.write(framePacket(packet.sequenceId, encodeGreeting(withoutCapabilities(greeting, CLIENT_SSL))));
+    let response: Packet;
+    try {
+      response = await readOne(client, this.fromClient, ctx.timeoutMs);
+    } catch (err) {
+      this.fail(this.clientGone ? undefined : packet.sequenceId + 1, asDbtls(err));
+      return;
+    }
+    this.nextClientSeq = (response.sequenceId + 1) & 0xff;
+    if (origin.socket.destroyed) {
+      response.payload.fill(0);
+      this.fail(
+        this.nextClientSeq,
+        new DbtlsError(
+          'PROXY_UPSTREAM_CLOSED',
+          `could not relay the connection: the server closed it while the client was logging in`,
+          { hint: "the client took longer than the server's connect_timeout; retry", kind: 'runtime' },
+        ),
+      );
+      return;
+    }
+    const info = decodeHandshakeResponse(response.payload);
+    if (hasCapability(info.capabilities, CLIENT_SSL)) {
+      response.payload.fill(0);
+      this.fail(
+        this.nextClientSeq,
+        new DbtlsError(
+          'PROXY_CLIENT_TLS',
+          'could not relay the connection: the client asked for TLS on the local leg, which this listener does not offer',
+          {
+            hint: 'connect to the proxy without TLS (it is the TLS endpoint towards the server), e.g. --ssl-mode=DISABLED / ssl=false',
+            kind: 'check',
+          },
+        ),
+      );
+      return;
+    }
+    if (info.authPluginName) this.plugin = info.authPluginName;
+    const held = response.payload;
+    held.writeUInt32LE((held.readUInt32LE(0) | CLIENT_SSL) >>> 0, 0);
+    const sslRequest = Buffer.from(held.subarray(0, SSL_REQUEST_LENGTH));
+    const loaded = ctx.upstreamTls.current;
+    const started = process.hrtime.bigint();
+    let secure: tls.TLSSocket;
+    try {
+      const session = ctx.upstreamTls.resumable;
+      secure = await upgradeToTls({
+        socket: origin.socket,
+        host: ctx.host,
+        port: ctx.port,
+        settings: ctx.settings,
+        material: loaded.material,
+        sslRequest,
+        timeoutMs: ctx.timeoutMs,
+        secureContext: loaded.context,
+        ...(session ? { session } : {}),
+      });
+    } catch (err) {
+      held.fill(0);
+      this.fail(this.nextClientSeq, asDbtls(err));
+      return;
+    }
+    this.secure = secure;
+    secure.on('session', (s: Buffer) => ctx.upstreamTls.remember(loaded.context, s));
+    secure.on('error', (err) => {
+      // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
+      if (!this.clientGone) this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
+    });
+    const peer = secure.getPeerCertificate();
+    ctx.observer.upstreamVerified(
+      Number(process.hrtime.bigint() - started) / 1e9,
+      secure.isSessionReused(),
+      peer?.valid_to ? new Date(peer.valid_to) : undefined,
+    );
+    if (this.clientGone) {
+      held.fill(0);
+      secure.destroy();
+      return;
+    }
+    this.nextServerSeq = SSL_REQUEST_SEQUENCE_ID + 2;
+    this.sendSecret(framePacket(SSL_REQUEST_SEQUENCE_ID + 1, held), held);
+    secure.on('data', this.onServerData);
+    client.on('data', this.onClientData);
+    client.resume();
+  }
+
+  /** Writes a frame that carries a secret to the upstream, and zeroes both buffers once TLS has them. */
+  private sendSecret(frame: Buffer, secret: Buffer): void {
+    this.secure?.write(frame, () => {
+      frame.fill(0);
+      secret.fill(0);
+    });
+  }
+
+  private readonly onServerData = (chunk: Buffer): void => {
+    try {
+      this.fromServer.push(chunk);
+      for (let p = this.fromServer.next(); p; p = this.fromServer.next()) {
+        this.nextServerSeq = (p.sequenceId + 1) & 0xff;
+        const first = p.payload[0];
+        if (first === AUTH_SWITCH_REQUEST) {
+          const sw = decodeAuthSwitch(p.payload);
+          this.plugin = sw.pluginName;
+          this.scramble = sw.data;
+          this.sha2 = 'idle';
+        } else if (
+          first === AUTH_MORE_DATA &&
+          this.plugin === CACHING_SHA2_PASSWORD &&
+          p.payload.length === 2 &&
+          p.payload[1] === SHA2_PERFORM_FULL_AUTHENTICATION
+        ) {
+          this.sha2 = 'full';
+        }
+        this.toClient(p.payload);
+        if (first === OK_HEADER || first === ERR_HEADER) {
+          this.passthrough();
+          return;
+        }
+      }
+    } catch (err) {
+      this.fail(this.nextClientSeq, asDbtls(err));
+    }
+  };
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    try {
+      this.fromClient.push(chunk);
+      for (let p = this.fromClient.next(); p; p = this.fromClient.next()) {
+        this.nextClientSeq = (p.sequenceId + 1) & 0xff;
+        if (this.sha2 === 'full' && p.payload.length === 1 && p.payload[0] === SHA2_REQUEST_PUBLIC_KEY) {
+          // Answered here: the client encrypts to the proxy's key; the server never sees this exchange.
+          this.toClient(Buffer.concat([Buffer.of(AUTH_MORE_DATA), this.ctx.rsa.publicPem]));
+          this.sha2 = 'await-blob';
+          continue;
+        }
+        if (this.sha2 === 'await-blob') {
+          this.sha2 = 'idle';
+          const password = recoverPassword(this.ctx.rsa, p.payload, this.scramble);
+          this.sendSecret(framePacket(this.nextServerSeq, password), password);
+          this.nextServerSeq = (this.nextServerSeq + 1) & 0xff;
+          continue;
+        }
+        if (this.sha2 === 'full') this.sha2 = 'idle';
+        // A clear password (unix socket clients send it so) leaves only inside the verified TLS.
+        this.sendSecret(framePacket(this.nextServerSeq, p.payload), p.payload);
+        this.nextServerSeq = (this.nextServerSeq + 1) & 0xff;
+      }
+    } catch (err) {
+      this.fail(this.nextClientSeq, asDbtls(err));
+    }
+  };
+
+  private toClient(payload: Buffer): void {
+    this.client.write(framePacket(this.nextClientSeq, payload));
+    this.nextClientSeq = (this.nextClientSeq + 1) & 0xff;
+  }
+
+  /** Authentication is over: from here on bytes pass untouched, with node's own backpressure. */
+  private passthrough(): void {
+    const { client } = this;
+    const secure = this.secure;
+    if (!secure) return;
+    secure.off('data', this.onServerData);
+    client.off('data', this.onClientData);
+    const fromServer = this.fromServer.pending();
+    if (fromServer.length > 0) client.write(Buffer.from(fromServer));
+    const fromClient = this.fromClient.pending();
+    if (fromClient.length > 0) secure.write(Buffer.from(fromClient));
+    secure.pipe(client);
+    client.pipe(secure);
+  }
+
+  private upstreamClosed(): void {
+    // Before TLS is up the pending step reports the loss itself (with an ERR the client can read).
+    if (this.secure && !this.clientGone) closeSoon(this.client);
+    this.finish();
+  }
+
+  /** Reports `err`, tells the client (when it still listens and a sequence id is known), closes both. */
+  private failedOnce = false;
+  private fail(sequenceId: number | undefined, err: DbtlsError): void {
+    if (this.failedOnce) return;
+    this.failedOnce = true;
+    this.ctx.observer.failed(err);
+    this.secure?.off('data', this.onServerData);
+    this.client.off('data', this.onClientData);
+    if (sequenceId !== undefined && !this.clientGone && this.client.writable) {
+      this.client.write(errFrame(sequenceId & 0xff, err));
+    }
+    closeSoon(this.client);
+    this.secure?.destroy();
+    this.upstream?.destroy();
+    this.finish();
+  }
+
+  private finished = false;
+  private finish(): void {
+    const upstreamOpen = this.upstream !== undefined && !this.upstream.destroyed;
+    if (this.finished || !this.client.destroyed || upstreamOpen) return;
+    this.finished = true;
+    this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
+    this.settle();
+  }
+}
+
+/** Ends `socket` and destroys it if the peer does not close within LINGER_MS. */
+function closeSoon(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+function asDbtls(err: unknown): DbtlsError {
+  return err instanceof DbtlsError
+    ? err
+    : new DbtlsError('PROXY_FAILED', `could not relay the connection: ${causeText(err)}`, {
+        hint: 'see the proxy log',
+        kind: 'runtime',
+        cause: err,
+      });
+}
+
+/** The client's next packet, bounded and with a deadline. */
+function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: number): Promise<Packet> {
+  return new Promise((resolve, reject) => {
+    const done = (err: DbtlsError | undefined, packet?: Packet) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (err) reject(err);
+      else if (packet) resolve(packet);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+        const packet = reader.next();
+        if (packet) done(undefined, packet);
+      } catch (err) {
+        done(asDbtls(err));
+      }
+    };
+    const onClose = () =>
+      done(
+        new DbtlsError(
+          'PROXY_CLIENT_CLOSED',
+          'could not relay the connection: the client closed it before logging in',
+          {
+            kind: 'runtime',
+          },
+        ),
+      );
+    const timer = setTimeout(
+      () =>
+        done(
+          new DbtlsError(
+            'PROXY_CLIENT_TIMEOUT',
+            `could not relay the connection: the client sent no handshake response within ${timeoutMs} ms`,
+            { hint: 'the client must log in right after the greeting', kind: 'runtime' },
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.resume();
+  });
+}
