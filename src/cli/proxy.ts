@@ -21,7 +21,7 @@ const PROXY_OPTIONS: OptionTable = {
     multiple: true,
     value: 'ADDR',
     description:
-      'where applications connect: 127.0.0.1:PORT, [::1]:PORT or unix:/path[:MODE] (socket mode 0660 by default); repeatable',
+      'where applications connect: 127.0.0.1:PORT, [::1]:PORT or unix:/path[:MODE] (socket mode 0660 by default)',
   },
   'ssl-mode': {
     type: 'string',
