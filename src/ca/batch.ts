@@ -16,18 +16,17 @@
  * 7. The users' directories move into place by rename (the whole staging directory at once when --out
  *    is new), and one fsync of the parent makes the renames durable.
  *
- * What a crash leaves:
- * - before 6 completes: the index as it was, so the CA has issued nothing; a hidden staging directory
- *   nobody was shown (`<out>/.dbtls-staging-*`, or `.<out>.dbtls-staging-*` beside a new --out) and
- *   copies in certs/ that no index line names (inert: delete both, run the command again);
- * - during 6: the same, except that the index may hold the batch's first lines (whole lines only, see
- *   appendIndex), each naming a certificate whose files are durable in the staging directory;
- * - after 6: every certificate recorded and its files durable; directories not yet renamed are complete
- *   in the staging directory (move them by hand, or revoke them).
- * So no certificate reaches a user-visible path before the index names it, and the index never names
- * a certificate whose bytes could be lost.
+ * Steps 4 to 7 run under the issuance journal (src/ca/journal.ts), written before the staging directory
+ * exists. What a crash leaves is settled by the next command that takes the CA lock:
+ * - before 6 completes: nothing was issued; the staging directory (`<out>/.dbtls-staging-*`, or
+ *   `.<out>.dbtls-staging-*` beside a new --out) and the copies in certs/ are removed, and any line a
+ *   torn append did record is marked void (its key is destroyed);
+ * - after 6: every certificate is recorded and its files durable; the renames of 7 are completed.
+ * A re-run of the same command (same names, same --out) after a crash past 6 reports the completed batch
+ * instead of issuing it twice. So no certificate reaches a user-visible path before the index names it,
+ * the index never names a valid certificate whose key is lost, and no staging directory holding keys
+ * survives the next command.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,13 +37,22 @@ import { ensureDir } from '../util/files.js';
 import { newClaimCounter, runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 import type { ShardMessage } from './batch-worker.js';
 import { type ResolvedLeaf, resolveLeaf } from './issue.js';
-import { checkOutputs, Staging, startEarlySync, syncFileSystems } from './staging.js';
+import {
+  beginJournal,
+  finishJournal,
+  hasJournal,
+  type Journal,
+  recoverJournal,
+  settleJournal,
+  stagingFor,
+} from './journal.js';
+import { checkOutputs, startEarlySync, syncFileSystems } from './staging.js';
 import {
   appendIndex,
   type Ca,
-  certPath,
   type IndexEntry,
   newSerial,
+  readIndex,
   readIndexSerials,
   withCaLockAsync,
 } from './store.js';
@@ -67,6 +75,8 @@ export interface BatchResult {
   readonly entries: readonly IndexEntry[];
   /** Output directory per CN, in input order. */
   readonly dirs: readonly string[];
+  /** True when this run completed the same batch, interrupted after its commit, instead of issuing it. */
+  readonly resumed?: boolean;
 }
 
 /** More threads than this only queue on the kernel's directory locks. */
@@ -93,12 +103,12 @@ export function readNameList(text: string): string[] {
 
 /** A CN that is also a safe directory name under --out. */
 function checkDirName(cn: string): void {
-  if (cn === '.' || cn === '..' || cn.includes('/') || cn.includes('\\')) {
+  if (cn.startsWith('.') || cn.includes('/') || cn.includes('\\')) {
     throw new DbtlsError(
       'CN_INVALID',
       `could not use the common name ${JSON.stringify(cn)}: it cannot be a directory name`,
       {
-        hint: 'remove "/" and "\\" from the names in the file, and do not use "." or ".."',
+        hint: 'remove "/" and "\\" from the names in the file, and do not start a name with "."',
       },
     );
   }
@@ -148,12 +158,21 @@ export async function issueClientBatch(
 ): Promise<BatchResult> {
   const template = resolveAll(ca, cns, options);
   const outDir = path.resolve(options.outDir);
-  checkOutputs(outDir, cns);
+  // A journal left by a crash may hold this very batch half-delivered: the check under the lock decides.
+  if (!hasJournal(ca.dir)) checkOutputs(outDir, cns);
   const issuerKey = ca.issuerKey; // unlock (or fail) before taking the lock
   const threads = WORKERS_AVAILABLE ? (options.threads ?? defaultThreads(cns.length)) : 0;
   const workers = Array.from({ length: threads }, () => new ShardWorker());
+  const request = JSON.stringify({ batch: outDir, cns });
+  const dirs = cns.map((cn) => path.join(outDir, cn));
   try {
     return await withCaLockAsync(ca.dir, async () => {
+      const settled = recoverJournal(ca.dir);
+      if (settled?.completed && settled.journal.request === request) {
+        const bySerial = new Map(readIndex(ca.dir).map((e) => [e.serial, e]));
+        const entries = settled.journal.serials.map((s) => bySerial.get(s)!);
+        return { entries, dirs, resumed: true };
+      }
       checkOutputs(outDir, cns); // again: another batch may have made them while we waited
       const taken = readIndexSerials(ca.dir);
       const serials = cns.map(() => {
@@ -163,12 +182,23 @@ export async function issueClientBatch(
       });
       const certsDir = path.join(ca.dir, 'certs');
       ensureDir(certsDir);
-      const staging = Staging.create(outDir);
+      const { stage, whole } = stagingFor(outDir);
+      const journal: Journal = {
+        format: 1,
+        serials,
+        stage,
+        overwrite: false,
+        request,
+        moves: whole
+          ? [{ from: stage, to: outDir, serials }]
+          : cns.map((cn, n) => ({ from: path.join(stage, cn), to: dirs[n]!, serials: [serials[n]!] })),
+      };
+      beginJournal(ca.dir, journal);
       const job: ShardJob = {
         template,
         cns,
         serials,
-        stagingDir: staging.dir,
+        stagingDir: stage,
         certsDir,
         issuer: {
           certPem: ca.issuer.pem,
@@ -184,27 +214,22 @@ export async function issueClientBatch(
         let earlySync: Promise<void> | undefined;
         entries = await runShards(ca, job, workers, (done) => {
           if (!earlySync && done * 2 >= cns.length && cns.length >= EARLY_SYNC_MIN) {
-            earlySync = startEarlySync([staging.dir, ca.dir]);
+            earlySync = startEarlySync([stage, ca.dir]);
           }
           options.onProgress?.(done, cns.length);
         });
         await earlySync;
-        syncFileSystems(
-          [staging.dir, ca.dir],
-          [...cns.map((cn) => path.join(staging.dir, cn)), staging.dir],
-          {
-            certsDir,
-            serials,
-          },
-        );
+        syncFileSystems([stage, ca.dir], [...cns.map((cn) => path.join(stage, cn)), stage], {
+          certsDir,
+          serials,
+        });
+        appendIndex(ca.dir, entries); // the commit point
       } catch (err) {
-        staging.discard();
-        for (const s of serials) fs.rmSync(certPath(ca.dir, s), { force: true });
+        settleJournal(ca.dir, journal); // takes back the staged files and the copies (or completes a commit)
         throw err;
       }
-      appendIndex(ca.dir, entries); // the commit point
-      staging.publish(cns);
-      return { entries, dirs: cns.map((cn) => path.join(outDir, cn)) };
+      finishJournal(ca.dir, journal);
+      return { entries, dirs };
     });
   } finally {
     await Promise.all(workers.map((w) => w.stop()));

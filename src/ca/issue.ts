@@ -20,7 +20,15 @@ import { encodeName, type NameAttribute, oneLineName } from '../pki/names.js';
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
-import { ensureDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import {
+  beginJournal,
+  finishJournal,
+  type Journal,
+  recoverJournal,
+  settleJournal,
+  stagingFor,
+} from './journal.js';
 import {
   appendIndex,
   type Ca,
@@ -246,19 +254,72 @@ export function recordIssued(ca: Ca, issued: readonly IssuedCertificate[]): void
   );
 }
 
+/** A file the user gets, named inside Delivery.dir. */
+export interface OutputFile {
+  readonly name: string;
+  readonly data: string;
+  readonly mode: number;
+}
+
+/** Where an issuance delivers its files: written and renamed into place under the CA lock (journal.ts). */
+export interface Delivery {
+  readonly dir: string;
+  readonly files: (issued: IssuedCertificate) => readonly OutputFile[];
+  /** Replace existing files (renewal); otherwise `check` must refuse a taken target. */
+  readonly overwrite?: boolean;
+  /** Runs under the CA lock before anything is signed: a concurrent issuer into the same target loses here. */
+  readonly check?: () => void;
+}
+
 /**
- * Issues one leaf certificate and records it in the CA: certs/<serial>.pem (fsynced), then the index
- * line. A crash in between leaves an unrecorded copy in certs/ and nothing else; the caller writes the
- * user's files only after this returns, so no certificate reaches a user before the index names it.
+ * Issues one leaf certificate and records it in the CA. Without a delivery: certs/<serial>.pem (fsynced),
+ * then the index line; the caller delivers the files (a crash in between leaves an unrecorded copy in
+ * certs/). With one, the delivery happens under the lock too, through the journal (src/ca/journal.ts):
+ * the target is checked before signing, the files are staged, the index line is the commit, the renames
+ * deliver; a failure or a crash at any point leaves either nothing issued or the files delivered.
  */
-export function issueCertificate(ca: Ca, req: IssueRequest): IssuedCertificate {
+export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery): IssuedCertificate {
   const leaf = resolveLeaf(ca, req);
   void ca.issuerKey; // unlock (or fail) before taking the lock
   return withCaLock(ca.dir, () => {
+    recoverJournal(ca.dir);
+    delivery?.check?.();
     const issued = signLeaf(ca, leaf, readIndexSerials(ca.dir));
-    ensureDir(path.join(ca.dir, 'certs'));
-    writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
-    recordIssued(ca, [issued]);
+    const certsDir = path.join(ca.dir, 'certs');
+    ensureDir(certsDir);
+    if (!delivery) {
+      writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
+      recordIssued(ca, [issued]);
+      return issued;
+    }
+    const files = delivery.files(issued);
+    const { stage, whole } = stagingFor(delivery.dir);
+    const serials = [issued.entry.serial];
+    const journal: Journal = {
+      format: 1,
+      serials,
+      stage,
+      overwrite: delivery.overwrite ?? false,
+      moves: whole
+        ? [{ from: stage, to: delivery.dir, serials }]
+        : files.map((f) => ({
+            from: path.join(stage, f.name),
+            to: path.join(delivery.dir, f.name),
+            serials,
+          })),
+    };
+    beginJournal(ca.dir, journal);
+    try {
+      for (const f of files) writeFileAtomic(path.join(stage, f.name), f.data, { mode: f.mode });
+      fsyncDir(stage);
+      writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
+      fsyncDir(certsDir);
+      recordIssued(ca, [issued]);
+    } catch (err) {
+      settleJournal(ca.dir, journal);
+      throw err;
+    }
+    finishJournal(ca.dir, journal);
     return issued;
   });
 }
@@ -273,7 +334,17 @@ export interface SignCsrOptions {
  * Signs a CSR. The CA decides every extension from the profile; only the CN and the SANs come from the
  * CSR. A CSR asking for CA:true is refused, never silently downgraded (issue 2).
  */
-export function signCsr(ca: Ca, csrText: string | Buffer, options: SignCsrOptions): IssuedCertificate {
+export function signCsr(
+  ca: Ca,
+  csrText: string | Buffer,
+  options: SignCsrOptions,
+  delivery?: Delivery,
+): IssuedCertificate {
+  return issueCertificate(ca, csrRequest(csrText, options), delivery);
+}
+
+/** The issue request a CSR makes (every check of signCsr, nothing signed): also what `sign --dry-run` shows. */
+export function csrRequest(csrText: string | Buffer, options: SignCsrOptions): IssueRequest {
   const csr = parseCsr(csrText);
   if (csr.requestsCa) {
     throw new DbtlsError(
@@ -289,7 +360,7 @@ export function signCsr(ca: Ca, csrText: string | Buffer, options: SignCsrOption
       hint: 'make the CSR with a CN: the host name for a server, the database user for a client',
     });
   }
-  return issueCertificate(ca, {
+  return {
     profile: options.profile,
     cn: csr.cn,
     dns: csr.dnsNames,
@@ -299,5 +370,5 @@ export function signCsr(ca: Ca, csrText: string | Buffer, options: SignCsrOption
     subjectPrefix: csr.subjectAttributes.filter((a) => a.type !== 'CN'),
     ...(options.days === undefined ? {} : { days: options.days }),
     ...(options.now ? { now: options.now } : {}),
-  });
+  };
 }

@@ -6,13 +6,33 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import type { IssuedCertificate } from './issue.js';
+import type { Delivery, IssuedCertificate, OutputFile } from './issue.js';
 
 /** The files of a leaf output directory (DESIGN.md). */
 export const LEAF_FILES = Object.freeze(['cert.pem', 'key.pem', 'chain.pem', 'ca.pem'] as const);
 
+/** The longest directory name dbtls derives from a CN. */
+const MAX_DIR_NAME = 64;
+
+/**
+ * The output directory name dbtls derives from a CN when no --out is given (issue 10 item 5): a CN is
+ * attacker-shaped text (`../../x`, `/abs`, `/CN=x/O=evil`, control characters), never a path. Only
+ * letters, digits and `. _ @ + -` are kept, every other run becomes `_`, and leading or trailing
+ * dots, dashes and underscores go (no hidden directory, no `..`, no option-like name).
+ */
+export function dirNameFor(cn: string, fallback: string): string {
+  const name = cn
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}._@+-]+/gu, '_')
+    .replace(/^[._-]+/, '')
+    .slice(0, MAX_DIR_NAME)
+    .replace(/[._-]+$/, '');
+  return name === '' ? fallback : name;
+}
+
 /** Refuses an output directory that already holds leaf files (OUTPUT_EXISTS): we never overwrite a key. */
 export function checkLeafOutputDir(dir: string): void {
+  checkNotFile(dir);
   const present = LEAF_FILES.filter((f) => fs.existsSync(path.join(dir, f)));
   if (present.length > 0) {
     throw new DbtlsError(
@@ -23,6 +43,60 @@ export function checkLeafOutputDir(dir: string): void {
       },
     );
   }
+}
+
+/** An --out that names a file: refused before anything is signed (issue 10 item 3). */
+export function checkNotFile(dir: string): void {
+  let isDir = true;
+  try {
+    isDir = fs.statSync(dir).isDirectory();
+  } catch {
+    return; // absent: it will be created
+  }
+  if (!isDir) {
+    throw new DbtlsError('OUTPUT_EXISTS', `could not write to ${dir}: it is a file, not a directory`, {
+      hint: '--out names the directory that will hold cert.pem, key.pem, chain.pem and ca.pem: choose a directory',
+    });
+  }
+}
+
+/** The files of a leaf output directory, for a Delivery. */
+export function leafFiles(issued: IssuedCertificate): OutputFile[] {
+  return [
+    ...(issued.keyPem ? [{ name: 'key.pem', data: issued.keyPem, mode: MODE_SECRET }] : []),
+    { name: 'cert.pem', data: issued.certPem, mode: MODE_PUBLIC },
+    { name: 'chain.pem', data: issued.chainPem, mode: MODE_PUBLIC },
+    { name: 'ca.pem', data: issued.caPem, mode: MODE_PUBLIC },
+  ];
+}
+
+/**
+ * Delivers a leaf into `dir` under the CA lock (src/ca/issue.ts issueCertificate): refused before signing
+ * when `dir` is a file or holds leaf files (unless overwriting, for renewal). `keyPem` is the key when it
+ * was made outside the issuance (an RSA key generated off the event loop).
+ */
+export function leafDelivery(dir: string, options: { overwrite?: boolean; keyPem?: string } = {}): Delivery {
+  return {
+    dir,
+    overwrite: options.overwrite ?? false,
+    check: () => (options.overwrite ? checkNotFile(dir) : checkLeafOutputDir(dir)),
+    files: (issued) => leafFiles(options.keyPem ? { ...issued, keyPem: options.keyPem } : issued),
+  };
+}
+
+/** Delivers one file (`dbtls sign --out FILE`: the chain), refused before signing when it exists. */
+export function fileDelivery(file: string, data: (issued: IssuedCertificate) => string): Delivery {
+  return {
+    dir: path.dirname(file),
+    check: () => {
+      if (fs.existsSync(file)) {
+        throw new DbtlsError('OUTPUT_EXISTS', `could not write ${file}: the file already exists`, {
+          hint: 'choose another --out file, or move the old one away first',
+        });
+      }
+    },
+    files: (issued) => [{ name: path.basename(file), data: data(issued), mode: MODE_PUBLIC }],
+  };
 }
 
 export interface WriteLeafOptions {

@@ -10,7 +10,7 @@ import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
 import { keyAlgorithmOf, keyMatchesCertificate } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
-import { type IssuedCertificate, issueCertificate } from './issue.js';
+import { type Delivery, type IssuedCertificate, issueCertificate } from './issue.js';
 import { type Ca, certPath, type IndexEntry, normalizeSerial } from './store.js';
 
 export type RenewSelector =
@@ -104,7 +104,12 @@ function recordedCertificate(ca: Ca, entry: IndexEntry): CertificateInfo {
   return cert;
 }
 
-export function renewCertificate(ca: Ca, entry: IndexEntry, options: RenewOptions = {}): IssuedCertificate {
+export function renewCertificate(
+  ca: Ca,
+  entry: IndexEntry,
+  options: RenewOptions = {},
+  delivery?: Delivery,
+): IssuedCertificate {
   if (entry.profile === 'intermediate') {
     throw new DbtlsError('CERT_NOT_FOUND', `could not renew ${entry.serial}: it is a CA certificate`, {
       hint: 'dbtls renew renews server and client certificates',
@@ -122,15 +127,19 @@ export function renewCertificate(ca: Ca, entry: IndexEntry, options: RenewOption
   }
   const subject = decodeName(old.subjectDer);
   const alg = keyAlgorithmOf(old.x509.publicKey);
-  return issueCertificate(ca, {
-    profile: entry.profile,
-    cn: entry.cn,
-    dns: entry.dnsNames,
-    ip: entry.ipAddresses,
-    subjectPrefix: subject.filter((a) => a.type !== 'CN'),
-    renewedFrom: entry.serial,
-    ...(options.reuseKey ? { publicKey: options.reuseKey } : alg ? { key: alg } : {}),
-    ...(options.days === undefined ? {} : { days: options.days }),
-    ...(options.now ? { now: options.now } : {}),
-  });
+  return issueCertificate(
+    ca,
+    {
+      profile: entry.profile,
+      cn: entry.cn,
+      dns: entry.dnsNames,
+      ip: entry.ipAddresses,
+      subjectPrefix: subject.filter((a) => a.type !== 'CN'),
+      renewedFrom: entry.serial,
+      ...(options.reuseKey ? { publicKey: options.reuseKey } : alg ? { key: alg } : {}),
+      ...(options.days === undefined ? {} : { days: options.days }),
+      ...(options.now ? { now: options.now } : {}),
+    },
+    delivery,
+  );
 }

@@ -1,13 +1,12 @@
 /**
- * The files side of batch issuance (src/ca/batch.ts): which output directories may be written, the
- * private staging directory the users' directories are built in, the one durability barrier before
- * the commit, and the renames that publish them after it.
+ * The files side of batch issuance (src/ca/batch.ts): which output directories may be written and the
+ * one durability barrier before the commit (the staging directory and the renames that publish it are
+ * the journal's, src/ca/journal.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { causeText, DbtlsError } from '../errors.js';
-import { ensureDir } from '../util/files.js';
+import { DbtlsError } from '../errors.js';
 import { checkLeafOutputDir } from './leaf-files.js';
 
 function outputExists(target: string, cause: string): DbtlsError {
@@ -33,58 +32,6 @@ export function checkOutputs(outDir: string, cns: readonly string[]): void {
     if (!fs.statSync(dir).isDirectory()) throw outputExists(dir, 'it is a file');
     checkLeafOutputDir(dir);
     if (fs.readdirSync(dir).length > 0) throw outputExists(dir, 'the directory is not empty');
-  }
-}
-
-/**
- * Where the users' directories are built before the commit, private (0700) until published. When --out
- * does not exist yet, the staging directory becomes --out with a single rename; otherwise each user's
- * directory is renamed out of a staging directory inside --out.
- */
-export class Staging {
-  private constructor(
-    readonly dir: string,
-    private readonly outDir: string,
-    private readonly wholeDir: boolean,
-  ) {}
-
-  static create(outDir: string): Staging {
-    if (fs.existsSync(outDir)) {
-      return new Staging(fs.mkdtempSync(path.join(outDir, '.dbtls-staging-')), outDir, false);
-    }
-    const parent = path.dirname(outDir);
-    ensureDir(parent);
-    const prefix = path.join(parent, `.${path.basename(outDir)}.dbtls-staging-`);
-    return new Staging(fs.mkdtempSync(prefix), outDir, true);
-  }
-
-  discard(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  /** Step 7: the directories into place, then one fsync of their parent for the renames. */
-  publish(cns: readonly string[]): void {
-    try {
-      if (this.wholeDir) {
-        fs.chmodSync(this.dir, 0o755);
-        fs.renameSync(this.dir, this.outDir);
-        fsyncPath(path.dirname(this.outDir));
-      } else {
-        for (const cn of cns) fs.renameSync(path.join(this.dir, cn), path.join(this.outDir, cn));
-        fs.rmdirSync(this.dir);
-        fsyncPath(this.outDir);
-      }
-    } catch (err) {
-      throw new DbtlsError(
-        'WRITE_FAILED',
-        `could not move the new certificates into ${this.outDir}: ${causeText(err)}`,
-        {
-          hint: `they are issued and recorded in the CA; move the directories left in ${this.dir} by hand`,
-          cause: err,
-          kind: 'runtime',
-        },
-      );
-    }
   }
 }
 

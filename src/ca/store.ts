@@ -65,7 +65,8 @@ export interface IndexEntry {
   profile: 'server' | 'client' | 'intermediate';
   notBefore: string;
   notAfter: string;
-  status: 'valid' | 'revoked';
+  /** void: signed and recorded, but never delivered and its key destroyed (src/ca/journal.ts). */
+  status: 'valid' | 'revoked' | 'void';
   revokedAt?: string;
   revocationReason?: string;
   fingerprint: string;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IssuedCertificate, signCsr } from '../ca/issue.js';
-import { writeLeafFiles } from '../ca/leaf-files.js';
+import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { type IndexEntry, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
@@ -133,8 +133,12 @@ const signCommand: Command = {
       });
     }
     const ca = await unlockCa(p, ctx);
-    const issued = signCsr(ca, csrText, { profile, ...(days === undefined ? {} : { days }) });
-    writeFileAtomic(out, issued.chainPem, { mode: MODE_PUBLIC, exclusive: true });
+    const issued = signCsr(
+      ca,
+      csrText,
+      { profile, ...(days === undefined ? {} : { days }) },
+      fileDelivery(out, (i) => i.chainPem),
+    );
     if (flag(p, 'json')) {
       ctx.render.json({ ...issued.entry, files: { cert: out } });
       return 0;
@@ -194,7 +198,10 @@ const renewCommand: Command = {
     }
     const outOf = (e: IndexEntry) => {
       const base = path.resolve(ctx.cwd, str(p, 'out') ?? '.');
-      return targets.length === 1 && str(p, 'out') !== undefined ? base : path.join(base, e.cn);
+      // One directory per certificate, named after its CN sanitized: a CN is never a path (issue 10 item 5).
+      return targets.length === 1 && str(p, 'out') !== undefined
+        ? base
+        : path.join(base, dirNameFor(e.cn, e.profile));
     };
     const reuse = flag(p, 'reuse-key');
     const keys = targets.map((e) =>
@@ -204,11 +211,12 @@ const renewCommand: Command = {
     const results: { issued: IssuedCertificate; out: string }[] = [];
     for (const [i, e] of targets.entries()) {
       const key = keys[i];
-      const issued = renewCertificate(ca, e, {
-        ...(key ? { reuseKey: key } : {}),
-        ...(days === undefined ? {} : { days }),
-      });
-      writeLeafFiles(outOf(e), issued, { overwrite: true });
+      const issued = renewCertificate(
+        ca,
+        e,
+        { ...(key ? { reuseKey: key } : {}), ...(days === undefined ? {} : { days }) },
+        leafDelivery(outOf(e), { overwrite: true }),
+      );
       results.push({ issued, out: outOf(e) });
     }
     if (flag(p, 'json')) {

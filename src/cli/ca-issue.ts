@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { issueClientBatch, readNameList } from '../ca/batch.js';
 import { issueCertificate } from '../ca/issue.js';
-import { checkLeafOutputDir, writeLeafFiles } from '../ca/leaf-files.js';
+import { checkLeafOutputDir, dirNameFor, leafDelivery } from '../ca/leaf-files.js';
 import { DbtlsError } from '../errors.js';
 import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm, privateKeyPem } from '../pki/keys.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
@@ -62,17 +62,22 @@ function issueCommand(profile: 'server' | 'client'): Command {
       const ip = strs(p, 'ip');
       for (const d of dns) checkDnsName(d);
       for (const a of ip) canonicalIp(a);
-      const out = path.resolve(ctx.cwd, str(p, 'out') ?? cn);
+      // Without --out, a directory named after the CN, sanitized: a CN is never a path (issue 10 item 5).
+      const out = path.resolve(ctx.cwd, str(p, 'out') ?? dirNameFor(cn, profile));
       checkLeafOutputDir(out);
       const ca = await unlockCa(p, ctx);
       const [pair] = (await rsaKeysWithProgress(key ?? DEFAULT_KEY_ALGORITHM, 1, ctx)) ?? [];
+      // The files are delivered under the CA lock: a refused or failed delivery records nothing.
       const issued = pair
         ? {
-            ...issueCertificate(ca, { profile, cn, dns, ip, ...common, publicKey: pair.publicKey }),
+            ...issueCertificate(
+              ca,
+              { profile, cn, dns, ip, ...common, publicKey: pair.publicKey },
+              leafDelivery(out, { keyPem: privateKeyPem(pair.privateKey) }),
+            ),
             keyPem: privateKeyPem(pair.privateKey),
           }
-        : issueCertificate(ca, { profile, cn, dns, ip, ...common });
-      writeLeafFiles(out, issued);
+        : issueCertificate(ca, { profile, cn, dns, ip, ...common }, leafDelivery(out));
       if (flag(p, 'json')) ctx.render.json(issuedJson(issued, out));
       else ctx.render.lines(...createdLines(issued, out));
       return 0;

@@ -69,7 +69,25 @@ export function readUserFile(file: string, what = 'file'): Buffer {
   }
 }
 
-/** Creates a directory (and parents) that does not have to be new. */
+/**
+ * Creates a directory (and parents) that does not have to be new. The mode is explicit (the process
+ * umask can only narrow it: under `umask 000` a plain mkdir would make it 0777, issue 10 item 17), and a
+ * directory this call creates gets exactly `mode`.
+ */
 export function ensureDir(dir: string, mode = 0o755): void {
-  fs.mkdirSync(dir, { recursive: true, mode });
+  const first = fs.mkdirSync(dir, { recursive: true, mode });
+  if (first !== undefined) fs.chmodSync(dir, mode);
+}
+
+/** Makes the names in a directory durable (after renames into it); best effort where unsupported. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // some file systems refuse fsync on a directory: the files themselves were synced
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
