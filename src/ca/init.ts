@@ -1,6 +1,9 @@
 /**
- * Creating a CA: a root (and optionally an intermediate that signs leaves from then on), written into a
- * fresh directory that appears complete or not at all (built in a sibling temp dir, then renamed).
+ * Creating a CA: a root (and optionally an intermediate that signs leaves from then on). The files are
+ * written in the CA directory itself (new, or an existing one without a CA) behind a marker file,
+ * INIT_MARKER, created first and removed last: while it is there the directory is a half CA that every
+ * command refuses and the next `ca init` repairs (issue 10 item 4). No hidden build directory holding CA
+ * keys is ever left beside it (item 17), and a `ca init` that fails takes back everything it wrote.
  */
 
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -14,23 +17,66 @@ import {
   generateKeyPair,
   type KeyAlgorithm,
   keyAlgorithmOf,
+  PEM_PASSPHRASE_MAX,
   privateKeyPem,
   publicKeyDer,
+  readPrivateKey,
 } from '../pki/keys.js';
 import { encodeName, type NameAttribute } from '../pki/names.js';
 import { daysToMs, PROFILES } from '../pki/profiles.js';
 import { keyIdentifier, profileExtensions, signCertificate } from '../pki/tbs.js';
-import { MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { ensureDir, fsyncDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { withLock } from '../util/lock.js';
 import {
   CA_FILES,
   type Ca,
   type CaMeta,
   caExists,
   certPath,
+  INIT_MARKER,
   type IndexEntry,
+  initInterrupted,
   newSerial,
   openCa,
 } from './store.js';
+
+/**
+ * OpenSSL reads at most this many bytes of a PEM passphrase (PEM_BUFSIZE): Node encrypts with the first
+ * 1,024 bytes of a longer one and then fails to decrypt with all of them. Refused before anything is
+ * written rather than silently cut (issue 10 item 4).
+ */
+export const MAX_PASSPHRASE_BYTES = PEM_PASSPHRASE_MAX;
+
+/** The files `ca init` writes, which are the only ones a repair removes (with their temp files). */
+const INIT_FILES = [
+  CA_FILES.meta,
+  CA_FILES.index,
+  CA_FILES.root,
+  CA_FILES.rootKey,
+  CA_FILES.intermediate,
+  CA_FILES.intermediateKey,
+  CA_FILES.crl,
+] as const;
+
+/**
+ * Removes what an interrupted `ca init` wrote: its files, their temp files (`.<name>.<hex>.tmp`, which may
+ * hold a key), the certificate copies in certs/; nothing else the directory holds.
+ */
+function removeInitFiles(dir: string): void {
+  const names = new Set<string>(INIT_FILES);
+  const temp = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
+  for (const name of fs.readdirSync(dir)) {
+    const t = temp.exec(name);
+    if (names.has(name) || (t && names.has(t[1]!))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+  const certs = path.join(dir, CA_FILES.certs);
+  if (fs.existsSync(certs)) {
+    for (const name of fs.readdirSync(certs)) {
+      if (/\.pem$|\.tmp$/.test(name)) fs.rmSync(path.join(certs, name), { force: true });
+    }
+    if (fs.readdirSync(certs).length === 0) fs.rmdirSync(certs);
+  }
+}
 
 export interface InitOptions {
   readonly cn?: string;
@@ -107,6 +153,13 @@ export function initCa(caDir: string, options: InitOptions): Ca {
     throw new DbtlsError('CA_EXISTS', `could not create a CA in ${dir}: there is already one`, {
       hint: 'dbtls never overwrites a CA; choose another --ca-dir, or move the old CA away if you really mean to replace it',
     });
+  }
+  if (options.passphrase !== undefined && Buffer.byteLength(options.passphrase) > MAX_PASSPHRASE_BYTES) {
+    throw new DbtlsError(
+      'PASSPHRASE_TOO_LONG',
+      `could not create the CA: the passphrase is ${Buffer.byteLength(options.passphrase)} bytes, more than the ${MAX_PASSPHRASE_BYTES} OpenSSL uses`,
+      { hint: `give a passphrase of at most ${MAX_PASSPHRASE_BYTES} bytes; nothing was written` },
+    );
   }
   if (options.passphrase === '') {
     throw new DbtlsError('PASSPHRASE_EMPTY', 'could not create the CA: the passphrase is empty', {
@@ -191,49 +244,64 @@ export function initCa(caDir: string, options: InitOptions): Ca {
       ]
     : [];
 
-  // Build the whole CA beside the target, then rename: a crash leaves no half CA behind.
-  const parent = path.dirname(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const targetExists = fs.existsSync(dir);
-  const build = targetExists ? dir : fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.init-`));
-  try {
-    fs.chmodSync(build, 0o700); // the directory holds the CA keys
-    fs.mkdirSync(path.join(build, CA_FILES.certs), { recursive: true });
-    const file = (name: string) => path.join(build, name);
-    writeFileAtomic(file(CA_FILES.rootKey), privateKeyPem(root.privateKey, options.passphrase), {
-      mode: MODE_SECRET,
+  // The marker first, ca.json last, the marker removed only once the keys read back with the passphrase.
+  ensureDir(path.dirname(dir));
+  ensureDir(dir, 0o700);
+  withLock(path.join(dir, CA_FILES.lock), () => writeCa(dir, root, inter, meta, index, options.passphrase));
+  return openCa(dir, options.passphrase);
+}
+
+/** Writes the CA files behind the marker (caller holds the lock); on failure takes them all back. */
+function writeCa(
+  dir: string,
+  root: Made,
+  inter: Made | undefined,
+  meta: CaMeta,
+  index: readonly IndexEntry[],
+  passphrase: string | undefined,
+): void {
+  if (caExists(dir)) {
+    throw new DbtlsError('CA_EXISTS', `could not create a CA in ${dir}: there is already one`, {
+      hint: 'another `dbtls ca init` made it just now; choose another --ca-dir',
     });
+  }
+  fs.chmodSync(dir, 0o700); // the directory holds the CA keys, whoever made it
+  if (initInterrupted(dir)) removeInitFiles(dir);
+  const marker = path.join(dir, INIT_MARKER);
+  const file = (name: string) => path.join(dir, name);
+  try {
+    // Written in place, not renamed: its existence is the signal, even if a crash cut its text.
+    const fd = fs.openSync(marker, 'w', MODE_PUBLIC);
+    fs.writeSync(
+      fd,
+      `dbtls ca init started ${meta.createdAt}; if this file is here, run \`dbtls ca init\` again\n`,
+    );
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fsyncDir(dir);
+    ensureDir(path.join(dir, CA_FILES.certs), 0o755);
+    const rootKeyPem = privateKeyPem(root.privateKey, passphrase);
+    writeFileAtomic(file(CA_FILES.rootKey), rootKeyPem, { mode: MODE_SECRET });
     writeFileAtomic(file(CA_FILES.root), root.cert.pem, { mode: MODE_PUBLIC });
     if (inter) {
-      writeFileAtomic(file(CA_FILES.intermediateKey), privateKeyPem(inter.privateKey, options.passphrase), {
+      writeFileAtomic(file(CA_FILES.intermediateKey), privateKeyPem(inter.privateKey, passphrase), {
         mode: MODE_SECRET,
       });
       writeFileAtomic(file(CA_FILES.intermediate), inter.cert.pem, { mode: MODE_PUBLIC });
-      writeFileAtomic(certPath(build, inter.cert.serial), inter.cert.pem, { mode: MODE_PUBLIC });
+      writeFileAtomic(certPath(dir, inter.cert.serial), inter.cert.pem, { mode: MODE_PUBLIC });
     }
     writeFileAtomic(file(CA_FILES.index), index.map((e) => `${JSON.stringify(e)}\n`).join(''), {
       mode: MODE_PUBLIC,
     });
-    // ca.json last: it is what marks the directory as a CA.
     writeFileAtomic(file(CA_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`, { mode: MODE_PUBLIC });
-    if (!targetExists) fs.renameSync(build, dir);
+    // A key that cannot be read back is a bricked CA: check before the CA exists.
+    readPrivateKey(fs.readFileSync(file(CA_FILES.rootKey), 'utf8'), passphrase);
+    if (inter) readPrivateKey(fs.readFileSync(file(CA_FILES.intermediateKey), 'utf8'), passphrase);
+    fs.rmSync(marker);
+    fsyncDir(dir);
   } catch (err) {
-    if (!targetExists) fs.rmSync(build, { recursive: true, force: true });
-    else {
-      // an existing (CA-less) directory: take back exactly what was written into it
-      for (const f of [
-        CA_FILES.meta,
-        CA_FILES.index,
-        CA_FILES.root,
-        CA_FILES.rootKey,
-        CA_FILES.intermediate,
-        CA_FILES.intermediateKey,
-      ]) {
-        fs.rmSync(path.join(build, f), { force: true });
-      }
-      if (inter) fs.rmSync(certPath(build, inter.cert.serial), { force: true });
-    }
+    removeInitFiles(dir);
+    fs.rmSync(marker, { force: true });
     throw err;
   }
-  return openCa(dir, options.passphrase);
 }

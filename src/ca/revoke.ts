@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { recoverJournal } from './journal.js';
 import {
   type Ca,
   caPath,
@@ -15,9 +16,9 @@ import {
   normalizeSerial,
   readCaMeta,
   readIndex,
-  updateIndex,
   withCaLock,
   writeCaMeta,
+  writeIndex,
 } from './store.js';
 
 /** Default CRL lifetime: servers keep accepting a CRL until nextUpdate, so it must outlive a missed run. */
@@ -35,46 +36,66 @@ export interface RevokeRequest {
   readonly now?: Date;
 }
 
-/** Marks the certificates revoked under the CA lock; returns the entries as revoked. */
-export function revoke(caDir: string, req: RevokeRequest): IndexEntry[] {
+function checkRequest(req: RevokeRequest): void {
   if ((req.serial === undefined) === (req.cn === undefined)) {
     throw new DbtlsError('USAGE', 'could not revoke: give either a serial or --cn, not both', {
       hint: 'usage: dbtls revoke SERIAL|--cn NAME [--reason REASON]',
     });
   }
+}
+
+/**
+ * The entries a request revokes, as they will read once revoked; changes nothing (`revoke --dry-run`
+ * shows exactly this). CERT_NOT_FOUND / ALREADY_REVOKED when there is nothing to revoke.
+ */
+export function planRevocation(entries: readonly IndexEntry[], req: RevokeRequest): IndexEntry[] {
+  checkRequest(req);
   const serial = req.serial === undefined ? undefined : normalizeSerial(req.serial);
   const what = serial !== undefined ? `serial ${serial}` : `CN ${req.cn}`;
   const revokedAt = (req.now ?? new Date()).toISOString();
   const reason = req.reason ?? 'unspecified';
-  let revoked: IndexEntry[] = [];
-  updateIndex(caDir, (entries) => {
-    const matching = entries.filter((e) =>
-      serial !== undefined ? normalizeSerial(e.serial) === serial : e.cn === req.cn,
-    );
-    if (matching.length === 0) {
-      throw new DbtlsError('CERT_NOT_FOUND', `could not revoke ${what}: no certificate of this CA has it`, {
-        hint: 'check the serial or CN with `dbtls list`',
+  const matching = entries.filter((e) =>
+    serial !== undefined ? normalizeSerial(e.serial) === serial : e.cn === req.cn,
+  );
+  if (matching.length === 0) {
+    throw new DbtlsError('CERT_NOT_FOUND', `could not revoke ${what}: no certificate of this CA has it`, {
+      hint: 'check the serial or CN with `dbtls list`',
+    });
+  }
+  const valid = matching.filter((e) => e.status === 'valid');
+  if (valid.length === 0) {
+    const first = matching.find((e) => e.status === 'revoked');
+    if (!first) {
+      throw new DbtlsError('CERT_NOT_FOUND', `could not revoke ${what}: it is void (never delivered)`, {
+        hint: 'a void certificate was never handed out and its key is destroyed: nothing to revoke',
       });
     }
-    const valid = matching.filter((e) => e.status !== 'revoked');
-    if (valid.length === 0) {
-      const first = matching[0]!;
-      throw new DbtlsError(
-        'ALREADY_REVOKED',
-        `could not revoke ${what}: it was already revoked on ${first.revokedAt} (${first.revocationReason})`,
-        {
-          hint: 'nothing to do; run `dbtls crl` if servers do not refuse it yet',
-          details: { serial: first.serial, revokedAt: first.revokedAt },
-        },
-      );
-    }
-    revoked = valid.map(
-      (e): IndexEntry => ({ ...e, status: 'revoked', revokedAt, revocationReason: reason }),
+    throw new DbtlsError(
+      'ALREADY_REVOKED',
+      `could not revoke ${what}: it was already revoked on ${first.revokedAt} (${first.revocationReason})`,
+      {
+        hint: 'nothing to do; run `dbtls crl` if servers do not refuse it yet',
+        details: { serial: first.serial, revokedAt: first.revokedAt },
+      },
     );
+  }
+  return valid.map((e): IndexEntry => ({ ...e, status: 'revoked', revokedAt, revocationReason: reason }));
+}
+
+/** Marks the certificates revoked under the CA lock; returns the entries as revoked. */
+export function revoke(caDir: string, req: RevokeRequest): IndexEntry[] {
+  checkRequest(req);
+  return withCaLock(caDir, () => {
+    recoverJournal(caDir); // an issuance a crash interrupted is settled first (src/ca/journal.ts)
+    const entries = readIndex(caDir);
+    const revoked = planRevocation(entries, req);
     const bySerial = new Map(revoked.map((e) => [e.serial, e]));
-    return entries.map((e) => bySerial.get(e.serial) ?? e);
+    writeIndex(
+      caDir,
+      entries.map((e) => bySerial.get(e.serial) ?? e),
+    );
+    return revoked;
   });
-  return revoked;
 }
 
 export interface PublishedCrl {
@@ -109,17 +130,46 @@ function revokedBy(entries: readonly IndexEntry[], issuer: 'root' | 'intermediat
     }));
 }
 
+/** What generateCrls would publish, signing and writing nothing (`crl --dry-run`). */
+export function planCrls(ca: Ca, options: CrlOptions = {}): Omit<CrlSet, 'pem'> {
+  const days = options.days ?? DEFAULT_CRL_DAYS;
+  checkCrlDays(days);
+  const thisUpdate = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
+  const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
+  const entries = readIndex(ca.dir);
+  const crlNumber = readCaMeta(ca.dir).crlNumber ?? 1;
+  const links: { issuer: 'root' | 'intermediate'; subject: string }[] = [
+    ...(ca.intermediate ? [{ issuer: 'intermediate' as const, subject: ca.intermediate.subject }] : []),
+    { issuer: 'root', subject: ca.root.subject },
+  ];
+  return {
+    crls: links.map((l) => ({
+      issuer: l.issuer,
+      issuerSubject: l.subject,
+      crlNumber,
+      revokedSerials: revokedBy(entries, l.issuer).map((r) => r.serial),
+    })),
+    thisUpdate,
+    nextUpdate,
+    file: caPath(ca.dir, 'crl'),
+  };
+}
+
+function checkCrlDays(days: number): void {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_CRL_DAYS) {
+    throw new DbtlsError('CRL_DAYS_INVALID', `could not create the CRL: --days ${days} is out of range`, {
+      hint: `give a number of days from 1 to ${MAX_CRL_DAYS}; publish again before it runs out`,
+    });
+  }
+}
+
 /**
  * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
  * into the CA directory, all under the CA lock.
  */
 export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
   const days = options.days ?? DEFAULT_CRL_DAYS;
-  if (!Number.isInteger(days) || days < 1 || days > MAX_CRL_DAYS) {
-    throw new DbtlsError('CRL_DAYS_INVALID', `could not create the CRL: --days ${days} is out of range`, {
-      hint: `give a number of days from 1 to ${MAX_CRL_DAYS}; publish again before it runs out`,
-    });
-  }
+  checkCrlDays(days);
   // Whole seconds: CRL times carry no fraction (RFC 5280 5.1.2.4).
   const thisUpdate = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
@@ -127,6 +177,7 @@ export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
   const rootKey = ca.rootKey();
   const issuerKey = ca.issuerKey;
   return withCaLock(ca.dir, () => {
+    recoverJournal(ca.dir);
     const meta = readCaMeta(ca.dir);
     const entries = readIndex(ca.dir);
     const crlNumber = meta.crlNumber ?? 1;

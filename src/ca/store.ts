@@ -82,8 +82,28 @@ export function certPath(caDir: string, serial: string): string {
   return path.join(caDir, CA_FILES.certs, `${serial}.pem`);
 }
 
+/**
+ * Present while `ca init` writes (src/ca/init.ts): a directory holding it is a half CA, never used, and
+ * the next `ca init` repairs it (issue 10 item 4).
+ */
+export const INIT_MARKER = '.dbtls-init-incomplete';
+
+export function initInterrupted(caDir: string): boolean {
+  return fs.existsSync(path.join(caDir, INIT_MARKER));
+}
+
+/** A complete CA is there (a half one left by an interrupted `ca init` is not). */
 export function caExists(caDir: string): boolean {
+  if (initInterrupted(caDir)) return false;
   return fs.existsSync(caPath(caDir, 'meta')) || fs.existsSync(caPath(caDir, 'root'));
+}
+
+function incomplete(caDir: string): DbtlsError {
+  return new DbtlsError(
+    'CA_NOT_FOUND',
+    `could not open the CA in ${caDir}: its \`dbtls ca init\` was interrupted, so it holds no usable CA`,
+    { hint: `run \`dbtls ca init --ca-dir ${caDir}\` again: it replaces the half-written files` },
+  );
 }
 
 export function notFound(caDir: string): DbtlsError {
@@ -112,6 +132,7 @@ function readCaFile(caDir: string, file: keyof typeof CA_FILES): string {
 }
 
 export function readCaMeta(caDir: string): CaMeta {
+  if (initInterrupted(caDir)) throw incomplete(caDir);
   const text = readCaFile(caDir, 'meta');
   try {
     return JSON.parse(text) as CaMeta;
@@ -128,6 +149,7 @@ export function writeCaMeta(caDir: string, meta: CaMeta): void {
 }
 
 export function readIndex(caDir: string): IndexEntry[] {
+  if (initInterrupted(caDir)) throw incomplete(caDir);
   let text: string;
   try {
     text = fs.readFileSync(caPath(caDir, 'index'), 'utf8');

@@ -4,13 +4,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type IssuedCertificate, signCsr } from '../ca/issue.js';
+import { csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
-import { type IndexEntry, readIndex } from '../ca/store.js';
+import { type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
+import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, parse, required, str, strs } from './args.js';
@@ -90,7 +91,7 @@ const csrCommand: Command = {
 };
 
 const SIGN_USAGE =
-  'dbtls sign CSR --profile server|client [--days N] --out FILE [--ca-dir DIR] [--passphrase-file F] [--json]';
+  'dbtls sign CSR --profile server|client [--days N] --out FILE [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
 const signCommand: Command = {
   name: ['sign'],
@@ -104,6 +105,7 @@ const signCommand: Command = {
         profile: { type: 'string' },
         days: { type: 'string' },
         out: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       SIGN_USAGE,
@@ -132,6 +134,31 @@ const signCommand: Command = {
         hint: 'choose another --out file, or move the old one away first',
       });
     }
+    if (flag(p, 'dry-run')) {
+      // Every check of a real run (CSR, profile, validity against the issuer); nothing signed or written.
+      const ca = openCa(caDirOf(p, ctx));
+      const leaf = resolveLeaf(ca, csrRequest(csrText, { profile, ...(days === undefined ? {} : { days }) }));
+      const plan = {
+        dryRun: true,
+        profile,
+        subject: oneLineName(leaf.subject),
+        issuer: ca.issuer.subject,
+        dnsNames: leaf.dnsNames,
+        ipAddresses: leaf.ipAddresses,
+        notBefore: leaf.notBefore.toISOString(),
+        notAfter: leaf.notAfter.toISOString(),
+        out,
+      };
+      if (flag(p, 'json')) ctx.render.json(plan);
+      else
+        ctx.render.lines(
+          `Would sign a ${profile} certificate for ${plan.subject} (new random serial), issued by ${plan.issuer}`,
+          ...[...plan.dnsNames, ...plan.ipAddresses].map((n) => ` - "${n}"`),
+          `valid from ${plan.notBefore} to ${plan.notAfter}, record it in the CA index and write ${out}.`,
+          'Nothing was changed (--dry-run).',
+        );
+      return 0;
+    }
     const ca = await unlockCa(p, ctx);
     const issued = signCsr(
       ca,
@@ -154,7 +181,7 @@ const signCommand: Command = {
 };
 
 const RENEW_USAGE =
-  'dbtls renew SERIAL|--cn NAME|--expiring-within DAYS [--out DIR] [--reuse-key] [--days N] [--ca-dir DIR] [--passphrase-file F] [--json]';
+  'dbtls renew SERIAL|--cn NAME|--expiring-within DAYS [--out DIR] [--reuse-key] [--days N] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
 const renewCommand: Command = {
   name: ['renew'],
@@ -170,6 +197,7 @@ const renewCommand: Command = {
         out: { type: 'string' },
         'reuse-key': { type: 'boolean' },
         days: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       RENEW_USAGE,
@@ -207,6 +235,26 @@ const renewCommand: Command = {
     const keys = targets.map((e) =>
       reuse ? readPrivateKey(readUserFile(path.join(outOf(e), 'key.pem'), 'old key')) : undefined,
     );
+    if (flag(p, 'dry-run')) {
+      const plan = targets.map((e) => ({
+        serial: e.serial,
+        profile: e.profile,
+        subject: e.subject,
+        names: [...e.dnsNames, ...e.ipAddresses],
+        key: reuse ? 'reused' : 'new',
+        out: outOf(e),
+      }));
+      if (flag(p, 'json')) ctx.render.json({ dryRun: true, renew: plan });
+      else
+        ctx.render.lines(
+          ...plan.map(
+            (r) =>
+              `Would renew ${r.serial} (${r.profile} ${r.subject}${r.names.length ? `, names ${r.names.join(', ')}` : ''}) with a ${r.key} key into ${r.out}.`,
+          ),
+          'Nothing was changed (--dry-run).',
+        );
+      return 0;
+    }
     const ca = await unlockCa(p, ctx);
     const results: { issued: IssuedCertificate; out: string }[] = [];
     for (const [i, e] of targets.entries()) {

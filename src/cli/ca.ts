@@ -41,7 +41,22 @@ const caInit: Command = {
     const days = int(p, 'days', INIT_USAGE);
     const dir = caDirOf(p, ctx);
     let passphrase: string | undefined;
-    if (!flag(p, 'no-passphrase')) {
+    if (flag(p, 'no-passphrase')) {
+      // Contradictory flags are an error, not a silent choice of the unencrypted key (issue 10 item 4).
+      const other =
+        str(p, 'passphrase-file') !== undefined
+          ? '--passphrase-file'
+          : ctx.env[CA_PASSPHRASE_ENV] !== undefined
+            ? `${CA_PASSPHRASE_ENV} (set in the environment)`
+            : undefined;
+      if (other) {
+        throw new DbtlsError('USAGE', `could not run dbtls ca init: --no-passphrase contradicts ${other}`, {
+          hint: other.startsWith('--')
+            ? 'choose one: --no-passphrase for an unencrypted key, or --passphrase-file F to encrypt it'
+            : `unset ${CA_PASSPHRASE_ENV} for an unencrypted key, or drop --no-passphrase to encrypt it with it`,
+        });
+      }
+    } else {
       passphrase = await readSecret(
         {
           file: str(p, 'passphrase-file'),

@@ -1,16 +1,16 @@
 /**
  * `dbtls revoke` and `dbtls crl`: revocation in the CA index, and the CRL file servers load as ssl_crl.
  */
-import { generateCrls, revoke } from '../ca/revoke.js';
-import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
+import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js';
+import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
-import { flag, int, parse, readSecret, str } from './args.js';
-import type { Command } from './command.js';
+import { flag, int, type Parsed, parse, readSecret, str } from './args.js';
+import type { Command, CommandContext } from './command.js';
 
 const revokeUsage =
-  'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--ca-dir DIR] [--json]';
+  'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--dry-run] [--ca-dir DIR] [--json]';
 
 const revokeCommand: Command = {
   name: ['revoke'],
@@ -23,6 +23,7 @@ const revokeCommand: Command = {
         cn: { type: 'string' },
         reason: { type: 'string' },
         'ca-dir': { type: 'string' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       revokeUsage,
@@ -36,11 +37,26 @@ const revokeCommand: Command = {
     }
     const reasonText = str(p, 'reason');
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
-    const revoked = revoke(caDir, {
+    const req = {
       ...(serial !== undefined ? { serial } : {}),
       ...(cn !== undefined ? { cn } : {}),
       ...(reasonText !== undefined ? { reason: parseRevocationReason(reasonText) } : {}),
-    });
+    };
+    if (flag(p, 'dry-run')) {
+      // The same checks and the same selection as a real run; no lock, no write (issue 10 item 14).
+      const planned = planRevocation(readIndex(caDir), req);
+      if (flag(p, 'json')) {
+        ctx.render.json({ dryRun: true, revoked: planned });
+        return 0;
+      }
+      for (const e of planned)
+        ctx.render.lines(
+          `Would revoke ${e.serial} (${e.profile} ${e.subject}), reason ${e.revocationReason}.`,
+        );
+      ctx.render.lines('Nothing was changed (--dry-run).');
+      return 0;
+    }
+    const revoked = revoke(caDir, req);
     if (flag(p, 'json')) {
       ctx.render.json({ revoked });
       return 0;
@@ -54,7 +70,8 @@ const revokeCommand: Command = {
   },
 };
 
-const crlUsage = 'dbtls crl [--days N] [--out FILE] [--ca-dir DIR] [--passphrase-file F] [--json]';
+const crlUsage =
+  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
 const crlCommand: Command = {
   name: ['crl'],
@@ -68,6 +85,7 @@ const crlCommand: Command = {
         out: { type: 'string' },
         'ca-dir': { type: 'string' },
         'passphrase-file': { type: 'string' },
+        'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       crlUsage,
@@ -78,6 +96,7 @@ const crlCommand: Command = {
       });
     }
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    if (flag(p, 'dry-run')) return crlDryRun(p, ctx, caDir);
     const passphrase = await readSecret(
       { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
       ctx.env,
@@ -109,5 +128,33 @@ const crlCommand: Command = {
     return 0;
   },
 };
+
+/** `crl --dry-run`: the CRLs that would be signed and the files written; no key unlocked, nothing written. */
+function crlDryRun(p: Parsed, ctx: CommandContext, caDir: string): number {
+  const days = int(p, 'days', crlUsage);
+  const plan = planCrls(openCa(caDir), days === undefined ? {} : { days });
+  const out = str(p, 'out');
+  if (flag(p, 'json')) {
+    ctx.render.json({
+      dryRun: true,
+      file: plan.file,
+      out: out ?? null,
+      thisUpdate: plan.thisUpdate,
+      nextUpdate: plan.nextUpdate,
+      crls: plan.crls,
+    });
+    return 0;
+  }
+  for (const crl of plan.crls) {
+    ctx.render.lines(
+      `Would sign CRL #${crl.crlNumber} of ${crl.issuerSubject}: ${crl.revokedSerials.length} revoked${crl.revokedSerials.length ? ` (${crl.revokedSerials.join(', ')})` : ''}.`,
+    );
+  }
+  ctx.render.lines(
+    `Would write ${plan.file}${out ? ` and ${out}` : ''} and advance the CRL number in ca.json; next update due ${plan.nextUpdate.toISOString()}.`,
+    'Nothing was changed (--dry-run).',
+  );
+  return 0;
+}
 
 export const commands: Command[] = [revokeCommand, crlCommand];

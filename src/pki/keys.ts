@@ -92,6 +92,9 @@ export async function generateKeyPairAsync(
   }
 }
 
+/** The most passphrase bytes OpenSSL's PEM layer uses (PEM_BUFSIZE). */
+export const PEM_PASSPHRASE_MAX = 1024;
+
 const ENCRYPTED = /-----BEGIN (ENCRYPTED PRIVATE KEY|RSA PRIVATE KEY-----\r?\nProc-Type: 4,ENCRYPTED)/;
 
 export function readPrivateKey(pem: string | Buffer, passphrase?: string): KeyObject {
@@ -111,6 +114,20 @@ export function readPrivateKey(pem: string | Buffer, passphrase?: string): KeyOb
       encrypted ? { key: text, format: 'pem', passphrase: passphrase ?? '' } : { key: text, format: 'pem' },
     );
   } catch (err) {
+    // OpenSSL encrypts with at most the first 1,024 bytes of a passphrase (PEM_BUFSIZE) but decrypts
+    // with none beyond it: a key dbtls 0.1 wrote with a longer passphrase opens with its first 1,024 bytes.
+    const bytes = passphrase === undefined ? undefined : Buffer.from(passphrase);
+    if (encrypted && bytes && bytes.length > PEM_PASSPHRASE_MAX) {
+      try {
+        return createPrivateKey({
+          key: text,
+          format: 'pem',
+          passphrase: bytes.subarray(0, PEM_PASSPHRASE_MAX),
+        });
+      } catch {
+        // wrong either way: reported below
+      }
+    }
     if (encrypted) {
       throw new DbtlsError(
         'KEY_PASSPHRASE_WRONG',
