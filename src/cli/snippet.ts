@@ -4,13 +4,14 @@
  */
 import * as path from 'node:path';
 import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets.js';
+import { DbtlsError } from '../errors.js';
 import { parseTarget } from '../tls/settings.js';
-import { parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
+import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
 import { flag, parse, required, str } from './args.js';
 import { oneOf, onePositional, options } from './artifact-args.js';
 import type { Command, CommandContext } from './command.js';
 
-const SNIPPET_USAGE = `dbtls snippet --for ${SNIPPET_CLIENTS.join('|')} TARGET [--ssl-mode M] [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F --truststore F] [--keystore-type JKS|PKCS12] [--user U] [--database DB] [--json]`;
+const SNIPPET_USAGE = `dbtls snippet --for ${SNIPPET_CLIENTS.join('|')} TARGET --ssl-mode M [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F --truststore F] [--keystore-type JKS|PKCS12] [--user U] [--database DB] [--json]`;
 
 const SNIPPET_OPTIONS = [
   'for',
@@ -47,15 +48,19 @@ export const snippetCommand: Command = {
     const modeText = str(p, 'ssl-mode') ?? (dsn && fromDsn('mode') ? dsn.tls.mode : undefined);
     if (modeText === undefined) required(p, 'ssl-mode', SNIPPET_USAGE);
     const mutualText = str(p, 'mutual-tls') ?? (dsn && fromDsn('mutualTls') ? dsn.tls.mutualTls : undefined);
+    const cert = str(p, 'cert') ?? dsn?.tls.cert;
+    const key = str(p, 'key') ?? dsn?.tls.key;
+    const keystore = str(p, 'keystore');
+    const mutualTls = mutualFromMaterial(mutualText, cert, key, keystore);
     const result = snippet({
       client,
       target: dsn ? `${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}` : target,
       mode: parseSslMode(modeText!),
-      mutualTls: parseMutualTls(mutualText ?? 'disable'),
+      mutualTls,
       ca: absolute(str(p, 'ca') ?? dsn?.tls.ca, ctx),
-      cert: absolute(str(p, 'cert') ?? dsn?.tls.cert, ctx),
-      key: absolute(str(p, 'key') ?? dsn?.tls.key, ctx),
-      keystore: absolute(str(p, 'keystore'), ctx),
+      cert: absolute(cert, ctx),
+      key: absolute(key, ctx),
+      keystore: absolute(keystore, ctx),
       truststore: absolute(str(p, 'truststore'), ctx),
       keystoreType:
         ksType === undefined
@@ -73,6 +78,37 @@ export const snippetCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * A client certificate means mutual TLS (issue 9 item 7): given without --mutual-tls it turns mutual TLS
+ * on; with --mutual-tls disable it is an error, never silently dropped (a REQUIRE X509 user is refused).
+ */
+function mutualFromMaterial(
+  text: string | undefined,
+  cert: string | undefined,
+  key: string | undefined,
+  keystore: string | undefined,
+): MutualTls {
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new DbtlsError(
+      'USAGE',
+      `could not use ${cert === undefined ? '--key' : '--cert'} alone: a client certificate needs both --cert and --key`,
+      {
+        hint: `give --cert F --key F together\nusage: ${SNIPPET_USAGE}`,
+      },
+    );
+  }
+  const material = cert !== undefined || keystore !== undefined;
+  const mutualTls = text === undefined ? (material ? 'enable' : 'disable') : parseMutualTls(text);
+  if (material && mutualTls === 'disable') {
+    throw new DbtlsError(
+      'USAGE',
+      `could not write the snippet with --mutual-tls disable: ${cert !== undefined ? '--cert and --key' : '--keystore'} would be left out`,
+      { hint: 'drop --mutual-tls disable to connect with the client certificate, or drop the certificate' },
+    );
+  }
+  return mutualTls;
+}
 
 /** Snippets name files by absolute path: they run from wherever the user's app runs. */
 function absolute(file: string | undefined, ctx: CommandContext): string | undefined {

@@ -19,6 +19,8 @@ import {
   type SnippetContext,
 } from './snippets/model.js';
 import { mariadbNode, mysql2 } from './snippets/node.js';
+import { perlMariadb, perlMysql } from './snippets/perl.js';
+import { phpMysqli, phpPdo } from './snippets/php.js';
 import { pymysql } from './snippets/python.js';
 
 export type { ClientMapping, ModeSupport } from './snippets/model.js';
@@ -34,6 +36,10 @@ export const CLIENT_MAPPINGS: Readonly<Record<SnippetClient, ClientMapping>> = O
   'mariadb-node': mariadbNode,
   go: goSqlDriver,
   python: pymysql,
+  'php-mysqli': phpMysqli,
+  'php-pdo': phpPdo,
+  'perl-mariadb': perlMariadb,
+  'perl-mysql': perlMysql,
 });
 
 export interface SnippetRequest {

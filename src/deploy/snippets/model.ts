@@ -15,6 +15,10 @@ export const SNIPPET_CLIENTS = Object.freeze([
   'mariadb-node',
   'go',
   'python',
+  'php-mysqli',
+  'php-pdo',
+  'perl-mariadb',
+  'perl-mysql',
 ] as const);
 export type SnippetClient = (typeof SNIPPET_CLIENTS)[number];
 
@@ -49,7 +53,7 @@ export interface Rendered {
 
 export interface ClientMapping {
   readonly client: SnippetClient;
-  readonly language: 'shell' | 'ini' | 'jdbc-url' | 'javascript' | 'go' | 'python';
+  readonly language: 'shell' | 'ini' | 'jdbc-url' | 'javascript' | 'go' | 'python' | 'php' | 'perl';
   readonly modes: Readonly<Record<SslMode, ModeSupport>>;
   render(ctx: SnippetContext): Rendered;
 }
@@ -125,6 +129,29 @@ export function refuseControl(value: string | undefined, what: string, client: s
     'SNIPPET_VALUE_INVALID',
     `could not write the ${client} snippet: ${what} ${JSON.stringify(value)} holds a control character`,
     { hint: `give ${what} without newlines, tabs or other control characters` },
+  );
+}
+
+/** A DSN with no quoting (PDO's, Perl DBI's): a `;` in a value would start another key. */
+export function dsnValue(value: string, what: string, client: string): string {
+  if (!value.includes(';')) return value;
+  throw new DbtlsError(
+    'SNIPPET_VALUE_INVALID',
+    `could not write the ${client} snippet: ${what} ${JSON.stringify(value)} holds ';', which the driver's DSN cannot quote`,
+    { hint: `give ${what} without ';'` },
+  );
+}
+
+/**
+ * The host name `localhost` means the unix socket to libmysqlclient-style drivers (PHP's mysqlnd): the
+ * port is ignored and TLS with it (issue 9 item 3). Such a snippet needs an address or another name.
+ */
+export function refuseLocalhost(ctx: SnippetContext, client: string): void {
+  if (ctx.host.toLowerCase() !== 'localhost') return;
+  throw new DbtlsError(
+    'SNIPPET_TARGET_UNSUPPORTED',
+    `could not write the ${client} snippet for localhost: the driver takes localhost as the unix socket and ignores the port`,
+    { hint: 'give 127.0.0.1 (the server certificate must then hold IP:127.0.0.1) or a DNS name' },
   );
 }
 

@@ -3,8 +3,14 @@
  * `verifyIdentity: true`; it fails closed before sending credentials when `ssl` is set and the server has
  * no TLS. The `mariadb` connector passes node's TLS options through, so verify-ca is
  * `checkServerIdentity: () => undefined` with `rejectUnauthorized: true` (FACTS.md, drivers).
+ *
+ * For an IP target neither driver sends a servername (SNI takes no address), and Node then checks the
+ * name "localhost" (issue 9 items 4 and 5): a certificate naming localhost passed at any address and a
+ * correct IP-only one was refused. The `mariadb` snippet checks the dialled address itself; mysql2 has no
+ * way to pass a check (mysql2 3.x sets checkServerIdentity itself), so verify-full by IP is refused for it.
  */
 import { isIP } from 'node:net';
+import { DbtlsError } from '../../errors.js';
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
@@ -15,9 +21,27 @@ import {
   type SnippetContext,
 } from './model.js';
 
-/** `fs` only when a file is read (the verifying modes). */
-function imports(ctx: SnippetContext, driver: string): string[] {
-  return [...(SSL_MODES[ctx.mode].verifiesChain ? ["import fs from 'node:fs';"] : []), driver, ''];
+/** `fs` only when a file is read (the verifying modes), `tls` only for an address to check. */
+function imports(ctx: SnippetContext, driver: string, checksAddress = false): string[] {
+  return [
+    ...(SSL_MODES[ctx.mode].verifiesChain ? ["import fs from 'node:fs';"] : []),
+    ...(checksAddress ? ["import tls from 'node:tls';"] : []),
+    driver,
+    '',
+  ];
+}
+
+/** verify-full by IP address: mysql2 would check the name localhost instead (item 4). */
+function refuseMysql2ByAddress(ctx: SnippetContext): void {
+  if (ctx.mode !== 'verify-full' || isIP(ctx.host) === 0) return;
+  throw new DbtlsError(
+    'SNIPPET_MODE_UNSUPPORTED',
+    `could not write the mysql2 snippet for ssl-mode verify-full at ${ctx.host}: mysql2 sends no server name for an IP address, so Node checks the name localhost instead of the address`,
+    {
+      hint: 'connect by a DNS name the server certificate holds, or run `dbtls proxy` next to the application (it verifies the address) and point mysql2 at it',
+      details: { client: 'mysql2', mode: ctx.mode, host: ctx.host },
+    },
+  );
 }
 
 function connectionLines(ctx: SnippetContext): string[] {
@@ -60,6 +84,7 @@ export const mysql2: ClientMapping = {
   language: 'javascript',
   modes: EVERY_MODE_EXACT,
   render(ctx) {
+    refuseMysql2ByAddress(ctx);
     const lines = [
       ...imports(ctx, "import mysql from 'mysql2/promise';"),
       'const connection = await mysql.createConnection({',
@@ -85,8 +110,9 @@ export const mariadbNode: ClientMapping = {
   language: 'javascript',
   modes: EVERY_MODE_EXACT,
   render(ctx) {
+    const byAddress = ctx.mode === 'verify-full' && isIP(ctx.host) !== 0;
     const lines = [
-      ...imports(ctx, "import mariadb from 'mariadb';"),
+      ...imports(ctx, "import mariadb from 'mariadb';", byAddress),
       'const connection = await mariadb.createConnection({',
     ];
     lines.push(...connectionLines(ctx));
@@ -95,9 +121,13 @@ export const mariadbNode: ClientMapping = {
       lines.push(
         ...sslLines(ctx, 'mariadb-node', (on) =>
           on
-            ? isIP(ctx.host) === 0
-              ? [`    servername: ${literal(ctx.host)}, // the name the certificate must hold`]
-              : ['    // the host name is checked against the address above (node checks IP SANs)']
+            ? byAddress
+              ? [
+                  '    // An IP target sends no servername, and Node would check the name localhost: check the',
+                  "    // address dialled against the certificate's IP SANs instead.",
+                  `    checkServerIdentity: (_name, cert) => tls.checkServerIdentity(${literal(ctx.host)}, cert),`,
+                ]
+              : [`    servername: ${literal(ctx.host)}, // the name the certificate must hold`]
             : [
                 '    checkServerIdentity: () => undefined, // ssl-mode verify-ca: the host name is not checked',
               ],

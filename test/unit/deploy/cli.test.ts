@@ -197,7 +197,87 @@ describe('deploy CLI', () => {
     assert.equal(dsn.code, 0, dsn.stderr);
     assert.equal(
       dsn.stdout.split('\n')[0],
-      'jdbc:mariadb://db.example:3307/shop?sslMode=verify-full&serverSslCert=/etc/db/ca.pem&enabledSslProtocolSuites=TLSv1.2,TLSv1.3',
+      // useSsl=true, not sslMode: Connector/J 2.x ignores sslMode and connects in plaintext (issue 9 item 1).
+      'jdbc:mariadb://db.example:3307/shop?useSsl=true&serverSslCert=/etc/db/ca.pem&enabledSslProtocolSuites=TLSv1.2,TLSv1.3',
+    );
+  });
+
+  it('snippet: --cert/--key mean mutual TLS; with --mutual-tls disable, or one without the other, an error (item 7)', async () => {
+    const base = [
+      'snippet',
+      '--for',
+      'mariadb-cli',
+      '127.0.0.1:3307',
+      '--ssl-mode',
+      'verify-full',
+      '--ca',
+      pki.ca,
+    ];
+    const implied = await runCli([...base, '--cert', pki.client.cert, '--key', pki.client.key, '--json']);
+    assert.equal(implied.code, 0, implied.stderr);
+    const s = JSON.parse(implied.stdout) as { mutualTls: string; text: string };
+    assert.equal(s.mutualTls, 'enable');
+    assert.ok(s.text.includes(`--ssl-cert=${pki.client.cert}`), s.text);
+    assert.ok(s.text.includes(`--ssl-key=${pki.client.key}`), s.text);
+    const conflict = await runCli([
+      ...base,
+      '--mutual-tls',
+      'disable',
+      '--cert',
+      pki.client.cert,
+      '--key',
+      pki.client.key,
+    ]);
+    assert.equal(conflict.code, 2);
+    assert.match(
+      conflict.stderr,
+      /^error\[USAGE\]: could not write the snippet with --mutual-tls disable: --cert and --key would be left out$/m,
+    );
+    assert.equal(conflict.stdout, '');
+    const half = await runCli([...base, '--cert', pki.client.cert]);
+    assert.equal(half.code, 2);
+    assert.match(
+      half.stderr,
+      /^error\[USAGE\]: could not use --cert alone: a client certificate needs both --cert and --key$/m,
+    );
+    // trust with a certificate: mutual TLS is only for the verifying modes, said, not dropped.
+    const trust = await runCli([
+      'snippet',
+      '--for',
+      'go',
+      '127.0.0.1',
+      '--ssl-mode',
+      'trust',
+      '--cert',
+      pki.client.cert,
+      '--key',
+      pki.client.key,
+    ]);
+    assert.equal(trust.code, 2);
+    assert.match(trust.stderr, /^error\[SSL_MODE_INVALID\]/m);
+    // The usage says --ssl-mode is required, as it is.
+    const usage = await runCli(['snippet', '--for', 'go', '127.0.0.1']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--ssl-mode is required/);
+    assert.match(usage.stderr, / TARGET --ssl-mode M /);
+  });
+
+  it('snippet: a control character in a value is refused with nothing printed (item 6)', async () => {
+    const r = await runCli([
+      'snippet',
+      '--for',
+      'my.cnf',
+      '127.0.0.1',
+      '--ssl-mode',
+      'verify-full',
+      '--ca',
+      '/x\ninit-command=DROP DATABASE prod',
+    ]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^error\[SNIPPET_VALUE_INVALID\]: could not write the my\.cnf snippet: --ca "\/x\\ninit-command=DROP DATABASE prod" holds a control character$/m,
     );
   });
 });

@@ -111,6 +111,12 @@ const NOT_MYSQL =
   "MySQL's own clients do not read [client-mariadb]: use `dbtls snippet --for mysql-cli` for them";
 const MYSQL_CLI_FOR =
   "this command is for Oracle's MySQL client 8.0+: MariaDB's client (also installed as `mysql` on many systems) stops with unknown variable 'ssl-mode'; use --for mariadb-cli for it";
+const PHP_VERIFY_CA =
+  "PHP's mysqlnd verifies the chain and the host name together (OpenSSL streams' verify_peer): this is verify-full; connect with a name the server certificate holds";
+const PERL_TRUST =
+  'DBD::MariaDB and DBD::mysql on libmariadb have no encrypt-without-verifying mode that fails closed: they refuse to enforce TLS unless the server certificate is verified';
+const PERL_VERIFY_CA =
+  'DBD::MariaDB and DBD::mysql enforce TLS only with the server certificate verified, host name included: this is verify-full; connect with a name the server certificate holds';
 const EXACT = {
   disable: ['disable', [PLAINTEXT]],
   trust: ['trust', [UNVERIFIED]],
@@ -148,6 +154,18 @@ const WARNINGS: Readonly<
   'mariadb-node': EXACT,
   go: EXACT,
   python: EXACT,
+  'php-mysqli': { ...EXACT, 'verify-ca': ['verify-full', [PHP_VERIFY_CA]] },
+  'php-pdo': { ...EXACT, 'verify-ca': ['verify-full', [PHP_VERIFY_CA]] },
+  'perl-mariadb': {
+    ...EXACT,
+    trust: ['refused', [PERL_TRUST]],
+    'verify-ca': ['verify-full', [PERL_VERIFY_CA]],
+  },
+  'perl-mysql': {
+    ...EXACT,
+    trust: ['refused', [PERL_TRUST]],
+    'verify-ca': ['verify-full', [PERL_VERIFY_CA]],
+  },
 };
 
 describe('what each client can say, and the exact warnings', () => {
@@ -207,6 +225,10 @@ const FAILS_CLOSED: Readonly<Record<SnippetClient, RegExp>> = {
   'mariadb-node': /^ {2}ssl: \{$/m,
   go: /cfg\.TLSConfig = "(skip-verify|dbtls)"/,
   python: /^connection = TlsOnlyConnection\($/m,
+  'php-mysqli': /, MYSQLI_CLIENT_SSL(\)| \| MYSQLI_CLIENT_SSL_DONT_VERIFY_SERVER_CERT\));$/m,
+  'php-pdo': /^ {4}PDO::MYSQL_ATTR_SSL_(CA|CIPHER) => '/m,
+  'perl-mariadb': /^ {4}mariadb_ssl_verify_server_cert => 1,/m,
+  'perl-mysql': /^ {4}mysql_ssl_verify_server_cert => 1,/m,
 };
 
 describe('never a mode that falls back to plaintext', () => {
@@ -216,6 +238,10 @@ describe('never a mode that falls back to plaintext', () => {
       const what = `${client} ${mode} ${mutualTls}`;
       assert.doesNotMatch(text, /prefer/i, what);
       assert.doesNotMatch(text, /(^|\s)--ssl(\s|$)|^ssl$/m, what);
+      if (client === 'perl-mysql' || client === 'perl-mariadb') {
+        // A Perl snippet that asks for TLS must also verify (the pair that fails closed, measured).
+        assert.equal(/_ssl => 1,/.test(text), /_ssl_verify_server_cert => 1,/.test(text), what);
+      }
       if (mode === 'disable') assert.doesNotMatch(text, FAILS_CLOSED[client], what);
       else assert.match(text, FAILS_CLOSED[client], what);
     }
@@ -355,6 +381,68 @@ describe('snippet texts spell out every flag', () => {
           );
         }
       }
+    }
+  });
+
+  it('mysql2 verify-full by IP is refused; by name it checks the name (item 4)', () => {
+    assert.throws(
+      () => snippet({ client: 'mysql2', target: '10.0.0.5:3306', mode: 'verify-full', ...FILES }),
+      (e: DbtlsError) =>
+        e.code === 'SNIPPET_MODE_UNSUPPORTED' &&
+        /dbtls proxy/.test(e.hint ?? '') &&
+        /DNS name/.test(e.hint ?? ''),
+    );
+    assert.match(
+      snippet({ client: 'mysql2', target: '10.0.0.5', mode: 'verify-ca', ...FILES }).text,
+      /verifyIdentity: false/,
+    );
+    assert.match(
+      snippet({ client: 'mysql2', target: 'db.example.com', mode: 'verify-full', ...FILES }).text,
+      /verifyIdentity: true/,
+    );
+  });
+
+  it('mariadb-node verify-full by IP checks the dialled address, by name the servername (item 5)', () => {
+    const ip = snippet({ client: 'mariadb-node', target: '10.0.0.5', mode: 'verify-full', ...FILES }).text;
+    assert.match(ip, /^import tls from 'node:tls';$/m);
+    assert.match(
+      ip,
+      /checkServerIdentity: \(_name, cert\) => tls\.checkServerIdentity\("10\.0\.0\.5", cert\),/,
+    );
+    assert.doesNotMatch(ip, /servername:/);
+    const name = snippet({
+      client: 'mariadb-node',
+      target: 'db.example.com',
+      mode: 'verify-full',
+      ...FILES,
+    }).text;
+    assert.match(name, /servername: "db\.example\.com"/);
+    assert.doesNotMatch(name, /node:tls/);
+  });
+
+  it('PHP and Perl: localhost (the unix socket there) is refused, a ; in a DSN value too', () => {
+    for (const client of ['php-mysqli', 'php-pdo', 'perl-mariadb', 'perl-mysql'] as const) {
+      assert.equal(
+        code(() => snippet({ client, target: 'localhost:3307', mode: 'verify-full', ...FILES })),
+        'SNIPPET_TARGET_UNSUPPORTED',
+        client,
+      );
+    }
+    for (const client of ['php-pdo', 'perl-mariadb', 'perl-mysql'] as const) {
+      assert.equal(
+        code(() => snippet({ client, target: 'db', mode: 'verify-full', database: 'a;port=1', ...FILES })),
+        'SNIPPET_VALUE_INVALID',
+        client,
+      );
+    }
+  });
+
+  it('PHP and Perl quote every value for their single-quoted strings', () => {
+    const ca = "/etc/o'brien\\ca.pem";
+    for (const client of ['php-mysqli', 'php-pdo', 'perl-mariadb', 'perl-mysql'] as const) {
+      const text = snippet({ client, target: 'db', mode: 'verify-full', ...FILES, ca, user: "o'k" }).text;
+      assert.ok(text.includes("'/etc/o\\'brien\\\\ca.pem'"), `${client}:\n${text}`);
+      assert.ok(text.includes("'o\\'k'"), `${client}:\n${text}`);
     }
   });
 
