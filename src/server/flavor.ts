@@ -24,6 +24,12 @@ export interface ServerCapabilities {
   readonly version: ServerVersion;
   /** The statement that re-reads the certificate files online; undefined when a restart is the only way. */
   readonly reloadStatement: string | undefined;
+  /**
+   * How to tell that TLS is live. MariaDB and MySQL before 8.0.21: the have_ssl variable. MySQL 8.0.21+:
+   * performance_schema.tls_channel_status (have_ssl is deprecated in 8.0.26 and gone in 8.4, manual
+   * "What Is New in MySQL 8.4": asking for it would call every 8.4 server TLS-less).
+   */
+  readonly tlsLiveFrom: 'have_ssl' | 'tls_channel_status';
   /** The privilege the reload statement needs (RELOAD for FLUSH SSL, CONNECTION_ADMIN for ALTER INSTANCE). */
   readonly reloadPrivilege: 'RELOAD' | 'CONNECTION_ADMIN';
   /** ssl_ca / ssl_cert / ssl_key can be changed at run time (MySQL 8.0.16+: SET PERSIST + reload). */
@@ -107,6 +113,8 @@ function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
     reloadStatement: online ? 'ALTER INSTANCE RELOAD TLS' : undefined,
     // 15.1.5 "ALTER INSTANCE Statement": RELOAD TLS requires CONNECTION_ADMIN.
     reloadPrivilege: 'CONNECTION_ADMIN',
+    // 29.12.22.9 "The tls_channel_status Table", available from 8.0.21.
+    tlsLiveFrom: atLeast(v, 8, 0, 21) ? 'tls_channel_status' : 'have_ssl',
     sslVariablesDynamic: online,
     tlsVersionDynamic: online,
     // 5.1.8 "Server System Variables": require_secure_transport, added in 5.7.8.
@@ -129,6 +137,7 @@ function mariadbCapabilities(v: ServerVersion): ServerCapabilities {
     reloadStatement: atLeast(v, 10, 4) ? 'FLUSH SSL' : undefined,
     // MariaDB KB "FLUSH": every FLUSH needs RELOAD.
     reloadPrivilege: 'RELOAD',
+    tlsLiveFrom: 'have_ssl',
     sslVariablesDynamic: false,
     tlsVersionDynamic: false,
     // MariaDB KB "Server System Variables": require_secure_transport added in 10.5.2.
@@ -151,4 +160,29 @@ export function serverCapabilities(v: ServerVersion): ServerCapabilities {
 /** Capabilities straight from a version string. */
 export function capabilitiesOf(versionText: string, flavorHint?: Flavor): ServerCapabilities {
   return serverCapabilities(parseServerVersion(versionText, flavorHint));
+}
+
+/** The main interface's row of tls_channel_status ('Yes' when TLS is live; the admin interface has its own). */
+export const TLS_CHANNEL_STATUS_SQL =
+  "SELECT VALUE FROM performance_schema.tls_channel_status WHERE CHANNEL = 'mysql_main' AND PROPERTY = 'Enabled'";
+
+/** The query that tells whether TLS is live on this server. Pure. */
+export function tlsLiveQuery(caps: ServerCapabilities): string {
+  return caps.tlsLiveFrom === 'have_ssl' ? "SHOW GLOBAL VARIABLES LIKE 'have_ssl'" : TLS_CHANNEL_STATUS_SQL;
+}
+
+/** Whether TLS is live, from the rows of tlsLiveQuery. Pure. */
+export function tlsLiveFromRows(caps: ServerCapabilities, rows: readonly Record<string, unknown>[]): boolean {
+  const [row] = rows;
+  if (!row) return false;
+  const value = String((caps.tlsLiveFrom === 'have_ssl' ? row.Value : row.VALUE) ?? '');
+  return caps.tlsLiveFrom === 'have_ssl' ? value === 'YES' : value.toLowerCase() === 'yes';
+}
+
+/** Whether the server accepts TLS now, asked the way this server answers. */
+export async function readTlsLive(session: {
+  readonly capabilities: ServerCapabilities;
+  query(sql: string): Promise<Record<string, unknown>[]>;
+}): Promise<boolean> {
+  return tlsLiveFromRows(session.capabilities, await session.query(tlsLiveQuery(session.capabilities)));
 }

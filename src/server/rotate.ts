@@ -5,17 +5,30 @@
  * their TLS state; new connections get the new certificate (FACTS.md, MariaDB). A reload or proof that
  * fails puts the old files back and reloads again, so the server never stays on files it cannot serve.
  */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IssuedCertificate, issueCertificate } from '../ca/issue.js';
-import { type Ca, updateIndex } from '../ca/store.js';
+import { type Ca, type IndexEntry, readIndex, updateIndex } from '../ca/store.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../pki/keys.js';
-import { MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
+import { decodeName, type NameAttribute, oneLineName } from '../pki/names.js';
+import { readUserFile } from '../util/files.js';
 import { type AdminSession, globalVariables } from './admin.js';
+import { readTlsLive } from './flavor.js';
 import { checkPrivileges, checkWritable } from './preflight.js';
 import { probeServedCertificate, proveServed, reloadTls, type ServedCertificate } from './reload.js';
+import {
+  convert,
+  converted,
+  pairLayout,
+  prune,
+  readPair,
+  switchTo,
+  withPairLock,
+  writeGeneration,
+} from './served-pair.js';
 
 /** The files a server reads its TLS identity from. */
 export interface ServedFiles {
@@ -30,6 +43,8 @@ export interface ServerNames {
   readonly cn: string;
   readonly dns: readonly string[];
   readonly ip: readonly string[];
+  /** The subject's other attributes, in order (the CN goes last), as parsed from the certificate. */
+  readonly subjectPrefix: readonly NameAttribute[];
 }
 
 export interface CertificateSummary {
@@ -72,9 +87,17 @@ export function certificateSummary(cert: CertificateInfo): CertificateSummary {
   };
 }
 
-/** The CN and SANs of a certificate, to re-issue it under the same names. Pure. */
+/**
+ * The names to re-issue a certificate under, from its parsed subject and SANs (issue 10 item 6): never a
+ * regex over the one-line subject, where `/O=x\/CN=victim/CN=attack` shows two CNs. The subject keeps its
+ * attributes (the last CN is the CN, the others are kept as they were, in order); the SANs are the
+ * certificate's. A CN that is not among SANs is refused: the server profile puts the CN into the SANs, so
+ * re-issuing would add a name the old certificate was not valid for. Pure.
+ */
 export function namesOf(cert: CertificateInfo): ServerNames {
-  const cn = /\/CN=([^/]*)/.exec(cert.subject)?.[1] ?? cert.dnsNames[0] ?? cert.ipAddresses[0];
+  const attributes = decodeName(cert.subjectDer);
+  const cnAt = attributes.findLastIndex((a) => a.type === 'CN');
+  const cn = cnAt >= 0 ? attributes[cnAt]!.value : (cert.dnsNames[0] ?? cert.ipAddresses[0]);
   if (!cn) {
     throw new DbtlsError(
       'CERT_NAMES_MISSING',
@@ -84,7 +107,20 @@ export function namesOf(cert: CertificateInfo): ServerNames {
       },
     );
   }
-  return { cn, dns: [...cert.dnsNames], ip: [...cert.ipAddresses] };
+  const dns = [...cert.dnsNames];
+  const ip = [...cert.ipAddresses];
+  const inSans = dns.some((d) => d.toLowerCase() === cn.toLowerCase()) || ip.includes(cn);
+  if ((dns.length > 0 || ip.length > 0) && !inSans) {
+    throw new DbtlsError(
+      'CERT_NAMES_UNSAFE',
+      `could not re-issue the server certificate: its CN ${JSON.stringify(cn)} is not one of its SANs (${[...dns, ...ip].join(', ')}), and a re-issued server certificate names its CN in its SANs`,
+      {
+        hint: 'issue the certificate you want with `dbtls issue server --cn HOST --dns NAME…` and install it with `dbtls server enable`',
+      },
+    );
+  }
+  const subjectPrefix = attributes.filter((_, i) => i !== cnAt);
+  return { cn, dns, ip, subjectPrefix };
 }
 
 /** True when `issuer` signed `leaf` (names and signature). */
@@ -101,11 +137,12 @@ export async function locateServedFiles(
   session: AdminSession,
   given: Partial<ServedFiles> = {},
 ): Promise<ServedFiles> {
-  const vars = await globalVariables(session, ['ssl_cert', 'ssl_key', 'ssl_ca', 'have_ssl']);
+  const vars = await globalVariables(session, ['ssl_cert', 'ssl_key', 'ssl_ca']);
   const cert = given.cert ?? (vars.get('ssl_cert') || undefined);
   const key = given.key ?? (vars.get('ssl_key') || undefined);
   const ca = given.ca ?? (vars.get('ssl_ca') || undefined);
-  if (vars.get('have_ssl') !== 'YES' || !cert || !key) {
+  // Asked the way this server answers (MySQL 8.4 has no have_ssl: issue 11 item 7).
+  if (!cert || !key || !(await readTlsLive(session))) {
     throw new DbtlsError(
       'TLS_NOT_ENABLED',
       'could not rotate the server certificate: the server has no TLS certificate configured',
@@ -126,30 +163,6 @@ export async function locateServedFiles(
     }
   }
   return { cert: path.resolve(cert), key: path.resolve(key), ca: ca ? path.resolve(ca) : undefined };
-}
-
-interface Snapshot {
-  readonly file: string;
-  readonly data: Buffer;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-}
-
-function snapshot(file: string): Snapshot {
-  const data = readUserFile(file, 'server file');
-  const st = fs.statSync(file);
-  return { file, data, mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
-}
-
-/** Write + rename, keeping the owner (the server's user must still read the key) and a safe mode. */
-function replaceKeeping(old: Snapshot, data: string | Buffer, mode: number): void {
-  writeFileAtomic(old.file, data, { mode });
-  if (process.getuid?.() === 0) fs.chownSync(old.file, old.uid, old.gid);
-}
-
-function restore(snapshots: readonly Snapshot[]): void {
-  for (const s of snapshots) replaceKeeping(s, s.data, s.mode);
 }
 
 /** Reads the served leaf from the certificate file, checking it is what the server serves now. */
@@ -177,23 +190,61 @@ export function currentLeaf(certFile: string, served: ServedCertificate): Certif
   return leaf;
 }
 
-/**
- * Marks `serial` superseded in a CA index (RFC 5280 reason superseded): the old leaf no longer counts as
- * valid, which is what lets the CA rollover retire its CA. A serial the index does not hold is ignored.
- */
-export function supersede(caDir: string, serial: string, now: Date): void {
+/** Marks `serial` revoked with `reason` in a CA index if it is still valid; a serial it does not hold is ignored. */
+function retire(caDir: string, serials: readonly string[], now: Date, reason: string): void {
+  if (serials.length === 0) return;
   updateIndex(caDir, (entries) =>
     entries.map((e) =>
-      e.serial === serial && e.status === 'valid'
-        ? { ...e, status: 'revoked' as const, revokedAt: now.toISOString(), revocationReason: 'superseded' }
+      serials.includes(e.serial) && e.status === 'valid'
+        ? { ...e, status: 'revoked' as const, revokedAt: now.toISOString(), revocationReason: reason }
         : e,
     ),
   );
 }
 
 /**
- * Replaces the key and certificate files (key first: the server reads both only at the reload) and
- * reloads; on any failure puts the old files back and reloads again.
+ * Marks `serial` superseded in a CA index (RFC 5280 reason superseded): the old leaf no longer counts as
+ * valid, which is what lets the CA rollover retire its CA. A serial the index does not hold is ignored.
+ */
+export function supersede(caDir: string, serial: string, now: Date): void {
+  retire(caDir, [serial], now, 'superseded');
+}
+
+/**
+ * What an interrupted rotation left valid in the index: certificates re-issued from the served leaf that
+ * never went live (their key is lost: RFC 5280 cessationOfOperation), and the leaf's own predecessor when
+ * the switch happened but the run died before marking it (superseded). An index entry means a delivered
+ * certificate (DESIGN.md). Pure.
+ */
+export function leftovers(
+  entries: readonly IndexEntry[],
+  leaf: CertificateInfo,
+): { orphans: string[]; superseded: string[] } {
+  const mine = entries.find((e) => e.serial === leaf.serial);
+  return {
+    orphans: entries
+      .filter((e) => e.status === 'valid' && e.renewedFrom === leaf.serial && e.serial !== leaf.serial)
+      .map((e) => e.serial),
+    superseded: entries
+      .filter((e) => e.status === 'valid' && mine?.renewedFrom !== undefined && e.serial === mine.renewedFrom)
+      .map((e) => e.serial),
+  };
+}
+
+/** The key in `keyPem` is the one `cert` certifies. */
+function keyMatches(keyPem: string | Buffer, cert: CertificateInfo): boolean {
+  try {
+    const spki = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    return spki.equals(cert.x509.publicKey.export({ type: 'spki', format: 'der' }));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs the new pair as a new generation, switches both paths at once (src/server/served-pair.ts) and
+ * reloads; on a failed reload or proof switches back to the previous generation and reloads again. At no
+ * instant do the paths name a key and a certificate that do not match.
  */
 export async function installAndReload(
   session: AdminSession,
@@ -207,17 +258,26 @@ export async function installAndReload(
       { kind: 'runtime' },
     );
   }
-  const olds = [snapshot(files.key), snapshot(files.cert)];
-  replaceKeeping(olds[0]!, issued.keyPem, MODE_SECRET);
-  replaceKeeping(olds[1]!, issued.chainPem, olds[1]!.mode | MODE_PUBLIC);
+  const layout = pairLayout(files);
+  const current = readPair(files);
+  const currentSerial = parseCertificates(current.cert)[0]?.serial ?? 'original';
+  const previous = convert(layout, current, currentSerial);
+  const next = writeGeneration(
+    layout,
+    issued.cert.serial,
+    { cert: issued.chainPem, key: issued.keyPem },
+    current,
+  );
+  switchTo(layout, next);
   const { host, port } = session.options;
   try {
     const statement = await reloadTls(session);
     const served = await proveServed(host, port, issued.cert.fingerprint);
+    prune(layout, [previous, next]);
     return { statement, served };
   } catch (err) {
-    restore(olds);
-    let restored = 'the old files were put back';
+    switchTo(layout, previous);
+    let restored = 'the old key and certificate were switched back';
     try {
       await reloadTls(session);
       restored += ' and reloaded';
@@ -228,7 +288,7 @@ export async function installAndReload(
       'ROTATE_FAILED',
       `could not rotate the server certificate: ${causeText(err)}; ${restored}`,
       {
-        hint: 'check the server error log; the CA index still lists the new certificate, revoke it with `dbtls revoke`',
+        hint: 'check the server error log; the new certificate was marked revoked (cessationOfOperation) in the CA index',
         kind: 'runtime',
         cause: err,
       },
@@ -236,19 +296,37 @@ export async function installAndReload(
   }
 }
 
-/** `dbtls rotate`: re-issue the served certificate with the same names and a new key, online. */
-export async function rotateServerCertificate(
+/** What `dbtls rotate` will do, found out without changing anything (`--dry-run` prints it). */
+export interface RotatePlan {
+  readonly files: ServedFiles;
+  readonly names: ServerNames;
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly before: CertificateSummary;
+  /** The one-line subject the new certificate gets (the old one's). */
+  readonly subject: string;
+  readonly days: number | undefined;
+  /** Where the generations live, and whether the paths are converted to links on this run. */
+  readonly pairDir: string;
+  readonly convertsFiles: boolean;
+  readonly statement: string;
+  /** Serials an interrupted earlier run left valid, marked revoked first. */
+  readonly orphans: readonly string[];
+  readonly superseded: readonly string[];
+}
+
+/** Everything rotate checks before its first change, and the plan it will carry out. */
+export async function planRotation(
   session: AdminSession,
   ca: Ca,
   o: RotateOptions = {},
-): Promise<RotateResult> {
-  const now = o.now ?? new Date();
+): Promise<RotatePlan> {
   const files = await locateServedFiles(session, o.files);
   // Preflight (issue 10 items 8, 15): everything that can be known before the first change is checked.
   await checkPrivileges(session, 'rotate');
   checkWritable([
     { path: files.cert, what: 'the server certificate' },
     { path: files.key, what: 'the server key' },
+    { path: pairLayout(files).root, what: 'the rotation directory' },
     { path: ca.dir, what: 'the CA directory' },
   ]);
   const { host, port } = session.options;
@@ -265,26 +343,72 @@ export async function rotateServerCertificate(
     );
   }
   const names = namesOf(leaf);
-  const keyAlgorithm = keyAlgorithmOf(leaf.x509.publicKey) ?? 'ec-p256';
-  const issued = issueCertificate(ca, {
-    profile: 'server',
-    cn: names.cn,
-    dns: [...names.dns],
-    ip: [...names.ip],
-    key: keyAlgorithm,
-    now,
-    renewedFrom: leaf.serial,
-    ...(o.days === undefined ? {} : { days: o.days }),
-  });
-  const { statement, served } = await installAndReload(session, files, issued);
-  supersede(ca.dir, leaf.serial, now);
+  const layout = pairLayout(files);
+  const { orphans, superseded } = leftovers(readIndex(ca.dir), leaf);
   return {
     files,
     names,
-    keyAlgorithm,
+    keyAlgorithm: keyAlgorithmOf(leaf.x509.publicKey) ?? 'ec-p256',
     before: certificateSummary(leaf),
-    after: certificateSummary(issued.cert),
-    statement,
-    served,
+    subject: oneLineName([...names.subjectPrefix, { type: 'CN', value: names.cn }]),
+    days: o.days,
+    pairDir: layout.root,
+    convertsFiles: !converted(layout),
+    statement: session.capabilities.reloadStatement ?? 'none (the server has no online reload)',
+    orphans,
+    superseded,
   };
+}
+
+/** `dbtls rotate`: re-issue the served certificate with the same names and a new key, online. */
+export async function rotateServerCertificate(
+  session: AdminSession,
+  ca: Ca,
+  o: RotateOptions = {},
+): Promise<RotateResult> {
+  const now = o.now ?? new Date();
+  const plan = await planRotation(session, ca, o);
+  const { files, names, keyAlgorithm } = plan;
+  return withPairLock(pairLayout(files), async () => {
+    retire(ca.dir, plan.orphans, now, 'cessationOfOperation');
+    retire(ca.dir, plan.superseded, now, 'superseded');
+    const issued = issueCertificate(ca, {
+      profile: 'server',
+      cn: names.cn,
+      dns: [...names.dns],
+      ip: [...names.ip],
+      subjectPrefix: names.subjectPrefix,
+      key: keyAlgorithm,
+      now,
+      renewedFrom: plan.before.serial,
+      ...(o.days === undefined ? {} : { days: o.days }),
+    });
+    if (!issued.keyPem || !keyMatches(issued.keyPem, issued.cert)) {
+      throw new DbtlsError(
+        'KEY_MISMATCH',
+        'could not install the new certificate: its key does not match it',
+        {
+          kind: 'runtime',
+        },
+      );
+    }
+    let result: { statement: string; served: ServedCertificate };
+    try {
+      result = await installAndReload(session, files, issued);
+    } catch (err) {
+      // Never delivered: the index must not keep it as a valid certificate whose key is gone.
+      retire(ca.dir, [issued.cert.serial], now, 'cessationOfOperation');
+      throw err;
+    }
+    supersede(ca.dir, plan.before.serial, now);
+    return {
+      files,
+      names,
+      keyAlgorithm,
+      before: plan.before,
+      after: certificateSummary(issued.cert),
+      statement: result.statement,
+      served: result.served,
+    };
+  });
 }

@@ -5,6 +5,7 @@
 import { DbtlsError } from '../errors.js';
 import { type AdminSession, globalVariables } from './admin.js';
 import { TLS_VARIABLES } from './config.js';
+import { readTlsLive } from './flavor.js';
 import { probeServedCertificate, type ServedCertificate } from './reload.js';
 import { countRequirements, listAccounts, type RequirementCounts } from './users.js';
 
@@ -15,7 +16,10 @@ export interface ServerStatus {
     readonly host: string;
     readonly port: number;
   };
+  /** have_ssl as the server reports it; 'unknown' where it is gone (MySQL 8.4). */
   readonly haveSsl: string;
+  /** Whether TLS is live, asked the way this server answers (server/flavor.ts). */
+  readonly tlsLive: boolean;
   readonly sslCa: string;
   readonly sslCert: string;
   readonly sslKey: string;
@@ -41,9 +45,10 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
   const accounts = await listAccounts(session, session.capabilities);
   const { host, port } = session.options;
   const haveSsl = vars.get('have_ssl') ?? 'unknown';
+  const tlsLive = await readTlsLive(session);
   let served: ServerStatus['served'];
   let probeError: string | undefined;
-  if (haveSsl === 'YES') {
+  if (tlsLive) {
     try {
       const s: ServedCertificate = await probeServedCertificate(host, port);
       served = {
@@ -63,6 +68,7 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
   return {
     server: { flavor: session.version.flavor, version: session.version.text, host, port },
     haveSsl,
+    tlsLive,
     sslCa: vars.get('ssl_ca') ?? '',
     sslCert: vars.get('ssl_cert') ?? '',
     sslKey: vars.get('ssl_key') ?? '',
