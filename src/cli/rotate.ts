@@ -17,7 +17,7 @@ import {
   TRUST_BUNDLE_FILE,
 } from '../server/rollover.js';
 import { runStage } from '../server/rollover-stages.js';
-import { rotateServerCertificate } from '../server/rotate.js';
+import { planRotation, type RotatePlan, rotateServerCertificate } from '../server/rotate.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import {
@@ -38,7 +38,7 @@ const ROTATE_OPTIONS: OptionSpec = {
 };
 
 const USAGE =
-  'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
+  'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--dry-run] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
   '       dbtls rotate --ca [ADMIN_TARGET] --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
   '       dbtls rotate --ca --status [--ca-dir D] [--json]';
 
@@ -48,16 +48,25 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
   const dir = str(p, 'dir');
   const files = dir ? serverFilePaths(path.resolve(ctx.cwd, dir)) : undefined;
   const days = int(p, 'days', USAGE);
+  const options = {
+    ...(files ? { files: { cert: files.cert, key: files.key, ca: files.ca } } : {}),
+    ...(days === undefined ? {} : { days }),
+  };
+  if (flag(p, 'dry-run')) {
+    const plan = await withAdmin(p, ctx, target, (s) => planRotation(s, ca, options), {
+      tlsPrefix: 'admin-',
+      defaultCa: caPath(caDir, 'root'),
+    });
+    if (!renderedJson(p, ctx, { dryRun: true, ...plan })) renderPlan(ctx, plan);
+    return 0;
+  }
   const { result, where } = await withAdmin(
     p,
     ctx,
     target,
     async (s) => ({
       where: `${s.options.host}:${s.options.port}`,
-      result: await rotateServerCertificate(s, ca, {
-        ...(files ? { files: { cert: files.cert, key: files.key, ca: files.ca } } : {}),
-        ...(days === undefined ? {} : { days }),
-      }),
+      result: await rotateServerCertificate(s, ca, options),
     }),
     { tlsPrefix: 'admin-', defaultCa: caPath(caDir, 'root') },
   );
@@ -65,7 +74,7 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
   const names = [...result.names.dns, ...result.names.ip].join(', ');
   ctx.render.lines(
     `Rotated the server certificate of ${where} without a restart.`,
-    `  files      ${result.files.cert}, ${result.files.key} (replaced atomically)`,
+    `  files      ${result.files.cert}, ${result.files.key} (switched together through ${path.dirname(result.files.cert)}/dbtls-…/live)`,
     `  names      ${names} (${result.keyAlgorithm}, new key)`,
     `  old        serial ${result.before.serial}, sha256 ${result.before.fingerprint} (marked superseded)`,
     `  new        serial ${result.after.serial}, sha256 ${result.after.fingerprint}, expires ${day(result.after.notAfter)}`,
@@ -74,6 +83,25 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
     'Sessions opened before the reload keep their TLS state; nothing was restarted.',
   );
   return 0;
+}
+
+function renderPlan(ctx: CommandContext, plan: RotatePlan): void {
+  ctx.render.lines(
+    'Dry run: nothing was changed. rotate would:',
+    ...[...plan.orphans, ...plan.superseded].map(
+      (serial) => `  mark serial ${serial} revoked (left valid by an interrupted rotation)`,
+    ),
+    `  issue      ${plan.subject} for ${[...plan.names.dns, ...plan.names.ip].join(', ')} (${plan.keyAlgorithm}, new key${plan.days ? `, ${plan.days} days` : ''})`,
+    `  write      the new key and certificate into ${plan.pairDir}/gen-<serial>/`,
+    ...(plan.convertsFiles
+      ? [
+          `  link       ${plan.files.cert} and ${plan.files.key} through ${plan.pairDir}/live (first rotation)`,
+        ]
+      : []),
+    `  switch     ${plan.pairDir}/live to the new generation (both files at once)`,
+    `  reload     ${plan.statement}, then prove the new certificate is served`,
+    `  supersede  serial ${plan.before.serial} (sha256 ${plan.before.fingerprint})`,
+  );
 }
 
 function parseStage(text: string | undefined): RolloverStage {
@@ -182,6 +210,7 @@ export const rotateCommand: Command = {
         out: { type: 'string' },
         dir: { type: 'string' },
         days: { type: 'string' },
+        'dry-run': { type: 'boolean' },
       },
       USAGE,
     );
