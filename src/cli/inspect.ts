@@ -23,7 +23,7 @@ import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
 
 const USAGE =
-  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--details] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
+  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
 
 /** A target as typed, and where it was written when that was a file (for error messages). */
 interface TargetText {
@@ -42,7 +42,9 @@ export const inspectCommand: Command = {
       {
         'targets-from': { type: 'string', multiple: true },
         concurrency: { type: 'string' },
+        'max-connections': { type: 'string' },
         details: { type: 'boolean' },
+        html: { type: 'string' },
         ca: { type: 'string' },
         'ssl-mode': { type: 'string' },
         servername: { type: 'string' },
@@ -78,8 +80,13 @@ export const inspectCommand: Command = {
     const concurrency = int(p, 'concurrency', USAGE);
     if (concurrency === 0)
       throw usageError('could not parse --concurrency 0: inspect at least 1 target at a time');
+    const maxConnections = int(p, 'max-connections', USAGE);
+    if (maxConnections === 0)
+      throw usageError('could not parse --max-connections 0: open at least 1 connection at a time');
     const targets = await resolveTargets(texts, p, ctx);
     const shared = { plaintextCheck: !flag(p, 'skip-plaintext-check'), timeoutMs: int(p, 'timeout', USAGE) };
+    // A fleet defaults to posture mode (each version's preferred suite); --details enumerates every suite.
+    const details = flag(p, 'details');
     // One TARGET is the original command: same output, same exit codes. Several, or a --targets-from file
     // (whatever its length, so that a script's parser does not depend on it), give the fleet's.
     if (p.positionals.length === 1 && files.length === 0) {
@@ -90,10 +97,13 @@ export const inspectCommand: Command = {
       return failsAt(report, failOn) ? 1 : 0;
     }
     ctx.render.progress('inspected', 0, targets.length);
+    const started = performance.now();
     let fleet: FleetReport;
     try {
-      fleet = await inspectFleet(targets, { concurrency, failOn, inspect: shared }, (done, total) =>
-        ctx.render.progress('inspected', done, total),
+      fleet = await inspectFleet(
+        targets,
+        { concurrency, maxConnections, failOn, inspect: { ...shared, details } },
+        (done, total) => ctx.render.progress('inspected', done, total, rateAndEta(started, done, total)),
       );
     } finally {
       ctx.render.progressDone();
@@ -103,6 +113,14 @@ export const inspectCommand: Command = {
     return fleet.summary.failing.length > 0 ? 1 : 0;
   },
 };
+
+/** `41.2/s, ETA 12 s`: the rate so far and the time left at that rate. */
+export function rateAndEta(startedMs: number, done: number, total: number): string {
+  const seconds = (performance.now() - startedMs) / 1000;
+  if (done === 0 || seconds <= 0) return 'ETA ?';
+  const rate = done / seconds;
+  return `${rate.toFixed(1)}/s, ETA ${Math.ceil((total - done) / rate)} s`;
+}
 
 function usageError(message: string): DbtlsError {
   return new DbtlsError('USAGE', message, { hint: `usage: ${USAGE}` });

@@ -16,8 +16,8 @@ export interface Renderer {
   json(value: unknown): void;
   /** A warning on stderr: `warning: …`. */
   warn(message: string): void;
-  /** Progress of long work, shown only on a TTY (stderr), overwritten in place. */
-  progress(label: string, done: number, total: number): void;
+  /** Progress of long work, shown only on a TTY (stderr), overwritten in place; `detail` follows it. */
+  progress(label: string, done: number, total: number, detail?: string): void;
   /** Ends a progress line. */
   progressDone(): void;
   /**
@@ -44,11 +44,12 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
     warn(message) {
       stderr.write(`warning: ${message}\n`);
     },
-    progress(label, done, total) {
+    progress(label, done, total, detail) {
       if (!stderr.isTTY) return;
       progressShown = true;
       const pct = total > 0 ? Math.floor((done / total) * 100) : 0;
-      stderr.write(`\r${label} ${done}/${total} (${pct}%)`);
+      // \x1b[K clears what a longer previous line left behind.
+      stderr.write(`\r${label} ${done}/${total} (${pct}%)${detail ? `, ${detail}` : ''}\x1b[K`);
     },
     progressDone() {
       if (progressShown) stderr.write('\n');

@@ -1,17 +1,27 @@
 /**
  * Fleet scans: `inspectFleet(targets, options, onProgress)` inspects many servers, a few at a time.
- * Each target keeps the per-host bounds of `inspect` (at most 4 probes open, one deadline per probe); the
- * fleet bound multiplies them, so the default opens at most 4 x 4 connections at once. A target that cannot
- * be inspected (refused, silent, blocked) becomes an entry with its error and never stops the others.
- * Bad input (an unreadable CA file, a mode that cannot log in) is refused before any connection is opened.
+ * Three bounds hold at once: `concurrency` targets in flight; never more than 4 connections open to one
+ * server (host and port, also when several targets name it, e.g. with different users); and
+ * `maxConnections` in total. A target that cannot be inspected (refused, silent, blocked) becomes an
+ * entry with its error and never stops the others. Bad input (an unreadable CA file, a mode that cannot
+ * log in) is refused before any connection is opened.
+ *
+ * The default is posture mode (issue 13): versions, each version's preferred suite, chain, verification,
+ * host name and the credentialed checks, in 5 connections per target; `details: true` enumerates every
+ * accepted suite as a single inspection does.
  */
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { formatTarget, type InspectOptions, prepareInspection } from './inspect.js';
 import type { Endpoint } from './probe.js';
 import { failsAt, type InspectReport, SEVERITIES, type Severity } from './report.js';
+import { type Gate, semaphore } from './scan.js';
 
 /** Targets inspected at once: with 4 probes each, 16 connections, still gentle on a network and on us. */
 export const DEFAULT_FLEET_CONCURRENCY = 4;
+/** Connections open to one server at once, whatever the number of targets naming it. */
+export const PER_HOST_CONNECTIONS = 4;
+/** Connections open at once across the fleet: file descriptors and the scanner's CPU, not the servers. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Findings at or above this make a target fail, as in a single inspection. */
 export const DEFAULT_FAIL_ON: Severity = 'high';
 
@@ -25,7 +35,9 @@ export interface FleetOptions {
   readonly concurrency?: number | undefined;
   /** The severity at or above which a target fails (default high); only `summary.failing` depends on it. */
   readonly failOn?: Severity | undefined;
-  /** Options shared by every target. */
+  /** Connections open at once across the fleet (default 256). */
+  readonly maxConnections?: number | undefined;
+  /** Options shared by every target (`details` defaults to false here: posture mode). */
   readonly inspect?: InspectOptions | undefined;
 }
 
@@ -76,11 +88,36 @@ export async function inspectFleet(
       { hint: 'use --concurrency 1 or more (default 4)' },
     );
   }
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new DbtlsError(
+      'FLEET_CONCURRENCY_INVALID',
+      `could not inspect the targets with ${maxConnections} connections at most: the bound must be a whole number from 1`,
+      { hint: `use --max-connections 1 or more (default ${DEFAULT_MAX_CONNECTIONS})` },
+    );
+  }
+  const total = semaphore(maxConnections);
+  const perHost = new Map<string, Gate>();
+  const gateFor = (endpoint: Endpoint): Gate => {
+    const key = formatTarget(endpoint);
+    let host = perHost.get(key);
+    if (!host) {
+      host = semaphore(PER_HOST_CONNECTIONS);
+      perHost.set(key, host);
+    }
+    const bound = host;
+    return (task) => bound(() => total(task));
+  };
   // Every target's options are checked (and files read) before the first connection.
   const runs = targets.map((t) =>
     prepareInspection(
       { host: t.host, port: t.port },
-      { ...definedOnly(options.inspect), ...definedOnly(t.options) },
+      {
+        details: false,
+        ...definedOnly(options.inspect),
+        ...definedOnly(t.options),
+        gate: gateFor(t),
+      },
     ),
   );
   const entries: FleetEntry[] = [];

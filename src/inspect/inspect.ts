@@ -11,7 +11,7 @@ import { TLS_VERSIONS, type TlsVersionName } from './ciphers.js';
 import { evaluateFindings, type InspectFacts } from './findings.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, probe } from './probe.js';
 import type { CertificateFacts, InspectReport, SessionPosture } from './report.js';
-import { DEFAULT_SCAN_CONCURRENCY, scanTls } from './scan.js';
+import { DEFAULT_SCAN_CONCURRENCY, type Gate, scanTls } from './scan.js';
 import type { SessionCredentials } from './session.js';
 import { offersTls } from './wire.js';
 
@@ -29,6 +29,10 @@ export interface InspectOptions {
   readonly now?: Date | undefined;
   readonly timeoutMs?: number | undefined;
   readonly concurrency?: number | undefined;
+  /** Enumerate every accepted suite (default true); false is posture mode, a fleet's default. */
+  readonly details?: boolean | undefined;
+  /** A connection bound shared with other inspections (a fleet's per-host and total bounds). */
+  readonly gate?: Gate | undefined;
 }
 
 interface Resolved {
@@ -43,6 +47,8 @@ interface Resolved {
   readonly now: Date;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  readonly details: boolean;
+  readonly gate: Gate | undefined;
 }
 
 function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
@@ -67,6 +73,8 @@ function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
     now: o.now ?? new Date(),
     timeoutMs: o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     concurrency: o.concurrency ?? DEFAULT_SCAN_CONCURRENCY,
+    details: o.details ?? true,
+    gate: o.gate,
   };
 }
 
@@ -91,7 +99,8 @@ export function prepareInspection(
 }
 
 async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
-  const { greeting } = await probe(endpoint, undefined, o.timeoutMs);
+  const greet = () => probe(endpoint, undefined, o.timeoutMs);
+  const { greeting } = await (o.gate ? o.gate(greet) : greet());
   const tlsOffered = offersTls(greeting);
   const server = {
     version: greeting.serverVersion,
@@ -106,15 +115,14 @@ async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
         servername: sniName(o.checkedName),
         concurrency: o.concurrency,
         timeoutMs: o.timeoutMs,
+        enumerate: o.details,
+        gate: o.gate,
       })
     : { versions: NO_VERSIONS, ciphers: [], probes: 0 };
   const sample = 'sample' in scan ? scan.sample : undefined;
   const certificate: CertificateFacts | null = sample
     ? judgeChain({
-        chain: sample.chain,
-        peer: sample.peer,
-        authorized: sample.authorized,
-        authorizationError: sample.authorizationError,
+        ...sample,
         trustAnchor: o.caFile === undefined ? 'system' : 'ca-file',
         checkedName: o.checkedName,
         now: o.now,

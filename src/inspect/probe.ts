@@ -35,6 +35,12 @@ export interface ProbeTlsOptions {
   readonly ca?: string | Buffer | undefined;
   /** SNI to send (never an IP address, RFC 6066 section 3). */
   readonly servername?: string | undefined;
+  /**
+   * Asked once the handshake is accepted: true to take the peer's chain. The chain costs ~1 ms of CPU
+   * (getPeerCertificate(true) parses every certificate; 25% of a fleet scan's profile, issue 13) and a
+   * scan judges one chain per target, so only the first accepted probe of a target takes it.
+   */
+  readonly takeChain?: (() => boolean) | undefined;
 }
 
 export type TlsOutcome =
@@ -42,13 +48,18 @@ export type TlsOutcome =
       readonly kind: 'accepted';
       readonly protocol: TlsVersionName;
       readonly cipher: string;
-      /** DER of each certificate, leaf first, as OpenSSL assembled the chain. */
-      readonly chain: readonly Buffer[];
-      readonly peer: tls.PeerCertificate;
-      readonly authorized: boolean;
-      readonly authorizationError?: string;
+      /** The peer's chain and its verdict, when this probe took it (`takeChain`). */
+      readonly certificate?: PeerChain;
     }
   | { readonly kind: 'refused'; readonly reason: string };
+
+export interface PeerChain {
+  /** DER of each certificate, leaf first, as OpenSSL assembled the chain. */
+  readonly chain: readonly Buffer[];
+  readonly peer: tls.PeerCertificate;
+  readonly authorized: boolean;
+  readonly authorizationError?: string;
+}
 
 export interface ProbeResult {
   readonly greeting: Greeting;
@@ -60,6 +71,32 @@ export interface ProbeResult {
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
 /** How long to wait for the server to close after we did: it answers our FIN at once; past this, reset. */
 const CLOSE_GRACE_MS = 1_000;
+/** Contexts kept (per CA, version and suite list); a --details scan makes one per enumeration step. */
+const MAX_CONTEXTS = 512;
+
+/**
+ * One SecureContext per CA, version and suite list, shared by every probe: building one parses the CA
+ * and costs more than the handshake it serves (16% of a fleet scan's profile before, issue 13). Throws
+ * OpenSSL's "no cipher match" when nothing is left to offer for the version.
+ */
+const contexts = new Map<string, tls.SecureContext>();
+function secureContextFor(options: ProbeTlsOptions): tls.SecureContext {
+  const version = NODE_TLS_VERSION[options.version];
+  const ca = options.ca === undefined ? '' : options.ca.toString();
+  const key = `${version}\n${options.ciphers}\n${ca}`;
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext({
+      minVersion: version,
+      maxVersion: version,
+      ciphers: options.ciphers,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
+    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
+    contexts.set(key, context);
+  }
+  return context;
+}
 
 export async function probe(
   endpoint: Endpoint,
@@ -134,15 +171,11 @@ function closeFirst(socket: net.Socket | tls.TLSSocket): Promise<void> {
  */
 function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOutcome> {
   return new Promise((resolve) => {
-    const version = NODE_TLS_VERSION[options.version];
     let secure: tls.TLSSocket;
     try {
       secure = tls.connect({
         socket,
-        minVersion: version,
-        maxVersion: version,
-        ciphers: options.ciphers,
-        ca: options.ca,
+        secureContext: secureContextFor(options),
         servername: options.servername,
         // The probe judges the certificate itself (verified, hostnameMatch); it must see every chain.
         rejectUnauthorized: false,
@@ -163,19 +196,25 @@ function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOut
       resolve(accepted ?? { kind: 'refused', reason: 'connection closed during the handshake' }),
     );
     secure.once('secureConnect', () => {
-      const peer = secure.getPeerCertificate(true);
       accepted = {
         kind: 'accepted',
         protocol: versionFromNode(secure.getProtocol()) ?? options.version,
         cipher: secure.getCipher().name,
-        chain: chainOf(peer),
-        peer,
-        authorized: secure.authorized,
-        ...(secure.authorizationError ? { authorizationError: String(secure.authorizationError) } : {}),
+        ...(options.takeChain?.() === false ? {} : { certificate: peerChain(secure) }),
       };
       void closeFirst(secure);
     });
   });
+}
+
+function peerChain(secure: tls.TLSSocket): PeerChain {
+  const peer = secure.getPeerCertificate(true);
+  return {
+    chain: chainOf(peer),
+    peer,
+    authorized: secure.authorized,
+    ...(secure.authorizationError ? { authorizationError: String(secure.authorizationError) } : {}),
+  };
 }
 
 /** Leaf first, following issuerCertificate until it points to itself (a root) or runs out. */

@@ -13,7 +13,12 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../../src/cli/main.js';
 import { createRenderer } from '../../../src/cli/render.js';
-import { DEFAULT_FLEET_CONCURRENCY, inspectFleet, isFailedInspection } from '../../../src/inspect/fleet.js';
+import {
+  DEFAULT_FLEET_CONCURRENCY,
+  inspectFleet,
+  isFailedInspection,
+  PER_HOST_CONNECTIONS,
+} from '../../../src/inspect/fleet.js';
 import type { InspectReport } from '../../../src/inspect/report.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
@@ -152,7 +157,7 @@ describe('dbtls inspect with several targets', () => {
     assert.equal(lines.slice(3).join('\n'), `\n${single[0]!.stdout}\n${single[1]!.stdout}\n${footer}\n`);
   });
 
-  it('--json: { targets, summary }; each inspected target is the single-target report', async () => {
+  it('--json --details: { targets, summary }; each inspected target is the single-target report', async () => {
     const r = await runCli([
       'inspect',
       closedT(),
@@ -164,6 +169,7 @@ describe('dbtls inspect with several targets', () => {
       pki.ca,
       '--timeout',
       '400',
+      '--details',
       '--json',
     ]);
     assert.equal(r.code, 1, r.stderr);
@@ -367,6 +373,59 @@ describe('concurrency', () => {
     }
   });
 
+  it('never more than 4 connections to one server, however many targets name it', async () => {
+    const relays = await startCountingRelays([{ host: clean.host, port: clean.port }]);
+    try {
+      const port = relays.ports[0]!;
+      // Six targets, one server: different servernames make them six inspections (the CLI dedupes text).
+      const names = ['localhost', 'a.example', 'b.example', 'c.example', 'd.example', 'e.example'];
+      const fleet = await inspectFleet(
+        names.map((servername) => ({ host: '127.0.0.1', port, options: { servername } })),
+        { concurrency: 6, inspect: { ca: pki.ca } },
+      );
+      assert.equal(fleet.targets.filter(isFailedInspection).length, 0);
+      assert.ok(relays.maxConnections() <= PER_HOST_CONNECTIONS, `${relays.maxConnections()} connections`);
+      assert.equal(relays.maxConnections(), PER_HOST_CONNECTIONS, 'the bound is reached, not undershot');
+      // Posture mode: the greeting, then one handshake per version.
+      assert.equal(relays.accepted()[0], 6 * 5);
+    } finally {
+      await relays.close();
+    }
+    // --max-connections bounds the whole fleet.
+    const upstreams = [clean, legacy, clean, legacy].map((db) => ({ host: db.host, port: db.port }));
+    const many = await startCountingRelays(upstreams);
+    try {
+      const fleet = await inspectFleet(
+        many.ports.map((port) => ({ host: '127.0.0.1', port })),
+        { concurrency: 4, maxConnections: 3, inspect: { ca: pki.ca } },
+      );
+      assert.equal(fleet.targets.filter(isFailedInspection).length, 0);
+      assert.ok(many.maxConnections() <= 3, `${many.maxConnections()} connections`);
+    } finally {
+      await many.close();
+    }
+  });
+
+  it('posture mode (the default): each version once, its preferred suite, the same chain and verdicts', async () => {
+    const r = await runCli(['inspect', cleanT(), legacyT(), offT(), '--ca', pki.ca, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const fleet = JSON.parse(r.stdout) as { targets: InspectReport[] };
+    for (const report of fleet.targets) {
+      const single = JSON.parse((await runCli(['inspect', report.target, '--ca', pki.ca, '--json'])).stdout);
+      assert.deepEqual(report.tls.versions, single.tls.versions, report.target);
+      assert.deepEqual(report.certificate, single.certificate, report.target);
+      const accepted = Object.values(report.tls.versions).filter(Boolean).length;
+      // One connection for the greeting, one per version; a server without TLS gets the greeting only.
+      assert.equal(report.tls.probes, report.server.tlsOffered ? 5 : 1, report.target);
+      assert.equal(report.tls.ciphers.length, accepted, report.target);
+      // Each version's suite is the one the full enumeration lists first (the server's preference).
+      for (const c of report.tls.ciphers) {
+        const first = single.tls.ciphers.find((s: { version: string }) => s.version === c.version);
+        assert.deepEqual(c, first, `${report.target} ${c.version}`);
+      }
+    }
+  });
+
   it('--concurrency through the CLI, default 4; 0 is refused', async () => {
     const upstreams = Array.from({ length: 6 }, (_, i) => (i % 2 ? clean : legacy)).map((db) => ({
       host: db.host,
@@ -401,7 +460,11 @@ describe('progress', () => {
     );
     const code = await run(['inspect', cleanT(), closedT(), '--ca', pki.ca], render);
     assert.equal(code, 1);
-    assert.equal(stderr, '\rinspected 0/2 (0%)\rinspected 1/2 (50%)\rinspected 2/2 (100%)\n');
+    // done/total, then the rate so far and the time left at that rate; each update clears the line's tail.
+    assert.match(
+      stderr,
+      /^\rinspected 0\/2 \(0%\)\x1b\[K\rinspected 1\/2 \(50%\), \d+\.\d\/s, ETA \d+ s\x1b\[K\rinspected 2\/2 \(100%\), \d+\.\d\/s, ETA 0 s\x1b\[K\n$/,
+    );
     assert.match(stdout, /^TARGET /);
   });
 });
