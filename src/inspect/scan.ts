@@ -52,7 +52,11 @@ export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Pr
   let sample: PeerChain | undefined;
   // The first accepted handshake takes the chain; every later one skips the costly parse.
   let chainTaken = false;
-  const takeChain = () => !chainTaken && (chainTaken = true);
+  const takeChain = () => {
+    if (chainTaken) return false;
+    chainTaken = true;
+    return true;
+  };
   // The first probe that fails (deadline, blocked host, reset) ends the whole scan: the versions scanned
   // side by side open nothing more, and nothing is retried.
   let failed = false;
