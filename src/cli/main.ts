@@ -30,6 +30,7 @@ const deploy: Group = () => import('./deploy.js');
 const snippet: Group = () => import('./snippet.js');
 const demo: Group = () => import('./demo.js');
 const proxy: Group = () => import('./proxy.js');
+const exporter: Group = () => import('./exporter.js');
 
 /**
  * Every command: its name, its group and its one-line summary, in the order `dbtls --help` lists them.
@@ -133,6 +134,11 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
     'proxy',
     proxy,
     'a local sidecar: applications connect in plaintext on loopback, the proxy speaks verify-full + mutual TLS upstream',
+  ],
+  [
+    'exporter',
+    exporter,
+    'a Prometheus exporter: /probe?target=HOST:PORT&module=NAME inspects one server and answers metrics',
   ],
   [
     'demo',

@@ -1,0 +1,100 @@
+/**
+ * `dbtls exporter --listen ADDR [--config FILE]`: the Prometheus exporter (src/inspect/exporter.ts), until
+ * SIGINT or SIGTERM. `--print rules|scrape-config` prints the files shipped in deploy/prometheus/.
+ * The modules file is checked whole before the port is opened: a bad one exits 2 with its line.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DbtlsError } from '../errors.js';
+import { startExporter } from '../inspect/exporter.js';
+import { defaultModules, parseExporterConfig } from '../inspect/exporter-config.js';
+import { readUserFile } from '../util/files.js';
+import { parse, str } from './args.js';
+import type { Command } from './command.js';
+
+const USAGE =
+  'dbtls exporter --listen HOST:PORT [--config FILE]   |   dbtls exporter --print rules|scrape-config [--listen HOST:PORT]';
+
+/** The address the shipped scrape config names; --print scrape-config --listen replaces it. */
+const SHIPPED_ADDRESS = '127.0.0.1:9442';
+const PRINTABLE = { rules: 'rules.yml', 'scrape-config': 'scrape-config.yml' } as const;
+
+export const exporterCommand: Command = {
+  name: ['exporter'],
+  usage: USAGE,
+  summary:
+    'a Prometheus exporter: /probe?target=HOST:PORT&module=NAME inspects one server and answers metrics',
+  async run(argv, ctx) {
+    const p = parse(
+      argv,
+      { listen: { type: 'string' }, config: { type: 'string' }, print: { type: 'string' } },
+      USAGE,
+    );
+    const listen = str(p, 'listen');
+    const print = str(p, 'print');
+    if (p.positionals.length > 0)
+      throw usageError(`could not run dbtls exporter: unexpected ${p.positionals[0]}`);
+    if (print !== undefined) {
+      if (!(print in PRINTABLE))
+        throw usageError(`could not print ${JSON.stringify(print)}: expected rules or scrape-config`);
+      let text = fs.readFileSync(shippedFile(PRINTABLE[print as keyof typeof PRINTABLE]), 'utf8');
+      if (listen !== undefined) text = text.split(SHIPPED_ADDRESS).join(formatAddress(parseListen(listen)));
+      ctx.render.lines(text.replace(/\n$/, ''));
+      return 0;
+    }
+    if (listen === undefined)
+      throw usageError('could not run dbtls exporter: --listen HOST:PORT is required');
+    const address = parseListen(listen);
+    const config = str(p, 'config');
+    const modules =
+      config === undefined
+        ? defaultModules()
+        : parseExporterConfig(readUserFile(config, 'exporter config').toString('utf8'), config);
+    const exporter = await startExporter({ ...address, modules, log: (line) => ctx.render.warn(line) });
+    ctx.render.lines(
+      `dbtls exporter listening on http://${formatAddress(exporter.address)} (modules: ${[...modules.keys()].join(', ')})`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await exporter.close();
+    return 0;
+  },
+};
+
+function usageError(message: string): DbtlsError {
+  return new DbtlsError('USAGE', message, { hint: `usage: ${USAGE}` });
+}
+
+/** `HOST:PORT`, `:PORT` (every interface) or `[v6]:PORT`; port 0 picks a free one. */
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65_535) {
+    throw usageError(`could not parse --listen ${text}: expected HOST:PORT, e.g. 127.0.0.1:9442`);
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function formatAddress(a: { host: string; port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** deploy/prometheus/NAME in the installed package (dist/src/cli/ when built, src/cli/ under tsx). */
+function shippedFile(name: string): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'deploy', 'prometheus', name);
+    if (fs.existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new DbtlsError('FILE_NOT_FOUND', `could not find deploy/prometheus/${name} in the dbtls package`, {
+    hint: 'reinstall dbtls; the file ships with it',
+    kind: 'runtime',
+  });
+}
+
+export const commands: Command[] = [exporterCommand];
