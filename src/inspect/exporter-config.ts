@@ -68,7 +68,11 @@ export function parseExporterConfig(text: string, file: string): ExporterModules
     node?.range ? lines.linePos(node.range[0]).line : undefined;
   const syntax = doc.errors[0];
   if (syntax) {
-    fail(syntax.linePos?.[0].line, `not valid YAML (${syntax.code})`, 'fix the YAML syntax at that line');
+    fail(
+      lines.linePos(syntax.pos[0]).line,
+      `not valid YAML (${syntax.code})`,
+      'fix the YAML syntax at that line',
+    );
   }
   const root = doc.contents;
   if (!isMap(root)) fail(lineOf(root as Node | null), 'expected a map with a `modules` key', EXAMPLE_HINT);
