@@ -11,7 +11,7 @@ import { startExporter } from '../inspect/exporter.js';
 import { defaultModules, parseExporterConfig } from '../inspect/exporter-config.js';
 import { readUserFile } from '../util/files.js';
 import { parse, str } from './args.js';
-import type { Command } from './command.js';
+import type { Command, OptionTable } from './command.js';
 
 const USAGE =
   'dbtls exporter --listen HOST:PORT [--config FILE]   |   dbtls exporter --print rules|scrape-config [--listen HOST:PORT]';
@@ -20,17 +20,43 @@ const USAGE =
 const SHIPPED_ADDRESS = '127.0.0.1:9442';
 const PRINTABLE = { rules: 'rules.yml', 'scrape-config': 'scrape-config.yml' } as const;
 
+const EXPORTER_OPTIONS: OptionTable = {
+  listen: {
+    type: 'string',
+    value: 'HOST:PORT',
+    description: 'serve /probe and /metrics on this address (port 0: any free port, printed at start)',
+  },
+  config: {
+    type: 'string',
+    value: 'FILE',
+    default: 'one module, default: verify-full against the system CAs, 5s',
+    description: 'the modules file (YAML, keyed with inspect option names), checked whole at start',
+  },
+  print: {
+    type: 'string',
+    value: 'WHAT',
+    choices: ['rules', 'scrape-config'],
+    description:
+      'print the shipped alerting rules or Prometheus scrape config (with --listen as its address) and exit',
+  },
+};
+
 export const exporterCommand: Command = {
   name: ['exporter'],
   usage: USAGE,
   summary:
     'a Prometheus exporter: /probe?target=HOST:PORT&module=NAME inspects one server and answers metrics',
+  options: EXPORTER_OPTIONS,
+  examples: [
+    'dbtls exporter --listen 127.0.0.1:9442 --config /etc/dbtls/exporter.yml',
+    'dbtls exporter --print scrape-config --listen 10.0.0.5:9442 > prometheus-dbtls.yml',
+    'dbtls exporter --print rules > /etc/prometheus/rules/dbtls.yml',
+  ],
+  details: [
+    'Prometheus scrapes /probe?target=HOST:PORT&module=NAME for each database (the multi-target pattern); the metric names are listed in docs/exporter.md.',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      { listen: { type: 'string' }, config: { type: 'string' }, print: { type: 'string' } },
-      USAGE,
-    );
+    const p = parse(argv, EXPORTER_OPTIONS, USAGE);
     const listen = str(p, 'listen');
     const print = str(p, 'print');
     if (p.positionals.length > 0)
