@@ -5,9 +5,11 @@ import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js'
 import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason } from '../pki/crl.js';
+import { installCrl } from '../server/crl-install.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { ADMIN_OPTIONS, ADMIN_PREFIXED_TLS_OPTIONS, withAdmin } from './server-admin.js';
 
 const revokeUsage =
   'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--dry-run] [--ca-dir DIR] [--json]';
@@ -71,7 +73,7 @@ const revokeCommand: Command = {
 };
 
 const crlUsage =
-  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
+  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--install ADMIN_TARGET [--dir D] [--user U --password-file F --ssl-mode M --admin-ca F | --socket PATH]] [--json]';
 
 const crlCommand: Command = {
   name: ['crl'],
@@ -87,6 +89,10 @@ const crlCommand: Command = {
         'passphrase-file': { type: 'string' },
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
+        ...ADMIN_OPTIONS,
+        ...ADMIN_PREFIXED_TLS_OPTIONS,
+        install: { type: 'string' },
+        dir: { type: 'string' },
       },
       crlUsage,
     );
@@ -106,6 +112,13 @@ const crlCommand: Command = {
     const set = generateCrls(ca, days === undefined ? {} : { days });
     const out = str(p, 'out');
     if (out) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
+    const target = str(p, 'install');
+    // --install: onto the server, next to its certificate, then FLUSH SSL (src/server/crl-install.ts).
+    const installed = target
+      ? await withAdmin(p, ctx, target, (session) => installCrl(session, set.pem, { dir: str(p, 'dir') }), {
+          tlsPrefix: 'admin-',
+        })
+      : undefined;
     if (flag(p, 'json')) {
       ctx.render.json({
         file: set.file,
@@ -113,8 +126,9 @@ const crlCommand: Command = {
         thisUpdate: set.thisUpdate,
         nextUpdate: set.nextUpdate,
         crls: set.crls,
+        ...(installed ? { installed } : {}),
       });
-      return 0;
+      return installed?.restartNeeded ? 1 : 0;
     }
     for (const crl of set.crls) {
       ctx.render.lines(
@@ -123,9 +137,18 @@ const crlCommand: Command = {
     }
     ctx.render.lines(
       `Wrote ${set.file}${out ? ` and ${out}` : ''}; next update due ${set.nextUpdate.toISOString()} (publish again before then).`,
-      'Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL).',
+      ...(installed
+        ? [
+            `Installed it as ${installed.path}${installed.written ? '' : ' (it was already there)'}.`,
+            installed.restartNeeded
+              ? `Restart needed: ${installed.restartNeeded}.`
+              : `Reloaded online: ${installed.statement ?? 'nothing to reload (TLS is off)'}.`,
+          ]
+        : [
+            'Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL): `dbtls crl --install ADMIN_TARGET` does both.',
+          ]),
     );
-    return 0;
+    return installed?.restartNeeded ? 1 : 0;
   },
 };
 

@@ -4,15 +4,14 @@
  */
 import { resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import {
-  DEFAULT_CERT_DIR,
-  DEFAULT_CONFIG_FILE,
-  DEFAULT_TLS_VERSIONS,
-  parseTlsVersions,
-} from '../server/config.js';
+import type { AdminSession } from '../server/admin.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/config.js';
 import { type EnablePlan, type EnableResult, enableTls } from '../server/enable.js';
-import { serverFilePaths, serverOwner } from '../server/install.js';
+import { type ServerFiles, serverFilePaths, serverOwner } from '../server/install.js';
 import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/material.js';
+import { serverOptionChain } from '../server/option-files.js';
+import { certDirOf, fragmentIn } from '../server/secure-paths.js';
+import { readUserFile } from '../util/files.js';
 import { flag, int, type Parsed, parse, required, str, strs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import type { Renderer } from './render.js';
@@ -28,7 +27,7 @@ import {
 } from './server-admin.js';
 
 const USAGE =
-  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --cert F --key F --ca F) [--dir /etc/mysql/ssl] [--config-file PATH] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
+  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --cert F --key F --ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
 
 async function issueMaterial(
   p: Parsed,
@@ -123,6 +122,36 @@ function renderEnabled(render: Renderer, result: EnableResult): void {
   );
 }
 
+/** A CRL file for --crl: PEM, every CRL of the chain (what `dbtls crl` writes). */
+function crlFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const text = readUserFile(file, 'CRL').toString('utf8');
+  if (!text.includes('-----BEGIN X509 CRL-----')) {
+    throw new DbtlsError('CRL_MALFORMED', `could not read the CRL ${file}: it holds no PEM CRL`, {
+      hint: 'pass the file `dbtls crl --out FILE` wrote (or crl.pem in the CA directory)',
+    });
+  }
+  return text;
+}
+
+/**
+ * The certificate directory (default: where the server's @@ssl_cert lives) and the fragment (default: one
+ * the server's option files read, when they can be found from here; else the Debian path).
+ */
+async function enablePaths(s: AdminSession, p: Parsed): Promise<{ files: ServerFiles; configFile: string }> {
+  const dir = await certDirOf(s, str(p, 'dir'));
+  let configFile = str(p, 'config-file');
+  if (configFile === undefined) {
+    try {
+      configFile = fragmentIn(await serverOptionChain(s, str(p, 'server-config')));
+    } catch (err) {
+      if (!(err instanceof DbtlsError && err.code === 'SERVER_CONFIG_UNKNOWN')) throw err;
+      configFile = DEFAULT_CONFIG_FILE;
+    }
+  }
+  return { files: serverFilePaths(dir), configFile };
+}
+
 export const enableCommand: Command = {
   name: ['server', 'enable'],
   usage: USAGE,
@@ -149,6 +178,8 @@ export const enableCommand: Command = {
         cipher: { type: 'string' },
         'restart-command': { type: 'string' },
         'dry-run': { type: 'boolean' },
+        crl: { type: 'string' },
+        'server-config': { type: 'string' },
       },
       USAGE,
     );
@@ -165,9 +196,9 @@ export const enableCommand: Command = {
         enableTls(
           s,
           {
-            files: serverFilePaths(str(p, 'dir') ?? DEFAULT_CERT_DIR),
-            configFile: str(p, 'config-file') ?? DEFAULT_CONFIG_FILE,
+            ...(await enablePaths(s, p)),
             material: await material(p, ctx, s.options.host, dryRun),
+            crlPem: crlFile(str(p, 'crl')),
             tlsVersions,
             cipher: str(p, 'cipher'),
             requireSecureTransport: flag(p, 'require-secure-transport'),
@@ -182,6 +213,7 @@ export const enableCommand: Command = {
     );
     // A pending restart is a check that failed (exit 1), in JSON as in text.
     if (renderedJson(p, ctx, result)) return result.restartPending ? 1 : 0;
+    for (const w of result.plan.warnings) ctx.render.warn(w);
     if (dryRun) renderEnablePlan(ctx.render, result.plan, result.material.fingerprint, restartCommand);
     else renderEnabled(ctx.render, result);
     return 0;

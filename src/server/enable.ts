@@ -13,6 +13,7 @@ import { editConfig, readConfigFile, type ServerTlsConfig, TLS_VARIABLES } from 
 import type { ServerCapabilities, TlsVersion } from './flavor.js';
 import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
+import { checkPrivileges, checkWritable } from './preflight.js';
 import { proveServed, type ServedCertificate } from './reload.js';
 import { quoteString } from './sql.js';
 
@@ -254,6 +255,14 @@ export async function enableTls(
   const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
   const base = { plan, material, restarted: false };
   if (run.dryRun) return { ...base, written: [], restartPending: plan.restartRequired, served: undefined };
+  await checkPrivileges(session, 'enable');
+  checkWritable([
+    ...plan.files.map((f) => ({ path: f.path, what: 'a server TLS file' })),
+    {
+      path: plan.config.path,
+      what: 'the config fragment',
+    },
+  ]);
 
   const written = installServerFiles(o.files, o.material, run.owner);
   if (o.crlPem !== undefined) {

@@ -57,6 +57,26 @@ export function sameContent(file: string, data: string): boolean {
   }
 }
 
+/** The temporary siblings writeFileAtomic makes (`.NAME.<hex>.tmp`), which a crash can leave behind. */
+const TEMP_SIBLING = /^\.(server-key|server-cert|ca|crl)\.pem\.[0-9a-f]+\.tmp$/;
+
+/**
+ * Removes what an interrupted write left in the server's certificate directory (issue 10, item 17): a
+ * SIGKILL between the write and the rename leaves the temporary sibling, which for the key is a copy of
+ * a private key (0600, but still one nobody tracks). Only our own names are touched. Returns them.
+ */
+export function sweepTempFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed = names.filter((n) => TEMP_SIBLING.test(n)).map((n) => path.join(dir, n));
+  for (const f of removed) fs.rmSync(f, { force: true });
+  return removed;
+}
+
 /**
  * Writes the three files atomically, skipping those already identical (a second run changes nothing).
  * Returns the paths written.
@@ -64,6 +84,7 @@ export function sameContent(file: string, data: string): boolean {
 export function installServerFiles(files: ServerFiles, m: ServerMaterial, owner?: FileOwner): string[] {
   checkMaterial(m);
   ensureDir(files.dir, 0o755);
+  sweepTempFiles(files.dir);
   const written: string[] = [];
   // The key first: a reload between two writes must never pair a new certificate with the old key.
   const plan: [string, string, number][] = [

@@ -24,6 +24,7 @@ import {
   serverOptionChain,
   serverSetting,
 } from './option-files.js';
+import { checkPrivileges, checkWritable } from './preflight.js';
 import { alterRequireStatement } from './require.js';
 import type { SecureResult } from './secure.js';
 import { type SecureStep, step } from './secure-plan.js';
@@ -226,6 +227,12 @@ export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise
     try {
       // Before any change: the option files decide which directories must stay.
       chain = await serverOptionChain(session, o.serverConfig);
+      await checkPrivileges(session, 'secure');
+      checkWritable([
+        ...record.files.map((f) => ({ path: f.path, what: 'a file secure wrote' })),
+        ...record.createdDirs.map((d) => ({ path: d, what: 'a client certificate directory' })),
+        { path: caDir, what: 'the CA directory' },
+      ]);
       await undoSql(session, record, steps);
       undoClientDirs(record, steps);
       undoFilesAndDirs(record, chain, steps);

@@ -21,6 +21,7 @@ import { DEFAULT_TLS_VERSIONS, readConfigFile, TLS_VARIABLES } from './config.js
 import { type EnableOptions, type EnablePlan, enableTls, planEnable } from './enable.js';
 import { sameContent, serverFilePaths, serverOwner } from './install.js';
 import { checkMaterial, type ServerMaterial } from './material.js';
+import { checkPrivileges, checkWritable } from './preflight.js';
 import { probeServedCertificate } from './reload.js';
 import { resolveSecurePaths } from './secure-paths.js';
 import {
@@ -283,8 +284,15 @@ export async function secure(admin: SessionOptions, options: SecureOptions): Pro
     session = await openSecureAdmin(admin, caFile);
     const paths = await resolveSecurePaths(session, options);
     const o: ResolvedSecureOptions = { ...options, caDir, dir: paths.dir, configFile: paths.configFile };
-    // Every account must exist before anything changes.
+    // Every account must exist, the admin hold the privileges and the paths be writable before anything changes.
     for (const account of o.users) await accountRequirement(session, session.capabilities, account);
+    await checkPrivileges(session, 'secure');
+    checkWritable([
+      { path: caDir, what: 'the CA directory' },
+      { path: o.dir, what: "the server's certificate directory" },
+      { path: o.configFile, what: 'the config fragment' },
+      { path: o.out, what: 'the client certificate directory' },
+    ]);
     const ca = openOrCreateCa(run, o);
     recordMadeDirs(run, o);
     const [row] = await session.query('SELECT @@hostname AS hostname');
