@@ -140,7 +140,8 @@ function undoFilesAndDirs(record: SecureRecord, chain: OptionChain, steps: Steps
 function undoCa(caDir: string, key: string, record: SecureRecord, o: UndoOptions, steps: Steps): void {
   const ours = new Set(record.issued);
   const entries = fs.existsSync(caDir) ? readIndex(caDir) : [];
-  const others = entries.filter((e) => !ours.has(e.serial));
+  // A void entry was never delivered (src/ca/journal.ts): it is not something the CA issued.
+  const others = entries.filter((e) => !ours.has(e.serial) && e.status !== 'void');
   const state = readSecureState(caDir);
   const otherServers = Object.keys(state.servers).filter((k) => k !== key);
   if (record.createdCa && o.removeCa && others.length === 0 && otherServers.length === 0) {
