@@ -96,7 +96,8 @@ class Session {
     client.on('error', () => {});
     client.once('close', () => {
       this.clientGone = true;
-      if (this.upstream && !this.upstream.destroyed) closeSoon(this.secure ?? this.upstream);
+      const link = this.secure ?? this.upstream;
+      if (link && !link.destroyed) closeSoon(link);
       this.finish();
     });
     this.start().catch((err: unknown) => this.fail(undefined, asDbtls(err)));
@@ -143,7 +144,14 @@ class Session {
       );
       return;
     }
-    const info = decodeHandshakeResponse(response.payload);
+    let info: ReturnType<typeof decodeHandshakeResponse>;
+    try {
+      info = decodeHandshakeResponse(response.payload);
+    } catch (err) {
+      response.payload.fill(0);
+      this.fail(this.nextClientSeq, asDbtls(err));
+      return;
+    }
     if (hasCapability(info.capabilities, CLIENT_SSL)) {
       response.payload.fill(0);
       this.fail(
@@ -185,6 +193,11 @@ class Session {
       return;
     }
     this.secure = secure;
+    // From here the TLS socket is the upstream link: its close ends the session (and frees the TCP one).
+    secure.once('close', () => {
+      origin.socket.destroy();
+      this.upstreamClosed();
+    });
     secure.on('session', (s: Buffer) => ctx.upstreamTls.remember(loaded.context, s));
     secure.on('error', (err) => {
       // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
@@ -319,7 +332,8 @@ class Session {
 
   private finished = false;
   private finish(): void {
-    const upstreamOpen = this.upstream !== undefined && !this.upstream.destroyed;
+    const link = this.secure ?? this.upstream;
+    const upstreamOpen = link !== undefined && !link.destroyed;
     if (this.finished || !this.client.destroyed || upstreamOpen) return;
     this.finished = true;
     this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
