@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
-import { ensureDir, fsyncDir, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { ensureDir, fsyncDir, MODE_SECRET, removeStaleTemps, writeFileAtomic } from '../util/files.js';
 import { certPath, readIndex, writeIndex } from './store.js';
 
 export const JOURNAL_FILE = 'pending.json';
@@ -151,6 +151,7 @@ export function settleJournal(caDir: string, journal: Journal): Settled {
     voided = committed; // a torn append: recorded, but the batch as a whole was not committed
     for (const s of journal.serials) if (!inIndex.has(s)) fs.rmSync(certPath(caDir, s), { force: true });
   }
+  for (const s of journal.serials) removeStaleTemps(certPath(caDir, s));
   voidSerials(caDir, voided);
   fs.rmSync(journal.stage, { recursive: true, force: true });
   endJournal(caDir);
@@ -159,6 +160,7 @@ export function settleJournal(caDir: string, journal: Journal): Settled {
 
 /** Settles what a crashed issuance left (caller holds the CA lock); undefined when nothing was pending. */
 export function recoverJournal(caDir: string): Settled | undefined {
+  removeStaleTemps(journalPath(caDir)); // a crash while the journal itself was being written
   const journal = readJournal(caDir);
   return journal ? settleJournal(caDir, journal) : undefined;
 }

@@ -50,6 +50,26 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   }
 }
 
+/**
+ * Removes the temp files writeFileAtomic left for `file` when a crash cut it short (`.<name>.<hex>.tmp`
+ * beside it). Only for callers that hold the lock guarding `file`: a live writer's temp file looks the same.
+ */
+export function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) {
+      fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+}
+
 /** Reads a file the user named, with a DbtlsError (FILE_NOT_FOUND / FILE_UNREADABLE) instead of an errno. */
 export function readUserFile(file: string, what = 'file'): Buffer {
   try {

@@ -1,0 +1,217 @@
+/**
+ * Kill points (issue 10 items 3, 4, 17): the real CLI under strace, which delivers SIGKILL when the
+ * process enters its Nth rename(2) (or unlink(2)), at every write/rename of `ca init`, `issue` and an
+ * `issue client --cn-from` batch. After each kill: either no CA or a complete one, the index agrees with
+ * the delivered files once the next command has run, no staging directory or temp file holding a key is
+ * left, and the same command run again succeeds without issuing duplicates.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { initCa } from '../../../src/ca/init.js';
+import { type IndexEntry, readIndex } from '../../../src/ca/store.js';
+import { dbtlsCommand, runCli } from '../../harness/cli.js';
+
+let work: string;
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-kill-'));
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+interface Traced {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderr: string;
+}
+
+/** dbtls under `strace -f -e inject=SYSCALL:signal=SIGKILL:when=N`: killed as it enters its Nth SYSCALL. */
+function runKilledAt(syscall: 'rename' | 'unlink', n: number, args: readonly string[]): Promise<Traced> {
+  const [cmd, ...prefix] = dbtlsCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'strace',
+      [
+        '-f',
+        '-o',
+        '/dev/null',
+        '-e',
+        `trace=${syscall}`,
+        '-e',
+        `inject=${syscall}:signal=SIGKILL:when=${n}`,
+        cmd!,
+        ...prefix,
+        ...args,
+      ],
+      { env: { ...process.env, DBTLS_CA_PASSPHRASE: undefined }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+/** strace re-raises the tracee's fatal signal on itself. */
+const killed = (r: Traced) => r.signal === 'SIGKILL' || r.code === 137;
+
+/** Every name under root (recursively) that is a staging directory or an atomic-write temp file. */
+function leftovers(root: string): string[] {
+  if (!fs.existsSync(root)) return [];
+  return (fs.readdirSync(root, { recursive: true }) as string[]).filter((p) =>
+    /dbtls-staging|\.tmp$|dbtls-init|\.init-/.test(path.basename(p)),
+  );
+}
+
+/** The CA's index and its delivered files agree: each valid leaf once, delivered, key matching; no orphan. */
+function assertAgrees(caDir: string, outOf: (e: IndexEntry) => string, cns: readonly string[]): void {
+  assert.equal(fs.existsSync(path.join(caDir, 'pending.json')), false, 'no pending journal');
+  const entries = readIndex(caDir).filter((e) => e.profile !== 'intermediate');
+  const valid = entries.filter((e) => e.status === 'valid');
+  for (const cn of cns) {
+    const mine = valid.filter((e) => e.cn === cn);
+    assert.equal(mine.length, 1, `exactly one valid certificate for ${cn}`);
+    const dir = outOf(mine[0]!);
+    const cert = new X509Certificate(fs.readFileSync(path.join(dir, 'cert.pem')));
+    assert.equal(cert.serialNumber.toLowerCase(), mine[0]!.serial, `${dir}/cert.pem is the recorded one`);
+    assert.ok(cert.checkPrivateKey(createPrivateKey(fs.readFileSync(path.join(dir, 'key.pem')))));
+    assert.equal(fs.statSync(path.join(dir, 'key.pem')).mode & 0o777, 0o600);
+  }
+  assert.equal(valid.length, cns.length, 'no valid certificate beyond the delivered ones');
+  // certs/ holds a copy of every recorded certificate and nothing else
+  const copies = fs.readdirSync(path.join(caDir, 'certs')).filter((f) => !f.startsWith('.'));
+  const recorded = new Set(readIndex(caDir).map((e) => `${e.serial}.pem`));
+  for (const c of copies) assert.ok(recorded.has(c), `certs/${c} is in the index`);
+  assert.deepEqual(leftovers(caDir), []);
+}
+
+describe('ca init: SIGKILL at each of its 7 renames and at the marker removal', () => {
+  const points: ['rename' | 'unlink', number][] = [
+    ...[1, 2, 3, 4, 5, 6, 7].map((n) => ['rename', n] as ['rename', number]),
+    ['unlink', 1],
+  ];
+  test('either no CA or a complete one; `ca init` afterwards works; no key left behind', async () => {
+    await Promise.all(
+      points.map(async ([syscall, n]) => {
+        const dir = path.join(work, `init-${syscall}-${n}`);
+        fs.mkdirSync(dir); // an existing empty directory, the case of issue 10 item 4
+        fs.writeFileSync(`${dir}.pw`, 'kill point passphrase\n');
+        const args = ['ca', 'init', '--intermediate', '--ca-dir', dir, '--passphrase-file', `${dir}.pw`];
+        const r = await runKilledAt(syscall, n, args);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        const show = await runCli(['ca', 'show', '--json', '--ca-dir', dir]);
+        // every kill point here precedes the marker's removal: no CA, and it says why and what to do
+        assert.equal(show.code, 2, `${syscall} #${n}: ${show.stdout}`);
+        assert.match(show.stderr, /error\[CA_NOT_FOUND\].*interrupted/);
+        const issue = await runCli(['issue', 'client', '--cn', 'u', '--out', `${dir}-u`, '--ca-dir', dir]);
+        assert.match(issue.stderr, /error\[CA_NOT_FOUND\]/);
+        const again = await runCli(args);
+        assert.equal(again.code, 0, `${syscall} #${n}: ${again.stderr}`);
+        assert.deepEqual(leftovers(dir), [], `${syscall} #${n}: no temp file holding a key`);
+        assert.deepEqual(
+          fs.readdirSync(work).filter((f) => f.startsWith(`.init-${syscall}-${n}`)),
+          [],
+          'no hidden build directory beside it',
+        );
+        assert.equal(fs.existsSync(path.join(dir, '.dbtls-init-incomplete')), false);
+        const ok = await runCli([
+          'issue',
+          'client',
+          '--cn',
+          'u',
+          '--out',
+          `${dir}-u`,
+          '--ca-dir',
+          dir,
+          '--passphrase-file',
+          `${dir}.pw`,
+        ]);
+        assert.equal(ok.code, 0, ok.stderr);
+        assertAgrees(dir, () => `${dir}-u`, ['u']);
+      }),
+    );
+  });
+});
+
+describe('issue client --cn: SIGKILL at each rename', () => {
+  // renames: 1 journal, 2-5 the four staged files, 6 the CA's copy, 7 the directory into place
+  test('the next command settles it: delivered and recorded, or neither', async () => {
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map(async (n) => {
+        const caDir = path.join(work, `single-${n}`, 'ca');
+        initCa(caDir, { passphrase: undefined });
+        const out = path.join(work, `single-${n}`, 'out');
+        const args = ['issue', 'client', '--cn', 'victim', '--out', out, '--ca-dir', caDir];
+        const r = await runKilledAt('rename', n, args);
+        if (n === 8)
+          assert.equal(r.code, 0, 'seven renames in all'); // the control: no 8th rename
+        else assert.ok(killed(r), `rename #${n}: killed (${r.code} ${r.signal})`);
+        const next = await runCli([
+          'issue',
+          'client',
+          '--cn',
+          'other',
+          '--out',
+          `${out}-other`,
+          '--ca-dir',
+          caDir,
+        ]);
+        assert.equal(next.code, 0, next.stderr);
+        const delivered = fs.existsSync(path.join(out, 'cert.pem'));
+        // the journal is written by rename 1 and the index line after rename 6: before that, nothing issued
+        assert.equal(delivered, n >= 7, `rename #${n}: delivered ${delivered}`);
+        const cns = delivered ? ['victim', 'other'] : ['other'];
+        assertAgrees(caDir, (e) => (e.cn === 'victim' ? out : `${out}-other`), cns);
+        assert.deepEqual(leftovers(path.dirname(out)), [], `rename #${n}: no staging directory left`);
+      }),
+    );
+  });
+});
+
+describe('issue client --cn-from: SIGKILL during the batch, then the same command again', () => {
+  const cns = ['b_0', 'b_1', 'b_2', 'b_3', 'b_4'];
+  // into a new --out: 1 journal, 2 the staging directory becomes --out;
+  // into an existing --out: 1 journal, 2..6 one rename per user directory
+  const cells: { existing: boolean; n: number }[] = [
+    ...[1, 2].map((n) => ({ existing: false, n })),
+    ...[1, 2, 4, 6].map((n) => ({ existing: true, n })),
+  ];
+  test('no valid certificate left undelivered; the re-run succeeds without duplicates', async () => {
+    await Promise.all(
+      cells.map(async ({ existing, n }) => {
+        const base = path.join(work, `batch-${existing ? 'existing' : 'new'}-${n}`);
+        const caDir = path.join(base, 'ca');
+        initCa(caDir, { passphrase: undefined });
+        const out = path.join(base, 'out');
+        if (existing) fs.mkdirSync(out);
+        fs.writeFileSync(path.join(base, 'names'), `${cns.join('\n')}\n`);
+        const args = [
+          'issue',
+          'client',
+          '--cn-from',
+          path.join(base, 'names'),
+          '--out',
+          out,
+          '--ca-dir',
+          caDir,
+        ];
+        const r = await runKilledAt('rename', n, args);
+        assert.ok(killed(r), `rename #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        const again = await runCli([...args, '--json']);
+        assert.equal(again.code, 0, `rename #${n}: ${again.stderr}`);
+        assert.equal(JSON.parse(again.stdout).length, cns.length);
+        assertAgrees(caDir, (e) => path.join(out, e.cn), cns);
+        assert.deepEqual(leftovers(base), [], `rename #${n}: no staging directory left`);
+        // the first run had committed from rename 2 on: the re-run completed it instead of issuing again
+        const all = readIndex(caDir).filter((e) => e.profile === 'client');
+        assert.equal(all.filter((e) => e.status === 'valid').length, cns.length);
+        if (n >= 2) assert.equal(all.length, cns.length, `rename #${n}: nothing issued twice`);
+      }),
+    );
+  });
+});
