@@ -107,8 +107,13 @@ async function issueBatch(
   }
   const seconds = (Date.now() - started) / 1000;
   const first = result.entries[0]!;
+  if (result.resumed) {
+    ctx.render.lines(
+      `Completed the interrupted batch: ${result.entries.length} client certificates, issued before the interruption, are now in ${path.relative(ctx.cwd, out) || '.'}/<user>/ (none issued twice).`,
+    );
+  }
   ctx.render.lines(
-    `Created ${result.entries.length} client certificates in ${path.relative(ctx.cwd, out) || '.'}/<user>/ (${Math.round(result.entries.length / Math.max(seconds, 0.001))}/s)`,
+    `${result.resumed ? 'Delivered' : 'Created'} ${result.entries.length} client certificates in ${path.relative(ctx.cwd, out) || '.'}/<user>/${result.resumed ? '' : ` (${Math.round(result.entries.length / Math.max(seconds, 0.001))}/s)`}`,
     `Each directory holds cert.pem, key.pem, chain.pem and ca.pem; the subjects look like ${first.subject}.`,
     `They will expire on ${dateText(new Date(first.notAfter))}.`,
     'Next: give each user their directory, and require the certificate: dbtls require ADMIN_TARGET USER@HOST --x509',

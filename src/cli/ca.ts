@@ -133,12 +133,14 @@ function caSummary(ca: Ca, entries: readonly IndexEntry[], now = new Date()) {
     root: certJson(ca.root),
     ...(ca.intermediate ? { intermediate: certJson(ca.intermediate) } : {}),
     counts: {
-      issued: entries.filter((e) => e.profile !== 'intermediate').length,
+      issued: entries.filter((e) => e.profile !== 'intermediate' && e.status !== 'void').length,
       server: entries.filter((e) => e.profile === 'server').length,
       client: entries.filter((e) => e.profile === 'client').length,
       valid: entries.filter((e) => e.profile !== 'intermediate' && e.status === 'valid').length - expired,
       revoked: entries.filter((e) => e.status === 'revoked').length,
       expired,
+      /** Signed but never delivered (an interrupted issuance), keys destroyed: src/ca/journal.ts. */
+      void: entries.filter((e) => e.status === 'void').length,
     },
   };
 }
@@ -209,6 +211,7 @@ const listCommand: Command = {
     }
     const now = Date.now();
     const anyRevoked = entries.some((e) => e.status === 'revoked');
+    // void entries (never delivered) are shown as such: their STATUS says it
     const rows = entries.map((e) => [
       e.serial,
       e.profile,
