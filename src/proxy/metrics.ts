@@ -14,6 +14,7 @@ export class ProxyMetrics {
   readonly failures: Counter<'code'>;
   readonly bytes: Counter<'direction'>;
   readonly resumed: Counter;
+  readonly rsa: Counter;
   upstreamNotAfter: Date | undefined;
   clientNotAfter: Date | undefined;
 
@@ -38,6 +39,11 @@ export class ProxyMetrics {
     this.resumed = new Counter({
       name: 'dbtls_proxy_upstream_tls_resumed_total',
       help: 'Upstream TLS handshakes that resumed a session',
+      registers,
+    });
+    this.rsa = new Counter({
+      name: 'dbtls_proxy_caching_sha2_rsa_total',
+      help: "caching_sha2_password full authentications answered with the proxy's RSA key",
       registers,
     });
     this.failures = new Counter({

@@ -118,6 +118,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const level = err.code === 'PROXY_CLIENT_CLOSED' ? 'info' : 'error';
       log({ level, msg: proxyErrorLine(err), code: err.code });
     },
+    rsaExchange() {
+      metrics.rsa.inc();
+    },
     closed(fromClient: number, toClient: number) {
       metrics.bytes.inc({ direction: 'client_to_upstream' }, fromClient);
       metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);

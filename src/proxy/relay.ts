@@ -58,6 +58,8 @@ export interface RelayObserver {
   /** The upstream passed every check; `peerNotAfter` is the upstream certificate's expiry. */
   upstreamVerified(seconds: number, resumed: boolean, peerNotAfter: Date | undefined): void;
   failed(err: DbtlsError): void;
+  /** A caching_sha2_password full authentication answered with the proxy's RSA key. */
+  rsaExchange(): void;
   closed(fromClient: number, toClient: number): void;
 }
 
@@ -273,6 +275,7 @@ class Session {
         if (this.sha2 === 'await-blob') {
           this.sha2 = 'idle';
           const password = recoverPassword(this.ctx.rsa, p.payload, this.scramble);
+          this.ctx.observer.rsaExchange();
           this.sendSecret(framePacket(this.nextServerSeq, password), password);
           this.nextServerSeq = (this.nextServerSeq + 1) & 0xff;
           continue;

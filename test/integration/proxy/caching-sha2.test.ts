@@ -1,0 +1,192 @@
+/**
+ * caching_sha2_password through dbtls proxy, against the MySQL-8-like test server (test/harness/mysql8.ts:
+ * no MySQL 8 can run here). Real clients with no TLS settings: PyMySQL, mysql2 and the mariadb CLI
+ * (libmariadb's caching_sha2_password plugin). Over plaintext TCP the clients ask for an RSA key: the proxy
+ * answers with its own, recovers the password and sends it in clear inside the verified TLS; over the unix
+ * socket clients send it in clear. The server records which path each login took and that it was TLS
+ * with the proxy's client certificate.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
+import { type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
+import { type Mysql8Server, startMysql8 } from '../../harness/mysql8.js';
+import { run } from '../../harness/oracles.js';
+import { makeTestPki, type TestPki } from '../../harness/pki.js';
+
+const USER = 'sha2user';
+const PASSWORD = 'sha2-Pw-with-some-length-0123456789';
+const PYTHON = '/usr/bin/python3';
+
+let pki: TestPki;
+let server: Mysql8Server;
+let proxy: RunningProxy;
+let dir: string;
+let socketPath: string;
+
+function tcpPort(): number {
+  const a = proxy.listening.find((l) => l.kind === 'tcp');
+  assert.ok(a?.kind === 'tcp');
+  return a.port;
+}
+
+function pymysql(where: { port: number } | { socket: string }, password = PASSWORD) {
+  const script = `
+import os, sys, pymysql
+kw = dict(user=sys.argv[1], password=os.environ['PW'])
+if sys.argv[2] == 'socket': kw['unix_socket'] = sys.argv[3]
+else: kw.update(host='127.0.0.1', port=int(sys.argv[3]))
+try:
+    c = pymysql.connect(**kw)
+except pymysql.err.MySQLError as e:
+    print('ERR', e.args[0], e.args[1]); sys.exit(1)
+cur = c.cursor(); cur.execute("SHOW STATUS LIKE 'Ssl_version'"); print(cur.fetchone()[1]); c.close()
+`;
+  const args = 'socket' in where ? ['socket', where.socket] : ['tcp', String(where.port)];
+  return run(PYTHON, ['-c', script, USER, ...args], { env: { ...process.env, PW: password } });
+}
+
+async function mysql2Login(where: { port: number } | { socketPath: string }): Promise<string> {
+  const conn = await mysql.createConnection({
+    ...('port' in where ? { host: '127.0.0.1', port: where.port } : where),
+    user: USER,
+    password: PASSWORD,
+  });
+  try {
+    const [rows] = await conn.query("SHOW STATUS LIKE 'Ssl_version'");
+    return String((rows as { Value: string }[])[0]?.Value);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** How many RSA exchanges the proxy answered so far (its metric). */
+async function rsaCount(): Promise<number> {
+  return (await proxy.metrics.rsa.get()).values[0]?.value ?? 0;
+}
+
+function lastLogin() {
+  const l = server.logins.at(-1);
+  assert.ok(l, 'the server saw a login');
+  return l;
+}
+
+before(async () => {
+  pki = await makeTestPki();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-proxy-sha2-'));
+  socketPath = path.join(dir, 'mysql.sock');
+  server = await startMysql8({
+    cert: fs.readFileSync(pki.server.cert),
+    key: fs.readFileSync(pki.server.key),
+    ca: fs.readFileSync(pki.ca),
+    users: { [USER]: PASSWORD },
+  });
+  proxy = await startProxy({
+    upstream: {
+      host: '127.0.0.1',
+      port: server.port,
+      tls: {
+        mode: 'verify-full',
+        mutualTls: 'enable',
+        ca: pki.ca,
+        cert: pki.client.cert,
+        key: pki.client.key,
+        minVersion: 'TLSv1.2',
+      },
+    },
+    listen: [
+      { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      { kind: 'unix', path: socketPath, mode: 0o600 },
+    ],
+  });
+});
+
+after(async () => {
+  await proxy?.shutdown(0);
+  await server?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('caching_sha2_password through the proxy', () => {
+  beforeEach(() => server.clearCache());
+
+  it('PyMySQL over TCP: full authentication via the proxy RSA key, then the fast path', async () => {
+    const rsaBefore = await rsaCount();
+    const first = await pymysql({ port: tcpPort() });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.equal(await rsaCount(), rsaBefore + 1, 'the client encrypted to the proxy key');
+    assert.match(first.stdout.trim(), /^TLSv1\.[23]$/);
+    assert.deepEqual(lastLogin(), {
+      user: USER,
+      path: 'full-clear',
+      tls: first.stdout.trim(),
+      clientCn: 'dbtls_client',
+    });
+    const second = await pymysql({ port: tcpPort() });
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(lastLogin().path, 'fast');
+  });
+
+  it('PyMySQL over the unix socket: the clear password goes on inside TLS', async () => {
+    const rsaBefore = await rsaCount();
+    const r = await pymysql({ socket: socketPath });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(
+      await rsaCount(),
+      rsaBefore,
+      'no RSA exchange: the client sent the password in clear on the socket',
+    );
+    assert.equal(lastLogin().path, 'full-clear');
+    assert.match(String(lastLogin().tls), /^TLSv1\.[23]$/);
+  });
+
+  it('mysql2 over TCP and the unix socket, full then fast', async () => {
+    const rsaBefore = await rsaCount();
+    assert.match(await mysql2Login({ port: tcpPort() }), /^TLSv1\.[23]$/);
+    assert.equal(lastLogin().path, 'full-clear');
+    assert.equal(await rsaCount(), rsaBefore + 1);
+    assert.match(await mysql2Login({ port: tcpPort() }), /^TLSv1\.[23]$/);
+    assert.equal(lastLogin().path, 'fast');
+    server.clearCache();
+    assert.match(await mysql2Login({ socketPath }), /^TLSv1\.[23]$/);
+    assert.equal(lastLogin().path, 'full-clear');
+  });
+
+  it('the mariadb CLI (libmariadb caching_sha2_password) over TCP', async () => {
+    const args = [
+      '--no-defaults',
+      '--protocol=TCP',
+      '--host=127.0.0.1',
+      `--port=${tcpPort()}`,
+      `--user=${USER}`,
+      '-N',
+      '-B',
+    ];
+    const env = { ...process.env, MYSQL_PWD: PASSWORD };
+    const full = await run('mariadb', [...args, '-e', "SHOW STATUS LIKE 'Ssl_version'"], {
+      env,
+      timeoutMs: 20_000,
+    });
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stdout, /^Ssl_version\tTLSv1\.[23]$/m);
+    assert.equal(lastLogin().path, 'full-clear');
+    const fast = await run('mariadb', [...args, '-e', 'SELECT CURRENT_USER()'], { env, timeoutMs: 20_000 });
+    assert.equal(fast.code, 0, fast.stderr);
+    assert.equal(fast.stdout.trim(), `${USER}@%`);
+    assert.equal(lastLogin().path, 'fast');
+  });
+
+  it('a wrong password: the server says no, on either path', async () => {
+    const full = await pymysql({ port: tcpPort() }, 'wrong');
+    assert.equal(full.code, 1);
+    assert.match(full.stdout, /^ERR 1045 Access denied for user 'sha2user'/);
+    assert.equal(lastLogin().path, 'denied');
+    assert.equal((await pymysql({ port: tcpPort() })).code, 0);
+    const fast = await pymysql({ port: tcpPort() }, 'wrong');
+    assert.equal(fast.code, 1);
+    assert.match(fast.stdout, /^ERR 1045 /);
+  });
+});
