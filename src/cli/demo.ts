@@ -82,7 +82,8 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     render.lines(
       `Starting a throwaway MariaDB: a private mariadbd with its own datadir and port, in ${dir} (removed at the end)…`,
     );
-    sandbox = await startSandbox({}, { dirPrefix: 'mariadb-', parentDir: dir });
+    // Killed with SIGKILL, the demo runs no handler: the sandbox's watchdog stops mariadbd and removes `dir`.
+    sandbox = await startSandbox({}, { dirPrefix: 'mariadb-', parentDir: dir, orphanDir: dir });
     const db = sandbox;
     const adminPassword = secret();
     const appPassword = secret();

@@ -129,6 +129,16 @@ export const day = (d: Date | string): string => (typeof d === 'string' ? d : d.
 /** How many lines of a failed restart command's output the error quotes. */
 const RESTART_OUTPUT_LINES = 3;
 
+/** Secrets dbtls reads from the environment: a restart command (`systemctl …`) needs none of them. */
+const SECRET_ENV: readonly string[] = [CA_PASSPHRASE_ENV, 'MYSQL_PWD'];
+
+/** This process's environment without the secrets (issue 10, item 17). */
+export function restartEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of SECRET_ENV) delete out[name];
+  return out;
+}
+
 /**
  * Runs the user's restart command through the shell (it is theirs: `systemctl restart mariadb`), resolving
  * when it exits 0; RESTART_FAILED with the end of its output otherwise.
@@ -136,7 +146,10 @@ const RESTART_OUTPUT_LINES = 3;
 export function shellRestart(command: string): () => Promise<void> {
   return () =>
     new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', command], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: restartEnv(),
+      });
       let output = '';
       const collect = (d: Buffer) => {
         output += d;

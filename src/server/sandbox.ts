@@ -64,6 +64,11 @@ export interface SandboxHooks {
   readonly dirPrefix?: string;
   /** Where the temp dir is made (default the system temp dir). */
   readonly parentDir?: string;
+  /**
+   * What the watchdog removes when this process dies without stopping the sandbox (SIGKILL): the sandbox's
+   * own dir by default; `dbtls demo` passes its whole temp dir.
+   */
+  readonly orphanDir?: string;
 }
 
 const HOST = '127.0.0.1';
@@ -75,6 +80,27 @@ const POLL_MS = 25;
 /** A port found free can be taken by another process before mariadbd binds it: try a few. */
 const PORT_ATTEMPTS = 5;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The watchdog: a shell that blocks reading a pipe whose only writer is this process. When this process
+ * dies, whatever the signal (SIGKILL runs no handler), the kernel closes the pipe, `read` returns, and the
+ * shell kills mariadbd, waits for it to go, and removes the directory (issue 10, item 17). A clean stop
+ * kills the watchdog first, so it never signals a pid the system may have reused.
+ */
+const WATCHDOG =
+  'read _; kill -KILL "$1" 2>/dev/null; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; rm -rf -- "$2"';
+
+function startWatchdog(pid: number, dir: string): ChildProcess {
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'dbtls-sandbox-watchdog', String(pid), dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  watchdog.unref();
+  // Neither the child nor its pipe may keep this process alive: the pipe only has to exist.
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  watchdog.on('error', () => undefined);
+  return watchdog;
+}
 
 // ---- cleanup on exit ----
 
@@ -149,6 +175,7 @@ class SandboxServer implements Sandbox {
   readonly configFile: string;
   readonly confDir: string;
   private child: ChildProcess | undefined;
+  private watchdog: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private currentPort = 0;
   private stopped = false;
@@ -212,10 +239,12 @@ class SandboxServer implements Sandbox {
     // Not keeping the caller alive: its exit handler kills a sandbox it forgot to stop.
     child.unref();
     this.child = child;
+    if (child.pid !== undefined) this.watchdog = startWatchdog(child.pid, this.hooks.orphanDir ?? this.dir);
     let exitCode: number | undefined;
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         exitCode = code ?? (signal ? -1 : 0);
+        this.stopWatchdog();
         resolve();
       });
       child.on('error', () => resolve());
@@ -259,9 +288,24 @@ class SandboxServer implements Sandbox {
     return result.stdout;
   }
 
+  /** Ends the watchdog without letting it act (its `read` is interrupted by the signal). */
+  private stopWatchdog(): void {
+    const w = this.watchdog;
+    this.watchdog = undefined;
+    if (w?.pid !== undefined && w.exitCode === null && w.signalCode === null) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    w?.stdin?.destroy();
+  }
+
   private async stopProcess(): Promise<void> {
     const child = this.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    this.stopWatchdog();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await this.exited;
@@ -290,6 +334,7 @@ class SandboxServer implements Sandbox {
   }
 
   killNow(removeDir = false): void {
+    this.stopWatchdog();
     const pid = this.child?.pid;
     if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) {
       try {

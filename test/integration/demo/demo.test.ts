@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { dbtlsCommand, PROJECT_ROOT, runCli } from '../../harness/cli.js';
 
@@ -119,4 +120,52 @@ test('Ctrl-C in the middle of dbtls demo stops the sandbox and removes its files
     socket.once('error', () => resolve(true));
   });
   assert.equal(refused, true, 'the sandbox mariadbd is gone');
+});
+
+/** Whether a TCP connection to 127.0.0.1:port is refused (nothing listens). */
+function refusedAt(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+test('dbtls demo killed with SIGKILL does not leave its mariadbd running, nor its files', async () => {
+  const [cmd, ...args] = dbtlsCommand();
+  const child = spawn(cmd!, [...args, 'demo'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = /on 127\.0\.0\.1:(\d+), as it ships/.exec(stdout);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('close', () => reject(new Error(`the demo ended before starting its sandbox:\n${stdout}`)));
+  });
+  const dir = demoDir(stdout);
+  const sandboxDir = fs.readdirSync(dir).find((n) => n.startsWith('mariadb-'));
+  const pid = Number(fs.readFileSync(path.join(dir, sandboxDir!, 'mysqld.pid'), 'utf8').trim());
+  assert.ok(pid > 0);
+  // SIGKILL runs no handler in the demo: only the sandbox's watchdog can stop mariadbd now.
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('close', resolve));
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Poll for the outcome (a generous deadline on a loaded machine; no fixed sleep decides anything).
+  const deadline = Date.now() + 60_000;
+  while ((alive() || fs.existsSync(dir)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(alive(), false, `mariadbd ${pid} still runs`);
+  assert.equal(await refusedAt(port), true, 'nothing listens on the sandbox port');
+  assert.equal(fs.existsSync(dir), false, 'no temp dir is left behind');
 });

@@ -111,32 +111,38 @@ test('a fragment the server does not read is refused before any change, with the
   assert.equal(await serverState(db), before);
 });
 
-test('a failure half-way prints the steps done so far', async () => {
+test('a failure half-way prints the steps done so far; the restart command does not inherit the secrets', async () => {
   const base = path.join(tmp, 'half');
   const fragment = path.join(base, 'conf.d', 'ssl-config.cnf');
+  const envFile = path.join(tmp, 'restart-env');
   const db = await start({ users: USERS, extra: { [`!include ${fragment}`]: true } });
-  const res = await runCli([
-    'secure',
-    ...cliAdmin(db, 'half'),
-    '--user',
-    'app@%',
-    '--ca-dir',
-    path.join(base, 'ca'),
-    '--no-passphrase',
-    '--dir',
-    path.join(base, 'ssl'),
-    '--out',
-    path.join(base, 'clients'),
-    '--config-file',
-    fragment,
-    '--restart-command',
-    'echo cannot restart here >&2; exit 3',
-  ]);
+  const res = await runCli(
+    [
+      'secure',
+      ...cliAdmin(db, 'half'),
+      '--user',
+      'app@%',
+      '--ca-dir',
+      path.join(base, 'ca'),
+      '--dir',
+      path.join(base, 'ssl'),
+      '--out',
+      path.join(base, 'clients'),
+      '--config-file',
+      fragment,
+      '--restart-command',
+      `env > '${envFile}'; echo cannot restart here >&2; exit 3`,
+    ],
+    { env: { DBTLS_CA_PASSPHRASE: 'the-ca-passphrase-value', MYSQL_PWD: 'the-admin-password-value' } },
+  );
   assert.notEqual(res.code, 0, res.stderr + res.stdout);
   assert.match(res.stderr, /error\[RESTART_FAILED\]: could not restart the server: .* exited with 3/);
   assert.match(res.stdout, /^Securing 127\.0\.0\.1:\d+: stopped after these steps:$/m);
   assert.match(res.stdout, /✓ ca +created a new CA in /);
   assert.match(res.stdout, /✓ server-certificate +issued for /);
+  const env = fs.readFileSync(envFile, 'utf8');
+  assert.match(env, /^PATH=/m);
+  assert.doesNotMatch(env, /DBTLS_CA_PASSPHRASE|the-ca-passphrase-value|MYSQL_PWD|the-admin-password-value/);
 });
 
 test('without --dir and --config-file: the files go where @@ssl_cert lives, the fragment where the server reads it', async () => {
