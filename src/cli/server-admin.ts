@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { CA_PASSPHRASE_ENV } from '../ca/store.js';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin.js';
 import { resolveAdminTarget } from '../server/admin-target.js';
+import { recoverInterruptedRequires, stateDir } from '../server/require-journal.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 
@@ -92,7 +93,23 @@ export async function withAdmin<T>(
   fn: (s: AdminSession) => Promise<T>,
   o: AdminFlagsOptions = {},
 ): Promise<T> {
-  return withSession(await openAdminSession(await adminSessionOptions(p, ctx, target, o)), fn);
+  const session = await openAdminSession(await adminSessionOptions(p, ctx, target, o));
+  return withSession(session, async (s) => {
+    await settleInterruptedRequires(s, ctx);
+    return fn(s);
+  });
+}
+
+/**
+ * Every admin session first settles what an interrupted `dbtls require` left on this server (issue 10
+ * item 9), and says so; a failure to look is a warning, never the end of the command the user asked for.
+ */
+async function settleInterruptedRequires(session: AdminSession, ctx: CommandContext): Promise<void> {
+  try {
+    for (const r of await recoverInterruptedRequires(session, stateDir(ctx.env))) ctx.render.warn(r.message);
+  } catch (err) {
+    ctx.render.warn(`could not check for an interrupted \`dbtls require\`: ${causeText(err)}`);
+  }
 }
 
 export async function withSession<T>(session: AdminSession, fn: (s: AdminSession) => Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ import { DbtlsError } from '../errors.js';
 import type { AdminSslMode } from '../server/admin.js';
 import { parseAdminSslMode } from '../server/admin-target.js';
 import { applyRequirement, certificateName, type RequireResult } from '../server/require.js';
+import { stateDir } from '../server/require-journal.js';
 import {
   type AccountInfo,
   describeRequirement,
@@ -137,6 +138,7 @@ export const requireCommand: Command = {
         requirement,
         dryRun: flag(p, 'dry-run'),
         iHaveAnotherWayIn: flag(p, 'i-have-another-way-in'),
+        journalDir: stateDir(ctx.env),
         verify: {
           password: passwordFile ? readSecretFile(passwordFile, 'verify password') : undefined,
           cert: str(p, 'verify-cert'),

@@ -4,6 +4,7 @@
  * this module decides TLS once, from the ssl-mode, so that an admin password never crosses an
  * unverified link unless the user chose that explicitly.
  */
+import * as fs from 'node:fs';
 import type { ConnectionOptions } from 'mysql2';
 import { type Connection, createConnection } from 'mysql2/promise';
 import { connect } from '../client/connect.js';
@@ -37,6 +38,11 @@ export interface SessionOptions {
   readonly password?: string | undefined;
   readonly tls: SessionTls;
   readonly connectTimeoutMs?: number;
+  /**
+   * Use `tls` over the unix socket too. Admin sessions never need it (the socket is local); the check
+   * login of a 'localhost' account does: it must log in as that account's clients do (issue 10 item 10).
+   */
+  readonly socketTls?: boolean;
 }
 
 export type Row = Record<string, unknown>;
@@ -70,6 +76,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** mysql2 options for the unix socket: local, so TLS does not apply. */
 function socketConnectionOptions(o: SessionOptions): ConnectionOptions {
   return {
+    ...(o.socketTls && o.tls.mode !== 'disable' ? { ssl: socketSsl(o.tls) } : {}),
     socketPath: o.socket,
     user: o.user,
     password: o.password ?? '',
@@ -78,6 +85,22 @@ function socketConnectionOptions(o: SessionOptions): ConnectionOptions {
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+  };
+}
+
+/**
+ * mysql2's TLS options for a unix socket (the server's certificate is checked against 'localhost'): the
+ * same ssl-mode guarantees as over TCP; mysql2 fails closed before sending credentials when the server
+ * offers no TLS (FACTS.md).
+ */
+function socketSsl(tls: SessionTls): NonNullable<ConnectionOptions['ssl']> {
+  const read = (file: string | undefined) => (file ? fs.readFileSync(file) : undefined);
+  return {
+    ...(tls.ca ? { ca: read(tls.ca) } : {}),
+    ...(tls.cert ? { cert: read(tls.cert), key: read(tls.key) } : {}),
+    rejectUnauthorized: tls.mode !== 'trust',
+    verifyIdentity: tls.mode === 'verify-full',
+    minVersion: MIN_TLS_VERSION,
   };
 }
 
@@ -112,8 +135,12 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
   conn.on('error', () => {
     // A server-side kill after we are done must not crash the process.
   });
+  // The TLS protocol when the stream was upgraded (a TLSSocket), for the check login's report.
+  const stream = (conn as unknown as { connection?: { stream?: { getProtocol?: () => string | null } } })
+    .connection?.stream;
+  const cipher = stream?.getProtocol?.();
   return {
-    tlsProtocol: undefined,
+    tlsProtocol: cipher ?? undefined,
     async query(sql) {
       try {
         const [rows] = await conn.query({ sql, rowsAsArray: false });

@@ -5,12 +5,14 @@
  * ACCOUNT with the credentials its clients will use, and if that fails the remembered requirement is put
  * back before we report (LOCKOUT_PREVENTED).
  */
+import * as fs from 'node:fs';
 import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { checkCombination } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
 import { type Account, type AdminSession, type AdminSslMode, openSession, type SessionTls } from './admin.js';
 import { checkPrivileges } from './preflight.js';
+import { clearJournal, serverIdentity, stateDir, writeJournal } from './require-journal.js';
 import { accountSql, splitCurrentUser } from './sql.js';
 import {
   accountRequirement,
@@ -37,6 +39,8 @@ export interface RequireOptions {
   readonly dryRun?: boolean;
   /** Allows changing the account the admin session itself is logged in as. */
   readonly iHaveAnotherWayIn?: boolean;
+  /** Where the journal of the change is written (default: stateDir(process.env)). */
+  readonly journalDir?: string | undefined;
 }
 
 export interface RequireResult {
@@ -70,10 +74,37 @@ export function verifyTls(admin: AdminSession, v: VerifyCredentials): SessionTls
   return { mode: v.mode ?? inherited, ca, cert: v.cert, key: v.key };
 }
 
-async function verifyLogin(admin: AdminSession, account: Account, v: VerifyCredentials): Promise<string> {
+/** 'localhost' accounts are reached only over the unix socket (MariaDB and MySQL: host 'localhost'). */
+const isSocketAccount = (account: Account) => account.host.toLowerCase() === 'localhost';
+
+/**
+ * The unix socket a 'localhost' account's check login uses: the admin session's, else the server's
+ * @@socket, which must be on this machine (issue 10 item 10: over TCP the login lands on another account).
+ */
+async function checkSocket(admin: AdminSession, name: string): Promise<string> {
+  if (admin.options.socket) return admin.options.socket;
+  const [row] = await admin.query('SELECT @@socket AS socket');
+  const socket = String(row?.socket ?? '');
+  if (!socket || !fs.existsSync(socket)) {
+    throw new DbtlsError(
+      'SOCKET_NOT_LOCAL',
+      `could not check the login of ${name}: a 'localhost' account logs in over the server's unix socket${socket ? ` (${socket})` : ''}, which is not on this machine`,
+      { hint: 'run dbtls on the server host (add --socket PATH if the socket is elsewhere)' },
+    );
+  }
+  return socket;
+}
+
+async function verifyLogin(
+  admin: AdminSession,
+  account: Account,
+  v: VerifyCredentials,
+  socket: string | undefined,
+): Promise<string> {
   const session = await openSession({
     host: admin.options.host,
     port: admin.options.port,
+    ...(socket ? { socket, socketTls: true } : {}),
     user: account.user,
     password: v.password,
     tls: verifyTls(admin, v),
@@ -144,15 +175,32 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
   ] as const) {
     if (file && tls.mode !== 'disable') readUserFile(file, what);
   }
+  refuseKnownFailures(name, o, tls.cert);
+  const socket = isSocketAccount(account) ? await checkSocket(admin, name) : undefined;
   if (o.dryRun || !statement) return { ...base, verifiedOver: undefined };
 
-  await admin.query(statement);
+  // The intended change is on disk before the server sees it: if this process dies before the check
+  // settles it, the next dbtls command on this server reverts it (src/server/require-journal.ts).
+  const journal = writeJournal(o.journalDir ?? stateDir(process.env), {
+    server: await serverIdentity(admin),
+    account,
+    before,
+    after: o.requirement,
+  });
   try {
-    const verifiedOver = await verifyLogin(admin, account, o.verify);
+    await admin.query(statement);
+  } catch (err) {
+    clearJournal(journal);
+    throw err;
+  }
+  try {
+    const verifiedOver = await verifyLogin(admin, account, o.verify, socket);
+    clearJournal(journal);
     return { ...base, verifiedOver };
   } catch (loginError) {
     try {
       await admin.query(revertStatement);
+      clearJournal(journal);
     } catch (revertError) {
       // Say exactly where the account was left, and the one statement that puts it back (issue 10 item 16).
       throw new DbtlsError(
@@ -187,6 +235,40 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
         },
       },
     );
+  }
+}
+
+/**
+ * Refuses, before any change, what is known here to fail (issue 10 item 9): a certificate requirement
+ * without a client certificate for the check login, or a --subject-of / --issuer-of name that the
+ * --verify-cert does not carry (the server compares them byte for byte, so the check could never pass).
+ */
+function refuseKnownFailures(name: string, o: RequireOptions, certFile: string | undefined): void {
+  const r = o.requirement;
+  if (r.type !== 'X509' && r.type !== 'SPECIFIED') return;
+  if (!certFile) {
+    if (o.dryRun) return;
+    throw new DbtlsError(
+      'VERIFY_CERT_REQUIRED',
+      `could not check the login of ${name} after REQUIRE ${describeRequirement(r)}: no client certificate to log in with`,
+      { hint: 'pass --verify-cert FILE --verify-key FILE: the certificate the account will use' },
+    );
+  }
+  const cert = parseCertificate(readUserFile(certFile, 'client certificate'));
+  for (const [field, wanted, has] of [
+    ['subject', r.subject, cert.subject],
+    ['issuer', r.issuer, cert.issuer],
+  ] as const) {
+    if (wanted !== undefined && wanted !== has) {
+      throw new DbtlsError(
+        'VERIFY_CERT_MISMATCH',
+        `could not require ${field.toUpperCase()} ${JSON.stringify(wanted)} of ${name}: the --verify-cert ${certFile} has the ${field} ${JSON.stringify(has)}, so the check login could never pass; nothing was changed`,
+        {
+          hint: `pass the certificate the account will use both as --${field}-of and as --verify-cert (with its --verify-key)`,
+          details: { [field]: wanted, verifyCert: has },
+        },
+      );
+    }
   }
 }
 

@@ -196,7 +196,10 @@ describe('MySQL 8.4: rotation and status work without have_ssl', () => {
     assert.equal(status.tlsVersion, 'TLSv1.2,TLSv1.3');
     assert.equal(status.reloadStatement, 'ALTER INSTANCE RELOAD TLS');
     // The probe was attempted: nothing listens on the port, so it failed and said so.
-    assert.match(status.probeError ?? '', /^PROBE_FAILED: could not probe TLS on 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+    assert.match(
+      status.probeError ?? '',
+      /^PROBE_FAILED: could not probe TLS on 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
+    );
   });
 
   it('status with TLS off does not probe', async () => {
