@@ -88,9 +88,10 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
 function renderPlan(ctx: CommandContext, plan: RotatePlan): void {
   ctx.render.lines(
     'Dry run: nothing was changed. rotate would:',
-    ...[...plan.orphans, ...plan.superseded].map(
-      (serial) => `  mark serial ${serial} revoked (left valid by an interrupted rotation)`,
+    ...plan.orphans.map(
+      (serial) => `  void       serial ${serial} (issued by an interrupted rotation, never installed)`,
     ),
+    ...plan.superseded.map((serial) => `  supersede  serial ${serial} (replaced by an interrupted rotation)`),
     `  issue      ${plan.subject} for ${[...plan.names.dns, ...plan.names.ip].join(', ')} (${plan.keyAlgorithm}, new key${plan.days ? `, ${plan.days} days` : ''})`,
     `  write      the new key and certificate into ${plan.pairDir}/gen-<serial>/`,
     ...(plan.convertsFiles

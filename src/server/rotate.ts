@@ -190,15 +190,15 @@ export function currentLeaf(certFile: string, served: ServedCertificate): Certif
   return leaf;
 }
 
-/** Marks `serial` revoked with `reason` in a CA index if it is still valid; a serial it does not hold is ignored. */
-function retire(caDir: string, serials: readonly string[], now: Date, reason: string): void {
+/** Marks still-valid serials in a CA index: revoked with `reason`, or void (never delivered, key gone). */
+function retire(caDir: string, serials: readonly string[], now: Date, reason: string | 'void'): void {
   if (serials.length === 0) return;
   updateIndex(caDir, (entries) =>
-    entries.map((e) =>
-      serials.includes(e.serial) && e.status === 'valid'
-        ? { ...e, status: 'revoked' as const, revokedAt: now.toISOString(), revocationReason: reason }
-        : e,
-    ),
+    entries.map((e) => {
+      if (!serials.includes(e.serial) || e.status !== 'valid') return e;
+      if (reason === 'void') return { ...e, status: 'void' as const };
+      return { ...e, status: 'revoked' as const, revokedAt: now.toISOString(), revocationReason: reason };
+    }),
   );
 }
 
@@ -212,7 +212,7 @@ export function supersede(caDir: string, serial: string, now: Date): void {
 
 /**
  * What an interrupted rotation left valid in the index: certificates re-issued from the served leaf that
- * never went live (their key is lost: RFC 5280 cessationOfOperation), and the leaf's own predecessor when
+ * never went live (their key is lost: void, as src/ca/journal.ts records them), and the leaf's own predecessor when
  * the switch happened but the run died before marking it (superseded). An index entry means a delivered
  * certificate (DESIGN.md). Pure.
  */
@@ -288,7 +288,7 @@ export async function installAndReload(
       'ROTATE_FAILED',
       `could not rotate the server certificate: ${causeText(err)}; ${restored}`,
       {
-        hint: 'check the server error log; the new certificate was marked revoked (cessationOfOperation) in the CA index',
+        hint: 'check the server error log; the new certificate was marked void in the CA index (never delivered)',
         kind: 'runtime',
         cause: err,
       },
@@ -309,7 +309,7 @@ export interface RotatePlan {
   readonly pairDir: string;
   readonly convertsFiles: boolean;
   readonly statement: string;
-  /** Serials an interrupted earlier run left valid, marked revoked first. */
+  /** Serials an interrupted earlier run left valid: never delivered (void) and a predecessor (superseded). */
   readonly orphans: readonly string[];
   readonly superseded: readonly string[];
 }
@@ -370,7 +370,7 @@ export async function rotateServerCertificate(
   const plan = await planRotation(session, ca, o);
   const { files, names, keyAlgorithm } = plan;
   return withPairLock(pairLayout(files), async () => {
-    retire(ca.dir, plan.orphans, now, 'cessationOfOperation');
+    retire(ca.dir, plan.orphans, now, 'void');
     retire(ca.dir, plan.superseded, now, 'superseded');
     const issued = issueCertificate(ca, {
       profile: 'server',
@@ -397,7 +397,7 @@ export async function rotateServerCertificate(
       result = await installAndReload(session, files, issued);
     } catch (err) {
       // Never delivered: the index must not keep it as a valid certificate whose key is gone.
-      retire(ca.dir, [issued.cert.serial], now, 'cessationOfOperation');
+      retire(ca.dir, [issued.cert.serial], now, 'void');
       throw err;
     }
     supersede(ca.dir, plan.before.serial, now);
