@@ -138,24 +138,44 @@ function voidSerials(caDir: string, serials: readonly string[]): void {
  * Settles the journal (caller holds the CA lock): completes a committed issuance, or takes back one that
  * was not. Used after a crash (recoverJournal) and by the issuing command itself when it fails.
  */
-export function settleJournal(caDir: string, journal: Journal): Settled {
-  const recorded = readIndex(caDir).map((e) => e.serial);
-  const inIndex = new Set(recorded);
-  const committed = journal.serials.filter((s) => inIndex.has(s));
+export function settleJournal(caDir: string, journal: Journal, committed?: boolean): Settled {
+  let recorded: readonly string[];
+  if (committed) recorded = journal.serials;
+  else {
+    const inIndex = new Set(readIndex(caDir).map((e) => e.serial));
+    recorded = journal.serials.filter((s) => inIndex.has(s));
+  }
   let voided: string[] = [];
   let completed = false;
-  if (committed.length === journal.serials.length && committed.length > 0) {
+  if (recorded.length === journal.serials.length && recorded.length > 0) {
     voided = deliver(journal);
     completed = voided.length === 0;
   } else {
-    voided = committed; // a torn append: recorded, but the batch as a whole was not committed
-    for (const s of journal.serials) if (!inIndex.has(s)) fs.rmSync(certPath(caDir, s), { force: true });
+    voided = [...recorded]; // a torn append: recorded, but the issuance as a whole was not committed
+    const kept = new Set(recorded);
+    for (const s of journal.serials) if (!kept.has(s)) fs.rmSync(certPath(caDir, s), { force: true });
+    removeCopyTemps(caDir, journal.serials);
   }
-  for (const s of journal.serials) removeStaleTemps(certPath(caDir, s));
   voidSerials(caDir, voided);
   fs.rmSync(journal.stage, { recursive: true, force: true });
   endJournal(caDir);
   return { journal, completed, voided };
+}
+
+/** The temp files a crash left while the CA's copies (certs/<serial>.pem) were written: one directory read. */
+function removeCopyTemps(caDir: string, serials: readonly string[]): void {
+  const certs = path.dirname(certPath(caDir, 'x'));
+  const wanted = new Set(serials);
+  let names: string[];
+  try {
+    names = fs.readdirSync(certs);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.([0-9a-f]+)\.pem\.[0-9a-f]{12}\.tmp$/.exec(name);
+    if (m && wanted.has(m[1]!)) fs.rmSync(path.join(certs, name), { force: true });
+  }
 }
 
 /** Settles what a crashed issuance left (caller holds the CA lock); undefined when nothing was pending. */
@@ -167,7 +187,7 @@ export function recoverJournal(caDir: string): Settled | undefined {
 
 /** Completes a committed issuance (step 4); a rename that fails voids its certificates (WRITE_FAILED). */
 export function finishJournal(caDir: string, journal: Journal): void {
-  const settled = settleJournal(caDir, journal);
+  const settled = settleJournal(caDir, journal, true);
   if (settled.voided.length > 0) {
     throw new DbtlsError(
       'WRITE_FAILED',
