@@ -15,6 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import { initCa } from '../../../src/ca/init.js';
 import { type IndexEntry, readIndex } from '../../../src/ca/store.js';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { mariadbClient } from '../../harness/oracles.js';
 
 let work: string;
 before(() => {
@@ -213,5 +215,74 @@ describe('issue client --cn-from: SIGKILL during the batch, then the same comman
         if (n >= 2) assert.equal(all.length, cns.length, `rename #${n}: nothing issued twice`);
       }),
     );
+  });
+});
+
+describe('what the recovery delivers works in a real MariaDB', () => {
+  let db: MariadbInstance | undefined;
+  after(() => db?.stop());
+
+  test('repaired CA, a server certificate and a batch both delivered by recovery: REQUIRE SUBJECT login', async () => {
+    const base = path.join(work, 'mariadb');
+    fs.mkdirSync(base);
+    const caDir = path.join(base, 'ca');
+    const init = ['ca', 'init', '--intermediate', '--no-passphrase', '--ca-dir', caDir];
+    assert.ok(killed(await runKilledAt('rename', 4, init)));
+    assert.equal((await runCli(init)).code, 0);
+    const srv = path.join(base, 'srv');
+    const server = [
+      'issue',
+      'server',
+      '--cn',
+      'localhost',
+      '--ip',
+      '127.0.0.1',
+      '--out',
+      srv,
+      '--ca-dir',
+      caDir,
+    ];
+    assert.ok(killed(await runKilledAt('rename', 7, server)), 'killed after its commit, before delivery');
+    assert.equal(fs.existsSync(srv), false);
+    fs.writeFileSync(path.join(base, 'names'), 'b_0\nb_1\n');
+    const out = path.join(base, 'users');
+    const batch = ['issue', 'client', '--cn-from', path.join(base, 'names'), '--out', out, '--ca-dir', caDir];
+    // rename 1: the recovery delivers the server directory; 2: the batch's journal; 3: its --out
+    assert.ok(killed(await runKilledAt('rename', 3, batch)));
+    assert.ok(
+      fs.existsSync(path.join(srv, 'key.pem')),
+      'the server certificate was delivered by the recovery',
+    );
+    const again = await runCli(batch);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Completed the interrupted batch: 2 client certificates/);
+    const user = readIndex(caDir).find((e) => e.cn === 'b_1' && e.status === 'valid')!;
+    db = await startMariadb({
+      tls: {
+        ca: path.join(srv, 'ca.pem'),
+        cert: path.join(srv, 'chain.pem'),
+        key: path.join(srv, 'key.pem'),
+      },
+      users: [{ name: 'b_1', password: 'pw', require: { subject: user.subject, issuer: user.issuer } }],
+    });
+    const login = await mariadbClient({
+      port: db.port,
+      user: 'b_1',
+      password: 'pw',
+      ssl: {
+        ca: path.join(out, 'b_1', 'ca.pem'),
+        cert: path.join(out, 'b_1', 'chain.pem'),
+        key: path.join(out, 'b_1', 'key.pem'),
+        verifyServerCert: true,
+      },
+      sql: 'SELECT CURRENT_USER()',
+    });
+    assert.ok(login.ok, login.stderr);
+    assert.match(login.stdout, /b_1@%/);
+    assertAgrees(caDir, (e) => (e.profile === 'server' ? srv : path.join(out, e.cn)), [
+      'localhost',
+      'b_0',
+      'b_1',
+    ]);
   });
 });
