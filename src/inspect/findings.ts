@@ -78,6 +78,18 @@ function transportFindings(facts: InspectFacts): Finding[] {
       ),
     );
   }
+  if (versions['TLSv1.3'] && !versions['TLSv1.2']) {
+    // Often not chosen: an ssl_cipher of TLS 1.2 suites for another key type (RSA-only suites with an EC
+    // key) leaves OpenSSL no TLS 1.2 suite, and 1.2 is silently gone (issue 10, item 13; sslscan-measured).
+    out.push(
+      finding(
+        'tls12-not-accepted',
+        'low',
+        'the server accepts TLS 1.3 only: clients without TLS 1.3 (Java 8 before 8u261, OpenSSL 1.0.x builds) cannot connect',
+        `if that is not intended, check tls_version and ssl_cipher (TLS 1.2 suites must match the key type: ECDHE-ECDSA-… for an EC key, ECDHE-RSA-… for RSA); ${setTlsVariable(facts, 'tls_version', 'TLSv1.2,TLSv1.3')}`,
+      ),
+    );
+  }
   if (accepted.length > 0 && !versions['TLSv1.3']) {
     out.push(
       finding(

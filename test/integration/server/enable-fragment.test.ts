@@ -3,7 +3,8 @@
  * edited, not rewritten (require_secure_transport set by secure survives), `--crl` installs a CRL and says
  * "restart needed" when ssl_crl (read-only) changes, after which the mariadb client with a revoked
  * certificate is refused and `crl --install` reloads online with FLUSH SSL; an RSA-only cipher list on an
- * EC key is warned about, and sslscan shows that such a server indeed accepts no TLS 1.2.
+ * EC key is warned about, and sslscan shows that such a server indeed accepts no TLS 1.2 (the inspector's
+ * tls12-not-accepted finding).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { caPath } from '../../../src/ca/store.js';
+import { inspect } from '../../../src/inspect/inspect.js';
 import { openAdminSession } from '../../../src/server/admin.js';
 import { DEFAULT_TLS_VERSIONS } from '../../../src/server/config.js';
 import { enableTls } from '../../../src/server/enable.js';
@@ -169,6 +171,12 @@ test('an RSA-only cipher list on an EC key: enable warns, and sslscan shows such
   const scan = await sslscan({ port: db.port });
   assert.equal(scan.versions['TLSv1.2'], false);
   assert.equal(scan.versions['TLSv1.3'], true);
+  // The inspector says so too (a low finding: TLS 1.3-only can be a choice).
+  const report = await inspect({ host: db.host, port: db.port }, { ca: pki.ca });
+  assert.ok(
+    report.findings.some((f) => f.id === 'tls12-not-accepted' && f.severity === 'low'),
+    JSON.stringify(report.findings),
+  );
   const pwFile = path.join(tmp, 'cipher-pw');
   fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
   const res = await runCli([

@@ -103,6 +103,17 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
     expect: ['tls-legacy-versions:high', 'tls13-not-accepted:info'],
   },
   {
+    name: 'TLS 1.3 only (TLS 1.2 not accepted)',
+    facts: {
+      ...HEALTHY,
+      tls: {
+        ...HEALTHY.tls,
+        versions: { 'TLSv1.0': false, 'TLSv1.1': false, 'TLSv1.2': false, 'TLSv1.3': true },
+      },
+    },
+    expect: ['tls12-not-accepted:low'],
+  },
+  {
     name: 'weak and non-forward-secret suites',
     facts: {
       ...HEALTHY,
