@@ -30,6 +30,7 @@ const deploy: Group = () => import('./deploy.js');
 const snippet: Group = () => import('./snippet.js');
 const demo: Group = () => import('./demo.js');
 const proxy: Group = () => import('./proxy.js');
+const proxySidecar: Group = () => import('./proxy-sidecar.js');
 const exporter: Group = () => import('./exporter.js');
 
 /**
@@ -124,6 +125,11 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
     'k8s kubedb',
     deploy,
     'a KubeDB MySQL/MariaDB with TLS from a cert-manager issuer, or a ReconfigureTLS ops request',
+  ],
+  [
+    'k8s proxy-sidecar',
+    proxySidecar,
+    'the native sidecar (init container, restartPolicy Always) that runs dbtls proxy next to an app',
   ],
   [
     'snippet',

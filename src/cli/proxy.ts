@@ -81,7 +81,8 @@ const PROXY_OPTIONS: OptionTable = {
   },
   'run-connection-test': {
     type: 'boolean',
-    description: 'do one upstream handshake with every check first; exit 1 when it fails',
+    description:
+      'do one upstream handshake with every check first (ready at once when it passes); exit 1 when it fails',
   },
   'json-logs': { type: 'boolean', description: 'log one JSON object per line' },
   'allow-remote-plaintext': {
@@ -167,7 +168,8 @@ export const proxyCommand: Command = {
       ctx.render.lines(jsonLogs ? JSON.stringify({ time, ...e }) : `${time} ${e.level} ${e.msg}`);
     };
     const upstream = { host: target.host, port: target.port, tls: target.tls };
-    if (flag(p, 'run-connection-test')) {
+    const testFirst = flag(p, 'run-connection-test');
+    if (testFirst) {
       const r = await connectionTest(upstream, timeoutMs);
       log({
         level: 'info',
@@ -182,6 +184,7 @@ export const proxyCommand: Command = {
       ...(http?.kind === 'tcp' ? { http: { host: http.host, port: http.port } } : {}),
       ...(maxConnections !== undefined ? { maxConnections } : {}),
       timeoutMs,
+      upstreamVerified: testFirst,
       log,
     });
     await untilStopped(proxy, graceMs, log);

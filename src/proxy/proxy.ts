@@ -47,6 +47,8 @@ export interface ProxyOptions {
   readonly timeoutMs?: number;
   /** Re-read the TLS files when they change (default true). */
   readonly watch?: boolean;
+  /** The upstream already passed a handshake (--run-connection-test): ready before the first client. */
+  readonly upstreamVerified?: boolean;
   readonly log?: (entry: ProxyLogEntry) => void;
 }
 
@@ -102,7 +104,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
   const max = options.maxConnections ?? 0;
   const sockets = new Set<net.Socket>();
-  let verifiedOnce = false;
+  let verifiedOnce = options.upstreamVerified === true;
   let closing = false;
 
   const observer = {

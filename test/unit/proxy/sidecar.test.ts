@@ -1,0 +1,75 @@
+/** `dbtls k8s proxy-sidecar`: a Pod with the sidecar validates against Kubernetes' own schema. */
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Pod } from 'kubernetes-models/v1';
+import { parse as parseYaml } from 'yaml';
+import { proxySidecar } from '../../../src/deploy/proxy-sidecar.js';
+import { DbtlsError } from '../../../src/errors.js';
+import { runCli } from '../../harness/cli.js';
+
+describe('k8s proxy-sidecar', () => {
+  it('is a native sidecar whose Pod validates (kubernetes-models), with the Secret mounted read-only', () => {
+    const spec = proxySidecar({
+      upstream: 'db1.example.com:3306',
+      image: 'dbtls:0.1.0',
+      secret: 'app-db-tls',
+      maxConnections: 50,
+    });
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'app' },
+      spec: { containers: [{ name: 'app', image: 'app:1' }], ...spec },
+    };
+    new Pod(pod as never).validate();
+    const c = spec.initContainers[0] as Record<string, unknown> & {
+      args: string[];
+      volumeMounts: { readOnly: boolean }[];
+    };
+    assert.equal(c.restartPolicy, 'Always');
+    assert.deepEqual(c.args.slice(0, 4), ['proxy', 'db1.example.com:3306', '--listen', '127.0.0.1:3307']);
+    for (const a of ['--run-connection-test', '--json-logs', '/etc/dbtls-proxy/tls.key', '50'])
+      assert.ok(c.args.includes(a), a);
+    assert.equal(c.volumeMounts[0]?.readOnly, true);
+    assert.deepEqual(spec.volumes[0], {
+      name: 'dbtls-proxy-tls',
+      secret: { secretName: 'app-db-tls', defaultMode: 0o440 },
+    });
+  });
+
+  it('refuses a bad Secret name, upstream or port', () => {
+    const base = { upstream: 'db:3306', image: 'i', secret: 's' };
+    for (const [over, code] of [
+      [{ secret: 'Bad_Name' }, 'NAME_INVALID'],
+      [{ upstream: '--listen' }, 'TARGET_INVALID'],
+      [{ listenPort: 70000 }, 'INVALID_PORT'],
+    ] as const) {
+      assert.throws(
+        () => proxySidecar({ ...base, ...over }),
+        (e: unknown) => e instanceof DbtlsError && e.code === code,
+      );
+    }
+  });
+
+  it('the CLI prints YAML that parses back to the same spec', async () => {
+    const r = await runCli([
+      'k8s',
+      'proxy-sidecar',
+      'db1:3306',
+      '--secret',
+      'app-db-tls',
+      '--image',
+      'dbtls:1',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      parseYaml(r.stdout),
+      JSON.parse(
+        JSON.stringify(proxySidecar({ upstream: 'db1:3306', secret: 'app-db-tls', image: 'dbtls:1' })),
+      ),
+    );
+    const bad = await runCli(['k8s', 'proxy-sidecar', 'db1:3306', '--image', 'dbtls:1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--secret is required/);
+  });
+});
