@@ -208,7 +208,11 @@ function certificateFindings(facts: InspectFacts): Finding[] {
   }
   // An expired chain fails verification for that reason alone; cert-expired already says so.
   const onlyExpired = cert.verifyError === 'CERT_HAS_EXPIRED';
-  if (!cert.verified && !leaf.selfSigned && !onlyExpired && !generated) {
+  // With --ca the user named what they trust: a chain that does not verify against it is what a man in the
+  // middle presents (a self-signed or MariaDB-generated certificate included), and every verifying client
+  // refuses it (issue 9, item 10). Without --ca, a self-signed leaf is reported as such above.
+  const againstCa = cert.trustAnchor === 'ca-file';
+  if (!cert.verified && !onlyExpired && (againstCa || (!leaf.selfSigned && !generated))) {
     out.push(
       finding(
         'cert-untrusted',

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import type { TlsSettings } from './settings.js';
+import { DEFAULT_TLS_MIN, parseTlsMinVersion, type TlsMinVersion, type TlsSettings } from './settings.js';
 import { checkCombination, SSL_MODES } from './ssl-mode.js';
 
 /** `--ca system`: verify against node's bundled Mozilla roots (managed cloud databases with public CAs). */
@@ -23,10 +23,22 @@ export interface TlsMaterial {
   readonly key?: Buffer;
 }
 
+/**
+ * The minimum TLS version a connection may negotiate: the settings' own when it is 1.2 or 1.3, 1.2 when a
+ * caller gave none. Anything lower (a library caller's `'TLSv1'`, which the type forbids but JavaScript
+ * does not) is refused with TLS_VERSION_INSECURE rather than negotiated (issue 9, item 14).
+ */
+export function tlsFloor(settings: Pick<TlsSettings, 'minVersion'>): TlsMinVersion {
+  const asked: unknown = settings.minVersion;
+  if (asked === undefined) return DEFAULT_TLS_MIN;
+  return parseTlsMinVersion(String(asked));
+}
+
 /** Reads the files the settings name, and refuses settings that cannot give the mode's guarantees. */
 export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
   const spec = SSL_MODES[settings.mode];
   checkCombination(settings.mode, settings.mutualTls);
+  tlsFloor(settings);
   if (spec.verifiesChain && !settings.ca) {
     throw new DbtlsError(
       'TLS_CA_REQUIRED',
@@ -76,7 +88,7 @@ export function nodeTlsOptions(
   const spec = SSL_MODES[settings.mode];
   const name = expectedServerName(settings, host);
   return {
-    minVersion: settings.minVersion,
+    minVersion: tlsFloor(settings),
     // SNI carries a DNS name only (RFC 6066 section 3 forbids IP literals).
     ...(net.isIP(name) ? {} : { servername: name }),
     rejectUnauthorized: spec.verifiesChain,

@@ -14,7 +14,7 @@ import type { InspectReport } from '../../../src/inspect/report.js';
 import { GENERATED_CERT_TRAITS } from '../../../src/inspect/zero-config.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { openssl, sslscan } from '../../harness/oracles.js';
+import { openssl, sClientStarttls, sslscan } from '../../harness/oracles.js';
 import { type KeyPair, makeTestPki, type TestPki } from '../../harness/pki.js';
 import { caSignedLeaf, mariadbGeneratedCertificate, selfSignedLeaf } from './certificates.js';
 
@@ -30,6 +30,12 @@ let generated: KeyPair;
 
 function ep() {
   return { host: db.host, port: db.port };
+}
+
+function byId(report: InspectReport, id: string) {
+  const found = report.findings.find((f) => f.id === id);
+  assert.ok(found, `${id} in ${ids(report).join(', ')}`);
+  return found;
 }
 
 function ids(report: InspectReport): string[] {
@@ -115,10 +121,11 @@ describe('certificate expires in less than 30 days', () => {
 });
 
 describe('self-signed certificate', () => {
-  it('is cert-self-signed (medium) when nothing vouches for it', async () => {
+  // Issue 9 item 10: this test expected cert-self-signed:medium alone with --ca given, the defect.
+  it('is cert-untrusted (high) when --ca does not hold it, and cert-self-signed (medium)', async () => {
     await serve(selfSigned);
     const report = await inspect(ep(), { ca: pki.ca });
-    assert.deepEqual(ids(report), ['cert-self-signed:medium']);
+    assert.deepEqual(ids(report), ['cert-untrusted:high', 'cert-self-signed:medium']);
     assert.equal(report.certificate?.verified, false);
     assert.equal(report.certificate?.verifyError, 'DEPTH_ZERO_SELF_SIGNED_CERT');
     assert.equal(report.certificate?.hostnameMatch, true);
@@ -126,6 +133,17 @@ describe('self-signed certificate', () => {
     assert.equal(leaf?.selfSigned, true);
     assert.equal(leaf?.subject, '/CN=localhost');
     assert.equal(leaf?.issuer, '/CN=localhost');
+  });
+
+  it('fails the CLI at the default --fail-on high when --ca does not hold it (a verifying client refuses it too)', async () => {
+    const target = `${db.host}:${db.port}`;
+    const r = await runCli(['inspect', target, '--ca', pki.ca, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as InspectReport;
+    assert.equal(byId(report, 'cert-untrusted').severity, 'high');
+    assert.match(byId(report, 'cert-untrusted').message, /does not verify against the given --ca \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    const oracle = await sClientStarttls({ port: db.port, ca: pki.ca });
+    assert.equal(oracle.ok, false, 'openssl s_client refuses the chain against the same CA');
   });
 
   it('is only info when --ca pins it (openssl agrees that it verifies against itself)', async () => {
@@ -177,10 +195,11 @@ describe('the certificate MariaDB 11.4+ generates for zero-configuration TLS (a 
   // real 11.4 with default settings serves.
   const expected = ['hostname-mismatch:high', 'server-generated-cert:medium', 'no-forward-secrecy:low'];
 
-  it('is server-generated-cert (medium), and not also cert-self-signed', async () => {
+  it('is server-generated-cert (medium), not also cert-self-signed; cert-untrusted (high) against --ca', async () => {
     await serve(generated);
     const report = await inspect(ep(), { ca: pki.ca });
-    assert.deepEqual(ids(report), expected);
+    // Issue 9 item 10: cert-untrusted was suppressed for the generated certificate, the defect.
+    assert.deepEqual(ids(report), ['cert-untrusted:high', ...expected]);
     const leaf = report.certificate?.chain[0];
     assert.ok(leaf);
     assert.equal(report.certificate?.chain.length, 1);
@@ -201,7 +220,7 @@ describe('the certificate MariaDB 11.4+ generates for zero-configuration TLS (a 
     assert.match(text, /Version: 3 \(0x2\)/);
     assert.match(text, /Serial Number: 0 \(0x0\)/);
     assert.doesNotMatch(text, /X509v3 extensions/);
-    assert.match(report.findings[1]?.message ?? '', /password-derived fingerprint/);
+    assert.match(byId(report, 'server-generated-cert').message, /password-derived fingerprint/);
     await assertEqualsSslscan(report);
   });
 
@@ -209,6 +228,6 @@ describe('the certificate MariaDB 11.4+ generates for zero-configuration TLS (a 
     const report = await inspect(ep(), { ca: generated.cert });
     assert.equal(report.certificate?.verified, true);
     assert.deepEqual(ids(report), expected);
-    assert.match(report.findings[1]?.message ?? '', /a new one is made at every restart/);
+    assert.match(byId(report, 'server-generated-cert').message, /a new one is made at every restart/);
   });
 });

@@ -176,10 +176,20 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
     expect: ['cert-self-signed:info'],
   },
   {
-    name: 'self-signed, not trusted, MariaDB 10.11',
+    // Issue 9 item 10: the old expectation (cert-self-signed:medium alone) let a man in the middle with a
+    // self-signed certificate pass an inspection with --ca at the default --fail-on high.
+    name: 'self-signed, not in --ca: untrusted (high), whatever made it',
     facts: withLeaf(
       { selfSigned: true, issuer: '/CN=db.example' },
       { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    ),
+    expect: ['cert-untrusted:high', 'cert-self-signed:medium'],
+  },
+  {
+    name: 'self-signed, no --ca (system store): reported as self-signed only',
+    facts: withLeaf(
+      { selfSigned: true, issuer: '/CN=db.example' },
+      { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT', trustAnchor: 'system' },
     ),
     expect: ['cert-self-signed:medium'],
   },
@@ -192,11 +202,20 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
       ),
       server: { ...HEALTHY.server, version: '11.4.2-MariaDB' },
     },
-    expect: ['cert-self-signed:medium'],
+    expect: ['cert-untrusted:high', 'cert-self-signed:medium'],
   },
   {
     name: 'the MariaDB 11.4+ generated certificate (name, self-signed, no SAN), whatever the version string',
     facts: withLeaf(GENERATED, { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+    expect: ['cert-untrusted:high', 'server-generated-cert:medium'],
+  },
+  {
+    name: 'the generated certificate, no --ca (system store): the generated-certificate finding only',
+    facts: withLeaf(GENERATED, {
+      verified: false,
+      verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+      trustAnchor: 'system',
+    }),
     expect: ['server-generated-cert:medium'],
   },
   {
@@ -215,7 +234,7 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
       { ...GENERATED, sans: ['DNS:db.example'] },
       { verified: false, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
     ),
-    expect: ['cert-self-signed:medium'],
+    expect: ['cert-untrusted:high', 'cert-self-signed:medium'],
   },
   {
     name: 'small RSA key and SHA-1 signature',
