@@ -3,7 +3,13 @@
  * for several targets a summary table and each target's findings. JSON goes out as the library returns it.
  */
 import { type FleetEntry, type FleetReport, isFailedInspection, worstSeverity } from '../inspect/fleet.js';
-import type { Finding, InspectReport, Severity } from '../inspect/report.js';
+import type {
+  AccountSslType,
+  Finding,
+  InspectReport,
+  PlaintextLoginCheck,
+  Severity,
+} from '../inspect/report.js';
 
 /**
  * Several targets: one row each (the error code when it could not be inspected), then each target's
@@ -60,6 +66,16 @@ function findingLines(findings: readonly Finding[]): string[] {
   ]);
 }
 
+function plaintextVerdict(pl: PlaintextLoginCheck): string {
+  if (pl.attempted) return pl.refused ? `refused (error ${pl.errorCode}, tried)` : 'ACCEPTED (tried)';
+  if (pl.refused === undefined) return 'unknown (not tried)';
+  return `${pl.refused ? 'refused' : 'ACCEPTED'} by policy (not tried: no credential sent in clear)`;
+}
+
+function sslTypeText(t: AccountSslType): string {
+  return t === '' ? 'NONE' : t === 'ANY' ? 'SSL' : t;
+}
+
 /** Short and readable: facts first, findings last with their fixes. */
 export function humanReport(r: InspectReport, failOn: Severity): string[] {
   const out: string[] = [
@@ -108,7 +124,7 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
     );
     const pl = s.plaintextLogin;
     out.push(
-      `  ${''.padEnd(12)} plaintext login ${!pl.attempted ? 'not tried' : pl.refused ? `refused (error ${pl.errorCode})` : 'ACCEPTED'}`,
+      `  ${''.padEnd(12)} plaintext login ${plaintextVerdict(pl)}${s.sslType === undefined ? '' : `; account REQUIRE ${sslTypeText(s.sslType)}`}`,
     );
   } else if (r.sessionError) {
     out.push(`  ${'session'.padEnd(12)} ${r.sessionError.message} [${r.sessionError.code}]`);

@@ -23,7 +23,7 @@ import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
 
 const USAGE =
-  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
+  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--plaintext-login-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
 
 /** A target as typed, and where it was written when that was a file (for error messages). */
 interface TargetText {
@@ -54,6 +54,7 @@ export const inspectCommand: Command = {
         'password-file': { type: 'string' },
         'defaults-file': { type: 'string' },
         'skip-plaintext-check': { type: 'boolean' },
+        'plaintext-login-check': { type: 'boolean' },
         'fail-on': { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
@@ -84,7 +85,7 @@ export const inspectCommand: Command = {
     if (maxConnections === 0)
       throw usageError('could not parse --max-connections 0: open at least 1 connection at a time');
     const targets = await resolveTargets(texts, p, ctx);
-    const shared = { plaintextCheck: !flag(p, 'skip-plaintext-check'), timeoutMs: int(p, 'timeout', USAGE) };
+    const shared = { plaintextCheck: plaintextCheck(p, ctx), timeoutMs: int(p, 'timeout', USAGE) };
     // A fleet defaults to posture mode (each version's preferred suite); --details enumerates every suite.
     const details = flag(p, 'details');
     // One TARGET is the original command: same output, same exit codes. Several, or a --targets-from file
@@ -120,6 +121,28 @@ export function rateAndEta(startedMs: number, done: number, total: number): stri
   if (done === 0 || seconds <= 0) return 'ETA ?';
   const rate = done / seconds;
   return `${rate.toFixed(1)}/s, ETA ${Math.ceil((total - done) / rate)} s`;
+}
+
+/**
+ * A real login without TLS only when asked (issue 9, item 11): the user name and password scramble then
+ * cross in clear. --skip-plaintext-check is the default now, still accepted for scripts that pass it.
+ */
+function plaintextCheck(p: Parsed, ctx: CommandContext): boolean {
+  if (!flag(p, 'plaintext-login-check')) return false;
+  if (flag(p, 'skip-plaintext-check')) {
+    throw usageError(
+      'could not run dbtls inspect: --plaintext-login-check and --skip-plaintext-check contradict each other',
+    );
+  }
+  if (!str(p, 'user')) {
+    throw usageError(
+      'could not run dbtls inspect: --plaintext-login-check needs --user (it logs in without TLS)',
+    );
+  }
+  ctx.render.warn(
+    '--plaintext-login-check logs in once WITHOUT TLS: the user name and the password scramble cross the network in clear, where a capture can be cracked offline; use a dedicated probe account, never a real one',
+  );
+  return true;
 }
 
 function usageError(message: string): DbtlsError {

@@ -254,12 +254,14 @@ function sessionFindings(facts: InspectFacts): Finding[] {
   if (!session) return [];
   const out: Finding[] = [];
   const check = session.plaintextLogin;
-  if (check.attempted && check.refused === false) {
+  if (check.refused === false) {
     out.push(
       finding(
         'plaintext-login-accepted',
         'high',
-        `the server accepted a plaintext login for ${session.account}: a client that skips TLS (or a downgrade attacker) exposes this account`,
+        check.attempted
+          ? `the server accepted a plaintext login for ${session.account}: a client that skips TLS (or a downgrade attacker) exposes this account`
+          : `the server accepts plaintext logins for ${session.account} (the account REQUIREs nothing and require_secure_transport is OFF): a client that skips TLS (or a downgrade attacker) exposes this account`,
         `ALTER USER ${quoteAccount(session.account)} REQUIRE SSL; (or dbtls require ADMIN_TARGET ${session.account} --ssl), or SET GLOBAL require_secure_transport = ON;`,
       ),
     );

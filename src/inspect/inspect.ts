@@ -1,7 +1,8 @@
 /**
  * `inspect(endpoint, options)`: a server's real TLS posture over the MySQL protocol. One greeting probe,
  * then the version and cipher scan (which also yields the chain), then, with credentials, a verified
- * login and a plaintext attempt; finally the findings. Options are resolved once into a readonly object.
+ * login that reads whether plaintext logins are allowed (a real plaintext attempt only on explicit opt-in);
+ * finally the findings. Options are resolved once into a readonly object.
  */
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
@@ -23,7 +24,10 @@ export interface InspectOptions {
   /** How the credentialed login verifies the server (default verify-full). */
   readonly sslMode?: SslMode | undefined;
   readonly credentials?: SessionCredentials | undefined;
-  /** Try the credentials once without TLS (default true when credentials are given). */
+  /**
+   * Also try the credentials once without TLS (default false: they would cross in clear, and a captured
+   * scramble is cracked offline; the policy read over TLS says the same without sending them).
+   */
   readonly plaintextCheck?: boolean | undefined;
   /** The clock for days-left and expiry findings. */
   readonly now?: Date | undefined;
@@ -69,7 +73,7 @@ function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
     checkedName: o.servername ?? endpoint.host,
     sslMode,
     credentials: o.credentials,
-    plaintextCheck: o.plaintextCheck ?? true,
+    plaintextCheck: o.plaintextCheck ?? false,
     now: o.now ?? new Date(),
     timeoutMs: o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     concurrency: o.concurrency ?? DEFAULT_SCAN_CONCURRENCY,

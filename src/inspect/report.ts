@@ -82,10 +82,22 @@ export interface CertificateFacts {
   readonly hostnameError?: string;
 }
 
+/** MariaDB's `mysql.user.ssl_type`: what the account REQUIREs ('' none, ANY = SSL, X509, SPECIFIED = SUBJECT/ISSUER/CIPHER). */
+export type AccountSslType = '' | 'ANY' | 'X509' | 'SPECIFIED';
+
 export interface PlaintextLoginCheck {
+  /** True only with --plaintext-login-check: the credentials were then sent once without TLS. */
   readonly attempted: boolean;
-  /** True when the server refused the same credentials without TLS. */
+  /**
+   * True when the server refuses a login without TLS for this account, false when it accepts one; absent
+   * when neither the attempt nor the policy tells.
+   */
   readonly refused?: boolean;
+  /**
+   * How `refused` was learnt: `policy` (the default: require_secure_transport and the account's ssl_type,
+   * read over the verified TLS session; no credential crosses in clear) or `attempt` (a real plaintext login).
+   */
+  readonly basis?: 'policy' | 'attempt';
   /** The server's error number when refused (MariaDB: 1045; MySQL with require_secure_transport: 3159). */
   readonly errorCode?: number;
   readonly errorMessage?: string;
@@ -99,6 +111,8 @@ export interface SessionPosture {
   readonly cipher?: string;
   /** have_ssl, require_secure_transport, tls_version and every ssl_% variable, as the server reports them. */
   readonly variables: Readonly<Record<string, string>>;
+  /** The account's TLS requirement, from SHOW CREATE USER over the verified session; absent if unreadable. */
+  readonly sslType?: AccountSslType;
   readonly plaintextLogin: PlaintextLoginCheck;
 }
 

@@ -1,17 +1,20 @@
 /**
  * The credentialed part of an inspection: log in through dbtls's own client (src/client/connect.ts, which
  * sends no credential byte before the TLS handshake passed the mode's checks) and read the server's view of
- * its TLS settings; then try the same login once without TLS and record whether the server refused it.
- * The plaintext attempt is the point of the check (it is what a careless client or a downgrade attacker
- * gets) and can be skipped.
+ * its TLS settings over that verified session: require_secure_transport and the account's own REQUIRE
+ * (ssl_type), which together decide whether the server accepts a login without TLS.
+ *
+ * A real plaintext login is never made by default (issue 9, item 11): its handshake response (user name and
+ * password scramble) crosses in clear, and a passive capture of a mysql_native_password scramble is cracked
+ * offline. Only an explicit opt-in (`--plaintext-login-check`, which the CLI warns about) makes one.
  */
-import { connect } from '../client/connect.js';
+import { connect, type DbtlsConnection } from '../client/connect.js';
 import { isDbtlsError } from '../errors.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
 import type { SslMode } from '../tls/ssl-mode.js';
 import type { Endpoint } from './probe.js';
-import type { PlaintextLoginCheck, SessionPosture } from './report.js';
+import type { AccountSslType, PlaintextLoginCheck, SessionPosture } from './report.js';
 
 export interface SessionCredentials {
   readonly user: string;
@@ -27,6 +30,7 @@ export interface SessionOptions {
   /** CA certificate file; undefined: the system store. */
   readonly ca?: string | undefined;
   readonly servername?: string | undefined;
+  /** Make one real login without TLS (opt-in: the credentials then cross in clear). */
   readonly plaintextCheck: boolean;
   readonly timeoutMs: number;
 }
@@ -35,6 +39,8 @@ export interface SessionOptions {
 const VARIABLES_SQL =
   "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'have_openssl', 'require_secure_transport', 'tls_version', 'version_ssl_library') OR Variable_name LIKE 'ssl\\_%'";
 const ACCOUNT_SQL = 'SELECT CURRENT_USER() AS account';
+/** Every account may read its own (MariaDB 10.2+, MySQL 5.7+); the statement holds the password hash: never kept. */
+const CREATE_USER_SQL = 'SHOW CREATE USER CURRENT_USER()';
 
 export async function inspectSession(endpoint: Endpoint, options: SessionOptions): Promise<SessionPosture> {
   const { credentials } = options;
@@ -55,9 +61,10 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
     for (const row of await connection.query(VARIABLES_SQL))
       variables[String(row.Variable_name)] = String(row.Value);
     const [account] = await connection.query(ACCOUNT_SQL);
+    const sslType = await readSslType(connection);
     const plaintextLogin = options.plaintextCheck
       ? await tryPlaintextLogin(endpoint, credentials, options.timeoutMs)
-      : { attempted: false };
+      : plaintextPolicy(variables.require_secure_transport, sslType);
     const { protocol, cipher } = connection.session;
     return {
       user: credentials.user,
@@ -65,6 +72,7 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
       ...(protocol ? { protocol } : {}),
       ...(cipher ? { cipher } : {}),
       variables,
+      ...(sslType === undefined ? {} : { sslType }),
       plaintextLogin,
     };
   } finally {
@@ -82,7 +90,58 @@ function target(endpoint: Endpoint, credentials: SessionCredentials, tls: TlsSet
   };
 }
 
-/** One login without TLS, with the same credentials; refused is what we hope for. */
+/**
+ * The account's REQUIRE clause as MariaDB's ssl_type, from its own CREATE USER statement. Quoted strings
+ * (the password hash, a SUBJECT) are dropped before the clause is read, so no hash byte can look like one.
+ */
+async function readSslType(connection: DbtlsConnection): Promise<AccountSslType | undefined> {
+  let statement: string;
+  try {
+    const [row] = await connection.query(CREATE_USER_SQL);
+    statement = String(Object.values(row ?? {})[0] ?? '');
+  } catch (err) {
+    if (isDbtlsError(err) && err.code === 'QUERY_FAILED') return undefined;
+    throw err;
+  }
+  return sslTypeOf(statement);
+}
+
+export function sslTypeOf(createUser: string): AccountSslType | undefined {
+  const bare = createUser.replace(/'(?:[^'\\]|\\.|'')*'|`(?:[^`]|``)*`|"(?:[^"\\]|\\.)*"/g, "''");
+  if (!/^\s*CREATE\s+USER\b/i.test(bare)) return undefined;
+  const clause = /\sREQUIRE\s+(NONE|SSL|X509|SUBJECT|ISSUER|CIPHER)\b/i.exec(bare)?.[1]?.toUpperCase();
+  switch (clause) {
+    case undefined:
+    case 'NONE':
+      return '';
+    case 'SSL':
+      return 'ANY';
+    case 'X509':
+      return 'X509';
+    default:
+      return 'SPECIFIED';
+  }
+}
+
+/**
+ * Whether the server accepts a login without TLS, from its policy alone: require_secure_transport ON, or an
+ * account that REQUIREs anything, refuses it (MariaDB and MySQL check both before authentication succeeds).
+ */
+export function plaintextPolicy(
+  requireSecureTransport: string | undefined,
+  sslType: AccountSslType | undefined,
+): PlaintextLoginCheck {
+  const rst = requireSecureTransport?.toUpperCase();
+  const refused =
+    rst === 'ON' || (sslType !== undefined && sslType !== '')
+      ? true
+      : rst === 'OFF' && sslType === ''
+        ? false
+        : undefined;
+  return { attempted: false, ...(refused === undefined ? {} : { refused }), basis: 'policy' };
+}
+
+/** One login without TLS, with the same credentials (opt-in only); refused is what we hope for. */
 async function tryPlaintextLogin(
   endpoint: Endpoint,
   credentials: SessionCredentials,
@@ -92,7 +151,7 @@ async function tryPlaintextLogin(
   try {
     const connection = await connect(target(endpoint, credentials, plain), { connectTimeoutMs: timeoutMs });
     await connection.close();
-    return { attempted: true, refused: false };
+    return { attempted: true, refused: false, basis: 'attempt' };
   } catch (err) {
     // Only the server's ERR packet is an answer; a network failure says nothing about the account.
     const serverError = isDbtlsError(err) ? err.details?.serverError : undefined;
@@ -100,6 +159,7 @@ async function tryPlaintextLogin(
     return {
       attempted: true,
       refused: true,
+      basis: 'attempt',
       errorCode: serverError,
       errorMessage: err instanceof Error ? err.message : '',
     };

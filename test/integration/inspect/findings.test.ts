@@ -141,7 +141,10 @@ describe('self-signed certificate', () => {
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as InspectReport;
     assert.equal(byId(report, 'cert-untrusted').severity, 'high');
-    assert.match(byId(report, 'cert-untrusted').message, /does not verify against the given --ca \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    assert.match(
+      byId(report, 'cert-untrusted').message,
+      /does not verify against the given --ca \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+    );
     const oracle = await sClientStarttls({ port: db.port, ca: pki.ca });
     assert.equal(oracle.ok, false, 'openssl s_client refuses the chain against the same CA');
   });

@@ -16,6 +16,7 @@ import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl, sClientStarttls, sslscan } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { firstClientMove, startRecordingRelay } from './recording-relay.js';
 
 const APP = { name: 'inspect_app', password: 'app-secret-1' };
 const APP_SSL = { name: 'inspect_app_ssl', password: 'app-secret-2' };
@@ -136,11 +137,49 @@ describe('credentialed checks', () => {
     assert.equal(session.variables.have_ssl, 'YES');
     assert.equal(session.variables.require_secure_transport, 'OFF');
     assert.equal(session.variables.ssl_cert, pki.server.cert);
-    assert.deepEqual(session.plaintextLogin, { attempted: true, refused: false });
+    // Issue 9 item 11: learnt over the verified session, no login in clear (it was a real attempt before).
+    assert.equal(session.sslType, '');
+    assert.deepEqual(session.plaintextLogin, { attempted: false, refused: false, basis: 'policy' });
     assert.deepEqual(
       ids(report).filter((id) => !id.endsWith(':info')),
       ['plaintext-login-accepted:high', 'require-secure-transport-off:medium'],
     );
+  });
+
+  it('makes a real plaintext login only when asked (plaintextCheck), and it agrees with the policy', async () => {
+    const report = await inspect(ep(), {
+      ca: pki.ca,
+      credentials: { user: APP.name, password: APP.password },
+      plaintextCheck: true,
+    });
+    assert.deepEqual(report.session?.plaintextLogin, { attempted: true, refused: false, basis: 'attempt' });
+    assert.ok(ids(report).includes('plaintext-login-accepted:high'));
+  });
+
+  it('sends no credential byte in clear by default: every connection starts with an SSLRequest', async () => {
+    const relay = await startRecordingRelay(ep());
+    try {
+      const via = { host: '127.0.0.1', port: relay.port };
+      const credentials = { user: APP.name, password: APP.password };
+      const report = await inspect(via, { ca: pki.ca, credentials });
+      assert.equal(report.session?.plaintextLogin.refused, false, JSON.stringify(report.sessionError));
+      const moves = relay.connections().map(firstClientMove);
+      assert.ok(moves.includes('ssl-request'));
+      assert.deepEqual(
+        moves.filter((m) => m === 'clear-login'),
+        [],
+      );
+      const all = Buffer.concat(relay.connections());
+      assert.equal(all.indexOf(APP.name), -1, 'the user name never crosses in clear');
+      // The oracle can fail: with the opt-in, exactly one connection logs in in clear, user name visible.
+      const before = relay.connections().length;
+      await inspect(via, { ca: pki.ca, credentials, plaintextCheck: true });
+      const opted = relay.connections().slice(before);
+      assert.equal(opted.map(firstClientMove).filter((m) => m === 'clear-login').length, 1);
+      assert.notEqual(Buffer.concat(opted).indexOf(APP.name), -1);
+    } finally {
+      await relay.close();
+    }
   });
 
   it('finds the plaintext login refused for a REQUIRE SSL account (error 1045)', async () => {
@@ -148,9 +187,16 @@ describe('credentialed checks', () => {
       ca: pki.ca,
       credentials: { user: APP_SSL.name, password: APP_SSL.password },
     });
-    assert.equal(report.session?.plaintextLogin.refused, true);
-    assert.equal(report.session?.plaintextLogin.errorCode, 1045);
+    assert.equal(report.session?.sslType, 'ANY');
+    assert.deepEqual(report.session?.plaintextLogin, { attempted: false, refused: true, basis: 'policy' });
     assert.ok(!ids(report).includes('plaintext-login-accepted:high'));
+    const tried = await inspect(ep(), {
+      ca: pki.ca,
+      credentials: { user: APP_SSL.name, password: APP_SSL.password },
+      plaintextCheck: true,
+    });
+    assert.equal(tried.session?.plaintextLogin.refused, true);
+    assert.equal(tried.session?.plaintextLogin.errorCode, 1045);
   });
 
   it('logs a REQUIRE X509 account in with --cert/--key, and plaintext is refused', async () => {
@@ -160,8 +206,9 @@ describe('credentialed checks', () => {
       cert: pki.client.cert,
       key: pki.client.key,
     };
-    const report = await inspect(ep(), { ca: pki.ca, credentials });
+    const report = await inspect(ep(), { ca: pki.ca, credentials, plaintextCheck: true });
     assert.equal(report.session?.account, `${APP_X509.name}@%`, JSON.stringify(report.sessionError));
+    assert.equal(report.session?.sslType, 'X509');
     assert.equal(report.session?.plaintextLogin.refused, true);
     assert.equal(report.session?.plaintextLogin.errorCode, 1045);
   });
@@ -174,8 +221,14 @@ describe('credentialed checks', () => {
         credentials: { user: APP.name, password: APP.password },
       });
       assert.equal(report.session?.variables.require_secure_transport, 'ON');
-      assert.equal(report.session?.plaintextLogin.refused, true);
-      assert.equal(report.session?.plaintextLogin.errorCode, 1045);
+      assert.deepEqual(report.session?.plaintextLogin, { attempted: false, refused: true, basis: 'policy' });
+      const tried = await inspect(ep(), {
+        ca: pki.ca,
+        credentials: { user: APP.name, password: APP.password },
+        plaintextCheck: true,
+      });
+      assert.equal(tried.session?.plaintextLogin.refused, true);
+      assert.equal(tried.session?.plaintextLogin.errorCode, 1045);
       assert.deepEqual(
         report.findings.filter((f) => f.severity !== 'info'),
         [],
@@ -311,9 +364,35 @@ describe('dbtls inspect (the CLI)', () => {
     ]);
     assert.equal(r.code, 1, r.stderr);
     const j = JSON.parse(r.stdout);
-    assert.deepEqual(j.session.plaintextLogin, { attempted: true, refused: false });
+    assert.deepEqual(j.session.plaintextLogin, { attempted: false, refused: false, basis: 'policy' });
     assert.ok(j.findings.some((f: { id: string }) => f.id === 'plaintext-login-accepted'));
     assert.ok(!r.stdout.includes(APP.password) && !r.stderr.includes(APP.password));
+    assert.equal(r.stderr, '', 'no warning without the opt-in');
+    const opted = await runCli([
+      'inspect',
+      target(),
+      '--ca',
+      pki.ca,
+      '--user',
+      APP.name,
+      '--password-file',
+      passwordFile,
+      '--plaintext-login-check',
+      '--json',
+    ]);
+    assert.equal(opted.code, 1, opted.stderr);
+    assert.deepEqual(JSON.parse(opted.stdout).session.plaintextLogin, {
+      attempted: true,
+      refused: false,
+      basis: 'attempt',
+    });
+    assert.match(opted.stderr, /^warning: --plaintext-login-check logs in once WITHOUT TLS: /m);
+    const noUser = await runCli(['inspect', target(), '--plaintext-login-check']);
+    assert.equal(noUser.code, 2);
+    assert.match(
+      noUser.stderr,
+      /^error\[USAGE\]: could not run dbtls inspect: --plaintext-login-check needs --user/m,
+    );
   });
 
   it('names an unreachable server with a hint', async () => {

@@ -255,6 +255,33 @@ const CASES: { name: string; facts: InspectFacts; expect: string[] }[] = [
     expect: ['plaintext-login-accepted:high', 'require-secure-transport-off:medium'],
   },
   {
+    name: 'plaintext login accepted by policy (learnt over TLS, not tried)',
+    facts: {
+      ...HEALTHY,
+      session: {
+        user: 'app',
+        account: 'app@%',
+        variables: { require_secure_transport: 'OFF' },
+        sslType: '',
+        plaintextLogin: { attempted: false, refused: false, basis: 'policy' },
+      },
+    },
+    expect: ['plaintext-login-accepted:high', 'require-secure-transport-off:medium'],
+  },
+  {
+    name: 'plaintext login: unknown policy is no finding of its own',
+    facts: {
+      ...HEALTHY,
+      session: {
+        user: 'app',
+        account: 'app@%',
+        variables: {},
+        plaintextLogin: { attempted: false, basis: 'policy' },
+      },
+    },
+    expect: [],
+  },
+  {
     name: 'plaintext login refused, require_secure_transport on',
     facts: {
       ...HEALTHY,

@@ -115,15 +115,25 @@ describe('mode -> node TLS options', () => {
 
 describe('the TLS 1.2 floor, whatever a library caller passes (issue 9, item 14)', () => {
   // TlsSettings types minVersion as 1.2 | 1.3, but a JavaScript caller (or a cast) can hand anything.
-  const asIs = (minVersion: unknown) => settings('verify-full', { ca: pki.ca, minVersion: minVersion as 'TLSv1.2' });
+  const asIs = (minVersion: unknown) =>
+    settings('verify-full', { ca: pki.ca, minVersion: minVersion as 'TLSv1.2' });
   for (const low of ['TLSv1', 'TLSv1.1', 'TLSv1.0']) {
     it(`refuses minVersion ${low} with TLS_VERSION_INSECURE, before any file or socket is touched`, () => {
-      assert.equal(code(() => loadTlsMaterial(asIs(low))), 'TLS_VERSION_INSECURE');
-      assert.equal(code(() => nodeTlsOptions(asIs(low), {}, 'db.example')), 'TLS_VERSION_INSECURE');
+      assert.equal(
+        code(() => loadTlsMaterial(asIs(low))),
+        'TLS_VERSION_INSECURE',
+      );
+      assert.equal(
+        code(() => nodeTlsOptions(asIs(low), {}, 'db.example')),
+        'TLS_VERSION_INSECURE',
+      );
     });
   }
   it('refuses an unknown version (TLS_VERSION_UNKNOWN)', () => {
-    assert.equal(code(() => nodeTlsOptions(asIs('SSLv3'), {}, 'db.example')), 'TLS_VERSION_UNKNOWN');
+    assert.equal(
+      code(() => nodeTlsOptions(asIs('SSLv3'), {}, 'db.example')),
+      'TLS_VERSION_UNKNOWN',
+    );
   });
   it('passes TLSv1.2 when none is given, and TLSv1.3 when asked', () => {
     assert.equal(nodeTlsOptions(asIs(undefined), {}, 'db.example').minVersion, 'TLSv1.2');
