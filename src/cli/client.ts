@@ -5,6 +5,7 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
+import { UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
 
@@ -141,7 +142,7 @@ function describe(s: SessionFacts, target: Target): string[] {
         ? 'chain only, not the host name'
         : 'nothing';
   const lines = [
-    `Connected to ${target.host}:${target.port} (${s.flavor} ${s.serverVersion}), connection id ${s.connectionId}`,
+    `Connected to ${target.host}:${target.port} (${s.flavor} ${s.serverVersion}, version from the greeting: ${UNAUTHENTICATED}), connection id ${s.connectionId}`,
     `  encryption:    ${s.encrypted ? `${s.protocol}, ${s.cipher}` : 'none (plaintext)'}`,
     `  verified as:   ${s.verifiedAs} (${s.encrypted ? verified : 'nothing'})`,
     `  mutual TLS:    ${s.mutualTls ? 'yes (client certificate sent)' : 'no'}`,

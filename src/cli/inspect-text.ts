@@ -2,6 +2,7 @@
  * The text `dbtls inspect` prints: one target's report (facts first, findings last with their fixes), or
  * for several targets a summary table and each target's findings. JSON goes out as the library returns it.
  */
+
 import { type FleetEntry, type FleetReport, isFailedInspection, worstSeverity } from '../inspect/fleet.js';
 import type {
   AccountSslType,
@@ -10,6 +11,7 @@ import type {
   PlaintextLoginCheck,
   Severity,
 } from '../inspect/report.js';
+import { UNAUTHENTICATED } from '../util/safe-text.js';
 
 /**
  * Several targets: one row each (the error code when it could not be inspected), then each target's
@@ -79,7 +81,7 @@ function sslTypeText(t: AccountSslType): string {
 /** Short and readable: facts first, findings last with their fixes. */
 export function humanReport(r: InspectReport, failOn: Severity): string[] {
   const out: string[] = [
-    `inspected ${r.target} (${r.server.flavor} ${r.server.version}, auth plugin ${r.server.authPlugin || 'none'})`,
+    `inspected ${r.target} (${r.server.flavor} ${r.server.version}, auth plugin ${r.server.authPlugin || 'none'}; greeting ${UNAUTHENTICATED})`,
   ];
   if (!r.server.tlsOffered) {
     out.push('  tls          NOT offered (the greeting lacks CLIENT_SSL)');
@@ -119,6 +121,8 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
       `  ${'session'.padEnd(12)} logged in as ${s.account} over ${s.protocol ?? '?'} ${s.cipher ?? ''}`.trimEnd(),
     );
     const v = s.variables;
+    if (v.version !== undefined)
+      out.push(`  ${''.padEnd(12)} version ${v.version} (read over the verified session)`);
     out.push(
       `  ${''.padEnd(12)} have_ssl=${v.have_ssl ?? '?'} require_secure_transport=${v.require_secure_transport ?? '?'} tls_version=${v.tls_version ?? '?'}`,
     );

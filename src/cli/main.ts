@@ -6,8 +6,9 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DbtlsError } from '../errors.js';
+import { dsnSecrets, redactSecrets } from '../util/safe-text.js';
 import type { Command, CommandContext } from './command.js';
-import { processRenderer, type Renderer } from './render.js';
+import { processRenderer, type Renderer, redacting } from './render.js';
 import { closest, shown } from './suggest.js';
 
 /** The version `dbtls --version` prints (test/unit/cli/main.test.ts checks it against package.json). */
@@ -265,7 +266,12 @@ async function printCommandHelp(command: Command, render: Renderer): Promise<num
   return 0;
 }
 
-export async function run(argv: readonly string[], render: Renderer = processRenderer()): Promise<number> {
+export async function run(argv: readonly string[], output: Renderer = processRenderer()): Promise<number> {
+  // A password typed in a DSN is refused, and never echoed by any path that prints the target or argv
+  // (redacted before shown() shortens an argument, so that no prefix of it survives the cut either).
+  const secrets = dsnSecrets(argv);
+  const render = redacting(output, secrets);
+  const echoed = argv.map((a) => redactSecrets(a, secrets));
   const ctx: CommandContext = { render, env: process.env, cwd: process.cwd() };
   const first = argv[0];
   if (
@@ -283,7 +289,7 @@ export async function run(argv: readonly string[], render: Renderer = processRen
   }
   if (first === 'help') return run([...argv.slice(1), '--help'], render);
   const found = await findCommand(argv);
-  if (!found) return (await familyWithout(argv, render)) ?? unknownCommand(argv, render);
+  if (!found) return (await familyWithout(echoed, render)) ?? unknownCommand(echoed, render);
   if (wantsHelp(found.rest)) return printCommandHelp(found.command, render);
   try {
     return await found.command.run(found.rest, ctx);
@@ -322,7 +328,7 @@ if (isMain()) {
       process.exitCode = code;
     },
     (err) => {
-      process.exitCode = processRenderer().error(err);
+      process.exitCode = redacting(processRenderer(), dsnSecrets(process.argv.slice(2))).error(err);
     },
   );
 }

@@ -1,8 +1,13 @@
 /**
  * The only place in dbtls that writes to the terminal. Commands hand results here; the library never
  * prints. Errors go to stderr as `error[CODE]: message` and `hint: …` (DESIGN.md, CLI conventions).
+ *
+ * Being the one place, it is where two rules hold for every command (issue 9, items 12 and 13): text is
+ * printed with its control characters escaped (a server's version string or error message cannot drive the
+ * terminal), and no DSN password is ever echoed (`redacting()` adds the ones typed on this command line).
  */
 import { causeText, DbtlsError } from '../errors.js';
+import { printable, redactDsnPasswords, redactSecrets } from '../util/safe-text.js';
 
 export interface Output {
   write(text: string): void;
@@ -32,24 +37,30 @@ export interface Renderer {
 /** How often a busy line updates its elapsed time. */
 const BUSY_TICK_MS = 100;
 
+/** Text as it may reach a terminal: DSN passwords redacted, control characters shown as escapes. */
+function safe(text: string): string {
+  return printable(redactDsnPasswords(text), { keepLines: true });
+}
+
 export function createRenderer(stdout: Output, stderr: Output): Renderer {
   let progressShown = false;
   return {
     lines(...lines) {
-      for (const line of lines) stdout.write(`${line}\n`);
+      for (const line of lines) stdout.write(`${safe(line)}\n`);
     },
     json(value) {
+      // JSON.stringify escapes control characters itself (\u001b): only passwords need redacting.
       stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
     },
     warn(message) {
-      stderr.write(`warning: ${message}\n`);
+      stderr.write(`warning: ${safe(message)}\n`);
     },
     progress(label, done, total, detail) {
       if (!stderr.isTTY) return;
       progressShown = true;
       const pct = total > 0 ? Math.floor((done / total) * 100) : 0;
       // \x1b[K clears what a longer previous line left behind.
-      stderr.write(`\r${label} ${done}/${total} (${pct}%)${detail ? `, ${detail}` : ''}\x1b[K`);
+      stderr.write(`\r${safe(label)} ${done}/${total} (${pct}%)${detail ? `, ${safe(detail)}` : ''}\x1b[K`);
     },
     progressDone() {
       if (progressShown) stderr.write('\n');
@@ -58,7 +69,7 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
     async busy(label, work) {
       if (!stderr.isTTY) return work;
       const started = Date.now();
-      const show = () => stderr.write(`\r${label}… ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const show = () => stderr.write(`\r${safe(label)}… ${((Date.now() - started) / 1000).toFixed(1)} s`);
       show();
       const ticker = setInterval(show, BUSY_TICK_MS);
       try {
@@ -72,13 +83,13 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
       if (progressShown) stderr.write('\n');
       progressShown = false;
       if (err instanceof DbtlsError) {
-        stderr.write(`error[${err.code}]: ${err.message}\n`);
-        if (err.hint) stderr.write(`hint: ${err.hint}\n`);
+        stderr.write(`error[${safe(err.code)}]: ${safe(err.message)}\n`);
+        if (err.hint) stderr.write(`hint: ${safe(err.hint)}\n`);
         return err.exitCode;
       }
-      stderr.write(`error[INTERNAL]: ${causeText(err)}\n`);
+      stderr.write(`error[INTERNAL]: ${safe(causeText(err))}\n`);
       stderr.write('hint: this is a bug in dbtls; please report it with the command you ran\n');
-      if (process.env.DBTLS_DEBUG && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
+      if (process.env.DBTLS_DEBUG && err instanceof Error && err.stack) stderr.write(`${safe(err.stack)}\n`);
       return 70;
     },
   };
@@ -86,12 +97,53 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
 
 /** Dates as ISO strings, bigints as decimal strings, Buffers as hex: JSON that scripts can read. */
 function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return redactDsnPasswords(value);
   if (typeof value === 'bigint') return value.toString();
   if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') {
     const data = (value as { data?: number[] }).data;
     if (Array.isArray(data)) return Buffer.from(data).toString('hex');
   }
   return value;
+}
+
+/**
+ * `render` with each of `secrets` (the passwords of the DSNs on this command line, util/safe-text.ts
+ * dsnSecrets) replaced by `***` in everything it prints: every error path that echoes a target, an argv or
+ * a cause, in text and JSON alike, without each having to remember.
+ */
+export function redacting(render: Renderer, secrets: readonly string[]): Renderer {
+  if (secrets.length === 0) return render;
+  const r = (text: string) => redactSecrets(text, secrets);
+  // Walks the JSON form of the value (what json() prints), so Buffers, Dates and bigints are strings already.
+  const deep = (value: unknown): unknown => {
+    if (typeof value === 'string') return r(value);
+    if (Array.isArray(value)) return value.map(deep);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [r(k), deep(v)]));
+    }
+    return value;
+  };
+  return {
+    lines: (...lines) => render.lines(...lines.map(r)),
+    json: (value) =>
+      render.json(value === undefined ? value : deep(JSON.parse(JSON.stringify(value, jsonReplacer)))),
+    warn: (message) => render.warn(r(message)),
+    progress: (label, done, total, detail) =>
+      render.progress(r(label), done, total, detail === undefined ? undefined : r(detail)),
+    progressDone: () => render.progressDone(),
+    busy: (label, work) => render.busy(r(label), work),
+    error(err) {
+      if (err instanceof DbtlsError) {
+        return render.error(
+          new DbtlsError(err.code, r(err.message), {
+            ...(err.hint === undefined ? {} : { hint: r(err.hint) }),
+            kind: err.kind,
+          }),
+        );
+      }
+      return render.error(new Error(r(causeText(err))));
+    },
+  };
 }
 
 export function processRenderer(): Renderer {

@@ -36,6 +36,7 @@ import { framePacket } from '../protocol/packet.js';
 import { loadTlsMaterial } from '../tls/options.js';
 import type { Target } from '../tls/settings.js';
 import { requiresTls, SSL_MODES } from '../tls/ssl-mode.js';
+import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 import { address, dial, readGreeting, timeoutError } from './dial.js';
 import { Handover } from './handover.js';
 import { type SessionFacts, sessionFacts } from './session.js';
@@ -78,12 +79,12 @@ export async function connect(target: Target, options: ConnectOptions = {}): Pro
     socket.destroy();
     throw new DbtlsError(
       'TLS_NOT_OFFERED',
-      `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server (${greeting.flavor} ${greeting.serverVersion}) does not offer TLS (no CLIENT_SSL in its greeting)`,
+      `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server (${greeting.flavor} ${peerText(greeting.serverVersion)}, ${UNAUTHENTICATED}) does not offer TLS (no CLIENT_SSL in its greeting)`,
       {
         hint: 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
         kind: 'check',
         details: {
-          serverVersion: greeting.serverVersion,
+          serverVersion: peerText(greeting.serverVersion),
           flavor: greeting.flavor,
           capabilities: greeting.capabilities,
         },
@@ -185,7 +186,9 @@ export async function connect(target: Target, options: ConnectOptions = {}): Pro
 function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs: number): DbtlsError {
   const where = address(target.host, target.port);
   const errno = (err as { errno?: number }).errno;
-  const text = (err as { sqlMessage?: string }).sqlMessage ?? causeText(err);
+  // The server's words (or, without TLS, anyone's on the path): escaped and marked when unauthenticated.
+  const said = peerText((err as { sqlMessage?: string }).sqlMessage ?? causeText(err));
+  const text = encrypted ? said : `${said} (${UNAUTHENTICATED.replace('before', 'without')})`;
   if (errno === ER_ACCESS_DENIED_ERROR) {
     return new DbtlsError('AUTH_FAILED', `could not log in to ${where}: the server said: ${text}`, {
       hint: encrypted

@@ -7,6 +7,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { decodeErrPacket, isErrPacket } from '../protocol/err-packet.js';
 import { decodeGreeting, type Greeting } from '../protocol/handshake.js';
 import { type Packet, PacketReader } from '../protocol/packet.js';
+import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 
 /** A greeting is about 100 bytes; anything near this is not a MySQL server. */
 const MAX_GREETING_LENGTH = 64 * 1024;
@@ -157,11 +158,11 @@ export async function readGreeting(
     socket.destroy();
     throw new DbtlsError(
       'SERVER_REFUSED',
-      `could not connect to ${address(host, port)}: the server refused the connection with error ${err.code}: ${err.message}`,
+      `could not connect to ${address(host, port)}: the server refused the connection with error ${err.code} (${UNAUTHENTICATED}): ${peerText(err.message)}`,
       {
         hint: 'the server turned the connection away before the handshake (blocked host, too many connections); see its error log',
         kind: 'runtime',
-        details: { serverError: err },
+        details: { serverError: { code: err.code, message: peerText(err.message) } },
       },
     );
   }

@@ -4,6 +4,7 @@ import type * as tls from 'node:tls';
 import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
 import type { Greeting } from '../protocol/handshake.js';
 import type { SslMode } from '../tls/ssl-mode.js';
+import { peerText } from '../util/safe-text.js';
 
 export interface SessionFacts {
   readonly encrypted: boolean;
@@ -58,10 +59,11 @@ export function sessionFacts(o: {
 }): SessionFacts {
   const { greeting, secure } = o;
   const base = {
-    serverVersion: greeting.serverVersion,
+    // From the greeting, before TLS: escaped, since a peer can put anything there (issue 9, item 12).
+    serverVersion: peerText(greeting.serverVersion),
     flavor: greeting.flavor,
     connectionId: greeting.connectionId,
-    authPlugin: greeting.authPluginName,
+    authPlugin: peerText(greeting.authPluginName),
   };
   if (!secure) return { ...base, encrypted: false, peerChain: [], verifiedAs: 'disable', mutualTls: false };
   const chain = sessionPeerChain(secure);

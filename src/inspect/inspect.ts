@@ -7,6 +7,7 @@
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
+import { peerText, printable } from '../util/safe-text.js';
 import { judgeChain } from './chain.js';
 import { TLS_VERSIONS, type TlsVersionName } from './ciphers.js';
 import { evaluateFindings, type InspectFacts } from './findings.js';
@@ -107,11 +108,12 @@ async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
   const { greeting } = await (o.gate ? o.gate(greet) : greet());
   const tlsOffered = offersTls(greeting);
   const server = {
-    version: greeting.serverVersion,
+    version: peerText(greeting.serverVersion),
     flavor: greeting.flavor,
     tlsOffered,
-    authPlugin: greeting.authPluginName,
+    authPlugin: peerText(greeting.authPluginName),
     connectionId: greeting.connectionId,
+    unauthenticated: true,
   };
   const scan = tlsOffered
     ? await scanTls(endpoint, {
@@ -185,8 +187,8 @@ async function sessionPart(
     });
     return { session };
   } catch (err) {
-    if (isDbtlsError(err)) return refuse(err.code, err.message);
-    return refuse('SESSION_FAILED', causeText(err));
+    if (isDbtlsError(err)) return refuse(err.code, printable(err.message));
+    return refuse('SESSION_FAILED', printable(causeText(err)));
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type Greeting,
   isErrPacket,
 } from '../protocol/index.js';
+import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 import { NODE_TLS_VERSION, type TlsVersionName, versionFromNode } from './ciphers.js';
 import { offersTls, readFirstPacket, sslRequestPacket } from './wire.js';
 
@@ -270,7 +271,7 @@ function timeoutError(endpoint: Endpoint, timeoutMs: number): DbtlsError {
 function refusedByServer(endpoint: Endpoint, err: { code: number; message: string }): DbtlsError {
   return new DbtlsError(
     'SERVER_REFUSED',
-    `could not inspect ${endpoint.host}:${endpoint.port}: the server answered error ${err.code}: ${err.message}`,
+    `could not inspect ${endpoint.host}:${endpoint.port}: the server answered error ${err.code} (${UNAUTHENTICATED}): ${peerText(err.message)}`,
     {
       hint:
         err.code === ER_HOST_IS_BLOCKED

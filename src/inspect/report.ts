@@ -24,11 +24,17 @@ export interface Finding {
 }
 
 export interface ServerFacts {
+  /** As the greeting says, control characters escaped (util/safe-text.ts). */
   readonly version: string;
   readonly flavor: 'mariadb' | 'mysql';
   readonly tlsOffered: boolean;
   readonly authPlugin: string;
   readonly connectionId: number;
+  /**
+   * True: every field above comes from the greeting, sent before TLS, so anyone on the path can forge it
+   * (the version a login reads over verified TLS is session.variables.version). Always set by inspect().
+   */
+  readonly unauthenticated?: boolean;
 }
 
 export interface AcceptedCipher {

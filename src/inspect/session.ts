@@ -13,6 +13,7 @@ import { isDbtlsError } from '../errors.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
 import type { SslMode } from '../tls/ssl-mode.js';
+import { peerText } from '../util/safe-text.js';
 import type { Endpoint } from './probe.js';
 import type { AccountSslType, PlaintextLoginCheck, SessionPosture } from './report.js';
 
@@ -37,7 +38,7 @@ export interface SessionOptions {
 
 /** The server variables that describe its TLS posture. */
 const VARIABLES_SQL =
-  "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'have_openssl', 'require_secure_transport', 'tls_version', 'version_ssl_library') OR Variable_name LIKE 'ssl\\_%'";
+  "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'have_openssl', 'require_secure_transport', 'tls_version', 'version', 'version_ssl_library') OR Variable_name LIKE 'ssl\\_%'";
 const ACCOUNT_SQL = 'SELECT CURRENT_USER() AS account';
 /** Every account may read its own (MariaDB 10.2+, MySQL 5.7+); the statement holds the password hash: never kept. */
 const CREATE_USER_SQL = 'SHOW CREATE USER CURRENT_USER()';
@@ -59,7 +60,7 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
   try {
     const variables: Record<string, string> = {};
     for (const row of await connection.query(VARIABLES_SQL))
-      variables[String(row.Variable_name)] = String(row.Value);
+      variables[peerText(String(row.Variable_name))] = peerText(String(row.Value));
     const [account] = await connection.query(ACCOUNT_SQL);
     const sslType = await readSslType(connection);
     const plaintextLogin = options.plaintextCheck
@@ -161,7 +162,7 @@ async function tryPlaintextLogin(
       refused: true,
       basis: 'attempt',
       errorCode: serverError,
-      errorMessage: err instanceof Error ? err.message : '',
+      errorMessage: err instanceof Error ? peerText(err.message) : '',
     };
   }
 }

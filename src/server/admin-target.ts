@@ -4,6 +4,7 @@
  */
 import { DbtlsError } from '../errors.js';
 import { parseSslMode, type SslMode } from '../tls/ssl-mode.js';
+import { redactDsnPasswords } from '../util/safe-text.js';
 import type { AdminSslMode, SessionOptions, SessionTls } from './admin.js';
 
 /** Parses an ssl-mode for an admin session: the shared model (src/tls/ssl-mode.ts), minus `preferred`. */
@@ -46,9 +47,13 @@ export function resolveAdminTarget(text: string, flags: AdminTargetFlags = {}): 
   let user: string | undefined;
   const query = new Map<string, string>();
   const bad = (why: string) =>
-    new DbtlsError('TARGET_INVALID', `could not parse the target ${JSON.stringify(text)}: ${why}`, {
-      hint: 'write host[:port] or mysql://user@host:port/?ssl-mode=verify-full&ssl-ca=ca.pem',
-    });
+    new DbtlsError(
+      'TARGET_INVALID',
+      `could not parse the target ${JSON.stringify(redactDsnPasswords(text))}: ${why}`,
+      {
+        hint: 'write host[:port] or mysql://user@host:port/?ssl-mode=verify-full&ssl-ca=ca.pem',
+      },
+    );
   if (/^(mysql|mariadb):\/\//i.test(text)) {
     let url: URL;
     try {

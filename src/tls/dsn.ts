@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import { DbtlsError } from '../errors.js';
+import { redactDsnPasswords } from '../util/safe-text.js';
 
 /** The settings a layer (flags, DSN, my.cnf, environment) may give. */
 export type Key =
@@ -46,7 +47,7 @@ function dsnError(text: string, cause: string, hint: string): DbtlsError {
 
 /** A DSN with any password component replaced, so that an error message never echoes it. */
 function redact(text: string): string {
-  return text.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+  return redactDsnPasswords(text);
 }
 
 export function parsePort(text: string, origin: string): string {

@@ -187,7 +187,10 @@ describe('max_connect_errors, from a remote address the server resolves', () => 
     await assert.rejects(inspect(endpoint(), { ca: pki.ca, servername: 'localhost' }), (err) => {
       assert.ok(isDbtlsError(err));
       assert.equal(err.code, 'SERVER_REFUSED');
-      assert.match(err.message, /the server answered error 1129: Host '[\d.]+' is blocked/);
+      assert.match(
+        err.message,
+        /the server answered error 1129 \(unauthenticated, sent before TLS\): Host '[\d.]+' is blocked/,
+      );
       assert.match(err.hint ?? '', /FLUSH HOSTS/);
       return true;
     });

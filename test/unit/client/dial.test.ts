@@ -92,7 +92,10 @@ describe('connect to peers that are not healthy MySQL servers', () => {
     );
     const err = await failure(port);
     assert.equal(err.code, 'SERVER_REFUSED');
-    assert.match(err.message, /error 1129: Host '127\.0\.0\.1' is blocked/);
+    assert.match(
+      err.message,
+      /error 1129 \(unauthenticated, sent before TLS\): Host '127\.0\.0\.1' is blocked/,
+    );
   });
 
   it('garbage: PROTOCOL_MALFORMED', async () => {
