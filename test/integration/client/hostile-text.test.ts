@@ -120,7 +120,7 @@ describe('an ERR packet before TLS with escape sequences and fake advice', () =>
   for (const json of [false, true]) {
     it(`inspect${json ? ' --json' : ''}: SERVER_REFUSED with the message escaped and marked unauthenticated`, async () => {
       const r = await runCli(['inspect', `127.0.0.1:${portOf(errServer)}`, ...(json ? ['--json'] : [])]);
-      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.code, 3, r.stderr); // a runtime failure (src/errors.ts)
       assertInert(r.stdout, 'stdout');
       assertInert(r.stderr, 'stderr');
       assert.match(
@@ -132,7 +132,7 @@ describe('an ERR packet before TLS with escape sequences and fake advice', () =>
 
   it('connect: SERVER_REFUSED, escaped and marked unauthenticated', async () => {
     const r = await runCli(['connect', `127.0.0.1:${portOf(errServer)}`, '--ca', 'system']);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 3, r.stderr);
     assertInert(r.stderr, 'stderr');
     assert.match(r.stderr, /error 1040 \(unauthenticated, sent before TLS\): \\x1b\[1;31mTLS is broken/);
   });
