@@ -274,6 +274,8 @@ describe('dbtls inspect (the CLI)', () => {
       tlsOffered: true,
       authPlugin: 'mysql_native_password',
       connectionId: j.server.connectionId,
+      // Issue 9 item 12: the greeting's fields are marked as sent before TLS.
+      unauthenticated: true,
     });
     const oracle = await sslscan({ host: db.host, port: db.port });
     assert.deepEqual(Object.keys(j.tls), ['versions', 'ciphers', 'probes']);
