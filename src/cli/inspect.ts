@@ -4,6 +4,8 @@
  * several, or --targets-from, print a summary table and the findings per target. Exit 1 when a finding
  * is at or above --fail-on, or (fleet) when a target could not be inspected.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DbtlsError, isDbtlsError } from '../errors.js';
 import { parseSeverity } from '../inspect/findings.js';
 import {
@@ -12,12 +14,13 @@ import {
   type FleetTarget,
   inspectFleet,
   parseTargetList,
+  summarizeFleet,
 } from '../inspect/fleet.js';
 import { inspect } from '../inspect/inspect.js';
 import { failsAt, SEVERITIES } from '../inspect/report.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import { parseTarget, type TargetFlags } from '../tls/settings.js';
-import { readUserFile } from '../util/files.js';
+import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, type Parsed, parse, readSecret, str, strs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
@@ -88,11 +91,20 @@ export const inspectCommand: Command = {
     const shared = { plaintextCheck: plaintextCheck(p, ctx), timeoutMs: int(p, 'timeout', USAGE) };
     // A fleet defaults to posture mode (each version's preferred suite); --details enumerates every suite.
     const details = flag(p, 'details');
+    const html = str(p, 'html');
+    // Refused before any connection: a scan of a thousand servers must not end in an unwritable path.
+    if (html !== undefined && !fs.existsSync(path.dirname(path.resolve(html)))) {
+      throw usageError(
+        `could not write --html ${html}: the directory ${path.dirname(path.resolve(html))} does not exist`,
+      );
+    }
     // One TARGET is the original command: same output, same exit codes. Several, or a --targets-from file
     // (whatever its length, so that a script's parser does not depend on it), give the fleet's.
     if (p.positionals.length === 1 && files.length === 0) {
       const t = targets[0]!;
       const report = await inspect({ host: t.host, port: t.port }, { ...t.options, ...shared });
+      if (html !== undefined)
+        await writeHtml(html, { targets: [report], summary: summarizeFleet([report], failOn) });
       if (flag(p, 'json')) ctx.render.json(report);
       else ctx.render.lines(...humanReport(report, failOn));
       return failsAt(report, failOn) ? 1 : 0;
@@ -109,11 +121,18 @@ export const inspectCommand: Command = {
     } finally {
       ctx.render.progressDone();
     }
+    if (html !== undefined) await writeHtml(html, fleet);
     if (flag(p, 'json')) ctx.render.json(fleet);
     else ctx.render.lines(...humanFleet(fleet, flag(p, 'details')));
     return fleet.summary.failing.length > 0 ? 1 : 0;
   },
 };
+
+/** The page, written whole or not at all (write + rename). */
+async function writeHtml(file: string, fleet: FleetReport): Promise<void> {
+  const { renderHtml } = await import('../inspect/html.js');
+  writeFileAtomic(file, renderHtml(fleet, new Date()));
+}
 
 /** `41.2/s, ETA 12 s`: the rate so far and the time left at that rate. */
 export function rateAndEta(startedMs: number, done: number, total: number): string {
