@@ -156,7 +156,7 @@ export async function recoverInterruptedRequires(session: AdminSession, dir: str
       out.push({
         account: j.account,
         outcome: 'not-applied',
-        message: `an interrupted \`dbtls require\` (pid ${j.pid}) never changed ${name}: it still requires ${describeRequirement(j.before)}`,
+        message: `an interrupted \`dbtls require\` (pid ${j.pid}) left a journal for ${name}, which requires ${describeRequirement(j.before)} as before it: nothing to revert`,
       });
     } else {
       out.push({

@@ -127,6 +127,66 @@ describe('require: journal, local refusals, localhost accounts', () => {
     assert.doesNotMatch(quiet.stderr, /interrupted/);
   });
 
+  it('a revert that fails (the admin session killed during the check) exits 3 naming the state and the statement; the journal stays until settled', async () => {
+    const [node, ...prefix] = dbtlsCommand();
+    // The check login's connect (#2) waits 10 s (generous under load): time to kill the admin session once ALTER USER is applied.
+    const running = run(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-o',
+        '/dev/null',
+        '-e',
+        'trace=connect',
+        '-e',
+        'inject=connect:delay_enter=10000000:when=2',
+        node!,
+        ...prefix,
+        ...requireArgs(
+          "'app'@'%'",
+          '--x509',
+          '--verify-cert',
+          pki.otherClient.cert,
+          '--verify-key',
+          pki.otherClient.key,
+        ),
+      ],
+      { env: { ...process.env, ...env }, timeoutMs: 60_000 },
+    );
+    const deadline = Date.now() + 30_000;
+    while ((await sslType('app')) !== 2) {
+      assert.ok(Date.now() < deadline, 'ALTER USER was applied');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const ids = (
+      await server.sql(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${server.admin.user}'`)
+    )
+      .trim()
+      .split('\n');
+    assert.equal(ids.length, 1, 'one admin session');
+    await server.sql(`KILL CONNECTION ${ids[0]};`);
+    const r = await running;
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error\[REVERT_FAILED\]: could not revert 'app'@'%' after a failed login check: .+; 'app'@'%' is left requiring X509 \(it required none\), and the check login as 'app'@'%' failed: .+\nhint: run this as an admin now to restore it: ALTER USER 'app'@'%' REQUIRE NONE;\n$/m,
+    );
+    assert.equal(await sslType('app'), 2, 'left as the message says');
+    assert.equal(fs.readdirSync(stateDir()).length, 1, 'the journal stays');
+    // The statement from the hint restores it; the next command then only clears the journal.
+    const statement = /run this as an admin now to restore it: (ALTER USER [^;]+);/.exec(r.stderr)?.[1];
+    await server.sql(`${statement};`);
+    assert.equal(await sslType('app'), 0);
+    const next = await runCli(['users', `127.0.0.1:${server.port}`, ...adminFlags, '--ca', pki.ca], { env });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      /left a journal for 'app'@'%', which requires none as before it: nothing to revert$/m,
+    );
+    assert.deepEqual(fs.readdirSync(stateDir()), []);
+  });
+
   it('a --subject-of certificate that is not the --verify-cert is refused locally, before anything changes', async () => {
     const before = await priv('app');
     const r = await runCli(
