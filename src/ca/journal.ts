@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
 import { ensureDir, fsyncDir, MODE_SECRET, removeStaleTemps, writeFileAtomic } from '../util/files.js';
-import { certPath, readIndex, writeIndex } from './store.js';
+import { certPath, readIndex, withCaLock, writeIndex } from './store.js';
 
 export const JOURNAL_FILE = 'pending.json';
 
@@ -68,9 +68,13 @@ export function stagingFor(dir: string): { stage: string; whole: boolean } {
 /** Step 1: records the issuance before anything else is written, then makes the staging directory. */
 export function beginJournal(caDir: string, journal: Journal): void {
   writeFileAtomic(journalPath(caDir), `${JSON.stringify(journal)}\n`, { mode: MODE_SECRET });
-  ensureDir(path.dirname(journal.stage));
-  fs.mkdirSync(journal.stage, { mode: 0o700 });
-  fs.chmodSync(journal.stage, 0o700); // the umask cannot widen it, but it may have been created narrower
+  try {
+    ensureDir(path.dirname(journal.stage));
+    ensureDir(journal.stage, 0o700);
+  } catch (err) {
+    endJournal(caDir); // nothing staged yet: nothing to settle
+    throw err;
+  }
 }
 
 function endJournal(caDir: string): void {
@@ -198,4 +202,13 @@ export function finishJournal(caDir: string, journal: Journal): void {
       },
     );
   }
+}
+
+/**
+ * For the commands that only read the CA (`list`, `ca show`): settles an issuance a crash interrupted,
+ * so that what they show is what was delivered and no staging directory holding keys outlives them.
+ */
+export function settlePending(caDir: string): Settled | undefined {
+  if (!hasJournal(caDir)) return undefined;
+  return withCaLock(caDir, () => recoverJournal(caDir));
 }

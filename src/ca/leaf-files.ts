@@ -50,7 +50,12 @@ export function checkNotFile(dir: string): void {
   let isDir = true;
   try {
     isDir = fs.statSync(dir).isDirectory();
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new DbtlsError('NOT_A_DIRECTORY', `could not write to ${dir}: a part of the path is a file`, {
+        hint: 'choose an --out whose every part is a directory (or absent)',
+      });
+    }
     return; // absent: it will be created
   }
   if (!isDir) {

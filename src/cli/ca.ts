@@ -3,6 +3,7 @@
  * call src/ca, render. Messages follow mkcert's voice: what was made, for which names, until when, what next.
  */
 import { initCa } from '../ca/init.js';
+import { settlePending } from '../ca/journal.js';
 import { CA_PASSPHRASE_ENV, type Ca, type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
@@ -154,6 +155,7 @@ const caShow: Command = {
   async run(argv, ctx) {
     const p = parse(argv, { ...CA_OPTIONS, json: { type: 'boolean' } }, SHOW_USAGE);
     const ca = openCa(caDirOf(p, ctx));
+    settlePending(ca.dir);
     const s = caSummary(ca, readIndex(ca.dir));
     if (flag(p, 'json')) {
       ctx.render.json(s);
@@ -192,7 +194,9 @@ const listCommand: Command = {
       LIST_USAGE,
     );
     const within = int(p, 'expiring-within', LIST_USAGE);
-    let entries = readIndex(caDirOf(p, ctx));
+    const dir = caDirOf(p, ctx);
+    settlePending(dir); // an interrupted issuance is completed or taken back before it is listed
+    let entries = readIndex(dir);
     if (within !== undefined) {
       const limit = Date.now() + daysToMs(within);
       entries = entries.filter((e) => e.status === 'valid' && Date.parse(e.notAfter) <= limit);

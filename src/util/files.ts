@@ -95,8 +95,33 @@ export function readUserFile(file: string, what = 'file'): Buffer {
  * directory this call creates gets exactly `mode`.
  */
 export function ensureDir(dir: string, mode = 0o755): void {
-  const first = fs.mkdirSync(dir, { recursive: true, mode });
-  if (first !== undefined) fs.chmodSync(dir, mode);
+  try {
+    const first = fs.mkdirSync(dir, { recursive: true, mode });
+    if (first !== undefined) fs.chmodSync(dir, mode);
+  } catch (err) {
+    throw dirError(dir, err);
+  }
+}
+
+/** A failed mkdir as the user can act on it: a file in the way is bad input, anything else a runtime failure. */
+function dirError(dir: string, err: unknown): DbtlsError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    let p = dir;
+    while (path.dirname(p) !== p && !fs.existsSync(p)) p = path.dirname(p);
+    return new DbtlsError('NOT_A_DIRECTORY', `could not create the directory ${dir}: ${p} is a file`, {
+      hint: 'choose a path whose every part is a directory (or absent)',
+      cause: err,
+    });
+  }
+  return new DbtlsError('WRITE_FAILED', `could not create the directory ${dir}: ${causeText(err)}`, {
+    hint:
+      code === 'EACCES' || code === 'EPERM'
+        ? 'choose a directory you can write, or run as its owner (or with sudo)'
+        : 'check the path and the free space',
+    cause: err,
+    kind: 'runtime',
+  });
 }
 
 /** Makes the names in a directory durable (after renames into it); best effort where unsupported. */

@@ -218,6 +218,26 @@ describe('issue client --cn-from: SIGKILL during the batch, then the same comman
   });
 });
 
+test('`dbtls list` after a crash settles the issuance first: what it lists is what was delivered', async () => {
+  const base = path.join(work, 'list-settles');
+  const caDir = path.join(base, 'ca');
+  initCa(caDir, { passphrase: undefined });
+  const out = path.join(base, 'out');
+  fs.writeFileSync(path.join(base, 'names'), 'l_0\nl_1\n');
+  const batch = ['issue', 'client', '--cn-from', path.join(base, 'names'), '--out', out, '--ca-dir', caDir];
+  assert.ok(killed(await runKilledAt('rename', 2, batch)), 'killed after the commit, before delivery');
+  assert.equal(fs.existsSync(out), false);
+  assert.equal(leftovers(base).length, 1, 'the staging directory, until the next command');
+  const list = await runCli(['list', '--json', '--ca-dir', caDir]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(
+    JSON.parse(list.stdout).map((e: IndexEntry) => `${e.cn} ${e.status}`),
+    ['l_0 valid', 'l_1 valid'],
+  );
+  assertAgrees(caDir, (e) => path.join(out, e.cn), ['l_0', 'l_1']);
+  assert.deepEqual(leftovers(base), []);
+});
+
 describe('what the recovery delivers works in a real MariaDB', () => {
   let db: MariadbInstance | undefined;
   after(() => db?.stop());

@@ -55,8 +55,27 @@ describe('issuance that fails or is refused records nothing (item 3)', () => {
         /error\[OUTPUT_EXISTS\]: could not write to .*a-file: it is a file, not a directory/,
       );
     }
+    const under = await runCli([
+      'issue',
+      'client',
+      '--cn',
+      'u',
+      '--out',
+      path.join(file, 'u'),
+      '--ca-dir',
+      caDir,
+    ]);
+    assert.equal(under.code, 2, under.stderr);
+    assert.match(
+      under.stderr,
+      /error\[NOT_A_DIRECTORY\]: could not write to .*a-file\/u: a part of the path is a file/,
+    );
     assert.equal(hashDir(caDir), before);
     assert.equal(fs.readFileSync(file, 'utf8'), 'not a directory\n');
+    const init = await runCli(['ca', 'init', '--no-passphrase', '--ca-dir', file]);
+    assert.equal(init.code, 2, init.stderr);
+    assert.match(init.stderr, /error\[NOT_A_DIRECTORY\]/);
+    assert.doesNotMatch(init.stderr, /INTERNAL/);
   });
 
   test('8 parallel `issue client` into one --out: one delivered, one recorded, 7 refused', async () => {
