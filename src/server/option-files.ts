@@ -40,21 +40,37 @@ export interface OptionChain {
   /** `!include` targets, read once they exist. */
   readonly includes: readonly string[];
   readonly includedDirs: readonly IncludedDir[];
+  /** The reader the chain was read with (the same view of the files for serverSetting). */
+  readonly read?: OptionFileReader | undefined;
 }
 
-/** Follows the includes from `roots`, as mariadbd does. Files that cannot be read are skipped. */
-export function readOptionChain(roots: readonly string[], source = roots.join(', ')): OptionChain {
+/** Reads an option file; undefined when it does not exist or cannot be read. */
+export type OptionFileReader = (file: string) => string | undefined;
+
+const readFromDisk: OptionFileReader = (file) => {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Follows the includes from `roots`, as mariadbd does. Files that cannot be read are skipped. `read` lets
+ * a dry run see the files as they would be (undo's restored fragment) without writing them.
+ */
+export function readOptionChain(
+  roots: readonly string[],
+  source = roots.join(', '),
+  read: OptionFileReader = readFromDisk,
+): OptionChain {
   const files: string[] = [];
   const includes: string[] = [];
   const includedDirs: IncludedDir[] = [];
   const readFile = (file: string, depth: number) => {
     if (depth > MAX_DEPTH || files.includes(file)) return;
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return;
-    }
+    const text = read(file);
+    if (text === undefined) return;
     files.push(file);
     for (const line of text.split('\n')) {
       const dir = INCLUDEDIR.exec(line)?.[1];
@@ -80,7 +96,7 @@ export function readOptionChain(roots: readonly string[], source = roots.join(',
     }
   };
   for (const root of roots) readFile(path.resolve(root), 0);
-  return { roots, source, files, includes, includedDirs };
+  return { roots, source, files, includes, includedDirs, read };
 }
 
 /** Whether the server reads `file` at its next start (it exists in the chain, or will once written). Pure. */
@@ -181,16 +197,16 @@ const SERVER_GROUP = /^(mysqld|server|mariadb|mariadbd|mysqld-[\d.]+|mariadb-[\d
  * The value the server takes for option `name` (`ssl_cert` and `ssl-cert` are one option) from the chain:
  * the last one read in a server group, or undefined when no file sets it. Reads the files again.
  */
-export function serverSetting(chain: OptionChain, name: string): string | undefined {
+export function serverSetting(
+  chain: OptionChain,
+  name: string,
+  read: OptionFileReader = chain.read ?? readFromDisk,
+): string | undefined {
   const want = name.replaceAll('-', '_').toLowerCase();
   let value: string | undefined;
   for (const file of chain.files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
+    const text = read(file);
+    if (text === undefined) continue;
     let inServer = false;
     for (const raw of text.split('\n')) {
       const line = raw.trim();

@@ -188,7 +188,23 @@ async function lockoutWarnings(
   record: SecureRecord,
   steps: Steps,
 ): Promise<void> {
-  const after = readOptionChain(chain.roots, chain.source);
+  // The option files as undo leaves them: on disk after a real run; in a dry run, the recorded contents of
+  // the files undo would restore or remove, so that the plan names the same accounts.
+  const restored = new Map(
+    record.files.map((f) => [
+      f.path,
+      f.previous === null ? undefined : Buffer.from(f.previous, 'base64').toString('utf8'),
+    ]),
+  );
+  const read = (file: string): string | undefined => {
+    if (steps.dryRun && restored.has(file)) return restored.get(file);
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const after = readOptionChain(chain.roots, chain.source, read);
   const tlsAfter = !!serverSetting(after, 'ssl_cert') || !!serverSetting(after, 'ssl_key');
   if (tlsAfter) return;
   const reverted = new Set(record.requirements.map((r) => `${r.user}@${r.host}`));
@@ -198,8 +214,8 @@ async function lockoutWarnings(
     steps.add(
       step(
         `account '${a.user}'@'${a.host}'`,
-        'pending',
-        `REQUIRE ${describeRequirement(a.requirement)} cannot be met once the server runs without TLS: it will be locked out; to let it in without TLS run ${alterRequireStatement(a, { type: 'NONE' })}`,
+        steps.dryRun ? 'planned' : 'pending',
+        `${steps.dryRun ? 'warn that ' : ''}REQUIRE ${describeRequirement(a.requirement)} cannot be met once the server runs without TLS: it will be locked out; to let it in without TLS run ${alterRequireStatement(a, { type: 'NONE' })}`,
       ),
     );
   }

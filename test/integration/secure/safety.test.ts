@@ -241,6 +241,8 @@ test('--dry-run on secure and on secure --undo changes no file, no account and n
     inspect: false,
     restart: () => db.restart({ users: USERS, extra }),
   });
+  // An account the DBA made that needs TLS: the plan warns about it as the undo would.
+  await db.sql("CREATE USER 'tlsonly'@'%' IDENTIFIED BY 'pw' REQUIRE X509");
   files = hashes(tmp);
   state = await serverState(db);
   const undoPlan = await runCli(['secure', ...args, '--undo', '--dry-run']);
@@ -254,6 +256,7 @@ test('--dry-run on secure and on secure --undo changes no file, no account and n
     /\+ require-secure-transport +would run SET GLOBAL require_secure_transport = OFF/,
     /\+ file +would remove .*ssl-config\.cnf/,
     /\+ ca +would revoke the 2 certificate\(s\) secure issued: /,
+    /\+ account 'tlsonly'@'%' +would warn that REQUIRE X509 cannot be met once the server runs without TLS: it will be locked out; to let it in without TLS run ALTER USER 'tlsonly'@'%' REQUIRE NONE/,
   ]) {
     assert.match(undoPlan.stdout, line);
   }
