@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../
 import { type EnablePlan, type EnableResult, enableTls } from '../server/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/install.js';
 import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/material.js';
-import { serverOptionChain } from '../server/option-files.js';
+import { assertChainReads, type OptionChain, serverOptionChain } from '../server/option-files.js';
 import { certDirOf, fragmentIn } from '../server/secure-paths.js';
 import { readUserFile } from '../util/files.js';
 import { flag, int, type Parsed, parse, required, str, strs } from './args.js';
@@ -138,15 +138,27 @@ function crlFile(file: string | undefined): string | undefined {
  * The certificate directory (default: where the server's @@ssl_cert lives) and the fragment (default: one
  * the server's option files read, when they can be found from here; else the Debian path).
  */
-async function enablePaths(s: AdminSession, p: Parsed): Promise<{ files: ServerFiles; configFile: string }> {
+async function enablePaths(
+  s: AdminSession,
+  p: Parsed,
+  ctx: CommandContext,
+): Promise<{ files: ServerFiles; configFile: string }> {
   const dir = await certDirOf(s, str(p, 'dir'));
-  let configFile = str(p, 'config-file');
-  if (configFile === undefined) {
+  let chain: OptionChain | undefined;
+  try {
+    chain = await serverOptionChain(s, str(p, 'server-config'));
+  } catch (err) {
+    if (!(err instanceof DbtlsError && err.code === 'SERVER_CONFIG_UNKNOWN')) throw err;
+  }
+  const configFile = str(p, 'config-file') ?? (chain ? fragmentIn(chain) : DEFAULT_CONFIG_FILE);
+  // A fragment the server does not read only matters at its next start: said, not refused, as the reload
+  // may be all that is wanted (`secure` refuses it: it restarts the server on the fragment).
+  if (chain) {
     try {
-      configFile = fragmentIn(await serverOptionChain(s, str(p, 'server-config')));
+      assertChainReads(chain, configFile);
     } catch (err) {
-      if (!(err instanceof DbtlsError && err.code === 'SERVER_CONFIG_UNKNOWN')) throw err;
-      configFile = DEFAULT_CONFIG_FILE;
+      if (!(err instanceof DbtlsError)) throw err;
+      ctx.render.warn(`${err.message}; ${err.hint}`);
     }
   }
   return { files: serverFilePaths(dir), configFile };
@@ -196,7 +208,7 @@ export const enableCommand: Command = {
         enableTls(
           s,
           {
-            ...(await enablePaths(s, p)),
+            ...(await enablePaths(s, p, ctx)),
             material: await material(p, ctx, s.options.host, dryRun),
             crlPem: crlFile(str(p, 'crl')),
             tlsVersions,

@@ -210,5 +210,12 @@ test('an RSA-only cipher list on an EC key: enable warns, and sslscan shows such
     ),
     res.stderr,
   );
+  // The fragment named is not one the server reads: said before anything (a dry run here) is done.
+  assert.ok(
+    res.stderr.includes(
+      `warning: could not use the config fragment ${path.join(tmp, 'cipher-ssl-config.cnf')}: the server does not read it`,
+    ),
+    res.stderr,
+  );
   assert.equal(fs.existsSync(path.join(tmp, 'cipher-ssl')), false);
 });
