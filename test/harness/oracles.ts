@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly input?: string | Buffer;
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
+  /** Working directory of the tool (default: this process's). */
+  readonly cwd?: string;
 }
 
 /** A tool that hangs (a server that never answers) must not hang the test run. */
@@ -29,6 +31,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       env: opts.env ?? process.env,
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];

@@ -28,6 +28,10 @@ export interface TestPki {
   otherServer: KeyPair;
   /** Signed by `ca`; SAN only DNS:wrong.example. */
   wrongHost: KeyPair;
+  /** Signed by `ca`; SAN only IP:127.0.0.1 (no DNS name). */
+  ipOnly: KeyPair;
+  /** Signed by `ca`; SAN only DNS:localhost (no IP address). */
+  localhostOnly: KeyPair;
   /** Signed by `ca`; expired (2020-2021); SAN localhost + 127.0.0.1. */
   expired: KeyPair;
   /** Signed by `otherCa`; CN=dbtls_client, EKU clientAuth. */
@@ -60,6 +64,20 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:wrong.example
+[ip_only]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = IP:127.0.0.1
+[localhost_only]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:localhost
 [client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -143,7 +161,7 @@ async function makeLeaf(
   dir: string,
   name: string,
   subject: string,
-  profile: 'server' | 'wrong_host' | 'client',
+  profile: 'server' | 'wrong_host' | 'ip_only' | 'localhost_only' | 'client',
   issuer: { cert: string; key: string },
 ): Promise<KeyPair> {
   const { csr, key } = await makeCsr(dir, name, subject);
@@ -190,14 +208,17 @@ async function generate(dir: string): Promise<TestPki> {
     makeRoot(dir, 'ca', 'dbtls Test Root CA'),
     makeRoot(dir, 'other-ca', 'dbtls Other Root CA'),
   ]);
-  const [server, client, otherServer, otherClient, wrongHost, expired] = await Promise.all([
-    makeLeaf(dir, 'server', '/O=dbtls test/CN=localhost', 'server', root),
-    makeLeaf(dir, 'client', '/O=dbtls test/CN=dbtls_client', 'client', root),
-    makeLeaf(dir, 'other-server', '/O=dbtls other/CN=localhost', 'server', otherRoot),
-    makeLeaf(dir, 'other-client', '/O=dbtls other/CN=dbtls_client', 'client', otherRoot),
-    makeLeaf(dir, 'wrong-host', '/O=dbtls test/CN=wrong.example', 'wrong_host', root),
-    makeExpired(dir, root),
-  ]);
+  const [server, client, otherServer, otherClient, wrongHost, expired, ipOnly, localhostOnly] =
+    await Promise.all([
+      makeLeaf(dir, 'server', '/O=dbtls test/CN=localhost', 'server', root),
+      makeLeaf(dir, 'client', '/O=dbtls test/CN=dbtls_client', 'client', root),
+      makeLeaf(dir, 'other-server', '/O=dbtls other/CN=localhost', 'server', otherRoot),
+      makeLeaf(dir, 'other-client', '/O=dbtls other/CN=dbtls_client', 'client', otherRoot),
+      makeLeaf(dir, 'wrong-host', '/O=dbtls test/CN=wrong.example', 'wrong_host', root),
+      makeExpired(dir, root),
+      makeLeaf(dir, 'ip-only', '/O=dbtls test/CN=ip-only', 'ip_only', root),
+      makeLeaf(dir, 'localhost-only', '/O=dbtls test/CN=localhost-only', 'localhost_only', root),
+    ]);
   // What MariaDB's REQUIRE SUBJECT compares with, byte for byte (FACTS.md).
   const subjectLine = await must(
     ['x509', '-in', client.cert, '-noout', '-subject', '-nameopt', 'compat'],
@@ -213,6 +234,8 @@ async function generate(dir: string): Promise<TestPki> {
     otherCa: otherRoot.cert,
     otherServer,
     wrongHost,
+    ipOnly,
+    localhostOnly,
     expired,
     otherClient,
   };

@@ -19,6 +19,7 @@ import {
   need,
   needsClientCert,
   PREFERRED_REFUSED,
+  refuseLocalhost,
   type SnippetContext,
   shellWord,
 } from './model.js';
@@ -127,6 +128,14 @@ export const myCnf: ClientMapping = {
   language: 'ini',
   modes: MARIADB_MODES,
   render(ctx) {
+    // Measured: libmariadb 3.3 reads `protocol` in an option file as a number, so protocol=TCP is 0 there
+    // and localhost stays the unix socket for every Connector/C driver (the mariadb programs read TCP, and
+    // refuse protocol=1). No one file says TCP to both: localhost is refused (issue 9 item 3).
+    refuseLocalhost(
+      ctx,
+      'my.cnf',
+      'Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2) take it as the unix socket whatever the file says (libmariadb reads protocol=TCP as 0), and would log in to whichever server owns that socket',
+    );
     const lines = [
       `# ssl-mode ${ctx.mode}${ctx.mutualTls === 'enable' ? ' with mutual TLS' : ''}, for MariaDB clients: mariadb, mariadb-dump and`,
       '# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).',

@@ -146,11 +146,15 @@ export function dsnValue(value: string, what: string, client: string): string {
  * The host name `localhost` means the unix socket to libmysqlclient-style drivers (PHP's mysqlnd): the
  * port is ignored and TLS with it (issue 9 item 3). Such a snippet needs an address or another name.
  */
-export function refuseLocalhost(ctx: SnippetContext, client: string): void {
+export function refuseLocalhost(
+  ctx: SnippetContext,
+  client: string,
+  reason = 'the driver takes localhost as the unix socket and ignores the port',
+): void {
   if (ctx.host.toLowerCase() !== 'localhost') return;
   throw new DbtlsError(
     'SNIPPET_TARGET_UNSUPPORTED',
-    `could not write the ${client} snippet for localhost: the driver takes localhost as the unix socket and ignores the port`,
+    `could not write the ${client} snippet for localhost: ${reason}`,
     { hint: 'give 127.0.0.1 (the server certificate must then hold IP:127.0.0.1) or a DNS name' },
   );
 }

@@ -116,6 +116,8 @@ export const mariadbNode: ClientMapping = {
       'const connection = await mariadb.createConnection({',
     ];
     lines.push(...connectionLines(ctx));
+    // Its default is 1 s, which a loaded host or a name with an IPv6 address tried first can exceed.
+    lines.push('  connectTimeout: 10000,');
     if (ctx.mode === 'disable') lines.push('  ssl: false, // ssl-mode disable: plaintext');
     else {
       lines.push(

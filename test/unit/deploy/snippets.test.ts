@@ -343,8 +343,14 @@ describe('snippet texts spell out every flag', () => {
     },
     {
       name: 'my.cnf: =1 on the boolean, TCP, the database only for the interactive client',
-      req: { client: 'my.cnf', target: 'localhost:3307', mode: 'verify-full', database: 'shop', ...FILES },
-      text: '# ssl-mode verify-full, for MariaDB clients: mariadb, mariadb-dump and\n# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).\n# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.\n[client-mariadb]\nhost=localhost\nport=3307\nprotocol=TCP\nuser=app\nssl-ca=/etc/db/ca.pem\nssl-verify-server-cert=1\ntls-version=TLSv1.2,TLSv1.3\n\n[mysql]\ndatabase=shop\n',
+      req: {
+        client: 'my.cnf',
+        target: 'db.example.com:3307',
+        mode: 'verify-full',
+        database: 'shop',
+        ...FILES,
+      },
+      text: '# ssl-mode verify-full, for MariaDB clients: mariadb, mariadb-dump and\n# Connector/C programs (mysqlclient, DBD::MariaDB, DBD::mysql, ruby-mysql2). Run against libmariadb 3.3 (MariaDB 10.11).\n# Use it with --defaults-extra-file=FILE (or --defaults-file=FILE); keep the file 0600 if you add password=.\n[client-mariadb]\nhost=db.example.com\nport=3307\nprotocol=TCP\nuser=app\nssl-ca=/etc/db/ca.pem\nssl-verify-server-cert=1\ntls-version=TLSv1.2,TLSv1.3\n\n[mysql]\ndatabase=shop\n',
     },
     {
       name: 'my.cnf: a value with a space, # or a backslash is double-quoted',
@@ -420,8 +426,9 @@ describe('snippet texts spell out every flag', () => {
     assert.doesNotMatch(name, /node:tls/);
   });
 
-  it('PHP and Perl: localhost (the unix socket there) is refused, a ; in a DSN value too', () => {
-    for (const client of ['php-mysqli', 'php-pdo', 'perl-mariadb', 'perl-mysql'] as const) {
+  it('PHP, Perl and my.cnf: localhost (the unix socket there) is refused; a ; in a DSN value too', () => {
+    // my.cnf too: libmariadb reads protocol=TCP as 0 and takes localhost as the socket (measured).
+    for (const client of ['php-mysqli', 'php-pdo', 'perl-mariadb', 'perl-mysql', 'my.cnf'] as const) {
       assert.equal(
         code(() => snippet({ client, target: 'localhost:3307', mode: 'verify-full', ...FILES })),
         'SNIPPET_TARGET_UNSUPPORTED',
