@@ -55,6 +55,7 @@ export * from './server/require.js';
 export * from './server/rollover.js';
 export * from './server/rollover-stages.js';
 export * from './server/rotate.js';
+export * from './server/rotate-plan.js';
 export * from './server/sandbox.js';
 export * from './server/secure.js';
 export * from './server/secure-undo.js';

@@ -17,7 +17,8 @@ import {
   TRUST_BUNDLE_FILE,
 } from '../server/rollover.js';
 import { runStage } from '../server/rollover-stages.js';
-import { planRotation, type RotatePlan, rotateServerCertificate } from '../server/rotate.js';
+import { rotateServerCertificate } from '../server/rotate.js';
+import { planRotation, type RotatePlan } from '../server/rotate-plan.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import {

@@ -31,7 +31,7 @@ import {
   tlsLiveFromRows,
   tlsLiveQuery,
 } from '../../../src/server/flavor.js';
-import { locateServedFiles } from '../../../src/server/rotate.js';
+import { locateServedFiles } from '../../../src/server/rotate-plan.js';
 import { serverStatus } from '../../../src/server/status.js';
 
 /** SHOW GLOBAL VARIABLES LIKE '%ssl%' / 'tls%' on MySQL 8.4 (manual, "Server System Variables"): no have_ssl. */
