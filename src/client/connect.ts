@@ -39,6 +39,13 @@ import { requiresTls, SSL_MODES } from '../tls/ssl-mode.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 import { address, dial, readGreeting, timeoutError } from './dial.js';
 import { Handover } from './handover.js';
+import {
+  atLeastTls13,
+  downgradeError,
+  isVersionRefusal,
+  prefersTls13,
+  verifiedVersionWithoutCertificate,
+} from './mutual.js';
 import { type SessionFacts, sessionFacts } from './session.js';
 import { tlsError, upgradeToTls } from './upgrade.js';
 
@@ -61,6 +68,20 @@ export interface DbtlsConnection {
 }
 
 export async function connect(target: Target, options: ConnectOptions = {}): Promise<DbtlsConnection> {
+  // Mutual TLS prefers TLS 1.3, where the client certificate is encrypted (src/client/mutual.ts).
+  if (!prefersTls13(target.tls)) return connectOnce(target, options);
+  try {
+    return await connectOnce(atLeastTls13(target), options);
+  } catch (err) {
+    if (!isVersionRefusal(err)) throw err;
+  }
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if ((await verifiedVersionWithoutCertificate(target, timeoutMs)) === 'TLSv1.3')
+    throw downgradeError(target);
+  return connectOnce(target, options);
+}
+
+async function connectOnce(target: Target, options: ConnectOptions): Promise<DbtlsConnection> {
   const { host, port } = target;
   const settings = target.tls;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
