@@ -49,8 +49,9 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
       for (const line of lines) stdout.write(`${safe(line)}\n`);
     },
     json(value) {
-      // JSON.stringify escapes control characters itself (\u001b): only passwords need redacting.
-      stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
+      // JSON.stringify escapes C0 itself (\u001b); DEL, C1 and the bidi/zero-width characters it leaves raw
+      // are escaped here too (same JSON value), so a terminal shows the document as it is.
+      stdout.write(`${jsonInert(JSON.stringify(value, jsonReplacer, 2))}\n`);
     },
     warn(message) {
       stderr.write(`warning: ${safe(message)}\n`);
@@ -93,6 +94,13 @@ export function createRenderer(stdout: Output, stderr: Output): Renderer {
       return 70;
     },
   };
+}
+
+/** Characters JSON.stringify leaves raw that a terminal would obey or that reorder a line. */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+function jsonInert(json: string): string {
+  return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Dates as ISO strings, bigints as decimal strings, Buffers as hex: JSON that scripts can read. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRenderer } from '../../../src/cli/render.js';
+import { createRenderer, redacting } from '../../../src/cli/render.js';
 import { DbtlsError } from '../../../src/errors.js';
 
 function capture(isTTY: boolean) {
@@ -65,5 +65,39 @@ describe('the renderer', () => {
     const { out, render } = capture(false);
     render.json({ serial: 2n ** 70n, fingerprint: Buffer.from([0xde, 0xad]) });
     assert.deepEqual(JSON.parse(out.stdout), { serial: '1180591620717411303424', fingerprint: 'dead' });
+  });
+});
+
+describe('the renderer prints network text inert and redacts DSN passwords (issue 9, items 12 and 13)', () => {
+  const hostile = 'v1\x1b[2J\x1b]0;t\x07\u202egnp\x9b';
+
+  it('lines, warnings and errors: control and bidi characters escaped, newlines kept', () => {
+    const { out, render } = capture(false);
+    render.lines(`a ${hostile}`, 'two\nlines');
+    render.warn(hostile);
+    render.error(new DbtlsError('X', `could not x: ${hostile}`, { hint: hostile }));
+    assert.equal(out.stdout, 'a v1\\x1b[2J\\x1b]0;t\\x07\\u{202e}gnp\\x9b\ntwo\nlines\n');
+    assert.doesNotMatch(out.stderr, /[\x1b\x07\u202e\x9b]/u);
+    assert.match(out.stderr, /^error\[X\]: could not x: v1\\x1b\[2J/m);
+  });
+
+  it('JSON: the same value, with C1 and bidi characters written as \\u escapes', () => {
+    const { out, render } = capture(false);
+    render.json({ version: hostile });
+    assert.doesNotMatch(out.stdout, /[\x1b\x07\u202e\x9b]/u);
+    assert.deepEqual(JSON.parse(out.stdout), { version: hostile });
+  });
+
+  it('redacts a DSN password everywhere, and the passwords redacting() is given even when not in a DSN', () => {
+    const { out, render } = capture(false);
+    const r = redacting(render, ['s3cr%t', 's3cr@t']);
+    r.lines('target mysql://u:pw-1@h:3306/db');
+    r.json({ target: 'mysql://u:pw-2@h', echoed: 'argv s3cr@t and s3cr%t' });
+    r.error(new DbtlsError('X', 'could not run dbtls conect s3cr@t', { hint: 'mysql://a:pw-3@b' }));
+    assert.doesNotMatch(out.stdout + out.stderr, /pw-[123]|s3cr/);
+    assert.deepEqual(JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))), {
+      target: 'mysql://u:***@h',
+      echoed: 'argv *** and ***',
+    });
   });
 });
