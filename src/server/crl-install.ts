@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { type AdminSession, globalVariables } from './admin.js';
 import { crlPath } from './enable.js';
+import { readTlsLive } from './flavor.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
 import { checkPrivileges, checkWritable } from './preflight.js';
 import { reloadTls } from './reload.js';
@@ -29,7 +30,7 @@ export async function installCrl(
   o: { readonly dir?: string | undefined; readonly dryRun?: boolean | undefined } = {},
 ): Promise<CrlInstallResult> {
   const file = crlPath(serverFilePaths(await certDirOf(session, o.dir)));
-  const vars = await globalVariables(session, ['ssl_crl', 'datadir', 'have_ssl']);
+  const vars = await globalVariables(session, ['ssl_crl', 'datadir']);
   const current = vars.get('ssl_crl');
   const reads = !!current && path.resolve(vars.get('datadir') || '/', current) === file;
   const restartNeeded = reads
@@ -43,6 +44,7 @@ export async function installCrl(
   sweepTempFiles(path.dirname(file));
   const written = !sameContent(file, crlPem);
   if (written) writeFileAtomic(file, crlPem, { mode: MODE_PUBLIC });
-  const statement = reads && vars.get('have_ssl') === 'YES' ? await reloadTls(session) : undefined;
+  // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
+  const statement = reads && (await readTlsLive(session)) ? await reloadTls(session) : undefined;
   return { ...base, written, statement };
 }
