@@ -68,14 +68,15 @@ function issueCommand(profile: 'server' | 'client'): Command {
       const ca = await unlockCa(p, ctx);
       const [pair] = (await rsaKeysWithProgress(key ?? DEFAULT_KEY_ALGORITHM, 1, ctx)) ?? [];
       // The files are delivered under the CA lock: a refused or failed delivery records nothing.
+      const keyPem = pair ? privateKeyPem(pair.privateKey) : undefined;
       const issued = pair
         ? {
             ...issueCertificate(
               ca,
               { profile, cn, dns, ip, ...common, publicKey: pair.publicKey },
-              leafDelivery(out, { keyPem: privateKeyPem(pair.privateKey) }),
+              leafDelivery(out, { keyPem }),
             ),
-            keyPem: privateKeyPem(pair.privateKey),
+            keyPem,
           }
         : issueCertificate(ca, { profile, cn, dns, ip, ...common }, leafDelivery(out));
       if (flag(p, 'json')) ctx.render.json(issuedJson(issued, out));
