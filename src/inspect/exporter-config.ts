@@ -100,8 +100,13 @@ export function parseExporterConfig(text: string, file: string): ExporterModules
       );
     }
     const value = pair.value as Node | null;
-    const settings =
-      value === null ? [] : isMap(value) ? value.items : fail(at, `module ${name} is not a map`, KEYS_HINT);
+    // `name:` with nothing after it is a module with every default.
+    const empty = value === null || (isScalar(value) && value.value === null);
+    const settings = empty
+      ? []
+      : isMap(value)
+        ? value.items
+        : fail(at, `module ${name} is not a map`, KEYS_HINT);
     const seen: Partial<Record<ModuleKey, { text: string; line: number | undefined }>> = {};
     for (const setting of settings) {
       const key = scalarText(setting.key);
