@@ -98,14 +98,20 @@ async function undoSql(session: AdminSession, record: SecureRecord, steps: Steps
 function undoClientDirs(record: SecureRecord, steps: Steps): void {
   for (const dir of [...record.createdDirs].reverse()) {
     const files = LEAF_FILES.map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
-    steps.do(
-      'client-certificate',
-      `removed ${dir}`,
-      `remove ${files.join(', ')} and then ${dir} if empty`,
-      () => {
-        for (const f of files) fs.rmSync(f, { force: true });
-        removeIfEmpty(dir);
-      },
+    if (steps.dryRun) {
+      steps.add(step('client-certificate', 'planned', `remove ${files.join(', ')} and then ${dir} if empty`));
+      continue;
+    }
+    for (const f of files) fs.rmSync(f, { force: true });
+    const removed = removeIfEmpty(dir);
+    steps.add(
+      step(
+        'client-certificate',
+        'done',
+        removed === 'kept (not empty)'
+          ? `removed ${files.map((f) => path.basename(f)).join(', ')} from ${dir}, kept the directory (other files are in it)`
+          : `removed ${dir}`,
+      ),
     );
   }
 }

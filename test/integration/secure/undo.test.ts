@@ -112,6 +112,9 @@ test('two servers on one CA: undo on the first keeps the CA, its included direct
   await one!.db.restart({ users: USERS, extra: one!.extra });
   await one!.db.sql("CREATE USER 'certuser'@'%' IDENTIFIED BY 'pw' REQUIRE SUBJECT '/CN=certuser'");
 
+  // A file of the user's own next to the client certificate: undo removes only what secure wrote.
+  const appDir = path.join(tmp, 'one', 'clients', 'app');
+  fs.writeFileSync(path.join(appDir, 'notes.txt'), 'mine');
   const undo = await undoSecure(one!.admin, { caDir, restart: one!.options.restart });
   const lines = undo.steps.map((s) => `${s.status} ${s.step}: ${s.detail}`);
   // The server restarted (the restart callback would have thrown on "Fatal error in defaults handling").
@@ -120,6 +123,13 @@ test('two servers on one CA: undo on the first keeps the CA, its included direct
   assert.ok(fs.existsSync(confDir));
   assert.ok(
     lines.includes(`skipped directory: kept ${confDir}: ${one!.db.configFile} includes it (!includedir)`),
+    lines.join('\n'),
+  );
+  assert.deepEqual(fs.readdirSync(appDir), ['notes.txt']);
+  assert.ok(
+    lines.includes(
+      `done client-certificate: removed cert.pem, key.pem, chain.pem, ca.pem from ${appDir}, kept the directory (other files are in it)`,
+    ),
     lines.join('\n'),
   );
   // Only the files secure wrote are gone.
