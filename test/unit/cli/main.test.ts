@@ -66,7 +66,7 @@ describe('the command table', () => {
         .split('\n')
         .filter((l) => l.startsWith('  dbtls k8s '))
         .map((l) => l.split(' ')[4]),
-      ['secrets', 'cert-manager', 'kubedb'],
+      ['secrets', 'cert-manager', 'kubedb', 'proxy-sidecar'],
     );
   });
 });
