@@ -15,7 +15,11 @@ import type { CommandContext } from './command.js';
 /** The environment variable that may hold the keystore password (documented in docs/keystores.md). */
 export const KEYSTORE_PASSWORD_ENV = 'DBTLS_KEYSTORE_PASSWORD';
 
-/** parseArgs options from names: `options(['out'], ['ca'], ['json'])` (strings, repeatable, flags). */
+/**
+ * An option table from bare names: `options(['out'], ['ca'], ['json'])` (strings, repeatable, flags).
+ * Superseded by written tables with descriptions (command.ts); entries made here have none, which
+ * test/unit/cli/help.test.ts reports.
+ */
 export function options(strings: string[], repeatable: string[] = [], flags: string[] = []): OptionSpec {
   return Object.fromEntries([
     ...strings.map((n) => [n, { type: 'string' as const }]),

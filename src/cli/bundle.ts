@@ -7,18 +7,33 @@ import { rdsBundle } from '../deploy/cloud.js';
 import { DbtlsError } from '../errors.js';
 import { buildBundle, reportBundle } from '../keystore/bundle.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
-import { flag, parse, required, str } from './args.js';
-import { certificatesFrom, onePositional, options } from './artifact-args.js';
+import { flag, type OptionSpec, parse, required, str } from './args.js';
+import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
+import { COMMON, like } from './options.js';
 
 const bundleUsage = 'dbtls bundle FILE... --out F [--verify] [--json]';
+const BUNDLE_OPTIONS: OptionSpec = {
+  out: like('out', { description: 'the bundle file to write (PEM)' }),
+  verify: {
+    type: 'boolean',
+    description: 'also check every signature link between the certificates',
+  },
+  json: COMMON.json,
+};
 const bundle: Command = {
   name: ['bundle'],
   usage: bundleUsage,
+  options: BUNDLE_OPTIONS,
+  details: ['FILE... are PEM or DER files holding CA certificates, in any order.'],
+  examples: [
+    'dbtls bundle old-root.pem new-root.pem --out ca-bundle.pem --verify',
+    'dbtls bundle dbtls-ca/root.pem dbtls-ca/intermediate.pem --out ca.pem',
+  ],
   summary:
     'build a CA bundle: leaf-to-root order, duplicates removed, expired, non-CA and broken links refused',
   async run(argv, ctx) {
-    const p = parse(argv, options(['out'], [], ['verify', 'json']), bundleUsage);
+    const p = parse(argv, BUNDLE_OPTIONS, bundleUsage);
     const out = required(p, 'out', bundleUsage);
     if (p.positionals.length === 0) {
       throw new DbtlsError('USAGE', 'could not build the bundle: no input file given', {
@@ -42,12 +57,15 @@ const bundle: Command = {
 };
 
 const bundleShowUsage = 'dbtls bundle show FILE [--json]';
+const BUNDLE_SHOW_OPTIONS: OptionSpec = { json: COMMON.json };
 const bundleShow: Command = {
   name: ['bundle', 'show'],
   usage: bundleShowUsage,
+  options: BUNDLE_SHOW_OPTIONS,
+  examples: ['dbtls bundle show ca-bundle.pem', 'dbtls bundle show /etc/mysql/ssl/ca.pem --json'],
   summary: 'list the certificates of a PEM bundle with expiry and chain completeness',
   async run(argv, ctx) {
-    const p = parse(argv, options([], [], ['json']), bundleShowUsage);
+    const p = parse(argv, BUNDLE_SHOW_OPTIONS, bundleShowUsage);
     const file = onePositional(p, 'bundle file', bundleShowUsage);
     const report = reportBundle(certificatesFrom([file], 'bundle'));
     if (flag(p, 'json')) {
@@ -75,12 +93,23 @@ const bundleShow: Command = {
 };
 
 const cloudUsage = 'dbtls cloud-ca rds [--region R] --out F [--json]';
+const CLOUD_OPTIONS: OptionSpec = {
+  region: {
+    type: 'string',
+    description: 'only the CAs of one AWS region (us-east-1, eu-west-3, …)',
+    default: 'every region',
+  },
+  out: like('out', { description: 'the bundle file to write (PEM)' }),
+  json: COMMON.json,
+};
 const cloudCa: Command = {
   name: ['cloud-ca', 'rds'],
   usage: cloudUsage,
+  options: CLOUD_OPTIONS,
+  examples: ['dbtls cloud-ca rds --out rds-ca.pem', 'dbtls cloud-ca rds --region eu-west-1 --out rds-ca.pem'],
   summary: 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)',
   async run(argv, ctx) {
-    const p = parse(argv, options(['region', 'out'], [], ['json']), cloudUsage);
+    const p = parse(argv, CLOUD_OPTIONS, cloudUsage);
     const out = required(p, 'out', cloudUsage);
     const region = str(p, 'region');
     const certs = rdsBundle(region === undefined ? {} : { region });
@@ -108,6 +137,12 @@ const cloudOther: Command = {
   name: ['cloud-ca'],
   usage: 'dbtls cloud-ca rds [--region R] --out F   (Cloud SQL, Azure: see docs/cloud.md)',
   summary: 'managed-database CA bundles: `rds` is shipped; Cloud SQL and Azure go through `dbtls bundle`',
+  options: {},
+  details: [
+    'Amazon RDS/Aurora: `dbtls cloud-ca rds`. Cloud SQL and Azure publish per-instance CAs: fetch them',
+    '(`dbtls cloud-ca gcp` and `dbtls cloud-ca azure` print how) and build a bundle with `dbtls bundle`.',
+  ],
+  examples: ['dbtls cloud-ca rds --out rds-ca.pem', 'dbtls cloud-ca gcp'],
   async run(argv) {
     const provider = argv[0] ?? '';
     const step = OTHER_CLOUDS[provider.toLowerCase()];

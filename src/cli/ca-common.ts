@@ -16,11 +16,9 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { generateKeyPairAsync, type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
+import { pick } from './options.js';
 
-export const CA_OPTIONS: OptionSpec = {
-  'ca-dir': { type: 'string' },
-  'passphrase-file': { type: 'string' },
-};
+export const CA_OPTIONS: OptionSpec = pick('ca-dir', 'passphrase-file');
 
 const MONTHS = Object.freeze([
   'January',

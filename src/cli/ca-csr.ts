@@ -14,7 +14,7 @@ import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
 import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, parse, required, str, strs } from './args.js';
+import { flag, int, type OptionSpec, parse, required, str, strs } from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -25,26 +25,28 @@ import {
   unlockCa,
 } from './ca-common.js';
 import type { Command } from './command.js';
+import { COMMON, like, pick } from './options.js';
 
 const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
+
+const CSR_OPTIONS: OptionSpec = {
+  cn: like('cn', { description: 'the common name to request (the host name, or the database user)' }),
+  ...pick('dns', 'ip', 'key'),
+  out: like('out', { value: 'DIR', description: 'the directory for key.pem (0600) and csr.pem' }),
+  json: COMMON.json,
+};
 
 const csrCommand: Command = {
   name: ['csr'],
   usage: CSR_USAGE,
   summary: 'make a key and a certificate signing request on this node (the key never leaves it)',
+  options: CSR_OPTIONS,
+  examples: [
+    'dbtls csr --cn db2.example.com --dns db2 --out db2',
+    'dbtls csr --cn app_user --key rsa-2048 --out app_user',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        cn: { type: 'string' },
-        dns: { type: 'string', multiple: true },
-        ip: { type: 'string', multiple: true },
-        key: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      CSR_USAGE,
-    );
+    const p = parse(argv, CSR_OPTIONS, CSR_USAGE);
     const cn = required(p, 'cn', CSR_USAGE);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
     const alg = keyOption(p) ?? 'ec-p256';
@@ -93,23 +95,32 @@ const csrCommand: Command = {
 const SIGN_USAGE =
   'dbtls sign CSR --profile server|client [--days N] --out FILE [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
+const SIGN_OPTIONS: OptionSpec = {
+  profile: {
+    type: 'string',
+    description: 'the certificate profile: its key usages and extended key usage',
+    choices: ['server', 'client'],
+  },
+  days: like('days', { default: '397' }),
+  out: like('out', {
+    description: 'the certificate file to write (leaf and intermediates, PEM); ca.pem goes next to it',
+  }),
+  'dry-run': COMMON['dry-run'],
+  ...CA_OPTIONS,
+  json: COMMON.json,
+};
+
 const signCommand: Command = {
   name: ['sign'],
   usage: SIGN_USAGE,
   summary: 'sign a CSR with the CA; the CA decides the extensions, only the names come from the CSR',
+  options: SIGN_OPTIONS,
+  examples: [
+    'dbtls sign db2/csr.pem --profile server --out db2/cert.pem',
+    'dbtls sign app_user/csr.pem --profile client --days 90 --out app_user/cert.pem',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...CA_OPTIONS,
-        profile: { type: 'string' },
-        days: { type: 'string' },
-        out: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      SIGN_USAGE,
-    );
+    const p = parse(argv, SIGN_OPTIONS, SIGN_USAGE);
     const csrFile = p.positionals[0];
     if (!csrFile || p.positionals.length > 1) {
       throw new DbtlsError('USAGE', 'could not run dbtls sign: give exactly one CSR file', {
@@ -183,25 +194,35 @@ const signCommand: Command = {
 const RENEW_USAGE =
   'dbtls renew SERIAL|--cn NAME|--expiring-within DAYS [--out DIR] [--reuse-key] [--days N] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
+const RENEW_OPTIONS: OptionSpec = {
+  cn: like('cn', { description: 'renew the valid certificates with this common name' }),
+  'expiring-within': {
+    type: 'string',
+    value: 'DAYS',
+    description: 'renew every valid certificate that expires within DAYS days',
+  },
+  out: like('out', {
+    value: 'DIR',
+    description: 'the directory for the renewed files (with several certificates: their parent)',
+  }),
+  'reuse-key': { type: 'boolean', description: 'keep the old key pair (default: a new key)' },
+  days: like('days', { default: 'the profile default (397 for leaves)' }),
+  'dry-run': COMMON['dry-run'],
+  ...CA_OPTIONS,
+  json: COMMON.json,
+};
+
 const renewCommand: Command = {
   name: ['renew'],
   usage: RENEW_USAGE,
   summary: 'renew certificates: same names, new serial, new key unless --reuse-key',
+  options: RENEW_OPTIONS,
+  examples: [
+    'dbtls renew --cn db1.example.com --out db1-renewed',
+    'dbtls renew --expiring-within 30 --out renewed',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...CA_OPTIONS,
-        cn: { type: 'string' },
-        'expiring-within': { type: 'string' },
-        out: { type: 'string' },
-        'reuse-key': { type: 'boolean' },
-        days: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      RENEW_USAGE,
-    );
+    const p = parse(argv, RENEW_OPTIONS, RENEW_USAGE);
     const within = int(p, 'expiring-within', RENEW_USAGE);
     const days = int(p, 'days', RENEW_USAGE);
     const cn = str(p, 'cn');

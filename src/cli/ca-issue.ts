@@ -19,15 +19,70 @@ import {
 } from './ca-common.js';
 import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, like } from './options.js';
 
 const ISSUE_SERVER_USAGE =
   'dbtls issue server --cn HOST [--dns NAME]... [--ip ADDR]... [--days N] [--key ALG] [--out DIR] [--ca-dir DIR] [--passphrase-file F] [--json]';
 const ISSUE_CLIENT_USAGE =
   'dbtls issue client (--cn USER [--out DIR] | --cn-from FILE --out DIR) [--days N] [--key ALG] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
+const ISSUE_COMMON: OptionSpec = {
+  ...CA_OPTIONS,
+  days: like('days', { default: '397 (the CA/Browser Forum ceiling many clients apply)' }),
+  key: COMMON.key,
+  json: COMMON.json,
+};
+
+const ISSUE_SERVER_OPTIONS: OptionSpec = {
+  cn: like('cn', {
+    value: 'HOST',
+    description: 'the host name clients dial (also put in the SANs, which verify-full checks)',
+  }),
+  dns: like('dns', { description: 'another DNS name clients may dial (the CN is always included)' }),
+  ip: like('ip', { description: 'an IP address clients may dial (verify-full checks it too)' }),
+  out: like('out', {
+    value: 'DIR',
+    description: 'the directory for cert.pem, key.pem, chain.pem and ca.pem',
+    default: './CN',
+  }),
+  ...ISSUE_COMMON,
+};
+
+const ISSUE_CLIENT_OPTIONS: OptionSpec = {
+  cn: like('cn', {
+    value: 'USER',
+    description: 'the database user the certificate is for (REQUIRE SUBJECT matches it)',
+  }),
+  'cn-from': {
+    type: 'string',
+    value: 'FILE',
+    description: 'a file with one user per line: one certificate each, in --out DIR/<user>/',
+  },
+  out: like('out', {
+    value: 'DIR',
+    description: 'the directory for cert.pem, key.pem, chain.pem and ca.pem (with --cn-from: their parent)',
+    default: './CN',
+  }),
+  ...ISSUE_COMMON,
+};
+
+const ISSUE_EXAMPLES = {
+  server: [
+    'dbtls issue server --cn db1.example.com --out db1',
+    'dbtls issue server --cn db1.example.com --dns db1 --ip 10.0.0.5 --days 90 --out db1',
+  ],
+  client: [
+    'dbtls issue client --cn app_user --out app_user',
+    'dbtls issue client --cn-from users.txt --out clients',
+  ],
+} as const;
+
 function issueCommand(profile: 'server' | 'client'): Command {
   const usage = profile === 'server' ? ISSUE_SERVER_USAGE : ISSUE_CLIENT_USAGE;
+  const options = profile === 'server' ? ISSUE_SERVER_OPTIONS : ISSUE_CLIENT_OPTIONS;
   return {
+    options,
+    examples: ISSUE_EXAMPLES[profile],
     name: ['issue', profile],
     usage,
     summary:
@@ -35,17 +90,6 @@ function issueCommand(profile: 'server' | 'client'): Command {
         ? 'issue a server certificate (SANs for verify-full)'
         : 'issue client certificates (CN = database user)',
     async run(argv, ctx) {
-      const options: OptionSpec = {
-        ...CA_OPTIONS,
-        cn: { type: 'string' },
-        days: { type: 'string' },
-        key: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        ...(profile === 'server'
-          ? { dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true } }
-          : { 'cn-from': { type: 'string' } }),
-      };
       const p = parse(argv, options, usage);
       const key = keyOption(p);
       const days = int(p, 'days', usage);

@@ -9,35 +9,50 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
-import { flag, int, parse, readSecret, str } from './args.js';
+import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
 import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } from './ca-common.js';
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
+import { COMMON, like } from './options.js';
 
 // ---------------------------------------------------------------------------------------------------
 
 const INIT_USAGE =
   'dbtls ca init [--cn NAME] [--org ORG] [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--days N] [--intermediate] [--no-passphrase] [--passphrase-file F] [--ca-dir DIR] [--json]';
 
+const INIT_OPTIONS: OptionSpec = {
+  ...CA_OPTIONS,
+  'passphrase-file': like('passphrase-file', {
+    description:
+      "a file holding the new CA key's passphrase (else the variable, else asked twice on a terminal)",
+  }),
+  cn: like('cn', { description: 'the root CA common name', default: 'dbtls Root CA' }),
+  org: { type: 'string', description: 'the organization (O) in the CA subjects', default: 'dbtls' },
+  key: like('key', { description: 'the key algorithm of the CA keys' }),
+  days: like('days', { description: 'validity of the root in days', default: '3650 (intermediate: 1825)' }),
+  intermediate: {
+    type: 'boolean',
+    description: 'also make an intermediate CA that signs the leaves (the root key can then stay offline)',
+  },
+  'no-passphrase': {
+    type: 'boolean',
+    description: 'leave the CA key unencrypted (only for throwaway CAs; keep the directory private)',
+  },
+  json: COMMON.json,
+};
+
 const caInit: Command = {
   name: ['ca', 'init'],
   usage: INIT_USAGE,
   summary: 'create a private CA (root, optionally an intermediate) for the database fleet',
+  options: INIT_OPTIONS,
+  examples: [
+    'dbtls ca init --passphrase-file ca-pass.txt',
+    "dbtls ca init --cn 'Acme DB Root CA' --org Acme --intermediate --ca-dir /srv/dbtls-ca",
+    'dbtls ca init --no-passphrase --ca-dir /tmp/throwaway-ca',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...CA_OPTIONS,
-        cn: { type: 'string' },
-        org: { type: 'string' },
-        key: { type: 'string' },
-        days: { type: 'string' },
-        intermediate: { type: 'boolean' },
-        'no-passphrase': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      INIT_USAGE,
-    );
+    const p = parse(argv, INIT_OPTIONS, INIT_USAGE);
     const key = keyOption(p);
     const days = int(p, 'days', INIT_USAGE);
     const dir = caDirOf(p, ctx);
@@ -147,13 +162,23 @@ function caSummary(ca: Ca, entries: readonly IndexEntry[], now = new Date()) {
 }
 
 const SHOW_USAGE = 'dbtls ca show [--ca-dir DIR] [--json]';
+/** ca show and list read no key; --passphrase-file is accepted so one set of CA flags fits every CA command. */
+const NO_KEY_CA_OPTIONS: OptionSpec = {
+  ...CA_OPTIONS,
+  'passphrase-file': like('passphrase-file', {
+    description: 'accepted for symmetry; this command reads no key',
+  }),
+};
+const SHOW_OPTIONS: OptionSpec = { ...NO_KEY_CA_OPTIONS, json: COMMON.json };
 
 const caShow: Command = {
   name: ['ca', 'show'],
+  options: SHOW_OPTIONS,
+  examples: ['dbtls ca show', 'dbtls ca show --ca-dir /srv/dbtls-ca --json'],
   usage: SHOW_USAGE,
   summary: 'show the CA: root and intermediate, fingerprints, validity, key type, counts',
   async run(argv, ctx) {
-    const p = parse(argv, { ...CA_OPTIONS, json: { type: 'boolean' } }, SHOW_USAGE);
+    const p = parse(argv, SHOW_OPTIONS, SHOW_USAGE);
     const ca = openCa(caDirOf(p, ctx));
     settlePending(ca.dir);
     const s = caSummary(ca, readIndex(ca.dir));
@@ -182,17 +207,24 @@ const caShow: Command = {
 // ---------------------------------------------------------------------------------------------------
 
 const LIST_USAGE = 'dbtls list [--json] [--expiring-within DAYS] [--ca-dir DIR]';
+const LIST_OPTIONS: OptionSpec = {
+  ...NO_KEY_CA_OPTIONS,
+  json: COMMON.json,
+  'expiring-within': {
+    type: 'string',
+    value: 'DAYS',
+    description: 'only the valid certificates that expire within DAYS days',
+  },
+};
 
 const listCommand: Command = {
   name: ['list'],
+  options: LIST_OPTIONS,
+  examples: ['dbtls list', 'dbtls list --expiring-within 30 --json'],
   usage: LIST_USAGE,
   summary: 'list the certificates the CA issued',
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      { ...CA_OPTIONS, json: { type: 'boolean' }, 'expiring-within': { type: 'string' } },
-      LIST_USAGE,
-    );
+    const p = parse(argv, LIST_OPTIONS, LIST_USAGE);
     const within = int(p, 'expiring-within', LIST_USAGE);
     const dir = caDirOf(p, ctx);
     settlePending(dir); // an interrupted issuance is completed or taken back before it is listed

@@ -6,8 +6,9 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
-import { flag, int, parse, readSecret, str } from './args.js';
+import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, KEY_FILE, like } from './options.js';
 
 /** Like the mysql client's `status`: what the server says it negotiated. */
 export const DEFAULT_CONNECT_SQL = "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')";
@@ -15,24 +16,53 @@ export const DEFAULT_CONNECT_SQL = "SHOW SESSION STATUS WHERE Variable_name IN (
 const CONNECT_USAGE =
   'dbtls connect TARGET [-e SQL] [--json] [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--servername N] [--tls-min V] [--user U] [--database DB] [--password-file F | -p] [--defaults-file F] [--connect-timeout MS]';
 
-const CONNECT_OPTIONS = {
-  execute: { type: 'string', short: 'e' },
-  json: { type: 'boolean' },
-  'ssl-mode': { type: 'string' },
-  ca: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  'mutual-tls': { type: 'string' },
-  servername: { type: 'string' },
-  'tls-min': { type: 'string' },
-  user: { type: 'string', short: 'u' },
-  database: { type: 'string', short: 'D' },
-  port: { type: 'string', short: 'P' },
-  'password-file': { type: 'string' },
-  password: { type: 'boolean', short: 'p' },
-  'defaults-file': { type: 'string' },
-  'connect-timeout': { type: 'string' },
-} as const;
+const CONNECT_OPTIONS: OptionSpec = {
+  execute: {
+    type: 'string',
+    short: 'e',
+    value: 'SQL',
+    description: 'the SQL to run',
+    default: 'SHOW SESSION STATUS of Ssl_version and Ssl_cipher',
+  },
+  json: COMMON.json,
+  'ssl-mode': like('ssl-mode', { default: 'verify-full', env: ['DBTLS_SSL_MODE'] }),
+  ca: like('ca', {
+    description: 'the CA certificate (PEM) that verifies the server; system for the OS store',
+    env: ['DBTLS_SSL_CA'],
+  }),
+  cert: { ...COMMON.cert, env: ['DBTLS_SSL_CERT'] },
+  key: { ...KEY_FILE, env: ['DBTLS_SSL_KEY'] },
+  'mutual-tls': { ...COMMON['mutual-tls'], env: ['DBTLS_MUTUAL_TLS'] },
+  servername: {
+    type: 'string',
+    value: 'NAME',
+    description: 'the name to check the certificate against (default: the host of TARGET)',
+    env: ['DBTLS_SSL_SERVERNAME'],
+  },
+  'tls-min': {
+    type: 'string',
+    value: 'VERSION',
+    description: 'the lowest TLS version to accept (TLSv1.2, TLSv1.3)',
+    env: ['DBTLS_TLS_MIN'],
+  },
+  user: { ...COMMON.user, short: 'u', env: ['DBTLS_USER'] },
+  database: { type: 'string', short: 'D', value: 'DB', description: 'the database to use' },
+  port: { type: 'string', short: 'P', description: 'the port, when TARGET names none', default: '3306' },
+  'password-file': like('password-file', {
+    description: "a file holding the user's password (else the prompt with -p)",
+  }),
+  password: {
+    type: 'boolean',
+    short: 'p',
+    description: 'ask for the password on the terminal (never takes a value)',
+  },
+  'defaults-file': {
+    type: 'string',
+    description: 'a my.cnf whose [client] section gives host, user, password and ssl-* settings',
+    env: ['DBTLS_DEFAULTS_FILE'],
+  },
+  'connect-timeout': { type: 'string', value: 'MS', description: 'give up connecting after MS milliseconds' },
+};
 
 function optional<T>(key: string, value: T | undefined): Record<string, T> {
   return value === undefined ? {} : { [key]: value };
@@ -42,6 +72,12 @@ export const connectCommand: Command = {
   name: ['connect'],
   usage: CONNECT_USAGE,
   summary: 'connect with an exact ssl-mode, run SQL and show what TLS protects the session',
+  options: CONNECT_OPTIONS,
+  examples: [
+    'dbtls connect db1.example.com --ca db1/ca.pem --user app_user --password-file pw.txt',
+    "dbtls connect 'mysql://app_user@db1.example.com:3306/?ssl-mode=verify-full&ssl-ca=ca.pem' -p -e 'SELECT 1'",
+    'dbtls connect db1.example.com --ssl-mode verify-full --mutual-tls enable --ca ca.pem --cert app_user/cert.pem --key app_user/key.pem --user app_user',
+  ],
   async run(argv, ctx: CommandContext) {
     const p = parse(argv, CONNECT_OPTIONS, CONNECT_USAGE);
     const [text, ...extra] = p.positionals;

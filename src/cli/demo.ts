@@ -16,8 +16,9 @@ import { openSession, type SessionOptions } from '../server/admin.js';
 import { type Sandbox, startSandbox } from '../server/sandbox.js';
 import { secure } from '../server/secure.js';
 import { MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import { flag, parse } from './args.js';
+import { flag, type OptionSpec, parse } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON } from './options.js';
 import { createRenderer, type Renderer } from './render.js';
 import { renderSteps } from './secure.js';
 
@@ -243,13 +244,21 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
   }
 }
 
+const DEMO_OPTIONS: OptionSpec = { json: COMMON.json };
+
 const demoCommand: Command = {
   name: ['demo'],
+  options: DEMO_OPTIONS,
+  details: [
+    'It starts a private mariadbd in a temporary directory on a free port and removes it afterwards;',
+    'nothing on this machine is changed.',
+  ],
+  examples: ['dbtls demo', 'dbtls demo --json'],
   usage: USAGE,
   summary:
     'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
   async run(argv, ctx) {
-    const p = parse(argv, { json: { type: 'boolean' } }, USAGE);
+    const p = parse(argv, DEMO_OPTIONS, USAGE);
     if (p.positionals.length) {
       throw new DbtlsError('USAGE', `could not run the demo: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${USAGE}`,

@@ -20,9 +20,11 @@ import { DbtlsError } from '../errors.js';
 import { buildBundle } from '../keystore/bundle.js';
 import { parseMutualTls, parseSslMode, requiredMaterial } from '../tls/ssl-mode.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, parse, readSecret, required, str, strs } from './args.js';
-import { certificatesFrom, emit, oneOf, optionalPassword, options } from './artifact-args.js';
-import type { Command } from './command.js';
+import { flag, int, type OptionSpec, parse, readSecret, required, str, strs } from './args.js';
+import { certificatesFrom, emit, KEYSTORE_PASSWORD_ENV, oneOf, optionalPassword } from './artifact-args.js';
+import { CA_OPTIONS } from './ca-common.js';
+import type { Command, OptionDef } from './command.js';
+import { COMMON, KEY_FILE, like, pick } from './options.js';
 
 function optionalFile(file: string | undefined, what: string): Buffer | undefined {
   return file === undefined ? undefined : readUserFile(file, what);
@@ -39,22 +41,55 @@ function commented(text: string): string {
 
 const SECRETS_USAGE =
   'dbtls k8s secrets --ssl-mode M [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F] [--keystore-password-file F] [--key-password-file F] [--allow-empty-password] [--namespace NS] [--names PREFIX] [--out F] [--values-out F] [--json]';
-const SECRETS_FILES = ['ca', 'cert', 'key', 'keystore', 'keystore-password-file', 'key-password-file'];
+
+const NAMESPACE: OptionDef = {
+  type: 'string',
+  value: 'NS',
+  description: 'the Kubernetes namespace of the objects (default: none written, kubectl decides)',
+};
+const MANIFEST_OUT = like('out', {
+  description: 'the manifest file to write (0600: it may hold keys); - for stdout',
+  default: 'stdout',
+});
+
+const SECRETS_OPTIONS: OptionSpec = {
+  ...pick('ssl-mode', 'mutual-tls'),
+  ca: like('ca', { description: 'the CA certificate (PEM) the app verifies the server with' }),
+  cert: like('cert', { description: 'the client certificate (PEM), for mutual TLS' }),
+  key: KEY_FILE,
+  keystore: { type: 'string', description: 'a client keystore (PKCS#12/JKS) for Java apps, for mutual TLS' },
+  'keystore-password-file': {
+    type: 'string',
+    description: 'a file holding the keystore password, put in its own Secret',
+    env: [KEYSTORE_PASSWORD_ENV],
+  },
+  'key-password-file': {
+    type: 'string',
+    description: 'a file holding a separate key password of --keystore',
+  },
+  'allow-empty-password': COMMON['allow-empty-password'],
+  namespace: NAMESPACE,
+  names: { type: 'string', value: 'PREFIX', description: 'the prefix of the object names', default: 'db' },
+  out: MANIFEST_OUT,
+  'values-out': {
+    type: 'string',
+    value: 'FILE',
+    description: 'also write the Helm values (sslMode, mutualTls) here',
+  },
+  json: COMMON.json,
+};
 
 const secretsCommand: Command = {
   name: ['k8s', 'secrets'],
   usage: SECRETS_USAGE,
   summary: 'the ConfigMaps, Secrets and Helm values for an app connecting with an ssl-mode',
+  options: SECRETS_OPTIONS,
+  examples: [
+    'dbtls k8s secrets --ssl-mode verify-full --ca db1/ca.pem --namespace shop --out db-tls.yaml',
+    'dbtls k8s secrets --ssl-mode verify-full --mutual-tls enable --ca ca.pem --cert app_user/cert.pem --key app_user/key.pem --out db-tls.yaml',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      options(
-        ['ssl-mode', 'mutual-tls', 'namespace', 'names', 'out', 'values-out', ...SECRETS_FILES],
-        [],
-        ['json', 'allow-empty-password'],
-      ),
-      SECRETS_USAGE,
-    );
+    const p = parse(argv, SECRETS_OPTIONS, SECRETS_USAGE);
     const mode = parseSslMode(required(p, 'ssl-mode', SECRETS_USAGE));
     const mutualTls = parseMutualTls(str(p, 'mutual-tls') ?? 'disable');
     // DBTLS_KEYSTORE_PASSWORD only counts when the mode needs a keystore (else it is just set in the shell).
@@ -117,31 +152,66 @@ const CM_KEYS: readonly CertManagerKey[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'r
 const CM_USAGE =
   'dbtls k8s cert-manager --namespace NS --server-dns NAME... [--server-ip ADDR]... [--client-cn USER]... [--client-org ORG] [--ca-secret NAME] [--cluster-issuer] [--issuer-name NAME] [--key ec-p256|ec-p384|rsa-2048|rsa-4096] [--days N] [--keystore-password-file F] [--trust-bundle OLD_CA NEW_CA] [--ca-dir D] [--passphrase-file F] [--out F] [--json]';
 
+const CM_OPTIONS: OptionSpec = {
+  namespace: { ...NAMESPACE, description: 'the namespace of the Issuer, Certificates and Secrets' },
+  'server-dns': {
+    type: 'string',
+    value: 'NAME',
+    multiple: true,
+    description: 'a DNS name of the database Service (the first is the CN)',
+  },
+  'server-ip': like('ip', { description: 'an IP address of the database Service' }),
+  'client-cn': {
+    type: 'string',
+    value: 'USER',
+    multiple: true,
+    description: 'a database user to issue a client Certificate (with keystores) for',
+  },
+  'client-org': { type: 'string', value: 'ORG', description: 'the O of the client certificate subjects' },
+  'ca-secret': {
+    type: 'string',
+    value: 'NAME',
+    description: 'the name of the CA Secret',
+    default: 'dbtls-ca',
+  },
+  'cluster-issuer': { type: 'boolean', description: 'make a ClusterIssuer instead of a namespaced Issuer' },
+  'issuer-name': {
+    type: 'string',
+    value: 'NAME',
+    description: 'the name of the Issuer',
+    default: 'dbtls-ca-issuer',
+  },
+  key: like('key', {
+    description: 'the key algorithm cert-manager generates',
+    choices: ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-4096'],
+  }),
+  days: like('days', { description: 'the validity of the Certificates in days' }),
+  'keystore-password-file': {
+    type: 'string',
+    description: 'a file holding the password of the JKS/PKCS#12 keystores cert-manager writes',
+    env: [KEYSTORE_PASSWORD_ENV],
+  },
+  'trust-bundle': {
+    type: 'string',
+    multiple: true,
+    description: 'a CA certificate for the trust bundle during a CA rollover (give the old and the new)',
+  },
+  ...CA_OPTIONS,
+  out: MANIFEST_OUT,
+  json: COMMON.json,
+};
+
 const certManagerCommand: Command = {
   name: ['k8s', 'cert-manager'],
   usage: CM_USAGE,
   summary: 'cert-manager CA Secret, Issuer and Certificates (with keystores) from the dbtls CA',
+  options: CM_OPTIONS,
+  examples: [
+    'dbtls k8s cert-manager --namespace shop --server-dns mysql.shop.svc --client-cn app_user --out cert-manager.yaml',
+    'dbtls k8s cert-manager --namespace shop --server-dns mysql.shop.svc --cluster-issuer --out cm.yaml',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      options(
-        [
-          'namespace',
-          'client-org',
-          'ca-secret',
-          'issuer-name',
-          'key',
-          'days',
-          'keystore-password-file',
-          'ca-dir',
-          'passphrase-file',
-          'out',
-        ],
-        ['server-dns', 'server-ip', 'client-cn', 'trust-bundle'],
-        ['cluster-issuer', 'json'],
-      ),
-      CM_USAGE,
-    );
+    const p = parse(argv, CM_OPTIONS, CM_USAGE);
     const namespace = required(p, 'namespace', CM_USAGE);
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
     const passphrase = await readSecret(
@@ -201,20 +271,47 @@ const KUBEDB_USAGE =
 const FLAVORS: readonly KubedbFlavor[] = ['mysql', 'mariadb'];
 const OPS: readonly KubedbOp[] = ['rotate', 'change-issuer', 'remove'];
 
+const KUBEDB_OPTIONS: OptionSpec = {
+  name: { type: 'string', value: 'DB', description: 'the name of the KubeDB database object' },
+  namespace: { ...NAMESPACE, description: 'the Kubernetes namespace', default: 'default' },
+  issuer: {
+    type: 'string',
+    value: 'NAME',
+    description: 'the cert-manager Issuer that signs its certificates (see dbtls k8s cert-manager)',
+  },
+  flavor: { type: 'string', description: 'the database kind', choices: FLAVORS, default: 'mysql' },
+  version: { type: 'string', value: 'V', description: 'the KubeDB catalog version of the database' },
+  'cluster-issuer': { type: 'boolean', description: '--issuer names a ClusterIssuer' },
+  'require-ssl': { type: 'boolean', description: 'set spec.requireSSL: the server refuses plaintext logins' },
+  storage: { type: 'string', value: 'SIZE', description: 'the volume size', default: '1Gi' },
+  'server-dns': {
+    type: 'string',
+    value: 'NAME',
+    multiple: true,
+    description: 'an extra DNS name for the server certificate',
+  },
+  ops: {
+    type: 'string',
+    value: 'OP',
+    description: 'write a ReconfigureTLS MySQLOpsRequest instead of the database (restarts the pods)',
+    choices: OPS,
+  },
+  'new-issuer': { type: 'string', value: 'NAME', description: 'with --ops change-issuer: the new Issuer' },
+  out: MANIFEST_OUT,
+  json: COMMON.json,
+};
+
 const kubedbCommand: Command = {
   name: ['k8s', 'kubedb'],
   usage: KUBEDB_USAGE,
   summary: 'a KubeDB MySQL/MariaDB with TLS from a cert-manager issuer, or a ReconfigureTLS ops request',
+  options: KUBEDB_OPTIONS,
+  examples: [
+    'dbtls k8s kubedb --name shop-db --issuer dbtls-ca-issuer --namespace shop --require-ssl --out kubedb.yaml',
+    'dbtls k8s kubedb --name shop-db --issuer dbtls-ca-issuer --ops rotate --out rotate.yaml',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      options(
-        ['name', 'namespace', 'flavor', 'version', 'issuer', 'storage', 'ops', 'new-issuer', 'out'],
-        ['server-dns'],
-        ['cluster-issuer', 'require-ssl', 'json'],
-      ),
-      KUBEDB_USAGE,
-    );
+    const p = parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE);
     const common = {
       name: required(p, 'name', KUBEDB_USAGE),
       namespace: str(p, 'namespace'),

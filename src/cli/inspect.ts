@@ -10,6 +10,7 @@ import { DbtlsError, isDbtlsError } from '../errors.js';
 import { parseSeverity } from '../inspect/findings.js';
 import {
   DEFAULT_FAIL_ON,
+  DEFAULT_FLEET_CONCURRENCY,
   type FleetReport,
   type FleetTarget,
   inspectFleet,
@@ -21,9 +22,10 @@ import { failsAt, SEVERITIES } from '../inspect/report.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import { parseTarget, type TargetFlags } from '../tls/settings.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, type Parsed, parse, readSecret, str, strs } from './args.js';
+import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str, strs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
+import { COMMON, KEY_FILE, like } from './options.js';
 
 const USAGE =
   'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--plaintext-login-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
@@ -34,36 +36,78 @@ interface TargetText {
   readonly where?: string;
 }
 
+const INSPECT_OPTIONS: OptionSpec = {
+  'targets-from': {
+    type: 'string',
+    multiple: true,
+    description: 'a file with one TARGET per line (# comments allowed); - for stdin',
+  },
+  concurrency: {
+    type: 'string',
+    description: 'how many servers to inspect at once',
+    default: String(DEFAULT_FLEET_CONCURRENCY),
+  },
+  'max-connections': {
+    type: 'string',
+    value: 'N',
+    description: 'the most connections open at once across the whole run (each probe counts)',
+  },
+  details: { type: 'boolean', description: 'with several targets, enumerate every cipher suite of each' },
+  html: { type: 'string', description: 'also write the report as one self-contained HTML file' },
+  ca: like('ca', {
+    description: 'the CA certificate (PEM) that verifies the chain; system for the OS store',
+  }),
+  'ssl-mode': like('ssl-mode', { description: 'the ssl-mode whose verification the report judges' }),
+  servername: {
+    type: 'string',
+    value: 'NAME',
+    description: 'the name to check the certificate against (default: the host of TARGET)',
+  },
+  cert: like('cert', { description: 'a client certificate (PEM), to see whether the server accepts it' }),
+  key: KEY_FILE,
+  user: like('user', { description: 'a user to log in as after the handshake (checks REQUIRE and auth)' }),
+  'password-file': COMMON['password-file'],
+  'defaults-file': {
+    type: 'string',
+    description: 'a my.cnf whose [client] section gives user, password and ssl-* settings',
+  },
+  'skip-plaintext-check': {
+    type: 'boolean',
+    description: 'do not test whether the server offers a plaintext session',
+  },
+  'plaintext-login-check': {
+    type: 'boolean',
+    description:
+      'also log in as --user without TLS, to prove the account accepts plaintext (sends the password in clear)',
+  },
+  'fail-on': {
+    type: 'string',
+    value: 'SEVERITY',
+    description: 'exit 1 when a finding is at least this severe',
+    choices: SEVERITIES,
+    default: DEFAULT_FAIL_ON,
+  },
+  timeout: {
+    type: 'string',
+    value: 'MS',
+    description: 'per-connection timeout in milliseconds',
+    default: '5000',
+  },
+  json: COMMON.json,
+};
+
 export const inspectCommand: Command = {
   name: ['inspect'],
   usage: USAGE,
   summary:
     "inspect servers' TLS posture over the MySQL protocol: versions, ciphers, chain, findings with fixes",
+  options: INSPECT_OPTIONS,
+  examples: [
+    'dbtls inspect db1.example.com:3306 --ca dbtls-ca/root.pem',
+    'dbtls inspect --targets-from fleet.txt --concurrency 8 --fail-on medium --json',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        'targets-from': { type: 'string', multiple: true },
-        concurrency: { type: 'string' },
-        'max-connections': { type: 'string' },
-        details: { type: 'boolean' },
-        html: { type: 'string' },
-        ca: { type: 'string' },
-        'ssl-mode': { type: 'string' },
-        servername: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        user: { type: 'string' },
-        'password-file': { type: 'string' },
-        'defaults-file': { type: 'string' },
-        'skip-plaintext-check': { type: 'boolean' },
-        'plaintext-login-check': { type: 'boolean' },
-        'fail-on': { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      USAGE,
-    );
+    const p = parse(argv, INSPECT_OPTIONS, USAGE);
     const failOnText = str(p, 'fail-on') ?? DEFAULT_FAIL_ON;
     const failOn = parseSeverity(failOnText);
     if (!failOn) {

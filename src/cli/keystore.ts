@@ -12,17 +12,18 @@ import { type Pkcs12Profile, writePkcs12 } from '../keystore/pkcs12.js';
 import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, type Parsed, parse, readSecretFile, required, str, strs } from './args.js';
+import { flag, type OptionSpec, type Parsed, parse, readSecretFile, required, str, strs } from './args.js';
 import {
   certificatesFrom,
+  KEYSTORE_PASSWORD_ENV,
   oneOf,
   onePositional,
   optionalPassword,
-  options,
   type PasswordSource,
   requiredPassword,
 } from './artifact-args.js';
-import type { Command } from './command.js';
+import type { Command, OptionDef } from './command.js';
+import { COMMON, like, pick } from './options.js';
 
 const PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy'];
 const storePassword = (usage: string): PasswordSource => ({
@@ -41,23 +42,59 @@ function writtenStore(file: string, format: 'p12' | 'jks', profile: Pkcs12Profil
   };
 }
 
+const STORE_PASSWORD_FILE: OptionDef = {
+  type: 'string',
+  description: 'a file holding the keystore password (never the command line)',
+  env: [KEYSTORE_PASSWORD_ENV],
+};
+const P12_PROFILE: OptionDef = {
+  type: 'string',
+  description: 'PKCS#12 encryption: modern (AES, PBKDF2) or legacy (3DES/RC2 for Java 8 and old OpenSSL)',
+  choices: PROFILES,
+  default: 'modern',
+};
+
+function keystoreOptions(format: 'p12' | 'jks'): OptionSpec {
+  return {
+    cert: { type: 'string', description: 'the certificate (PEM) whose key goes in the keystore' },
+    key: { type: 'string', description: 'the private key (PEM) of --cert' },
+    chain: {
+      type: 'string',
+      multiple: true,
+      description: 'intermediate and root certificates to store with it (default: the rest of --cert)',
+    },
+    alias: { type: 'string', value: 'NAME', description: 'the alias Java finds the key entry under' },
+    'password-file': STORE_PASSWORD_FILE,
+    ...(format === 'jks'
+      ? {
+          'key-password-file': {
+            type: 'string',
+            description: 'a file holding a separate key password (default: the keystore password)',
+          } satisfies OptionDef,
+        }
+      : { profile: P12_PROFILE }),
+    'key-passphrase-file': {
+      type: 'string',
+      description: 'a file holding the passphrase of an encrypted --key',
+    },
+    out: like('out', { description: 'the keystore file to write (refused if it exists)' }),
+    ...pick('allow-empty-password', 'json'),
+  };
+}
+
 function exportKeystore(format: 'p12' | 'jks'): Command {
   const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
-  const specific = format === 'p12' ? ['profile'] : ['key-password-file'];
+  const options = keystoreOptions(format);
   return {
     name: ['export', format],
     usage,
+    options,
+    examples: [
+      `dbtls export ${format} --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --out app_user/keystore.${format}`,
+    ],
     summary: `write a ${format === 'p12' ? 'PKCS#12' : 'JKS'} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {
-      const p = parse(
-        argv,
-        options(
-          ['cert', 'key', 'alias', 'password-file', 'key-passphrase-file', 'out', ...specific],
-          ['chain'],
-          ['allow-empty-password', 'json'],
-        ),
-        usage,
-      );
+      const p = parse(argv, options, usage);
       const [certFile, keyFile, alias, out] = ['cert', 'key', 'alias', 'out'].map((n) =>
         required(p, n, usage),
       );
@@ -123,16 +160,29 @@ function javaKeystoreHint(out: string, format: 'p12' | 'jks', ownKeyPassword: bo
 
 const truststoreUsage =
   'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--profile modern|legacy] [--allow-empty-password] [--json]';
+const TRUSTSTORE_OPTIONS: OptionSpec = {
+  format: { type: 'string', description: 'the truststore format', choices: ['jks', 'p12'] },
+  ca: {
+    type: 'string',
+    multiple: true,
+    description: 'a CA certificate file (PEM) to trust; every certificate in it is added',
+  },
+  'password-file': STORE_PASSWORD_FILE,
+  out: like('out', { description: 'the truststore file to write' }),
+  profile: P12_PROFILE,
+  ...pick('allow-empty-password', 'json'),
+};
 const exportTruststore: Command = {
   name: ['export', 'truststore'],
   usage: truststoreUsage,
+  options: TRUSTSTORE_OPTIONS,
+  examples: [
+    'dbtls export truststore --format p12 --ca dbtls-ca/root.pem --password-file ts-pass.txt --out truststore.p12',
+    'dbtls export truststore --format jks --ca old-root.pem --ca new-root.pem --password-file ts-pass.txt --out truststore.jks',
+  ],
   summary: 'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      options(['format', 'password-file', 'out', 'profile'], ['ca'], ['allow-empty-password', 'json']),
-      truststoreUsage,
-    );
+    const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage);
     const format = oneOf(
       required(p, 'format', truststoreUsage),
       ['jks', 'p12'] as const,
@@ -167,12 +217,21 @@ const exportTruststore: Command = {
 };
 
 const showUsage = 'dbtls keystore show FILE [--password-file F] [--json]';
+const SHOW_OPTIONS: OptionSpec = {
+  'password-file': STORE_PASSWORD_FILE,
+  json: COMMON.json,
+};
 const keystoreShow: Command = {
   name: ['keystore', 'show'],
   usage: showUsage,
+  options: SHOW_OPTIONS,
+  examples: [
+    'dbtls keystore show app_user/keystore.p12 --password-file ks-pass.txt',
+    'dbtls keystore show truststore.jks --password-file ts-pass.txt --json',
+  ],
   summary: 'list the entries of a JKS or PKCS#12 keystore (alias, type, subject, expiry, chain length)',
   async run(argv, ctx) {
-    const p: Parsed = parse(argv, options(['password-file'], [], ['json']), showUsage);
+    const p: Parsed = parse(argv, SHOW_OPTIONS, showUsage);
     const file = onePositional(p, 'keystore file', showUsage);
     const bytes = readUserFile(file, 'keystore');
     const password = requiredPassword(p, ctx, {

@@ -4,32 +4,41 @@
 import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js';
 import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import { parseRevocationReason } from '../pki/crl.js';
+import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
 import { installCrl } from '../server/crl-install.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
-import { flag, int, type Parsed, parse, readSecret, str } from './args.js';
+import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, like, pick } from './options.js';
 import { ADMIN_OPTIONS, ADMIN_PREFIXED_TLS_OPTIONS, withAdmin } from './server-admin.js';
 
 const revokeUsage =
   'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--dry-run] [--ca-dir DIR] [--json]';
 
+const REVOKE_OPTIONS: OptionSpec = {
+  cn: like('cn', { description: 'revoke every valid certificate with this common name (instead of SERIAL)' }),
+  reason: {
+    type: 'string',
+    description: 'the CRL reason code',
+    choices: Object.keys(REVOCATION_REASONS),
+    default: 'unspecified',
+  },
+  'dry-run': COMMON['dry-run'],
+  ...pick('ca-dir', 'json'),
+};
+
 const revokeCommand: Command = {
   name: ['revoke'],
   usage: revokeUsage,
   summary: 'mark a certificate revoked in the CA index (then run `dbtls crl`)',
+  options: REVOKE_OPTIONS,
+  details: ['SERIAL is the hex serial `dbtls list` shows.'],
+  examples: [
+    'dbtls revoke --cn app_user --reason keyCompromise',
+    'dbtls revoke --cn db1.example.com --reason superseded',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        cn: { type: 'string' },
-        reason: { type: 'string' },
-        'ca-dir': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      revokeUsage,
-    );
+    const p = parse(argv, REVOKE_OPTIONS, revokeUsage);
     const serial = p.positionals[0];
     const cn = str(p, 'cn');
     if (p.positionals.length > 1 || (serial === undefined) === (cn === undefined)) {
@@ -75,27 +84,34 @@ const revokeCommand: Command = {
 const crlUsage =
   'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--install ADMIN_TARGET [--dir D] [--user U --password-file F --ssl-mode M --admin-ca F | --socket PATH]] [--json]';
 
+const CRL_OPTIONS: OptionSpec = {
+  days: like('days', { description: 'days until the next update the CRL announces' }),
+  out: like('out', {
+    description: 'also write the CRL file here (it is always written in the CA directory)',
+  }),
+  'dry-run': COMMON['dry-run'],
+  ...pick('ca-dir', 'passphrase-file', 'json'),
+  install: {
+    type: 'string',
+    value: 'ADMIN_TARGET',
+    description: 'also install the CRL on this server, next to its certificate, and FLUSH SSL',
+  },
+  dir: {
+    type: 'string',
+    description: 'with --install: the directory the CRL goes to (default: where the server certificate is)',
+  },
+  ...ADMIN_OPTIONS,
+  ...ADMIN_PREFIXED_TLS_OPTIONS,
+};
+
 const crlCommand: Command = {
   name: ['crl'],
   usage: crlUsage,
   summary: 'publish the CRLs of the whole chain as one PEM file, ready for ssl_crl',
+  options: CRL_OPTIONS,
+  examples: ['dbtls crl', 'dbtls crl --days 7 --out /etc/mysql/ssl/crl.pem'],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        days: { type: 'string' },
-        out: { type: 'string' },
-        'ca-dir': { type: 'string' },
-        'passphrase-file': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        ...ADMIN_OPTIONS,
-        ...ADMIN_PREFIXED_TLS_OPTIONS,
-        install: { type: 'string' },
-        dir: { type: 'string' },
-      },
-      crlUsage,
-    );
+    const p = parse(argv, CRL_OPTIONS, crlUsage);
     if (p.positionals.length > 0) {
       throw new DbtlsError('USAGE', `could not run dbtls crl: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${crlUsage}`,

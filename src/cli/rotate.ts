@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { caPath, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
+import { DEFAULT_CERT_DIR } from '../server/config.js';
 import { serverFilePaths } from '../server/install.js';
 import {
   nextStage,
@@ -20,7 +21,9 @@ import { runStage } from '../server/rollover-stages.js';
 import { rotateServerCertificate } from '../server/rotate.js';
 import { planRotation, type RotatePlan } from '../server/rotate-plan.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
+import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, like } from './options.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
@@ -34,8 +37,29 @@ import {
 const ROTATE_OPTIONS: OptionSpec = {
   ...ADMIN_OPTIONS,
   ...ADMIN_PREFIXED_TLS_OPTIONS,
-  'ca-dir': { type: 'string' },
-  'passphrase-file': { type: 'string' },
+  ...CA_OPTIONS,
+};
+
+const ROTATE_COMMAND_OPTIONS: OptionSpec = {
+  ca: {
+    type: 'boolean',
+    description: 'the staged CA rollover instead of a leaf rotation (a switch: it takes no file)',
+  },
+  stage: {
+    type: 'string',
+    description: 'with --ca: the rollover stage to run',
+    choices: ['new-ca', 'trust-both', 'reissue', 'retire-old'],
+  },
+  status: { type: 'boolean', description: 'with --ca: show where the rollover stands' },
+  out: like('out', { value: 'DIR', description: 'with --ca: where the reissued client certificates go' }),
+  dir: {
+    type: 'string',
+    description: 'where the server reads its certificate files',
+    default: DEFAULT_CERT_DIR,
+  },
+  days: like('days', { description: 'validity of the new certificate in days', default: '397' }),
+  'dry-run': COMMON['dry-run'],
+  ...ROTATE_OPTIONS,
 };
 
 const USAGE =
@@ -201,21 +225,14 @@ export const rotateCommand: Command = {
   name: ['rotate'],
   usage: USAGE,
   summary: 're-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+  options: ROTATE_COMMAND_OPTIONS,
+  examples: [
+    'dbtls rotate db1.example.com --admin-ca dbtls-ca/root.pem --password-file admin-pw.txt',
+    'dbtls rotate --ca --stage new-ca',
+    'dbtls rotate --ca --status',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...ROTATE_OPTIONS,
-        ca: { type: 'boolean' },
-        stage: { type: 'string' },
-        status: { type: 'boolean' },
-        out: { type: 'string' },
-        dir: { type: 'string' },
-        days: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-      },
-      USAGE,
-    );
+    const p = parse(argv, ROTATE_COMMAND_OPTIONS, USAGE);
     if (flag(p, 'ca')) return rollover(p, ctx);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {

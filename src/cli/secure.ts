@@ -7,15 +7,18 @@ import * as path from 'node:path';
 import { caExists, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseSeverity } from '../inspect/findings.js';
-import { failsAt, type Severity } from '../inspect/report.js';
+import { failsAt, SEVERITIES, type Severity } from '../inspect/report.js';
 import type { SessionOptions } from '../server/admin.js';
 import { resolveAdminTarget } from '../server/admin-target.js';
+import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/config.js';
 import { type SecureResult, secure } from '../server/secure.js';
 import type { SecureStep } from '../server/secure-plan.js';
 import { undoSecure } from '../server/secure-undo.js';
 import { parseAccount } from '../server/users.js';
-import { flag, type Parsed, parse, readSecretFile, str, strs } from './args.js';
+import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str, strs } from './args.js';
+import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
 
@@ -91,43 +94,98 @@ async function stepsOnFailure<T>(ctx: CommandContext, title: string, fn: () => P
   }
 }
 
+const SECURE_OPTIONS: OptionSpec = {
+  user: {
+    type: 'string',
+    multiple: true,
+    value: 'ACCOUNT',
+    description: "an application account ('app'@'%') to issue a client certificate for and require TLS from",
+  },
+  require: {
+    type: 'string',
+    description: 'the requirement set on each --user',
+    choices: ['ssl', 'x509'],
+    default: 'x509',
+  },
+  'verify-password-file': {
+    type: 'string',
+    multiple: true,
+    value: '[USER=]FILE',
+    description: "a file holding an account's password, for the login that proves its requirement",
+  },
+  out: like('out', {
+    value: 'DIR',
+    description: 'where the client certificates go, one directory per user',
+    default: `./${DEFAULT_CLIENT_DIR}`,
+  }),
+  ...CA_OPTIONS,
+  'no-passphrase': {
+    type: 'boolean',
+    description: 'when secure creates the CA: leave its key unencrypted',
+  },
+  dir: {
+    type: 'string',
+    description: 'where the server reads its certificate files',
+    default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
+  },
+  'config-file': {
+    type: 'string',
+    value: 'PATH',
+    description: 'the option file dbtls writes the ssl_* settings to',
+    default: `a directory the server's option files include, else ${DEFAULT_CONFIG_FILE}`,
+  },
+  'server-config': {
+    type: 'string',
+    description: "the server's main option file, when dbtls cannot find it from the server's variables",
+  },
+
+  dns: like('dns', { description: 'another DNS name clients dial (the host of ADMIN_TARGET is included)' }),
+  ip: like('ip', { description: 'an IP address clients dial' }),
+  'restart-command': {
+    type: 'string',
+    value: 'CMD',
+    description: 'how to restart the server when TLS was off (the first enablement needs a restart)',
+  },
+  'no-require-secure-transport': {
+    type: 'boolean',
+    description: 'leave require_secure_transport off (plaintext logins stay possible)',
+  },
+  'skip-inspect': { type: 'boolean', description: 'skip the closing inspection of the server' },
+  'fail-on': {
+    type: 'string',
+    value: 'SEVERITY',
+    description: 'exit 1 when the closing inspection finds something at least this severe',
+    choices: SEVERITIES,
+    default: DEFAULT_FAIL_ON,
+  },
+  'dry-run': COMMON['dry-run'],
+  undo: { type: 'boolean', description: 'revert what an earlier secure run changed on the server' },
+  'remove-ca': { type: 'boolean', description: 'with --undo: also delete the CA directory secure created' },
+  'admin-user': { type: 'string', description: 'the admin account secure logs in as', default: 'root' },
+  'password-file': like('password-file', {
+    description: "a file holding the admin account's password (else MYSQL_PWD, else a prompt)",
+  }),
+  'ssl-mode': like('ssl-mode', { description: "the admin session's ssl-mode" }),
+  'admin-ca': {
+    type: 'string',
+    description: 'the CA certificate (PEM) that verifies the server for the admin session',
+  },
+  socket: like('socket', { description: "the server's unix socket (for a server without TLS yet)" }),
+  json: COMMON.json,
+};
+
 export const secureCommand: Command = {
   name: ['secure'],
   usage: USAGE,
   summary:
     'take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
+  options: SECURE_OPTIONS,
+  examples: [
+    "dbtls secure db1.example.com --socket /run/mysqld/mysqld.sock --ssl-mode disable --user 'app_user'@'%' --restart-command 'systemctl restart mariadb'",
+    'dbtls secure db1.example.com --admin-ca dbtls-ca/root.pem --undo',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        user: { type: 'string', multiple: true },
-        require: { type: 'string' },
-        'verify-password-file': { type: 'string', multiple: true },
-        out: { type: 'string' },
-        'ca-dir': { type: 'string' },
-        'passphrase-file': { type: 'string' },
-        'no-passphrase': { type: 'boolean' },
-        dir: { type: 'string' },
-        'config-file': { type: 'string' },
-        dns: { type: 'string', multiple: true },
-        ip: { type: 'string', multiple: true },
-        'restart-command': { type: 'string' },
-        'no-require-secure-transport': { type: 'boolean' },
-        'skip-inspect': { type: 'boolean' },
-        'fail-on': { type: 'string' },
-        undo: { type: 'boolean' },
-        'remove-ca': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'server-config': { type: 'string' },
-        'admin-user': { type: 'string' },
-        'password-file': { type: 'string' },
-        'ssl-mode': { type: 'string' },
-        'admin-ca': { type: 'string' },
-        socket: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      USAGE,
-    );
+    const p = parse(argv, SECURE_OPTIONS, USAGE);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {
       throw new DbtlsError('USAGE', 'could not run secure: expected exactly one ADMIN_TARGET', {

@@ -12,28 +12,37 @@ import { resolveAdminTarget } from '../server/admin-target.js';
 import { recoverInterruptedRequires, stateDir } from '../server/require-journal.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
+import { COMMON, KEY_FILE, like } from './options.js';
 
 /** How the admin session connects; shared by every server-side command. */
 export const ADMIN_OPTIONS: OptionSpec = {
-  'ssl-mode': { type: 'string' },
-  user: { type: 'string' },
-  socket: { type: 'string' },
-  'password-file': { type: 'string' },
-  json: { type: 'boolean' },
+  'ssl-mode': like('ssl-mode', {
+    description: "the admin session's ssl-mode (not preferred: it falls back to plaintext)",
+    default: 'verify-full',
+  }),
+  user: like('user', { description: 'the admin account', default: 'root' }),
+  socket: like('socket', { description: "the server's unix socket (for a server without TLS yet)" }),
+  'password-file': like('password-file', {
+    description: "a file holding the admin account's password (else MYSQL_PWD, else a prompt)",
+  }),
+  json: COMMON.json,
 };
 
 /** Commands where --ca/--cert/--key are the admin session's own TLS files. */
 export const ADMIN_TLS_OPTIONS: OptionSpec = {
-  ca: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
+  ca: like('ca', { description: 'the CA certificate (PEM) that verifies the server for the admin session' }),
+  cert: like('cert', { description: "the admin session's client certificate (PEM)" }),
+  key: { ...KEY_FILE, description: 'the private key (PEM) of --cert' },
 };
 
 /** Commands where --ca/--cert/--key mean something else: the admin session's files are --admin-*. */
 export const ADMIN_PREFIXED_TLS_OPTIONS: OptionSpec = {
-  'admin-ca': { type: 'string' },
-  'admin-cert': { type: 'string' },
-  'admin-key': { type: 'string' },
+  'admin-ca': {
+    type: 'string',
+    description: 'the CA certificate (PEM) that verifies the server for the admin session',
+  },
+  'admin-cert': { type: 'string', description: "the admin session's client certificate (PEM)" },
+  'admin-key': { type: 'string', description: 'the private key (PEM) of --admin-cert' },
 };
 
 /** The admin password from --password-file, MYSQL_PWD or a prompt on a TTY; never argv. */

@@ -5,15 +5,22 @@
 import { resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { AdminSession } from '../server/admin.js';
-import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/config.js';
+import {
+  DEFAULT_CERT_DIR,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_TLS_VERSIONS,
+  parseTlsVersions,
+} from '../server/config.js';
 import { type EnablePlan, type EnableResult, enableTls } from '../server/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/install.js';
 import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/option-files.js';
 import { certDirOf, fragmentIn } from '../server/secure-paths.js';
 import { readUserFile } from '../util/files.js';
-import { flag, int, type Parsed, parse, required, str, strs } from './args.js';
+import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
+import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import {
   ADMIN_OPTIONS,
@@ -164,37 +171,74 @@ async function enablePaths(
   return { files: serverFilePaths(dir), configFile };
 }
 
+const ENABLE_OPTIONS: OptionSpec = {
+  issue: {
+    type: 'boolean',
+    description:
+      "issue the server certificate from the dbtls CA (names from ADMIN_TARGET's host, --dns, --ip)",
+  },
+  ...CA_OPTIONS,
+  dns: like('dns', { description: 'with --issue: another DNS name clients dial' }),
+  ip: like('ip', { description: 'with --issue: an IP address clients dial' }),
+  days: like('days', { description: 'with --issue: validity in days', default: '397' }),
+  cert: { type: 'string', description: 'instead of --issue: the server certificate (PEM) to install' },
+  key: { type: 'string', description: 'instead of --issue: the private key (PEM) of --cert' },
+  ca: {
+    type: 'string',
+    description: 'instead of --issue: the CA certificate (PEM) to install as ssl_ca',
+  },
+  dir: {
+    type: 'string',
+    description: 'where the server reads its certificate files (stable paths, replaced atomically)',
+    default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
+  },
+  'config-file': {
+    type: 'string',
+    value: 'PATH',
+    description: 'the option file dbtls writes the ssl_* settings to',
+    default: `a directory the server's option files include, else ${DEFAULT_CONFIG_FILE}`,
+  },
+  'server-config': {
+    type: 'string',
+    description: "the server's main option file, when dbtls cannot find it from the server's variables",
+  },
+  crl: {
+    type: 'string',
+    value: 'FILE',
+    description: 'also install this CRL file (PEM, from dbtls crl) as ssl_crl',
+  },
+  'require-secure-transport': {
+    type: 'boolean',
+    description: 'also SET GLOBAL require_secure_transport=ON (plaintext logins refused)',
+  },
+  'tls-version': {
+    type: 'string',
+    value: 'V',
+    description: 'the TLS versions the server offers, comma-separated',
+    default: DEFAULT_TLS_VERSIONS.join(','),
+  },
+  cipher: { type: 'string', value: 'C', description: 'the ssl_cipher list' },
+  'restart-command': {
+    type: 'string',
+    value: 'CMD',
+    description: 'how to restart the server when TLS was off (the first enablement needs a restart)',
+  },
+  'dry-run': COMMON['dry-run'],
+  ...ADMIN_OPTIONS,
+  ...ADMIN_PREFIXED_TLS_OPTIONS,
+};
+
 export const enableCommand: Command = {
   name: ['server', 'enable'],
   usage: USAGE,
   summary: 'install the certificate at stable paths, write the TLS config, reload (or restart) and prove it',
+  options: ENABLE_OPTIONS,
+  examples: [
+    "dbtls server enable db1.example.com --issue --dns db1 --socket /run/mysqld/mysqld.sock --ssl-mode disable --restart-command 'systemctl restart mariadb'",
+    'dbtls server enable db1.example.com --cert db1/cert.pem --key db1/key.pem --ca db1/ca.pem --admin-ca db1/ca.pem --dry-run',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...ADMIN_OPTIONS,
-        ...ADMIN_PREFIXED_TLS_OPTIONS,
-        issue: { type: 'boolean' },
-        'ca-dir': { type: 'string' },
-        'passphrase-file': { type: 'string' },
-        dns: { type: 'string', multiple: true },
-        days: { type: 'string' },
-        ip: { type: 'string', multiple: true },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        ca: { type: 'string' },
-        dir: { type: 'string' },
-        'config-file': { type: 'string' },
-        'require-secure-transport': { type: 'boolean' },
-        'tls-version': { type: 'string' },
-        cipher: { type: 'string' },
-        'restart-command': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        crl: { type: 'string' },
-        'server-config': { type: 'string' },
-      },
-      USAGE,
-    );
+    const p = parse(argv, ENABLE_OPTIONS, USAGE);
     const target = singleTarget(p, USAGE, 'server enable');
     const versions = str(p, 'tls-version');
     const tlsVersions = versions ? parseTlsVersions(versions) : [...DEFAULT_TLS_VERSIONS];

@@ -4,37 +4,52 @@
  */
 import { proxysqlStatements } from '../deploy/proxysql.js';
 import { DbtlsError } from '../errors.js';
-import { flag, parse, required, str } from './args.js';
+import { flag, type OptionSpec, parse, required, str } from './args.js';
 import type { Command } from './command.js';
+import { COMMON } from './options.js';
 import { renderedJson } from './server-admin.js';
 
 const USAGE =
   'dbtls proxysql --ca F --cert F --key F [--backend-ca F --backend-cert F --backend-key F] [--users u1,u2] [--hostgroup N] [--cipher C] [--crl F] [--datadir /var/lib/proxysql] [--rotation] [--json]';
 
+const PROXYSQL_OPTIONS: OptionSpec = {
+  ca: {
+    type: 'string',
+    description: "the CA certificate (PEM) of ProxySQL's frontend (clients verify with it)",
+  },
+  cert: { type: 'string', description: "ProxySQL's frontend server certificate (PEM)" },
+  key: { type: 'string', description: 'the private key (PEM) of --cert' },
+  'backend-ca': { type: 'string', description: 'the CA certificate (PEM) that verifies the backend servers' },
+  'backend-cert': { type: 'string', description: "ProxySQL's client certificate (PEM) for the backends" },
+  'backend-key': { type: 'string', description: 'the private key (PEM) of --backend-cert' },
+  users: { type: 'string', value: 'U1,U2', description: 'frontend users to require TLS from (use_ssl)' },
+  hostgroup: { type: 'string', value: 'N', description: 'the backend hostgroup to switch to TLS' },
+  cipher: { type: 'string', value: 'C', description: 'the cipher list for the backend connections' },
+  crl: { type: 'string', description: 'a CRL file (PEM) for the backend connections' },
+  rotation: {
+    type: 'boolean',
+    description: 'after a rotation: only the file installation and PROXYSQL RELOAD TLS',
+  },
+  datadir: {
+    type: 'string',
+    value: 'DIR',
+    description: "ProxySQL's datadir, where it reads its frontend files",
+    default: '/var/lib/proxysql',
+  },
+  json: COMMON.json,
+};
+
 export const proxysqlCommand: Command = {
   name: ['proxysql'],
   usage: USAGE,
   summary: 'print the ProxySQL admin statements for frontend and backend TLS',
+  options: PROXYSQL_OPTIONS,
+  examples: [
+    'dbtls proxysql --ca db1/ca.pem --cert proxysql/cert.pem --key proxysql/key.pem --users app_user --hostgroup 10',
+    'dbtls proxysql --ca db1/ca.pem --cert proxysql/cert.pem --key proxysql/key.pem --rotation --json',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ca: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        'backend-ca': { type: 'string' },
-        'backend-cert': { type: 'string' },
-        'backend-key': { type: 'string' },
-        users: { type: 'string' },
-        hostgroup: { type: 'string' },
-        cipher: { type: 'string' },
-        crl: { type: 'string' },
-        rotation: { type: 'boolean' },
-        datadir: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      USAGE,
-    );
+    const p = parse(argv, PROXYSQL_OPTIONS, USAGE);
     if (p.positionals.length) {
       throw new DbtlsError('USAGE', `could not run proxysql: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${USAGE}`,

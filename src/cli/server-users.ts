@@ -14,8 +14,9 @@ import {
   parseAccount,
   type TlsRequirement,
 } from '../server/users.js';
-import { flag, type Parsed, parse, readSecretFile, str } from './args.js';
+import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str } from './args.js';
 import type { Command } from './command.js';
+import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
 
@@ -43,12 +44,19 @@ function renderAccounts(render: Renderer, accounts: readonly AccountInfo[]): voi
   }
 }
 
+const USERS_OPTIONS: OptionSpec = { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS };
+
 export const usersCommand: Command = {
   name: ['users'],
   usage: USERS_USAGE,
   summary: 'list every account with its TLS requirement, highlighting remote accounts that accept plaintext',
+  options: USERS_OPTIONS,
+  examples: [
+    'dbtls users db1.example.com --ca dbtls-ca/root.pem --password-file admin-pw.txt',
+    'dbtls users localhost --socket /run/mysqld/mysqld.sock --ssl-mode disable --json',
+  ],
   async run(argv, ctx) {
-    const p = parse(argv, { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS }, USERS_USAGE);
+    const p = parse(argv, USERS_OPTIONS, USERS_USAGE);
     const target = singleTarget(p, USERS_USAGE, 'users');
     const accounts = await withAdmin(p, ctx, target, (s) => listAccounts(s, s.capabilities));
     if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts);
@@ -98,31 +106,49 @@ function renderRequire(render: Renderer, result: RequireResult): void {
   }
 }
 
+const REQUIRE_OPTIONS: OptionSpec = {
+  none: { type: 'boolean', description: 'REQUIRE NONE: plaintext logins allowed again' },
+  ssl: { type: 'boolean', description: 'REQUIRE SSL: any TLS connection' },
+  x509: { type: 'boolean', description: 'REQUIRE X509: TLS with a client certificate from a trusted CA' },
+  'subject-of': {
+    type: 'string',
+    value: 'CERT',
+    description: "REQUIRE SUBJECT: exactly this certificate's subject (PEM file)",
+  },
+  'issuer-of': {
+    type: 'string',
+    value: 'CERT',
+    description: "REQUIRE ISSUER: certificates issued by this certificate's issuer (PEM file)",
+  },
+  'verify-password-file': {
+    type: 'string',
+    description: "a file holding the account's password, for the checking login",
+  },
+  'verify-cert': { type: 'string', description: 'the client certificate (PEM) the checking login presents' },
+  'verify-key': { type: 'string', description: 'the private key (PEM) of --verify-cert' },
+  'verify-ca': { type: 'string', description: 'the CA certificate (PEM) the checking login verifies with' },
+  'verify-ssl-mode': like('ssl-mode', { description: "the checking login's ssl-mode" }),
+  'dry-run': COMMON['dry-run'],
+  'i-have-another-way-in': {
+    type: 'boolean',
+    description: 'allow a change that could lock out the admin account itself',
+  },
+  ...ADMIN_OPTIONS,
+  ...ADMIN_TLS_OPTIONS,
+};
+
 export const requireCommand: Command = {
   name: ['require'],
   usage: REQUIRE_USAGE,
   summary: "set an account's TLS requirement, checked by a login as that account, reverted if it fails",
+  options: REQUIRE_OPTIONS,
+  details: ["USER@HOST is the account, as 'app'@'%' or app@10.0.0.%."],
+  examples: [
+    "dbtls require db1.example.com 'app_user'@'%' --x509 --verify-cert app_user/cert.pem --verify-key app_user/key.pem --verify-ca db1/ca.pem --verify-password-file app-pw.txt --ca dbtls-ca/root.pem",
+    "dbtls require db1.example.com 'app_user'@'%' --ssl --dry-run --ca dbtls-ca/root.pem",
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      {
-        ...ADMIN_OPTIONS,
-        ...ADMIN_TLS_OPTIONS,
-        none: { type: 'boolean' },
-        ssl: { type: 'boolean' },
-        x509: { type: 'boolean' },
-        'subject-of': { type: 'string' },
-        'issuer-of': { type: 'string' },
-        'verify-password-file': { type: 'string' },
-        'verify-cert': { type: 'string' },
-        'verify-key': { type: 'string' },
-        'verify-ca': { type: 'string' },
-        'verify-ssl-mode': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'i-have-another-way-in': { type: 'boolean' },
-      },
-      REQUIRE_USAGE,
-    );
+    const p = parse(argv, REQUIRE_OPTIONS, REQUIRE_USAGE);
     const [target, accountText, ...extra] = p.positionals;
     if (!target || !accountText || extra.length) throw usage('expected ADMIN_TARGET and one USER@HOST');
     const account = parseAccount(accountText);

@@ -4,7 +4,7 @@
  */
 import { certificateFileFingerprint, reloadAndProve } from '../server/reload.js';
 import { type ServerStatus, serverStatus } from '../server/status.js';
-import { parse, str } from './args.js';
+import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
 import type { Renderer } from './render.js';
 import {
@@ -59,12 +59,19 @@ function renderStatus(render: Renderer, status: ServerStatus): void {
   }
 }
 
+const STATUS_OPTIONS: OptionSpec = { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS };
+
 const statusCommand: Command = {
   name: ['server', 'status'],
   usage: STATUS_USAGE,
   summary: "show the server's TLS settings, the certificate it serves, and accounts by TLS requirement",
+  options: STATUS_OPTIONS,
+  examples: [
+    'dbtls server status db1.example.com --ca dbtls-ca/root.pem --password-file admin-pw.txt',
+    'dbtls server status localhost --socket /run/mysqld/mysqld.sock --ssl-mode disable --json',
+  ],
   async run(argv, ctx) {
-    const p = parse(argv, { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS }, STATUS_USAGE);
+    const p = parse(argv, STATUS_OPTIONS, STATUS_USAGE);
     const target = singleTarget(p, STATUS_USAGE, 'server status');
     const status = await withAdmin(p, ctx, target, (s) => serverStatus(s));
     if (!renderedJson(p, ctx, status)) renderStatus(ctx.render, status);
@@ -77,17 +84,26 @@ const statusCommand: Command = {
 const RELOAD_USAGE =
   'dbtls server reload ADMIN_TARGET [--expect-cert F] [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--json]';
 
+const RELOAD_OPTIONS: OptionSpec = {
+  'expect-cert': {
+    type: 'string',
+    description: 'fail unless the server serves this certificate (PEM) after the reload',
+  },
+  ...ADMIN_OPTIONS,
+  ...ADMIN_TLS_OPTIONS,
+};
+
 const reloadCommand: Command = {
   name: ['server', 'reload'],
   usage: RELOAD_USAGE,
   summary:
     're-read the certificate files online (FLUSH SSL / ALTER INSTANCE RELOAD TLS) and show what is served',
+  options: RELOAD_OPTIONS,
+  examples: [
+    'dbtls server reload db1.example.com --ca dbtls-ca/root.pem --expect-cert /etc/mysql/ssl/server-cert.pem',
+  ],
   async run(argv, ctx) {
-    const p = parse(
-      argv,
-      { ...ADMIN_OPTIONS, ...ADMIN_TLS_OPTIONS, 'expect-cert': { type: 'string' } },
-      RELOAD_USAGE,
-    );
+    const p = parse(argv, RELOAD_OPTIONS, RELOAD_USAGE);
     const target = singleTarget(p, RELOAD_USAGE, 'server reload');
     const expectFile = str(p, 'expect-cert');
     const expect = expectFile ? certificateFileFingerprint(expectFile) : undefined;

@@ -7,32 +7,41 @@ import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets
 import { DbtlsError } from '../errors.js';
 import { parseTarget } from '../tls/settings.js';
 import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
-import { flag, parse, required, str } from './args.js';
-import { oneOf, onePositional, options } from './artifact-args.js';
+import { flag, type OptionSpec, parse, required, str } from './args.js';
+import { oneOf, onePositional } from './artifact-args.js';
 import type { Command, CommandContext } from './command.js';
+import { COMMON, KEY_FILE, pick } from './options.js';
 
 const SNIPPET_USAGE = `dbtls snippet --for ${SNIPPET_CLIENTS.join('|')} TARGET --ssl-mode M [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F --truststore F] [--keystore-type JKS|PKCS12] [--user U] [--database DB] [--json]`;
 
-const SNIPPET_OPTIONS = [
-  'for',
-  'ssl-mode',
-  'mutual-tls',
-  'ca',
-  'cert',
-  'key',
-  'keystore',
-  'truststore',
-  'keystore-type',
-  'user',
-  'database',
-];
+const SNIPPET_OPTIONS: OptionSpec = {
+  for: { type: 'string', value: 'CLIENT', description: 'the client to write for', choices: SNIPPET_CLIENTS },
+  ...pick('ssl-mode', 'mutual-tls', 'ca', 'cert'),
+  key: KEY_FILE,
+  keystore: { type: 'string', description: 'the client keystore (Java clients, mutual TLS)' },
+  truststore: { type: 'string', description: 'the truststore holding the CA (Java clients)' },
+  'keystore-type': {
+    type: 'string',
+    value: 'TYPE',
+    description: 'the type of --keystore and --truststore',
+    choices: ['JKS', 'PKCS12'],
+  },
+  user: COMMON.user,
+  database: { type: 'string', value: 'DB', description: 'the database to use' },
+  json: COMMON.json,
+};
 
 export const snippetCommand: Command = {
   name: ['snippet'],
   usage: SNIPPET_USAGE,
   summary: "the exact command, config, URL or code giving an ssl-mode in one client's vocabulary",
+  options: SNIPPET_OPTIONS,
+  examples: [
+    'dbtls snippet --for mysql-cli db1.example.com --ssl-mode verify-full --ca db1/ca.pem',
+    'dbtls snippet --for jdbc-mariadb db1.example.com:3306 --ssl-mode verify-full --mutual-tls enable --ca ca.pem --keystore app.p12 --truststore ts.p12',
+  ],
   async run(argv, ctx) {
-    const p = parse(argv, options(SNIPPET_OPTIONS, [], ['json']), SNIPPET_USAGE);
+    const p = parse(argv, SNIPPET_OPTIONS, SNIPPET_USAGE);
     const client = oneOf<SnippetClient>(
       required(p, 'for', SNIPPET_USAGE),
       SNIPPET_CLIENTS,
