@@ -79,7 +79,7 @@ const REPORTING: readonly string[][] = [
   ['ca', 'show', '--json'],
   ['bundle', 'show', 'db1/chain.pem'],
   ['keystore', 'show', 'db1.p12', '--password-file', 'pw'],
-  ['snippet', '--for', 'mysql-cli', 'db1:3306', '--ssl-mode', 'verify-full', '--ca', 'db1/ca.pem'],
+  ['snippet', '--for', 'mariadb-cli', 'db1:3306', '--ssl-mode', 'verify-full', '--ca', 'db1/ca.pem'],
   ['k8s', 'secrets', '--ssl-mode', 'verify-full', '--ca', 'db1/ca.pem'],
   ['proxysql', '--ca', 'db1/ca.pem', '--cert', 'db1/cert.pem', '--key', 'db1/key.pem'],
   ['cloud-ca', 'rds', '--out', '-'],
