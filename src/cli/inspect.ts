@@ -73,7 +73,7 @@ const INSPECT_OPTIONS: OptionSpec = {
   },
   'skip-plaintext-check': {
     type: 'boolean',
-    description: 'do not test whether the server offers a plaintext session',
+    description: 'the default now (no plaintext login is tried); accepted for old scripts',
   },
   'plaintext-login-check': {
     type: 'boolean',
