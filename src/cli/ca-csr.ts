@@ -252,6 +252,19 @@ const renewCommand: Command = {
         ? base
         : path.join(base, dirNameFor(e.cn, e.profile));
     };
+    // Two certificates whose CNs sanitize to one name must not renew into (and over) one directory.
+    const outs = new Map<string, IndexEntry>();
+    for (const e of targets) {
+      const other = outs.get(outOf(e));
+      if (other) {
+        throw new DbtlsError(
+          'OUTPUT_CONFLICT',
+          `could not renew ${other.serial} and ${e.serial}: both would be written to ${outOf(e)}`,
+          { hint: 'renew them one at a time, each with its own --out DIR' },
+        );
+      }
+      outs.set(outOf(e), e);
+    }
     const reuse = flag(p, 'reuse-key');
     const keys = targets.map((e) =>
       reuse ? readPrivateKey(readUserFile(path.join(outOf(e), 'key.pem'), 'old key')) : undefined,

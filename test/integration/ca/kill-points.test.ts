@@ -31,7 +31,11 @@ interface Traced {
 }
 
 /** dbtls under `strace -f -e inject=SYSCALL:signal=SIGKILL:when=N`: killed as it enters its Nth SYSCALL. */
-function runKilledAt(syscall: 'rename' | 'unlink', n: number, args: readonly string[]): Promise<Traced> {
+function runKilledAt(
+  syscall: 'rename' | 'unlink' | 'fchmod',
+  n: number,
+  args: readonly string[],
+): Promise<Traced> {
   const [cmd, ...prefix] = dbtlsCommand();
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -177,16 +181,19 @@ describe('issue client --cn: SIGKILL at each rename', () => {
 
 describe('issue client --cn-from: SIGKILL during the batch, then the same command again', () => {
   const cns = ['b_0', 'b_1', 'b_2', 'b_3', 'b_4'];
-  // into a new --out: 1 journal, 2 the staging directory becomes --out;
-  // into an existing --out: 1 journal, 2..6 one rename per user directory
-  const cells: { existing: boolean; n: number }[] = [
-    ...[1, 2].map((n) => ({ existing: false, n })),
-    ...[1, 2, 4, 6].map((n) => ({ existing: true, n })),
+  // into a new --out: rename 1 journal, 2 the staging directory becomes --out;
+  // into an existing --out: rename 1 journal, 2..6 one rename per user directory;
+  // fchmod 11 of 20 (four files a user): mid-way through signing, keys already on disk
+  const cells: { existing: boolean; syscall: 'rename' | 'fchmod'; n: number }[] = [
+    ...[1, 2].map((n) => ({ existing: false, syscall: 'rename' as const, n })),
+    ...[1, 2, 4, 6].map((n) => ({ existing: true, syscall: 'rename' as const, n })),
+    { existing: false, syscall: 'fchmod', n: 11 },
+    { existing: true, syscall: 'fchmod', n: 11 },
   ];
   test('no valid certificate left undelivered; the re-run succeeds without duplicates', async () => {
     await Promise.all(
-      cells.map(async ({ existing, n }) => {
-        const base = path.join(work, `batch-${existing ? 'existing' : 'new'}-${n}`);
+      cells.map(async ({ existing, syscall, n }) => {
+        const base = path.join(work, `batch-${existing ? 'existing' : 'new'}-${syscall}-${n}`);
         const caDir = path.join(base, 'ca');
         initCa(caDir, { passphrase: undefined });
         const out = path.join(base, 'out');
@@ -202,17 +209,22 @@ describe('issue client --cn-from: SIGKILL during the batch, then the same comman
           '--ca-dir',
           caDir,
         ];
-        const r = await runKilledAt('rename', n, args);
-        assert.ok(killed(r), `rename #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        const r = await runKilledAt(syscall, n, args);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        if (syscall === 'fchmod') {
+          assert.equal(readIndex(caDir).length, 0, 'killed before the commit');
+          assert.ok(leftovers(base).length > 0, 'a staging directory holding keys, until the next command');
+        }
         const again = await runCli([...args, '--json']);
-        assert.equal(again.code, 0, `rename #${n}: ${again.stderr}`);
+        assert.equal(again.code, 0, `${syscall} #${n}: ${again.stderr}`);
         assert.equal(JSON.parse(again.stdout).length, cns.length);
         assertAgrees(caDir, (e) => path.join(out, e.cn), cns);
-        assert.deepEqual(leftovers(base), [], `rename #${n}: no staging directory left`);
-        // the first run had committed from rename 2 on: the re-run completed it instead of issuing again
+        assert.deepEqual(leftovers(base), [], `${syscall} #${n}: no staging directory left`);
+        // from rename 2 on the first run had committed: the re-run completed it instead of issuing again;
+        // before that it had recorded nothing, and the re-run issued the batch once
         const all = readIndex(caDir).filter((e) => e.profile === 'client');
-        assert.equal(all.filter((e) => e.status === 'valid').length, cns.length);
-        if (n >= 2) assert.equal(all.length, cns.length, `rename #${n}: nothing issued twice`);
+        assert.equal(all.length, cns.length, `${syscall} #${n}: nothing issued twice, nothing void`);
+        assert.ok(all.every((e) => e.status === 'valid'));
       }),
     );
   });

@@ -266,6 +266,17 @@ describe('issue without --out: the directory comes from a sanitized CN (item 5)'
     assert.deepEqual(fs.readdirSync(path.join(work, 'renew-names')), ['cwd']);
     assert.equal(fs.existsSync(path.join(work, 'escape')), false);
     assert.ok(fs.existsSync(path.join(cwd, 'escape', 'cert.pem')));
+    // two CNs that sanitize to one directory: refused before anything is renewed
+    issueCertificate(ca, { profile: 'client', cn: '/twin', days: 3 });
+    issueCertificate(ca, { profile: 'client', cn: 'twin', days: 3 });
+    const before = hashDir(caDir);
+    const twins = await runCli(['renew', '--expiring-within', '10', '--ca-dir', caDir], { cwd });
+    assert.equal(twins.code, 2, twins.stderr);
+    assert.match(
+      twins.stderr,
+      /error\[OUTPUT_CONFLICT\]: could not renew \w+ and \w+: both would be written to .*\/twin/,
+    );
+    assert.equal(hashDir(caDir), before);
   });
 });
 
