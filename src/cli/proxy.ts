@@ -9,11 +9,12 @@ import {
   startProxy,
 } from '../proxy/proxy.js';
 import { parseTarget } from '../tls/settings.js';
+import { readUserFile } from '../util/files.js';
 import { flag, int, parse, str, strs } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
 const PROXY_USAGE =
-  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--http ADDR] [--max-connections N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
+  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
 
 const PROXY_OPTIONS: OptionTable = {
   listen: {
@@ -62,6 +63,13 @@ const PROXY_OPTIONS: OptionTable = {
     value: 'FILE',
     description: 'read [client] TLS settings from this my.cnf',
   },
+  'listen-cert': {
+    type: 'string',
+    value: 'FILE',
+    description:
+      'TLS on the client leg, for clients hard-wired to ssl-mode REQUIRED or VERIFY_* (with --listen-key)',
+  },
+  'listen-key': { type: 'string', value: 'FILE', description: 'the key of --listen-cert' },
   http: {
     type: 'string',
     value: 'ADDR',
@@ -177,6 +185,13 @@ export const proxyCommand: Command = {
       });
     }
     const maxConnections = int(p, 'max-connections', PROXY_USAGE);
+    const listenCert = str(p, 'listen-cert');
+    const listenKey = str(p, 'listen-key');
+    if ((listenCert === undefined) !== (listenKey === undefined)) {
+      throw new DbtlsError('USAGE', 'could not use local TLS: --listen-cert and --listen-key go together', {
+        hint: `usage: ${PROXY_USAGE}`,
+      });
+    }
     const proxy = await startProxy({
       upstream,
       listen,
@@ -185,6 +200,14 @@ export const proxyCommand: Command = {
       ...(maxConnections !== undefined ? { maxConnections } : {}),
       timeoutMs,
       upstreamVerified: testFirst,
+      ...(listenCert && listenKey
+        ? {
+            listenTls: {
+              cert: readUserFile(listenCert, 'the --listen-cert certificate'),
+              key: readUserFile(listenKey, 'the --listen-key key'),
+            },
+          }
+        : {}),
       log,
     });
     await untilStopped(proxy, graceMs, log);

@@ -4,9 +4,10 @@
  * library never prints: everything worth saying goes to `log` as a structured entry.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { openOrigin } from '../client/origin.js';
 import { upgradeToTls } from '../client/upgrade.js';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import {
   CLIENT_LONG_PASSWORD,
   CLIENT_PLUGIN_AUTH,
@@ -47,6 +48,8 @@ export interface ProxyOptions {
   readonly timeoutMs?: number;
   /** Re-read the TLS files when they change (default true). */
   readonly watch?: boolean;
+  /** A certificate and key for TLS on the client leg (clients hard-wired to REQUIRED or VERIFY_*). */
+  readonly listenTls?: { readonly cert: Buffer; readonly key: Buffer };
   /** The upstream already passed a handshake (--run-connection-test): ready before the first client. */
   readonly upstreamVerified?: boolean;
   readonly log?: (entry: ProxyLogEntry) => void;
@@ -128,7 +131,17 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);
     },
   };
-  const context = { host, port, settings, upstreamTls, rsa, timeoutMs, observer };
+  const localTls = options.listenTls ? loadListenTls(options.listenTls) : undefined;
+  const context = {
+    host,
+    port,
+    settings,
+    upstreamTls,
+    rsa,
+    timeoutMs,
+    observer,
+    ...(localTls ? { localTls } : {}),
+  };
 
   const onConnection = (client: net.Socket) => {
     if (closing) {
@@ -203,6 +216,22 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       httpServer?.closeAllConnections();
     },
   };
+}
+
+function loadListenTls(files: { cert: Buffer; key: Buffer }): tls.SecureContext {
+  try {
+    return tls.createSecureContext({ cert: files.cert, key: files.key, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    const mismatch = /key values mismatch/i.test(causeText(err));
+    throw new DbtlsError(
+      mismatch ? 'KEY_MISMATCH' : 'TLS_MATERIAL_INVALID',
+      `could not load --listen-cert/--listen-key: ${mismatch ? 'the key does not belong to the certificate' : causeText(err)}`,
+      {
+        hint: 'pass a PEM certificate and its own key (dbtls issue server --cn localhost --ip 127.0.0.1)',
+        cause: err,
+      },
+    );
+  }
 }
 
 /** What `--run-connection-test` reports. */

@@ -13,7 +13,7 @@
  *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies.
  */
 import type * as net from 'node:net';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import { openOrigin } from '../client/origin.js';
 import { tlsError, upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
@@ -52,6 +52,8 @@ export interface RelayContext {
   readonly rsa: ProxyRsaKey;
   readonly timeoutMs: number;
   readonly observer: RelayObserver;
+  /** TLS on the client leg (--listen-cert/--listen-key), for clients hard-wired to ssl-mode REQUIRED or VERIFY_*. */
+  readonly localTls?: tls.SecureContext;
 }
 
 export interface RelayObserver {
@@ -80,13 +82,25 @@ class Session {
   private scramble: Buffer = Buffer.alloc(0);
   private sha2: Sha2State = 'idle';
   private readonly fromServer = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the server');
-  private readonly fromClient = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the client');
+  private fromClient = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the client');
   private settle: () => void = () => {};
 
   constructor(
-    private readonly client: net.Socket,
+    /** The client's socket; replaced by the TLS socket when the client leg upgrades (--listen-cert). */
+    private client: net.Socket,
     private readonly ctx: RelayContext,
   ) {}
+
+  /** Once per client socket (the TCP one, then the TLS one over it): errors are ours, close ends the session. */
+  private watchClient(socket: net.Socket): void {
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      this.clientGone = true;
+      const link = this.secure ?? this.upstream;
+      if (link && !link.destroyed) closeSoon(link);
+      this.finish();
+    });
+  }
 
   run(): Promise<void> {
     const done = new Promise<void>((resolve) => {
@@ -95,19 +109,14 @@ class Session {
     const { client } = this;
     client.setNoDelay(true);
     client.pause();
-    client.on('error', () => {});
-    client.once('close', () => {
-      this.clientGone = true;
-      const link = this.secure ?? this.upstream;
-      if (link && !link.destroyed) closeSoon(link);
-      this.finish();
-    });
+    this.watchClient(client);
     this.start().catch((err: unknown) => this.fail(undefined, asDbtls(err)));
     return done;
   }
 
   private async start(): Promise<void> {
-    const { ctx, client } = this;
+    const { ctx } = this;
+    let client = this.client;
     let origin: Awaited<ReturnType<typeof openOrigin>>;
     try {
       origin = await openOrigin(ctx.host, ctx.port, ctx.settings, ctx.timeoutMs);
@@ -125,10 +134,19 @@ class Session {
     const { greeting, packet } = origin;
     this.plugin = greeting.authPluginName;
     this.scramble = greeting.scramble;
-    client.write(framePacket(packet.sequenceId, encodeGreeting(withoutCapabilities(greeting, CLIENT_SSL))));
+    // With local TLS the client may upgrade as it would with the server itself; else it must not try.
+    client.write(
+      ctx.localTls
+        ? framePacket(packet.sequenceId, packet.payload)
+        : framePacket(packet.sequenceId, encodeGreeting(withoutCapabilities(greeting, CLIENT_SSL))),
+    );
     let response: Packet;
     try {
       response = await readOne(client, this.fromClient, ctx.timeoutMs);
+      if (ctx.localTls && isSslRequest(response.payload)) {
+        client = await this.upgradeClient(client, ctx.localTls);
+        response = await readOne(client, this.fromClient, ctx.timeoutMs);
+      }
     } catch (err) {
       this.fail(this.clientGone ? undefined : packet.sequenceId + 1, asDbtls(err));
       return;
@@ -154,7 +172,7 @@ class Session {
       this.fail(this.nextClientSeq, asDbtls(err));
       return;
     }
-    if (hasCapability(info.capabilities, CLIENT_SSL)) {
+    if (hasCapability(info.capabilities, CLIENT_SSL) && !(client instanceof tls.TLSSocket)) {
       response.payload.fill(0);
       this.fail(
         this.nextClientSeq,
@@ -162,7 +180,7 @@ class Session {
           'PROXY_CLIENT_TLS',
           'could not relay the connection: the client asked for TLS on the local leg, which this listener does not offer',
           {
-            hint: 'connect to the proxy without TLS (it is the TLS endpoint towards the server), e.g. --ssl-mode=DISABLED / ssl=false',
+            hint: 'connect to the proxy without TLS (it is the TLS endpoint towards the server), e.g. --ssl-mode=DISABLED / ssl=false, or start it with --listen-cert/--listen-key',
             kind: 'check',
           },
         ),
@@ -221,6 +239,46 @@ class Session {
     secure.on('data', this.onServerData);
     client.on('data', this.onClientData);
     client.resume();
+  }
+
+  /** TLS server side on the client's socket, after its SSLRequest; the handshake response follows inside. */
+  private async upgradeClient(raw: net.Socket, context: tls.SecureContext): Promise<net.Socket> {
+    // The ClientHello may have arrived with the SSLRequest: give it back to the socket for TLS to read.
+    const early = this.fromClient.pending();
+    if (early.length > 0) raw.unshift(Buffer.from(early));
+    this.fromClient = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the client');
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.client = secure;
+    this.watchClient(secure);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(
+          new DbtlsError(
+            'PROXY_CLIENT_TIMEOUT',
+            'could not relay the connection: the client did not complete TLS',
+            {
+              kind: 'runtime',
+            },
+          ),
+        );
+      }, this.ctx.timeoutMs);
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      secure.once('error', (err) => {
+        clearTimeout(timer);
+        reject(
+          new DbtlsError('PROXY_CLIENT_TLS', `could not complete TLS with the client: ${causeText(err)}`, {
+            hint: 'check that the client trusts the CA of --listen-cert and names a host it lists',
+            kind: 'check',
+            cause: err,
+          }),
+        );
+      });
+    });
+    return secure;
   }
 
   /** Writes a frame that carries a secret to the upstream, and zeroes both buffers once TLS has them. */
@@ -351,6 +409,11 @@ function closeSoon(socket: net.Socket): void {
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** An SSLRequest: exactly the 32-byte prefix, with CLIENT_SSL set. */
+function isSslRequest(payload: Buffer): boolean {
+  return payload.length === SSL_REQUEST_LENGTH && hasCapability(payload.readUInt32LE(0), CLIENT_SSL);
 }
 
 function asDbtls(err: unknown): DbtlsError {

@@ -274,3 +274,47 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
     }
   });
 });
+
+describe('TLS on the client leg (--listen-cert/--listen-key)', () => {
+  it('clients hard-wired to verify the server log in through verified TLS on both legs', async () => {
+    const p = await startProxy({
+      upstream: { host: '127.0.0.1', port: db.port, tls: upstreamTls() },
+      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+      listenTls: { cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key) },
+    });
+    try {
+      const cli = await mariadbClient({
+        port: tcpPort(p),
+        user: SUBJECT_USER,
+        password: PASSWORD,
+        ssl: { ca: pki.ca, verifyServerCert: true },
+        sql: `${SSL_VERSION_SQL}; SELECT CURRENT_USER()`,
+      });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /^Ssl_version\tTLSv1\.[23]$/m);
+      const conn = await mysql.createConnection({
+        host: 'localhost',
+        port: tcpPort(p),
+        user: X509_USER,
+        password: PASSWORD,
+        ssl: { ca: fs.readFileSync(pki.ca, 'utf8'), verifyIdentity: true },
+      });
+      const [rows] = await conn.query(SSL_VERSION_SQL);
+      assert.match(String((rows as { Value: string }[])[0]?.Value), /^TLSv1\.[23]$/);
+      await conn.end();
+      // A plaintext client still works on the same listener.
+      assert.match(await mysql2SslVersion({ port: tcpPort(p), user: X509_USER }), /^TLSv1\.[23]$/);
+      // A client that does not trust the local certificate fails on its side: nothing was relayed.
+      const untrusting = await mariadbClient({
+        port: tcpPort(p),
+        user: X509_USER,
+        password: PASSWORD,
+        ssl: { ca: pki.otherCa, verifyServerCert: true },
+        sql: 'SELECT 1',
+      });
+      assert.notEqual(untrusting.code, 0);
+    } finally {
+      await p.shutdown(0);
+    }
+  });
+});
