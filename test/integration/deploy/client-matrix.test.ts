@@ -31,7 +31,7 @@ const PARALLEL = 6;
 const MODES: readonly SslMode[] = ['disable', 'trust', 'verify-ca', 'verify-full'];
 
 /** Each runner and the snippet it reads. */
-const RUNNERS: readonly [Runner, SnippetClient][] = [
+const RUNNERS: readonly [Runner, SnippetClient, 'jks'?][] = [
   ['mariadb-cli', 'mariadb-cli'],
   ['my.cnf:mariadb', 'my.cnf'],
   ['my.cnf:mariadb-dump', 'my.cnf'],
@@ -40,6 +40,8 @@ const RUNNERS: readonly [Runner, SnippetClient][] = [
   ['my.cnf:DBD::mysql', 'my.cnf'],
   ['my.cnf:ruby-mysql2', 'my.cnf'],
   ['jdbc-mariadb', 'jdbc-mariadb'],
+  // The same driver with Java stores dbtls writes: a JKS truststore instead of the PEM CA, a JKS keystore.
+  ['jdbc-mariadb', 'jdbc-mariadb', 'jks'],
   ['mysql2', 'mysql2'],
   ['mariadb-node', 'mariadb-node'],
   ['go', 'go'],
@@ -92,6 +94,8 @@ const PEERS: readonly Peer[] = [
 
 interface Cell {
   readonly runner: Runner;
+  /** The runner, and ' (JKS)' when the Java stores are JKS files. */
+  readonly label: string;
   readonly mode: SslMode;
   readonly mtls: boolean;
   readonly peer: Peer;
@@ -109,17 +113,24 @@ const closers: (() => Promise<void>)[] = [];
 const cells: Cell[] = [];
 const results = new Map<Cell, { ok: boolean; cipher: string; output: string }>();
 
-function make(client: SnippetClient, host: string, port: number, mode: SslMode, mtls: boolean): Cell['made'] {
-  const p12 = client === 'jdbc-mariadb';
+function make(
+  client: SnippetClient,
+  host: string,
+  port: number,
+  mode: SslMode,
+  mtls: boolean,
+  jks: boolean,
+): Cell['made'] {
+  const java = client === 'jdbc-mariadb';
   try {
     return snippet({
       client,
       target: `${host}:${port}`,
       mode,
       mutualTls: mtls ? 'enable' : 'disable',
-      ca: pki.ca,
+      ...(jks ? { truststore: path.join(work, 'truststore.jks') } : { ca: pki.ca }),
       ...(mtls ? { cert: pki.client.cert, key: pki.client.key } : {}),
-      ...(mtls && p12 ? { keystore: path.join(work, 'client.p12') } : {}),
+      ...(mtls && java ? { keystore: path.join(work, jks ? 'client.jks' : 'client.p12') } : {}),
       user: mtls ? MTLS_USER : USER,
       database: DATABASE,
     });
@@ -161,6 +172,24 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
       path.join(work, 'client.p12'),
     ]);
     assert.equal(ks.code, 0, ks.stderr);
+    const pass = ['--password-file', path.join(work, 'ks-pass')];
+    const jks = await runCli(
+      ['export', 'jks', '--cert', pki.client.cert, '--key', pki.client.key, '--chain', pki.ca].concat([
+        '--alias',
+        'client',
+        ...pass,
+        '--out',
+        path.join(work, 'client.jks'),
+      ]),
+    );
+    assert.equal(jks.code, 0, jks.stderr);
+    const trust = await runCli(
+      ['export', 'truststore', '--format', 'jks', '--ca', pki.ca, ...pass].concat([
+        '--out',
+        path.join(work, 'truststore.jks'),
+      ]),
+    );
+    assert.equal(trust.code, 0, trust.stderr);
     const users = [
       { name: USER, password: PASSWORD },
       { name: MTLS_USER, password: PASSWORD, require: 'X509' as const },
@@ -174,7 +203,7 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
       }),
     );
     for (const peer of PEERS) {
-      for (const [runner, client] of RUNNERS) {
+      for (const [runner, client, stores] of RUNNERS) {
         for (const mode of MODES) {
           for (const mtls of SSL_MODES[mode].verifiesChain && peer.name === 'good'
             ? [false, true]
@@ -197,7 +226,9 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
               port = servers.get(peer.byName?.server ?? peer.name)!.port;
             }
             const host = peer.byName?.host ?? '127.0.0.1';
-            cells.push({ runner, mode, mtls, peer, made: make(client, host, port, mode, mtls), captured });
+            const label = stores ? `${runner} (JKS)` : runner;
+            const made = make(client, host, port, mode, mtls, stores === 'jks');
+            cells.push({ runner, label, mode, mtls, peer, made, captured });
           }
         }
       }
@@ -265,7 +296,7 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
         if (!r || !('text' in cell.made)) continue;
         const expected = peer.passes(cell.made.effectiveMode);
         const encrypted = SSL_MODES[cell.made.effectiveMode].encrypts === 'yes';
-        const label = `${cell.runner} ${cell.mode}${cell.mtls ? '+mTLS' : ''} (enforces ${cell.made.effectiveMode})`;
+        const label = `${cell.label} ${cell.mode}${cell.mtls ? '+mTLS' : ''} (enforces ${cell.made.effectiveMode})`;
         if (r.ok !== expected)
           wrong.push(`${label}: ${r.ok ? 'connected' : 'refused'}\n${r.output.slice(0, 400)}`);
         else if (r.ok && cell.runner !== 'my.cnf:mariadb-dump' && (r.cipher !== '') !== encrypted)
@@ -280,7 +311,7 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
     let controls = 0;
     for (const cell of cells.filter((c) => c.captured && 'text' in c.made)) {
       const bytes = cell.captured!();
-      const label = `${cell.peer.name}: ${cell.runner} ${cell.mode}`;
+      const label = `${cell.peer.name}: ${cell.label} ${cell.mode}`;
       if (cell.mode === 'disable') {
         if (bytes.includes(USER)) controls++;
         continue;
@@ -298,7 +329,29 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
     const mtls = cells.filter((c) => c.mtls && 'text' in c.made);
     assert.ok(mtls.length >= RUNNERS.length);
     for (const cell of mtls)
-      assert.ok(results.get(cell)?.ok, `${cell.runner} ${cell.mode}: ${results.get(cell)?.output}`);
+      assert.ok(results.get(cell)?.ok, `${cell.label} ${cell.mode}: ${results.get(cell)?.output}`);
+  });
+
+  it('my.cnf: a CA path with a space, # and a quote is read alike by all six readers (item 6)', async () => {
+    const dir = path.join(work, 'my dir #1');
+    fs.mkdirSync(dir);
+    const ca = path.join(dir, "o'ca.pem");
+    fs.copyFileSync(pki.ca, ca);
+    const text = (
+      snippet({
+        client: 'my.cnf',
+        target: `127.0.0.1:${servers.get('good')!.port}`,
+        mode: 'verify-full',
+        ca,
+        user: USER,
+      }) as Snippet
+    ).text;
+    assert.ok(text.includes(`ssl-ca="${ca}"`), text);
+    const readers = RUNNERS.filter(([, client]) => client === 'my.cnf').map(([runner]) => runner);
+    await pool(readers, PARALLEL, async (runner) => {
+      const r = await drivers.run(runner, text, { password: PASSWORD, user: USER });
+      assert.ok(r.ok, `${runner}: ${r.output}`);
+    });
   });
 
   it('mariadb-dump reads the option file without a warning (database= is only for the interactive client)', () => {
