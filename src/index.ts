@@ -13,6 +13,7 @@ export * from './deploy/cert-manager.js';
 export * from './deploy/cloud.js';
 export * from './deploy/k8s.js';
 export * from './deploy/kubedb.js';
+export { type ProxySidecarInput, proxySidecar } from './deploy/proxy-sidecar.js';
 export * from './deploy/proxysql.js';
 export * from './deploy/snippets.js';
 export * from './deploy/yaml.js';
@@ -43,6 +44,15 @@ export * from './protocol/err-packet.js';
 export * from './protocol/handshake.js';
 export * from './protocol/packet.js';
 export * from './protocol/ssl-request.js';
+export { type ListenAddress, parseListen } from './proxy/listen.js';
+export {
+  type ConnectionTestResult,
+  connectionTest,
+  type ProxyLogEntry,
+  type ProxyOptions,
+  type RunningProxy,
+  startProxy,
+} from './proxy/proxy.js';
 export * from './server/admin.js';
 export * from './server/admin-target.js';
 export * from './server/config.js';
