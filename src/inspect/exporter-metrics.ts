@@ -85,11 +85,13 @@ export async function probeMetrics(outcome: ProbeOutcome): Promise<{ contentType
       'Whether the certificate names the target (or the module servername)',
     ).set(r.certificate.hostnameMatch ? 1 : 0);
   }
+  // Known from the server's policy read over TLS (issue 9 item 11: no login is tried in clear by default),
+  // or from a real attempt when the inspection opted in.
   const plaintext = r.session?.plaintextLogin;
-  if (plaintext?.attempted) {
+  if (plaintext?.refused !== undefined) {
     gauge(
       'dbtls_plaintext_login_accepted',
-      "Whether the server let the module's user log in without TLS",
+      "Whether the server lets the module's user log in without TLS",
     ).set(plaintext.refused ? 0 : 1);
   }
   const rst = r.session?.variables.require_secure_transport;
