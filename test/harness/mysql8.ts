@@ -46,6 +46,8 @@ export interface Mysql8Server {
   readonly port: number;
   /** Every login attempt, in order. */
   readonly logins: Mysql8Login[];
+  /** Handshake responses received (user name and auth data), TLS or not, whatever came of them. */
+  responses(): number;
   /** Forget cached users: the next login of each takes the full path. */
   clearCache(): void;
   close(): Promise<void>;
@@ -169,6 +171,7 @@ export async function startMysql8(o: {
 }): Promise<Mysql8Server> {
   const cache = new Set<string>();
   const logins: Mysql8Login[] = [];
+  let responses = 0;
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = Buffer.from(rsa.publicKey.export({ type: 'spki', format: 'pem' }));
   const sockets = new Set<net.Socket>();
@@ -228,6 +231,7 @@ export async function startMysql8(o: {
       p = await packets.next();
       if (!p) return;
     }
+    responses++;
     const isTls = link !== raw;
     const tlsVersion = isTls ? ((link as tls.TLSSocket).getProtocol() ?? null) : null;
     // HandshakeResponse41 (page_protocol_connection_phase_packets_protocol_handshake_response.html).
@@ -342,6 +346,7 @@ export async function startMysql8(o: {
   return {
     port: (server.address() as net.AddressInfo).port,
     logins,
+    responses: () => responses,
     clearCache: () => cache.clear(),
     close: () =>
       new Promise<void>((resolve) => {

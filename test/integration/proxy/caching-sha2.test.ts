@@ -118,6 +118,10 @@ describe('caching_sha2_password through the proxy', () => {
     const first = await pymysql({ port: tcpPort() });
     assert.equal(first.code, 0, first.stdout + first.stderr);
     assert.equal(await rsaCount(), rsaBefore + 1, 'the client encrypted to the proxy key');
+    assert.ok(
+      server.responses() > 0,
+      'the test server counts handshake responses (the control for the wrong-host test)',
+    );
     assert.match(first.stdout.trim(), /^TLSv1\.[23]$/);
     assert.deepEqual(lastLogin(), {
       user: USER,
@@ -188,5 +192,46 @@ describe('caching_sha2_password through the proxy', () => {
     const fast = await pymysql({ port: tcpPort() }, 'wrong');
     assert.equal(fast.code, 1);
     assert.match(fast.stdout, /^ERR 1045 /);
+  });
+});
+
+describe('a server whose certificate names another host', () => {
+  it('HOSTNAME_MISMATCH for the client, and the server never received a handshake response', async () => {
+    const wrong = await startMysql8({
+      cert: fs.readFileSync(pki.wrongHost.cert),
+      key: fs.readFileSync(pki.wrongHost.key),
+      ca: fs.readFileSync(pki.ca),
+      users: { [USER]: PASSWORD },
+    });
+    const p = await startProxy({
+      upstream: {
+        host: '127.0.0.1',
+        port: wrong.port,
+        tls: {
+          mode: 'verify-full',
+          mutualTls: 'enable',
+          ca: pki.ca,
+          cert: pki.client.cert,
+          key: pki.client.key,
+          minVersion: 'TLSv1.2',
+        },
+      },
+      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    });
+    try {
+      const a = p.listening[0];
+      assert.ok(a?.kind === 'tcp');
+      const r = await pymysql({ port: a.port });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stdout,
+        /^ERR 1043 dbtls proxy: could not verify the certificate of 127\.0\.0\.1:\d+ for the name 127\.0\.0\.1: .*\(HOSTNAME_MISMATCH\)/,
+      );
+      assert.equal(wrong.responses(), 0, 'not one handshake response reached the server');
+      assert.deepEqual(wrong.logins, []);
+    } finally {
+      await p.shutdown(0);
+      await wrong.close();
+    }
   });
 });
