@@ -235,3 +235,48 @@ describe('a server whose certificate names another host', () => {
     }
   });
 });
+
+describe('a server with an expired certificate', () => {
+  it('CERT_EXPIRED for the client, nothing relayed', async () => {
+    const expired = await startMysql8({
+      cert: fs.readFileSync(pki.expired.cert),
+      key: fs.readFileSync(pki.expired.key),
+      ca: fs.readFileSync(pki.ca),
+      users: { [USER]: PASSWORD },
+    });
+    const p = await startProxy({
+      upstream: {
+        host: '127.0.0.1',
+        port: expired.port,
+        tls: {
+          mode: 'verify-full',
+          mutualTls: 'enable',
+          ca: pki.ca,
+          cert: pki.client.cert,
+          key: pki.client.key,
+          minVersion: 'TLSv1.2',
+        },
+      },
+      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    });
+    try {
+      const a = p.listening[0];
+      assert.ok(a?.kind === 'tcp');
+      await assert.rejects(
+        mysql.createConnection({ host: '127.0.0.1', port: a.port, user: USER, password: PASSWORD }),
+        (e: { errno?: number; message: string }) => {
+          assert.equal(e.errno, 1043);
+          assert.match(
+            e.message,
+            /certificate has expired \(CERT_EXPIRED\); hint: renew the server certificate/,
+          );
+          return true;
+        },
+      );
+      assert.equal(expired.responses(), 0);
+    } finally {
+      await p.shutdown(0);
+      await expired.close();
+    }
+  });
+});
