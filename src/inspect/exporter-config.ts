@@ -43,6 +43,7 @@ const MODULE_KEYS = [
   'password-file',
   'timeout',
   'details',
+  'plaintext-login-check',
 ] as const;
 type ModuleKey = (typeof MODULE_KEYS)[number];
 
@@ -156,8 +157,17 @@ function moduleOptions(name: string, seen: Seen, base: string, fail: Fail): Insp
   const timeoutMs = seen.timeout
     ? parseDuration(seen.timeout.text, seen.timeout.line, name, fail)
     : undefined;
-  const details = seen.details ? parseBoolean(seen.details.text, seen.details.line, name, fail) : undefined;
   const user = seen.user?.text;
+  const details = seen.details ? parseBoolean('details', seen.details, name, fail) : undefined;
+  const check = seen['plaintext-login-check'];
+  const plaintextCheck = check ? parseBoolean('plaintext-login-check', check, name, fail) : undefined;
+  if (plaintextCheck && user === undefined) {
+    fail(
+      check?.line,
+      `module ${name} has plaintext-login-check but no user`,
+      'add user: NAME (it logs in without TLS)',
+    );
+  }
   const cert = file('cert');
   const key = file('key');
   if ((cert === undefined) !== (key === undefined)) {
@@ -187,6 +197,8 @@ function moduleOptions(name: string, seen: Seen, base: string, fail: Fail): Insp
     credentials: user === undefined ? undefined : { user, password, cert, key },
     timeoutMs: timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     details: details ?? false,
+    // Off unless asked: the attempt sends the module's credentials once without TLS (issue 9).
+    plaintextCheck: plaintextCheck ?? false,
   };
   // The inspector's own checks (CA readable, a mode that can log in), without a connection.
   prepareInspection({ host: 'localhost', port: 3306 }, options);
@@ -207,12 +219,17 @@ export function parseDuration(text: string, line: number | undefined, name: stri
   return Math.round(ms);
 }
 
-function parseBoolean(text: string, line: number | undefined, name: string, fail: Fail): boolean {
-  if (text === 'true') return true;
-  if (text === 'false') return false;
+function parseBoolean(
+  key: string,
+  value: { text: string; line: number | undefined },
+  name: string,
+  fail: Fail,
+): boolean {
+  if (value.text === 'true') return true;
+  if (value.text === 'false') return false;
   return fail(
-    line,
-    `details in module ${name} must be true or false`,
-    'write details: true to enumerate every suite',
+    value.line,
+    `${key} in module ${name} must be true or false`,
+    `write ${key}: true or ${key}: false`,
   );
 }

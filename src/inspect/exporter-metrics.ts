@@ -85,13 +85,13 @@ export async function probeMetrics(outcome: ProbeOutcome): Promise<{ contentType
       'Whether the certificate names the target (or the module servername)',
     ).set(r.certificate.hostnameMatch ? 1 : 0);
   }
-  // Known from the server's policy read over TLS (issue 9 item 11: no login is tried in clear by default),
-  // or from a real attempt when the inspection opted in.
+  // Known from the server's policy read over the verified session (require_secure_transport, the account's
+  // REQUIRE), or from a real attempt with the module's plaintext-login-check; absent when neither tells.
   const plaintext = r.session?.plaintextLogin;
   if (plaintext?.refused !== undefined) {
     gauge(
       'dbtls_plaintext_login_accepted',
-      "Whether the server lets the module's user log in without TLS",
+      "Whether the server lets the module's user log in without TLS (its policy, or a real attempt)",
     ).set(plaintext.refused ? 0 : 1);
   }
   const rst = r.session?.variables.require_secure_transport;

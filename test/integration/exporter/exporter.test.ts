@@ -139,8 +139,10 @@ describe('a real Prometheus scrapes the exporter through the shipped multi-targe
     const targets = [t(off.port), t(wrongHost.port), t(good.port), t(closedPort)];
     const [probeJob, ownJob] = shipped.scrape_configs;
     probeJob.params = { module: ['login'] };
-    probeJob.scrape_interval = '1s';
-    probeJob.scrape_timeout = '1s';
+    // The exporter fits its probe into the scrape timeout (minus 0.5 s): 3 s leaves room for a login on a
+    // machine under load.
+    probeJob.scrape_interval = '3s';
+    probeJob.scrape_timeout = '3s';
     probeJob.static_configs = [{ targets }];
     const relabel = probeJob.relabel_configs;
     assert.equal(relabel.at(-1).replacement, '127.0.0.1:9442', 'the shipped exporter address');
@@ -152,7 +154,12 @@ describe('a real Prometheus scrapes the exporter through the shipped multi-targe
 
     // Poll until every target has been scraped once (a generous deadline; no fixed sleep).
     const deadline = Date.now() + 120_000;
-    while ((await prometheus.query('dbtls_probe_success')).length < targets.length) {
+    // Every target scraped, and the good one's login done (a scrape whose login ran out of time has no
+    // session series; the next scrape has them).
+    const ready = async () =>
+      (await prometheus!.query('dbtls_probe_success')).length === targets.length &&
+      (await prometheus!.query(`dbtls_require_secure_transport{instance="${t(good.port)}"}`)).length === 1;
+    while (!(await ready())) {
       assert.ok(Date.now() < deadline, 'Prometheus scraped every target within 120 s');
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -106,6 +106,24 @@ describe('probe metrics', () => {
     );
   });
 
+  it('the plaintext login: from the policy read over TLS or a real attempt; absent when unknown', async () => {
+    const withLogin = (plaintextLogin: object) =>
+      ({ ...REPORT, session: { ...REPORT.session!, plaintextLogin } }) as InspectReport;
+    const value = async (plaintextLogin: object) =>
+      samples(
+        (await probeMetrics({ report: withLogin(plaintextLogin), seconds: 1, details: false })).text,
+      ).find((l) => l.startsWith('dbtls_plaintext_login_accepted'));
+    assert.equal(
+      await value({ attempted: false, refused: true, basis: 'policy' }),
+      'dbtls_plaintext_login_accepted 0',
+    );
+    assert.equal(
+      await value({ attempted: true, refused: false, basis: 'attempt' }),
+      'dbtls_plaintext_login_accepted 1',
+    );
+    assert.equal(await value({ attempted: false }), undefined);
+  });
+
   it('a failure: success 0, the duration and the error code, nothing else', async () => {
     const { text } = await probeMetrics({
       failure: { code: 'CONNECT_TIMEOUT', message: 'could not connect' },
@@ -144,7 +162,7 @@ describe('modules file', () => {
 
   it('resolves options, relative paths from the file, defaults', () => {
     const modules = parseExporterConfig(
-      'modules:\n  a:\n    ca: ca.pem\n    timeout: 1.5s\n    user: mon\n    password-file: pw\n    details: true\n  b:\n',
+      'modules:\n  a:\n    ca: ca.pem\n    timeout: 1.5s\n    user: mon\n    password-file: pw\n    details: true\n    plaintext-login-check: true\n  b:\n',
       file,
     );
     assert.deepEqual([...modules.keys()], ['a', 'b']);
@@ -152,6 +170,8 @@ describe('modules file', () => {
     assert.equal(a.ca, ca);
     assert.equal(a.timeoutMs, 1500);
     assert.equal(a.details, true);
+    assert.equal(a.plaintextCheck, true);
+    assert.equal(modules.get('b')!.options.plaintextCheck, false);
     assert.deepEqual(a.credentials, { user: 'mon', password: 'secret', cert: undefined, key: undefined });
     assert.equal(modules.get('b')!.options.timeoutMs, 5000);
     assert.equal(modules.get('b')!.options.details, false);
@@ -170,6 +190,14 @@ describe('modules file', () => {
       ],
       ['modules:\n  a:\n    cert: c.pem\n', 'line 3: module a needs cert and key together'],
       ['modules:\n  a:\n    password-file: pw\n', 'line 3: module a has a password-file but no user'],
+      [
+        'modules:\n  a:\n    plaintext-login-check: true\n',
+        'line 3: module a has plaintext-login-check but no user',
+      ],
+      [
+        'modules:\n  a:\n    plaintext-login-check: 1\n',
+        'line 3: plaintext-login-check in module a must be true or false',
+      ],
       ['modules:\n  a:\n    ca: [x, y]\n', 'line 3: ca in module a needs a single value'],
       ['modules:\n  "a b":\n    ca: ca.pem\n', 'line 2: module name "a b" is not a plain word'],
       ['modules:\n  a:\n    ca: ca.pem\n    ca: ca.pem\n', 'line 4: not valid YAML (DUPLICATE_KEY)'],
