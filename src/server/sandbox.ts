@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { CLIENT, INNODB_SETTINGS, mariadbTemplate, requireMariadbd, runTool } from './sandbox-template.js';
+import { startWatchdog } from './sandbox-watchdog.js';
 
 export { mariadbdPath, mariadbInstalled, mariadbTemplate } from './sandbox-template.js';
 
@@ -80,27 +81,6 @@ const POLL_MS = 25;
 /** A port found free can be taken by another process before mariadbd binds it: try a few. */
 const PORT_ATTEMPTS = 5;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * The watchdog: a shell that blocks reading a pipe whose only writer is this process. When this process
- * dies, whatever the signal (SIGKILL runs no handler), the kernel closes the pipe, `read` returns, and the
- * shell kills mariadbd, waits for it to go, and removes the directory (issue 10, item 17). A clean stop
- * kills the watchdog first, so it never signals a pid the system may have reused.
- */
-const WATCHDOG =
-  'read _; kill -KILL "$1" 2>/dev/null; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; rm -rf -- "$2"';
-
-function startWatchdog(pid: number, dir: string): ChildProcess {
-  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'dbtls-sandbox-watchdog', String(pid), dir], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    detached: true,
-  });
-  watchdog.unref();
-  // Neither the child nor its pipe may keep this process alive: the pipe only has to exist.
-  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  watchdog.on('error', () => undefined);
-  return watchdog;
-}
 
 // ---- cleanup on exit ----
 
