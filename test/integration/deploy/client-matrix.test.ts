@@ -112,6 +112,8 @@ const servers = new Map<string, MariadbInstance>();
 const closers: (() => Promise<void>)[] = [];
 const cells: Cell[] = [];
 const results = new Map<Cell, { ok: boolean; cipher: string; output: string }>();
+/** What `dbtls export p12|jks|truststore` printed: their Java hints are run too. */
+const exportOutput: Record<'p12' | 'jks' | 'truststore', string> = { p12: '', jks: '', truststore: '' };
 
 function make(
   client: SnippetClient,
@@ -190,6 +192,7 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
       ]),
     );
     assert.equal(trust.code, 0, trust.stderr);
+    Object.assign(exportOutput, { p12: ks.stdout, jks: jks.stdout, truststore: trust.stdout });
     const users = [
       { name: USER, password: PASSWORD },
       { name: MTLS_USER, password: PASSWORD, require: 'X509' as const },
@@ -352,6 +355,35 @@ describe('client matrix: every snippet, run by its real driver, against good, wr
       const r = await drivers.run(runner, text, { password: PASSWORD, user: USER });
       assert.ok(r.ok, `${runner}: ${r.output}`);
     });
+  });
+
+  it('the Connector/J lines `dbtls export p12|jks|truststore` print work as printed with 2.7.6 (item 1)', async () => {
+    const port = servers.get('good')!.port;
+    const cases = [
+      { out: exportOutput.p12, user: MTLS_USER },
+      { out: exportOutput.jks, user: MTLS_USER },
+      { out: exportOutput.truststore, user: USER },
+    ];
+    for (const { out, user } of cases) {
+      const line = out.split('\n').find((l) => l.startsWith('Java, MariaDB Connector/J'));
+      assert.ok(line, out);
+      // Only the placeholders the hint names are filled in: the server's address and the PEM CA.
+      const url = /jdbc:mariadb:\S+/
+        .exec(line)![0]
+        .replace('HOST:3306', `127.0.0.1:${port}`)
+        .replace('/path/to/ca.pem', pki.ca);
+      const props = [...out.matchAll(/\b(keyStorePassword|keyPassword|trustStorePassword)\b/g)].map(
+        (m) => m[1],
+      );
+      const text = `${url}\n# connection properties: ${props.join(', ')}\n`;
+      const r = await drivers.run('jdbc-mariadb', text, {
+        password: PASSWORD,
+        user,
+        keystorePassword: KEYSTORE_PASSWORD,
+      });
+      assert.ok(r.ok, `${url}\n${r.output}`);
+      assert.notEqual(r.cipher, '');
+    }
   });
 
   it('mariadb-dump reads the option file without a warning (database= is only for the interactive client)', () => {
