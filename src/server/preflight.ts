@@ -5,6 +5,7 @@
  * privileges from SHOW GRANTS, the file permissions from access(2). Each failure names what is missing and
  * the exact fix (the GRANT statement, the path and its owner).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
@@ -177,15 +178,17 @@ export interface WriteTarget {
   readonly what: string;
 }
 
-/** The user name of a uid from /etc/passwd, or the number when it is not there. */
+/**
+ * The user name of a uid, through the system's name service (`getent`: /etc/passwd, LDAP, systemd's
+ * synthesized users alike); the number when there is none. Only on the error path.
+ */
 function ownerName(uid: number): string {
   try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const [name, , id] = line.split(':');
-      if (name && Number(id) === uid) return name;
-    }
+    const line = execFileSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 2_000 });
+    const name = line.split(':')[0]?.trim();
+    if (name) return name;
   } catch {
-    // no passwd file (containers): the number will do
+    // no getent, or no such user: the number will do
   }
   return String(uid);
 }
