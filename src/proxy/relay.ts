@@ -16,7 +16,7 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { openOrigin } from '../client/origin.js';
 import { tlsError, upgradeToTls } from '../client/upgrade.js';
-import { causeText, DbtlsError } from '../errors.js';
+import { DbtlsError } from '../errors.js';
 import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
 import { ERR_HEADER, OK_HEADER } from '../protocol/err-packet.js';
 import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
@@ -33,6 +33,7 @@ import { framePacket, type Packet, PacketReader } from '../protocol/packet.js';
 import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
 import type { TlsSettings } from '../tls/settings.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
+import { asDbtls, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
 import type { UpstreamTls } from './upstream.js';
 import { errFrame } from './wire-errors.js';
 
@@ -41,8 +42,6 @@ import { errFrame } from './wire-errors.js';
  * keeps a 16 MB "response" from being buffered: its header alone is refused.
  */
 const MAX_AUTH_PACKET = 64 * 1024;
-/** After we end a socket, how long its peer may take to close before we cut it (no lingering fds). */
-const LINGER_MS = 2_000;
 
 export interface RelayContext {
   readonly host: string;
@@ -250,34 +249,7 @@ class Session {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
     this.client = secure;
     this.watchClient(secure);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        secure.destroy();
-        reject(
-          new DbtlsError(
-            'PROXY_CLIENT_TIMEOUT',
-            'could not relay the connection: the client did not complete TLS',
-            {
-              kind: 'runtime',
-            },
-          ),
-        );
-      }, this.ctx.timeoutMs);
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once('error', (err) => {
-        clearTimeout(timer);
-        reject(
-          new DbtlsError('PROXY_CLIENT_TLS', `could not complete TLS with the client: ${causeText(err)}`, {
-            hint: 'check that the client trusts the CA of --listen-cert and names a host it lists',
-            kind: 'check',
-            cause: err,
-          }),
-        );
-      });
-    });
+    await serverHandshake(secure, this.ctx.timeoutMs);
     return secure;
   }
 
@@ -400,75 +372,4 @@ class Session {
     this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
     this.settle();
   }
-}
-
-/** Ends `socket` and destroys it if the peer does not close within LINGER_MS. */
-function closeSoon(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
-/** An SSLRequest: exactly the 32-byte prefix, with CLIENT_SSL set. */
-function isSslRequest(payload: Buffer): boolean {
-  return payload.length === SSL_REQUEST_LENGTH && hasCapability(payload.readUInt32LE(0), CLIENT_SSL);
-}
-
-function asDbtls(err: unknown): DbtlsError {
-  return err instanceof DbtlsError
-    ? err
-    : new DbtlsError('PROXY_FAILED', `could not relay the connection: ${causeText(err)}`, {
-        hint: 'see the proxy log',
-        kind: 'runtime',
-        cause: err,
-      });
-}
-
-/** The client's next packet, bounded and with a deadline. */
-function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: number): Promise<Packet> {
-  return new Promise((resolve, reject) => {
-    const done = (err: DbtlsError | undefined, packet?: Packet) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.pause();
-      if (err) reject(err);
-      else if (packet) resolve(packet);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        reader.push(chunk);
-        const packet = reader.next();
-        if (packet) done(undefined, packet);
-      } catch (err) {
-        done(asDbtls(err));
-      }
-    };
-    const onClose = () =>
-      done(
-        new DbtlsError(
-          'PROXY_CLIENT_CLOSED',
-          'could not relay the connection: the client closed it before logging in',
-          {
-            kind: 'runtime',
-          },
-        ),
-      );
-    const timer = setTimeout(
-      () =>
-        done(
-          new DbtlsError(
-            'PROXY_CLIENT_TIMEOUT',
-            `could not relay the connection: the client sent no handshake response within ${timeoutMs} ms`,
-            { hint: 'the client must log in right after the greeting', kind: 'runtime' },
-          ),
-        ),
-      timeoutMs,
-    );
-    socket.on('data', onData);
-    socket.once('close', onClose);
-    socket.resume();
-  });
 }

@@ -1,0 +1,116 @@
+/**
+ * Socket helpers of the relay: bounded packet reads with a deadline, closing without lingering descriptors,
+ * and the TLS server handshake of the optional local TLS on the client leg.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { causeText, DbtlsError } from '../errors.js';
+import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
+import type { Packet, PacketReader } from '../protocol/packet.js';
+import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request.js';
+
+/** After we end a socket, how long its peer may take to close before we cut it (no lingering fds). */
+const LINGER_MS = 2_000;
+
+/** Completes the server side of TLS on `secure` (a TLSSocket with isServer), with a deadline. */
+export function serverHandshake(secure: tls.TLSSocket, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(
+        new DbtlsError(
+          'PROXY_CLIENT_TIMEOUT',
+          'could not relay the connection: the client did not complete TLS',
+          {
+            kind: 'runtime',
+          },
+        ),
+      );
+    }, timeoutMs);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    secure.once('error', (err) => {
+      clearTimeout(timer);
+      reject(
+        new DbtlsError('PROXY_CLIENT_TLS', `could not complete TLS with the client: ${causeText(err)}`, {
+          hint: 'check that the client trusts the CA of --listen-cert and names a host it lists',
+          kind: 'check',
+          cause: err,
+        }),
+      );
+    });
+  });
+}
+
+/** Ends `socket` and destroys it if the peer does not close within LINGER_MS. */
+export function closeSoon(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/** An SSLRequest: exactly the 32-byte prefix, with CLIENT_SSL set. */
+export function isSslRequest(payload: Buffer): boolean {
+  return payload.length === SSL_REQUEST_LENGTH && hasCapability(payload.readUInt32LE(0), CLIENT_SSL);
+}
+
+export function asDbtls(err: unknown): DbtlsError {
+  return err instanceof DbtlsError
+    ? err
+    : new DbtlsError('PROXY_FAILED', `could not relay the connection: ${causeText(err)}`, {
+        hint: 'see the proxy log',
+        kind: 'runtime',
+        cause: err,
+      });
+}
+
+/** The client's next packet, bounded and with a deadline. */
+export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: number): Promise<Packet> {
+  return new Promise((resolve, reject) => {
+    const done = (err: DbtlsError | undefined, packet?: Packet) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (err) reject(err);
+      else if (packet) resolve(packet);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+        const packet = reader.next();
+        if (packet) done(undefined, packet);
+      } catch (err) {
+        done(asDbtls(err));
+      }
+    };
+    const onClose = () =>
+      done(
+        new DbtlsError(
+          'PROXY_CLIENT_CLOSED',
+          'could not relay the connection: the client closed it before logging in',
+          {
+            kind: 'runtime',
+          },
+        ),
+      );
+    const timer = setTimeout(
+      () =>
+        done(
+          new DbtlsError(
+            'PROXY_CLIENT_TIMEOUT',
+            `could not relay the connection: the client sent no handshake response within ${timeoutMs} ms`,
+            { hint: 'the client must log in right after the greeting', kind: 'runtime' },
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.resume();
+  });
+}
