@@ -27,6 +27,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
       hint: 'choose another output path or move the existing file away',
     });
   }
+  refuseSpecialFile(file);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
@@ -48,6 +49,24 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
       kind: 'runtime',
     });
   }
+}
+
+/**
+ * A rename replaces whatever has the name: `--out /dev/null` run as root would turn the device into a
+ * regular file (a fuzz test did exactly that). Outputs are regular files or new names, nothing else.
+ */
+function refuseSpecialFile(file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch {
+    return; // a new name
+  }
+  if (stat.isFile() || stat.isSymbolicLink()) return;
+  const what = stat.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
+  throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is ${what}, not a regular file`, {
+    hint: 'give the path of a new or regular file for the output',
+  });
 }
 
 /**
