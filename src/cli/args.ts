@@ -74,6 +74,11 @@ export function parse(argv: readonly string[], options: OptionTable, usage: stri
   }
 }
 
+/** 100 years: no certificate dbtls makes should outlive its reader. */
+const MAX_DAYS = 36_500;
+/** setTimeout's ceiling, and far beyond any sensible count. */
+const MAX_COUNT = 2_147_483_647;
+
 /** `dbtls ca init` from a usage line `dbtls ca init [--cn NAME] …`. */
 export function commandOf(usage: string): string {
   const words: string[] = [];
@@ -113,11 +118,20 @@ export function int(p: Parsed, name: string, usage: string): number | undefined 
   const v = str(p, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) {
-    throw new DbtlsError('USAGE', `could not parse --${name} ${v}: expected a whole number`, {
+    throw new DbtlsError('USAGE', `could not parse --${name} ${shown(v)}: expected a whole number`, {
       hint: `usage: ${usage}`,
     });
   }
-  return Number.parseInt(v, 10);
+  const n = Number.parseInt(v, 10);
+  // Days past 100 years overflow dates (`--days 99999999999` was an INTERNAL); other counts and
+  // milliseconds past 2^31-1 overflow node's timers.
+  const max = /days|within/.test(name) ? MAX_DAYS : MAX_COUNT;
+  if (n > max) {
+    throw new DbtlsError('USAGE', `could not use --${name} ${shown(v)}: expected at most ${max}`, {
+      hint: `usage: ${usage}`,
+    });
+  }
+  return n;
 }
 
 /** A secret from a file: the whole content minus one trailing newline (as `echo pw > f` writes it). */

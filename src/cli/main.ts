@@ -30,6 +30,7 @@ const secure: Group = () => import('./secure.js');
 const deploy: Group = () => import('./deploy.js');
 const snippet: Group = () => import('./snippet.js');
 const demo: Group = () => import('./demo.js');
+const certs: Group = () => import('./cert-show.js');
 const proxy: Group = () => import('./proxy.js');
 const proxySidecar: Group = () => import('./proxy-sidecar.js');
 const exporter: Group = () => import('./exporter.js');
@@ -45,7 +46,9 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
   ['issue server', ca, 'issue a server certificate (SANs for verify-full)'],
   ['issue client', ca, 'issue client certificates (CN = database user)'],
   ['csr', ca, 'make a key and a certificate signing request on this node (the key never leaves it)'],
+  ['csr show', certs, 'show what a certificate signing request asks for, to review it before `dbtls sign`'],
   ['sign', ca, 'sign a CSR with the CA; the CA decides the extensions, only the names come from the CSR'],
+  ['cert show', certs, 'show what a certificate file says: subject, SANs, usages, validity, issuer, key'],
   ['renew', ca, 'renew certificates: same names, new serial, new key unless --reuse-key'],
   ['list', ca, 'list the certificates the CA issued'],
   ['revoke', revoke, 'mark a certificate revoked in the CA index (then run `dbtls crl`)'],
@@ -294,8 +297,33 @@ export async function run(argv: readonly string[], output: Renderer = processRen
   try {
     return await found.command.run(found.rest, ctx);
   } catch (err) {
-    return render.error(err);
+    return render.error(pathError(err) ?? err);
   }
+}
+
+/** errno codes that a path the user typed causes (`--ca-dir a-file`, a 5,000-character --out). */
+const PATH_ERRNOS: Readonly<Record<string, string>> = {
+  ENAMETOOLONG: 'the name is too long',
+  ENOTDIR: 'a part of it is a file, not a directory',
+  EISDIR: 'it is a directory',
+  ELOOP: 'it is a symbolic link loop',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+};
+
+/**
+ * The last line against INTERNAL (issue 14, item 8): an errno from a path the user gave is bad input,
+ * exit 2 with the path and a hint, not "a bug in dbtls". Modules should still say it in their own words.
+ */
+function pathError(err: unknown): DbtlsError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const why = e && typeof e.code === 'string' ? PATH_ERRNOS[e.code] : undefined;
+  if (!why || typeof e.path !== 'string') return undefined;
+  return new DbtlsError('PATH_INVALID', `could not use ${shown(e.path)}: ${why}`, {
+    hint: 'check the paths given to --ca-dir, --out and the other file options',
+    cause: err,
+  });
 }
 
 function isMain(): boolean {

@@ -1,16 +1,24 @@
 /**
  * `dbtls revoke` and `dbtls crl`: revocation in the CA index, and the CRL file servers load as ssl_crl.
  */
+import * as path from 'node:path';
 import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js';
 import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
+import { openAdminSession } from '../server/admin.js';
 import { installCrl } from '../server/crl-install.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
-import { ADMIN_OPTIONS, ADMIN_PREFIXED_TLS_OPTIONS, withAdmin } from './server-admin.js';
+import {
+  ADMIN_OPTIONS,
+  ADMIN_PREFIXED_TLS_OPTIONS,
+  adminSessionOptions,
+  checkOutputFile,
+  withSession,
+} from './server-admin.js';
 
 const revokeUsage =
   'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--dry-run] [--ca-dir DIR] [--json]';
@@ -125,15 +133,18 @@ const crlCommand: Command = {
     );
     const ca = openCa(caDir, passphrase);
     const days = int(p, 'days', crlUsage);
-    const set = generateCrls(ca, days === undefined ? {} : { days });
     const out = str(p, 'out');
-    if (out) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
+    if (out) checkOutputFile(path.resolve(ctx.cwd, out));
     const target = str(p, 'install');
+    // Bad input is refused before the CRL is published: a failed command changes nothing (issue 14, item 8).
+    const session = target ? await adminSessionOptions(p, ctx, target, { tlsPrefix: 'admin-' }) : undefined;
+    const set = generateCrls(ca, days === undefined ? {} : { days });
+    if (out) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
     // --install: onto the server, next to its certificate, then FLUSH SSL (src/server/crl-install.ts).
-    const installed = target
-      ? await withAdmin(p, ctx, target, (session) => installCrl(session, set.pem, { dir: str(p, 'dir') }), {
-          tlsPrefix: 'admin-',
-        })
+    const installed = session
+      ? await withSession(await openAdminSession(session), (s) =>
+          installCrl(s, set.pem, { dir: str(p, 'dir') }),
+        )
       : undefined;
     if (flag(p, 'json')) {
       ctx.render.json({

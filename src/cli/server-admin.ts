@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CA_PASSPHRASE_ENV } from '../ca/store.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin.js';
@@ -198,4 +199,30 @@ export function shellRestart(command: string): () => Promise<void> {
         );
       });
     });
+}
+
+/** Refuses an output file whose directory is missing or which is itself a directory, before any work. */
+export function checkOutputFile(file: string): void {
+  const dir = path.dirname(file);
+  const isDir = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st && !st.isFile() && !st.isDirectory()) {
+    throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is a device, FIFO or socket`, {
+      hint: 'give the path of a new or regular file for the output',
+    });
+  }
+  if (isDir(file) || !isDir(dir)) {
+    throw new DbtlsError(
+      'OUTPUT_INVALID',
+      `could not write ${file}: ${isDir(file) ? 'it is a directory' : `the directory ${dir} does not exist`}`,
+      { hint: 'name a file in an existing directory' },
+    );
+  }
+  try {
+    fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);
+  } catch {
+    throw new DbtlsError('PERMISSION_DENIED', `could not write ${file}: this user may not`, {
+      hint: 'name a file this user can write, or run as its owner',
+    });
+  }
 }

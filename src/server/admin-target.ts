@@ -72,7 +72,13 @@ export function resolveAdminTarget(text: string, flags: AdminTargetFlags = {}): 
     }
     host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (url.port) port = Number(url.port);
-    if (url.username) user = decodeURIComponent(url.username);
+    if (url.username) {
+      try {
+        user = decodeURIComponent(url.username);
+      } catch {
+        throw bad('the user name holds a malformed %-escape (write %25 for a literal %)');
+      }
+    }
     for (const [k, v] of url.searchParams) query.set(k.toLowerCase().replaceAll('_', '-'), v);
   } else {
     const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(text.trim());

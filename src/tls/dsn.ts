@@ -92,8 +92,16 @@ export function parseTargetText(text: string): Layer {
     if (!url.hostname) throw dsnError(text, 'it has no host', 'write mysql://user@host:port/db');
     layer.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (url.port) layer.port = parsePort(url.port, text);
-    if (url.username) layer.user = decodeURIComponent(url.username);
-    const db = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    // A malformed %-escape (`%zz`) is the user's typo, not a crash (issue 14, item 8).
+    const decoded = (part: string, what: string): string => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        throw dsnError(text, `its ${what} holds a malformed %-escape`, 'write %25 for a literal %');
+      }
+    };
+    if (url.username) layer.user = decoded(url.username, 'user name');
+    const db = decoded(url.pathname.replace(/^\//, ''), 'database name');
     if (db) layer.database = db;
     for (const [rawKey, value] of url.searchParams) {
       const key = DSN_KEYS[rawKey.toLowerCase().replace(/[-_]/g, '')];

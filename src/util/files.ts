@@ -91,6 +91,7 @@ export function removeStaleTemps(file: string): void {
 
 /** Reads a file the user named, with a DbtlsError (FILE_NOT_FOUND / FILE_UNREADABLE) instead of an errno. */
 export function readUserFile(file: string, what = 'file'): Buffer {
+  refuseSpecialInput(file, what);
   try {
     return fs.readFileSync(file);
   } catch (err) {
@@ -106,6 +107,27 @@ export function readUserFile(file: string, what = 'file'): Buffer {
       cause: err,
     });
   }
+}
+
+/** Pipes a shell made for this process (`--password-file <(pass show db)`): they have a writer. */
+const OWN_PIPE = /^\/(dev\/fd|proc\/self\/fd)\/\d+$|^\/dev\/stdin$/;
+
+/**
+ * Only regular files are read: a named FIFO with no writer would block the read forever, and a device
+ * (`/dev/zero`) never ends (issue 14, item 8). The shell's own pipes for process substitution are allowed.
+ */
+function refuseSpecialInput(file: string, what: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return; // readFileSync reports it
+  }
+  if (!st || st.isFile() || OWN_PIPE.test(file)) return;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe (FIFO)' : 'not a regular file';
+  throw new DbtlsError('FILE_NOT_REGULAR', `could not read ${what} ${file}: it is ${kind}`, {
+    hint: 'give a regular file (for a secret: one with mode 0600)',
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
  * no longer alive is stale and taken over.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 
 const RETRY_MS = 5;
@@ -35,11 +36,29 @@ function tryAcquire(lockFile: string): boolean {
       fs.closeSync(fd);
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw lockPathError(lockFile, code, err);
       if (ownerAlive(lockFile)) return false;
       fs.rmSync(lockFile, { force: true });
     }
   }
+}
+
+/** The lock's directory is missing, a file (`--ca-dir /dev/null`) or not writable: bad input, not a crash. */
+function lockPathError(lockFile: string, code: string | undefined, cause: unknown): unknown {
+  const dir = path.dirname(lockFile);
+  const why: Record<string, [string, string]> = {
+    ENOTDIR: ['DIR_INVALID', `${dir} is not a directory`],
+    ENOENT: ['DIR_INVALID', `${dir} does not exist`],
+    EACCES: ['PERMISSION_DENIED', `${dir} is not writable by this user`],
+    EROFS: ['PERMISSION_DENIED', `${dir} is on a read-only file system`],
+  };
+  const known = code === undefined ? undefined : why[code];
+  if (!known) return cause;
+  return new DbtlsError(known[0], `could not lock ${lockFile}: ${known[1]}`, {
+    hint: 'point --ca-dir (or DBTLS_CA_DIR) at the CA directory, one this user can write',
+    cause,
+  });
 }
 
 function lockedError(lockFile: string): DbtlsError {

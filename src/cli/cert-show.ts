@@ -1,0 +1,132 @@
+/**
+ * `dbtls cert show FILE` and `dbtls csr show FILE` (issue 14, item 11): what a certificate or a CSR says,
+ * as step's `certificate inspect` shows it, plus the OpenSSL one-line subject that `REQUIRE SUBJECT`
+ * compares byte for byte (FACTS.md) — so a CSR can be reviewed before `dbtls sign`.
+ */
+import type { KeyObject } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
+import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
+import { parseCsr } from '../pki/csr.js';
+import { readUserFile } from '../util/files.js';
+import { flag, type OptionSpec, parse } from './args.js';
+import { onePositional } from './artifact-args.js';
+import { dateText } from './ca-common.js';
+import type { Command } from './command.js';
+import { COMMON } from './options.js';
+
+const CERT_USAGE = 'dbtls cert show FILE [--json]';
+const CSR_USAGE = 'dbtls csr show FILE [--json]';
+const SHOW_OPTIONS: OptionSpec = { json: COMMON.json };
+
+function certJson(c: CertificateInfo) {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    serial: c.serial,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    dnsNames: c.dnsNames,
+    ipAddresses: c.ipAddresses,
+    isCa: c.isCa,
+    ...(c.pathLength === undefined ? {} : { pathLength: c.pathLength }),
+    keyUsage: c.keyUsage,
+    extendedKeyUsage: c.extendedKeyUsage,
+    key: { type: c.keyType, bits: c.keyBits, ...(c.curve ? { curve: c.curve } : {}) },
+    signatureAlgorithm: c.signatureAlgorithm,
+    selfSigned: c.selfSigned,
+    fingerprint: c.fingerprint,
+  };
+}
+
+function certLines(c: CertificateInfo, now: Date): string[] {
+  const days = Math.floor((c.notAfter.getTime() - now.getTime()) / 86_400_000);
+  const validity =
+    days < 0 ? `EXPIRED ${-days} days ago` : now < c.notBefore ? 'not yet valid' : `${days} days left`;
+  return [
+    `subject:      ${c.subject}   (REQUIRE SUBJECT '${c.subject}')`,
+    `issuer:       ${c.issuer}`,
+    `serial:       ${c.serial}`,
+    `valid:        ${dateText(c.notBefore)} to ${dateText(c.notAfter)} (${validity})`,
+    `names (SAN):  ${[...c.dnsNames, ...c.ipAddresses].join(', ') || '-'}`,
+    `usage:        ${[...c.keyUsage, ...c.extendedKeyUsage].join(', ') || '-'}${c.isCa ? `; CA${c.pathLength === undefined ? '' : `, path length ${c.pathLength}`}` : ''}`,
+    `key:          ${c.keyType} ${c.curve ?? `${c.keyBits} bits`}, signed with ${c.signatureAlgorithm}${c.selfSigned ? ' (self-signed)' : ''}`,
+    `fingerprint:  sha256 ${c.fingerprint}`,
+  ];
+}
+
+const certShow: Command = {
+  name: ['cert', 'show'],
+  usage: CERT_USAGE,
+  summary: 'show what a certificate file says: subject, SANs, usages, validity, issuer, key',
+  options: SHOW_OPTIONS,
+  details: ['Every certificate of a PEM chain or bundle is shown, leaf first as the file orders them.'],
+  examples: ['dbtls cert show db1/cert.pem', 'dbtls cert show db1/chain.pem --json'],
+  async run(argv, ctx) {
+    const p = parse(argv, SHOW_OPTIONS, CERT_USAGE);
+    const file = onePositional(p, 'certificate file', CERT_USAGE);
+    const certs = parseCertificates(readUserFile(file, 'certificate'));
+    if (certs.length === 0) {
+      throw new DbtlsError('CERT_MALFORMED', `could not read ${file}: it holds no PEM certificate`, {
+        hint: 'give a PEM file (-----BEGIN CERTIFICATE-----); for a CSR use `dbtls csr show`',
+      });
+    }
+    if (flag(p, 'json')) {
+      ctx.render.json({ file, certificates: certs.map(certJson) });
+      return 0;
+    }
+    const now = new Date();
+    certs.forEach((c, i) => {
+      if (certs.length > 1)
+        ctx.render.lines(`${i === 0 ? '' : '\n'}certificate ${i + 1} of ${certs.length}:`);
+      ctx.render.lines(...certLines(c, now));
+    });
+    return 0;
+  },
+};
+
+function keyText(key: KeyObject): string {
+  const d = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'ec') return `EC ${d?.namedCurve ?? ''}`.trim();
+  if (key.asymmetricKeyType === 'rsa') return `RSA ${d?.modulusLength ?? '?'} bits`;
+  return key.asymmetricKeyType ?? 'unknown';
+}
+
+const csrShow: Command = {
+  name: ['csr', 'show'],
+  usage: CSR_USAGE,
+  summary: 'show what a certificate signing request asks for, to review it before `dbtls sign`',
+  options: SHOW_OPTIONS,
+  details: [
+    'The signature of the request is checked. `dbtls sign` takes only the names from it: the CA',
+    'decides usages and validity.',
+  ],
+  examples: ['dbtls csr show node2/csr.pem', 'dbtls csr show node2/csr.pem --json'],
+  async run(argv, ctx) {
+    const p = parse(argv, SHOW_OPTIONS, CSR_USAGE);
+    const file = onePositional(p, 'CSR file', CSR_USAGE);
+    const csr = parseCsr(readUserFile(file, 'CSR'));
+    const key = keyText(csr.publicKey);
+    if (flag(p, 'json')) {
+      ctx.render.json({
+        file,
+        subject: csr.subject,
+        ...(csr.cn === undefined ? {} : { cn: csr.cn }),
+        dnsNames: csr.dnsNames,
+        ipAddresses: csr.ipAddresses,
+        requestsCa: csr.requestsCa,
+        key,
+      });
+      return 0;
+    }
+    ctx.render.lines(
+      `subject:      ${csr.subject}   (after signing, \`dbtls cert show\` gives the REQUIRE SUBJECT string)`,
+      `names (SAN):  ${[...csr.dnsNames, ...csr.ipAddresses].join(', ') || '-'}`,
+      `key:          ${key}`,
+      `asks for CA:  ${csr.requestsCa ? 'yes (dbtls sign never grants it)' : 'no'}`,
+      'signature:    valid',
+    );
+    return 0;
+  },
+};
+
+export const commands: Command[] = [certShow, csrShow];
