@@ -31,6 +31,7 @@ const deploy: Group = () => import('./deploy.js');
 const snippet: Group = () => import('./snippet.js');
 const demo: Group = () => import('./demo.js');
 const certs: Group = () => import('./cert-show.js');
+const completion: Group = () => import('./completion.js');
 const proxy: Group = () => import('./proxy.js');
 const proxySidecar: Group = () => import('./proxy-sidecar.js');
 const exporter: Group = () => import('./exporter.js');
@@ -154,6 +155,11 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
     'demo',
     demo,
     'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
+  ],
+  [
+    'completion',
+    completion,
+    'print a shell completion script for bash, zsh or fish, generated from the command tables',
   ],
 ];
 
