@@ -17,6 +17,7 @@ import { generateKeyPairAsync, type KeyAlgorithm, parseKeyAlgorithm } from '../p
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 import { pick } from './options.js';
+import { commandLine } from './shell.js';
 
 export const CA_OPTIONS: OptionSpec = pick('ca-dir', 'passphrase-file');
 
@@ -116,7 +117,7 @@ export function createdLines(issued: IssuedCertificate, dir: string, verb = 'Cre
   const next =
     e.profile === 'server'
       ? `Next: point the server's ssl_cert at ${rel('chain.pem')}, ssl_key at ${rel('key.pem')} and clients' CA at ${rel('ca.pem')} (or run \`dbtls server enable\`)`
-      : `Next: require it for the user: dbtls require ADMIN_TARGET '${e.cn}'@'%' --subject-of ${rel('cert.pem')}`;
+      : `Next: require it for the user: ${commandLine(['dbtls', 'require', 'ADMIN_TARGET', `${e.cn}@%`, '--subject-of', rel('cert.pem')])}`;
   return [
     names.length > 0
       ? `${verb} ${e.profile} certificate valid for the following names:`

@@ -26,6 +26,7 @@ import {
 } from './ca-common.js';
 import type { Command } from './command.js';
 import { COMMON, like, pick } from './options.js';
+import { commandLine } from './shell.js';
 
 const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
 
@@ -86,7 +87,8 @@ const csrCommand: Command = {
     ctx.render.lines(
       `Created a new key and a signing request for "${cn}".`,
       `The key is at "${rel('key.pem')}" (0600; it stays here) and the request at "${rel('csr.pem')}".`,
-      `Next: on the CA host, dbtls sign ${rel('csr.pem')} --profile server|client --out cert.pem`,
+      // A request with names is for a server; without, for a database user (issue 14, item 5: pasteable).
+      `Next: on the CA host, ${commandLine(['dbtls', 'sign', rel('csr.pem'), '--profile', dnsNames.length + ipAddresses.length > 0 ? 'server' : 'client', '--out', rel('cert.pem')])}`,
     );
     return 0;
   },

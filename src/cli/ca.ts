@@ -14,6 +14,7 @@ import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } fro
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
+import { commandLine } from './shell.js';
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -108,6 +109,11 @@ const caInit: Command = {
       ctx.render.json(caSummary(ca, []));
       return 0;
     }
+    // The hints carry the flags the user gave, so that they work when pasted (issue 14, item 5).
+    const caFlags = [
+      ...(str(p, 'ca-dir') ? ['--ca-dir', str(p, 'ca-dir')!] : []),
+      ...(str(p, 'passphrase-file') ? ['--passphrase-file', str(p, 'passphrase-file')!] : []),
+    ];
     ctx.render.lines(
       `Created a new local CA in ${ca.dir}`,
       `Root: ${describeCert(ca.root)}`,
@@ -118,7 +124,8 @@ const caInit: Command = {
         ? 'The CA key is NOT encrypted (--no-passphrase): keep this directory private.'
         : 'The CA key is encrypted with your passphrase; keep a copy of the passphrase, dbtls cannot recover it.',
       '',
-      'Next: dbtls issue server --cn db1.example.com --out db1   (and dbtls issue client --cn app_user --out app_user)',
+      `Next: ${commandLine(['dbtls', 'issue', 'server', '--cn', 'db1.example.com', '--out', 'db1', ...caFlags])}`,
+      `  (and ${commandLine(['dbtls', 'issue', 'client', '--cn', 'app_user', '--out', 'app_user', ...caFlags])})`,
     );
     return 0;
   },

@@ -1,0 +1,92 @@
+/**
+ * Issue 14, item 5: every "Next:" command the CA flow prints works when pasted into a shell. The flow
+ * runs with a non-default --ca-dir and a passphrase file (the hint must carry them) and a CN with a
+ * quote in it (the hint must quote it); each printed command is run by bash, as a user would paste it,
+ * with `dbtls` on the PATH.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dbtlsCommand, runCli } from '../../harness/cli.js';
+
+let dir: string;
+let binDir: string;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-next-'));
+  binDir = path.join(dir, 'bin');
+  fs.mkdirSync(binDir);
+  // `dbtls` on the PATH, as `npm install -g .` would put it.
+  const [cmd, ...prefix] = dbtlsCommand();
+  const words = [cmd!, ...prefix].map((w) => `'${w.replaceAll("'", `'\\''`)}'`).join(' ');
+  fs.writeFileSync(path.join(binDir, 'dbtls'), `#!/bin/sh\nexec ${words} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'ca pass.txt'), 'correct horse battery staple\n', { mode: 0o600 });
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The command after `Next: ` (and after "on the CA host, "), or undefined. */
+function nextCommand(stdout: string): string | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith('Next: '));
+  return line?.replace(/^Next: (on the CA host, )?/, '');
+}
+
+/** Runs a pasted command line in bash in the flow's directory; returns its stdout. */
+function paste(commandLine: string): string {
+  return execFileSync('bash', ['--norc', '--noprofile', '-c', commandLine], {
+    cwd: dir,
+    env: { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DBTLS_CA_PASSPHRASE: '' },
+    encoding: 'utf8',
+  });
+}
+
+describe('pasted Next: hints', () => {
+  it('ca init -> issue server (with the same --ca-dir and --passphrase-file)', async () => {
+    const init = await runCli(['ca', 'init', '--ca-dir', 'my ca', '--passphrase-file', 'ca pass.txt'], {
+      cwd: dir,
+    });
+    assert.equal(init.code, 0, init.stderr);
+    const next = nextCommand(init.stdout);
+    assert.equal(
+      next,
+      "dbtls issue server --cn db1.example.com --out db1 --ca-dir 'my ca' --passphrase-file 'ca pass.txt'",
+    );
+    const out = paste(next!);
+    assert.match(out, /^Created a new server certificate/);
+    assert.ok(fs.existsSync(path.join(dir, 'db1', 'cert.pem')));
+  });
+
+  it('csr -> sign, for a CN with a quote in it, naming the files really written', async () => {
+    const csr = await runCli(['csr', '--cn', "O'Brien", '--out', "o'brien"], { cwd: dir });
+    assert.equal(csr.code, 0, csr.stderr);
+    const next = nextCommand(csr.stdout)!;
+    assert.equal(next, `dbtls sign 'o'\\''brien/csr.pem' --profile client --out 'o'\\''brien/cert.pem'`);
+    const out = paste(`${next} --ca-dir 'my ca' --passphrase-file 'ca pass.txt'`);
+    assert.match(out, /O'Brien/);
+    assert.ok(fs.existsSync(path.join(dir, "o'brien", 'cert.pem')));
+  });
+
+  it('issue client -> require names the account as one shell word', async () => {
+    const issued = await runCli(
+      [
+        'issue',
+        'client',
+        '--cn',
+        "O'Brien",
+        '--out',
+        'ob2',
+        '--ca-dir',
+        'my ca',
+        '--passphrase-file',
+        'ca pass.txt',
+      ],
+      { cwd: dir },
+    );
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.equal(
+      nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: ')),
+      `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem`,
+    );
+  });
+});
