@@ -47,6 +47,14 @@ export class DbtlsError extends Error {
   }
 }
 
+/**
+ * Codes that were renamed, old -> new, so scripts matching the old one can be updated (README changelog).
+ * One failure has one code: the admin session's missing CA was SSL_CA_REQUIRED, a client's TLS_CA_REQUIRED.
+ */
+export const RENAMED_CODES: Readonly<Record<string, string>> = Object.freeze({
+  SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
+});
+
 export function isDbtlsError(value: unknown): value is DbtlsError {
   return value instanceof DbtlsError;
 }

@@ -56,6 +56,7 @@ async function admin(p: Parsed, ctx: CommandContext, target: string): Promise<Se
     user: str(p, 'admin-user'),
     socket: str(p, 'socket'),
     password,
+    caOption: '--admin-ca',
   });
   return sslMode ? options : { ...options, tls: { mode: 'verify-full', ca: options.tls.ca } };
 }

@@ -92,6 +92,7 @@ export async function adminSessionOptions(
     user: str(p, 'user'),
     socket: str(p, 'socket'),
     password: await adminPassword(p, ctx),
+    caOption: `--${prefix}ca`,
   });
 }
 

@@ -30,6 +30,8 @@ export interface AdminTargetFlags {
   readonly user?: string | undefined;
   readonly socket?: string | undefined;
   readonly password?: string | undefined;
+  /** The flag that gives the CA in this command (`--ca`, or `--admin-ca` where --ca means another file). */
+  readonly caOption?: string | undefined;
 }
 
 const DEFAULT_PORT = 3306;
@@ -97,10 +99,11 @@ export function resolveAdminTarget(text: string, flags: AdminTargetFlags = {}): 
   };
   if (!flags.socket && (tls.mode === 'verify-ca' || tls.mode === 'verify-full') && !tls.ca) {
     throw new DbtlsError(
-      'SSL_CA_REQUIRED',
+      // One code per failure: the same as a client's verify-full without a CA (was SSL_CA_REQUIRED).
+      'TLS_CA_REQUIRED',
       `could not connect to ${host}:${port} with ssl-mode ${tls.mode}: no CA certificate given`,
       {
-        hint: 'pass --ca FILE; when the server has no TLS yet, use --socket PATH on the server host or say --ssl-mode disable explicitly',
+        hint: `pass ${flags.caOption ?? '--ca'} FILE; when the server has no TLS yet, use --socket PATH on the server host or say --ssl-mode disable explicitly`,
       },
     );
   }

@@ -117,7 +117,7 @@ describe('server enable / reload / status on a MariaDB with TLS at stable paths'
   it('the default verify-full admin session refuses to start without a CA', async () => {
     const r = await runCli(['server', 'status', target, ...admin]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^error\[SSL_CA_REQUIRED\]/m);
+    assert.match(r.stderr, /^error\[TLS_CA_REQUIRED\]/m);
     assert.match(r.stderr, /--ssl-mode disable/);
   });
 

@@ -51,7 +51,7 @@ describe('greeting and SSLRequest (protocol, pure)', () => {
 
 describe('resolveAdminTarget', () => {
   it('host:port with the safe default verify-full (needs --ca)', () => {
-    assert.throws(() => resolveAdminTarget('db1:3307'), code('SSL_CA_REQUIRED'));
+    assert.throws(() => resolveAdminTarget('db1:3307'), code('TLS_CA_REQUIRED'));
     const o = resolveAdminTarget('db1:3307', { ca: 'ca.pem' });
     assert.deepEqual(
       { host: o.host, port: o.port, user: o.user, tls: o.tls },
