@@ -275,7 +275,19 @@ async function printCommandHelp(command: Command, render: Renderer): Promise<num
   return 0;
 }
 
-export async function run(argv: readonly string[], output: Renderer = processRenderer()): Promise<number> {
+/** `--no-color` is global: any command takes it (before a `--`). */
+function withoutNoColor(argv: readonly string[]): { argv: string[]; noColor: boolean } {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const kept = head.filter((a) => a !== '--no-color');
+  return { argv: [...kept, ...(end === -1 ? [] : argv.slice(end))], noColor: kept.length !== head.length };
+}
+
+export async function run(
+  rawArgv: readonly string[],
+  output: Renderer = processRenderer(withoutNoColor(rawArgv).noColor),
+): Promise<number> {
+  const { argv } = withoutNoColor(rawArgv);
   // A password typed in a DSN is refused, and never echoed by any path that prints the target or argv
   // (redacted before shown() shortens an argument, so that no prefix of it survives the cut either).
   const secrets = dsnSecrets(argv);

@@ -12,6 +12,29 @@ import { printable, redactDsnPasswords, redactSecrets } from '../util/safe-text.
 export interface Output {
   write(text: string): void;
   readonly isTTY: boolean;
+  /** Colour severities and ✓/✗ (a terminal, and neither NO_COLOR nor --no-color: see colorWanted). */
+  readonly color?: boolean;
+}
+
+const SGR = { red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', bold: '\x1b[1m', reset: '\x1b[0m' };
+
+/**
+ * Colour for a terminal (issue 14, item 13), added after the text was made safe, so only dbtls's own
+ * escapes reach the terminal: ✓ green, ✗ and critical/high red, medium and warnings yellow, errors red.
+ */
+function paint(text: string): string {
+  return text
+    .replace(/✓/g, `${SGR.green}✓${SGR.reset}`)
+    .replace(/✗/g, `${SGR.red}✗${SGR.reset}`)
+    .replace(/^(error\[[^\]]*\])/, `${SGR.bold}${SGR.red}$1${SGR.reset}`)
+    .replace(/^warning:/, `${SGR.yellow}warning:${SGR.reset}`)
+    .replace(/\b(CRITICAL|HIGH|critical|high)\b(?=[\]:) ])/g, `${SGR.red}$1${SGR.reset}`)
+    .replace(/\b(MEDIUM|medium)\b(?=[\]:) ])/g, `${SGR.yellow}$1${SGR.reset}`);
+}
+
+/** Colour only on a terminal, unless NO_COLOR is set (https://no-color.org) or --no-color was given. */
+export function colorWanted(isTTY: boolean, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
+  return isTTY && !noColorFlag && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
 }
 
 export interface Renderer {
@@ -42,8 +65,12 @@ function safe(text: string): string {
   return printable(redactDsnPasswords(text), { keepLines: true });
 }
 
-export function createRenderer(stdout: Output, stderr: Output): Renderer {
+export function createRenderer(rawStdout: Output, rawStderr: Output): Renderer {
   let progressShown = false;
+  const colored = (o: Output): Output =>
+    o.color ? { write: (t) => o.write(paint(t)), isTTY: o.isTTY, color: true } : o;
+  const stdout = colored(rawStdout);
+  const stderr = colored(rawStderr);
   return {
     lines(...lines) {
       for (const line of lines) stdout.write(`${safe(line)}\n`);
@@ -154,9 +181,11 @@ export function redacting(render: Renderer, secrets: readonly string[]): Rendere
   };
 }
 
-export function processRenderer(): Renderer {
+export function processRenderer(noColor = false): Renderer {
+  const out = Boolean(process.stdout.isTTY);
+  const err = Boolean(process.stderr.isTTY);
   return createRenderer(
-    { write: (t) => process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY) },
-    { write: (t) => process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY) },
+    { write: (t) => process.stdout.write(t), isTTY: out, color: colorWanted(out, process.env, noColor) },
+    { write: (t) => process.stderr.write(t), isTTY: err, color: colorWanted(err, process.env, noColor) },
   );
 }

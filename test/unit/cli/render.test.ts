@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRenderer, redacting } from '../../../src/cli/render.js';
+import { colorWanted, createRenderer, redacting } from '../../../src/cli/render.js';
 import { DbtlsError } from '../../../src/errors.js';
 
 function capture(isTTY: boolean) {
@@ -99,5 +99,37 @@ describe('the renderer prints network text inert and redacts DSN passwords (issu
       target: 'mysql://u:***@h',
       echoed: 'argv *** and ***',
     });
+  });
+});
+
+describe('colour (issue 14, item 13)', () => {
+  const colored = (color: boolean) => {
+    const out = { stdout: '', stderr: '' };
+    const render = createRenderer(
+      { write: (t) => void (out.stdout += t), isTTY: color, color },
+      { write: (t) => void (out.stderr += t), isTTY: color, color },
+    );
+    return { out, render };
+  };
+
+  it('colours ✓, ✗, severities and errors on a terminal, and only dbtls escapes get through', () => {
+    const { out, render } = colored(true);
+    render.lines('verify-full ✓', 'plaintext ✗ [high] a finding', 'server said \u001b[2J');
+    render.error(new DbtlsError('USAGE', 'could not x: y'));
+    assert.equal(
+      out.stdout,
+      'verify-full \x1b[32m✓\x1b[0m\nplaintext \x1b[31m✗\x1b[0m [\x1b[31mhigh\x1b[0m] a finding\nserver said \\x1b[2J\n',
+    );
+    assert.match(out.stderr, /^\x1b\[1m\x1b\[31merror\[USAGE\]\x1b\[0m: could not x: y\n/);
+  });
+
+  it('prints no escape without a terminal, with NO_COLOR, or with --no-color', () => {
+    const { out, render } = colored(false);
+    render.lines('verify-full ✓');
+    assert.equal(out.stdout, 'verify-full ✓\n');
+    assert.equal(colorWanted(true, {}, false), true);
+    assert.equal(colorWanted(false, {}, false), false);
+    assert.equal(colorWanted(true, { NO_COLOR: '1' }, false), false);
+    assert.equal(colorWanted(true, {}, true), false);
   });
 });
