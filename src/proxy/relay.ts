@@ -357,6 +357,9 @@ class Session {
     if (sequenceId !== undefined && !this.clientGone && this.client.writable) {
       this.client.write(errFrame(sequenceId & 0xff, err));
     }
+    // Read (and drop) what the client still sends, so its FIN is seen at once: a paused socket would hold
+    // the session, and its descriptor, until closeSoon's deadline.
+    this.client.resume();
     closeSoon(this.client);
     this.secure?.destroy();
     this.upstream?.destroy();
