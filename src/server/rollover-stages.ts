@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initCa } from '../ca/init.js';
 import { issueCertificate } from '../ca/issue.js';
-import { writeLeafFiles } from '../ca/leaf-files.js';
+import { dirNameFor, leafDelivery } from '../ca/leaf-files.js';
 import { CA_FILES, type Ca, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
@@ -207,16 +207,13 @@ async function reissue(
   const out = o.out ?? path.join(caDir, REISSUED_DIR);
   for (const e of readIndex(previousDir)) {
     if (e.status !== 'valid' || e.profile === 'intermediate' || new Date(e.notAfter) <= now) continue;
-    const issued = issueCertificate(ca, {
-      profile: e.profile,
-      cn: e.cn,
-      dns: e.dnsNames,
-      ip: e.ipAddresses,
-      now,
-      renewedFrom: e.serial,
-    });
-    const dir = path.join(out, e.cn.replace(/[/\0]/g, '_'));
-    writeLeafFiles(dir, issued, { overwrite: true });
+    // A directory named from the CN made safe (no '..', no separator), delivered under the CA lock.
+    const dir = path.join(out, dirNameFor(e.cn, e.serial));
+    issueCertificate(
+      ca,
+      { profile: e.profile, cn: e.cn, dns: e.dnsNames, ip: e.ipAddresses, now, renewedFrom: e.serial },
+      leafDelivery(dir, { overwrite: true }),
+    );
     supersede(previousDir, e.serial, now);
     details.push(`${e.profile} ${e.cn}: re-issued into ${dir}/ (old serial ${e.serial} superseded)`);
   }

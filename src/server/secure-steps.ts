@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { issueCertificate } from '../ca/issue.js';
-import { writeLeafFiles } from '../ca/leaf-files.js';
+import { leafDelivery } from '../ca/leaf-files.js';
 import type { Ca } from '../ca/store.js';
 import type { SessionCredentials } from '../inspect/session.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -55,8 +55,12 @@ export function clientStep(
     return dir;
   }
   if (!fs.existsSync(dir)) run.save(withCreatedDir(run.record, dir));
-  const issued = issueCertificate(ca, { profile: 'client', cn: account.user, now });
-  writeLeafFiles(dir, issued, { overwrite: true });
+  // Delivered under the CA lock: an index entry means files that were written (issue 10 item 3).
+  const issued = issueCertificate(
+    ca,
+    { profile: 'client', cn: account.user, now },
+    leafDelivery(dir, { overwrite: true }),
+  );
   run.save(withIssued(run.record, issued.cert.serial));
   run.add(
     step(
