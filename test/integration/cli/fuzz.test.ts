@@ -77,7 +77,6 @@ const VALUES: readonly string[] = [
   // Paths stay inside the sandbox: the tests may run as root, where `--out /etc/passwd` would succeed.
   'pw',
   'db1',
-  'fifo',
   'db1/cert.pem',
   '\u0001\u0007\u001b[31mred\u001b[0m',
   'line1\nline2',
@@ -118,7 +117,11 @@ function casesFor(command: Command): Case[] {
   const cases: Case[] = [];
   for (const [option, def] of options) {
     if (def.type === 'boolean') cases.push({ argv: [...base, `--${option}`] });
-    else for (const v of VALUES) cases.push({ argv: [...base, `--${option}`, v] });
+    else {
+      // `--targets-from -` reads stdin by design: it waits for the end of the input, as cat does.
+      const values = option === 'targets-from' ? VALUES.filter((v) => v !== '-') : VALUES;
+      for (const v of values) cases.push({ argv: [...base, `--${option}`, v] });
+    }
   }
   // Random combinations: several options at once, in any order, with the positionals dropped at times.
   for (let i = 0; i < 10 && options.length > 0; i++) {
@@ -126,7 +129,7 @@ function casesFor(command: Command): Case[] {
     for (let k = 0; k < 1 + Math.floor(random() * 4); k++) {
       const [option, def] = pickOne(options);
       argv.push(`--${option}`);
-      if (def.type === 'string') argv.push(pickOne(VALUES));
+      if (def.type === 'string') argv.push(option === 'targets-from' ? 'pw' : pickOne(VALUES));
     }
     cases.push({ argv });
   }
@@ -178,6 +181,19 @@ after(() => {
 
 /** A run that does not settle in this time is a hang (the slowest legitimate case is a refused connect). */
 const HANG_MS = 30_000;
+
+describe('a named pipe as an input file (issue 14, item 8)', () => {
+  it('is refused at once, not read for ever', async () => {
+    for (const argv of [
+      ['crl', '--passphrase-file', 'fifo'],
+      ['bundle', 'show', 'fifo'],
+    ]) {
+      const { out, render } = capture();
+      assert.equal(await run(argv, render), 2, argv.join(' '));
+      assert.match(out.stderr, /^error\[FILE_NOT_REGULAR\]: could not read .* it is a named pipe/);
+    }
+  });
+});
 
 describe(`fuzzing every option of every command (seed ${SEED})`, () => {
   it('never ends in INTERNAL, never prints a stack trace, and changes no file when it fails', async () => {
