@@ -106,8 +106,20 @@ describe('colour (issue 14, item 13)', () => {
   const colored = (color: boolean) => {
     const out = { stdout: '', stderr: '' };
     const render = createRenderer(
-      { write: (t) => void (out.stdout += t), isTTY: color, color },
-      { write: (t) => void (out.stderr += t), isTTY: color, color },
+      {
+        write: (t) => {
+          out.stdout += t;
+        },
+        isTTY: color,
+        color,
+      },
+      {
+        write: (t) => {
+          out.stderr += t;
+        },
+        isTTY: color,
+        color,
+      },
     );
     return { out, render };
   };
