@@ -78,6 +78,8 @@ const VALUES: readonly string[] = [
   'pw',
   'db1',
   'db1/cert.pem',
+  VICTIM_FILE,
+  `../../../../../..${VICTIMS}/shadow`,
   '\u0001\u0007\u001b[31mred\u001b[0m',
   'line1\nline2',
   'üser😀\u202e',
