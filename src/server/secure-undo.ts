@@ -30,6 +30,7 @@ import type { SecureResult } from './secure.js';
 import { type SecureStep, step } from './secure-plan.js';
 import { openSecureAdmin, withSteps } from './secure-run.js';
 import { readSecureState, restoreFile, type SecureRecord, writeSecureState } from './secure-state.js';
+import { removeUnusedLayout } from './served-pair.js';
 import { describeRequirement, listAccounts } from './users.js';
 
 export interface UndoOptions {
@@ -121,6 +122,13 @@ function undoFilesAndDirs(record: SecureRecord, chain: OptionChain, steps: Steps
     const verb = change.previous === null ? 'remove' : 'restore';
     const detail = steps.dryRun ? '' : `${verb === 'remove' ? 'removed' : 'restored'} ${change.path}`;
     steps.do('file', detail, `${verb} ${change.path}`, () => restoreFile(change));
+  }
+  // A rotation after secure turned the server's files into links to generations (served-pair.ts).
+  const paths = record.files.map((f) => f.path);
+  for (const file of paths) {
+    if (steps.dryRun) continue;
+    const removed = removeUnusedLayout(file, paths);
+    if (removed) steps.add(step('file', 'done', `removed ${removed} (the generations rotate kept)`));
   }
   for (const dir of [...(record.madeDirs ?? [])].reverse()) {
     const includer = includerOf(chain, dir);

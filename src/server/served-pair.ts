@@ -225,3 +225,18 @@ export function withPairLock<T>(layout: PairLayout, fn: () => Promise<T>): Promi
   fs.mkdirSync(layout.root, { recursive: true, mode: 0o755 });
   return withLockAsync(path.join(layout.root, 'lock'), fn);
 }
+
+/**
+ * Removes the generations kept beside `cert` once no path in `paths` links through them: after
+ * `secure --undo` restored or removed the files a rotation had turned into links, nothing of dbtls's
+ * layout stays next to the certificate (nor keeps its directory from being removed as empty).
+ * Returns the directory removed, if any.
+ */
+export function removeUnusedLayout(cert: string, paths: readonly string[]): string | undefined {
+  const { root, live } = pairLayout({ cert, key: cert });
+  if (linkTarget(live) === undefined) return undefined; // not a layout of ours
+  const inside = (p: string) => linkTarget(p)?.startsWith(root + path.sep) ?? false;
+  if (paths.some(inside)) return undefined;
+  fs.rmSync(root, { recursive: true, force: true });
+  return root;
+}

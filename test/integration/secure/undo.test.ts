@@ -187,3 +187,46 @@ test('two servers on one CA: undo on the first keeps the CA, its included direct
   for (const serial of twoSerials) assert.equal(statusOf(serial)?.status, 'revoked');
   assert.equal(readIndex(caDir).find((e) => e.cn === 'reporting')?.status, 'valid');
 });
+
+test('undo after a rotation: the generations rotate kept beside the certificate go too, and the server starts', async () => {
+  const three = await server('three');
+  await secure(three.admin, three.options);
+  const passFile = path.join(tmp, 'ca-pass-three');
+  fs.writeFileSync(passFile, PASSPHRASE, { mode: 0o600 });
+  const pwFile = path.join(tmp, 'admin-pw-three');
+  fs.writeFileSync(pwFile, three.db.admin.password ?? '', { mode: 0o600 });
+  const rotated = await runCli([
+    'rotate',
+    `127.0.0.1:${three.db.port}`,
+    '--ca-dir',
+    caDir,
+    '--passphrase-file',
+    passFile,
+    '--user',
+    three.db.admin.user,
+    '--password-file',
+    pwFile,
+  ]);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const sslDir = path.join(tmp, 'three', 'ssl');
+  const layouts = fs.readdirSync(sslDir).filter((n) => n.startsWith('dbtls-'));
+  assert.equal(
+    layouts.length,
+    1,
+    `rotate keeps its generations beside the certificate: ${fs.readdirSync(sslDir)}`,
+  );
+
+  const undo = await undoSecure(three.admin, { caDir, restart: three.options.restart });
+  const lines = undo.steps.map((s) => `${s.status} ${s.step}: ${s.detail}`);
+  assert.ok(lines.includes('done restart: restarted the server with its old settings'), lines.join('\n'));
+  assert.ok(
+    lines.includes(`done file: removed ${path.join(sslDir, layouts[0]!)} (the generations rotate kept)`),
+    lines.join('\n'),
+  );
+  assert.equal(
+    fs.existsSync(sslDir),
+    false,
+    'the ssl directory secure made is gone, nothing of dbtls left in it',
+  );
+  assert.equal(await three.db.sql('SELECT @@have_ssl'), 'DISABLED\n');
+});
