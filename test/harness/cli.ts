@@ -2,7 +2,9 @@
  * Runs the real dbtls CLI in a child process, as a user would: the compiled entry point when the tests
  * run from dist/, the TypeScript source through tsx when they run from source.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,4 +61,30 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * The compiled CLI copied where every user can read it, with the runtime dependencies only: a test that
+ * runs dbtls as another user (setpriv) cannot reach a checkout under a 0700 directory (what `mktemp -d`
+ * makes, e.g. CI's clone). Returns the argv prefix and a dispose function.
+ */
+export function worldReadableCli(): { command: string[]; dispose(): void } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-cli-copy-'));
+  fs.chmodSync(root, 0o755);
+  fs.cpSync(path.join(PROJECT_ROOT, 'dist/src'), path.join(root, 'dist/src'), { recursive: true });
+  fs.copyFileSync(path.join(PROJECT_ROOT, 'package.json'), path.join(root, 'package.json'));
+  const packages = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter((p) => p.startsWith(path.join(PROJECT_ROOT, 'node_modules') + path.sep));
+  for (const p of packages) {
+    fs.cpSync(p, path.join(root, path.relative(PROJECT_ROOT, p)), { recursive: true, dereference: true });
+  }
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return {
+    command: [process.execPath, path.join(root, 'dist/src/cli/main.js')],
+    dispose: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
 }

@@ -14,7 +14,7 @@ import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import type { Ca } from '../../../src/ca/store.js';
 import { probeServedCertificate } from '../../../src/server/reload.js';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli, worldReadableCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { run } from '../../harness/oracles.js';
 
@@ -109,10 +109,12 @@ test('rotate by a user who cannot write the server directory is refused before a
   fs.chmodSync(ssl(), 0o755);
   const served = await probeServedCertificate(db.host, db.port);
   const before = { ssl: treeHash(ssl()), ca: treeHash(caDir()) };
-  const [node, ...prefix] = dbtlsCommand();
+  // The checkout may sit under a directory nobody cannot enter (CI clones into `mktemp -d`): run a copy.
+  const cli = worldReadableCli();
+  const [node, ...prefix] = cli.command;
   const r = await rotateAsOps((args) =>
     run('setpriv', [`--reuid=${nobody}`, `--regid=${nogroup}`, '--clear-groups', node!, ...prefix, ...args]),
-  );
+  ).finally(() => cli.dispose());
   assert.equal(r.code, 2, r.stderr);
   assert.equal(
     r.stderr,
