@@ -89,6 +89,29 @@ export function commandOf(usage: string): string {
   return words.join(' ');
 }
 
+/** `{ [key]: value }`, or nothing when the value was not given (optional properties stay absent). */
+export function optional<T>(key: string, value: T | undefined): Record<string, T> {
+  return value === undefined ? {} : { [key]: value };
+}
+
+/**
+ * The flags every command that dials a server reads into parseTarget's flag layer (flag > DSN > my.cnf >
+ * env > default). A command without one of these options simply never has it set.
+ */
+export function targetFlags(p: Parsed): Record<string, string> {
+  return {
+    ...optional('mode', str(p, 'ssl-mode')),
+    ...optional('mutualTls', str(p, 'mutual-tls')),
+    ...optional('ca', str(p, 'ca')),
+    ...optional('cert', str(p, 'cert')),
+    ...optional('key', str(p, 'key')),
+    ...optional('servername', str(p, 'servername')),
+    ...optional('minVersion', str(p, 'tls-min')),
+    ...optional('user', str(p, 'user')),
+    ...optional('defaultsFile', str(p, 'defaults-file')),
+  };
+}
+
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === 'string' ? v : undefined;

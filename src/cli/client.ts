@@ -6,7 +6,7 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
-import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
+import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, KEY_FILE, like } from './options.js';
 
@@ -64,10 +64,6 @@ const CONNECT_OPTIONS: OptionSpec = {
   'connect-timeout': { type: 'string', value: 'MS', description: 'give up connecting after MS milliseconds' },
 };
 
-function optional<T>(key: string, value: T | undefined): Record<string, T> {
-  return value === undefined ? {} : { [key]: value };
-}
-
 export const connectCommand: Command = {
   name: ['connect'],
   usage: CONNECT_USAGE,
@@ -89,17 +85,9 @@ export const connectCommand: Command = {
     const parsed = parseTarget(
       text,
       {
-        ...optional('mode', str(p, 'ssl-mode')),
-        ...optional('mutualTls', str(p, 'mutual-tls')),
-        ...optional('ca', str(p, 'ca')),
-        ...optional('cert', str(p, 'cert')),
-        ...optional('key', str(p, 'key')),
-        ...optional('servername', str(p, 'servername')),
-        ...optional('minVersion', str(p, 'tls-min')),
-        ...optional('user', str(p, 'user')),
+        ...targetFlags(p),
         ...optional('database', str(p, 'database')),
         ...optional('port', int(p, 'port', CONNECT_USAGE)),
-        ...optional('defaultsFile', str(p, 'defaults-file')),
       },
       ctx.env,
     );

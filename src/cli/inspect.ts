@@ -22,7 +22,17 @@ import { failsAt, SEVERITIES } from '../inspect/report.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import { parseTarget, type TargetFlags } from '../tls/settings.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str, strs } from './args.js';
+import {
+  flag,
+  int,
+  type OptionSpec,
+  type Parsed,
+  parse,
+  readSecret,
+  str,
+  strs,
+  targetFlags,
+} from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
 import { COMMON, KEY_FILE, like } from './options.js';
@@ -250,15 +260,7 @@ async function resolveTargets(
   p: Parsed,
   ctx: CommandContext,
 ): Promise<FleetTarget[]> {
-  const flags: TargetFlags = {
-    ...optional('mode', str(p, 'ssl-mode')),
-    ...optional('ca', str(p, 'ca')),
-    ...optional('cert', str(p, 'cert')),
-    ...optional('key', str(p, 'key')),
-    ...optional('servername', str(p, 'servername')),
-    ...optional('user', str(p, 'user')),
-    ...optional('defaultsFile', str(p, 'defaults-file')),
-  };
+  const flags: TargetFlags = targetFlags(p);
   const prompted = new Map<string, string | undefined>();
   const passwordFor = async (user: string, configured: string | undefined) => {
     const what = `password for ${user}`;
@@ -296,10 +298,6 @@ async function resolveTargets(
     }
   }
   return out;
-}
-
-function optional<T>(key: string, value: T | undefined): Record<string, T> {
-  return value === undefined ? {} : { [key]: value };
 }
 
 export const commands: Command[] = [inspectCommand];

@@ -10,7 +10,7 @@ import {
 } from '../proxy/proxy.js';
 import { parseTarget } from '../tls/settings.js';
 import { readUserFile } from '../util/files.js';
-import { flag, int, parse, str, strs } from './args.js';
+import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
 const PROXY_USAGE =
@@ -106,10 +106,6 @@ const PROXY_OPTIONS: OptionTable = {
   },
 };
 
-function optional<T>(key: string, value: T | undefined): Record<string, T> {
-  return value === undefined ? {} : { [key]: value };
-}
-
 /** `30s`, `1500ms`, `2m` or a bare number of seconds, as the Cloud SQL Auth Proxy's flag reads. */
 export function parseDuration(text: string, option: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(text);
@@ -145,20 +141,7 @@ export const proxyCommand: Command = {
         hint: `usage: ${PROXY_USAGE}`,
       });
     }
-    const target = parseTarget(
-      text,
-      {
-        ...optional('mode', str(p, 'ssl-mode')),
-        ...optional('mutualTls', str(p, 'mutual-tls')),
-        ...optional('ca', str(p, 'ca')),
-        ...optional('cert', str(p, 'cert')),
-        ...optional('key', str(p, 'key')),
-        ...optional('servername', str(p, 'servername')),
-        ...optional('minVersion', str(p, 'tls-min')),
-        ...optional('defaultsFile', str(p, 'defaults-file')),
-      },
-      ctx.env,
-    );
+    const target = parseTarget(text, targetFlags(p), ctx.env);
     const listen = strs(p, 'listen').map(parseListen);
     const httpText = str(p, 'http');
     const http = httpText === undefined ? undefined : parseListen(httpText);
