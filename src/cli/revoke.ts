@@ -6,8 +6,8 @@ import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js'
 import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
-import { openAdminSession } from '../server/admin.js';
-import { installCrl } from '../server/crl-install.js';
+import { openAdminSession } from '../server/admin/session.js';
+import { installCrl } from '../server/tls/crl-install.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';

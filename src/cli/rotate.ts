@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { caPath, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import { DEFAULT_CERT_DIR } from '../server/config.js';
-import { serverFilePaths } from '../server/install.js';
+import { planRotation, type RotatePlan } from '../server/rotation/plan.js';
 import {
   nextStage,
   ROLLOVER_STAGES,
@@ -16,10 +15,11 @@ import {
   STAGE_DESCRIPTIONS,
   stageCommand,
   TRUST_BUNDLE_FILE,
-} from '../server/rollover.js';
-import { runStage } from '../server/rollover-stages.js';
-import { rotateServerCertificate } from '../server/rotate.js';
-import { planRotation, type RotatePlan } from '../server/rotate-plan.js';
+} from '../server/rotation/rollover.js';
+import { runStage } from '../server/rotation/rollover-stages.js';
+import { rotateServerCertificate } from '../server/rotation/rotate.js';
+import { DEFAULT_CERT_DIR } from '../server/tls/config.js';
+import { serverFilePaths } from '../server/tls/install.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';

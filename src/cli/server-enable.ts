@@ -4,18 +4,18 @@
  */
 import { resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
-import type { AdminSession } from '../server/admin.js';
+import type { AdminSession } from '../server/admin/session.js';
+import { certDirOf, fragmentIn } from '../server/secure/paths.js';
 import {
   DEFAULT_CERT_DIR,
   DEFAULT_CONFIG_FILE,
   DEFAULT_TLS_VERSIONS,
   parseTlsVersions,
-} from '../server/config.js';
-import { type EnablePlan, type EnableResult, enableTls } from '../server/enable.js';
-import { type ServerFiles, serverFilePaths, serverOwner } from '../server/install.js';
-import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/material.js';
-import { assertChainReads, type OptionChain, serverOptionChain } from '../server/option-files.js';
-import { certDirOf, fragmentIn } from '../server/secure-paths.js';
+} from '../server/tls/config.js';
+import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
+import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
+import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
+import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
 import { readUserFile } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';

@@ -3,17 +3,17 @@
  * changed behind the lockout guard of src/server/require.ts).
  */
 import { DbtlsError } from '../errors.js';
-import type { AdminSslMode } from '../server/admin.js';
-import { parseAdminSslMode } from '../server/admin-target.js';
-import { applyRequirement, certificateName, type RequireResult } from '../server/require.js';
-import { stateDir } from '../server/require-journal.js';
+import { applyRequirement, certificateName, type RequireResult } from '../server/accounts/require.js';
+import { stateDir } from '../server/accounts/require-journal.js';
 import {
   type AccountInfo,
   describeRequirement,
   listAccounts,
   parseAccount,
   type TlsRequirement,
-} from '../server/users.js';
+} from '../server/accounts/users.js';
+import type { AdminSslMode } from '../server/admin/session.js';
+import { parseAdminSslMode } from '../server/admin/target.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str } from './args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';

@@ -2,8 +2,8 @@
  * The command group main.ts loads for `server`, `users`, `require` and `proxysql`. `server status` and
  * `server reload` live here; enable, users/require and proxysql have a module each (server-*.ts).
  */
-import { certificateFileFingerprint, reloadAndProve } from '../server/reload.js';
-import { type ServerStatus, serverStatus } from '../server/status.js';
+import { certificateFileFingerprint, reloadAndProve } from '../server/tls/reload.js';
+import { type ServerStatus, serverStatus } from '../server/tls/status.js';
 import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
 import type { Renderer } from './render.js';

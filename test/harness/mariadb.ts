@@ -6,11 +6,11 @@
  * directories removed on stop(), and on process exit or a fatal signal, so a failing test never leaves a
  * server behind.
  *
- * The server process itself (template datadir, free port, my.cnf, start/stop) is src/server/sandbox.ts,
+ * The server process itself (template datadir, free port, my.cnf, start/stop) is src/sandbox/sandbox.ts,
  * the same code `dbtls demo` runs; this file adds the test accounts and the exit hooks.
  */
 import { randomBytes } from 'node:crypto';
-import { liveSandboxes, type Sandbox, type SandboxOptions, startSandbox } from '../../src/server/sandbox.js';
+import { liveSandboxes, type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/sandbox.js';
 
 export interface TlsFiles {
   ca?: string;

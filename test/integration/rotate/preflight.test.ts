@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import type { Ca } from '../../../src/ca/store.js';
-import { probeServedCertificate } from '../../../src/server/reload.js';
+import { probeServedCertificate } from '../../../src/server/tls/reload.js';
 import { runCli, worldReadableCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { run } from '../../harness/oracles.js';

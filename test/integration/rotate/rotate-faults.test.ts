@@ -16,7 +16,7 @@ import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { type Ca, readIndex } from '../../../src/ca/store.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
-import { probeServedCertificate } from '../../../src/server/reload.js';
+import { probeServedCertificate } from '../../../src/server/tls/reload.js';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl, run } from '../../harness/oracles.js';

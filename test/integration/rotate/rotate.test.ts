@@ -16,9 +16,9 @@ import {
   openAdminSession,
   openSession,
   type SessionOptions,
-} from '../../../src/server/admin.js';
-import { probeServedCertificate } from '../../../src/server/reload.js';
-import { rotateServerCertificate } from '../../../src/server/rotate.js';
+} from '../../../src/server/admin/session.js';
+import { rotateServerCertificate } from '../../../src/server/rotation/rotate.js';
+import { probeServedCertificate } from '../../../src/server/tls/reload.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { opensslVerify } from '../../harness/oracles.js';

@@ -14,7 +14,7 @@ import {
   stageCommand,
   stageDecision,
   writeRolloverState,
-} from '../../../src/server/rollover.js';
+} from '../../../src/server/rotation/rollover.js';
 
 const NOW = new Date('2026-11-23T09:00:00Z');
 const ROOT = { subject: '/CN=old', fingerprint: 'aa', notAfter: '2036-01-01T00:00:00.000Z' };

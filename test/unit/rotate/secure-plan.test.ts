@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { DbtlsError } from '../../../src/errors.js';
-import { sandboxConfig } from '../../../src/server/sandbox.js';
-import { clientDir, leafProblem, missingNames, serverNames } from '../../../src/server/secure-plan.js';
+import { sandboxConfig } from '../../../src/sandbox/sandbox.js';
+import { clientDir, leafProblem, missingNames, serverNames } from '../../../src/server/secure/plan.js';
 import {
   EMPTY_RECORD,
   fileBefore,
@@ -17,7 +17,7 @@ import {
   withRequirement,
   withRequireSecureTransport,
   writeSecureState,
-} from '../../../src/server/secure-state.js';
+} from '../../../src/server/secure/state.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-secure-unit-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

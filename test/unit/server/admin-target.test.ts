@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { parseAdminSslMode, resolveAdminTarget } from '../../../src/server/admin-target.js';
-import { greetingOffersTls, sslRequestPacket } from '../../../src/server/reload.js';
+import { parseAdminSslMode, resolveAdminTarget } from '../../../src/server/admin/target.js';
+import { greetingOffersTls, sslRequestPacket } from '../../../src/server/tls/reload.js';
 
 const code = (c: string) => (e: unknown) => e instanceof DbtlsError && e.code === c;
 

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { editConfig, renderConfig, type ServerTlsConfig } from '../../../src/server/config.js';
-import { cipherWarnings } from '../../../src/server/enable.js';
+import { editConfig, renderConfig, type ServerTlsConfig } from '../../../src/server/tls/config.js';
+import { cipherWarnings } from '../../../src/server/tls/enable.js';
 
 const CONFIG: ServerTlsConfig = {
   ca: '/s/ca.pem',

@@ -2,11 +2,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { cnfValue, parseTlsVersions, renderConfig } from '../../../src/server/config.js';
-import { type EnableOptions, planEnable } from '../../../src/server/enable.js';
 import { capabilitiesOf } from '../../../src/server/flavor.js';
-import { serverFilePaths } from '../../../src/server/install.js';
-import { checkMaterial, type ServerMaterial } from '../../../src/server/material.js';
+import { cnfValue, parseTlsVersions, renderConfig } from '../../../src/server/tls/config.js';
+import { type EnableOptions, planEnable } from '../../../src/server/tls/enable.js';
+import { serverFilePaths } from '../../../src/server/tls/install.js';
+import { checkMaterial, type ServerMaterial } from '../../../src/server/tls/material.js';
 import { makeTestPki } from '../../harness/pki.js';
 
 const code = (c: string) => (e: unknown) => e instanceof DbtlsError && e.code === c;

@@ -7,16 +7,16 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planEnable } from '../../../src/server/enable.js';
-import { capabilitiesOf } from '../../../src/server/flavor.js';
-import { serverFilePaths } from '../../../src/server/install.js';
-import { alterRequireStatement } from '../../../src/server/require.js';
+import { alterRequireStatement } from '../../../src/server/accounts/require.js';
 import {
   type AccountInfo,
   accountFromRow,
   accountsSql,
   countRequirements,
-} from '../../../src/server/users.js';
+} from '../../../src/server/accounts/users.js';
+import { capabilitiesOf } from '../../../src/server/flavor.js';
+import { planEnable } from '../../../src/server/tls/enable.js';
+import { serverFilePaths } from '../../../src/server/tls/install.js';
 
 const MYSQL = capabilitiesOf('8.0.36');
 const MARIADB = capabilitiesOf('5.5.5-10.11.19-MariaDB-0+deb12u1');

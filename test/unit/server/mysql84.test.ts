@@ -22,7 +22,7 @@ import {
   hasCapability,
 } from '../../../src/protocol/capabilities.js';
 import { decodeGreeting, encodeGreeting } from '../../../src/protocol/handshake.js';
-import type { AdminSession, Row } from '../../../src/server/admin.js';
+import type { AdminSession, Row } from '../../../src/server/admin/session.js';
 import {
   capabilitiesOf,
   parseServerVersion,
@@ -31,8 +31,8 @@ import {
   tlsLiveFromRows,
   tlsLiveQuery,
 } from '../../../src/server/flavor.js';
-import { locateServedFiles } from '../../../src/server/rotate-plan.js';
-import { serverStatus } from '../../../src/server/status.js';
+import { locateServedFiles } from '../../../src/server/rotation/plan.js';
+import { serverStatus } from '../../../src/server/tls/status.js';
 
 /** SHOW GLOBAL VARIABLES LIKE '%ssl%' / 'tls%' on MySQL 8.4 (manual, "Server System Variables"): no have_ssl. */
 function mysql84Variables(dir: string): Record<string, string> {

@@ -17,7 +17,7 @@ import {
   readOptionChain,
   rootsFromArgs,
   serverSetting,
-} from '../../../src/server/option-files.js';
+} from '../../../src/server/tls/option-files.js';
 
 test('the chain follows !include and !includedir (*.cnf only), and agrees with my_print_defaults', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-optfiles-'));

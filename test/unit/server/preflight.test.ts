@@ -4,13 +4,13 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { capabilitiesOf } from '../../../src/server/flavor.js';
 import {
   grantStatements,
   missingPrivileges,
   parseGrants,
   privilegeNeeds,
-} from '../../../src/server/preflight.js';
+} from '../../../src/server/admin/preflight.js';
+import { capabilitiesOf } from '../../../src/server/flavor.js';
 
 const mariadb = capabilitiesOf('10.11.19-MariaDB-0+deb12u1');
 const mysql84 = capabilitiesOf('8.4.2');

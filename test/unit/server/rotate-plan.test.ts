@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IndexEntry } from '../../../src/ca/store.js';
 import { type CertificateInfo, parseCertificate } from '../../../src/pki/certificate.js';
-import { leftovers, namesOf } from '../../../src/server/rotate-plan.js';
+import { leftovers, namesOf } from '../../../src/server/rotation/plan.js';
 import { openssl } from '../../harness/oracles.js';
 
 let tmp: string;

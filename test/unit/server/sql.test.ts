@@ -1,8 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { alterRequireStatement } from '../../../src/server/require.js';
-import { accountSql, quoteString, splitCurrentUser } from '../../../src/server/sql.js';
+import { alterRequireStatement } from '../../../src/server/accounts/require.js';
 import {
   countRequirements,
   describeRequirement,
@@ -12,7 +11,8 @@ import {
   requirementFromColumns,
   requirementFromPriv,
   sameRequirement,
-} from '../../../src/server/users.js';
+} from '../../../src/server/accounts/users.js';
+import { accountSql, quoteString, splitCurrentUser } from '../../../src/server/admin/sql.js';
 
 const code = (c: string) => (e: unknown) => e instanceof DbtlsError && e.code === c;
 

@@ -1,0 +1,290 @@
+/**
+ * The four stages of the CA rollover (src/server/rollover.ts has the model and the layout), run against
+ * the CA directory and, from trust-both on, the server. Each stage checks what is already done before it
+ * acts, and the state is saved after every step that moved something, so running a stage again resumes it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { initCa } from '../../ca/init.js';
+import { issueCertificate } from '../../ca/issue.js';
+import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
+import { CA_FILES, type Ca, openCa, readIndex } from '../../ca/store.js';
+import { DbtlsError } from '../../errors.js';
+import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
+import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
+import { type AdminSession, globalVariables } from '../admin/session.js';
+import { probeServedCertificate, reloadTls } from '../tls/reload.js';
+import {
+  completeStage,
+  NEXT_DIR,
+  PREVIOUS_DIR,
+  promoteNextCa,
+  REISSUED_DIR,
+  RETIRED_DIR,
+  type RolloverStage,
+  type RolloverState,
+  type RootFacts,
+  readRolloverState,
+  stageDecision,
+  TRUST_BUNDLE_FILE,
+  writeRolloverState,
+} from './rollover.js';
+import { rotateServerCertificate, supersede } from './rotate.js';
+
+export interface StageOptions {
+  /** The admin session (every stage but new-ca changes the server). */
+  readonly session?: AdminSession | undefined;
+  readonly passphrase?: string | undefined;
+  /** Where re-issued leaves other than the server's go (DIR/<cn>/); default <ca-dir>/reissued. */
+  readonly out?: string | undefined;
+  readonly now?: Date | undefined;
+}
+
+export interface StageResult {
+  readonly stage: RolloverStage;
+  /** False when the stage had already completed: nothing was done. */
+  readonly ran: boolean;
+  readonly summary: string;
+  readonly details: readonly string[];
+  readonly state: RolloverState;
+}
+
+function rootFacts(ca: Ca): RootFacts {
+  return {
+    subject: ca.root.subject,
+    fingerprint: ca.root.fingerprint,
+    notAfter: ca.root.notAfter.toISOString(),
+  };
+}
+
+/** The next generation's CN: `dbtls Root CA` -> `dbtls Root CA G2` -> `… G3`. Distinct names keep chains unambiguous. */
+export function nextCaName(subject: string): string {
+  const cn = /\/CN=([^/]*)/.exec(subject)?.[1] ?? 'dbtls Root CA';
+  const m = /^(.*) G(\d+)$/.exec(cn);
+  return m ? `${m[1]} G${Number(m[2]) + 1}` : `${cn} G2`;
+}
+
+/** PEM certificates without duplicates (by fingerprint), in order. */
+export function dedupe(certs: readonly CertificateInfo[]): CertificateInfo[] {
+  const seen = new Set<string>();
+  return certs.filter((c) => !seen.has(c.fingerprint) && seen.add(c.fingerprint));
+}
+
+const pemOf = (certs: readonly CertificateInfo[]) => certs.map((c) => c.pem.trim()).join('\n') + '\n';
+const caCerts = (ca: Ca) => parseCertificates(ca.caPem() + ca.chainPem());
+
+function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
+  if (!o.session) {
+    throw new DbtlsError(
+      'USAGE',
+      `could not run the rollover stage ${stage}: it changes the server, and no ADMIN_TARGET was given`,
+      {
+        hint: `run \`dbtls rotate --ca ADMIN_TARGET --stage ${stage}\``,
+      },
+    );
+  }
+  return o.session;
+}
+
+/**
+ * Rewrites the server's ssl_ca file to hold `keep(current) + add` (deduplicated) and reloads online.
+ * Returns a line for the report.
+ */
+async function rewriteServerTrust(
+  session: AdminSession,
+  compute: (current: CertificateInfo[]) => CertificateInfo[],
+): Promise<string> {
+  const vars = await globalVariables(session, ['ssl_ca']);
+  const file = vars.get('ssl_ca');
+  if (!file) return 'the server has no ssl_ca (it verifies no client certificates): nothing to change there';
+  if (!fs.existsSync(file)) {
+    throw new DbtlsError(
+      'SERVER_FILES_NOT_LOCAL',
+      `could not update the server's trust: ${file} is not on this machine`,
+      {
+        hint: 'run the rollover on the server host',
+      },
+    );
+  }
+  const current = parseCertificates(fs.readFileSync(file));
+  const wanted = dedupe(compute(current));
+  const same =
+    wanted.length === current.length && wanted.every((c, i) => c.fingerprint === current[i]!.fingerprint);
+  if (same) return `${file} already holds the right CAs`;
+  const st = fs.statSync(file);
+  writeFileAtomic(file, pemOf(wanted), { mode: (st.mode & 0o777) | MODE_PUBLIC });
+  if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+  const statement = await reloadTls(session);
+  // The reload must leave the server serving: a probe after it fails loudly if the new file was refused.
+  await probeServedCertificate(session.options.host, session.options.port);
+  return `${file} now holds ${wanted.length} CA certificate(s); ran ${statement}`;
+}
+
+async function newCa(
+  caDir: string,
+  state: RolloverState | undefined,
+  o: StageOptions,
+  now: Date,
+): Promise<StageResult> {
+  const active = openCa(caDir, o.passphrase);
+  const nextDir = path.join(caDir, NEXT_DIR);
+  // A CA already in next/ is from an interrupted run of this stage: keep it.
+  const next = fs.existsSync(path.join(nextDir, CA_FILES.meta))
+    ? openCa(nextDir, o.passphrase)
+    : initCa(nextDir, {
+        cn: nextCaName(active.root.subject),
+        org: active.meta.org,
+        key: active.meta.keyAlgorithm,
+        intermediate: active.meta.intermediate,
+        passphrase: active.meta.encrypted ? o.passphrase : undefined,
+        now,
+      });
+  const fresh: RolloverState = state ?? {
+    version: 1,
+    startedAt: now.toISOString(),
+    completed: [],
+    oldRoot: rootFacts(active),
+    history: [],
+  };
+  const summary = `made ${next.root.subject} in ${nextDir}`;
+  const done = completeStage({ ...fresh, newRoot: rootFacts(next) }, 'new-ca', summary, now);
+  writeRolloverState(caDir, done);
+  return {
+    stage: 'new-ca',
+    ran: true,
+    summary,
+    details: [`sha256 ${next.root.fingerprint}, expires ${next.root.notAfter.toISOString().slice(0, 10)}`],
+    state: done,
+  };
+}
+
+async function trustBoth(
+  caDir: string,
+  state: RolloverState,
+  o: StageOptions,
+  now: Date,
+): Promise<StageResult> {
+  const session = needSession(o, 'trust-both');
+  const active = openCa(caDir);
+  const next = openCa(path.join(caDir, NEXT_DIR));
+  const bundle = dedupe([...caCerts(active), ...caCerts(next)]);
+  const bundleFile = path.join(caDir, TRUST_BUNDLE_FILE);
+  writeFileAtomic(bundleFile, pemOf(bundle), { mode: MODE_PUBLIC });
+  const server = await rewriteServerTrust(session, (current) => [...current, ...caCerts(next)]);
+  const summary = `clients and the server trust old + new CA (${bundleFile})`;
+  const done = completeStage(state, 'trust-both', summary, now);
+  writeRolloverState(caDir, done);
+  return {
+    stage: 'trust-both',
+    ran: true,
+    summary,
+    details: [server, `give clients ${bundleFile} as their CA file now`],
+    state: done,
+  };
+}
+
+async function reissue(
+  caDir: string,
+  state: RolloverState,
+  o: StageOptions,
+  now: Date,
+): Promise<StageResult> {
+  const session = needSession(o, 'reissue');
+  let current = promoteNextCa(caDir, state, (s) => writeRolloverState(caDir, s), CA_FILES.lock);
+  const previousDir = path.join(caDir, PREVIOUS_DIR);
+  const ca = openCa(caDir, o.passphrase);
+  const old = openCa(previousDir);
+  const details: string[] = [];
+  const served = await probeServedCertificate(session.options.host, session.options.port);
+  const servedFromOld = readIndex(previousDir).find((e) => e.fingerprint === served.fingerprint);
+  if (servedFromOld) {
+    const r = await rotateServerCertificate(session, ca, { acceptIssuers: [old.issuer], now });
+    supersede(previousDir, r.before.serial, now);
+    details.push(
+      `server: re-issued ${r.names.cn} from the new CA, ran ${r.statement}, serves sha256 ${r.after.fingerprint}`,
+    );
+  } else details.push('server: already serves a certificate of the new CA');
+  const out = o.out ?? path.join(caDir, REISSUED_DIR);
+  for (const e of readIndex(previousDir)) {
+    if (e.status !== 'valid' || e.profile === 'intermediate' || new Date(e.notAfter) <= now) continue;
+    // A directory named from the CN made safe (no '..', no separator), delivered under the CA lock.
+    const dir = path.join(out, dirNameFor(e.cn, e.serial));
+    issueCertificate(
+      ca,
+      { profile: e.profile, cn: e.cn, dns: e.dnsNames, ip: e.ipAddresses, now, renewedFrom: e.serial },
+      leafDelivery(dir, { overwrite: true }),
+    );
+    supersede(previousDir, e.serial, now);
+    details.push(`${e.profile} ${e.cn}: re-issued into ${dir}/ (old serial ${e.serial} superseded)`);
+  }
+  const summary = `the new CA is active; leaves re-issued from it (old CA in ${previousDir})`;
+  current = completeStage(current, 'reissue', summary, now);
+  writeRolloverState(caDir, current);
+  return { stage: 'reissue', ran: true, summary, details, state: current };
+}
+
+async function retireOld(
+  caDir: string,
+  state: RolloverState,
+  o: StageOptions,
+  now: Date,
+): Promise<StageResult> {
+  const session = needSession(o, 'retire-old');
+  const previousDir = path.join(caDir, PREVIOUS_DIR);
+  const details: string[] = [];
+  if (fs.existsSync(previousDir)) {
+    const left = readIndex(previousDir).filter(
+      (e) => e.status === 'valid' && e.profile !== 'intermediate' && new Date(e.notAfter) > now,
+    );
+    if (left.length > 0) {
+      throw new DbtlsError(
+        'ROLLOVER_OLD_CA_IN_USE',
+        `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
+        {
+          hint: `re-issue them from the new CA (\`dbtls issue\`), then mark them revoked in ${previousDir}/index.jsonl, or wait until they expire`,
+          kind: 'check',
+          details: { serials: left.map((e) => e.serial) },
+        },
+      );
+    }
+    const old = openCa(previousDir);
+    const ca = openCa(caDir);
+    const oldPrints = new Set(caCerts(old).map((c) => c.fingerprint));
+    writeFileAtomic(path.join(caDir, TRUST_BUNDLE_FILE), pemOf(caCerts(ca)), { mode: MODE_PUBLIC });
+    details.push(
+      await rewriteServerTrust(session, (current) => [
+        ...current.filter((c) => !oldPrints.has(c.fingerprint)),
+        ...caCerts(ca),
+      ]),
+    );
+    const retired = path.join(
+      caDir,
+      RETIRED_DIR,
+      `${now.toISOString().slice(0, 10)}-${old.root.fingerprint.slice(0, 8)}`,
+    );
+    fs.mkdirSync(path.dirname(retired), { recursive: true });
+    fs.renameSync(previousDir, retired);
+    state = { ...state, retiredTo: retired };
+    details.push(`the old CA moved to ${retired}`);
+  }
+  const summary = 'the old CA is out of every trust file; the rollover is complete';
+  const done = completeStage(state, 'retire-old', summary, now);
+  writeRolloverState(caDir, done);
+  return { stage: 'retire-old', ran: true, summary, details, state: done };
+}
+
+/** Runs one stage (or reports it done). */
+export async function runStage(
+  caDir: string,
+  stage: RolloverStage,
+  o: StageOptions = {},
+): Promise<StageResult> {
+  const now = o.now ?? new Date();
+  const state = readRolloverState(caDir);
+  const decision = stageDecision(state, stage);
+  if (decision === 'done') return { stage, ran: false, summary: 'already done', details: [], state: state! };
+  if (stage === 'new-ca') return newCa(caDir, decision === 'restart' ? undefined : state, o, now);
+  if (stage === 'trust-both') return trustBoth(caDir, state!, o, now);
+  if (stage === 'reissue') return reissue(caDir, state!, o, now);
+  return retireOld(caDir, state!, o, now);
+}

@@ -1,0 +1,110 @@
+/**
+ * The server's TLS identity before it is installed: a certificate (leaf first, then intermediates), its
+ * key, and the CA file client certificates must chain to. Read from the user's files or issued by the
+ * dbtls CA, and checked before anything is written.
+ */
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import * as net from 'node:net';
+import { issueCertificate, resolveLeaf, signLeaf } from '../../ca/issue.js';
+import { openCa } from '../../ca/store.js';
+import { causeText, DbtlsError } from '../../errors.js';
+import { readUserFile } from '../../util/files.js';
+import { fingerprintOf } from './reload.js';
+
+export interface ServerMaterial {
+  /** The leaf first, then any intermediates: the server sends the whole chain. */
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** The CA(s) that client certificates must chain to (ssl_ca). */
+  readonly caPem: string;
+}
+
+export interface MaterialFacts {
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function certificates(pem: string, what: string): X509Certificate[] {
+  const blocks = pem.match(PEM_CERT) ?? [];
+  try {
+    const certs = blocks.map((b) => new X509Certificate(b));
+    if (certs.length === 0) throw new Error('no CERTIFICATE block');
+    return certs;
+  } catch (err) {
+    throw new DbtlsError('CERT_MALFORMED', `could not read the ${what}: ${causeText(err)}`, {
+      hint: 'pass PEM certificate files',
+      cause: err,
+    });
+  }
+}
+
+/** Checks the material before anything is written: parseable, key matches, leaf chains to the CA file. */
+export function checkMaterial(m: ServerMaterial): MaterialFacts {
+  const [leaf, ...intermediates] = certificates(m.certPem, 'server certificate');
+  const cas = certificates(m.caPem, 'CA certificate');
+  let keySpki: Buffer;
+  try {
+    keySpki = createPublicKey(m.keyPem).export({ type: 'spki', format: 'der' });
+  } catch (err) {
+    throw new DbtlsError('KEY_MALFORMED', `could not read the server key: ${causeText(err)}`, {
+      hint: 'pass an unencrypted PEM private key (the server cannot read encrypted keys)',
+      cause: err,
+    });
+  }
+  if (!leaf!.publicKey.export({ type: 'spki', format: 'der' }).equals(keySpki)) {
+    throw new DbtlsError(
+      'CERT_KEY_MISMATCH',
+      'could not install the server certificate: the key does not match it',
+      {
+        hint: 'pass the key that was generated with this certificate',
+      },
+    );
+  }
+  const issuers = [...intermediates, ...cas];
+  if (!issuers.some((issuer) => leaf!.checkIssued(issuer) && leaf!.verify(issuer.publicKey))) {
+    throw new DbtlsError(
+      'CERT_CHAIN_INVALID',
+      'could not install the server certificate: neither the CA file nor the chain issued it',
+      {
+        hint: 'pass --ca with the CA that signed the certificate (and include intermediates in --cert)',
+      },
+    );
+  }
+  return { fingerprint: fingerprintOf(leaf!), subject: leaf!.subject, notAfter: new Date(leaf!.validTo) };
+}
+
+/** Reads --cert/--key/--ca files (the cert file may hold the leaf followed by intermediates). */
+export function readServerMaterial(certFile: string, keyFile: string, caFile: string): ServerMaterial {
+  return {
+    certPem: readUserFile(certFile, 'server certificate').toString('utf8'),
+    keyPem: readUserFile(keyFile, 'server key').toString('utf8'),
+    caPem: readUserFile(caFile, 'CA certificate').toString('utf8'),
+  };
+}
+
+export interface IssueServerOptions {
+  readonly caDir: string;
+  readonly passphrase?: string | undefined;
+  /** The host the clients connect to: the CN, and a DNS or IP subject alternative name. */
+  readonly host: string;
+  readonly dns?: readonly string[];
+  readonly ip?: readonly string[];
+  readonly days?: number | undefined;
+  /** Sign without recording in the CA (for --dry-run): the real run issues another certificate. */
+  readonly preview?: boolean;
+}
+
+/** A server certificate from the dbtls CA, for the names clients use (verify-full checks them). */
+export function issueServerMaterial(o: IssueServerOptions): ServerMaterial {
+  const ca = openCa(o.caDir, o.passphrase);
+  const hostIsIp = net.isIP(o.host) !== 0;
+  const dns = [...new Set([...(hostIsIp ? [] : [o.host]), ...(o.dns ?? [])])];
+  const ip = [...new Set([...(hostIsIp ? [o.host] : []), ...(o.ip ?? [])])];
+  const req = { profile: 'server' as const, cn: o.host, dns, ip, ...(o.days ? { days: o.days } : {}) };
+  const issued = o.preview ? signLeaf(ca, resolveLeaf(ca, req), new Set()) : issueCertificate(ca, req);
+  if (!issued.keyPem) throw new Error('the CA returned no private key for a new server certificate');
+  return { certPem: issued.chainPem, keyPem: issued.keyPem, caPem: issued.caPem };
+}
