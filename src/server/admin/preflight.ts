@@ -25,8 +25,19 @@ export interface PrivilegeNeed {
 /** The operations whose privileges dbtls checks, and docs/server.md lists. */
 export type Operation = 'rotate' | 'require' | 'users' | 'enable' | 'secure';
 
+/** What a run of an operation will do beyond its core: only a run that sets require_secure_transport needs SET GLOBAL. */
+export interface OperationScope {
+  /** Whether the run sets require_secure_transport (secure and enable without --no-require-secure-transport). */
+  readonly setsGlobal?: boolean;
+}
+
 /** The privileges each operation needs on this server (MariaDB KB and MySQL manual, per statement). */
-export function privilegeNeeds(caps: ServerCapabilities, op: Operation): PrivilegeNeed[] {
+export function privilegeNeeds(
+  caps: ServerCapabilities,
+  op: Operation,
+  scope: OperationScope = {},
+): PrivilegeNeed[] {
+  const setsGlobal = scope.setsGlobal ?? true;
   const mariadb = caps.version.flavor === 'mariadb';
   const reload: PrivilegeNeed = {
     privilege: caps.reloadPrivilege,
@@ -54,9 +65,9 @@ export function privilegeNeeds(caps: ServerCapabilities, op: Operation): Privile
     case 'require':
       return [readAccounts, alterUser];
     case 'enable':
-      return [reload, setGlobal];
+      return setsGlobal ? [reload, setGlobal] : [reload];
     case 'secure':
-      return [reload, readAccounts, alterUser, setGlobal];
+      return setsGlobal ? [reload, readAccounts, alterUser, setGlobal] : [reload, readAccounts, alterUser];
   }
 }
 
@@ -152,10 +163,11 @@ export async function currentGrants(session: SqlSession): Promise<string[]> {
 export async function checkPrivileges(
   session: SqlSession & { readonly capabilities: ServerCapabilities; readonly account: Account },
   op: Operation,
+  scope: OperationScope = {},
 ): Promise<void> {
   const missing = missingPrivileges(
     parseGrants(await currentGrants(session)),
-    privilegeNeeds(session.capabilities, op),
+    privilegeNeeds(session.capabilities, op, scope),
   );
   if (missing.length === 0) return;
   const name = `'${session.account.user}'@'${session.account.host}'`;

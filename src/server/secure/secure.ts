@@ -208,7 +208,7 @@ export async function secure(admin: SessionOptions, options: SecureOptions): Pro
     const o: ResolvedSecureOptions = { ...options, caDir, dir: paths.dir, configFile: paths.configFile };
     // Every account must exist, the admin hold the privileges and the paths be writable before anything changes.
     for (const account of o.users) await accountRequirement(session, session.capabilities, account);
-    await checkPrivileges(session, 'secure');
+    await checkPrivileges(session, 'secure', { setsGlobal: o.requireSecureTransport });
     checkWritable([
       { path: caDir, what: 'the CA directory' },
       { path: o.dir, what: "the server's certificate directory" },

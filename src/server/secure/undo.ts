@@ -258,7 +258,10 @@ export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise
     try {
       // Before any change: the option files decide which directories must stay.
       chain = await serverOptionChain(session, o.serverConfig);
-      await checkPrivileges(session, 'secure');
+      // Undo sets require_secure_transport only to put back an OFF that secure changed.
+      const setsGlobal =
+        record.requireSecureTransportBefore !== undefined && record.requireSecureTransportBefore !== 'ON';
+      await checkPrivileges(session, 'secure', { setsGlobal });
       checkWritable([
         ...record.files.map((f) => ({ path: f.path, what: 'a file secure wrote' })),
         ...record.createdDirs.map((d) => ({ path: d, what: 'a client certificate directory' })),

@@ -255,7 +255,7 @@ export async function enableTls(
   const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
   const base = { plan, material, restarted: false };
   if (run.dryRun) return { ...base, written: [], restartPending: plan.restartRequired, served: undefined };
-  await checkPrivileges(session, 'enable');
+  await checkPrivileges(session, 'enable', { setsGlobal: o.requireSecureTransport });
   checkWritable([
     ...plan.files.map((f) => ({ path: f.path, what: 'a server TLS file' })),
     {

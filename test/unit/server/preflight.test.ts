@@ -102,6 +102,19 @@ describe('privilege preflight', () => {
     it(name, () => assert.deepEqual(missing(caps, op, lines), expected));
   }
 
+  it('a run that leaves require_secure_transport alone needs no SUPER / SYSTEM_VARIABLES_ADMIN', () => {
+    const grants = parseGrants([
+      'GRANT RELOAD, CREATE USER ON *.* TO `ops`@`%`',
+      'GRANT SELECT ON `mysql`.`global_priv` TO `ops`@`%`',
+    ]);
+    assert.deepEqual(missingPrivileges(grants, privilegeNeeds(mariadb, 'secure', { setsGlobal: false })), []);
+    assert.deepEqual(missingPrivileges(grants, privilegeNeeds(mariadb, 'enable', { setsGlobal: false })), []);
+    assert.deepEqual(
+      missingPrivileges(grants, privilegeNeeds(mariadb, 'secure')).map((m) => m.privilege),
+      ['SUPER'],
+    );
+  });
+
   it('one GRANT statement per object, with the account quoted', () => {
     const needs = privilegeNeeds(mariadb, 'secure');
     assert.deepEqual(grantStatements(needs, { user: "o'ps", host: '%' }), [
