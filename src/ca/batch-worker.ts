@@ -4,14 +4,14 @@
  * or with the error as plain fields (a DbtlsError loses its class crossing threads).
  */
 import { parentPort } from 'node:worker_threads';
-import { isDbtlsError } from '../errors.js';
+import { type ErrorCode, isDbtlsError } from '../errors.js';
 import { runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 
 /** What a shard worker posts back. */
 export type ShardMessage =
   | { readonly kind: 'progress'; readonly done: number }
   | { readonly kind: 'done'; readonly results: ShardResult[] }
-  | { readonly kind: 'failed'; readonly code?: string; readonly message: string; readonly hint?: string };
+  | { readonly kind: 'failed'; readonly code?: ErrorCode; readonly message: string; readonly hint?: string };
 
 const port = parentPort;
 if (port) {

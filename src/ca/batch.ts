@@ -301,7 +301,7 @@ class ShardWorker {
         else if (m.kind === 'done') resolve(m.results);
         else {
           const hint = m.hint ? { hint: m.hint } : {};
-          reject(new DbtlsError(m.code ?? 'BATCH_FAILED', m.message, { ...hint, kind: 'runtime' }));
+          reject(new DbtlsError(m.code ?? 'BATCH_FAILED', m.message, hint));
         }
       });
       this.worker.postMessage(job);

@@ -117,10 +117,14 @@ function shippedFile(name: string): string {
     if (fs.existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new DbtlsError('FILE_NOT_FOUND', `could not find deploy/prometheus/${name} in the dbtls package`, {
-    hint: 'reinstall dbtls; the file ships with it',
-    kind: 'runtime',
-  });
+  throw new DbtlsError(
+    'PACKAGE_FILE_MISSING',
+    `could not find deploy/prometheus/${name} in the dbtls package`,
+    {
+      hint: 'reinstall dbtls; the file ships with it',
+      kind: 'runtime',
+    },
+  );
 }
 
 export const commands: Command[] = [exporterCommand];

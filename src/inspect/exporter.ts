@@ -177,7 +177,10 @@ async function handle(
   } catch (err) {
     const failure = isDbtlsError(err)
       ? { code: err.code, message: err.message }
-      : { code: 'INSPECT_FAILED', message: `could not inspect ${formatTarget(endpoint)}: ${causeText(err)}` };
+      : {
+          code: 'INSPECT_FAILED' as const,
+          message: `could not inspect ${formatTarget(endpoint)}: ${causeText(err)}`,
+        };
     outcome = { failure, seconds: seconds() };
     own.errors.inc({ code: failure.code });
     log(

@@ -10,7 +10,7 @@
  * host name and the credentialed checks, in 5 connections per target; `details: true` enumerates every
  * accepted suite as a single inspection does.
  */
-import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
+import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { formatTarget, type InspectOptions, prepareInspection } from './inspect.js';
 import type { Endpoint } from './probe.js';
 import { failsAt, type InspectReport, SEVERITIES, type Severity } from './report.js';
@@ -44,7 +44,7 @@ export interface FleetOptions {
 /** A target that could not be inspected: the error `inspect` threw, as the CLI would print it. */
 export interface FailedInspection {
   readonly target: string;
-  readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly hint?: string };
 }
 
 export type FleetEntry = InspectReport | FailedInspection;

@@ -4,7 +4,7 @@
  * login that reads whether plaintext logins are allowed (a real plaintext attempt only on explicit opt-in);
  * finally the findings. Options are resolved once into a readonly object.
  */
-import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
+import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
 import { peerText, printable } from '../util/safe-text.js';
@@ -153,10 +153,10 @@ async function sessionPart(
   endpoint: Endpoint,
   o: Resolved,
   certificate: CertificateFacts | null,
-): Promise<{ session?: SessionPosture; sessionError?: { code: string; message: string } }> {
+): Promise<{ session?: SessionPosture; sessionError?: { code: ErrorCode; message: string } }> {
   if (!o.credentials) return {};
   const mode = SSL_MODES[o.sslMode];
-  const refuse = (code: string, message: string) => ({ sessionError: { code, message } });
+  const refuse = (code: ErrorCode, message: string) => ({ sessionError: { code, message } });
   if (!certificate)
     return refuse(
       'TLS_NOT_OFFERED',

@@ -51,7 +51,6 @@ export function readFirstPacket(socket: Socket, what: string): Promise<RawPacket
           `could not read the ${what}: the server closed the connection after ${buffered.length} bytes${describeBytes(buffered)}`,
           {
             hint: 'check that the port is a MySQL or MariaDB server port',
-            kind: 'runtime',
           },
         ),
       );
@@ -69,7 +68,6 @@ export function readFirstPacket(socket: Socket, what: string): Promise<RawPacket
             `could not read the ${what}: not a MySQL packet${describeBytes(buffered)}`,
             {
               hint: 'check that the port is a MySQL or MariaDB server port (this one speaks another protocol)',
-              kind: 'runtime',
             },
           ),
         );

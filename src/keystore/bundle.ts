@@ -71,7 +71,7 @@ export function buildBundle(input: readonly X509Certificate[], options: BundleOp
     }
     if (new Date(c.validTo).getTime() <= now.getTime()) {
       throw new DbtlsError(
-        'CERT_EXPIRED',
+        'BUNDLE_CERT_EXPIRED',
         `could not bundle ${commonName(c.subject)}: it expired on ${new Date(c.validTo).toISOString()}`,
         {
           hint: 'leave the expired certificate out, or get its successor from the CA',

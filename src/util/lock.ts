@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DbtlsError } from '../errors.js';
+import { DbtlsError, type ErrorCode } from '../errors.js';
 
 const RETRY_MS = 5;
 /** Long enough for a batch issuance of thousands of certificates by another process. */
@@ -47,7 +47,7 @@ function tryAcquire(lockFile: string): boolean {
 /** The lock's directory is missing, a file (`--ca-dir /dev/null`) or not writable: bad input, not a crash. */
 function lockPathError(lockFile: string, code: string | undefined, cause: unknown): unknown {
   const dir = path.dirname(lockFile);
-  const why: Record<string, [string, string]> = {
+  const why: Record<string, [ErrorCode, string]> = {
     ENOTDIR: ['DIR_INVALID', `${dir} is not a directory`],
     ENOENT: ['DIR_INVALID', `${dir} does not exist`],
     EACCES: ['PERMISSION_DENIED', `${dir} is not writable by this user`],

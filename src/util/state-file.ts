@@ -3,11 +3,11 @@
  * the version this code writes, and a typed error naming the file when one is damaged.
  */
 import * as fs from 'node:fs';
-import { DbtlsError } from '../errors.js';
+import { DbtlsError, type ErrorCode } from '../errors.js';
 
 export interface StateFileKind<T> {
   /** The error code for a damaged file (`ROLLOVER_STATE_MALFORMED`). */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** What the user can do about a damaged file. */
   readonly hint: string;
   /** Whether the parsed JSON has the shape this code writes. */

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { causeText } from '../../errors.js';
 import { MODE_SECRET, writeFileAtomic } from '../../util/files.js';
-import { readStateFile } from '../../util/state-file.js';
+import { readStateFile, type StateFileKind } from '../../util/state-file.js';
 import type { Account, AdminSession, SqlSession } from '../admin/session.js';
 import { accountSql } from '../admin/sql.js';
 import {
@@ -107,7 +107,7 @@ export interface Recovery {
   readonly message: string;
 }
 
-const JOURNAL_KIND = {
+const JOURNAL_KIND: StateFileKind<RequireJournal> = {
   code: 'REQUIRE_JOURNAL_MALFORMED',
   hint: 'remove the file; then check the account with `dbtls users ADMIN_TARGET`',
   valid: (j: RequireJournal) => j.version === 1 && typeof j.account?.user === 'string',

@@ -122,7 +122,7 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
   } catch (err) {
     if (err instanceof DbtlsError) throw err;
     throw new DbtlsError(
-      'CONNECT_FAILED',
+      'CONNECTION_FAILED',
       `could not connect to ${where(o)} as ${o.user}: ${causeText(err)}`,
       {
         hint: 'check the socket path and the credentials',

@@ -154,9 +154,6 @@ export async function rotateServerCertificate(
       throw new DbtlsError(
         'KEY_MISMATCH',
         'could not install the new certificate: its key does not match it',
-        {
-          kind: 'runtime',
-        },
       );
     }
     let result: { statement: string; served: ServedCertificate };

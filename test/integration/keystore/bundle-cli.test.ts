@@ -89,7 +89,7 @@ test('bundle refuses an expired CA, and a link whose signature fails (two CAs, o
   assert.equal(r.code, 2);
   assert.match(
     r.stderr,
-    /^error\[CERT_EXPIRED\]: could not bundle dbtls expired CA: it expired on 2021-01-01/,
+    /^error\[BUNDLE_CERT_EXPIRED\]: could not bundle dbtls expired CA: it expired on 2021-01-01/,
   );
   assert.match(r.stderr, /\nhint: /);
   const shown = await runCli(['bundle', 'show', expired]);

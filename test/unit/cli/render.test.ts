@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { colorWanted, createRenderer, redacting } from '../../../src/cli/render.js';
-import { DbtlsError } from '../../../src/errors.js';
+import { DbtlsError, type ErrorCode } from '../../../src/errors.js';
 
 function capture(isTTY: boolean) {
   const out = { stdout: '', stderr: '' };
@@ -51,7 +51,7 @@ describe('the renderer', () => {
   it('error: `error[CODE]: message`, `hint: …`, and the exit code of the error kind', () => {
     const { out, render } = capture(false);
     const code = render.error(
-      new DbtlsError('BAD_PEM', 'could not read a.pem: not PEM', { hint: 'check the file' }),
+      new DbtlsError('BAD_PEM' as ErrorCode, 'could not read a.pem: not PEM', { hint: 'check the file' }),
     );
     assert.equal(code, 2);
     assert.equal(out.stderr, 'error[BAD_PEM]: could not read a.pem: not PEM\nhint: check the file\n');
@@ -75,7 +75,7 @@ describe('the renderer prints network text inert and redacts DSN passwords (issu
     const { out, render } = capture(false);
     render.lines(`a ${hostile}`, 'two\nlines');
     render.warn(hostile);
-    render.error(new DbtlsError('X', `could not x: ${hostile}`, { hint: hostile }));
+    render.error(new DbtlsError('X' as ErrorCode, `could not x: ${hostile}`, { hint: hostile }));
     assert.equal(out.stdout, 'a v1\\x1b[2J\\x1b]0;t\\x07\\u{202e}gnp\\x9b\ntwo\nlines\n');
     assert.doesNotMatch(out.stderr, /[\x1b\x07\u202e\x9b]/u);
     assert.match(out.stderr, /^error\[X\]: could not x: v1\\x1b\[2J/m);
@@ -93,7 +93,9 @@ describe('the renderer prints network text inert and redacts DSN passwords (issu
     const r = redacting(render, ['s3cr%t', 's3cr@t']);
     r.lines('target mysql://u:pw-1@h:3306/db');
     r.json({ target: 'mysql://u:pw-2@h', echoed: 'argv s3cr@t and s3cr%t' });
-    r.error(new DbtlsError('X', 'could not run dbtls conect s3cr@t', { hint: 'mysql://a:pw-3@b' }));
+    r.error(
+      new DbtlsError('X' as ErrorCode, 'could not run dbtls conect s3cr@t', { hint: 'mysql://a:pw-3@b' }),
+    );
     assert.doesNotMatch(out.stdout + out.stderr, /pw-[123]|s3cr/);
     assert.deepEqual(JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))), {
       target: 'mysql://u:***@h',

@@ -53,7 +53,7 @@ test('refuses a leaf, an expired CA, and with --verify a missing root', () => {
   );
   assert.equal(
     codeOf(() => buildBundle(certs(pki.ca), { now: new Date('2300-01-01T00:00:00Z') })),
-    'CERT_EXPIRED',
+    'BUNDLE_CERT_EXPIRED',
   );
   assert.equal(buildBundle(certs(chain.intermediate)).complete, false);
   assert.equal(
