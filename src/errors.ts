@@ -138,7 +138,6 @@ export const ERROR_CODES = Object.freeze({
   PASSPHRASE_REQUIRED: input('the CA key is encrypted (or is to be) and no passphrase was given'),
   PASSPHRASE_TOO_LONG: input('a passphrase over 1,024 bytes'),
   PASSWORD_EMPTY: input('an empty password'),
-  PASSWORD_IN_ARGV: input('a password written in the target on the command line'),
   PASSWORD_REQUIRED: input('a keystore password is needed and none was given'),
   PATH_INVALID: input('a path given cannot be used (too long, a loop, not writable)'),
   PEM_MALFORMED: input('PEM text that cannot be parsed'),
@@ -226,6 +225,8 @@ export type KindOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]['kind'];
  */
 export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
   CONNECT_FAILED: 'CONNECTION_FAILED',
+  // A password in an admin DSN: the one target resolver (src/tls/settings.ts) raises the client's code.
+  PASSWORD_IN_ARGV: 'TARGET_PASSWORD_IN_DSN',
   SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
 });
 

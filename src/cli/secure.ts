@@ -50,14 +50,18 @@ async function admin(p: Parsed, ctx: CommandContext, target: string): Promise<Se
   const password = await adminPassword(p, ctx);
   // The admin session's CA is decided by secure itself (our CA once it exists); verify-full needs none here.
   const sslMode = str(p, 'ssl-mode');
-  const options = resolveAdminTarget(target, {
-    sslMode: sslMode ?? 'trust',
-    ca: str(p, 'admin-ca'),
-    user: str(p, 'admin-user'),
-    socket: str(p, 'socket'),
-    password,
-    caOption: '--admin-ca',
-  });
+  const options = resolveAdminTarget(
+    target,
+    {
+      sslMode: sslMode ?? 'trust',
+      ca: str(p, 'admin-ca'),
+      user: str(p, 'admin-user'),
+      socket: str(p, 'socket'),
+      password,
+      caOption: '--admin-ca',
+    },
+    ctx.env,
+  );
   return sslMode ? options : { ...options, tls: { mode: 'verify-full', ca: options.tls.ca } };
 }
 

@@ -84,16 +84,20 @@ export async function adminSessionOptions(
 ): Promise<SessionOptions> {
   const prefix = o.tlsPrefix ?? '';
   const fallbackCa = o.defaultCa && fs.existsSync(o.defaultCa) ? o.defaultCa : undefined;
-  return resolveAdminTarget(target, {
-    sslMode: str(p, 'ssl-mode'),
-    ca: str(p, `${prefix}ca`) ?? fallbackCa,
-    cert: str(p, `${prefix}cert`),
-    key: str(p, `${prefix}key`),
-    user: str(p, 'user'),
-    socket: str(p, 'socket'),
-    password: await adminPassword(p, ctx),
-    caOption: `--${prefix}ca`,
-  });
+  return resolveAdminTarget(
+    target,
+    {
+      sslMode: str(p, 'ssl-mode'),
+      ca: str(p, `${prefix}ca`) ?? fallbackCa,
+      cert: str(p, `${prefix}cert`),
+      key: str(p, `${prefix}key`),
+      user: str(p, 'user'),
+      socket: str(p, 'socket'),
+      password: await adminPassword(p, ctx),
+      caOption: `--${prefix}ca`,
+    },
+    ctx.env,
+  );
 }
 
 /** Opens the admin session for ADMIN_TARGET, runs `fn`, and always closes the session. */

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets.js';
 import { DbtlsError } from '../errors.js';
+import { isDsn } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
 import { flag, type OptionSpec, parse, required, str } from './args.js';
@@ -52,7 +53,7 @@ export const snippetCommand: Command = {
     const ksType = str(p, 'keystore-type');
     // A DSN target (mysql://user@host:port/db?ssl-mode=..&ssl-ca=..) gives defaults; flags win. Only what the
     // DSN itself says is taken: no environment, no option file (the snippet is for another machine).
-    const dsn = /^(mysql|mariadb):\/\//i.test(target) ? parseTarget(target, {}, {}) : undefined;
+    const dsn = isDsn(target) ? parseTarget(target, {}, {}) : undefined;
     const fromDsn = (key: string) => dsn?.sources?.[key] === 'dsn';
     const modeText = str(p, 'ssl-mode') ?? (dsn && fromDsn('mode') ? dsn.tls.mode : undefined);
     if (modeText === undefined) required(p, 'ssl-mode', SNIPPET_USAGE);

@@ -4,10 +4,11 @@
  * by SslMode (src/deploy/snippets/*.ts); a mode a client cannot express is refused with the reason, a mode
  * it can only express more strictly comes with a warning saying so. Nothing falls back to plaintext.
  */
-import { isIP } from 'node:net';
 import { DbtlsError } from '../errors.js';
+import { isDsn, parseTargetText } from '../tls/dsn.js';
 import { DEFAULT_PORT } from '../tls/settings.js';
 import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.js';
+import { redactDsnPasswords } from '../util/safe-text.js';
 import { mariadbCli, myCnf, mysqlCli } from './snippets/cli.js';
 import { goSqlDriver } from './snippets/go.js';
 import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
@@ -69,19 +70,20 @@ export interface Snippet {
   readonly warnings: readonly string[];
 }
 
+/**
+ * The host and port a snippet's client dials: `host[:port]` or `[v6]:port` read by the one target parser
+ * (src/tls/dsn.ts). A DSN is the CLI's to take apart (its settings become the request's fields).
+ */
 export function parseHostPort(target: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:/?#@\s]+)(?::(\d+))?$/.exec(target);
-  const port = m?.[2] === undefined ? DEFAULT_PORT : Number(m[2]);
-  if (!m || port < 1 || port > 65535 || (target.startsWith('[') && isIP(m[1]!) !== 6)) {
+  if (isDsn(target)) {
     throw new DbtlsError(
       'TARGET_INVALID',
-      `could not read the target ${JSON.stringify(target)}: expected host[:port]`,
-      {
-        hint: 'give a host name or address, for example db.example.com:3306 or [::1]:3306',
-      },
+      `could not read the target ${JSON.stringify(redactDsnPasswords(target))}: expected host[:port]`,
+      { hint: 'give a host name or address, for example db.example.com:3306 or [::1]:3306' },
     );
   }
-  return { host: m[1]!, port };
+  const layer = parseTargetText(target);
+  return { host: layer.host ?? '', port: Number(layer.port ?? DEFAULT_PORT) };
 }
 
 function storeType(file: string | undefined, given: KeystoreType | undefined): KeystoreType {

@@ -20,7 +20,8 @@ export type Key =
   | 'database'
   | 'port'
   | 'password'
-  | 'host';
+  | 'host'
+  | 'socket';
 export type Layer = Partial<Record<Key, string>>;
 
 /** DSN query keys, normalized (lowercase, no - or _), to settings. */
@@ -60,10 +61,15 @@ export function parsePort(text: string, origin: string): string {
   return text;
 }
 
+/** Whether the target text is a URL (`mysql://…`, or another scheme that parseTargetText refuses). */
+export function isDsn(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+}
+
 /** The DSN or host[:port] text as a settings layer. */
 export function parseTargetText(text: string): Layer {
   const layer: Layer = {};
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+  if (isDsn(text)) {
     let url: URL;
     try {
       url = new URL(text);

@@ -19,6 +19,9 @@
  * did not name. A password inside the DSN (`user:pass@`) is refused: the DSN is argv, and argv is visible
  * to every user of the machine (ps) and lands in shell history.
  * Mutual TLS is on when a client certificate and key are given, unless mutualTls=disable says otherwise.
+ *
+ * The server commands resolve their ADMIN_TARGET here too (parseAdminTarget): the same layers, plus the
+ * unix socket (--socket, my.cnf socket=), the admin user root by default, and `preferred` refused.
  */
 import { DbtlsError } from '../errors.js';
 import { type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
@@ -29,6 +32,7 @@ import {
   type MutualTls,
   parseMutualTls,
   parseSslMode,
+  SSL_MODES,
   type SslMode,
 } from './ssl-mode.js';
 
@@ -53,6 +57,8 @@ export interface Target {
   readonly database?: string;
   readonly tls: TlsSettings;
   readonly password?: string;
+  /** A unix socket path (admin targets only: the server commands may run on the server host). */
+  readonly socket?: string;
   /** Where each resolved setting came from, for `--json` and for debugging surprises. */
   readonly sources?: Readonly<Record<string, SettingSource>>;
 }
@@ -72,6 +78,10 @@ export interface TargetFlags {
   readonly database?: string;
   readonly port?: number;
   readonly defaultsFile?: string;
+  /** Admin targets: the server's unix socket. */
+  readonly socket?: string;
+  /** A password the caller read from a file (--password-file): never a flag value itself. */
+  readonly password?: string;
 }
 
 export const DEFAULT_PORT = 3306;
@@ -124,9 +134,12 @@ function flagLayer(flags: TargetFlags): Layer {
     'minVersion',
     'user',
     'database',
+    'socket',
+    'password',
   ] as const) {
     const v = flags[k];
-    if (v !== undefined && v !== '') l[k] = v;
+    // An empty password read from a file is a password (the account may have none); other empty flags are unset.
+    if (v !== undefined && (v !== '' || k === 'password')) l[k] = v;
   }
   if (flags.port !== undefined) l.port = String(flags.port);
   return l;
@@ -147,6 +160,7 @@ function mycnfLayer(file: string): Layer {
   set('host', 'host');
   set('port', 'port');
   set('database', 'database');
+  set('socket', 'socket');
   // ssl-verify-server-cert is MariaDB's verify-full; ssl=0 / skip-ssl is disable; ssl-mode wins over both.
   const verify = o.get('ssl-verify-server-cert');
   if (verify !== undefined && !/^(0|false|off)$/i.test(verify)) l.mode = 'verify-full';
@@ -182,6 +196,14 @@ function envLayer(env: NodeJS.ProcessEnv): Layer {
   return l;
 }
 
+/** What the caller resolves the target for: the server commands' admin session differs from a client's. */
+export interface TargetUse {
+  /** The user when no layer names one. */
+  readonly defaultUser?: string;
+  /** Whether a unix socket may be given (flag or my.cnf `socket=`). */
+  readonly socket?: boolean;
+}
+
 /**
  * The Target for `text` (host[:port] or DSN) with flags, my.cnf and environment merged by precedence.
  * Throws TARGET_INVALID, TARGET_PASSWORD_IN_DSN, SSL_MODE_UNKNOWN, SSL_MODE_INVALID, TLS_VERSION_*.
@@ -190,6 +212,7 @@ export function parseTarget(
   text: string,
   flags: TargetFlags = {},
   env: NodeJS.ProcessEnv = process.env,
+  use: TargetUse = {},
 ): Target {
   const defaultsFile = flags.defaultsFile ?? env[SETTINGS_ENV.defaultsFile];
   const layers: [SettingSource, Layer][] = [
@@ -225,7 +248,8 @@ export function parseTarget(
   const servername = pick('servername');
   const minText = pick('minVersion');
   const minVersion = minText === undefined ? DEFAULT_TLS_MIN : parseTlsMinVersion(minText);
-  const user = pick('user');
+  const user = pick('user') ?? use.defaultUser;
+  const socket = use.socket ? pick('socket') : undefined;
   const database = pick('database');
   const password = pick('password');
   const tls: TlsSettings = Object.freeze({
@@ -243,7 +267,55 @@ export function parseTarget(
     ...(user !== undefined ? { user } : {}),
     ...(database !== undefined ? { database } : {}),
     ...(password !== undefined ? { password } : {}),
+    ...(socket !== undefined ? { socket } : {}),
     tls,
     sources: Object.freeze(sources),
   });
+}
+
+/** Admin tasks are done as root unless told otherwise, like the mysql CLI on the server host. */
+const DEFAULT_ADMIN_USER = 'root';
+
+/** An ssl-mode for an admin session: the shared model minus `preferred`, which can send the password in clear. */
+export function parseAdminSslMode(text: string): Exclude<SslMode, 'preferred'> {
+  const mode = parseSslMode(text);
+  if (mode === 'preferred') throw preferredRefused();
+  return mode;
+}
+
+function preferredRefused(): DbtlsError {
+  return new DbtlsError(
+    'SSL_MODE_INVALID',
+    'could not use ssl-mode preferred for an admin session: it falls back to plaintext',
+    {
+      hint: 'use --ssl-mode verify-full --ca F (or --ssl-mode disable / --socket PATH when the server has no TLS yet)',
+    },
+  );
+}
+
+/**
+ * The ADMIN_TARGET of the server commands: parseTarget with the admin profile (user root by default, the
+ * unix socket allowed, `preferred` refused), and a CA required at once for verify-ca/verify-full over TCP.
+ * `caFlag` names the option that gives the CA in the calling command, for the hint.
+ */
+export function parseAdminTarget(
+  text: string,
+  flags: TargetFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  caFlag = '--ca',
+): Target {
+  const target = parseTarget(text, flags, env, { defaultUser: DEFAULT_ADMIN_USER, socket: true });
+  const { mode, ca } = target.tls;
+  if (mode === 'preferred') throw preferredRefused();
+  if (!target.socket && SSL_MODES[mode].verifiesChain && !ca) {
+    throw new DbtlsError(
+      // One code per failure: the same as a client's verify-full without a CA (was SSL_CA_REQUIRED).
+      'TLS_CA_REQUIRED',
+      `could not connect to ${target.host}:${target.port} with ssl-mode ${mode}: no CA certificate given`,
+      {
+        hint: `pass ${caFlag} FILE; when the server has no TLS yet, use --socket PATH on the server host or say --ssl-mode disable explicitly`,
+      },
+    );
+  }
+  return target;
 }

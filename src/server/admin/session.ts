@@ -1,14 +1,15 @@
 /**
  * SQL sessions for server administration: the admin session that `server`, `users` and `require` keep
- * open, and the second session the lockout guard opens as another account. mysql2 does the wire work;
- * this module decides TLS once, from the ssl-mode, so that an admin password never crosses an
- * unverified link unless the user chose that explicitly.
+ * open, and the second session the lockout guard opens as another account. The `mariadb` connector does
+ * the wire work (over TCP behind src/client's own TLS upgrade); TLS is decided once, from the ssl-mode, by
+ * src/tls/options.ts, so that an admin password never crosses an unverified link unless the user chose that
+ * explicitly.
  */
-import * as fs from 'node:fs';
-import type { ConnectionOptions } from 'mysql2';
-import { type Connection, createConnection } from 'mysql2/promise';
+import mariadb, { type Connection, type ConnectionConfig } from 'mariadb';
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError } from '../../errors.js';
+import { loadTlsMaterial, nodeTlsOptions } from '../../tls/options.js';
+import type { TlsMinVersion, TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import {
   type Flavor,
@@ -27,6 +28,9 @@ export interface SessionTls {
   readonly ca?: string | undefined;
   readonly cert?: string | undefined;
   readonly key?: string | undefined;
+  /** The name the certificate must match when it differs from the host dialled. */
+  readonly servername?: string;
+  readonly minVersion?: TlsMinVersion;
 }
 
 export interface SessionOptions {
@@ -70,38 +74,40 @@ export interface AdminSession extends SqlSession {
 }
 
 /** TLS 1.2 minimum: older versions are deprecated by RFC 8996. */
-const MIN_TLS_VERSION = 'TLSv1.2';
+const MIN_TLS_VERSION: TlsMinVersion = 'TLSv1.2';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** mysql2 options for the unix socket: local, so TLS does not apply. */
-function socketConnectionOptions(o: SessionOptions): ConnectionOptions {
+/** The session's TLS settings in the shared model (src/tls/settings.ts), for src/tls/options.ts. */
+function tlsSettings(tls: SessionTls): TlsSettings {
   return {
-    ...(o.socketTls && o.tls.mode !== 'disable' ? { ssl: socketSsl(o.tls) } : {}),
+    mode: tls.mode,
+    mutualTls: tls.cert ? 'enable' : 'disable',
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+    minVersion: tls.minVersion ?? MIN_TLS_VERSION,
+  };
+}
+
+/**
+ * The connector's options for the unix socket. TLS does not apply there except for a check login
+ * (socketTls): then the node TLS options come from the same mode logic as every other connection, with
+ * the certificate checked against 'localhost'; the connector fails closed before sending credentials when
+ * the server offers no TLS (ER_SERVER_SSL_DISABLED), and node verifies before 'secureConnect'.
+ */
+function socketConnectionOptions(o: SessionOptions): ConnectionConfig {
+  const settings = tlsSettings(o.tls);
+  return {
+    ...(o.socketTls && o.tls.mode !== 'disable'
+      ? { ssl: nodeTlsOptions(settings, loadTlsMaterial(settings), 'localhost') }
+      : {}),
     socketPath: o.socket,
     user: o.user,
     password: o.password ?? '',
     connectTimeout: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     multipleStatements: false,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
-  };
-}
-
-/**
- * mysql2's TLS options for a unix socket (the server's certificate is checked against 'localhost'): the
- * same ssl-mode guarantees as over TCP; mysql2 fails closed before sending credentials when the server
- * offers no TLS (FACTS.md).
- */
-function socketSsl(tls: SessionTls): NonNullable<ConnectionOptions['ssl']> {
-  const read = (file: string | undefined) => (file ? fs.readFileSync(file) : undefined);
-  return {
-    ...(tls.ca ? { ca: read(tls.ca) } : {}),
-    ...(tls.cert ? { cert: read(tls.cert), key: read(tls.key) } : {}),
-    rejectUnauthorized: tls.mode !== 'trust',
-    verifyIdentity: tls.mode === 'verify-full',
-    minVersion: MIN_TLS_VERSION,
-  };
+  } as ConnectionConfig;
 }
 
 function where(o: SessionOptions): string {
@@ -110,15 +116,14 @@ function where(o: SessionOptions): string {
 
 /**
  * Opens a session. Over TCP it is the shared client (src/client/connect.ts): the ssl-mode is enforced there,
- * with no credential byte before verified TLS and the host name checked against the address dialled
- * (mysql2's verifyIdentity checks "localhost" for an IP target). Over the unix socket, where TLS does not
- * apply, mysql2 does the work.
+ * with no credential byte before verified TLS and the host name checked against the address dialled.
+ * Over the unix socket, where TLS applies only to a check login, the same connector dials the socket.
  */
 export async function openSession(o: SessionOptions): Promise<SqlSession> {
   if (!o.socket) return openTcpSession(o);
   let conn: Connection;
   try {
-    conn = await createConnection(socketConnectionOptions(o));
+    conn = await mariadb.createConnection(socketConnectionOptions(o));
   } catch (err) {
     if (err instanceof DbtlsError) throw err;
     throw new DbtlsError(
@@ -135,15 +140,19 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
   conn.on('error', () => {
     // A server-side kill after we are done must not crash the process.
   });
-  // The TLS protocol when the stream was upgraded (a TLSSocket), for the check login's report.
-  const stream = (conn as unknown as { connection?: { stream?: { getProtocol?: () => string | null } } })
-    .connection?.stream;
-  const cipher = stream?.getProtocol?.();
+  let tlsProtocol: string | undefined;
+  try {
+    // The check login's report: the protocol the server says this session negotiated.
+    if (o.socketTls) tlsProtocol = await sessionTlsVersion(conn);
+  } catch (err) {
+    conn.destroy();
+    throw sqlFailed("SHOW SESSION STATUS LIKE 'Ssl_version'", o, err);
+  }
   return {
-    tlsProtocol: cipher ?? undefined,
+    tlsProtocol,
     async query(sql) {
       try {
-        const [rows] = await conn.query({ sql, rowsAsArray: false });
+        const rows: unknown = await conn.query(sql);
         return Array.isArray(rows) ? (rows as Row[]) : [];
       } catch (err) {
         throw sqlFailed(sql, o, err);
@@ -157,6 +166,13 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
       }
     },
   };
+}
+
+/** The session's TLS protocol as the server reports it (`Ssl_version`), undefined over plaintext. */
+async function sessionTlsVersion(conn: Connection): Promise<string | undefined> {
+  const rows = (await conn.query("SHOW SESSION STATUS LIKE 'Ssl_version'")) as Row[];
+  const version = String(rows[0]?.Value ?? '');
+  return version === '' ? undefined : version;
 }
 
 function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
@@ -175,14 +191,7 @@ async function openTcpSession(o: SessionOptions): Promise<SqlSession> {
       port: o.port,
       user: o.user,
       password: o.password ?? '',
-      tls: {
-        mode: o.tls.mode,
-        mutualTls: o.tls.cert ? 'enable' : 'disable',
-        ...(o.tls.ca ? { ca: o.tls.ca } : {}),
-        ...(o.tls.cert ? { cert: o.tls.cert } : {}),
-        ...(o.tls.key ? { key: o.tls.key } : {}),
-        minVersion: MIN_TLS_VERSION,
-      },
+      tls: tlsSettings(o.tls),
     },
     { connectTimeoutMs: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
   );

@@ -85,7 +85,7 @@ describe('resolveAdminTarget', () => {
     assert.equal(resolveAdminTarget('mariadb://a@h/?ssl-mode=trust', { user: 'b' }).user, 'b');
   });
   it('refuses a password in the DSN, preferred, and bad targets', () => {
-    assert.throws(() => resolveAdminTarget('mysql://root:secret@h/'), code('PASSWORD_IN_ARGV'));
+    assert.throws(() => resolveAdminTarget('mysql://root:secret@h/'), code('TARGET_PASSWORD_IN_DSN'));
     assert.throws(() => resolveAdminTarget('h', { sslMode: 'preferred' }), code('SSL_MODE_INVALID'));
     assert.throws(() => parseAdminSslMode('sometimes'), code('SSL_MODE_UNKNOWN'));
     assert.throws(() => resolveAdminTarget('h:99999', { sslMode: 'disable' }), code('TARGET_INVALID'));
