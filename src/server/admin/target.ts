@@ -8,18 +8,8 @@ import type { SessionOptions } from './session.js';
 
 export { parseAdminSslMode } from '../../tls/settings.js';
 
-export interface AdminTargetFlags {
-  readonly sslMode?: string | undefined;
-  readonly ca?: string | undefined;
-  readonly cert?: string | undefined;
-  readonly key?: string | undefined;
-  readonly user?: string | undefined;
-  readonly socket?: string | undefined;
-  readonly password?: string | undefined;
-  readonly defaultsFile?: string | undefined;
-  /** The flag that gives the CA in this command (`--ca`, or `--admin-ca` where --ca means another file). */
-  readonly caOption?: string | undefined;
-}
+/** The target flags, with the admin mode as `sslMode` and the flag that gives the CA in this command. */
+export type AdminTargetFlags = Omit<TargetFlags, 'mode'> & { sslMode?: string; caOption?: string };
 
 /** The admin session's options for a resolved admin Target. */
 export function sessionOptions(t: Target): SessionOptions {
@@ -48,21 +38,8 @@ export function sessionOptions(t: Target): SessionOptions {
  */
 export function resolveAdminTarget(
   text: string,
-  flags: AdminTargetFlags = {},
+  { sslMode, caOption, ...flags }: AdminTargetFlags = {},
   env: NodeJS.ProcessEnv = process.env,
 ): SessionOptions {
-  const given: Record<string, string> = {};
-  for (const [name, value] of [
-    ['mode', flags.sslMode],
-    ['ca', flags.ca],
-    ['cert', flags.cert],
-    ['key', flags.key],
-    ['user', flags.user],
-    ['socket', flags.socket],
-    ['password', flags.password],
-    ['defaultsFile', flags.defaultsFile],
-  ] as const) {
-    if (value !== undefined) given[name] = value;
-  }
-  return sessionOptions(parseAdminTarget(text, given as TargetFlags, env, flags.caOption));
+  return sessionOptions(parseAdminTarget(text, { ...flags, mode: sslMode }, env, caOption));
 }
