@@ -25,7 +25,7 @@
 import * as os from 'node:os';
 import mariadb, { type Connection, type ConnectionConfig } from 'mariadb';
 import { causeText, DbtlsError } from '../errors.js';
-import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
+import { CLIENT_SSL } from '../protocol/capabilities.js';
 import {
   ER_ACCESS_DENIED_ERROR,
   ER_MARIADB_SECURE_TRANSPORT_REQUIRED,
@@ -35,9 +35,9 @@ import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
 import { framePacket } from '../protocol/packet.js';
 import { loadTlsMaterial } from '../tls/options.js';
 import type { Target } from '../tls/settings.js';
-import { requiresTls, SSL_MODES } from '../tls/ssl-mode.js';
+import { SSL_MODES } from '../tls/ssl-mode.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
-import { address, dial, readGreeting, timeoutError } from './dial.js';
+import { address, timeoutError } from './dial.js';
 import { Handover } from './handover.js';
 import {
   atLeastTls13,
@@ -46,8 +46,9 @@ import {
   prefersTls13,
   verifiedVersionWithoutCertificate,
 } from './mutual.js';
+import { openOrigin } from './origin.js';
 import { type SessionFacts, sessionFacts } from './session.js';
-import { tlsError, upgradeToTls } from './upgrade.js';
+import { offersTls, tlsError, upgradeToTls } from './upgrade.js';
 
 /** Long enough for a slow cross-region link, short enough that a black-holed port fails visibly. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -86,32 +87,8 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
   const settings = target.tls;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const material = loadTlsMaterial(settings);
-  const socket = await dial(host, port, timeoutMs);
-  let greetingRead: Awaited<ReturnType<typeof readGreeting>>;
-  try {
-    greetingRead = await readGreeting(socket, host, port, timeoutMs);
-  } catch (err) {
-    socket.destroy();
-    throw err;
-  }
-  const { greeting, packet } = greetingRead;
-  const offered = hasCapability(greeting.capabilities, CLIENT_SSL);
-  if (requiresTls(settings.mode) && !offered) {
-    socket.destroy();
-    throw new DbtlsError(
-      'TLS_NOT_OFFERED',
-      `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server (${greeting.flavor} ${peerText(greeting.serverVersion)}, ${UNAUTHENTICATED}) does not offer TLS (no CLIENT_SSL in its greeting)`,
-      {
-        hint: 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
-        kind: 'check',
-        details: {
-          serverVersion: peerText(greeting.serverVersion),
-          flavor: greeting.flavor,
-          capabilities: greeting.capabilities,
-        },
-      },
-    );
-  }
+  const { socket, greeting, packet } = await openOrigin(host, port, settings, timeoutMs);
+  const offered = offersTls(greeting);
   const useTls = settings.mode !== 'disable' && offered;
   const handover = new Handover({
     socket,
@@ -120,8 +97,13 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
       : framePacket(packet.sequenceId, packet.payload),
     ...(useTls
       ? {
-          upgrade: (sslRequest: Buffer) =>
-            upgradeToTls({ socket, host, port, settings, material, sslRequest, timeoutMs }),
+          upgrade: (response: Buffer) =>
+            upgradeToTls(
+              socket,
+              greeting,
+              { kind: 'verify', settings, material, response },
+              { host, port, timeoutMs },
+            ),
         }
       : {}),
   });
@@ -221,7 +203,7 @@ function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs
     });
   }
   if (errno === DRIVER_CONNECTION_TIMEOUT) {
-    return timeoutError(target.host, target.port, 'authenticating', timeoutMs);
+    return timeoutError(target, { timeoutMs }, 'authenticating');
   }
   if (errno === ER_SECURE_TRANSPORT_REQUIRED || errno === ER_MARIADB_SECURE_TRANSPORT_REQUIRED) {
     return new DbtlsError(

@@ -1,170 +1,215 @@
 /**
- * The TCP half of a connection: dial with a deadline, read the server greeting, and turn socket errors
- * into DbtlsErrors that name the address. No credentials exist at this stage.
+ * The first half of every connection dbtls opens to a MySQL server (DESIGN.md: client/ is the only way to
+ * reach one): open TCP or a unix socket, read the greeting with one size bound and one deadline, and turn
+ * every failure into one code per case. No credentials exist at this stage.
+ *
+ *   refused (or no socket file)   CONNECTION_REFUSED     the name does not resolve  HOST_NOT_FOUND
+ *   no answer by the deadline      CONNECT_TIMEOUT        an ERR packet as greeting  SERVER_REFUSED
+ *   closed before a byte           CONNECTION_CLOSED      other socket errors        CONNECTION_FAILED
+ *   not a MySQL greeting (a text banner such as HTTP or SSH, an oversized or truncated packet, bytes after
+ *   the greeting)                                          PROTOCOL_MALFORMED
  */
 import * as net from 'node:net';
 import { causeText, DbtlsError } from '../errors.js';
-import { decodeErrPacket, isErrPacket } from '../protocol/err-packet.js';
+import { decodeErrPacket, ER_HOST_IS_BLOCKED, isErrPacket } from '../protocol/err-packet.js';
 import { decodeGreeting, type Greeting } from '../protocol/handshake.js';
 import { type Packet, PacketReader } from '../protocol/packet.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 
-/** A greeting is about 100 bytes; anything near this is not a MySQL server. */
-const MAX_GREETING_LENGTH = 64 * 1024;
+/** A greeting is about 100 bytes; a length field far above that is not a MySQL server talking. */
+export const MAX_GREETING_LENGTH = 16 * 1024;
 
+export type Endpoint = { readonly host: string; readonly port: number } | { readonly socket: string };
+
+/** How a caller's errors read; the codes and hints are the same for every caller. */
+export interface DialOptions {
+  readonly timeoutMs: number;
+  /** What the caller was doing, for messages about the peer's answer: 'connect to' (default), 'inspect'. */
+  readonly purpose?: string;
+  /** A scan's one-line-per-target style: the cause without the stage ("connection refused"). */
+  readonly brief?: boolean;
+  /** The option that raises the deadline, named in the timeout's hint (default --connect-timeout). */
+  readonly timeoutFlag?: string;
+}
+
+export interface Dialled {
+  /** Paused right after the greeting, with no listeners of ours. */
+  readonly socket: net.Socket;
+  readonly greeting: Greeting;
+  /** The greeting packet as received. */
+  readonly packet: Packet;
+}
+
+/** host:port, with IPv6 addresses in brackets (RFC 3986 section 3.2.2). */
 export function address(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function socketError(err: unknown, host: string, port: number, stage: string): DbtlsError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const where = address(host, port);
-  if (code === 'ECONNREFUSED') {
-    return new DbtlsError('CONNECTION_REFUSED', `could not connect to ${where}: the connection was refused`, {
-      hint: 'check the host and port, and that the server is running and listening on TCP',
-      kind: 'runtime',
-      cause: err,
+export function formatEndpoint(endpoint: Endpoint): string {
+  return 'socket' in endpoint ? endpoint.socket : address(endpoint.host, endpoint.port);
+}
+
+/** Dials, reads the greeting; the socket is destroyed on any failure. */
+export function dial(endpoint: Endpoint, o: DialOptions): Promise<Dialled> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      'socket' in endpoint
+        ? net.connect({ path: endpoint.socket })
+        : net.connect(endpoint.port, endpoint.host);
+    socket.setNoDelay(true);
+    const reader = new PacketReader(MAX_GREETING_LENGTH, 'server greeting');
+    let received: Buffer = Buffer.alloc(0);
+    let stage = 'opening the connection';
+    const done = (err: DbtlsError | undefined, packet?: Packet) => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+      socket.pause();
+      if (err || !packet) {
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      try {
+        resolve({ socket, greeting: greetingOf(packet.payload, endpoint, o), packet });
+      } catch (e) {
+        socket.destroy();
+        reject(e);
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      // A MySQL packet starts with a binary length; text protocols (HTTP, SSH, SMTP) start with letters.
+      if (isText(received.subarray(0, 4))) return done(notMysql(endpoint, o, received, 'not a MySQL server'));
+      let packet: Packet | undefined;
+      try {
+        reader.push(chunk);
+        packet = reader.next();
+      } catch (err) {
+        return done(notMysql(endpoint, o, received, causeText(err).replace(/^could not decode the /, '')));
+      }
+      if (!packet) return;
+      // Nothing may follow the greeting before the client speaks: bytes here are an injection attempt.
+      if (reader.pending().length > 0) {
+        return done(notMysql(endpoint, o, received, 'unexpected bytes follow its greeting'));
+      }
+      done(undefined, packet);
+    };
+    const onError = (err: Error) => done(dialError(err, endpoint, o, stage));
+    const onClose = () =>
+      done(
+        received.length === 0
+          ? new DbtlsError(
+              'CONNECTION_CLOSED',
+              `could not ${o.purpose ?? 'connect to'} ${formatEndpoint(endpoint)}: the server closed the connection before its greeting`,
+              {
+                hint: 'check the server error log; the host may be blocked (max_connect_errors) or the port may not be MySQL',
+                kind: 'runtime',
+              },
+            )
+          : notMysql(endpoint, o, received, 'the server closed the connection within its greeting'),
+      );
+    const timer = setTimeout(() => done(timeoutError(endpoint, o, stage)), o.timeoutMs);
+    socket.once('connect', () => {
+      stage = 'waiting for the server greeting';
     });
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new DbtlsError('HOST_NOT_FOUND', `could not connect to ${where}: the host name does not resolve`, {
-      hint: 'check the host name (and your DNS)',
-      kind: 'runtime',
-      cause: err,
-    });
-  }
-  return new DbtlsError('CONNECTION_FAILED', `could not connect to ${where}: ${stage}: ${causeText(err)}`, {
-    hint: 'check the network path to the server and its error log',
-    kind: 'runtime',
-    cause: err,
+    socket.on('data', onData);
+    socket.once('error', onError);
+    socket.once('close', onClose);
   });
 }
 
-export function timeoutError(host: string, port: number, stage: string, ms: number): DbtlsError {
+/** The greeting in `payload`; an ERR packet in its place (host blocked, too many connections) is SERVER_REFUSED. */
+export function greetingOf(
+  payload: Buffer,
+  endpoint: Endpoint,
+  o: Pick<DialOptions, 'purpose'> = {},
+): Greeting {
+  if (!isErrPacket(payload)) return decodeGreeting(payload);
+  const err = decodeErrPacket(payload);
+  const said = peerText(err.message);
+  throw new DbtlsError(
+    'SERVER_REFUSED',
+    `could not ${o.purpose ?? 'connect to'} ${formatEndpoint(endpoint)}: the server answered error ${err.code} (${UNAUTHENTICATED}): ${said}`,
+    {
+      hint:
+        err.code === ER_HOST_IS_BLOCKED
+          ? 'this host hit max_connect_errors; on the server run FLUSH HOSTS (or mariadb-admin flush-hosts), then retry'
+          : 'the server turned the connection away before the handshake (too many connections); retry when it accepts connections again, and see its error log',
+      kind: 'runtime',
+      details: { serverError: { code: err.code, message: said } },
+    },
+  );
+}
+
+/** A socket failure as the one code of its case. */
+export function dialError(err: unknown, endpoint: Endpoint, o: DialOptions, stage: string): DbtlsError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = formatEndpoint(endpoint);
+  if (code === 'ECONNREFUSED' || (code === 'ENOENT' && 'socket' in endpoint)) {
+    return new DbtlsError(
+      'CONNECTION_REFUSED',
+      `could not connect to ${where}: ${o.brief ? 'connection refused' : 'the connection was refused'}`,
+      {
+        hint:
+          'socket' in endpoint
+            ? 'check the socket path (the server variable socket) and that the server is running'
+            : 'check the host and port, and that the server is running and listening on TCP (not only a socket)',
+        kind: 'runtime',
+        cause: err,
+      },
+    );
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new DbtlsError('HOST_NOT_FOUND', `could not connect to ${where}: the host name does not resolve`, {
+      hint: 'check the spelling of the host (and your DNS), or use its IP address',
+      kind: 'runtime',
+      cause: err,
+    });
+  }
+  return new DbtlsError(
+    'CONNECTION_FAILED',
+    `could not connect to ${where}: ${o.brief ? '' : `${stage}: `}${causeText(err)}`,
+    {
+      hint: 'check the network path to the server (firewall, security group, routing) and its error log',
+      kind: 'runtime',
+      cause: err,
+    },
+  );
+}
+
+export function timeoutError(endpoint: Endpoint, o: DialOptions, stage: string): DbtlsError {
   return new DbtlsError(
     'CONNECT_TIMEOUT',
-    `could not connect to ${address(host, port)}: no answer within ${ms} ms while ${stage}`,
+    `could not connect to ${formatEndpoint(endpoint)}: no answer within ${o.timeoutMs} ms${o.brief ? '' : ` while ${stage}`}`,
     {
-      hint: 'check that the port is a MySQL/MariaDB server and that no firewall drops the packets; raise --connect-timeout if the link is slow',
+      hint: `check that the host and port are right and that no firewall drops the packets; raise ${o.timeoutFlag ?? '--connect-timeout'} for slow links`,
       kind: 'runtime',
     },
   );
 }
 
-export function dial(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(timeoutError(host, port, 'opening the TCP connection', timeoutMs));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(socketError(err, host, port, 'opening the TCP connection'));
-    });
-  });
+function notMysql(endpoint: Endpoint, o: DialOptions, received: Buffer, cause: string): DbtlsError {
+  return new DbtlsError(
+    'PROTOCOL_MALFORMED',
+    `could not ${o.purpose ?? 'connect to'} ${formatEndpoint(endpoint)}: ${cause}${describeBytes(received)}`,
+    {
+      hint: 'check that the port is a MySQL or MariaDB server port; if it is, something on the path tampers with the connection',
+    },
+  );
 }
 
-/** Reads one packet; resolves with it and leaves the socket paused with no listeners of ours. */
-export function readPacket(
-  socket: net.Socket,
-  host: string,
-  port: number,
-  timeoutMs: number,
-  what: string,
-): Promise<Packet> {
-  return new Promise((resolve, reject) => {
-    const reader = new PacketReader(MAX_GREETING_LENGTH, what);
-    const done = (err: DbtlsError | undefined, packet?: Packet) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      socket.pause();
-      if (err) {
-        socket.destroy();
-        reject(err);
-      } else if (packet) resolve(packet);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        reader.push(chunk);
-        const packet = reader.next();
-        if (!packet) return;
-        if (reader.pending().length > 0) {
-          // Nothing may follow the greeting before the client speaks: bytes here are an injection attempt.
-          done(
-            new DbtlsError(
-              'PROTOCOL_MALFORMED',
-              `could not decode the ${what} from ${address(host, port)}: unexpected bytes follow it`,
-              {
-                hint: 'something between you and the server is tampering with the connection',
-                kind: 'check',
-              },
-            ),
-          );
-          return;
-        }
-        done(undefined, packet);
-      } catch (err) {
-        done(err instanceof DbtlsError ? err : socketError(err, host, port, `reading the ${what}`));
-      }
-    };
-    const onError = (err: Error) => done(socketError(err, host, port, `reading the ${what}`));
-    const onClose = () =>
-      done(
-        new DbtlsError(
-          'CONNECTION_CLOSED',
-          `could not read the ${what} from ${address(host, port)}: the server closed the connection`,
-          {
-            hint: 'check the server error log; the host may be blocked (max_connect_errors) or the port may not be MySQL',
-            kind: 'runtime',
-          },
-        ),
-      );
-    const timer = setTimeout(
-      () => done(timeoutError(host, port, `waiting for the ${what}`, timeoutMs)),
-      timeoutMs,
-    );
-    socket.on('data', onData);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-    socket.resume();
-  });
+function isText(head: Buffer): boolean {
+  return head.length === 4 && head.every((b) => b >= 0x20 && b < 0x7f);
 }
 
-export interface GreetingRead {
-  readonly greeting: Greeting;
-  /** The whole greeting packet as received, header included. */
-  readonly packet: Packet;
-}
-
-export async function readGreeting(
-  socket: net.Socket,
-  host: string,
-  port: number,
-  timeoutMs: number,
-): Promise<GreetingRead> {
-  const packet = await readPacket(socket, host, port, timeoutMs, 'server greeting');
-  if (isErrPacket(packet.payload)) {
-    const err = decodeErrPacket(packet.payload);
-    socket.destroy();
-    throw new DbtlsError(
-      'SERVER_REFUSED',
-      `could not connect to ${address(host, port)}: the server refused the connection with error ${err.code} (${UNAUTHENTICATED}): ${peerText(err.message)}`,
-      {
-        hint: 'the server turned the connection away before the handshake (blocked host, too many connections); see its error log',
-        kind: 'runtime',
-        details: { serverError: { code: err.code, message: peerText(err.message) } },
-      },
-    );
-  }
-  return { greeting: decodeGreeting(packet.payload), packet };
+/** The first bytes received, printable when they are text, for error messages that name what came back. */
+export function describeBytes(bytes: Buffer): string {
+  if (bytes.length === 0) return '';
+  const head = bytes.subarray(0, 32);
+  const printable = head.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d);
+  return printable
+    ? ` (it sent ${JSON.stringify(head.toString('latin1'))})`
+    : ` (it sent 0x${head.toString('hex')})`;
 }

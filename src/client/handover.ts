@@ -19,10 +19,8 @@
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
-import { CLIENT_SSL } from '../protocol/capabilities.js';
 import { ERR_HEADER, OK_HEADER } from '../protocol/err-packet.js';
 import { framePacket, PacketReader } from '../protocol/packet.js';
-import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request.js';
 
 /** Sequence id of the handshake response after an SSLRequest (spec: it follows the SSLRequest's 1). */
 const SEQUENCE_SHIFT = 1;
@@ -36,8 +34,11 @@ export interface HandoverOptions {
   readonly socket: net.Socket;
   /** The greeting frame to give the driver. */
   readonly greetingFrame: Buffer;
-  /** Present when TLS is to be used: performs SSLRequest + verified TLS on `socket`. */
-  readonly upgrade?: (sslRequest: Buffer) => Promise<tls.TLSSocket>;
+  /**
+   * Present when TLS is to be used: performs SSLRequest + verified TLS on `socket`, the SSLRequest made of
+   * the held handshake response (client/upgrade.ts sslRequestFrame, which also sets its CLIENT_SSL).
+   */
+  readonly upgrade?: (response: Buffer) => Promise<tls.TLSSocket>;
 }
 
 export class Handover extends Duplex {
@@ -140,11 +141,9 @@ export class Handover extends Duplex {
     if (!upgrade) return;
     this.phase = 'upgrading';
     // The handshake response starts with the SSLRequest's 32 bytes (caps, max packet, charset, filler,
-    // MariaDB caps); CLIENT_SSL must be set in both or the server drops the session.
+    // MariaDB caps): the upgrade sends them as the SSLRequest.
     const held = Buffer.from(response);
-    held.writeUInt32LE((held.readUInt32LE(0) | CLIENT_SSL) >>> 0, 0);
-    const sslRequest = Buffer.from(held.subarray(0, SSL_REQUEST_LENGTH));
-    upgrade(sslRequest).then(
+    upgrade(held).then(
       (secure) => {
         this.secureSocket = secure;
         this.link = secure;

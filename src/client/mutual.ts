@@ -17,21 +17,10 @@
  * section 4.1.3) stops a relay that edits the versions of a real 1.3 server's handshake.
  */
 import { DbtlsError } from '../errors.js';
-import {
-  CLIENT_PLUGIN_AUTH,
-  CLIENT_PROTOCOL_41,
-  CLIENT_SECURE_CONNECTION,
-  CLIENT_SSL,
-  encodeSslRequest,
-  hasCapability,
-} from '../protocol/index.js';
 import { loadTlsMaterial, tlsFloor } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
-import { address, dial, readGreeting } from './dial.js';
+import { address, dial } from './dial.js';
 import { upgradeToTls } from './upgrade.js';
-
-/** What the verification handshake claims: 4.1 protocol and TLS; it never goes on to authenticate. */
-const VERIFY_CAPABILITIES = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
 
 /** The node/OpenSSL codes of a handshake that failed because no TLS version was common to both sides. */
 const VERSION_REFUSALS: ReadonlySet<string> = new Set([
@@ -61,32 +50,21 @@ export function isVersionRefusal(err: unknown): boolean {
  * One handshake with the mode's checks and no client certificate; resolves with the version negotiated.
  * It ends before authentication: no credential and no certificate leave.
  */
-export async function verifiedVersionWithoutCertificate(target: Target, timeoutMs: number): Promise<string> {
+export async function verifiedVersionWithoutCertificate(
+  target: Pick<Target, 'host' | 'port' | 'tls'>,
+  timeoutMs: number,
+): Promise<string> {
   const { host, port } = target;
   const settings: TlsSettings = { ...target.tls, mutualTls: 'disable', minVersion: 'TLSv1.2' };
   const { ca } = loadTlsMaterial(settings);
-  const socket = await dial(host, port, timeoutMs);
+  const { socket, greeting } = await dial({ host, port }, { timeoutMs });
   try {
-    const { greeting } = await readGreeting(socket, host, port, timeoutMs);
-    if (!hasCapability(greeting.capabilities, CLIENT_SSL)) {
-      throw new DbtlsError(
-        'TLS_NOT_OFFERED',
-        `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server no longer offers TLS (no CLIENT_SSL in its greeting)`,
-        {
-          hint: 'something on the path strips TLS from the greeting: do not connect',
-          kind: 'check',
-        },
-      );
-    }
-    const secure = await upgradeToTls({
+    const secure = await upgradeToTls(
       socket,
-      host,
-      port,
-      settings,
-      material: ca ? { ca } : {},
-      sslRequest: encodeSslRequest({ capabilities: (VERIFY_CAPABILITIES & greeting.capabilities) >>> 0 }),
-      timeoutMs,
-    });
+      greeting,
+      { kind: 'verify', settings, material: ca ? { ca } : {} },
+      { host, port, timeoutMs },
+    );
     const protocol = secure.getProtocol() ?? 'unknown';
     secure.end();
     return protocol;

@@ -9,7 +9,7 @@ import type { SecureVersion } from 'node:tls';
 export const TLS_VERSIONS = ['TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 export type TlsVersionName = (typeof TLS_VERSIONS)[number];
 
-/** node's spelling of each version for tls.connect({ minVersion, maxVersion }). */
+/** node's spelling of each version for the TLS options minVersion and maxVersion. */
 export const NODE_TLS_VERSION: Readonly<Record<TlsVersionName, SecureVersion>> = Object.freeze({
   'TLSv1.0': 'TLSv1',
   'TLSv1.1': 'TLSv1.1',

@@ -4,6 +4,7 @@
  * login that reads whether plaintext logins are allowed (a real plaintext attempt only on explicit opt-in);
  * finally the findings. Options are resolved once into a readonly object.
  */
+import { offersTls } from '../client/upgrade.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
@@ -15,7 +16,6 @@ import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, probe } from './probe.js';
 import type { CertificateFacts, InspectReport, SessionPosture } from './report.js';
 import { DEFAULT_SCAN_CONCURRENCY, type Gate, scanTls } from './scan.js';
 import type { SessionCredentials } from './session.js';
-import { offersTls } from './wire.js';
 
 export interface InspectOptions {
   /** CA certificate file (--ca); undefined: the system store. */

@@ -1,7 +1,7 @@
 /**
- * One probe: a real connection that reads the server greeting and, when asked and offered, performs the
- * in-protocol upgrade itself (SSLRequest with sequence id 1, then a TLS handshake with exactly the
- * versions and suites given). It never sends a handshake response, so no credential ever leaves.
+ * One probe: a real connection (client/dial.ts) that reads the server greeting and, when asked and offered,
+ * upgrades under the observe policy (client/upgrade.ts) with exactly the versions and suites given. It
+ * never sends a handshake response, so no credential ever leaves.
  *
  * Kind to the server: the probe closes first (TLS close_notify, then FIN) and is over only once the server
  * has closed its end too, so a caller's concurrency bound holds on the server as well (MariaDB logs each
@@ -9,24 +9,19 @@
  * connect, and towards max_connect_errors for a remote host: callers bound how many they open and retry
  * nothing.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { causeText, DbtlsError } from '../errors.js';
-import {
-  decodeErrPacket,
-  decodeGreeting,
-  ER_HOST_IS_BLOCKED,
-  type Greeting,
-  isErrPacket,
-} from '../protocol/index.js';
-import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
+import { dial } from '../client/dial.js';
+import { offersTls, type PeerChain, peerChain, upgradeToTls } from '../client/upgrade.js';
+import { causeText } from '../errors.js';
+import type { Greeting } from '../protocol/index.js';
 import { NODE_TLS_VERSION, type TlsVersionName, versionFromNode } from './ciphers.js';
-import { offersTls, readFirstPacket, sslRequestPacket } from './wire.js';
 
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
 }
+export type { PeerChain };
 
 export interface ProbeTlsOptions {
   readonly version: TlsVersionName;
@@ -53,14 +48,6 @@ export type TlsOutcome =
       readonly certificate?: PeerChain;
     }
   | { readonly kind: 'refused'; readonly reason: string };
-
-export interface PeerChain {
-  /** DER of each certificate, leaf first, as OpenSSL assembled the chain. */
-  readonly chain: readonly Buffer[];
-  readonly peer: tls.PeerCertificate;
-  readonly authorized: boolean;
-  readonly authorizationError?: string;
-}
 
 export interface ProbeResult {
   readonly greeting: Greeting;
@@ -104,48 +91,38 @@ export async function probe(
   options?: ProbeTlsOptions,
   timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
 ): Promise<ProbeResult> {
-  const socket = net.connect({ host: endpoint.host, port: endpoint.port });
-  socket.setNoDelay(true);
+  const at = { timeoutMs, purpose: 'inspect', brief: true, timeoutFlag: '--timeout' } as const;
+  const { socket, greeting } = await dial(endpoint, at);
   // Late resets after we are done (the server closing its end) must not become uncaught errors.
-  socket.on('error', ignore);
-  let timedOut = false;
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    socket.destroy(timeoutError(endpoint, timeoutMs));
-  }, timeoutMs);
-  try {
-    await connected(socket, endpoint);
-    const packet = await readFirstPacket(socket, 'server greeting');
-    if (isErrPacket(packet.payload)) throw refusedByServer(endpoint, decodeErrPacket(packet.payload));
-    const greeting = decodeGreeting(packet.payload);
-    if (!options || !offersTls(greeting)) {
-      await closeFirst(socket);
-      return { greeting };
-    }
-    socket.write(sslRequestPacket(greeting));
-    const tls = await handshake(socket, options);
-    // A handshake cut by our deadline is no answer: reporting it as "refused" would hide suites.
-    if (timedOut) throw timeoutError(endpoint, timeoutMs);
-    return { greeting, tls };
-  } catch (err) {
-    socket.destroy();
-    throw err;
-  } finally {
-    clearTimeout(deadline);
+  socket.on('error', () => {});
+  if (!options || !offersTls(greeting)) {
+    await closeFirst(socket);
+    return { greeting };
   }
-}
-
-function ignore(): void {}
-
-function connected(socket: net.Socket, endpoint: Endpoint): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(connectError(endpoint, err));
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
+  let context: tls.SecureContext;
+  try {
+    context = secureContextFor(options);
+  } catch (err) {
+    // OpenSSL's "no cipher match": nothing left to offer for this version; nothing was sent.
+    await closeFirst(socket);
+    return { greeting, tls: { kind: 'refused', reason: causeText(err) } };
+  }
+  const observed = await upgradeToTls(
+    socket,
+    greeting,
+    { kind: 'observe', secureContext: context, servername: options.servername },
+    { ...endpoint, ...at },
+  );
+  if (observed.kind === 'refused') return { greeting, tls: observed };
+  const { secure } = observed;
+  const accepted: TlsOutcome = {
+    kind: 'accepted',
+    protocol: versionFromNode(secure.getProtocol()) ?? options.version,
+    cipher: secure.getCipher().name,
+    ...(options.takeChain?.() === false ? {} : { certificate: peerChain(secure) }),
+  };
+  await closeFirst(secure);
+  return { greeting, tls: accepted };
 }
 
 /** Ends our side and resolves once the server has closed its side, or resets after a grace period. */
@@ -164,121 +141,4 @@ function closeFirst(socket: net.Socket | tls.TLSSocket): Promise<void> {
     socket.end();
     socket.resume();
   });
-}
-
-/**
- * The TLS handshake of one probe. Resolves with 'accepted' after our close_notify and the server's close,
- * or 'refused' when the server (or OpenSSL, for lack of a common suite) ends the handshake.
- */
-function handshake(socket: net.Socket, options: ProbeTlsOptions): Promise<TlsOutcome> {
-  return new Promise((resolve) => {
-    let secure: tls.TLSSocket;
-    try {
-      secure = tls.connect({
-        socket,
-        secureContext: secureContextFor(options),
-        servername: options.servername,
-        // The probe judges the certificate itself (verified, hostnameMatch); it must see every chain.
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-      });
-    } catch (err) {
-      // "No cipher match": nothing left to offer for this version.
-      socket.destroy();
-      resolve({ kind: 'refused', reason: causeText(err) });
-      return;
-    }
-    let accepted: TlsOutcome | undefined;
-    secure.on('error', (err) => {
-      socket.destroy();
-      resolve(accepted ?? { kind: 'refused', reason: causeText(err) });
-    });
-    secure.once('close', () =>
-      resolve(accepted ?? { kind: 'refused', reason: 'connection closed during the handshake' }),
-    );
-    secure.once('secureConnect', () => {
-      accepted = {
-        kind: 'accepted',
-        protocol: versionFromNode(secure.getProtocol()) ?? options.version,
-        cipher: secure.getCipher().name,
-        ...(options.takeChain?.() === false ? {} : { certificate: peerChain(secure) }),
-      };
-      void closeFirst(secure);
-    });
-  });
-}
-
-function peerChain(secure: tls.TLSSocket): PeerChain {
-  const peer = secure.getPeerCertificate(true);
-  return {
-    chain: chainOf(peer),
-    peer,
-    authorized: secure.authorized,
-    ...(secure.authorizationError ? { authorizationError: String(secure.authorizationError) } : {}),
-  };
-}
-
-/** Leaf first, following issuerCertificate until it points to itself (a root) or runs out. */
-function chainOf(peer: tls.DetailedPeerCertificate): Buffer[] {
-  const chain: Buffer[] = [];
-  let cert: tls.DetailedPeerCertificate | undefined = peer;
-  while (cert?.raw && chain.length < 10) {
-    chain.push(cert.raw);
-    const next: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
-    if (!next || next === cert || next.raw?.equals(cert.raw)) break;
-    cert = next;
-  }
-  return chain;
-}
-
-function connectError(endpoint: Endpoint, err: Error): DbtlsError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const where = `${endpoint.host}:${endpoint.port}`;
-  if (err instanceof DbtlsError) return err;
-  if (code === 'ECONNREFUSED') {
-    return new DbtlsError('CONNECTION_REFUSED', `could not connect to ${where}: connection refused`, {
-      hint: 'check the host and port, and that the server is running and listening on TCP (not only a socket)',
-      kind: 'runtime',
-      cause: err,
-    });
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new DbtlsError('HOST_NOT_FOUND', `could not connect to ${where}: the host name does not resolve`, {
-      hint: 'check the spelling of the host, or use its IP address',
-      kind: 'runtime',
-      cause: err,
-    });
-  }
-  return new DbtlsError('CONNECTION_FAILED', `could not connect to ${where}: ${causeText(err)}`, {
-    hint: 'check the network path to the server (firewall, security group, routing)',
-    kind: 'runtime',
-    cause: err,
-  });
-}
-
-function timeoutError(endpoint: Endpoint, timeoutMs: number): DbtlsError {
-  return new DbtlsError(
-    'CONNECT_TIMEOUT',
-    `could not connect to ${endpoint.host}:${endpoint.port}: no answer within ${timeoutMs} ms`,
-    {
-      hint: 'check that the host and port are right and that no firewall drops the packets; raise --timeout for slow links',
-      kind: 'runtime',
-    },
-  );
-}
-
-/** Host blocked by max_connect_errors (1129) and too many connections (1040) arrive as an ERR greeting. */
-function refusedByServer(endpoint: Endpoint, err: { code: number; message: string }): DbtlsError {
-  return new DbtlsError(
-    'SERVER_REFUSED',
-    `could not inspect ${endpoint.host}:${endpoint.port}: the server answered error ${err.code} (${UNAUTHENTICATED}): ${peerText(err.message)}`,
-    {
-      hint:
-        err.code === ER_HOST_IS_BLOCKED
-          ? 'this host hit max_connect_errors; on the server run FLUSH HOSTS (or mariadb-admin flush-hosts) before inspecting again'
-          : 'retry when the server accepts connections again',
-      kind: 'runtime',
-      details: { serverError: err.code },
-    },
-  );
 }

@@ -8,13 +8,6 @@ import * as tls from 'node:tls';
 import { openOrigin } from '../client/origin.js';
 import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
-import {
-  CLIENT_LONG_PASSWORD,
-  CLIENT_PLUGIN_AUTH,
-  CLIENT_PROTOCOL_41,
-  CLIENT_SECURE_CONNECTION,
-} from '../protocol/capabilities.js';
-import { encodeSslRequest } from '../protocol/ssl-request.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
@@ -253,18 +246,17 @@ export async function connectionTest(
   const upstreamTls = new UpstreamTls(upstream.tls, { reloaded() {}, reloadFailed() {} });
   const started = process.hrtime.bigint();
   const origin = await openOrigin(upstream.host, upstream.port, upstream.tls, timeoutMs);
-  const secure = await upgradeToTls({
-    socket: origin.socket,
-    host: upstream.host,
-    port: upstream.port,
-    settings: upstream.tls,
-    material: upstreamTls.current.material,
-    secureContext: upstreamTls.current.context,
-    sslRequest: encodeSslRequest({
-      capabilities: CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH,
-    }),
-    timeoutMs,
-  });
+  const secure = await upgradeToTls(
+    origin.socket,
+    origin.greeting,
+    {
+      kind: 'verify',
+      settings: upstream.tls,
+      material: upstreamTls.current.material,
+      secureContext: upstreamTls.current.context,
+    },
+    { host: upstream.host, port: upstream.port, timeoutMs },
+  );
   const result = {
     protocol: secure.getProtocol(),
     cipher: secure.getCipher().name,

@@ -30,7 +30,7 @@ import {
   SHA2_REQUEST_PUBLIC_KEY,
 } from '../protocol/handshake-response.js';
 import { framePacket, type Packet, PacketReader } from '../protocol/packet.js';
-import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
+import { SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
 import type { TlsSettings } from '../tls/settings.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
 import { asDbtls, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
@@ -188,24 +188,23 @@ class Session {
     }
     if (info.authPluginName) this.plugin = info.authPluginName;
     const held = response.payload;
-    held.writeUInt32LE((held.readUInt32LE(0) | CLIENT_SSL) >>> 0, 0);
-    const sslRequest = Buffer.from(held.subarray(0, SSL_REQUEST_LENGTH));
     const loaded = ctx.upstreamTls.current;
     const started = process.hrtime.bigint();
     let secure: tls.TLSSocket;
     try {
-      const session = ctx.upstreamTls.resumable;
-      secure = await upgradeToTls({
-        socket: origin.socket,
-        host: ctx.host,
-        port: ctx.port,
-        settings: ctx.settings,
-        material: loaded.material,
-        sslRequest,
-        timeoutMs: ctx.timeoutMs,
-        secureContext: loaded.context,
-        ...(session ? { session } : {}),
-      });
+      secure = await upgradeToTls(
+        origin.socket,
+        greeting,
+        {
+          kind: 'verify',
+          settings: ctx.settings,
+          material: loaded.material,
+          secureContext: loaded.context,
+          session: ctx.upstreamTls.resumable,
+          response: held,
+        },
+        { host: ctx.host, port: ctx.port, timeoutMs: ctx.timeoutMs },
+      );
     } catch (err) {
       held.fill(0);
       this.fail(this.nextClientSeq, asDbtls(err));

@@ -223,6 +223,13 @@ export interface EnableRun {
 
 const RESTART_WAIT_MS = 60_000;
 const RESTART_POLL_MS = 250;
+/** What a probe of a server that is still starting says (client/dial.ts codes). */
+const NOT_UP_YET: ReadonlySet<string> = new Set([
+  'CONNECTION_REFUSED',
+  'CONNECTION_CLOSED',
+  'CONNECTION_FAILED',
+  'PROBE_FAILED',
+]);
 
 async function proveAfterRestart(
   host: string,
@@ -236,7 +243,7 @@ async function proveAfterRestart(
       return await proveServed(host, port, fingerprint);
     } catch (err) {
       // Only "not up yet" is retried; a wrong certificate is a real answer.
-      const retry = err instanceof DbtlsError && err.code === 'PROBE_FAILED' && Date.now() < deadline;
+      const retry = err instanceof DbtlsError && NOT_UP_YET.has(err.code) && Date.now() < deadline;
       if (!retry) throw err;
       await new Promise((r) => setTimeout(r, RESTART_POLL_MS));
     }

@@ -5,25 +5,14 @@
  */
 import { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import { address, dial } from '../../client/dial.js';
+import { offersTls, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificate } from '../../pki/certificate.js';
-import {
-  CLIENT_LONG_PASSWORD,
-  CLIENT_PROTOCOL_41,
-  CLIENT_SECURE_CONNECTION,
-  CLIENT_SSL,
-  hasCapability,
-} from '../../protocol/capabilities.js';
-import { decodeErrPacket, isErrPacket } from '../../protocol/err-packet.js';
-import { decodeGreeting } from '../../protocol/handshake.js';
-import { framePacket, PACKET_HEADER_LENGTH } from '../../protocol/packet.js';
-import { encodeSslRequest, SSL_REQUEST_SEQUENCE_ID } from '../../protocol/ssl-request.js';
 import { readUserFile } from '../../util/files.js';
 import type { AdminSession } from '../admin/session.js';
 
-/** The capabilities of the probe's SSLRequest: a modern (4.1+) client that will upgrade to TLS. */
-const PROBE_CAPABILITIES = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION;
+/** Long enough for a server that is still starting up; a black hole fails visibly. */
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface ServedCertificate {
@@ -42,84 +31,36 @@ export function fingerprintOf(cert: X509Certificate): string {
   return cert.fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
-/** Whether the greeting (the first packet's payload) offers TLS. Pure; src/protocol decodes it. */
-export function greetingOffersTls(payload: Buffer): boolean {
-  if (isErrPacket(payload)) {
-    // An ERR packet instead of a greeting: the server refused us (too many connections, host blocked).
-    const err = decodeErrPacket(payload);
-    throw new DbtlsError('SERVER_REFUSED', `could not probe the server: ${err.message} (error ${err.code})`, {
-      hint: 'check max_connections / max_connect_errors (FLUSH HOSTS) on the server',
-      kind: 'runtime',
-    });
-  }
-  return hasCapability(decodeGreeting(payload).capabilities, CLIENT_SSL);
-}
-
-/** The SSLRequest packet, framed with sequence id 1. Pure. */
-export function sslRequestPacket(): Buffer {
-  return framePacket(SSL_REQUEST_SEQUENCE_ID, encodeSslRequest({ capabilities: PROBE_CAPABILITIES }));
-}
-
-function readGreeting(socket: net.Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length < PACKET_HEADER_LENGTH) return;
-      const length = buffered.readUIntLE(0, 3);
-      if (buffered.length < PACKET_HEADER_LENGTH + length) return;
-      cleanup();
-      resolve(buffered.subarray(PACKET_HEADER_LENGTH, PACKET_HEADER_LENGTH + length));
-    };
-    const onEnd = () => {
-      cleanup();
-      reject(new Error('the server closed the connection before its greeting'));
-    };
-    const cleanup = () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onEnd);
-    };
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', reject);
-  });
-}
-
 /**
- * Connects, reads the greeting, sends an SSLRequest and completes a TLS handshake without verifying
- * anything (this reads what is served; it sends no credentials), then hangs up.
+ * Reads the certificate the server serves to new connections: a TLS handshake over the MySQL protocol that
+ * verifies nothing (observe; it sends no credentials), then a hang-up.
  */
-export async function probeServedCertificate(host: string, port: number): Promise<ServedCertificate> {
-  const socket = net.connect({ host, port });
-  socket.setTimeout(PROBE_TIMEOUT_MS, () => socket.destroy(new Error('timed out')));
+export async function probeServedCertificate(
+  host: string,
+  port: number,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<ServedCertificate> {
+  const at = { host, port, timeoutMs, purpose: 'probe TLS on' };
+  const { socket, greeting } = await dial({ host, port }, at);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const greeting = await readGreeting(socket);
-    if (!greeting.length || !greetingOffersTls(greeting)) {
+    if (!offersTls(greeting)) {
       throw new DbtlsError(
         'TLS_NOT_OFFERED',
-        `could not probe TLS on ${host}:${port}: the server does not offer TLS`,
+        `could not probe TLS on ${address(host, port)}: the server does not offer TLS`,
         {
           hint: 'enable TLS with `dbtls server enable` (the first enablement needs a restart)',
           kind: 'check',
         },
       );
     }
-    socket.write(sslRequestPacket());
-    const secure = tls.connect({
+    const observed = await upgradeToTls(
       socket,
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-      ...(net.isIP(host) ? {} : { servername: host }),
-    });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', resolve);
-      secure.once('error', reject);
-    });
+      greeting,
+      { kind: 'observe', ...(net.isIP(host) ? {} : { servername: host }) },
+      at,
+    );
+    if (observed.kind === 'refused') throw new Error(observed.reason);
+    const { secure } = observed;
     const x509 = secure.getPeerX509Certificate();
     const protocol = secure.getProtocol() ?? 'unknown';
     const cipher = secure.getCipher().name;
@@ -138,7 +79,7 @@ export async function probeServedCertificate(host: string, port: number): Promis
     };
   } catch (err) {
     if (err instanceof DbtlsError) throw err;
-    throw new DbtlsError('PROBE_FAILED', `could not probe TLS on ${host}:${port}: ${causeText(err)}`, {
+    throw new DbtlsError('PROBE_FAILED', `could not probe TLS on ${address(host, port)}: ${causeText(err)}`, {
       hint: 'check that the server is up and reachable, and that its certificate files are valid',
       cause: err,
       kind: 'runtime',

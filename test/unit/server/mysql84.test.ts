@@ -198,7 +198,7 @@ describe('MySQL 8.4: rotation and status work without have_ssl', () => {
     // The probe was attempted: nothing listens on the port, so it failed and said so.
     assert.match(
       status.probeError ?? '',
-      /^PROBE_FAILED: could not probe TLS on 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
+      /^CONNECTION_REFUSED: could not connect to 127\.0\.0\.1:\d+: the connection was refused/,
     );
   });
 
