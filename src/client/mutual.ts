@@ -73,7 +73,7 @@ export async function verifiedVersionWithoutCertificate(
   }
 }
 
-export function downgradeError(target: Target): DbtlsError {
+export function downgradeError(target: Pick<Target, 'host' | 'port'>): DbtlsError {
   return new DbtlsError(
     'TLS_DOWNGRADE_DETECTED',
     `could not connect to ${address(target.host, target.port)} with mutual TLS: the TLS 1.3 handshake was refused, yet the same server then accepted TLS 1.3 without a client certificate`,

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { openOrigin } from '../client/origin.js';
+import { type Origin, openOrigin } from '../client/origin.js';
 import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import type { Target } from '../tls/settings.js';
@@ -245,18 +245,7 @@ export async function connectionTest(
 ): Promise<ConnectionTestResult> {
   const upstreamTls = new UpstreamTls(upstream.tls, { reloaded() {}, reloadFailed() {} });
   const started = process.hrtime.bigint();
-  const origin = await openOrigin(upstream.host, upstream.port, upstream.tls, timeoutMs);
-  const secure = await upgradeToTls(
-    origin.socket,
-    origin.greeting,
-    {
-      kind: 'verify',
-      settings: upstream.tls,
-      material: upstreamTls.current.material,
-      secureContext: upstreamTls.current.context,
-    },
-    { host: upstream.host, port: upstream.port, timeoutMs },
-  );
+  const { origin, secure } = await verifiedUpstream(upstream, upstreamTls, timeoutMs);
   const result = {
     protocol: secure.getProtocol(),
     cipher: secure.getCipher().name,
@@ -265,4 +254,30 @@ export async function connectionTest(
   };
   secure.destroy();
   return result;
+}
+
+/** One verified handshake; once more when the first showed a verified TLS 1.2-only upstream (upstream.ts). */
+async function verifiedUpstream(
+  upstream: Pick<Target, 'host' | 'port' | 'tls'>,
+  upstreamTls: UpstreamTls,
+  timeoutMs: number,
+  retry = true,
+): Promise<{ origin: Origin; secure: tls.TLSSocket }> {
+  const loaded = upstreamTls.current;
+  const origin = await openOrigin(upstream.host, upstream.port, upstream.tls, timeoutMs);
+  try {
+    const secure = await upgradeToTls(
+      origin.socket,
+      origin.greeting,
+      { kind: 'verify', settings: upstream.tls, material: loaded.material, secureContext: loaded.context },
+      { host: upstream.host, port: upstream.port, timeoutMs },
+    );
+    return { origin, secure };
+  } catch (err) {
+    const reported = await upstreamTls.afterFailure(err, loaded, { ...upstream, timeoutMs });
+    if (retry && reported === err && upstreamTls.current !== loaded) {
+      return verifiedUpstream(upstream, upstreamTls, timeoutMs, false);
+    }
+    throw reported;
+  }
 }

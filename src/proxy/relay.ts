@@ -207,7 +207,11 @@ class Session {
       );
     } catch (err) {
       held.fill(0);
-      this.fail(this.nextClientSeq, asDbtls(err));
+      const { host, port, timeoutMs } = ctx;
+      this.fail(
+        this.nextClientSeq,
+        asDbtls(await ctx.upstreamTls.afterFailure(err, loaded, { host, port, timeoutMs })),
+      );
       return;
     }
     this.secure = secure;

@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../../../src/client/connect.js';
 import { DbtlsError } from '../../../src/errors.js';
@@ -18,6 +17,7 @@ import type { Target } from '../../../src/tls/settings.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { sClientStarttls } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { startVersionRefuser } from '../../harness/version-refuser.js';
 import { type RecordingRelay, startRecordingRelay } from '../inspect/recording-relay.js';
 
 const USER = { name: 'mtls_app', password: 'mtls-pw-1' };
@@ -152,49 +152,3 @@ describe('mutual TLS prefers TLS 1.3', () => {
     });
   });
 });
-
-/**
- * An active attacker between client and server: relays the greeting and the SSLRequest, then answers the
- * first connection's ClientHello with a TLS protocol_version alert (RFC 8446 section 6.2) as a TLS 1.2-only
- * server would; later connections pass untouched.
- */
-async function startVersionRefuser(upstream: { host: string; port: number }) {
-  const recorded: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  let first = true;
-  const server = net.createServer((client) => {
-    const refuse = first;
-    first = false;
-    const up = net.connect(upstream.port, upstream.host);
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        up.destroy();
-      });
-    }
-    client.on('data', (chunk: Buffer) => {
-      recorded.push(Buffer.from(chunk));
-      if (refuse && chunk.includes(Buffer.from([0x16, 0x03]))) {
-        // Alert record, TLS 1.2 framing: level fatal (2), protocol_version (70).
-        client.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]));
-        up.destroy();
-        return;
-      }
-      up.write(chunk);
-    });
-    up.on('data', (chunk: Buffer) => client.write(chunk));
-    up.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    clientBytes: () => Buffer.concat(recorded),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
