@@ -14,7 +14,7 @@ import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
 const PROXY_USAGE =
-  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
+  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--prewarm N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
 
 const PROXY_OPTIONS: OptionTable = {
   listen: {
@@ -80,6 +80,13 @@ const PROXY_OPTIONS: OptionTable = {
     value: 'N',
     default: 'unlimited',
     description: 'refuse further clients with an ERR packet (1040) beyond N open connections',
+  },
+  prewarm: {
+    type: 'string',
+    value: 'N',
+    default: '0',
+    description:
+      'keep N upstream connections verified and waiting for the next clients (connect-per-query traffic; see docs/proxy.md)',
   },
   'max-sigterm-delay': {
     type: 'string',
@@ -168,6 +175,7 @@ export const proxyCommand: Command = {
       });
     }
     const maxConnections = int(p, 'max-connections', PROXY_USAGE);
+    const prewarm = int(p, 'prewarm', PROXY_USAGE);
     const listenCert = str(p, 'listen-cert');
     const listenKey = str(p, 'listen-key');
     if ((listenCert === undefined) !== (listenKey === undefined)) {
@@ -181,6 +189,7 @@ export const proxyCommand: Command = {
       allowRemotePlaintext: flag(p, 'allow-remote-plaintext'),
       ...(http?.kind === 'tcp' ? { http: { host: http.host, port: http.port } } : {}),
       ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(prewarm !== undefined ? { prewarm } : {}),
       timeoutMs,
       upstreamVerified: testFirst,
       ...(listenCert && listenKey

@@ -40,16 +40,36 @@ export interface HandshakeResponseInfo {
 }
 
 export function decodeHandshakeResponse(payload: Buffer): HandshakeResponseInfo {
-  const what = 'handshake response';
+  const { capabilities, pluginAt } = walkHandshakeResponse(payload);
+  const authPluginName =
+    pluginAt < 0 ? '' : new ByteReader(payload.subarray(pluginAt), WHAT).nulString('auth plugin name');
+  return { capabilities, authPluginName };
+}
+
+/**
+ * Where the auth plugin name lies in a handshake response ([start, end), without its NUL), or undefined
+ * without one. The proxy's prewarm fallback overwrites it in place to make the server ask again.
+ */
+export function authPluginSpan(payload: Buffer): readonly [number, number] | undefined {
+  const { pluginAt } = walkHandshakeResponse(payload);
+  if (pluginAt < 0) return undefined;
+  const end = payload.indexOf(0, pluginAt);
+  return [pluginAt, end < 0 ? payload.length : end];
+}
+
+const WHAT = 'handshake response';
+
+/** Bounds-checks the fields up to the plugin name; returns the capabilities and its offset (-1: none). */
+function walkHandshakeResponse(payload: Buffer): { capabilities: number; pluginAt: number } {
   if (payload.length < SSL_REQUEST_LENGTH) {
-    throw malformed(what, `its length is ${payload.length}, at least ${SSL_REQUEST_LENGTH} expected`, {
+    throw malformed(WHAT, `its length is ${payload.length}, at least ${SSL_REQUEST_LENGTH} expected`, {
       field: 'length',
     });
   }
-  const r = new ByteReader(payload, what);
+  const r = new ByteReader(payload, WHAT);
   const capabilities = r.u32('capability flags');
   if (!hasCapability(capabilities, CLIENT_PROTOCOL_41)) {
-    throw malformed(what, 'the client does not speak protocol 4.1 (CLIENT_PROTOCOL_41 is clear)', {
+    throw malformed(WHAT, 'the client does not speak protocol 4.1 (CLIENT_PROTOCOL_41 is clear)', {
       field: 'capability flags',
     });
   }
@@ -63,9 +83,8 @@ export function decodeHandshakeResponse(payload: Buffer): HandshakeResponseInfo 
     r.nulString('auth response');
   }
   if (hasCapability(capabilities, CLIENT_CONNECT_WITH_DB) && r.remaining > 0) r.nulString('database');
-  const authPluginName =
-    hasCapability(capabilities, CLIENT_PLUGIN_AUTH) && r.remaining > 0 ? r.nulString('auth plugin name') : '';
-  return { capabilities, authPluginName };
+  const named = hasCapability(capabilities, CLIENT_PLUGIN_AUTH) && r.remaining > 0;
+  return { capabilities, pluginAt: named ? r.position : -1 };
 }
 
 /** A length-encoded integer (page_protocol_basic_dt_integers.html); 8-byte forms are refused as absurd here. */

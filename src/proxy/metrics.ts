@@ -15,6 +15,7 @@ export class ProxyMetrics {
   readonly bytes: Counter<'direction'>;
   readonly resumed: Counter;
   readonly rsa: Counter;
+  readonly prewarm: Counter<'outcome'>;
   upstreamNotAfter: Date | undefined;
   clientNotAfter: Date | undefined;
 
@@ -44,6 +45,12 @@ export class ProxyMetrics {
     this.rsa = new Counter({
       name: 'dbtls_proxy_caching_sha2_rsa_total',
       help: "caching_sha2_password full authentications answered with the proxy's RSA key",
+      registers,
+    });
+    this.prewarm = new Counter({
+      name: 'dbtls_proxy_prewarm_total',
+      help: 'Clients given a prewarmed connection: used, or fallback (other capabilities: a fresh one)',
+      labelNames: ['outcome'],
       registers,
     });
     this.failures = new Counter({

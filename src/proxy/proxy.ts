@@ -12,8 +12,10 @@ import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
 import { createHealthServer, ProxyMetrics } from './metrics.js';
-import { relay } from './relay.js';
+import { DEFAULT_PREWARM_MAX_AGE_MS, type PrewarmOutcome, PrewarmPool } from './prewarm.js';
+import { type RelayContext, relay, secureUpstream } from './relay.js';
 import { generateProxyRsaKey } from './sha2.js';
+import { asDbtls } from './sockets.js';
 import { UpstreamTls } from './upstream.js';
 import { errFrame, proxyErrorLine } from './wire-errors.js';
 
@@ -43,6 +45,10 @@ export interface ProxyOptions {
   readonly watch?: boolean;
   /** A certificate and key for TLS on the client leg (clients hard-wired to REQUIRED or VERIFY_*). */
   readonly listenTls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Upstream connections kept past TLS for the next clients (--prewarm N; 0 or absent: none). */
+  readonly prewarm?: number;
+  /** How long a prewarmed connection may wait (default 5 s, below the server's connect_timeout). */
+  readonly prewarmMaxAgeMs?: number;
   /** The upstream already passed a handshake (--run-connection-test): ready before the first client. */
   readonly upstreamVerified?: boolean;
   readonly log?: (entry: ProxyLogEntry) => void;
@@ -75,6 +81,20 @@ function checkMode(options: ProxyOptions): void {
   }
 }
 
+/**
+ * Every pooled connection that expires unused is a handshake error towards the server's
+ * max_connect_errors (default 100) for a non-loopback proxy host: the pool stays well below it.
+ */
+export const MAX_PREWARM = 32;
+
+function checkPrewarm(n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PREWARM) {
+    throw new DbtlsError('USAGE', `could not use --prewarm ${n}: expected 0 to ${MAX_PREWARM}`, {
+      hint: "a few connections cover a connect-per-query load; each unused one that expires counts towards the server's max_connect_errors (docs/proxy.md)",
+    });
+  }
+}
+
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   checkMode(options);
   if (options.listen.length === 0) {
@@ -83,12 +103,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   }
   for (const addr of options.listen) checkListen(addr, options.allowRemotePlaintext === true);
+  checkPrewarm(options.prewarm ?? 0);
   const log = options.log ?? (() => {});
   const { host, port, tls: settings } = options.upstream;
   const metrics = new ProxyMetrics();
   const upstreamTls = new UpstreamTls(settings, {
     reloaded(loaded) {
       metrics.clientNotAfter = loaded.clientCertNotAfter;
+      // Pooled connections present the old client certificate.
+      prewarm?.drain();
       log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
     },
     reloadFailed(err) {
@@ -119,21 +142,47 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     rsaExchange() {
       metrics.rsa.inc();
     },
+    prewarmed(outcome: PrewarmOutcome) {
+      metrics.prewarm.inc({ outcome });
+    },
     closed(fromClient: number, toClient: number) {
       metrics.bytes.inc({ direction: 'client_to_upstream' }, fromClient);
       metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);
     },
   };
   const localTls = options.listenTls ? loadListenTls(options.listenTls) : undefined;
-  const context = {
-    host,
-    port,
-    settings,
-    upstreamTls,
-    rsa,
-    timeoutMs,
-    observer,
+  const base: RelayContext = { host, port, settings, upstreamTls, rsa, timeoutMs, observer };
+  let prewarmFailing = false;
+  const prewarm =
+    (options.prewarm ?? 0) > 0
+      ? new PrewarmPool(
+          options.prewarm ?? 0,
+          options.prewarmMaxAgeMs ?? DEFAULT_PREWARM_MAX_AGE_MS,
+          async (sslRequest) => {
+            const origin = await openOrigin(host, port, settings, timeoutMs);
+            const secure = await secureUpstream(base, origin, Buffer.from(sslRequest));
+            secure.on('error', () => {});
+            secure.once('close', () => origin.socket.destroy());
+            prewarmFailing = false;
+            return { ...origin, secure, sslRequest };
+          },
+          (err) => {
+            // Logged once per outage: the pool retries every second.
+            if (prewarmFailing) return;
+            prewarmFailing = true;
+            const e = asDbtls(err);
+            log({
+              level: 'warn',
+              msg: `prewarm: ${proxyErrorLine(e)}; clients connect directly`,
+              code: e.code,
+            });
+          },
+        )
+      : undefined;
+  const context: RelayContext = {
+    ...base,
     ...(localTls ? { localTls } : {}),
+    ...(prewarm ? { prewarm } : {}),
   };
 
   const onConnection = (client: net.Socket) => {
@@ -200,6 +249,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     reload: () => upstreamTls.reload(),
     async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
       closing = true;
+      prewarm?.close();
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

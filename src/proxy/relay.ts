@@ -14,7 +14,7 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { openOrigin } from '../client/origin.js';
+import { type Origin, openOrigin } from '../client/origin.js';
 import { tlsError, upgradeToTls } from '../client/upgrade.js';
 import { DbtlsError } from '../errors.js';
 import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
@@ -23,6 +23,7 @@ import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
 import {
   AUTH_MORE_DATA,
   AUTH_SWITCH_REQUEST,
+  authPluginSpan,
   CACHING_SHA2_PASSWORD,
   decodeAuthSwitch,
   decodeHandshakeResponse,
@@ -30,8 +31,9 @@ import {
   SHA2_REQUEST_PUBLIC_KEY,
 } from '../protocol/handshake-response.js';
 import { framePacket, type Packet, PacketReader } from '../protocol/packet.js';
-import { SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
+import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
 import type { TlsSettings } from '../tls/settings.js';
+import type { Prewarmed, PrewarmOutcome, PrewarmPool } from './prewarm.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
 import { asDbtls, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
 import type { UpstreamTls } from './upstream.js';
@@ -42,6 +44,12 @@ import { errFrame } from './wire-errors.js';
  * keeps a 16 MB "response" from being buffered: its header alone is refused.
  */
 const MAX_AUTH_PACKET = 64 * 1024;
+/**
+ * What the plugin name of a held response is overwritten with in the prewarm fallback: '_' is in no
+ * plugin's name, so the server (MariaDB and MySQL alike) answers with an AuthSwitchRequest for the
+ * account's plugin instead of checking an auth response made for another connection's scramble.
+ */
+const FALLBACK_PLUGIN_BYTE = 0x5f;
 
 export interface RelayContext {
   readonly host: string;
@@ -53,6 +61,8 @@ export interface RelayContext {
   readonly observer: RelayObserver;
   /** TLS on the client leg (--listen-cert/--listen-key), for clients hard-wired to ssl-mode REQUIRED or VERIFY_*. */
   readonly localTls?: tls.SecureContext;
+  /** Upstream connections made before their client (--prewarm). */
+  readonly prewarm?: PrewarmPool;
 }
 
 export interface RelayObserver {
@@ -61,6 +71,8 @@ export interface RelayObserver {
   failed(err: DbtlsError): void;
   /** A caching_sha2_password full authentication answered with the proxy's RSA key. */
   rsaExchange(): void;
+  /** A client was given a pooled connection's greeting. */
+  prewarmed(outcome: PrewarmOutcome): void;
   closed(fromClient: number, toClient: number): void;
 }
 
@@ -116,17 +128,21 @@ class Session {
   private async start(): Promise<void> {
     const { ctx } = this;
     let client = this.client;
-    let origin: Awaited<ReturnType<typeof openOrigin>>;
-    try {
-      origin = await openOrigin(ctx.host, ctx.port, ctx.settings, ctx.timeoutMs);
-    } catch (err) {
-      this.fail(0, asDbtls(err));
-      return;
+    const pooled = ctx.prewarm?.take();
+    let origin: Origin;
+    if (pooled) {
+      origin = { socket: pooled.socket, greeting: pooled.greeting, packet: pooled.packet };
+    } else {
+      try {
+        origin = await openOrigin(ctx.host, ctx.port, ctx.settings, ctx.timeoutMs);
+      } catch (err) {
+        this.fail(0, asDbtls(err));
+        return;
+      }
     }
-    this.upstream = origin.socket;
-    origin.socket.on('error', () => {});
-    origin.socket.once('close', () => this.upstreamClosed());
+    this.adopt(origin.socket);
     if (this.clientGone) {
+      pooled?.secure.destroy();
       origin.socket.destroy();
       return;
     }
@@ -151,7 +167,8 @@ class Session {
       return;
     }
     this.nextClientSeq = (response.sequenceId + 1) & 0xff;
-    if (origin.socket.destroyed) {
+    // A pooled connection the server closed meanwhile is replaced below (the fallback), not a failure.
+    if (!pooled && origin.socket.destroyed) {
       response.payload.fill(0);
       this.fail(
         this.nextClientSeq,
@@ -188,31 +205,22 @@ class Session {
     }
     if (info.authPluginName) this.plugin = info.authPluginName;
     const held = response.payload;
-    const loaded = ctx.upstreamTls.current;
-    const started = process.hrtime.bigint();
+    held.writeUInt32LE((held.readUInt32LE(0) | CLIENT_SSL) >>> 0, 0);
+    const sslRequest = Buffer.from(held.subarray(0, SSL_REQUEST_LENGTH));
+    ctx.prewarm?.learn(sslRequest);
     let secure: tls.TLSSocket;
-    try {
-      secure = await upgradeToTls(
-        origin.socket,
-        greeting,
-        {
-          kind: 'verify',
-          settings: ctx.settings,
-          material: loaded.material,
-          secureContext: loaded.context,
-          session: ctx.upstreamTls.resumable,
-          response: held,
-        },
-        { host: ctx.host, port: ctx.port, timeoutMs: ctx.timeoutMs },
-      );
-    } catch (err) {
-      held.fill(0);
-      const { host, port, timeoutMs } = ctx;
-      this.fail(
-        this.nextClientSeq,
-        asDbtls(await ctx.upstreamTls.afterFailure(err, loaded, { host, port, timeoutMs })),
-      );
-      return;
+    if (pooled && !pooled.secure.destroyed && pooled.sslRequest.equals(sslRequest)) {
+      secure = pooled.secure;
+      ctx.observer.prewarmed('used');
+    } else {
+      try {
+        if (pooled) origin = await this.fallback(pooled, held);
+        secure = await secureUpstream(ctx, origin, held);
+      } catch (err) {
+        held.fill(0);
+        this.fail(this.nextClientSeq, asDbtls(err));
+        return;
+      }
     }
     this.secure = secure;
     // From here the TLS socket is the upstream link: its close ends the session (and frees the TCP one).
@@ -220,17 +228,10 @@ class Session {
       origin.socket.destroy();
       this.upstreamClosed();
     });
-    secure.on('session', (s: Buffer) => ctx.upstreamTls.remember(loaded.context, s));
     secure.on('error', (err) => {
       // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
       if (!this.clientGone) this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
     });
-    const peer = secure.getPeerCertificate();
-    ctx.observer.upstreamVerified(
-      Number(process.hrtime.bigint() - started) / 1e9,
-      secure.isSessionReused(),
-      peer?.valid_to ? new Date(peer.valid_to) : undefined,
-    );
     if (this.clientGone) {
       held.fill(0);
       secure.destroy();
@@ -239,8 +240,44 @@ class Session {
     this.nextServerSeq = SSL_REQUEST_SEQUENCE_ID + 2;
     this.sendSecret(framePacket(SSL_REQUEST_SEQUENCE_ID + 1, held), held);
     secure.on('data', this.onServerData);
+    secure.resume(); // a pooled socket was paused explicitly: a listener alone would not resume it
     client.on('data', this.onClientData);
     client.resume();
+  }
+
+  /** The upstream TCP socket of this session: its close ends the session while TLS is not up. */
+  private adopt(socket: net.Socket): void {
+    this.upstream = socket;
+    socket.on('error', () => {});
+    socket.once('close', () => this.upstreamClosed());
+  }
+
+  /**
+   * The client answered a pooled greeting with other capabilities than the pooled SSLRequest announced
+   * (the server would read its response with the wrong flags): a fresh upstream gets the client's own
+   * SSLRequest, and the plugin name in the held response is overwritten in place, so the server (whose
+   * scramble the client never saw) asks for the plugin again with an AuthSwitchRequest: the client
+   * answers that with its new scramble (relayed as any switch). A client without a plugin name cannot
+   * be asked again: refused.
+   */
+  private async fallback(pooled: Prewarmed, held: Buffer): Promise<Origin> {
+    pooled.secure.destroy();
+    const span = authPluginSpan(held);
+    if (!span || span[1] === span[0]) {
+      throw new DbtlsError(
+        'PROXY_PREWARM_MISMATCH',
+        'could not relay the connection: the client answered a prewarmed connection with other capabilities and names no auth plugin, so the server cannot ask it again',
+        {
+          hint: "retry (the pool now uses this client's capabilities), or run the proxy without --prewarm",
+          kind: 'runtime',
+        },
+      );
+    }
+    held.fill(FALLBACK_PLUGIN_BYTE, span[0], span[1]);
+    this.ctx.observer.prewarmed('fallback');
+    const origin = await openOrigin(this.ctx.host, this.ctx.port, this.ctx.settings, this.ctx.timeoutMs);
+    this.adopt(origin.socket);
+    return origin;
   }
 
   /** TLS server side on the client's socket, after its SSLRequest; the handshake response follows inside. */
@@ -378,4 +415,44 @@ class Session {
     this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
     this.settle();
   }
+}
+
+/**
+ * The SSLRequest and the verified TLS on `origin` (client/upgrade.ts, on the shared context, resuming the
+ * last session); reports the handshake to the observer. Used per client and by the prewarm pool.
+ */
+export async function secureUpstream(
+  ctx: RelayContext,
+  origin: Origin,
+  response: Buffer,
+): Promise<tls.TLSSocket> {
+  const loaded = ctx.upstreamTls.current;
+  const started = process.hrtime.bigint();
+  let secure: tls.TLSSocket;
+  try {
+    secure = await upgradeToTls(
+      origin.socket,
+      origin.greeting,
+      {
+        kind: 'verify',
+        settings: ctx.settings,
+        material: loaded.material,
+        secureContext: loaded.context,
+        session: ctx.upstreamTls.resumable,
+        response,
+      },
+      { host: ctx.host, port: ctx.port, timeoutMs: ctx.timeoutMs },
+    );
+  } catch (err) {
+    const { host, port, timeoutMs } = ctx;
+    throw await ctx.upstreamTls.afterFailure(err, loaded, { host, port, timeoutMs });
+  }
+  secure.on('session', (s: Buffer) => ctx.upstreamTls.remember(loaded.context, s));
+  const peer = secure.getPeerCertificate();
+  ctx.observer.upstreamVerified(
+    Number(process.hrtime.bigint() - started) / 1e9,
+    secure.isSessionReused(),
+    peer?.valid_to ? new Date(peer.valid_to) : undefined,
+  );
+  return secure;
 }
