@@ -61,6 +61,8 @@ export interface RunningProxy {
   readonly metrics: ProxyMetrics;
   /** Connections open now. */
   open(): number;
+  /** Prewarmed upstream connections ready now (--prewarm). */
+  prewarmed(): number;
   /** Re-reads the TLS files (SIGHUP); false when they did not load and the old ones stay. */
   reload(): boolean;
   /** Stops accepting, waits up to `graceMs` for open sessions, then cuts the rest. */
@@ -246,6 +248,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     ...(httpAddress && options.http ? { http: { host: options.http.host, port: httpAddress.port } } : {}),
     metrics,
     open: () => sockets.size,
+    prewarmed: () => prewarm?.available ?? 0,
     reload: () => upstreamTls.reload(),
     async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
       closing = true;

@@ -11,57 +11,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
-import { type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
+import type { RunningProxy } from '../../../src/proxy/proxy.js';
 import { type Mysql8Server, startMysql8 } from '../../harness/mysql8.js';
 import { run } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { mysql2Login, mysql2SslVersion, pymysql, startTestProxy, tcpPort } from '../../harness/proxy.js';
 
 const USER = 'sha2user';
 const PASSWORD = 'sha2-Pw-with-some-length-0123456789';
-const PYTHON = '/usr/bin/python3';
 
 let pki: TestPki;
 let server: Mysql8Server;
 let proxy: RunningProxy;
 let dir: string;
 let socketPath: string;
-
-function tcpPort(): number {
-  const a = proxy.listening.find((l) => l.kind === 'tcp');
-  assert.ok(a?.kind === 'tcp');
-  return a.port;
-}
-
-function pymysql(where: { port: number } | { socket: string }, password = PASSWORD) {
-  const script = `
-import os, sys, pymysql
-kw = dict(user=sys.argv[1], password=os.environ['PW'])
-if sys.argv[2] == 'socket': kw['unix_socket'] = sys.argv[3]
-else: kw.update(host='127.0.0.1', port=int(sys.argv[3]))
-try:
-    c = pymysql.connect(**kw)
-except pymysql.err.MySQLError as e:
-    print('ERR', e.args[0], e.args[1]); sys.exit(1)
-cur = c.cursor(); cur.execute("SHOW STATUS LIKE 'Ssl_version'"); print(cur.fetchone()[1]); c.close()
-`;
-  const args = 'socket' in where ? ['socket', where.socket] : ['tcp', String(where.port)];
-  return run(PYTHON, ['-c', script, USER, ...args], { env: { ...process.env, PW: password } });
-}
-
-async function mysql2Login(where: { port: number } | { socketPath: string }): Promise<string> {
-  const conn = await mysql.createConnection({
-    ...('port' in where ? { host: '127.0.0.1', port: where.port } : where),
-    user: USER,
-    password: PASSWORD,
-  });
-  try {
-    const [rows] = await conn.query("SHOW STATUS LIKE 'Ssl_version'");
-    return String((rows as { Value: string }[])[0]?.Value);
-  } finally {
-    await conn.end();
-  }
-}
 
 /** How many RSA exchanges the proxy answered so far (its metric). */
 async function rsaCount(): Promise<number> {
@@ -84,19 +47,7 @@ before(async () => {
     ca: fs.readFileSync(pki.ca),
     users: { [USER]: PASSWORD },
   });
-  proxy = await startProxy({
-    upstream: {
-      host: '127.0.0.1',
-      port: server.port,
-      tls: {
-        mode: 'verify-full',
-        mutualTls: 'enable',
-        ca: pki.ca,
-        cert: pki.client.cert,
-        key: pki.client.key,
-        minVersion: 'TLSv1.2',
-      },
-    },
+  proxy = await startTestProxy(pki, server.port, {
     listen: [
       { kind: 'tcp', host: '127.0.0.1', port: 0 },
       { kind: 'unix', path: socketPath, mode: 0o600 },
@@ -115,7 +66,7 @@ describe('caching_sha2_password through the proxy', () => {
 
   it('PyMySQL over TCP: full authentication via the proxy RSA key, then the fast path', async () => {
     const rsaBefore = await rsaCount();
-    const first = await pymysql({ port: tcpPort() });
+    const first = await pymysql({ port: tcpPort(proxy) }, USER, PASSWORD);
     assert.equal(first.code, 0, first.stdout + first.stderr);
     assert.equal(await rsaCount(), rsaBefore + 1, 'the client encrypted to the proxy key');
     assert.ok(
@@ -129,14 +80,14 @@ describe('caching_sha2_password through the proxy', () => {
       tls: first.stdout.trim(),
       clientCn: 'dbtls_client',
     });
-    const second = await pymysql({ port: tcpPort() });
+    const second = await pymysql({ port: tcpPort(proxy) }, USER, PASSWORD);
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.equal(lastLogin().path, 'fast');
   });
 
   it('PyMySQL over the unix socket: the clear password goes on inside TLS', async () => {
     const rsaBefore = await rsaCount();
-    const r = await pymysql({ socket: socketPath });
+    const r = await pymysql({ socket: socketPath }, USER, PASSWORD);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(
       await rsaCount(),
@@ -149,13 +100,13 @@ describe('caching_sha2_password through the proxy', () => {
 
   it('mysql2 over TCP and the unix socket, full then fast', async () => {
     const rsaBefore = await rsaCount();
-    assert.match(await mysql2Login({ port: tcpPort() }), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ port: tcpPort(proxy) }, USER, PASSWORD), /^TLSv1\.[23]$/);
     assert.equal(lastLogin().path, 'full-clear');
     assert.equal(await rsaCount(), rsaBefore + 1);
-    assert.match(await mysql2Login({ port: tcpPort() }), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ port: tcpPort(proxy) }, USER, PASSWORD), /^TLSv1\.[23]$/);
     assert.equal(lastLogin().path, 'fast');
     server.clearCache();
-    assert.match(await mysql2Login({ socketPath }), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ socket: socketPath }, USER, PASSWORD), /^TLSv1\.[23]$/);
     assert.equal(lastLogin().path, 'full-clear');
   });
 
@@ -164,7 +115,7 @@ describe('caching_sha2_password through the proxy', () => {
       '--no-defaults',
       '--protocol=TCP',
       '--host=127.0.0.1',
-      `--port=${tcpPort()}`,
+      `--port=${tcpPort(proxy)}`,
       `--user=${USER}`,
       '-N',
       '-B',
@@ -184,12 +135,12 @@ describe('caching_sha2_password through the proxy', () => {
   });
 
   it('a wrong password: the server says no, on either path', async () => {
-    const full = await pymysql({ port: tcpPort() }, 'wrong');
+    const full = await pymysql({ port: tcpPort(proxy) }, USER, 'wrong');
     assert.equal(full.code, 1);
     assert.match(full.stdout, /^ERR 1045 Access denied for user 'sha2user'/);
     assert.equal(lastLogin().path, 'denied');
-    assert.equal((await pymysql({ port: tcpPort() })).code, 0);
-    const fast = await pymysql({ port: tcpPort() }, 'wrong');
+    assert.equal((await pymysql({ port: tcpPort(proxy) }, USER, PASSWORD)).code, 0);
+    const fast = await pymysql({ port: tcpPort(proxy) }, USER, 'wrong');
     assert.equal(fast.code, 1);
     assert.match(fast.stdout, /^ERR 1045 /);
   });
@@ -203,25 +154,9 @@ describe('a server whose certificate names another host', () => {
       ca: fs.readFileSync(pki.ca),
       users: { [USER]: PASSWORD },
     });
-    const p = await startProxy({
-      upstream: {
-        host: '127.0.0.1',
-        port: wrong.port,
-        tls: {
-          mode: 'verify-full',
-          mutualTls: 'enable',
-          ca: pki.ca,
-          cert: pki.client.cert,
-          key: pki.client.key,
-          minVersion: 'TLSv1.2',
-        },
-      },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    });
+    const p = await startTestProxy(pki, wrong.port);
     try {
-      const a = p.listening[0];
-      assert.ok(a?.kind === 'tcp');
-      const r = await pymysql({ port: a.port });
+      const r = await pymysql({ port: tcpPort(p) }, USER, PASSWORD);
       assert.equal(r.code, 1);
       assert.match(
         r.stdout,
@@ -244,26 +179,10 @@ describe('a server with an expired certificate', () => {
       ca: fs.readFileSync(pki.ca),
       users: { [USER]: PASSWORD },
     });
-    const p = await startProxy({
-      upstream: {
-        host: '127.0.0.1',
-        port: expired.port,
-        tls: {
-          mode: 'verify-full',
-          mutualTls: 'enable',
-          ca: pki.ca,
-          cert: pki.client.cert,
-          key: pki.client.key,
-          minVersion: 'TLSv1.2',
-        },
-      },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    });
+    const p = await startTestProxy(pki, expired.port);
     try {
-      const a = p.listening[0];
-      assert.ok(a?.kind === 'tcp');
       await assert.rejects(
-        mysql.createConnection({ host: '127.0.0.1', port: a.port, user: USER, password: PASSWORD }),
+        mysql2Login({ port: tcpPort(p) }, USER, PASSWORD),
         (e: { errno?: number; message: string }) => {
           assert.equal(e.errno, 1043);
           assert.match(

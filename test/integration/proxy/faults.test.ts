@@ -11,13 +11,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
-import type { TlsSettings } from '../../../src/tls/settings.js';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { run } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { eventually, mysql2Login, proxyTls, tcpPort } from '../../harness/proxy.js';
 
 const PASSWORD = 'faults-pw-1234';
 const USER = 'app_x509';
@@ -27,27 +27,7 @@ let db: MariadbInstance;
 let proxy: RunningProxy;
 let dir: string;
 
-function tlsSettings(over: Partial<TlsSettings> = {}): TlsSettings {
-  return {
-    mode: 'verify-full',
-    mutualTls: 'enable',
-    ca: pki.ca,
-    cert: pki.client.cert,
-    key: pki.client.key,
-    minVersion: 'TLSv1.2',
-    ...over,
-  };
-}
-
-function portOf(p: RunningProxy): number {
-  const a = p.listening[0];
-  assert.ok(a?.kind === 'tcp');
-  return a.port;
-}
-
-async function login(port: number): Promise<mysql.Connection> {
-  return mysql.createConnection({ host: '127.0.0.1', port, user: USER, password: PASSWORD });
-}
+const login = (port: number) => mysql2Login({ port }, USER, PASSWORD);
 
 /** Connects, optionally writes `send` after the first packet, and returns every packet until close. */
 function rawExchange(port: number, send?: Buffer): Promise<{ seq: number; payload: Buffer }[]> {
@@ -88,15 +68,6 @@ function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-/** Polls `condition` (every 20 ms, up to 30 s): the proxy closes sockets asynchronously. */
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 before(async () => {
   pki = await makeTestPki();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-proxy-faults-'));
@@ -105,7 +76,7 @@ before(async () => {
     users: [{ name: USER, password: PASSWORD, require: 'X509' }],
   });
   proxy = await startProxy({
-    upstream: { host: '127.0.0.1', port: db.port, tls: tlsSettings() },
+    upstream: { host: '127.0.0.1', port: db.port, tls: proxyTls(pki) },
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
     http: { host: '127.0.0.1', port: 0 },
     maxConnections: 3,
@@ -121,7 +92,7 @@ after(async () => {
 
 describe('bad clients: a clear ERR each, and the proxy keeps serving', () => {
   it('garbage instead of a handshake response (an HTTP request)', async () => {
-    const packets = await rawExchange(portOf(proxy), Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const packets = await rawExchange(tcpPort(proxy), Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.equal(packets[0]?.payload[0], 10, 'the greeting first');
     const err = errOf(packets[1]);
     assert.equal(err.code, 1043);
@@ -133,15 +104,15 @@ describe('bad clients: a clear ERR each, and the proxy keeps serving', () => {
 
   it('a 16 MB handshake response is refused from its header, not buffered', async () => {
     const header = Buffer.from([0xff, 0xff, 0xff, 0x01]);
-    const packets = await rawExchange(portOf(proxy), Buffer.concat([header, Buffer.alloc(64 * 1024, 0x41)]));
+    const packets = await rawExchange(tcpPort(proxy), Buffer.concat([header, Buffer.alloc(64 * 1024, 0x41)]));
     assert.match(errOf(packets[1]).message, /its length 16777215 exceeds 65536 bytes \(PROTOCOL_MALFORMED\)/);
-    const conn = await login(portOf(proxy));
+    const conn = await login(tcpPort(proxy));
     await conn.query('SELECT 1');
     await conn.end();
   });
 
   it('a handshake response too short to hold an SSLRequest', async () => {
-    const packets = await rawExchange(portOf(proxy), Buffer.from([3, 0, 0, 1, 0x85, 0xa2, 0]));
+    const packets = await rawExchange(tcpPort(proxy), Buffer.from([3, 0, 0, 1, 0x85, 0xa2, 0]));
     assert.match(
       errOf(packets[1]).message,
       /handshake response: its length is 3, at least 32 expected \(PROTOCOL_MALFORMED\)/,
@@ -156,11 +127,11 @@ describe('upstream faults', () => {
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const p = await startProxy({
-      upstream: { host: '127.0.0.1', port, tls: tlsSettings() },
+      upstream: { host: '127.0.0.1', port, tls: proxyTls(pki) },
       listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
     });
     try {
-      const packets = await rawExchange(portOf(p));
+      const packets = await rawExchange(tcpPort(p));
       assert.equal(packets[0]?.seq, 0);
       const err = errOf(packets[0]);
       assert.equal(err.code, 1043);
@@ -168,7 +139,7 @@ describe('upstream faults', () => {
         err.message,
         /^dbtls proxy: could not connect to 127\.0\.0\.1:\d+: the connection was refused \(CONNECTION_REFUSED\); hint: /,
       );
-      await assert.rejects(login(portOf(p)), (e: { errno?: number; message: string }) => {
+      await assert.rejects(login(tcpPort(p)), (e: { errno?: number; message: string }) => {
         assert.equal(e.errno, 1043);
         assert.match(e.message, /CONNECTION_REFUSED/);
         return true;
@@ -183,12 +154,12 @@ describe('upstream faults', () => {
     const silent = net.createServer((s) => held.push(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const p = await startProxy({
-      upstream: { host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, tls: tlsSettings() },
+      upstream: { host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, tls: proxyTls(pki) },
       listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
       timeoutMs: 500,
     });
     try {
-      const packets = await rawExchange(portOf(p));
+      const packets = await rawExchange(tcpPort(p));
       assert.match(
         errOf(packets[0]).message,
         /no answer within 500 ms while waiting for the server greeting \(CONNECT_TIMEOUT\)/,
@@ -201,8 +172,8 @@ describe('upstream faults', () => {
   });
 
   it('the upstream closing mid-session: that client sees the loss, others carry on', async () => {
-    const victim = await login(portOf(proxy));
-    const other = await login(portOf(proxy));
+    const victim = await login(tcpPort(proxy));
+    const other = await login(tcpPort(proxy));
     const [rows] = await victim.query('SELECT CONNECTION_ID() AS id');
     const id = (rows as { id: number }[])[0]?.id;
     await db.sql(`KILL ${id}`);
@@ -221,8 +192,8 @@ describe('limits, descriptors, health and metrics', () => {
     await eventually(() => proxy.open() === 0, 'the earlier sessions to close');
     const held: mysql.Connection[] = [];
     try {
-      for (let i = 0; i < 3; i++) held.push(await login(portOf(proxy)));
-      await assert.rejects(login(portOf(proxy)), (e: { errno?: number; message: string }) => {
+      for (let i = 0; i < 3; i++) held.push(await login(tcpPort(proxy)));
+      await assert.rejects(login(tcpPort(proxy)), (e: { errno?: number; message: string }) => {
         assert.equal(e.errno, 1040);
         assert.match(
           e.message,
@@ -259,13 +230,13 @@ describe('limits, descriptors, health and metrics', () => {
     const before = openFds();
     for (let round = 0; round < 100; round++) {
       await Promise.all([
-        rawExchange(portOf(proxy), Buffer.from('garbage!')),
+        rawExchange(tcpPort(proxy), Buffer.from('garbage!')),
         new Promise<void>((resolve) => {
-          const s = net.connect(portOf(proxy), '127.0.0.1', () => s.destroy());
+          const s = net.connect(tcpPort(proxy), '127.0.0.1', () => s.destroy());
           s.on('close', () => resolve());
         }),
-        rawExchange(portOf(proxy), Buffer.from([0xff, 0xff, 0xff, 0x01])),
-        round % 10 === 0 ? login(portOf(proxy)).then((c) => c.end()) : Promise.resolve(),
+        rawExchange(tcpPort(proxy), Buffer.from([0xff, 0xff, 0xff, 0x01])),
+        round % 10 === 0 ? login(tcpPort(proxy)).then((c) => c.end()) : Promise.resolve(),
       ]);
     }
     await eventually(() => proxy.open() === 0, 'every session to end');

@@ -10,96 +10,31 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
-import type { TlsSettings } from '../../../src/tls/settings.js';
+import type { RunningProxy } from '../../../src/proxy/proxy.js';
 import { type Relay, startDowngradeRelay } from '../../harness/attacker.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { mariadbClient, run } from '../../harness/oracles.js';
+import { mariadbClient } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import {
+  mariadbSocket,
+  mysql2SslVersion,
+  pymysql,
+  SSL_VERSION_SQL,
+  startTestProxy,
+  tcpPort,
+} from '../../harness/proxy.js';
 
 const PASSWORD = 'proxy-pw-4711';
 const X509_USER = 'app_x509';
 const SUBJECT_USER = 'app_subject';
 const NATIVE_USER = 'app_native';
 const ED_USER = 'app_ed';
-const PYTHON = '/usr/bin/python3';
-const SSL_VERSION_SQL = "SHOW STATUS LIKE 'Ssl_version'";
 
 let pki: TestPki;
 let db: MariadbInstance;
 let proxy: RunningProxy;
 let dir: string;
 let socketPath: string;
-
-function upstreamTls(over: Partial<TlsSettings> = {}): TlsSettings {
-  return {
-    mode: 'verify-full',
-    mutualTls: 'enable',
-    ca: pki.ca,
-    cert: pki.client.cert,
-    key: pki.client.key,
-    minVersion: 'TLSv1.2',
-    ...over,
-  };
-}
-
-function tcpPort(p: RunningProxy): number {
-  const a = p.listening.find((l) => l.kind === 'tcp');
-  assert.ok(a && a.kind === 'tcp');
-  return a.port;
-}
-
-/** PyMySQL with no ssl argument: the application as it ships. Prints Ssl_version or the error. */
-function pymysql(o: {
-  port?: number;
-  socket?: string;
-  user: string;
-}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const script = `
-import os, sys, pymysql
-kw = dict(user=sys.argv[1], password=os.environ['PW'])
-if sys.argv[2] == 'socket': kw['unix_socket'] = sys.argv[3]
-else: kw.update(host='127.0.0.1', port=int(sys.argv[3]))
-try:
-    c = pymysql.connect(**kw)
-except pymysql.err.MySQLError as e:
-    print('ERR', e.args[0], e.args[1]); sys.exit(1)
-cur = c.cursor(); cur.execute("${SSL_VERSION_SQL}"); print(cur.fetchone()[1]); c.close()
-`;
-  const where = o.socket ? ['socket', o.socket] : ['tcp', String(o.port)];
-  return run(PYTHON, ['-c', script, o.user, ...where], { env: { ...process.env, PW: PASSWORD } });
-}
-
-async function mysql2SslVersion(o: { port?: number; socketPath?: string; user: string }): Promise<string> {
-  const conn = await mysql.createConnection({
-    ...(o.socketPath ? { socketPath: o.socketPath } : { host: '127.0.0.1', port: o.port }),
-    user: o.user,
-    password: PASSWORD,
-  });
-  try {
-    const [rows] = await conn.query(SSL_VERSION_SQL);
-    return String((rows as { Value: string }[])[0]?.Value);
-  } finally {
-    await conn.end();
-  }
-}
-
-function mariadbSocket(user: string, socket: string) {
-  return run(
-    'mariadb',
-    [
-      '--no-defaults',
-      `--socket=${socket}`,
-      '--protocol=SOCKET',
-      `--user=${user}`,
-      '-N',
-      '-B',
-      '-e',
-      SSL_VERSION_SQL,
-    ],
-    { env: { ...process.env, MYSQL_PWD: PASSWORD }, timeoutMs: 20_000 },
-  );
-}
 
 before(async () => {
   pki = await makeTestPki();
@@ -118,13 +53,7 @@ before(async () => {
     `CREATE OR REPLACE USER '${ED_USER}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('${PASSWORD}') REQUIRE X509`,
   );
   await db.sql(`GRANT ALL ON *.* TO '${ED_USER}'@'%'`);
-  proxy = await startProxy({
-    upstream: { host: '127.0.0.1', port: db.port, tls: upstreamTls() },
-    listen: [
-      { kind: 'tcp', host: '127.0.0.1', port: 0 },
-      { kind: 'unix', path: socketPath, mode: 0o660 },
-    ],
-  });
+  proxy = await startTestProxy(pki, db.port, { socket: socketPath });
 });
 
 after(async () => {
@@ -139,7 +68,7 @@ describe('clients with no TLS settings log in through the proxy; the server sees
       const r = await mariadbClient({ port: tcpPort(proxy), user, password: PASSWORD, sql: SSL_VERSION_SQL });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^Ssl_version\tTLSv1\.[23]$/m);
-      const s = await mariadbSocket(user, socketPath);
+      const s = await mariadbSocket(socketPath, user, PASSWORD);
       assert.equal(s.code, 0, s.stderr);
       assert.match(s.stdout, /^Ssl_version\tTLSv1\.[23]$/m);
     }
@@ -148,9 +77,9 @@ describe('clients with no TLS settings log in through the proxy; the server sees
 
   it('PyMySQL over TCP and the unix socket', async () => {
     const results = await Promise.all([
-      pymysql({ port: tcpPort(proxy), user: X509_USER }),
-      pymysql({ port: tcpPort(proxy), user: SUBJECT_USER }),
-      pymysql({ socket: socketPath, user: X509_USER }),
+      pymysql({ port: tcpPort(proxy) }, X509_USER, PASSWORD),
+      pymysql({ port: tcpPort(proxy) }, SUBJECT_USER, PASSWORD),
+      pymysql({ socket: socketPath }, X509_USER, PASSWORD),
     ]);
     for (const r of results) {
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -159,9 +88,9 @@ describe('clients with no TLS settings log in through the proxy; the server sees
   });
 
   it('mysql2 over TCP and the unix socket', async () => {
-    assert.match(await mysql2SslVersion({ port: tcpPort(proxy), user: X509_USER }), /^TLSv1\.[23]$/);
-    assert.match(await mysql2SslVersion({ port: tcpPort(proxy), user: SUBJECT_USER }), /^TLSv1\.[23]$/);
-    assert.match(await mysql2SslVersion({ socketPath, user: X509_USER }), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ port: tcpPort(proxy) }, X509_USER, PASSWORD), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ port: tcpPort(proxy) }, SUBJECT_USER, PASSWORD), /^TLSv1\.[23]$/);
+    assert.match(await mysql2SslVersion({ socket: socketPath }, X509_USER, PASSWORD), /^TLSv1\.[23]$/);
   });
 
   it('mysql_native_password and ed25519 (an auth switch) accounts', async () => {
@@ -180,7 +109,7 @@ describe('clients with no TLS settings log in through the proxy; the server sees
     });
     assert.equal(ed.code, 0, ed.stderr);
     assert.equal(ed.stdout.trim(), `${ED_USER}@%`);
-    const edSocket = await mariadbSocket(ED_USER, socketPath);
+    const edSocket = await mariadbSocket(socketPath, ED_USER, PASSWORD);
     assert.equal(edSocket.code, 0, edSocket.stderr);
     // A wrong password is the server's answer, relayed unchanged.
     const wrong = await mariadbClient({
@@ -196,9 +125,8 @@ describe('clients with no TLS settings log in through the proxy; the server sees
 
 describe('an upstream that fails a check: ERR naming cause and fix, no credential byte sent', () => {
   it('a certificate for another name: HOSTNAME_MISMATCH in the client error', async () => {
-    const p = await startProxy({
-      upstream: { host: '127.0.0.1', port: db.port, tls: upstreamTls({ servername: 'db2.example' }) },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    const p = await startTestProxy(pki, db.port, {
+      tls: { servername: 'db2.example' },
     });
     try {
       const r = await mariadbClient({
@@ -213,7 +141,7 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
         /ERROR 1043 \(08S01\): dbtls proxy: could not verify the certificate of 127\.0\.0\.1:\d+ for the name db2\.example: .* \(HOSTNAME_MISMATCH\); hint: /,
       );
       await assert.rejects(
-        mysql2SslVersion({ port: tcpPort(p), user: X509_USER }),
+        mysql2SslVersion({ port: tcpPort(p) }, X509_USER, PASSWORD),
         (err: { errno?: number; message: string }) => {
           assert.equal(err.errno, 1043);
           assert.match(err.message, /HOSTNAME_MISMATCH/);
@@ -226,12 +154,11 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
   });
 
   it('an untrusted CA: CERT_UNTRUSTED', async () => {
-    const p = await startProxy({
-      upstream: { host: '127.0.0.1', port: db.port, tls: upstreamTls({ ca: pki.otherCa }) },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    const p = await startTestProxy(pki, db.port, {
+      tls: { ca: pki.otherCa },
     });
     try {
-      const r = await pymysql({ port: tcpPort(p), user: X509_USER });
+      const r = await pymysql({ port: tcpPort(p) }, X509_USER, PASSWORD);
       assert.equal(r.code, 1);
       assert.match(
         r.stdout,
@@ -244,10 +171,7 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
 
   it('a TLS-stripping relay: TLS_NOT_OFFERED, and the relay captured no user name and no password', async () => {
     const relay: Relay = await startDowngradeRelay({ port: db.port });
-    const p = await startProxy({
-      upstream: { host: '127.0.0.1', port: relay.port, tls: upstreamTls() },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    });
+    const p = await startTestProxy(pki, relay.port);
     try {
       const r = await mariadbClient({
         port: tcpPort(p),
@@ -261,7 +185,7 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
         r.stderr,
         /1043 - dbtls proxy: could not connect to 127\.0\.0\.1:\d+ with ssl-mode verify-full: .*does not offer TLS .*\(TLS_NOT_OFFERED\); hint: /,
       );
-      const py = await pymysql({ port: tcpPort(p), user: SUBJECT_USER });
+      const py = await pymysql({ port: tcpPort(p) }, SUBJECT_USER, PASSWORD);
       assert.equal(py.code, 1);
       const seen = relay.clientBytes();
       assert.equal(seen.indexOf(X509_USER), -1);
@@ -277,9 +201,7 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
 
 describe('TLS on the client leg (--listen-cert/--listen-key)', () => {
   it('clients hard-wired to verify the server log in through verified TLS on both legs', async () => {
-    const p = await startProxy({
-      upstream: { host: '127.0.0.1', port: db.port, tls: upstreamTls() },
-      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    const p = await startTestProxy(pki, db.port, {
       listenTls: { cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key) },
     });
     try {
@@ -303,7 +225,7 @@ describe('TLS on the client leg (--listen-cert/--listen-key)', () => {
       assert.match(String((rows as { Value: string }[])[0]?.Value), /^TLSv1\.[23]$/);
       await conn.end();
       // A plaintext client still works on the same listener.
-      assert.match(await mysql2SslVersion({ port: tcpPort(p), user: X509_USER }), /^TLSv1\.[23]$/);
+      assert.match(await mysql2SslVersion({ port: tcpPort(p) }, X509_USER, PASSWORD), /^TLSv1\.[23]$/);
       // A client that does not trust the local certificate fails on its side: nothing was relayed.
       const untrusting = await mariadbClient({
         port: tcpPort(p),

@@ -10,11 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, it } from 'node:test';
-import mysql from 'mysql2/promise';
-import { type ProxyLogEntry, type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
+import type { ProxyLogEntry, RunningProxy } from '../../../src/proxy/proxy.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { eventually, mysql2Login, startTestProxy, tcpPort } from '../../harness/proxy.js';
 
 const PASSWORD = 'rotate-pw-55';
 const NEW_SUBJECT = '/O=dbtls test/CN=dbtls_client_2';
@@ -25,27 +25,12 @@ let proxy: RunningProxy;
 let dir: string;
 const logs: ProxyLogEntry[] = [];
 
-function port(): number {
-  const a = proxy.listening[0];
-  assert.ok(a?.kind === 'tcp');
-  return a.port;
-}
-
-const login = (user: string) =>
-  mysql.createConnection({ host: '127.0.0.1', port: port(), user, password: PASSWORD });
+const login = (user: string) => mysql2Login({ port: tcpPort(proxy) }, user, PASSWORD);
 
 /** Write + rename: readers see the old file or the new one, never half of one. */
 function replace(file: string, content: Buffer | string): void {
   fs.writeFileSync(`${file}.tmp`, content);
   fs.renameSync(`${file}.tmp`, file);
-}
-
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 before(async () => {
@@ -100,20 +85,8 @@ before(async () => {
       { name: 'rot_new', password: PASSWORD, require: { subject: NEW_SUBJECT } },
     ],
   });
-  proxy = await startProxy({
-    upstream: {
-      host: '127.0.0.1',
-      port: db.port,
-      tls: {
-        mode: 'verify-full',
-        mutualTls: 'enable',
-        ca: pki.ca,
-        cert: path.join(dir, 'cert.pem'),
-        key: path.join(dir, 'key.pem'),
-        minVersion: 'TLSv1.2',
-      },
-    },
-    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+  proxy = await startTestProxy(pki, db.port, {
+    tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') },
     log: (e) => logs.push(e),
   });
 });
