@@ -154,6 +154,9 @@ export const ERROR_CODES = Object.freeze({
   PROXY_CLIENT_TLS: check("the client's TLS on the local leg failed or is not offered"),
   PROXY_FAILED: runtime('relaying a connection failed'),
   PROXY_MAX_CONNECTIONS: runtime('the proxy is at --max-connections'),
+  PROXY_PREWARM_MISMATCH: runtime(
+    'a client answered a prewarmed connection with other capabilities and cannot be asked again',
+  ),
   PROXY_UPSTREAM_CLOSED: runtime('the server closed the connection while the client was logging in'),
   QUERY_FAILED: runtime('the server refused the SQL'),
   REASON_UNKNOWN: input('a revocation reason RFC 5280 does not name'),
