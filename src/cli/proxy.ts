@@ -9,7 +9,6 @@ import {
   startProxy,
 } from '../proxy/proxy.js';
 import { parseTarget } from '../tls/settings.js';
-import { readUserFile } from '../util/files.js';
 import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
@@ -194,10 +193,7 @@ export const proxyCommand: Command = {
       upstreamVerified: testFirst,
       ...(listenCert && listenKey
         ? {
-            listenTls: {
-              cert: readUserFile(listenCert, 'the --listen-cert certificate'),
-              key: readUserFile(listenKey, 'the --listen-key key'),
-            },
+            listenTls: { cert: listenCert, key: listenKey },
           }
         : {}),
       log,

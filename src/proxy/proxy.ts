@@ -10,10 +10,12 @@ import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
+import { readUserFile } from '../util/files.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
 import { createHealthServer, ProxyMetrics } from './metrics.js';
 import { DEFAULT_PREWARM_MAX_AGE_MS, type PrewarmOutcome, PrewarmPool } from './prewarm.js';
 import { type RelayContext, relay, secureUpstream } from './relay.js';
+import { Reloadable } from './reloadable.js';
 import { generateProxyRsaKey } from './sha2.js';
 import { asDbtls } from './sockets.js';
 import { UpstreamTls } from './upstream.js';
@@ -43,8 +45,11 @@ export interface ProxyOptions {
   readonly timeoutMs?: number;
   /** Re-read the TLS files when they change (default true). */
   readonly watch?: boolean;
-  /** A certificate and key for TLS on the client leg (clients hard-wired to REQUIRED or VERIFY_*). */
-  readonly listenTls?: { readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * The certificate and key files of TLS on the client leg (clients hard-wired to REQUIRED or VERIFY_*),
+   * re-read like the upstream files.
+   */
+  readonly listenTls?: { readonly cert: string; readonly key: string };
   /** Upstream connections kept past TLS for the next clients (--prewarm N; 0 or absent: none). */
   readonly prewarm?: number;
   /** How long a prewarmed connection may wait (default 5 s, below the server's connect_timeout). */
@@ -63,7 +68,7 @@ export interface RunningProxy {
   open(): number;
   /** Prewarmed upstream connections ready now (--prewarm). */
   prewarmed(): number;
-  /** Re-reads the TLS files (SIGHUP); false when they did not load and the old ones stay. */
+  /** Re-reads the TLS files (SIGHUP); false when one set did not load (it stays as it was). */
   reload(): boolean;
   /** Stops accepting, waits up to `graceMs` for open sessions, then cuts the rest. */
   shutdown(graceMs?: number): Promise<void>;
@@ -152,7 +157,21 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);
     },
   };
-  const localTls = options.listenTls ? loadListenTls(options.listenTls) : undefined;
+  const listenFiles = options.listenTls;
+  const localTls = listenFiles
+    ? new Reloadable(() => loadListenTls(listenFiles), [listenFiles.cert, listenFiles.key], {
+        reloaded() {
+          log({ level: 'info', msg: 'reloaded --listen-cert/--listen-key; new connections use them' });
+        },
+        reloadFailed(err) {
+          log({
+            level: 'error',
+            msg: `${proxyErrorLine(err)}; the previous files stay in use`,
+            code: err.code,
+          });
+        },
+      })
+    : undefined;
   const base: RelayContext = { host, port, settings, upstreamTls, rsa, timeoutMs, observer };
   let prewarmFailing = false;
   const prewarm =
@@ -236,7 +255,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     httpServer?.close();
     throw err;
   }
-  if (options.watch !== false) upstreamTls.watch();
+  if (options.watch !== false) {
+    upstreamTls.watch();
+    localTls?.watch();
+  }
   const httpAddress = httpServer?.address() as net.AddressInfo | undefined;
   log({
     level: 'info',
@@ -249,7 +271,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     metrics,
     open: () => sockets.size,
     prewarmed: () => prewarm?.available ?? 0,
-    reload: () => upstreamTls.reload(),
+    reload: () => [upstreamTls, localTls].map((r) => r?.reload() ?? true).every(Boolean),
     async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
       closing = true;
       prewarm?.close();
@@ -258,15 +280,18 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const s of sockets) s.destroy();
       upstreamTls.close();
+      localTls?.close();
       await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
       httpServer?.closeAllConnections();
     },
   };
 }
 
-function loadListenTls(files: { cert: Buffer; key: Buffer }): tls.SecureContext {
+function loadListenTls(files: { cert: string; key: string }): tls.SecureContext {
+  const cert = readUserFile(files.cert, 'the --listen-cert certificate');
+  const key = readUserFile(files.key, 'the --listen-key key');
   try {
-    return tls.createSecureContext({ cert: files.cert, key: files.key, minVersion: 'TLSv1.2' });
+    return tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
   } catch (err) {
     const mismatch = /key values mismatch/i.test(causeText(err));
     throw new DbtlsError(

@@ -60,7 +60,7 @@ export interface RelayContext {
   readonly timeoutMs: number;
   readonly observer: RelayObserver;
   /** TLS on the client leg (--listen-cert/--listen-key), for clients hard-wired to ssl-mode REQUIRED or VERIFY_*. */
-  readonly localTls?: tls.SecureContext;
+  readonly localTls?: { readonly current: tls.SecureContext };
   /** Upstream connections made before their client (--prewarm). */
   readonly prewarm?: PrewarmPool;
 }
@@ -159,7 +159,7 @@ class Session {
     try {
       response = await readOne(client, this.fromClient, ctx.timeoutMs);
       if (ctx.localTls && isSslRequest(response.payload)) {
-        client = await this.upgradeClient(client, ctx.localTls);
+        client = await this.upgradeClient(client, ctx.localTls.current);
         response = await readOne(client, this.fromClient, ctx.timeoutMs);
       }
     } catch (err) {

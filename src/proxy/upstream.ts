@@ -1,8 +1,7 @@
 /**
  * The proxy's side of the upstream TLS: one SecureContext shared by every connection (so OpenSSL resumes
  * TLS sessions instead of a full handshake per client connection: the connect-per-query win), rebuilt when
- * the CA, certificate or key files change. A new file that does not load (unreadable, not PEM, key not
- * matching the certificate) keeps the old context and is reported; connections already open keep theirs.
+ * the CA, certificate or key files change (reloadable.ts).
  *
  * Mutual TLS prefers TLS 1.3 as the client does (client/mutual.ts): with a 1.2 floor the context offers
  * 1.3 only, so the client certificate travels encrypted. When the upstream refuses that version, a
@@ -12,8 +11,6 @@
  * bound to that connection's scramble and cannot be replayed on another); the next one gets through.
  */
 import { X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import {
   downgradeError,
@@ -24,9 +21,7 @@ import {
 import { causeText, DbtlsError } from '../errors.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsMinVersion, TlsSettings } from '../tls/settings.js';
-
-/** Editors and `kubectl` write in bursts (temp file, rename, symlink swap): one reload per burst. */
-const RELOAD_DEBOUNCE_MS = 200;
+import { Reloadable, type ReloadEvents } from './reloadable.js';
 
 export interface LoadedTls {
   readonly material: TlsMaterial;
@@ -77,27 +72,23 @@ export function loadUpstreamTls(
   return { material, context, floor, ...(clientCertNotAfter ? { clientCertNotAfter } : {}) };
 }
 
-export interface UpstreamTlsEvents {
-  reloaded(loaded: LoadedTls): void;
-  reloadFailed(err: DbtlsError): void;
-}
+export type UpstreamTlsEvents = ReloadEvents<LoadedTls>;
 
-/** The current context, the TLS session to resume, and the file watch that replaces both. */
-export class UpstreamTls {
-  private loaded: LoadedTls;
+/** The current context, the TLS session to resume, and the file watch that replaces both (reloadable.ts). */
+export class UpstreamTls extends Reloadable<LoadedTls> {
   private session: Buffer | undefined;
-  private readonly watchers: fs.FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly settings: TlsSettings,
-    private readonly events: UpstreamTlsEvents,
+    events: UpstreamTlsEvents,
   ) {
-    this.loaded = loadUpstreamTls(settings);
-  }
-
-  get current(): LoadedTls {
-    return this.loaded;
+    super(
+      (previous) => loadUpstreamTls(settings, previous?.floor),
+      [settings.ca, settings.cert, settings.key].filter(
+        (f): f is string => f !== undefined && f !== 'system',
+      ),
+      events,
+    );
   }
 
   /** The last session a handshake produced on the current context, if any. */
@@ -107,27 +98,12 @@ export class UpstreamTls {
 
   /** Keeps the newest session ticket of `context` (one shared ticket: TLS 1.2 and 1.3 tickets are reusable). */
   remember(context: tls.SecureContext, session: Buffer): void {
-    if (context === this.loaded.context) this.session = session;
+    if (context === this.current.context) this.session = session;
   }
 
-  /** Re-reads the files now; true when the new ones are in use. */
-  reload(): boolean {
-    try {
-      this.loaded = loadUpstreamTls(this.settings, this.loaded.floor);
-      // A resumed session would present the OLD client certificate (the server keeps it in the session).
-      this.session = undefined;
-      this.events.reloaded(this.loaded);
-      return true;
-    } catch (err) {
-      this.events.reloadFailed(
-        err instanceof DbtlsError
-          ? err
-          : new DbtlsError('TLS_MATERIAL_INVALID', `could not reload the TLS files: ${causeText(err)}`, {
-              cause: err,
-            }),
-      );
-      return false;
-    }
+  protected override replaced(): void {
+    // A resumed session would present the OLD client certificate (the server keeps it in the session).
+    this.session = undefined;
   }
 
   /**
@@ -150,46 +126,8 @@ export class UpstreamTls {
       return verification;
     }
     if (picked === 'TLSv1.3') return downgradeError(upstream);
-    if (this.loaded.floor === 'TLSv1.3') {
-      this.loaded = loadUpstreamTls(this.settings, tlsFloor(this.settings));
-      this.session = undefined;
-    }
+    if (this.current.floor === 'TLSv1.3')
+      this.replace(loadUpstreamTls(this.settings, tlsFloor(this.settings)));
     return err;
-  }
-
-  /** Watches the directories of the files (a rename or a Kubernetes symlink swap replaces the inode). */
-  watch(): void {
-    const files = [this.settings.ca, this.settings.cert, this.settings.key].filter(
-      (f): f is string => f !== undefined && f !== 'system',
-    );
-    const dirs = new Map<string, Set<string>>();
-    for (const f of files) {
-      const dir = path.dirname(path.resolve(f));
-      const names = dirs.get(dir) ?? new Set<string>();
-      names.add(path.basename(f));
-      dirs.set(dir, names);
-    }
-    for (const [dir, names] of dirs) {
-      const w = fs.watch(dir, { persistent: false }, (_event, name) => {
-        if (name === null || names.has(String(name)) || String(name).startsWith('..')) this.schedule();
-      });
-      w.on('error', () => {});
-      this.watchers.push(w);
-    }
-  }
-
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.reload();
-    }, RELOAD_DEBOUNCE_MS);
-    this.timer.unref();
-  }
-
-  close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    for (const w of this.watchers) w.close();
-    this.watchers.length = 0;
   }
 }

@@ -202,7 +202,7 @@ describe('an upstream that fails a check: ERR naming cause and fix, no credentia
 describe('TLS on the client leg (--listen-cert/--listen-key)', () => {
   it('clients hard-wired to verify the server log in through verified TLS on both legs', async () => {
     const p = await startTestProxy(pki, db.port, {
-      listenTls: { cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key) },
+      listenTls: { cert: pki.server.cert, key: pki.server.key },
     });
     try {
       const cli = await mariadbClient({

@@ -6,10 +6,12 @@
  * REQUIRE SUBJECT of the new one logs in; one of the old one no longer does).
  */
 import * as assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, it } from 'node:test';
+import mysql from 'mysql2/promise';
 import type { ProxyLogEntry, RunningProxy } from '../../../src/proxy/proxy.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl } from '../../harness/oracles.js';
@@ -147,4 +149,73 @@ it('rotation under a connect loop: 0 failures, the old session lives, new sessio
   }
   assert.deepEqual(failures, [], `${failures.length} failed of ${connects + failures.length}`);
   assert.ok(connects >= 60);
+});
+
+/** The leaf certificate the proxy's listener presents, as `openssl s_client -starttls mysql` receives it. */
+async function listenerFingerprint(p: RunningProxy): Promise<string> {
+  const r = await openssl(['s_client', '-connect', `127.0.0.1:${tcpPort(p)}`, '-starttls', 'mysql'], {
+    input: '',
+    timeoutMs: 20_000,
+  });
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
+  assert.ok(pem, `s_client printed a certificate: ${r.stdout.slice(0, 400)} ${r.stderr.slice(0, 400)}`);
+  return new X509Certificate(pem).fingerprint256;
+}
+
+const fingerprintOf = (file: string) => new X509Certificate(fs.readFileSync(file)).fingerprint256;
+
+it('--listen-cert/--listen-key: a broken file keeps the old pair (logged), a new pair serves new connections, open sessions keep theirs', async () => {
+  const cert = path.join(dir, 'listen-cert.pem');
+  const key = path.join(dir, 'listen-key.pem');
+  fs.copyFileSync(pki.server.cert, cert);
+  fs.copyFileSync(pki.server.key, key);
+  const seen: ProxyLogEntry[] = [];
+  const p = await startTestProxy(pki, db.port, {
+    tls: { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') },
+    listenTls: { cert, key },
+    log: (e) => seen.push(e),
+  });
+  const tlsLogin = () =>
+    mysql.createConnection({
+      host: 'localhost',
+      port: tcpPort(p),
+      user: 'rot_any',
+      password: PASSWORD,
+      ssl: { ca: fs.readFileSync(pki.ca, 'utf8'), verifyIdentity: true },
+    });
+  try {
+    assert.equal(await listenerFingerprint(p), fingerprintOf(pki.server.cert));
+    const early = await tlsLogin();
+    const errorsBefore = seen.filter((l) => l.level === 'error').length;
+    replace(cert, 'not a certificate\n');
+    await eventually(() => seen.filter((l) => l.level === 'error').length > errorsBefore, 'the reload error');
+    assert.match(
+      String(seen.filter((l) => l.level === 'error').at(-1)?.msg),
+      /could not load --listen-cert\/--listen-key: .*; the previous files stay in use$/,
+    );
+    assert.equal(p.reload(), false, 'SIGHUP with the broken file keeps the old pair');
+    assert.equal(await listenerFingerprint(p), fingerprintOf(pki.server.cert), 'still the old certificate');
+    // The new pair (the test CA's leaf for DNS:localhost only), key first, each atomically.
+    const reloads = seen.filter((l) => /reloaded --listen-cert/.test(l.msg)).length;
+    replace(key, fs.readFileSync(pki.localhostOnly.key));
+    replace(cert, fs.readFileSync(pki.localhostOnly.cert));
+    await eventually(
+      () => seen.filter((l) => /reloaded --listen-cert/.test(l.msg)).length > reloads,
+      'the reload',
+    );
+    assert.equal(
+      await listenerFingerprint(p),
+      fingerprintOf(pki.localhostOnly.cert),
+      'new connections: new pair',
+    );
+    const fresh = await tlsLogin();
+    await fresh.query('SELECT 1');
+    await fresh.end();
+    const [rows] = await early.query('SELECT CURRENT_USER() AS u');
+    assert.equal((rows as { u: string }[])[0]?.u, 'rot_any@%', 'the session opened before still works');
+    await early.end();
+    assert.equal(p.reload(), true, 'SIGHUP re-reads the good pair');
+  } finally {
+    await p.shutdown(0);
+  }
 });
