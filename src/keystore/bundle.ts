@@ -3,10 +3,9 @@
  * removed, expired and non-CA certificates refused (a bundle that silently trusts a leaf, or an expired CA,
  * fails at 3 a.m.), ordered leaf-to-root so that intermediates come before the roots that signed them.
  */
-import type { X509Certificate } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
-import { certificatePem, commonName, dedupe, isSelfSigned, issuedBy } from './chain.js';
-import { certificateNames } from './read.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { certificateName, dedupe, isSelfSigned, issuedBy, issuerName } from '../pki/chain.js';
 
 /** Certificates expiring within this many days are flagged: a quarter is enough notice to rotate. */
 export const EXPIRY_WARNING_DAYS = 90;
@@ -19,13 +18,13 @@ export interface BundleOptions {
 }
 
 export interface Bundle {
-  readonly certs: readonly X509Certificate[];
+  readonly certs: readonly CertificateInfo[];
   readonly pem: string;
   /** Every certificate's issuer is in the bundle (each chain ends in a self-signed root). */
   readonly complete: boolean;
 }
 
-function issuerIn(cert: X509Certificate, certs: readonly X509Certificate[]): X509Certificate | undefined {
+function issuerIn(cert: CertificateInfo, certs: readonly CertificateInfo[]): CertificateInfo | undefined {
   if (isSelfSigned(cert)) return cert;
   return certs.find((c) => c !== cert && issuedBy(cert, c));
 }
@@ -35,15 +34,15 @@ function issuerIn(cert: X509Certificate, certs: readonly X509Certificate[]): X50
  * verifies: two different CAs under one name (a re-keyed or replaced CA), a link that looks whole and fails
  * at every handshake.
  */
-function brokenLink(cert: X509Certificate, certs: readonly X509Certificate[]): boolean {
+function brokenLink(cert: CertificateInfo, certs: readonly CertificateInfo[]): boolean {
   return issuerIn(cert, certs) === undefined && certs.some((c) => c.subject === cert.issuer);
 }
 
 /** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
 function depth(
-  cert: X509Certificate,
-  certs: readonly X509Certificate[],
-  seen = new Set<X509Certificate>(),
+  cert: CertificateInfo,
+  certs: readonly CertificateInfo[],
+  seen = new Set<CertificateInfo>(),
 ): number {
   const issuer = issuerIn(cert, certs);
   if (!issuer || issuer === cert || seen.has(issuer)) return 0;
@@ -51,7 +50,7 @@ function depth(
   return depth(issuer, certs, seen) + 1;
 }
 
-export function buildBundle(input: readonly X509Certificate[], options: BundleOptions = {}): Bundle {
+export function buildBundle(input: readonly CertificateInfo[], options: BundleOptions = {}): Bundle {
   const now = options.now ?? new Date();
   const certs = dedupe(input);
   if (certs.length === 0) {
@@ -60,19 +59,19 @@ export function buildBundle(input: readonly X509Certificate[], options: BundleOp
     });
   }
   for (const c of certs) {
-    if (!c.ca) {
+    if (!c.isCa) {
       throw new DbtlsError(
         'CERT_NOT_CA',
-        `could not bundle ${commonName(c.subject)}: it is not a CA certificate`,
+        `could not bundle ${certificateName(c)}: it is not a CA certificate`,
         {
           hint: 'a CA bundle holds the CAs that issue server certificates; leave leaf certificates out',
         },
       );
     }
-    if (new Date(c.validTo).getTime() <= now.getTime()) {
+    if (c.notAfter.getTime() <= now.getTime()) {
       throw new DbtlsError(
         'BUNDLE_CERT_EXPIRED',
-        `could not bundle ${commonName(c.subject)}: it expired on ${new Date(c.validTo).toISOString()}`,
+        `could not bundle ${certificateName(c)}: it expired on ${c.notAfter.toISOString()}`,
         {
           hint: 'leave the expired certificate out, or get its successor from the CA',
         },
@@ -83,7 +82,7 @@ export function buildBundle(input: readonly X509Certificate[], options: BundleOp
   if (broken) {
     throw new DbtlsError(
       'BUNDLE_LINK_BROKEN',
-      `could not bundle ${commonName(broken.subject)}: ${commonName(broken.issuer)} is in the bundle but did not sign it`,
+      `could not bundle ${certificateName(broken)}: ${issuerName(broken)} is in the bundle but did not sign it`,
       {
         hint: 'two different CAs share that name (a re-keyed or replaced CA): give the CA certificate that really issued it',
       },
@@ -96,11 +95,11 @@ export function buildBundle(input: readonly X509Certificate[], options: BundleOp
     const orphan = ordered.find((c) => issuerIn(c, ordered) === undefined)!;
     throw new DbtlsError(
       'BUNDLE_INCOMPLETE',
-      `could not verify the bundle: the issuer of ${commonName(orphan.subject)} (${commonName(orphan.issuer)}) is not in it`,
+      `could not verify the bundle: the issuer of ${certificateName(orphan)} (${issuerName(orphan)}) is not in it`,
       { hint: 'add the CA certificate that issued it (its root), or drop --verify', kind: 'check' },
     );
   }
-  return { certs: ordered, pem: ordered.map(certificatePem).join(''), complete };
+  return { certs: ordered, pem: ordered.map((c) => c.pem).join(''), complete };
 }
 
 export interface BundleCertReport {
@@ -125,21 +124,21 @@ export interface BundleReport {
   readonly expiringWithinDays: number;
 }
 
-export function reportBundle(certs: readonly X509Certificate[], now: Date = new Date()): BundleReport {
+export function reportBundle(certs: readonly CertificateInfo[], now: Date = new Date()): BundleReport {
   const rows = certs.map((c): BundleCertReport => {
-    const notAfter = new Date(c.validTo);
-    const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+    const daysLeft = Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS);
     return {
-      ...certificateNames(c),
-      notAfter: notAfter.toISOString(),
+      subject: c.subject,
+      issuer: c.issuer,
+      notAfter: c.notAfter.toISOString(),
       daysLeft,
-      isCa: c.ca,
+      isCa: c.isCa,
       selfSigned: isSelfSigned(c),
       issuerInBundle: issuerIn(c, certs) !== undefined,
       linkBroken: brokenLink(c, certs),
-      expired: notAfter.getTime() <= now.getTime(),
+      expired: c.notAfter.getTime() <= now.getTime(),
       expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
-      fingerprint: c.fingerprint256.replaceAll(':', '').toLowerCase(),
+      fingerprint: c.fingerprint,
     };
   });
   return {

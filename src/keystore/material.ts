@@ -1,12 +1,20 @@
 /**
  * What goes into a keystore, checked before anything is written: the key must belong to the leaf
- * certificate (KEY_CERT_MISMATCH), and every certificate given as chain must sit on the path from the leaf
+ * certificate (KEY_MISMATCH), and every certificate given as chain must sit on the path from the leaf
  * upwards (CHAIN_BROKEN). A keystore that Java accepts but that fails at the handshake is the failure this
  * module exists to prevent.
  */
-import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { causeText, DbtlsError } from '../errors.js';
-import { buildPath, commonName, dedupe, pemCertificates } from './chain.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import {
+  buildPath,
+  certificateName,
+  dedupe,
+  issuerName,
+  keyMatches,
+  readCertificates,
+} from '../pki/chain.js';
 
 export interface KeystoreMaterialInput {
   /** PEM: the leaf first; intermediates may follow (a chain.pem). */
@@ -27,7 +35,7 @@ export interface KeystoreMaterialInput {
 export interface KeystoreMaterial {
   readonly key: KeyObject;
   /** Leaf first, each certificate signed by the next. */
-  readonly chain: readonly X509Certificate[];
+  readonly chain: readonly CertificateInfo[];
 }
 
 /** PKCS#8 EncryptedPrivateKeyInfo, or a traditional OpenSSL key with a Proc-Type ENCRYPTED header. */
@@ -62,12 +70,12 @@ function readKey(keyPem: Buffer | string, passphrase?: string): KeyObject {
 }
 
 export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMaterial {
-  const [leaf, ...withLeaf] = pemCertificates(input.certPem, 'the certificate');
+  const [leaf, ...withLeaf] = readCertificates(input.certPem, 'the certificate');
   const key = readKey(input.keyPem, input.keyPassphrase);
-  if (!leaf!.checkPrivateKey(key)) {
+  if (!keyMatches(leaf!, key)) {
     throw new DbtlsError(
-      'KEY_CERT_MISMATCH',
-      `could not pair the key with ${commonName(leaf!.subject)}: the key does not belong to this certificate`,
+      'KEY_MISMATCH',
+      `could not pair the key with ${certificateName(leaf!)}: the key does not belong to this certificate`,
       {
         hint: 'give the key.pem that was issued together with this cert.pem',
       },
@@ -75,20 +83,20 @@ export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMate
   }
   const pool = dedupe([
     ...withLeaf,
-    ...(input.chainPems ?? []).flatMap((p) => pemCertificates(p, 'the chain')),
+    ...(input.chainPems ?? []).flatMap((p) => readCertificates(p, 'the chain')),
   ]);
   const { path, unused } = buildPath(leaf!, pool);
-  const stray = unused.find((c) => c.fingerprint256 !== leaf!.fingerprint256);
+  const stray = unused[0];
   if (stray) {
     const last = path[path.length - 1]!;
     throw new DbtlsError(
       'CHAIN_BROKEN',
-      `could not build the chain: ${commonName(stray.subject)} does not link to ${commonName(last.subject)} (issued by ${commonName(last.issuer)})`,
+      `could not build the chain: ${certificateName(stray)} does not link to ${certificateName(last)} (issued by ${issuerName(last)})`,
       {
         hint: 'give the intermediate and root CA certificates that issued this certificate (chain.pem and ca.pem)',
       },
     );
   }
-  const issuers = (input.issuerPems ?? []).flatMap((p) => pemCertificates(p, 'the CA certificates'));
+  const issuers = (input.issuerPems ?? []).flatMap((p) => readCertificates(p, 'the CA certificates'));
   return { key, chain: issuers.length > 0 ? buildPath(leaf!, dedupe([...path, ...issuers])).path : path };
 }

@@ -3,16 +3,11 @@
  * KEYSTORE_PASSWORD_WRONG, never garbage), then bags are collected and private keys matched to their
  * certificates by localKeyId, chains completed from the other certificates in the file.
  */
-import {
-  createHmac,
-  createPrivateKey,
-  type KeyObject,
-  timingSafeEqual,
-  type X509Certificate,
-} from 'node:crypto';
+import { createHmac, createPrivateKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
+import { buildPath, keyMatches } from '../pki/chain.js';
 import { TAG } from '../pki/der.js';
-import { buildPath, x509 } from './chain.js';
 import {
   CONTEXT_CONSTRUCTED,
   CONTEXT_PRIMITIVE,
@@ -215,15 +210,15 @@ function privateKey(der: Buffer): KeyObject {
 /** The entries of a PKCS#12 file as keytool would list them. */
 export function readPkcs12(bytes: Buffer, password: string): Pkcs12Entry[] {
   const bags = readBags(bytes, password);
-  const certs = bags.filter((b) => b.kind === 'cert').map((b) => ({ bag: b, cert: x509(b.der) }));
-  let pool: X509Certificate[] = certs.map((c) => c.cert);
+  const certs = bags.filter((b) => b.kind === 'cert').map((b) => ({ bag: b, cert: parseCertificate(b.der) }));
+  let pool: CertificateInfo[] = certs.map((c) => c.cert);
   const entries: Pkcs12Entry[] = [];
   bags.forEach((bag, i) => {
     if (bag.kind !== 'key') return;
     const key = privateKey(bag.der);
     const leaf =
       certs.find((c) => bag.localKeyId !== undefined && c.bag.localKeyId === bag.localKeyId) ??
-      certs.find((c) => c.cert.checkPrivateKey(key));
+      certs.find((c) => keyMatches(c.cert, key));
     const alias = bag.friendlyName ?? leaf?.bag.friendlyName ?? String(i + 1);
     if (!leaf) {
       entries.push({ type: 'PrivateKeyEntry', alias, chain: [], key });
@@ -231,14 +226,14 @@ export function readPkcs12(bytes: Buffer, password: string): Pkcs12Entry[] {
     }
     const { path } = buildPath(leaf.cert, pool);
     pool = pool.filter((c) => !path.includes(c));
-    entries.push({ type: 'PrivateKeyEntry', alias, chain: path.map((c) => Buffer.from(c.raw)), key });
+    entries.push({ type: 'PrivateKeyEntry', alias, chain: path.map((c) => c.der), key });
   });
   certs.forEach((c, i) => {
     if (!pool.includes(c.cert)) return;
     entries.push({
       type: 'trustedCertEntry',
       alias: c.bag.friendlyName ?? String(i + 1),
-      chain: [Buffer.from(c.cert.raw)],
+      chain: [c.cert.der],
     });
   });
   return entries;

@@ -2,10 +2,9 @@
  * Reading any keystore dbtls writes (JKS or PKCS#12, told apart by their first bytes), with the
  * integrity check first, and a listing as `keytool -list` gives it.
  */
-import type { KeyObject, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
-import { x509 } from './chain.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJks } from './jks.js';
 import { readPkcs12 } from './pkcs12-reader.js';
 
@@ -94,39 +93,18 @@ export interface EntrySummary {
   readonly fingerprint: string;
 }
 
-/** Node prints names one RDN per line, most significant first; OpenSSL's one-line form joins them with '/'. */
-function oneLine(nodeName: string): string {
-  return nodeName
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => `/${l}`)
-    .join('');
-}
-
-/**
- * Subject and issuer in OpenSSL's one-line form (what MariaDB's REQUIRE SUBJECT compares), from src/pki;
- * node's rendering when src/pki cannot parse the certificate (a foreign CA's unusual encoding).
- */
-export function certificateNames(cert: X509Certificate): { subject: string; issuer: string } {
-  try {
-    const info = parseCertificate(cert.raw);
-    return { subject: info.subject, issuer: info.issuer };
-  } catch {
-    return { subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
-  }
-}
-
 /** One row per entry, for `keystore show`. */
 export function summarize(keystore: Keystore): EntrySummary[] {
   return keystore.entries.map((e) => {
-    const leaf = e.chain[0] ? x509(e.chain[0]) : undefined;
+    const leaf = e.chain[0] ? parseCertificate(e.chain[0]) : undefined;
     return {
       alias: e.alias,
       type: e.type,
-      ...(leaf ? certificateNames(leaf) : { subject: '', issuer: '' }),
-      notAfter: leaf ? new Date(leaf.validTo).toISOString() : '',
+      subject: leaf?.subject ?? '',
+      issuer: leaf?.issuer ?? '',
+      notAfter: leaf?.notAfter.toISOString() ?? '',
       chainLength: e.chain.length,
-      fingerprint: leaf ? leaf.fingerprint256.replaceAll(':', '').toLowerCase() : '',
+      fingerprint: leaf?.fingerprint ?? '',
     };
   });
 }

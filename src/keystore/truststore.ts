@@ -2,9 +2,9 @@
  * Truststores for Java clients (Connector/J `trustCertificateKeyStoreUrl`, `javax.net.ssl.trustStore`):
  * one trustedCertEntry per CA certificate, as JKS or PKCS#12.
  */
-import type { X509Certificate } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
-import { commonName, dedupe } from './chain.js';
+import type { CertificateInfo } from '../pki/certificate.js';
+import { certificateName, dedupe } from '../pki/chain.js';
 import { writeJks } from './jks.js';
 import { type Pkcs12Profile, writePkcs12Truststore } from './pkcs12.js';
 
@@ -12,17 +12,17 @@ export type TruststoreFormat = 'jks' | 'p12';
 
 export interface TruststoreInput {
   readonly format: TruststoreFormat;
-  readonly cas: readonly X509Certificate[];
+  readonly cas: readonly CertificateInfo[];
   readonly password: string;
   readonly profile?: Pkcs12Profile;
 }
 
 /** An alias from the CA's CN: lower case, [a-z0-9._-], unique within the store. */
-export function aliasesFor(certs: readonly X509Certificate[]): string[] {
+export function aliasesFor(certs: readonly CertificateInfo[]): string[] {
   const used = new Set<string>();
   return certs.map((c) => {
     const base =
-      commonName(c.subject)
+      certificateName(c)
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-')
         .replace(/^-+|-+$/g, '') || 'ca';
@@ -40,11 +40,11 @@ export function writeTruststore(input: TruststoreInput): Buffer {
       hint: 'give one or more --ca FILE',
     });
   }
-  const notCa = cas.find((c) => !c.ca);
+  const notCa = cas.find((c) => !c.isCa);
   if (notCa) {
     throw new DbtlsError(
       'CERT_NOT_CA',
-      `could not trust ${commonName(notCa.subject)}: it is not a CA certificate`,
+      `could not trust ${certificateName(notCa)}: it is not a CA certificate`,
       {
         hint: 'a truststore holds the CA that issued the server certificate (ca.pem), not the server certificate',
       },
@@ -53,12 +53,12 @@ export function writeTruststore(input: TruststoreInput): Buffer {
   const aliases = aliasesFor(cas);
   if (input.format === 'jks') {
     return writeJks({
-      entries: cas.map((c, i) => ({ type: 'trustedCertEntry', alias: aliases[i]!, cert: c.raw })),
+      entries: cas.map((c, i) => ({ type: 'trustedCertEntry', alias: aliases[i]!, cert: c.der })),
       storePassword: input.password,
     });
   }
   return writePkcs12Truststore({
-    certs: cas.map((c, i) => ({ alias: aliases[i]!, cert: c.raw })),
+    certs: cas.map((c, i) => ({ alias: aliases[i]!, cert: c.der })),
     password: input.password,
     ...(input.profile ? { profile: input.profile } : {}),
   });

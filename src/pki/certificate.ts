@@ -47,17 +47,40 @@ export interface CertificateInfo {
   readonly x509: X509Certificate;
 }
 
-const SIGNATURE_NAMES: Readonly<Record<string, string>> = Object.freeze({
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.113549.1.1.10': 'rsassaPss',
-  '1.3.101.112': 'ED25519',
-});
+/**
+ * Signature algorithms by OID (RFC 3279, RFC 4055, RFC 5758, RFC 8410): the name OpenSSL prints, and the
+ * node hash dbtls verifies CSRs with (null: Ed25519 hashes by itself; absent: not accepted in a CSR,
+ * though named in reports, such as the weak MD5 and SHA-1 ones a server may still send).
+ */
+export const SIGNATURE_ALGORITHMS: Readonly<Record<string, { name: string; hash?: string | null }>> =
+  Object.freeze({
+    '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', hash: 'sha256' },
+    '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', hash: 'sha384' },
+    '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', hash: 'sha512' },
+    '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', hash: 'sha256' },
+    '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', hash: 'sha384' },
+    '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', hash: 'sha512' },
+    '1.3.101.112': { name: 'ED25519', hash: null },
+    '1.2.840.113549.1.1.10': { name: 'rsassaPss' },
+    '1.2.840.113549.1.1.5': { name: 'sha1WithRSAEncryption' },
+    '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption' },
+    '1.2.840.10045.4.1': { name: 'ecdsa-with-SHA1' },
+    '1.2.840.10040.4.3': { name: 'dsa-with-SHA1' },
+  });
+/** SHA-256 of a certificate's DER, lowercase hex without colons: the one fingerprint spelling of dbtls. */
+export function certificateFingerprint(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+/** node's view of the certificate (verification, checkIssued), made on first use: issuing need not pay for it. */
+function lazyX509(der: Buffer): () => X509Certificate {
+  let x509: X509Certificate | undefined;
+  return () => {
+    x509 ??= new X509Certificate(der);
+    return x509;
+  };
+}
+
 const EKU_NAMES = new Map<string, string>(Object.entries(EXTENDED_KEY_USAGE_OIDS).map(([k, v]) => [v, k]));
 const KEY_USAGE_NAMES = Object.entries(KEY_USAGE_BITS);
 
@@ -162,7 +185,7 @@ function parseDer(der: Buffer, knownKey?: KeyDescription): CertificateInfo {
     extWrapper && inside(extWrapper, 'extensions').expect(TAG.SEQUENCE, 'Extensions'),
   );
   const key = knownKey ?? describeKey(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
-  let x509: X509Certificate | undefined;
+  const x509 = lazyX509(der);
   let serialStart = 0;
   while (serialStart < serial.length - 1 && serial[serialStart] === 0) serialStart++;
   const issuer = oneLineName(issuerDer);
@@ -175,16 +198,15 @@ function parseDer(der: Buffer, knownKey?: KeyDescription): CertificateInfo {
     notBefore,
     notAfter,
     ...ext,
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    fingerprint: certificateFingerprint(der),
     ...key,
-    signatureAlgorithm: SIGNATURE_NAMES[sigOid] ?? sigOid,
+    signatureAlgorithm: SIGNATURE_ALGORITHMS[sigOid]?.name ?? sigOid,
     selfSigned: subjectDer.equals(issuerDer),
     subjectDer: Buffer.from(subjectDer),
     issuerDer: Buffer.from(issuerDer),
     spki: Buffer.from(spki),
     get x509() {
-      x509 ??= new X509Certificate(der);
-      return x509;
+      return x509();
     },
   };
 }
@@ -244,8 +266,8 @@ export interface SignedFields {
  * equals parseCertificate() of the same bytes.
  */
 export function signedCertificateInfo(f: SignedFields): CertificateInfo {
-  let x509: X509Certificate | undefined;
   const der = f.der;
+  const x509 = lazyX509(der);
   const rsa = f.key.keyType === 'RSA';
   return {
     der,
@@ -267,7 +289,7 @@ export function signedCertificateInfo(f: SignedFields): CertificateInfo {
     ipAddresses: f.ipAddresses.map((a) => ipAddressText(ipAddressBytes(a))),
     subjectKeyId: keyIdentifier(f.spki).toString('hex'),
     ...(f.issuer.subjectKeyId ? { authorityKeyId: f.issuer.subjectKeyId } : {}),
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    fingerprint: certificateFingerprint(der),
     ...f.key,
     signatureAlgorithm: f.signatureAlgorithm,
     selfSigned: false,
@@ -275,8 +297,7 @@ export function signedCertificateInfo(f: SignedFields): CertificateInfo {
     issuerDer: f.issuer.subjectDer,
     spki: f.spki,
     get x509() {
-      x509 ??= new X509Certificate(der);
-      return x509;
+      return x509();
     },
   };
 }

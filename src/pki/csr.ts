@@ -4,7 +4,7 @@
  */
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
-import { readExtensions } from './certificate.js';
+import { readExtensions, SIGNATURE_ALGORITHMS } from './certificate.js';
 import {
   bitString,
   contextTag,
@@ -29,17 +29,6 @@ import { EXTENSION_OIDS, signatureAlgorithmFor } from './tbs.js';
 
 /** PKCS #9 extensionRequest attribute (RFC 2985 §5.4.2). */
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-
-/** Signature algorithm OID -> node hash name (null: the algorithm has its own hash, Ed25519). */
-const VERIFY_HASHES: Readonly<Record<string, string | null>> = Object.freeze({
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null,
-});
 
 export interface CsrInfo {
   readonly der: Buffer;
@@ -122,7 +111,7 @@ export function parseCsr(input: string | Buffer): CsrInfo {
       err,
     );
   }
-  const hash = VERIFY_HASHES[parsed.sigOid];
+  const hash = SIGNATURE_ALGORITHMS[parsed.sigOid]?.hash;
   let ok = false;
   if (hash !== undefined) {
     try {

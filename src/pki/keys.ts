@@ -12,7 +12,6 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { causeText, DbtlsError } from '../errors.js';
-import type { CertificateInfo } from './certificate.js';
 import { bitString, explicit, octetString, oid, sequence, unsignedInteger } from './der.js';
 import { toPem } from './pem.js';
 import { knownDescriptions } from './spki.js';
@@ -221,10 +220,6 @@ export function checkKeyStrength(key: KeyObject, what: string): void {
       hint: 'use an ECDSA P-256/P-384 or RSA key',
     });
   }
-}
-
-export function keyMatchesCertificate(key: KeyObject, cert: CertificateInfo): boolean {
-  return publicKeyDer(key).equals(publicKeyDer(cert.x509.publicKey));
 }
 
 /** id-ecPublicKey and the named curves (RFC 5480 §2.1.1), with OpenSSL's curve names for ECDH. */

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { type Ca, type IndexEntry, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
+import { issuedBy } from '../../pki/chain.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../../pki/keys.js';
 import { decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
 import { readUserFile } from '../../util/files.js';
@@ -98,15 +99,6 @@ export function namesOf(cert: CertificateInfo): ServerNames {
   }
   const subjectPrefix = attributes.filter((_, i) => i !== cnAt);
   return { cn, dns, ip, subjectPrefix };
-}
-
-/** True when `issuer` signed `leaf` (names and signature). */
-export function issuedBy(leaf: CertificateInfo, issuer: CertificateInfo): boolean {
-  try {
-    return leaf.x509.checkIssued(issuer.x509) && leaf.x509.verify(issuer.x509.publicKey);
-  } catch {
-    return false;
-  }
 }
 
 /** The server's certificate files: --dir/--cert/--key when given, else the server's own @@ssl_* paths. */

@@ -11,6 +11,7 @@ import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
 import { CA_FILES, type Ca, openCa, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
+import { dedupe } from '../../pki/chain.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
@@ -62,12 +63,6 @@ export function nextCaName(subject: string): string {
   const cn = /\/CN=([^/]*)/.exec(subject)?.[1] ?? 'dbtls Root CA';
   const m = /^(.*) G(\d+)$/.exec(cn);
   return m ? `${m[1]} G${Number(m[2]) + 1}` : `${cn} G2`;
-}
-
-/** PEM certificates without duplicates (by fingerprint), in order. */
-export function dedupe(certs: readonly CertificateInfo[]): CertificateInfo[] {
-  const seen = new Set<string>();
-  return certs.filter((c) => !seen.has(c.fingerprint) && seen.add(c.fingerprint));
 }
 
 const pemOf = (certs: readonly CertificateInfo[]) => certs.map((c) => c.pem.trim()).join('\n') + '\n';

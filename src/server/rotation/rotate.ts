@@ -6,11 +6,12 @@
  * connections get the new certificate (FACTS.md, MariaDB). A reload or proof that fails switches back and
  * reloads again, so the server never stays on files it cannot serve.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { type IssuedCertificate, issueCertificate } from '../../ca/issue.js';
 import { type Ca, updateIndex } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
+import { parseCertificates } from '../../pki/certificate.js';
+import { keyMatches } from '../../pki/chain.js';
 import type { KeyAlgorithm } from '../../pki/keys.js';
 import type { AdminSession } from '../admin/session.js';
 import { proveServed, reloadTls, type ServedCertificate } from '../tls/reload.js';
@@ -60,16 +61,6 @@ function retire(caDir: string, serials: readonly string[], now: Date, reason: st
  */
 export function supersede(caDir: string, serial: string, now: Date): void {
   retire(caDir, [serial], now, 'superseded');
-}
-
-/** The key in `keyPem` is the one `cert` certifies. */
-function keyMatches(keyPem: string | Buffer, cert: CertificateInfo): boolean {
-  try {
-    const spki = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
-    return spki.equals(cert.x509.publicKey.export({ type: 'spki', format: 'der' }));
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -150,7 +141,7 @@ export async function rotateServerCertificate(
       renewedFrom: plan.before.serial,
       ...(o.days === undefined ? {} : { days: o.days }),
     });
-    if (!issued.keyPem || !keyMatches(issued.keyPem, issued.cert)) {
+    if (!issued.keyPem || !keyMatches(issued.cert, createPrivateKey(issued.keyPem))) {
       throw new DbtlsError(
         'KEY_MISMATCH',
         'could not install the new certificate: its key does not match it',

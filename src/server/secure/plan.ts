@@ -21,6 +21,7 @@ import { DbtlsError } from '../../errors.js';
 import { EXPIRY_WARNING_DAYS } from '../../inspect/findings.js';
 import type { CertificateInfo } from '../../pki/certificate.js';
 import { parseCertificates } from '../../pki/certificate.js';
+import { issuedBy } from '../../pki/chain.js';
 import type { Account } from '../admin/session.js';
 
 const DAY_MS = 86_400_000;
@@ -109,13 +110,7 @@ export interface LeafCheck {
  * what a second run prints instead of "unchanged".
  */
 export function leafProblem(c: LeafCheck): string | undefined {
-  let signed = false;
-  try {
-    signed = c.cert.x509.checkIssued(c.issuer.x509) && c.cert.x509.verify(c.issuer.x509.publicKey);
-  } catch {
-    signed = false;
-  }
-  if (!signed) return `it was not issued by this CA (${c.cert.issuer})`;
+  if (!issuedBy(c.cert, c.issuer)) return `it was not issued by this CA (${c.cert.issuer})`;
   if (!c.validSerials.has(c.cert.serial)) return 'the CA index does not list it as valid';
   const daysLeft = Math.floor((c.cert.notAfter.getTime() - c.now.getTime()) / DAY_MS);
   if (daysLeft < EXPIRY_WARNING_DAYS) return `it expires in ${daysLeft} day(s)`;

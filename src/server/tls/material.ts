@@ -3,13 +3,13 @@
  * key, and the CA file client certificates must chain to. Read from the user's files or issued by the
  * dbtls CA, and checked before anything is written.
  */
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
 import { issueCertificate, resolveLeaf, signLeaf } from '../../ca/issue.js';
 import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
+import { issuedBy, keyMatches, readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
-import { fingerprintOf } from './reload.js';
 
 export interface ServerMaterial {
   /** The leaf first, then any intermediates: the server sends the whole chain. */
@@ -25,55 +25,38 @@ export interface MaterialFacts {
   readonly notAfter: Date;
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-function certificates(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(PEM_CERT) ?? [];
-  try {
-    const certs = blocks.map((b) => new X509Certificate(b));
-    if (certs.length === 0) throw new Error('no CERTIFICATE block');
-    return certs;
-  } catch (err) {
-    throw new DbtlsError('CERT_MALFORMED', `could not read the ${what}: ${causeText(err)}`, {
-      hint: 'pass PEM certificate files',
-      cause: err,
-    });
-  }
-}
-
 /** Checks the material before anything is written: parseable, key matches, leaf chains to the CA file. */
 export function checkMaterial(m: ServerMaterial): MaterialFacts {
-  const [leaf, ...intermediates] = certificates(m.certPem, 'server certificate');
-  const cas = certificates(m.caPem, 'CA certificate');
-  let keySpki: Buffer;
+  const [leaf, ...intermediates] = readCertificates(m.certPem, 'the server certificate');
+  const cas = readCertificates(m.caPem, 'the CA certificate');
+  let key: KeyObject;
   try {
-    keySpki = createPublicKey(m.keyPem).export({ type: 'spki', format: 'der' });
+    key = createPrivateKey(m.keyPem);
   } catch (err) {
     throw new DbtlsError('KEY_MALFORMED', `could not read the server key: ${causeText(err)}`, {
       hint: 'pass an unencrypted PEM private key (the server cannot read encrypted keys)',
       cause: err,
     });
   }
-  if (!leaf!.publicKey.export({ type: 'spki', format: 'der' }).equals(keySpki)) {
+  if (!keyMatches(leaf!, key)) {
     throw new DbtlsError(
-      'CERT_KEY_MISMATCH',
+      'KEY_MISMATCH',
       'could not install the server certificate: the key does not match it',
       {
         hint: 'pass the key that was generated with this certificate',
       },
     );
   }
-  const issuers = [...intermediates, ...cas];
-  if (!issuers.some((issuer) => leaf!.checkIssued(issuer) && leaf!.verify(issuer.publicKey))) {
+  if (![...intermediates, ...cas].some((issuer) => issuedBy(leaf!, issuer))) {
     throw new DbtlsError(
-      'CERT_CHAIN_INVALID',
+      'CHAIN_BROKEN',
       'could not install the server certificate: neither the CA file nor the chain issued it',
       {
         hint: 'pass --ca with the CA that signed the certificate (and include intermediates in --cert)',
       },
     );
   }
-  return { fingerprint: fingerprintOf(leaf!), subject: leaf!.subject, notAfter: new Date(leaf!.validTo) };
+  return { fingerprint: leaf!.fingerprint, subject: leaf!.subject, notAfter: leaf!.notAfter };
 }
 
 /** Reads --cert/--key/--ca files (the cert file may hold the leaf followed by intermediates). */

@@ -3,12 +3,12 @@
  * (MariaDB `FLUSH SSL`, MySQL `ALTER INSTANCE RELOAD TLS`); the proof is a TLS probe over the MySQL
  * protocol that reads the certificate the server now serves to new connections.
  */
-import { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
 import { address, dial } from '../../client/dial.js';
 import { offersTls, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificate } from '../../pki/certificate.js';
+import { readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
 import type { AdminSession } from '../admin/session.js';
 
@@ -25,10 +25,6 @@ export interface ServedCertificate {
   readonly protocol: string;
   readonly cipher: string;
   readonly pem: string;
-}
-
-export function fingerprintOf(cert: X509Certificate): string {
-  return cert.fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
 /**
@@ -68,14 +64,14 @@ export async function probeServedCertificate(
     if (!x509) throw new Error('the server sent no certificate');
     const info = parseCertificate(x509.raw);
     return {
-      fingerprint: fingerprintOf(x509),
+      fingerprint: info.fingerprint,
       subject: info.subject,
       issuer: info.issuer,
-      serial: x509.serialNumber.toLowerCase(),
-      notAfter: new Date(x509.validTo),
+      serial: info.serial,
+      notAfter: info.notAfter,
       protocol,
       cipher,
-      pem: x509.toString(),
+      pem: info.pem,
     };
   } catch (err) {
     if (err instanceof DbtlsError) throw err;
@@ -147,13 +143,5 @@ export async function reloadAndProve(
 
 /** The fingerprint of the first certificate in a PEM file (what `--expect-cert` names). */
 export function certificateFileFingerprint(file: string): string {
-  try {
-    return fingerprintOf(new X509Certificate(readUserFile(file, 'certificate')));
-  } catch (err) {
-    if (err instanceof DbtlsError) throw err;
-    throw new DbtlsError('CERT_MALFORMED', `could not read the certificate ${file}: ${causeText(err)}`, {
-      hint: 'pass a PEM certificate file',
-      cause: err,
-    });
-  }
+  return readCertificates(readUserFile(file, 'certificate'), `the certificate ${file}`)[0]!.fingerprint;
 }

@@ -184,7 +184,7 @@ describe('export refuses bad material before writing anything', () => {
     for (const format of ['p12', 'jks'] as const) {
       await refused(
         exportArgs(format, pki.client.cert, pki.server.key),
-        'KEY_CERT_MISMATCH',
+        'KEY_MISMATCH',
         /does not belong to this certificate/,
         f(`mismatch.${format}`),
       );

@@ -214,7 +214,7 @@ describe('k8s secrets', () => {
     };
     assert.equal(
       code(() => k8sSecrets(mismatch)),
-      'KEY_CERT_MISMATCH',
+      'KEY_MISMATCH',
     );
     // A truststore has no key: no use as the client keystore of mutual TLS.
     const trust = path.join(dir, 'trust.jks');

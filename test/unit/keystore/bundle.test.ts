@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import { rdsBundle, rdsRegions } from '../../../src/deploy/cloud.js';
 import { isDbtlsError } from '../../../src/errors.js';
 import { buildBundle, reportBundle } from '../../../src/keystore/bundle.js';
-import { pemCertificates } from '../../../src/keystore/chain.js';
+import { type CertificateInfo, parseCertificates } from '../../../src/pki/certificate.js';
+import { certificateName, readCertificates } from '../../../src/pki/chain.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 import { type IntermediateChain, makeIntermediateChain } from './intermediate.js';
 
@@ -22,8 +23,8 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const certs = (...files: string[]) => files.flatMap((f) => pemCertificates(fs.readFileSync(f), f));
-const cn = (c: { subject: string }) => c.subject.split('\n').find((l) => l.startsWith('CN='));
+const certs = (...files: string[]) => files.flatMap((f) => readCertificates(fs.readFileSync(f), f));
+const cn = (c: CertificateInfo): string | undefined => `CN=${certificateName(c)}`;
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -43,7 +44,7 @@ test('orders intermediates before their roots and removes duplicates', () => {
     'CN=dbtls Other Root CA',
   ]);
   assert.equal(b.complete, true);
-  assert.equal(pemCertificates(b.pem, 'bundle').length, 3);
+  assert.equal(parseCertificates(b.pem).length, 3);
 });
 
 test('refuses a leaf, an expired CA, and with --verify a missing root', () => {
@@ -64,13 +65,13 @@ test('refuses a leaf, an expired CA, and with --verify a missing root', () => {
 
 test('the report flags certificates expiring within 90 days and an incomplete chain', () => {
   const intermediate = certs(chain.intermediate)[0]!;
-  const now = new Date(new Date(intermediate.validTo).getTime() - 10 * 86_400_000);
+  const now = new Date(intermediate.notAfter.getTime() - 10 * 86_400_000);
   const report = reportBundle(certs(chain.intermediate), now);
   assert.equal(report.complete, false);
   assert.equal(report.certificates[0]!.daysLeft, 10);
   assert.equal(report.certificates[0]!.expiringSoon, true);
   assert.equal(report.certificates[0]!.issuerInBundle, false);
-  const full = reportBundle(certs(chain.intermediate, pki.ca), new Date(intermediate.validFrom));
+  const full = reportBundle(certs(chain.intermediate, pki.ca), intermediate.notBefore);
   assert.equal(full.complete, true);
   // The intermediate lives 30 days: flagged from its first day.
   assert.deepEqual(
@@ -87,7 +88,7 @@ test('RDS: one region plus the Amazon roots, only valid certificates, unknown re
   const now = new Date('2026-01-01T00:00:00Z');
   const all = rdsBundle({ now });
   assert.ok(all.length > 50);
-  assert.ok(all.every((c) => new Date(c.validTo) > now && c.ca));
+  assert.ok(all.every((c) => c.notAfter > now && c.isCa));
   const eu = rdsBundle({ region: 'eu-west-1', now });
   const names = eu.map((c) => cn(c)!.slice(3));
   assert.ok(names.includes('Amazon RDS eu-west-1 Root CA RSA2048 G1'));
