@@ -19,7 +19,7 @@ import {
 import { encodeName, type NameAttribute, oneLineName } from '../pki/names.js';
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
-import { profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
+import { keyIdentifier, profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import {
   beginJournal,
@@ -184,9 +184,11 @@ export function signLeafWithSerial(ca: SigningCa, leaf: ResolvedLeaf, serial: Bu
     spki = made.spki;
     key = made.description;
   }
+  const subjectKeyId = keyIdentifier(spki);
   const extensions = profileExtensions({
     profile: PROFILES[leaf.profile],
     subjectSpki: spki,
+    subjectKeyId,
     subjectIsRsa: key.keyType === 'RSA',
     issuerKeyId: Buffer.from(ca.issuer.subjectKeyId ?? '', 'hex'),
     dnsNames: leaf.dnsNames,
@@ -216,6 +218,7 @@ export function signLeafWithSerial(ca: SigningCa, leaf: ResolvedLeaf, serial: Bu
     notAfter: leaf.notAfter,
     profile: PROFILES[leaf.profile],
     spki,
+    subjectKeyId,
     key,
     dnsNames: leaf.dnsNames,
     ipAddresses: leaf.ipAddresses,

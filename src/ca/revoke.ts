@@ -4,8 +4,8 @@
  * the intermediate's CRL refuses every client), so `generateCrls` writes ONE file holding a current CRL
  * from each CA in the chain: the intermediate's (revoked leaves) and the root's (revoked intermediates).
  */
-import { X509Certificate } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from '../pki/certificate.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { recoverJournal } from './journal.js';
@@ -183,21 +183,21 @@ export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
     const crlNumber = meta.crlNumber ?? 1;
     const chain: {
       issuer: 'root' | 'intermediate';
-      cert: X509Certificate;
+      cert: CertificateInfo;
       key: typeof rootKey;
       subject: string;
     }[] = [];
     if (ca.intermediate) {
       chain.push({
         issuer: 'intermediate',
-        cert: new X509Certificate(ca.intermediate.der),
+        cert: ca.intermediate,
         key: issuerKey,
         subject: ca.intermediate.subject,
       });
     }
     chain.push({
       issuer: 'root',
-      cert: new X509Certificate(ca.root.der),
+      cert: ca.root,
       key: rootKey,
       subject: ca.root.subject,
     });

@@ -11,7 +11,7 @@ import { oneLineName } from './names.js';
 import { pemBlocks, toPem } from './pem.js';
 import { EXTENDED_KEY_USAGE_OIDS, KEY_USAGE_BITS, type Profile } from './profiles.js';
 import { ipAddressBytes, ipAddressText } from './san.js';
-import { EXTENSION_OIDS, keyIdentifier } from './tbs.js';
+import { EXTENSION_OIDS } from './tbs.js';
 
 export interface CertificateInfo {
   readonly der: Buffer;
@@ -254,6 +254,8 @@ export interface SignedFields {
   readonly notAfter: Date;
   readonly profile: Profile;
   readonly spki: Buffer;
+  /** keyIdentifier(spki), as written in the certificate. */
+  readonly subjectKeyId: Buffer;
   readonly key: KeyDescription;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
@@ -287,7 +289,7 @@ export function signedCertificateInfo(f: SignedFields): CertificateInfo {
     extendedKeyUsage: [...f.profile.extendedKeyUsage],
     dnsNames: [...f.dnsNames],
     ipAddresses: f.ipAddresses.map((a) => ipAddressText(ipAddressBytes(a))),
-    subjectKeyId: keyIdentifier(f.spki).toString('hex'),
+    subjectKeyId: f.subjectKeyId.toString('hex'),
     ...(f.issuer.subjectKeyId ? { authorityKeyId: f.issuer.subjectKeyId } : {}),
     fingerprint: certificateFingerprint(der),
     ...f.key,

@@ -3,18 +3,16 @@
  * Each CRL carries the two extensions RFC 5280 requires of a conforming CA: the authority key identifier
  * (5.2.1, so verifiers find the right issuer key) and the CRL number (5.2.3, monotonically increasing).
  */
-import { type KeyObject, sign, type X509Certificate } from 'node:crypto';
+import { type KeyObject, sign } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from './certificate.js';
 import {
   bitString,
-  DerReader,
   explicit,
   implicit,
-  inside,
   octetString,
   oid,
   sequence,
-  TAG,
   time,
   tlv,
   unsignedInteger,
@@ -63,7 +61,7 @@ export interface RevokedCertificate {
 
 export interface CrlInput {
   /** The CA certificate whose key signs the CRL (its subject becomes the CRL issuer). */
-  readonly issuer: X509Certificate;
+  readonly issuer: CertificateInfo;
   readonly issuerKey: KeyObject;
   readonly crlNumber: number;
   readonly thisUpdate: Date;
@@ -74,21 +72,6 @@ export interface CrlInput {
 export interface Crl {
   readonly der: Buffer;
   readonly pem: string;
-}
-
-/** The subject Name of a certificate, as its exact DER bytes (the CRL issuer must match byte for byte). */
-export function subjectNameDer(cert: X509Certificate): Buffer {
-  const outer = inside(
-    new DerReader(cert.raw, 'a certificate').expect(TAG.SEQUENCE, 'Certificate'),
-    'a certificate',
-  );
-  const tbs = inside(outer.expect(TAG.SEQUENCE, 'TBSCertificate'), 'a certificate');
-  tbs.optional(0xa0, 'version');
-  tbs.expect(TAG.INTEGER, 'serialNumber');
-  tbs.expect(TAG.SEQUENCE, 'signature');
-  tbs.expect(TAG.SEQUENCE, 'issuer');
-  tbs.expect(TAG.SEQUENCE, 'validity');
-  return Buffer.from(tbs.expect(TAG.SEQUENCE, 'subject').raw);
 }
 
 function serialBytes(hex: string): Buffer {
@@ -122,7 +105,7 @@ export function createCrl(input: CrlInput): Crl {
     );
   }
   const alg = signatureAlgorithmFor(input.issuerKey);
-  const issuerKeyId = keyIdentifier(input.issuer.publicKey.export({ type: 'spki', format: 'der' }));
+  const issuerKeyId = keyIdentifier(input.issuer.spki);
   const extensions = sequence(
     sequence(oid(OIDS.authorityKeyIdentifier), octetString(sequence(implicit(0, issuerKeyId)))),
     sequence(oid(OIDS.cRLNumber), octetString(unsignedInteger(input.crlNumber))),
@@ -130,7 +113,7 @@ export function createCrl(input: CrlInput): Crl {
   const tbs = sequence(
     unsignedInteger(CRL_V2),
     alg.der,
-    subjectNameDer(input.issuer),
+    input.issuer.subjectDer, // the CRL issuer must match the CA's subject byte for byte
     time(input.thisUpdate),
     time(input.nextUpdate),
     // revokedCertificates is OPTIONAL and must be absent, not empty, when nothing is revoked (5.1.2.6).

@@ -130,7 +130,16 @@ export function parseCsr(input: string | Buffer): CsrInfo {
     );
   }
   const { info: _info, sigOid: _sigOid, signature: _signature, ...rest } = parsed;
-  return { der, pem: toPem('CERTIFICATE REQUEST', der), ...rest };
+  let pem: string | undefined;
+  return {
+    der,
+    // Encoded on first use: the CA signing a CSR does not need it back (CSR signing speed, issue 11).
+    get pem() {
+      pem ??= toPem('CERTIFICATE REQUEST', der);
+      return pem;
+    },
+    ...rest,
+  };
 }
 
 export interface CsrRequest {

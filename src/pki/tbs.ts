@@ -93,6 +93,8 @@ function extension(oidText: string, critical: boolean, value: Buffer): Buffer {
 export interface ExtensionInput {
   readonly profile: Profile;
   readonly subjectSpki: Buffer;
+  /** keyIdentifier(subjectSpki) when the caller has it already (issuance needs it twice). */
+  readonly subjectKeyId?: Buffer;
   /** RSA subject keys get the profile's extra key usages. */
   readonly subjectIsRsa: boolean;
   /** The issuer's subject key identifier (for a self-signed root: its own). */
@@ -105,7 +107,11 @@ export interface ExtensionInput {
 export function profileExtensions(input: ExtensionInput): Buffer[] {
   const exts = [...fixedExtensions(input.profile, input.subjectIsRsa)];
   exts.push(
-    extension(EXTENSION_OIDS.subjectKeyIdentifier, false, octetString(keyIdentifier(input.subjectSpki))),
+    extension(
+      EXTENSION_OIDS.subjectKeyIdentifier,
+      false,
+      octetString(input.subjectKeyId ?? keyIdentifier(input.subjectSpki)),
+    ),
   );
   exts.push(authorityKeyIdExtension(input.issuerKeyId));
   if (input.dnsNames.length + input.ipAddresses.length > 0) {

@@ -10,7 +10,6 @@
  * offers 1.2 from then on. The session that met the refusal fails (its client's handshake response is
  * bound to that connection's scramble and cannot be replayed on another); the next one gets through.
  */
-import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import {
   downgradeError,
@@ -19,6 +18,7 @@ import {
   verifiedVersionWithoutCertificate,
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
+import { parseCertificate } from '../pki/certificate.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsMinVersion, TlsSettings } from '../tls/settings.js';
 import { Reloadable, type ReloadEvents } from './reloadable.js';
@@ -64,7 +64,7 @@ export function loadUpstreamTls(
   let clientCertNotAfter: Date | undefined;
   if (material.cert) {
     try {
-      clientCertNotAfter = new Date(new X509Certificate(material.cert).validTo);
+      clientCertNotAfter = parseCertificate(material.cert).notAfter;
     } catch {
       // node accepted it into the context; the metric is a convenience, not a check.
     }
