@@ -224,16 +224,16 @@ export type KindOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]['kind'];
  * the admin session's failed connection over the unix socket was CONNECT_FAILED.
  */
 export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
+  // One certificate model (src/pki/chain.ts): a certificate its chain or CA file did not issue was
+  // CERT_CHAIN_INVALID in server enable; a key that is not the certificate's was CERT_KEY_MISMATCH there
+  // and KEY_CERT_MISMATCH in keystore export and k8s secrets.
+  CERT_CHAIN_INVALID: 'CHAIN_BROKEN',
+  CERT_KEY_MISMATCH: 'KEY_MISMATCH',
   CONNECT_FAILED: 'CONNECTION_FAILED',
+  KEY_CERT_MISMATCH: 'KEY_MISMATCH',
   // A password in an admin DSN: the one target resolver (src/tls/settings.ts) raises the client's code.
   PASSWORD_IN_ARGV: 'TARGET_PASSWORD_IN_DSN',
   SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
-  // One certificate model (src/pki/chain.ts): a key that is not the certificate's was KEY_CERT_MISMATCH in
-  // keystore export and k8s secrets, CERT_KEY_MISMATCH in server enable; a certificate its chain or CA file
-  // did not issue was CERT_CHAIN_INVALID in server enable.
-  KEY_CERT_MISMATCH: 'KEY_MISMATCH',
-  CERT_KEY_MISMATCH: 'KEY_MISMATCH',
-  CERT_CHAIN_INVALID: 'CHAIN_BROKEN',
 });
 
 export interface DbtlsErrorOptions<C extends ErrorCode = ErrorCode> {
