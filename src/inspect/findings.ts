@@ -3,6 +3,7 @@
  * fix. Pure: the same facts give the same findings (the clock is in the facts, as each certificate's
  * daysLeft), so the rules are tested table-driven without a server.
  */
+import { commonName } from '../pki/names.js';
 import type { TlsVersionName } from './ciphers.js';
 import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
@@ -278,10 +279,6 @@ function sessionFindings(facts: InspectFacts): Finding[] {
     );
   }
   return out;
-}
-
-function commonName(subject: string): string | undefined {
-  return /(?:^|\/)CN=([^/]+)/.exec(subject)?.[1];
 }
 
 function hostOf(target: string): string {

@@ -174,7 +174,12 @@ export function parseOneLineName(s: string): [type: string, value: string][] {
   });
 }
 
-/** The first CN of a name, if any. */
-export function commonName(attributes: readonly NameAttribute[]): string | undefined {
-  return attributes.find((a) => a.type === 'CN')?.value;
+/** The first CN of a name, if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
+export function commonName(name: readonly NameAttribute[] | string): string | undefined {
+  if (typeof name !== 'string') return name.find((a) => a.type === 'CN')?.value;
+  try {
+    return parseOneLineName(name).find(([type]) => type === 'CN')?.[1];
+  } catch {
+    return undefined; // not a one-line name (a report's placeholder for an unreadable certificate)
+  }
 }

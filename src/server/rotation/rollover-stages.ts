@@ -12,6 +12,7 @@ import { CA_FILES, type Ca, openCa, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
+import { commonName } from '../../pki/names.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
@@ -60,7 +61,7 @@ function rootFacts(ca: Ca): RootFacts {
 
 /** The next generation's CN: `dbtls Root CA` -> `dbtls Root CA G2` -> `… G3`. Distinct names keep chains unambiguous. */
 export function nextCaName(subject: string): string {
-  const cn = /\/CN=([^/]*)/.exec(subject)?.[1] ?? 'dbtls Root CA';
+  const cn = commonName(subject) ?? 'dbtls Root CA';
   const m = /^(.*) G(\d+)$/.exec(cn);
   return m ? `${m[1]} G${Number(m[2]) + 1}` : `${cn} G2`;
 }
