@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import type { OptionTable } from './command.js';
+import type { CommandContext, OptionTable } from './command.js';
 import { explainHabit, withoutPromptSwitch } from './habits.js';
+import { withProfile } from './profile.js';
 import { closest, shown } from './suggest.js';
 
 /** The option table of a command (command.ts); kept under its old name for the command modules. */
@@ -34,7 +35,29 @@ function nodeOptions(options: OptionTable): NonNullable<ParseArgsConfig['options
  * voice, with "did you mean" for a mistyped option and an answer for mysql-client habits (`-pSECRET`,
  * `-h HOST`), instead of node's parser text (issue 14, items 2 and 3).
  */
-export function parse(argv: readonly string[], options: OptionTable, usage: string): Parsed {
+export function parse(
+  argv: readonly string[],
+  options: OptionTable,
+  usage: string,
+  ctx?: Pick<CommandContext, 'env' | 'profile'>,
+): Parsed {
+  const p = parseArgv(argv, options, usage);
+  // The profile stands in for the flags not given, once, here (issue 14 item 14; src/cli/profile.ts).
+  return ctx?.profile ? withProfile(p, options, ctx.env, ctx.profile, adminTargetSlots(usage)) : p;
+}
+
+/**
+ * How many positional arguments a command takes when its first one is ADMIN_TARGET (`dbtls require
+ * ADMIN_TARGET USER@HOST` → 2), else 0: where a profile's admin-target goes when the command line has none.
+ */
+export function adminTargetSlots(usage: string): number {
+  const words = (usage.split('\n')[0] ?? '').split(' ').slice(commandOf(usage).split(' ').length);
+  const end = words.findIndex((w) => !/^[A-Z][A-Z_@]*$/.test(w));
+  const slots = end === -1 ? words : words.slice(0, end);
+  return slots[0] === 'ADMIN_TARGET' ? slots.length : 0;
+}
+
+function parseArgv(argv: readonly string[], options: OptionTable, usage: string): Parsed {
   const fail = (message: string, hint = `usage: ${usage}`): never => {
     throw new DbtlsError('USAGE', `could not parse the arguments: ${message}`, { hint });
   };

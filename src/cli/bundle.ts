@@ -33,7 +33,7 @@ const bundle: Command = {
   summary:
     'build a CA bundle: leaf-to-root order, duplicates removed, expired, non-CA and broken links refused',
   async run(argv, ctx) {
-    const p = parse(argv, BUNDLE_OPTIONS, bundleUsage);
+    const p = parse(argv, BUNDLE_OPTIONS, bundleUsage, ctx);
     const out = required(p, 'out', bundleUsage);
     if (p.positionals.length === 0) {
       throw new DbtlsError('USAGE', 'could not build the bundle: no input file given', {
@@ -65,7 +65,7 @@ const bundleShow: Command = {
   examples: ['dbtls bundle show ca-bundle.pem', 'dbtls bundle show /etc/mysql/ssl/ca.pem --json'],
   summary: 'list the certificates of a PEM bundle with expiry and chain completeness',
   async run(argv, ctx) {
-    const p = parse(argv, BUNDLE_SHOW_OPTIONS, bundleShowUsage);
+    const p = parse(argv, BUNDLE_SHOW_OPTIONS, bundleShowUsage, ctx);
     const file = onePositional(p, 'bundle file', bundleShowUsage);
     const report = reportBundle(certificatesFrom([file], 'bundle'));
     if (flag(p, 'json')) {
@@ -109,7 +109,7 @@ const cloudCa: Command = {
   examples: ['dbtls cloud-ca rds --out rds-ca.pem', 'dbtls cloud-ca rds --region eu-west-1 --out rds-ca.pem'],
   summary: 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)',
   async run(argv, ctx) {
-    const p = parse(argv, CLOUD_OPTIONS, cloudUsage);
+    const p = parse(argv, CLOUD_OPTIONS, cloudUsage, ctx);
     const out = required(p, 'out', cloudUsage);
     const region = str(p, 'region');
     const certs = rdsBundle(region === undefined ? {} : { region });

@@ -47,7 +47,7 @@ const csrCommand: Command = {
     'dbtls csr --cn app_user --key rsa-2048 --out app_user',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, CSR_OPTIONS, CSR_USAGE);
+    const p = parse(argv, CSR_OPTIONS, CSR_USAGE, ctx);
     const cn = required(p, 'cn', CSR_USAGE);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
     const alg = keyOption(p) ?? 'ec-p256';
@@ -122,7 +122,7 @@ const signCommand: Command = {
     'dbtls sign app_user/csr.pem --profile client --days 90 --out app_user/cert.pem',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, SIGN_OPTIONS, SIGN_USAGE);
+    const p = parse(argv, SIGN_OPTIONS, SIGN_USAGE, ctx);
     const csrFile = p.positionals[0];
     if (!csrFile || p.positionals.length > 1) {
       throw new DbtlsError('USAGE', 'could not run dbtls sign: give exactly one CSR file', {
@@ -224,7 +224,7 @@ const renewCommand: Command = {
     'dbtls renew --expiring-within 30 --out renewed',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, RENEW_OPTIONS, RENEW_USAGE);
+    const p = parse(argv, RENEW_OPTIONS, RENEW_USAGE, ctx);
     const within = int(p, 'expiring-within', RENEW_USAGE);
     const days = int(p, 'days', RENEW_USAGE);
     const cn = str(p, 'cn');

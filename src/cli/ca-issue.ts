@@ -90,7 +90,7 @@ function issueCommand(profile: 'server' | 'client'): Command {
         ? 'issue a server certificate (SANs for verify-full)'
         : 'issue client certificates (CN = database user)',
     async run(argv, ctx) {
-      const p = parse(argv, options, usage);
+      const p = parse(argv, options, usage, ctx);
       const key = keyOption(p);
       const days = int(p, 'days', usage);
       const common = { ...(key ? { key } : {}), ...(days === undefined ? {} : { days }) };

@@ -53,7 +53,7 @@ const caInit: Command = {
     'dbtls ca init --no-passphrase --ca-dir /tmp/throwaway-ca',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, INIT_OPTIONS, INIT_USAGE);
+    const p = parse(argv, INIT_OPTIONS, INIT_USAGE, ctx);
     const key = keyOption(p);
     const days = int(p, 'days', INIT_USAGE);
     const dir = caDirOf(p, ctx);
@@ -185,7 +185,7 @@ const caShow: Command = {
   usage: SHOW_USAGE,
   summary: 'show the CA: root and intermediate, fingerprints, validity, key type, counts',
   async run(argv, ctx) {
-    const p = parse(argv, SHOW_OPTIONS, SHOW_USAGE);
+    const p = parse(argv, SHOW_OPTIONS, SHOW_USAGE, ctx);
     const ca = openCa(caDirOf(p, ctx));
     settlePending(ca.dir);
     const s = caSummary(ca, readIndex(ca.dir));
@@ -231,7 +231,7 @@ const listCommand: Command = {
   usage: LIST_USAGE,
   summary: 'list the certificates the CA issued',
   async run(argv, ctx) {
-    const p = parse(argv, LIST_OPTIONS, LIST_USAGE);
+    const p = parse(argv, LIST_OPTIONS, LIST_USAGE, ctx);
     const within = int(p, 'expiring-within', LIST_USAGE);
     const dir = caDirOf(p, ctx);
     settlePending(dir); // an interrupted issuance is completed or taken back before it is listed

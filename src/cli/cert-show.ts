@@ -62,7 +62,7 @@ const certShow: Command = {
   details: ['Every certificate of a PEM chain or bundle is shown, leaf first as the file orders them.'],
   examples: ['dbtls cert show db1/cert.pem', 'dbtls cert show db1/chain.pem --json'],
   async run(argv, ctx) {
-    const p = parse(argv, SHOW_OPTIONS, CERT_USAGE);
+    const p = parse(argv, SHOW_OPTIONS, CERT_USAGE, ctx);
     const file = onePositional(p, 'certificate file', CERT_USAGE);
     const certs = parseCertificates(readUserFile(file, 'certificate'));
     if (certs.length === 0) {
@@ -102,7 +102,7 @@ const csrShow: Command = {
   ],
   examples: ['dbtls csr show node2/csr.pem', 'dbtls csr show node2/csr.pem --json'],
   async run(argv, ctx) {
-    const p = parse(argv, SHOW_OPTIONS, CSR_USAGE);
+    const p = parse(argv, SHOW_OPTIONS, CSR_USAGE, ctx);
     const file = onePositional(p, 'CSR file', CSR_USAGE);
     const csr = parseCsr(readUserFile(file, 'CSR'));
     const key = keyText(csr.publicKey);

@@ -75,7 +75,7 @@ export const connectCommand: Command = {
     'dbtls connect db1.example.com --ssl-mode verify-full --mutual-tls enable --ca ca.pem --cert app_user/cert.pem --key app_user/key.pem --user app_user',
   ],
   async run(argv, ctx: CommandContext) {
-    const p = parse(argv, CONNECT_OPTIONS, CONNECT_USAGE);
+    const p = parse(argv, CONNECT_OPTIONS, CONNECT_USAGE, ctx);
     const [text, ...extra] = p.positionals;
     if (!text || extra.length > 0) {
       throw new DbtlsError('USAGE', 'could not run connect: give exactly one TARGET', {

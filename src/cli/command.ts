@@ -3,12 +3,15 @@
  * function. The option table is the single source for the parser, `--help`, shell completion and the
  * fuzz test: a new flag is one entry here, and a test fails until it has a description.
  */
+import type { Profile } from './profile.js';
 import type { Renderer } from './render.js';
 
 export interface CommandContext {
   readonly render: Renderer;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The profile (src/cli/profile.ts), read at the first call; absent where no profile applies (tests). */
+  readonly profile?: () => Profile;
 }
 
 /** One option of a command, as `--help` shows it and the parser reads it. */

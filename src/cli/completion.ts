@@ -110,7 +110,7 @@ export const completionCommand: Command = {
   ],
   examples: ['dbtls completion bash', 'dbtls completion fish'],
   async run(argv, ctx) {
-    const p = parse(argv, COMPLETION_OPTIONS, USAGE);
+    const p = parse(argv, COMPLETION_OPTIONS, USAGE, ctx);
     const shell = p.positionals[0];
     if (p.positionals.length !== 1 || !SHELLS.includes(shell as (typeof SHELLS)[number])) {
       throw new DbtlsError('USAGE', 'could not print a completion script: name one shell', {

@@ -258,7 +258,7 @@ const demoCommand: Command = {
   summary:
     'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
   async run(argv, ctx) {
-    const p = parse(argv, DEMO_OPTIONS, USAGE);
+    const p = parse(argv, DEMO_OPTIONS, USAGE, ctx);
     if (p.positionals.length) {
       throw new DbtlsError('USAGE', `could not run the demo: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${USAGE}`,

@@ -89,7 +89,7 @@ const secretsCommand: Command = {
     'dbtls k8s secrets --ssl-mode verify-full --mutual-tls enable --ca ca.pem --cert app_user/cert.pem --key app_user/key.pem --out db-tls.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, SECRETS_OPTIONS, SECRETS_USAGE);
+    const p = parse(argv, SECRETS_OPTIONS, SECRETS_USAGE, ctx);
     const mode = parseSslMode(required(p, 'ssl-mode', SECRETS_USAGE));
     const mutualTls = parseMutualTls(str(p, 'mutual-tls') ?? 'disable');
     // DBTLS_KEYSTORE_PASSWORD only counts when the mode needs a keystore (else it is just set in the shell).
@@ -211,7 +211,7 @@ const certManagerCommand: Command = {
     'dbtls k8s cert-manager --namespace shop --server-dns mysql.shop.svc --cluster-issuer --out cm.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, CM_OPTIONS, CM_USAGE);
+    const p = parse(argv, CM_OPTIONS, CM_USAGE, ctx);
     const namespace = required(p, 'namespace', CM_USAGE);
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
     const passphrase = await readSecret(
@@ -311,7 +311,7 @@ const kubedbCommand: Command = {
     'dbtls k8s kubedb --name shop-db --issuer dbtls-ca-issuer --ops rotate --out rotate.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE);
+    const p = parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE, ctx);
     const common = {
       name: required(p, 'name', KUBEDB_USAGE),
       namespace: str(p, 'namespace'),

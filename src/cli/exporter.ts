@@ -56,7 +56,7 @@ export const exporterCommand: Command = {
     'Prometheus scrapes /probe?target=HOST:PORT&module=NAME for each database (the multi-target pattern); the metric names are listed in docs/exporter.md.',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, EXPORTER_OPTIONS, USAGE);
+    const p = parse(argv, EXPORTER_OPTIONS, USAGE, ctx);
     const listen = str(p, 'listen');
     const print = str(p, 'print');
     if (p.positionals.length > 0)

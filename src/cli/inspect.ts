@@ -117,7 +117,7 @@ export const inspectCommand: Command = {
     'dbtls inspect --targets-from fleet.txt --concurrency 8 --fail-on medium --json',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, INSPECT_OPTIONS, USAGE);
+    const p = parse(argv, INSPECT_OPTIONS, USAGE, ctx);
     const failOnText = str(p, 'fail-on') ?? DEFAULT_FAIL_ON;
     const failOn = parseSeverity(failOnText);
     if (!failOn) {

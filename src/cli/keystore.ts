@@ -94,7 +94,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
     ],
     summary: `write a ${format === 'p12' ? 'PKCS#12' : 'JKS'} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {
-      const p = parse(argv, options, usage);
+      const p = parse(argv, options, usage, ctx);
       const [certFile, keyFile, alias, out] = ['cert', 'key', 'alias', 'out'].map((n) =>
         required(p, n, usage),
       );
@@ -182,7 +182,7 @@ const exportTruststore: Command = {
   ],
   summary: 'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
   async run(argv, ctx) {
-    const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage);
+    const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage, ctx);
     const format = oneOf(
       required(p, 'format', truststoreUsage),
       ['jks', 'p12'] as const,
@@ -231,7 +231,7 @@ const keystoreShow: Command = {
   ],
   summary: 'list the entries of a JKS or PKCS#12 keystore (alias, type, subject, expiry, chain length)',
   async run(argv, ctx) {
-    const p: Parsed = parse(argv, SHOW_OPTIONS, showUsage);
+    const p: Parsed = parse(argv, SHOW_OPTIONS, showUsage, ctx);
     const file = onePositional(p, 'keystore file', showUsage);
     const bytes = readUserFile(file, 'keystore');
     const password = requiredPassword(p, ctx, {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { DbtlsError } from '../errors.js';
 import { dsnSecrets, redactSecrets } from '../util/safe-text.js';
 import type { Command, CommandContext } from './command.js';
+import type { Profile } from './profile.js';
 import { processRenderer, type Renderer, redacting } from './render.js';
 import { closest, shown } from './suggest.js';
 
@@ -35,6 +36,7 @@ const completion: Group = () => import('./completion.js');
 const proxy: Group = () => import('./proxy.js');
 const proxySidecar: Group = () => import('./proxy-sidecar.js');
 const exporter: Group = () => import('./exporter.js');
+const config: Group = () => import('./config.js');
 
 /**
  * Every command: its name, its group and its one-line summary, in the order `dbtls --help` lists them.
@@ -157,6 +159,11 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
     'secure a throwaway MariaDB end to end: inspect, secure, inspect, verify-full + mutual TLS (needs mariadbd)',
   ],
   [
+    'config show',
+    config,
+    'print the settings the profile gives the server commands, each with where it came from',
+  ],
+  [
     'completion',
     completion,
     'print a shell completion script for bash, zsh or fish, generated from the command tables',
@@ -275,6 +282,36 @@ async function printCommandHelp(command: Command, render: Renderer): Promise<num
   return 0;
 }
 
+/**
+ * `--profile FILE` is global: any command takes it (before a `--`), unless the command's own table has a
+ * `--profile` of another meaning (src/cli/profile.ts).
+ */
+function withoutProfileFlag(
+  argv: readonly string[],
+  command: Command,
+): { rest: string[]; profileFlag?: string } {
+  if (command.options && Object.hasOwn(command.options, 'profile')) return { rest: [...argv] };
+  const rest: string[] = [];
+  let profileFlag: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--profile' || a.startsWith('--profile=')) {
+      const value = a === '--profile' ? argv[++i] : a.slice('--profile='.length);
+      if (!value || value.startsWith('-')) {
+        throw new DbtlsError('USAGE', 'could not parse the arguments: --profile needs a value', {
+          hint: 'write --profile FILE (or set DBTLS_PROFILE)',
+        });
+      }
+      profileFlag = value;
+    } else rest.push(a);
+  }
+  return { rest, ...(profileFlag !== undefined ? { profileFlag } : {}) };
+}
+
 /** `--no-color` is global: any command takes it (before a `--`). */
 function withoutNoColor(argv: readonly string[]): { argv: string[]; noColor: boolean } {
   const end = argv.indexOf('--');
@@ -313,7 +350,14 @@ export async function run(
   if (!found) return (await familyWithout(echoed, render)) ?? unknownCommand(echoed, render);
   if (wantsHelp(found.rest)) return printCommandHelp(found.command, render);
   try {
-    return await found.command.run(found.rest, ctx);
+    const { rest, profileFlag } = withoutProfileFlag(found.rest, found.command);
+    const { loadProfile } = await import('./profile.js');
+    let profile: Profile | undefined;
+    const profileCtx: CommandContext = {
+      ...ctx,
+      profile: () => (profile ??= loadProfile(profileFlag, ctx.env)),
+    };
+    return await found.command.run(rest, profileCtx);
   } catch (err) {
     return render.error(pathError(err) ?? err);
   }

@@ -52,7 +52,7 @@ export const proxySidecarCommand: Command = {
     'dbtls k8s proxy-sidecar 10.0.0.5:3306 --servername db1.example.com --secret app-db-tls --image dbtls:0.1.0 --out sidecar.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, OPTIONS, USAGE);
+    const p = parse(argv, OPTIONS, USAGE, ctx);
     const [upstream, ...extra] = p.positionals;
     if (!upstream || extra.length > 0) {
       throw new DbtlsError('USAGE', 'could not run k8s proxy-sidecar: give exactly one UPSTREAM', {

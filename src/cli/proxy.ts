@@ -140,7 +140,7 @@ export const proxyCommand: Command = {
   summary:
     'a local sidecar: applications connect in plaintext on loopback, the proxy speaks verify-full + mutual TLS upstream',
   async run(argv, ctx: CommandContext) {
-    const p = parse(argv, PROXY_OPTIONS, PROXY_USAGE);
+    const p = parse(argv, PROXY_OPTIONS, PROXY_USAGE, ctx);
     const [text, ...extra] = p.positionals;
     if (!text || extra.length > 0) {
       throw new DbtlsError('USAGE', 'could not run proxy: give exactly one UPSTREAM', {

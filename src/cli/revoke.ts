@@ -46,7 +46,7 @@ const revokeCommand: Command = {
     'dbtls revoke --cn db1.example.com --reason superseded',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, REVOKE_OPTIONS, revokeUsage);
+    const p = parse(argv, REVOKE_OPTIONS, revokeUsage, ctx);
     const serial = p.positionals[0];
     const cn = str(p, 'cn');
     if (p.positionals.length > 1 || (serial === undefined) === (cn === undefined)) {
@@ -119,7 +119,7 @@ const crlCommand: Command = {
   options: CRL_OPTIONS,
   examples: ['dbtls crl', 'dbtls crl --days 7 --out /etc/mysql/ssl/crl.pem'],
   async run(argv, ctx) {
-    const p = parse(argv, CRL_OPTIONS, crlUsage);
+    const p = parse(argv, CRL_OPTIONS, crlUsage, ctx);
     if (p.positionals.length > 0) {
       throw new DbtlsError('USAGE', `could not run dbtls crl: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${crlUsage}`,

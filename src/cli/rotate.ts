@@ -232,7 +232,7 @@ export const rotateCommand: Command = {
     'dbtls rotate --ca --status',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, ROTATE_COMMAND_OPTIONS, USAGE);
+    const p = parse(argv, ROTATE_COMMAND_OPTIONS, USAGE, ctx);
     if (flag(p, 'ca')) return rollover(p, ctx);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {

@@ -190,7 +190,7 @@ export const secureCommand: Command = {
     'dbtls secure db1.example.com --admin-ca dbtls-ca/root.pem --undo',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, SECURE_OPTIONS, USAGE);
+    const p = parse(argv, SECURE_OPTIONS, USAGE, ctx);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {
       throw new DbtlsError('USAGE', 'could not run secure: expected exactly one ADMIN_TARGET', {

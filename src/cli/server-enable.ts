@@ -238,7 +238,7 @@ export const enableCommand: Command = {
     'dbtls server enable db1.example.com --cert db1/cert.pem --key db1/key.pem --ca db1/ca.pem --admin-ca db1/ca.pem --dry-run',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, ENABLE_OPTIONS, USAGE);
+    const p = parse(argv, ENABLE_OPTIONS, USAGE, ctx);
     const target = singleTarget(p, USAGE, 'server enable');
     const versions = str(p, 'tls-version');
     const tlsVersions = versions ? parseTlsVersions(versions) : [...DEFAULT_TLS_VERSIONS];

@@ -49,7 +49,7 @@ export const proxysqlCommand: Command = {
     'dbtls proxysql --ca db1/ca.pem --cert proxysql/cert.pem --key proxysql/key.pem --rotation --json',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, PROXYSQL_OPTIONS, USAGE);
+    const p = parse(argv, PROXYSQL_OPTIONS, USAGE, ctx);
     if (p.positionals.length) {
       throw new DbtlsError('USAGE', `could not run proxysql: unexpected argument ${p.positionals[0]}`, {
         hint: `usage: ${USAGE}`,

@@ -56,7 +56,7 @@ export const usersCommand: Command = {
     'dbtls users localhost --socket /run/mysqld/mysqld.sock --ssl-mode disable --json',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, USERS_OPTIONS, USERS_USAGE);
+    const p = parse(argv, USERS_OPTIONS, USERS_USAGE, ctx);
     const target = singleTarget(p, USERS_USAGE, 'users');
     const accounts = await withAdmin(p, ctx, target, (s) => listAccounts(s, s.capabilities));
     if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts);
@@ -148,7 +148,7 @@ export const requireCommand: Command = {
     "dbtls require db1.example.com 'app_user'@'%' --ssl --dry-run --ca dbtls-ca/root.pem",
   ],
   async run(argv, ctx) {
-    const p = parse(argv, REQUIRE_OPTIONS, REQUIRE_USAGE);
+    const p = parse(argv, REQUIRE_OPTIONS, REQUIRE_USAGE, ctx);
     const [target, accountText, ...extra] = p.positionals;
     if (!target || !accountText || extra.length) throw usage('expected ADMIN_TARGET and one USER@HOST');
     const account = parseAccount(accountText);

@@ -71,7 +71,7 @@ const statusCommand: Command = {
     'dbtls server status localhost --socket /run/mysqld/mysqld.sock --ssl-mode disable --json',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, STATUS_OPTIONS, STATUS_USAGE);
+    const p = parse(argv, STATUS_OPTIONS, STATUS_USAGE, ctx);
     const target = singleTarget(p, STATUS_USAGE, 'server status');
     const status = await withAdmin(p, ctx, target, (s) => serverStatus(s));
     if (!renderedJson(p, ctx, status)) renderStatus(ctx.render, status);
@@ -103,7 +103,7 @@ const reloadCommand: Command = {
     'dbtls server reload db1.example.com --ca dbtls-ca/root.pem --expect-cert /etc/mysql/ssl/server-cert.pem',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, RELOAD_OPTIONS, RELOAD_USAGE);
+    const p = parse(argv, RELOAD_OPTIONS, RELOAD_USAGE, ctx);
     const target = singleTarget(p, RELOAD_USAGE, 'server reload');
     const expectFile = str(p, 'expect-cert');
     const expect = expectFile ? certificateFileFingerprint(expectFile) : undefined;

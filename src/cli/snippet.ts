@@ -42,7 +42,7 @@ export const snippetCommand: Command = {
     'dbtls snippet --for jdbc-mariadb db1.example.com:3306 --ssl-mode verify-full --mutual-tls enable --ca ca.pem --keystore app.p12 --truststore ts.p12',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, SNIPPET_OPTIONS, SNIPPET_USAGE);
+    const p = parse(argv, SNIPPET_OPTIONS, SNIPPET_USAGE, ctx);
     const client = oneOf<SnippetClient>(
       required(p, 'for', SNIPPET_USAGE),
       SNIPPET_CLIENTS,

@@ -37,12 +37,24 @@ export function dbtlsCommand(): string[] {
     : [process.execPath, '--import', import.meta.resolve('tsx'), ENTRY];
 }
 
+/** A configuration home with no dbtls profile in it (it does not exist). */
+const NO_PROFILE_HOME = path.join(os.tmpdir(), 'dbtls-test-no-config-home');
+
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const [cmd, ...prefix] = dbtlsCommand();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, [...prefix, ...args], {
       cwd: options.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, DBTLS_CA_PASSPHRASE: undefined, MYSQL_PWD: undefined, ...options.env },
+      // No user profile (~/.config/dbtls/profile) may change what a test runs (src/cli/profile.ts).
+      env: {
+        ...process.env,
+        DBTLS_CA_PASSPHRASE: undefined,
+        MYSQL_PWD: undefined,
+        DBTLS_PROFILE: undefined,
+        DBTLS_ADMIN_TARGET: undefined,
+        XDG_CONFIG_HOME: NO_PROFILE_HOME,
+        ...options.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
