@@ -8,6 +8,7 @@
  * Format: `key = value` (or `key: value`) lines, `#` or `;` comments; relative paths are relative to the profile's
  * directory. Unknown keys are refused, and so is any secret: the profile names password *files* only.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CA_DIR_ENV, CA_PASSPHRASE_ENV, DEFAULT_CA_DIR } from '../ca/store.js';
@@ -157,18 +158,23 @@ export function parseProfile(text: string, file: string): Profile['values'] {
   return Object.freeze(values);
 }
 
-/** Reads the profile at its location; no file at the default location is an empty profile. */
+/** Whether the file can be reached at all: stat fails for a missing file and for a home we may not enter. */
+function reachable(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the profile at its location. No file at the default location, or one under a home directory this
+ * user may not enter (HOME=/root for `setpriv --reuid nobody`), is an empty profile; a named one must be read.
+ */
 export function loadProfile(flag: string | undefined, env: NodeJS.ProcessEnv): Profile {
   const { file, named } = profileLocation(flag, env);
-  let text: string;
-  try {
-    text = readUserFile(file, 'the profile').toString('utf8');
-  } catch (err) {
-    if (!named && err instanceof DbtlsError && err.code === 'FILE_NOT_FOUND')
-      return { file: undefined, values: {} };
-    throw err;
-  }
-  return { file, values: parseProfile(text, file) };
+  if (!named && !reachable(file)) return { file: undefined, values: {} };
+  return { file, values: parseProfile(readUserFile(file, 'the profile').toString('utf8'), file) };
 }
 
 /**
