@@ -6,7 +6,8 @@
  *   proxy        sysbench in plaintext to `dbtls proxy` (upstream verify-full + mutual TLS), a child process
  *
  * pooled: `oltp_point_select` at 1 and 16 threads; connect-per-query: a sysbench Lua script that opens a
- * connection, runs one point select and closes, per event. Also: upstream TLS sessions resumed (the proxy's
+ * connection, runs one point select and closes, per event; then connect-per-query once more through a
+ * second proxy with `--prewarm 4`, against direct TLS measured right before it. Also: upstream TLS sessions resumed (the proxy's
  * /metrics), the proxy's RSS with 500 open sessions, and its open file descriptors before and after 10,000
  * connects (/proc/PID/fd). Prints figures and ratios; never fails a build.
  */
@@ -26,6 +27,10 @@ const USER = 'bench_x509';
 const TABLE_SIZE = 10_000;
 const CONNECTS = 10_000;
 const OPEN_SESSIONS = 500;
+/** Pre-handshaken upstream connections of the --prewarm cell: one per sysbench thread. */
+const PREWARM = 4;
+/** Alternating rounds of the connect-per-query comparison with --prewarm. */
+const ROUNDS = 3;
 
 const CONNECT_PER_QUERY_LUA = `
 function thread_init() drv = sysbench.sql.driver() end
@@ -167,27 +172,33 @@ export async function bench(): Promise<void> {
     );
     children.push(relay.child);
     const [cmd, ...prefix] = dbtlsCommand();
-    const httpPort = await freePort();
-    const proxy = await startChild(
-      cmd!,
-      [
-        ...prefix,
-        'proxy',
-        `127.0.0.1:${db.port}`,
-        '--ca',
-        pki.ca,
-        '--cert',
-        pki.client.cert,
-        '--key',
-        pki.client.key,
-        '--listen',
-        '127.0.0.1:0',
-        '--http',
-        `127.0.0.1:${httpPort}`,
-      ],
-      (l) => Number(/listening on 127\.0\.0\.1:(\d+)/.exec(l)?.[1]) || undefined,
-    );
-    children.push(proxy.child);
+    const startProxyChild = async (extra: readonly string[]) => {
+      const httpPort = await freePort();
+      const started = await startChild(
+        cmd!,
+        [
+          ...prefix,
+          'proxy',
+          `127.0.0.1:${db.port}`,
+          '--ca',
+          pki.ca,
+          '--cert',
+          pki.client.cert,
+          '--key',
+          pki.client.key,
+          '--listen',
+          '127.0.0.1:0',
+          '--http',
+          `127.0.0.1:${httpPort}`,
+          ...extra,
+        ],
+        (l) => Number(/listening on 127\.0\.0\.1:(\d+)/.exec(l)?.[1]) || undefined,
+      );
+      children.push(started.child);
+      return { ...started, httpPort };
+    };
+    const proxy = await startProxyChild([]);
+    const httpPort = proxy.httpPort;
     const pid = proxy.child.pid!;
 
     // 500 open sessions: the resident memory of a fresh proxy (a heap grown by the runs below stays grown).
@@ -234,6 +245,33 @@ export async function bench(): Promise<void> {
       );
     }
     process.stdout.write(`${cpu.join('\n')}\n`);
+
+    // Connect-per-query through a proxy with a pool of pre-handshaken upstream connections. The machine's
+    // load moves between cells, so direct TLS, the proxy and the prewarmed proxy take turns, ROUNDS times;
+    // the medians and the median of the per-round ratios are printed.
+    const warm = await startProxyChild(['--prewarm', String(PREWARM)]);
+    const perQuery = path.join(dir, 'per-query.lua');
+    const turns: [number, number, number][] = [];
+    const warmCpu = cpuSeconds(warm.child.pid!);
+    for (let round = 0; round < ROUNDS; round++) {
+      turns.push([
+        await sysbench(dir, db.port, true, 4, perQuery),
+        await sysbench(dir, proxy.port, false, 4, perQuery),
+        await sysbench(dir, warm.port, false, 4, perQuery),
+      ]);
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const col = (i: number) => median(turns.map((t) => t[i]!));
+    const warmPerOp =
+      ((cpuSeconds(warm.child.pid!) - warmCpu) / (turns.reduce((n, t) => n + t[2], 0) * SECONDS)) * 1e6;
+    const used = await metric(warm.httpPort, 'dbtls_proxy_prewarm_total\\{outcome="used"\\}');
+    const handshakesWarm = await metric(warm.httpPort, 'dbtls_proxy_upstream_handshake_seconds_count');
+    process.stdout.write(
+      `  connect-per-query, 4 threads, ${ROUNDS} alternating rounds (medians): direct TLS ${col(0).toFixed(0)}, proxy ${col(1).toFixed(0)}, proxy --prewarm ${PREWARM} ${col(2).toFixed(0)} connections+queries/s\n` +
+        `    per round, proxy/direct ${turns.map((t) => ratio(t[1], t[0])).join(' ')}; prewarm/direct ${turns.map((t) => ratio(t[2], t[0])).join(' ')} (target >= 2.0; median ${median(turns.map((t) => t[2] / t[0])).toFixed(2)})\n` +
+        `    ${used} of ${handshakesWarm} upstream handshakes handed over prewarmed; prewarm proxy CPU per connection ${warmPerOp.toFixed(0)} µs\n`,
+    );
+    warm.child.kill('SIGTERM');
     const resumed = await metric(httpPort, 'dbtls_proxy_upstream_tls_resumed_total');
     const handshakes = await metric(httpPort, 'dbtls_proxy_upstream_handshake_seconds_count');
     process.stdout.write(`  upstream TLS sessions resumed: ${resumed} of ${handshakes} handshakes\n`);

@@ -376,8 +376,8 @@ class Session {
     if (fromServer.length > 0) client.write(Buffer.from(fromServer));
     const fromClient = this.fromClient.pending();
     if (fromClient.length > 0) secure.write(Buffer.from(fromClient));
-    secure.pipe(client);
-    client.pipe(secure);
+    forward(secure, client);
+    forward(client, secure);
   }
 
   private upstreamClosed(): void {
@@ -415,6 +415,22 @@ class Session {
     this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
     this.settle();
   }
+}
+
+/**
+ * After authentication: every chunk `from` reads is written to `to` as it is (no framing, no copy, no
+ * per-chunk closure or promise), `from` paused while `to` is full; `from`'s end half-closes `to`. Leaner
+ * than stream.pipe, which adds its own listeners, an unpipe protocol and per-chunk bookkeeping.
+ */
+function forward(from: net.Socket, to: net.Socket): void {
+  const resume = () => from.resume();
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+  from.once('end', () => to.end());
 }
 
 /**

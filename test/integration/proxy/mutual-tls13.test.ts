@@ -11,10 +11,11 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { connectionTest, type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
+import { connectionTest, type RunningProxy } from '../../../src/proxy/proxy.js';
 import type { TlsSettings } from '../../../src/tls/settings.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { proxyTls, startTestProxy, tcpPort } from '../../harness/proxy.js';
 import { startVersionRefuser } from '../../harness/version-refuser.js';
 import { type RecordingRelay, startRecordingRelay } from '../inspect/recording-relay.js';
 
@@ -40,18 +41,8 @@ after(async () => {
   await Promise.all([both?.stop(), only12?.stop()]);
 });
 
-function mutual(over: Partial<TlsSettings> = {}): TlsSettings {
-  return {
-    mode: 'verify-full',
-    mutualTls: 'enable',
-    ca: pki.ca,
-    cert: pki.client.cert,
-    key: pki.client.key,
-    minVersion: 'TLSv1.2',
-    servername: 'localhost',
-    ...over,
-  };
-}
+/** The proxy's upstream settings here: verify-full + mutual TLS, the certificate's name given. */
+const mutual = (): TlsSettings => proxyTls(pki, { servername: 'localhost' });
 
 const inClear = (bytes: Buffer) => bytes.indexOf(clientDer) !== -1;
 
@@ -59,15 +50,9 @@ async function withProxy<T>(
   port: number,
   fn: (proxyPort: number, p: RunningProxy) => Promise<T>,
 ): Promise<T> {
-  const p = await startProxy({
-    upstream: { host: '127.0.0.1', port, tls: mutual() },
-    listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    watch: false,
-  });
+  const p = await startTestProxy(pki, port, { tls: { servername: 'localhost' }, watch: false });
   try {
-    const l = p.listening.find((a) => a.kind === 'tcp');
-    assert.ok(l && l.kind === 'tcp');
-    return await fn(l.port, p);
+    return await fn(tcpPort(p), p);
   } finally {
     await p.shutdown(0);
   }
