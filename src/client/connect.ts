@@ -37,7 +37,7 @@ import { loadTlsMaterial } from '../tls/options.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
-import { address, timeoutError } from './dial.js';
+import { endpointOf, formatEndpoint, timeoutError } from './dial.js';
 import { Handover } from './handover.js';
 import {
   atLeastTls13,
@@ -84,10 +84,11 @@ export async function connect(target: Target, options: ConnectOptions = {}): Pro
 
 async function connectOnce(target: Target, options: ConnectOptions): Promise<DbtlsConnection> {
   const { host, port } = target;
+  const where = formatEndpoint(endpointOf(target));
   const settings = target.tls;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const material = loadTlsMaterial(settings);
-  const { socket, greeting, packet } = await openOrigin(host, port, settings, timeoutMs);
+  const { socket, greeting, packet } = await openOrigin(host, port, settings, timeoutMs, target.socket);
   const offered = offersTls(greeting);
   const useTls = settings.mode !== 'disable' && offered;
   const handover = new Handover({
@@ -156,7 +157,7 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
         if (lost || (err as { fatal?: boolean }).fatal) {
           throw new DbtlsError(
             'CONNECTION_LOST',
-            `could not run the SQL on ${address(host, port)}: the connection was lost: ${causeText(lost ?? err)}`,
+            `could not run the SQL on ${where}: the connection was lost: ${causeText(lost ?? err)}`,
             {
               hint: 'the server closed the session (restart, KILL, wait_timeout or network): connect again',
               kind: 'runtime',
@@ -164,15 +165,11 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
             },
           );
         }
-        throw new DbtlsError(
-          'QUERY_FAILED',
-          `could not run the SQL on ${address(host, port)}: ${causeText(err)}`,
-          {
-            hint: 'check the statement and the privileges of the user',
-            kind: 'runtime',
-            cause: err,
-          },
-        );
+        throw new DbtlsError('QUERY_FAILED', `could not run the SQL on ${where}: ${causeText(err)}`, {
+          hint: 'check the statement and the privileges of the user',
+          kind: 'runtime',
+          cause: err,
+        });
       }
     },
     async close(): Promise<void> {
@@ -187,7 +184,7 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
 
 /** A driver error during authentication as a dbtls error naming what the server said. */
 function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs: number): DbtlsError {
-  const where = address(target.host, target.port);
+  const where = formatEndpoint(endpointOf(target));
   const errno = (err as { errno?: number }).errno;
   // The server's words (or, without TLS, anyone's on the path): escaped and marked when unauthenticated.
   const said = peerText((err as { sqlMessage?: string }).sqlMessage ?? causeText(err));
@@ -203,7 +200,7 @@ function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs
     });
   }
   if (errno === DRIVER_CONNECTION_TIMEOUT) {
-    return timeoutError(target, { timeoutMs }, 'authenticating');
+    return timeoutError(endpointOf(target), { timeoutMs }, 'authenticating');
   }
   if (errno === ER_SECURE_TRANSPORT_REQUIRED || errno === ER_MARIADB_SECURE_TRANSPORT_REQUIRED) {
     return new DbtlsError(

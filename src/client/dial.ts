@@ -45,6 +45,15 @@ export function address(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** A target's endpoint: its unix socket when it names one (a server command on the server's host), else TCP. */
+export function endpointOf(target: {
+  readonly host: string;
+  readonly port: number;
+  readonly socket?: string | undefined;
+}): Endpoint {
+  return target.socket ? { socket: target.socket } : { host: target.host, port: target.port };
+}
+
 export function formatEndpoint(endpoint: Endpoint): string {
   return 'socket' in endpoint ? endpoint.socket : address(endpoint.host, endpoint.port);
 }

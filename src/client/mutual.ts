@@ -19,7 +19,7 @@
 import { DbtlsError } from '../errors.js';
 import { loadTlsMaterial, tlsFloor } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
-import { address, dial } from './dial.js';
+import { address, dial, endpointOf } from './dial.js';
 import { upgradeToTls } from './upgrade.js';
 
 /** The node/OpenSSL codes of a handshake that failed because no TLS version was common to both sides. */
@@ -51,13 +51,13 @@ export function isVersionRefusal(err: unknown): boolean {
  * It ends before authentication: no credential and no certificate leave.
  */
 export async function verifiedVersionWithoutCertificate(
-  target: Pick<Target, 'host' | 'port' | 'tls'>,
+  target: Pick<Target, 'host' | 'port' | 'socket' | 'tls'>,
   timeoutMs: number,
 ): Promise<string> {
   const { host, port } = target;
   const settings: TlsSettings = { ...target.tls, mutualTls: 'disable', minVersion: 'TLSv1.2' };
   const { ca } = loadTlsMaterial(settings);
-  const { socket, greeting } = await dial({ host, port }, { timeoutMs });
+  const { socket, greeting } = await dial(endpointOf(target), { timeoutMs });
   try {
     const secure = await upgradeToTls(
       socket,

@@ -5,10 +5,8 @@
  * src/tls/options.ts, so that an admin password never crosses an unverified link unless the user chose that
  * explicitly.
  */
-import mariadb, { type Connection, type ConnectionConfig } from 'mariadb';
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import { loadTlsMaterial, nodeTlsOptions } from '../../tls/options.js';
 import type { TlsMinVersion, TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import {
@@ -90,108 +88,25 @@ function tlsSettings(tls: SessionTls): TlsSettings {
   };
 }
 
-/**
- * The connector's options for the unix socket. TLS does not apply there except for a check login
- * (socketTls): then the node TLS options come from the same mode logic as every other connection, with
- * the certificate checked against 'localhost'; the connector fails closed before sending credentials when
- * the server offers no TLS (ER_SERVER_SSL_DISABLED), and node verifies before 'secureConnect'.
- */
-function socketConnectionOptions(o: SessionOptions): ConnectionConfig {
-  const settings = tlsSettings(o.tls);
-  return {
-    ...(o.socketTls && o.tls.mode !== 'disable'
-      ? { ssl: nodeTlsOptions(settings, loadTlsMaterial(settings), 'localhost') }
-      : {}),
-    socketPath: o.socket,
-    user: o.user,
-    password: o.password ?? '',
-    connectTimeout: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    multipleStatements: false,
-  } as ConnectionConfig;
-}
-
 function where(o: SessionOptions): string {
   return o.socket ? o.socket : `${o.host}:${o.port}`;
 }
 
 /**
- * Opens a session. Over TCP it is the shared client (src/client/connect.ts): the ssl-mode is enforced there,
- * with no credential byte before verified TLS and the host name checked against the address dialled.
- * Over the unix socket, where TLS applies only to a check login, the same connector dials the socket.
+ * Opens a session through the shared client (src/client/connect.ts), over TCP or the unix socket: the
+ * ssl-mode is enforced there, with no credential byte before verified TLS and the host name checked against
+ * the address dialled ('localhost' over the socket). Over the socket TLS applies only to a check login
+ * (socketTls); an admin session there is local and plaintext.
  */
 export async function openSession(o: SessionOptions): Promise<SqlSession> {
-  if (!o.socket) return openTcpSession(o);
-  let conn: Connection;
-  try {
-    conn = await mariadb.createConnection(socketConnectionOptions(o));
-  } catch (err) {
-    if (err instanceof DbtlsError) throw err;
-    throw new DbtlsError(
-      'CONNECTION_FAILED',
-      `could not connect to ${where(o)} as ${o.user}: ${causeText(err)}`,
-      {
-        hint: 'check the socket path and the credentials',
-        cause: err,
-        kind: 'runtime',
-        details: { code: (err as { code?: string }).code },
-      },
-    );
-  }
-  conn.on('error', () => {
-    // A server-side kill after we are done must not crash the process.
-  });
-  let tlsProtocol: string | undefined;
-  try {
-    // The check login's report: the protocol the server says this session negotiated.
-    if (o.socketTls) tlsProtocol = await sessionTlsVersion(conn);
-  } catch (err) {
-    conn.destroy();
-    throw sqlFailed("SHOW SESSION STATUS LIKE 'Ssl_version'", o, err);
-  }
-  return {
-    tlsProtocol,
-    async query(sql) {
-      try {
-        const rows: unknown = await conn.query(sql);
-        return Array.isArray(rows) ? (rows as Row[]) : [];
-      } catch (err) {
-        throw sqlFailed(sql, o, err);
-      }
-    },
-    async close() {
-      try {
-        await conn.end();
-      } catch {
-        conn.destroy();
-      }
-    },
-  };
-}
-
-/** The session's TLS protocol as the server reports it (`Ssl_version`), undefined over plaintext. */
-async function sessionTlsVersion(conn: Connection): Promise<string | undefined> {
-  const rows = (await conn.query("SHOW SESSION STATUS LIKE 'Ssl_version'")) as Row[];
-  const version = String(rows[0]?.Value ?? '');
-  return version === '' ? undefined : version;
-}
-
-function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
-  return new DbtlsError('SQL_FAILED', `could not run ${firstWords(sql)} on ${where(o)}: ${causeText(err)}`, {
-    hint: 'check that the admin account has the privileges this needs',
-    cause: err,
-    kind: 'runtime',
-    details: { sql },
-  });
-}
-
-async function openTcpSession(o: SessionOptions): Promise<SqlSession> {
+  const settings = tlsSettings(o.tls);
   const conn = await connect(
     {
-      host: o.host,
+      ...(o.socket ? { host: 'localhost', socket: o.socket } : { host: o.host }),
       port: o.port,
       user: o.user,
       password: o.password ?? '',
-      tls: tlsSettings(o.tls),
+      tls: o.socket && !o.socketTls ? { ...settings, mode: 'disable', mutualTls: 'disable' } : settings,
     },
     { connectTimeoutMs: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
   );
@@ -213,6 +128,15 @@ async function openTcpSession(o: SessionOptions): Promise<SqlSession> {
       await conn.close().catch(() => undefined);
     },
   };
+}
+
+function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
+  return new DbtlsError('SQL_FAILED', `could not run ${firstWords(sql)} on ${where(o)}: ${causeText(err)}`, {
+    hint: 'check that the admin account has the privileges this needs',
+    cause: err,
+    kind: 'runtime',
+    details: { sql },
+  });
 }
 
 function firstWords(sql: string): string {
