@@ -1,9 +1,9 @@
 /**
  * SQL sessions for server administration: the admin session that `server`, `users` and `require` keep
- * open, and the second session the lockout guard opens as another account. The `mariadb` connector does
- * the wire work (over TCP behind src/client's own TLS upgrade); TLS is decided once, from the ssl-mode, by
- * src/tls/options.ts, so that an admin password never crosses an unverified link unless the user chose that
- * explicitly.
+ * open, and the second session the lockout guard opens as another account. src/client opens them (TCP or
+ * the unix socket, its own TLS upgrade, the `mariadb` connector for SQL); TLS is decided once, from the
+ * ssl-mode, by src/tls/options.ts, so that an admin password never crosses an unverified link unless the
+ * user chose that explicitly.
  */
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError } from '../../errors.js';
@@ -34,7 +34,7 @@ export interface SessionTls {
 export interface SessionOptions {
   readonly host: string;
   readonly port: number;
-  /** A unix socket path: local, so no TLS is needed or used. */
+  /** A unix socket path: local, so no TLS is needed or used (but for a check login, socketTls). */
   readonly socket?: string | undefined;
   readonly user: string;
   readonly password?: string | undefined;
@@ -53,7 +53,7 @@ export interface SqlSession {
   query(sql: string): Promise<Row[]>;
   /** The TLS protocol of the session ('TLSv1.3'), undefined when it is not encrypted. */
   readonly tlsProtocol: string | undefined;
-  /** The flavor the greeting showed (TCP only): MariaDB clears CLIENT_MYSQL, whatever VERSION() says. */
+  /** The flavor the greeting showed: MariaDB clears CLIENT_MYSQL, whatever VERSION() says. */
   readonly greetingFlavor?: Flavor | undefined;
   close(): Promise<void>;
 }
