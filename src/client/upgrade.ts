@@ -173,15 +173,19 @@ export function upgradeToTls(
     }
   }
   return new Promise((resolve, reject) => {
+    // The handshake ended without a session: observe reports why, verify fails as the mode names it.
+    const failed = (err: unknown) => {
+      socket.destroy();
+      if (policy.kind === 'observe') resolve({ kind: 'refused', reason: causeText(err) });
+      else reject(tlsError(err, policy.settings, host, port));
+    };
     socket.write(sslRequestFrame(greeting, policy.kind === 'verify' ? policy.response : undefined));
     let secure: tls.TLSSocket;
     try {
       secure = tls.connect({ ...connectOptions(policy, host), socket });
     } catch (err) {
       // OpenSSL's "no cipher match": nothing left to offer for this attempt's version.
-      socket.destroy();
-      if (policy.kind === 'observe') resolve({ kind: 'refused', reason: causeText(err) });
-      else reject(tlsError(err, policy.settings, host, port));
+      failed(err);
       return;
     }
     const timer = setTimeout(() => {
@@ -191,19 +195,15 @@ export function upgradeToTls(
     }, at.timeoutMs);
     const onClose = () => {
       clearTimeout(timer);
-      if (policy.kind === 'observe')
-        resolve({ kind: 'refused', reason: 'connection closed during the handshake' });
-      else
-        reject(
-          tlsError(
-            new Error('the server closed the connection in the TLS handshake'),
-            policy.settings,
-            host,
-            port,
-          ),
-        );
+      failed(new Error('the server closed the connection during the handshake'));
     };
     secure.once('close', onClose);
+    secure.once('error', (err) => {
+      clearTimeout(timer);
+      secure.off('close', onClose);
+      secure.destroy();
+      failed(err);
+    });
     secure.once('secureConnect', () => {
       clearTimeout(timer);
       secure.removeAllListeners('error');
@@ -217,14 +217,6 @@ export function upgradeToTls(
         authorized: secure.authorized,
         ...(secure.authorizationError ? { authorizationError: String(secure.authorizationError) } : {}),
       });
-    });
-    secure.once('error', (err) => {
-      clearTimeout(timer);
-      secure.off('close', onClose);
-      secure.destroy();
-      socket.destroy();
-      if (policy.kind === 'observe') resolve({ kind: 'refused', reason: causeText(err) });
-      else reject(tlsError(err, policy.settings, host, port));
     });
   });
 }
