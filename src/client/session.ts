@@ -1,7 +1,6 @@
 /** The facts of an established session: what was negotiated and what was verified. */
-import { createHash } from 'node:crypto';
 import type * as tls from 'node:tls';
-import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
+import { type CertificateInfo, certificateFingerprint, parseCertificate } from '../pki/certificate.js';
 import type { Greeting } from '../protocol/handshake.js';
 import type { SslMode } from '../tls/ssl-mode.js';
 import { peerText } from '../util/safe-text.js';
@@ -30,17 +29,18 @@ export interface SessionFacts {
 export function sessionPeerChain(socket: tls.TLSSocket): CertificateInfo[] {
   const chain: CertificateInfo[] = [];
   const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (cert?.raw && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
+  for (let cert = socket.getPeerCertificate(true); cert?.raw; cert = cert.issuerCertificate) {
+    let info: CertificateInfo;
     try {
-      chain.push(parseCertificate(cert.raw));
+      info = parseCertificate(cert.raw);
     } catch {
       // A certificate our parser cannot read still secured the session (node verified it); report the
       // chain up to it rather than fail a connection that is sound.
       break;
     }
-    cert = cert.issuerCertificate;
+    if (seen.has(info.fingerprint)) break; // node links a self-signed root to itself
+    seen.add(info.fingerprint);
+    chain.push(info);
   }
   return chain;
 }
@@ -48,7 +48,7 @@ export function sessionPeerChain(socket: tls.TLSSocket): CertificateInfo[] {
 /** SHA-256 of the server certificate's DER, lowercase hex without colons. */
 function leafFingerprint(socket: tls.TLSSocket): string | undefined {
   const raw = socket.getPeerCertificate(false)?.raw;
-  return raw ? createHash('sha256').update(raw).digest('hex') : undefined;
+  return raw ? certificateFingerprint(raw) : undefined;
 }
 
 export function sessionFacts(o: {
