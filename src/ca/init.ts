@@ -22,7 +22,7 @@ import {
   publicKeyDer,
   readPrivateKey,
 } from '../pki/keys.js';
-import { encodeName, type NameAttribute } from '../pki/names.js';
+import { encodeName, MAX_NAME_VALUE_LENGTH, type NameAttribute, nameValueProblem } from '../pki/names.js';
 import { daysToMs, PROFILES } from '../pki/profiles.js';
 import { keyIdentifier, profileExtensions, signCertificate } from '../pki/tbs.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
@@ -147,6 +147,26 @@ function makeCa(
 }
 
 /** Creates a CA in `caDir` (CA_EXISTS if one is there) and returns it opened. */
+/** The intermediate's CN is the organisation with this suffix. */
+const INTERMEDIATE_SUFFIX = ' Intermediate CA';
+
+/**
+ * The CA's O and CN are in every certificate it issues (issuer, and O in each leaf subject) and are what
+ * REQUIRE ISSUER compares: no control character, no backslash (names.ts), at most 64 characters.
+ */
+function checkCaName(code: 'ORG_INVALID' | 'CN_INVALID', what: string, value: string): void {
+  const problem = nameValueProblem(value);
+  if (problem) {
+    throw new DbtlsError(
+      code,
+      `could not create the CA with the ${what} ${JSON.stringify(value)}: ${problem}`,
+      {
+        hint: `give --${code === 'CN_INVALID' ? 'cn' : 'org'} a plain name of at most ${MAX_NAME_VALUE_LENGTH} characters${code === 'ORG_INVALID' ? ` (with --intermediate ${MAX_NAME_VALUE_LENGTH - INTERMEDIATE_SUFFIX.length}: the intermediate is named "ORG${INTERMEDIATE_SUFFIX}")` : ''}; nothing was written`,
+      },
+    );
+  }
+}
+
 export function initCa(caDir: string, options: InitOptions): Ca {
   const dir = path.resolve(caDir);
   if (caExists(dir)) {
@@ -168,6 +188,9 @@ export function initCa(caDir: string, options: InitOptions): Ca {
   }
   const org = options.org ?? DEFAULT_ORG;
   const cn = options.cn ?? DEFAULT_ROOT_CN;
+  checkCaName('ORG_INVALID', 'organisation', org);
+  checkCaName('CN_INVALID', 'common name', cn);
+  if (options.intermediate) checkCaName('ORG_INVALID', 'intermediate CN', `${org}${INTERMEDIATE_SUFFIX}`);
   const alg = options.key ?? DEFAULT_KEY_ALGORITHM;
   const days = options.days ?? PROFILES.root.defaultDays;
   if (!Number.isInteger(days) || days < 1) {
@@ -205,7 +228,7 @@ export function initCa(caDir: string, options: InitOptions): Ca {
         'intermediate',
         [
           { type: 'O', value: org },
-          { type: 'CN', value: `${org} Intermediate CA` },
+          { type: 'CN', value: `${org}${INTERMEDIATE_SUFFIX}` },
         ],
         alg,
         notBefore,
@@ -229,7 +252,7 @@ export function initCa(caDir: string, options: InitOptions): Ca {
     ? [
         {
           serial: inter.cert.serial,
-          cn: `${org} Intermediate CA`,
+          cn: `${org}${INTERMEDIATE_SUFFIX}`,
           subject: inter.cert.subject,
           issuer: inter.cert.issuer,
           dnsNames: [],

@@ -16,7 +16,13 @@ import {
   type KeyDescription,
   publicKeyDer,
 } from '../pki/keys.js';
-import { encodeName, type NameAttribute, oneLineName } from '../pki/names.js';
+import {
+  encodeName,
+  MAX_NAME_VALUE_LENGTH,
+  type NameAttribute,
+  nameValueProblem,
+  oneLineName,
+} from '../pki/names.js';
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { keyIdentifier, profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
@@ -35,7 +41,7 @@ import {
   certPath,
   type IndexEntry,
   newSerial,
-  readIndexSerials,
+  readIndex,
   withCaLock,
 } from './store.js';
 
@@ -69,8 +75,6 @@ export interface IssuedCertificate {
 
 /** Certificates are backdated this much: a peer whose clock is slightly behind still accepts them. */
 const BACKDATE_MS = 60_000;
-/** X.520 ub-common-name. */
-const MAX_CN_LENGTH = 64;
 
 /** A request checked against the profile and the issuer: everything signLeaf needs, and structured-cloneable. */
 export interface ResolvedLeaf {
@@ -93,17 +97,38 @@ function cnInvalid(cn: string, cause: string, hint: string): DbtlsError {
   });
 }
 
+/** A CN dbtls puts in a subject (any certificate, any CSR): CN_INVALID with the reason (names.ts). */
+export function checkCommonName(cn: string): void {
+  const problem = nameValueProblem(cn);
+  if (problem) {
+    throw cnInvalid(
+      cn,
+      problem,
+      `choose a name of 1 to ${MAX_NAME_VALUE_LENGTH} characters without control characters or backslashes`,
+    );
+  }
+}
+
+/** A subject attribute other than the CN, as a CSR brings it (O, OU, …): SUBJECT_INVALID. */
+function checkSubjectAttribute(a: NameAttribute): void {
+  const problem = nameValueProblem(a.value);
+  if (problem) {
+    throw new DbtlsError(
+      'SUBJECT_INVALID',
+      `could not use the subject attribute ${a.type}=${JSON.stringify(a.value)}: ${problem}`,
+      {
+        hint: 'make the request again with a subject of plain values (`dbtls csr` writes only a CN)',
+      },
+    );
+  }
+}
+
 /** Checks a request against the profile and the issuer; throws before anything is generated or written. */
 export function resolveLeaf(ca: Ca, req: IssueRequest): ResolvedLeaf {
   const profile = PROFILES[req.profile];
   const cn = req.cn;
-  if (cn.length === 0 || cn.length > MAX_CN_LENGTH || /[\x00-\x1f\x7f]/.test(cn)) {
-    throw cnInvalid(
-      cn,
-      `it must be 1 to ${MAX_CN_LENGTH} printable characters`,
-      'choose a shorter name without control characters',
-    );
-  }
+  checkCommonName(cn);
+  for (const a of req.subjectPrefix ?? []) checkSubjectAttribute(a);
   const dns: string[] = [];
   const ips: string[] = [];
   if (profile.cnInSan) {
@@ -275,6 +300,24 @@ export interface Delivery {
 }
 
 /**
+ * REQUIRE SUBJECT compares OpenSSL's one-line form, which is not one-to-one for values holding a
+ * backslash (names.ts): a CN of the four characters `\xC3` and a CN holding the byte 0xC3 print alike.
+ * New names cannot hold one; an index written before that rule may. A valid certificate for another CN
+ * with the same one-line subject would pass the same REQUIRE SUBJECT, so it is refused (issue 14, item 9).
+ */
+function refuseSubjectCollision(leaf: ResolvedLeaf, index: readonly IndexEntry[]): void {
+  const subject = oneLineName(leaf.subject);
+  const other = index.find((e) => e.status === 'valid' && e.subject === subject && e.cn !== leaf.cn);
+  if (other) {
+    throw new DbtlsError(
+      'SUBJECT_COLLISION',
+      `could not issue for ${JSON.stringify(leaf.cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
+      { hint: `choose another CN, or revoke ${other.serial} first (dbtls revoke ${other.serial})` },
+    );
+  }
+}
+
+/**
  * Issues one leaf certificate and records it in the CA. Without a delivery: certs/<serial>.pem (fsynced),
  * then the index line; the caller delivers the files (a crash in between leaves an unrecorded copy in
  * certs/). With one, the delivery happens under the lock too, through the journal (src/ca/journal.ts):
@@ -287,7 +330,9 @@ export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery)
   return withCaLock(ca.dir, () => {
     recoverJournal(ca.dir);
     delivery?.check?.();
-    const issued = signLeaf(ca, leaf, readIndexSerials(ca.dir));
+    const index = readIndex(ca.dir);
+    refuseSubjectCollision(leaf, index);
+    const issued = signLeaf(ca, leaf, new Set(index.map((e) => e.serial)));
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);
     if (!delivery) {
@@ -362,6 +407,17 @@ export function csrRequest(csrText: string | Buffer, options: SignCsrOptions): I
     throw new DbtlsError('CSR_MALFORMED', 'could not sign the CSR: its subject has no CN', {
       hint: 'make the CSR with a CN: the host name for a server, the database user for a client',
     });
+  }
+  const cns = csr.subjectAttributes.filter((a) => a.type === 'CN');
+  if (cns.length > 1) {
+    // The certificate would carry only the first; which one a peer reads as "the" CN varies (issue 14, item 9).
+    throw new DbtlsError(
+      'CSR_CN_MULTIPLE',
+      `could not sign the CSR: its subject ${csr.subject} has ${cns.length} CNs (${cns.map((a) => JSON.stringify(a.value)).join(', ')})`,
+      {
+        hint: 'make the request again with one CN: the host name for a server, the database user for a client',
+      },
+    );
   }
   return {
     profile: options.profile,

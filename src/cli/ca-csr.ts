@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
+import { checkCommonName, csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { type IndexEntry, openCa, readIndex } from '../ca/store.js';
@@ -49,6 +49,7 @@ const csrCommand: Command = {
   async run(argv, ctx) {
     const p = parse(argv, CSR_OPTIONS, CSR_USAGE, ctx);
     const cn = required(p, 'cn', CSR_USAGE);
+    checkCommonName(cn);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
     const alg = keyOption(p) ?? 'ec-p256';
     const dnsNames = strs(p, 'dns').map((d) => checkDnsName(d));

@@ -4,7 +4,9 @@
  * Keystore passwords come from --password-file or DBTLS_KEYSTORE_PASSWORD, never argv (./artifact-args.ts).
  */
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DbtlsError } from '../errors.js';
 import { reportBundle } from '../keystore/bundle.js';
 import { writeJks } from '../keystore/jks.js';
 import { loadKeystoreMaterial } from '../keystore/material.js';
@@ -77,13 +79,29 @@ function keystoreOptions(format: 'p12' | 'jks'): OptionSpec {
       type: 'string',
       description: 'a file holding the passphrase of an encrypted --key',
     },
-    out: like('out', { description: 'the keystore file to write (refused if it exists)' }),
+    out: like('out', { description: 'the keystore file to write (refused if it exists, unless --force)' }),
+    force: FORCE,
     ...pick('allow-empty-password', 'json'),
   };
 }
 
+const FORCE: OptionDef = { type: 'boolean', description: 'replace an existing --out file' };
+
+/**
+ * A keystore is never replaced by surprise (issue 14, item 9): like `sign` and `csr`, an existing --out
+ * is refused; here --force replaces it, since re-exporting a keystore after a renewal is routine. Checked
+ * after the material, so a bad input is reported as such whatever --out is.
+ */
+function refuseExisting(out: string, p: Parsed): void {
+  if (!flag(p, 'force') && fs.existsSync(out)) {
+    throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
+      hint: 'choose another --out file, or add --force to replace it',
+    });
+  }
+}
+
 function exportKeystore(format: 'p12' | 'jks'): Command {
-  const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
+  const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F [--force]${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
   const options = keystoreOptions(format);
   return {
     name: ['export', format],
@@ -125,6 +143,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
               storePassword: password,
               keyPassword,
             });
+      refuseExisting(out!, p);
       writeFileAtomic(out!, bytes, { mode: MODE_SECRET });
       if (flag(p, 'json')) {
         ctx.render.json({
@@ -159,7 +178,7 @@ function javaKeystoreHint(out: string, format: 'p12' | 'jks', ownKeyPassword: bo
 }
 
 const truststoreUsage =
-  'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--profile modern|legacy] [--allow-empty-password] [--json]';
+  'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--force] [--profile modern|legacy] [--allow-empty-password] [--json]';
 const TRUSTSTORE_OPTIONS: OptionSpec = {
   format: { type: 'string', description: 'the truststore format', choices: ['jks', 'p12'] },
   ca: {
@@ -168,7 +187,8 @@ const TRUSTSTORE_OPTIONS: OptionSpec = {
     description: 'a CA certificate file (PEM) to trust; every certificate in it is added',
   },
   'password-file': STORE_PASSWORD_FILE,
-  out: like('out', { description: 'the truststore file to write' }),
+  out: like('out', { description: 'the truststore file to write (refused if it exists, unless --force)' }),
+  force: FORCE,
   profile: P12_PROFILE,
   ...pick('allow-empty-password', 'json'),
 };
@@ -195,7 +215,9 @@ const exportTruststore: Command = {
     const profile = oneOf(str(p, 'profile') ?? 'modern', PROFILES, '--profile', truststoreUsage);
     const password = requiredPassword(p, ctx, storePassword(truststoreUsage));
     const cas = certificatesFrom(caFiles, 'CA certificate');
-    writeFileAtomic(out, writeTruststore({ format, cas, password, profile }), { mode: MODE_SECRET });
+    const bytes = writeTruststore({ format, cas, password, profile });
+    refuseExisting(out, p);
+    writeFileAtomic(out, bytes, { mode: MODE_SECRET });
     if (flag(p, 'json')) {
       ctx.render.json({
         ...writtenStore(out, format, profile),

@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
-import { checkNamespace } from './kube-objects.js';
+import { nameValueProblem, oneLineName } from '../pki/names.js';
+import { checkName, checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
 export type CertManagerKey = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-4096';
@@ -86,14 +87,13 @@ function escapeRfc4514(value: string): string {
 }
 
 function checkNameValue(value: string, what: string): void {
-  // The one-line form has no escaping for '/', and OpenSSL prints '+' (its multi-valued RDN separator) as
-  // '\+': either would make the REQUIRE SUBJECT string ambiguous.
-  if (value === '' || /[/+\u0000-\u001f]/.test(value)) {
-    throw new DbtlsError(
-      'NAME_INVALID',
-      `could not use ${what} ${JSON.stringify(value)}: it is empty or holds '/', '+' or a control character`,
-      { hint: 'choose a name without slashes, plus signs or control characters' },
-    );
+  // A literal '/' or '+' reads as an attribute separator to a person pasting the one-line form; control
+  // characters, backslashes and lengths as for every subject dbtls writes (pki/names.ts).
+  const problem = /[/+]/.test(value) ? "it holds '/' or '+'" : nameValueProblem(value);
+  if (problem) {
+    throw new DbtlsError('NAME_INVALID', `could not use ${what} ${JSON.stringify(value)}: ${problem}`, {
+      hint: 'choose a name without slashes, plus signs, backslashes or control characters',
+    });
   }
 }
 
@@ -107,7 +107,11 @@ export function clientSubject(
 ): { requireSubject: string; literalSubject: string } {
   checkNameValue(user, 'the client CN');
   if (org !== undefined) checkNameValue(org, 'the organisation');
-  const requireSubject = org === undefined ? `/CN=${user}` : `/O=${org}/CN=${user}`;
+  // What MariaDB compares: bytes outside ASCII as \xHH (`üser` is /CN=\xC3\xBCser), names.ts.
+  const requireSubject = oneLineName([
+    ...(org === undefined ? [] : [{ type: 'O', value: org }]),
+    { type: 'CN', value: user },
+  ]);
   const literalSubject =
     org === undefined ? `CN=${escapeRfc4514(user)}` : `CN=${escapeRfc4514(user)},O=${escapeRfc4514(org)}`;
   return { requireSubject, literalSubject };
@@ -153,6 +157,8 @@ export function certManagerManifests(o: CertManagerOptions): CertManagerOutput {
   const warnings: string[] = [];
   const issuerName = o.issuerName ?? CERT_MANAGER_DEFAULTS.issuerName;
   const caSecretName = o.caSecretName ?? CERT_MANAGER_DEFAULTS.caSecretName;
+  checkName(issuerName, 'the issuer name', 'subdomain');
+  checkName(caSecretName, 'the CA Secret name', 'subdomain');
   const issuerKind = o.clusterIssuer ? 'ClusterIssuer' : 'Issuer';
   const caSecretNamespace = o.clusterIssuer ? CERT_MANAGER_DEFAULTS.clusterResourceNamespace : o.namespace;
   const issuerRef = { group: 'cert-manager.io', kind: issuerKind, name: issuerName };

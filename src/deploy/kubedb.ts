@@ -43,7 +43,7 @@ export interface KubedbOptions {
 }
 
 function issuerRef(name: string, kind: IssuerKind) {
-  checkName(name, 'the issuer name');
+  checkName(name, 'the issuer name', 'subdomain');
   return { apiGroup: 'cert-manager.io', kind, name };
 }
 
@@ -59,7 +59,7 @@ export function kubedbSecretName(db: string, alias: (typeof KUBEDB_CERT_ALIASES)
 export function kubedbDatabase(o: KubedbOptions): KubeObject {
   const flavor = FLAVORS[o.flavor ?? 'mysql'];
   const namespace = o.namespace ?? 'default';
-  checkName(o.name, 'the database name');
+  checkName(o.name, 'the database name', 'dns1035-label');
   checkNamespace(namespace);
   const server: Record<string, unknown> = {
     alias: 'server',
@@ -115,7 +115,7 @@ export interface KubedbOpsOptions {
 export function kubedbOpsRequest(o: KubedbOpsOptions): KubeObject {
   const flavor = FLAVORS[o.flavor ?? 'mysql'];
   const namespace = o.namespace ?? 'default';
-  checkName(o.name, 'the database name');
+  checkName(o.name, 'the database name', 'dns1035-label');
   checkNamespace(namespace);
   let tls: Record<string, unknown>;
   switch (o.op) {
@@ -141,7 +141,7 @@ export function kubedbOpsRequest(o: KubedbOpsOptions): KubeObject {
   return {
     apiVersion: KUBEDB_OPS_API,
     kind: flavor.opsKind,
-    metadata: meta(`${o.name}-${o.op}-tls`.slice(0, 63), namespace),
+    metadata: meta(`${o.name}-${o.op}-tls`, namespace), // a subdomain: up to 253 characters
     spec: { type: 'ReconfigureTLS', databaseRef: { name: o.name }, tls },
   };
 }

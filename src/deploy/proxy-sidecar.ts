@@ -50,7 +50,7 @@ function checkPort(port: number, what: string): number {
 
 export function proxySidecar(input: ProxySidecarInput): ProxySidecarSpec {
   const d = PROXY_SIDECAR_DEFAULTS;
-  checkName(input.secret, '--secret');
+  checkName(input.secret, '--secret', 'subdomain');
   if (!/^[^\s]+$/.test(input.upstream) || input.upstream.startsWith('-')) {
     throw new DbtlsError('TARGET_INVALID', `could not use the upstream ${JSON.stringify(input.upstream)}`, {
       hint: 'pass HOST[:PORT], e.g. db1.example.com:3306',

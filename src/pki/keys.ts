@@ -168,6 +168,8 @@ const CURVES: Readonly<Record<string, { name: string; bits: number }>> = Object.
   secp521r1: { name: 'P-521', bits: 521 },
 });
 
+const SUPPORTED_CURVES = new Set(Object.values(CURVES).map((c) => c.name));
+
 export function describeKey(key: KeyObject): KeyDescription {
   const known = knownDescriptions.get(key);
   if (known) return known;
@@ -213,6 +215,14 @@ export function checkKeyStrength(key: KeyObject, what: string): void {
       {
         hint: 'make a new key with `dbtls csr` (ECDSA P-256 by default) or RSA 2048 bits or more',
       },
+    );
+  }
+  // secp256k1, brainpool and the like: MySQL clients and TLS 1.3 (RFC 8446 §4.2.7) know only the NIST curves.
+  if (d.keyType === 'EC' && !SUPPORTED_CURVES.has(d.curve ?? '')) {
+    throw new DbtlsError(
+      'KEY_CURVE_UNSUPPORTED',
+      `could not use ${what}: its EC key is on the curve ${d.curve}, not P-256, P-384 or P-521`,
+      { hint: 'make a new key on P-256 (the default of `dbtls csr`) or P-384' },
     );
   }
   if (d.keyType === 'other') {

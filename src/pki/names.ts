@@ -174,6 +174,28 @@ export function parseOneLineName(s: string): [type: string, value: string][] {
   });
 }
 
+/** X.520 upper bounds (ub-common-name, ub-organization-name): 64 characters. */
+export const MAX_NAME_VALUE_LENGTH = 64;
+
+/**
+ * Why a value cannot go into a subject dbtls writes, or undefined (issue 14, item 9). A control character
+ * is refused (a line break in O would end up in every leaf), and so is text that X509_NAME_oneline's
+ * escapes could have made: it writes the byte 0xC3 as `\xC3` and a backslash as itself, so a value
+ * holding the four characters `\xC3` prints like one holding the byte, and a value ending in a backslash
+ * runs into the next attribute's `/` (read as `\/`). REQUIRE SUBJECT and ISSUER compare that one-line
+ * form: without these two shapes it names exactly one subject.
+ */
+export function nameValueProblem(value: string): string | undefined {
+  if (value.length === 0) return 'it is empty';
+  if (value.length > MAX_NAME_VALUE_LENGTH)
+    return `it has ${value.length} characters, more than the ${MAX_NAME_VALUE_LENGTH} X.520 allows`;
+  if (/\p{Cc}/u.test(value)) return 'it holds a control character (a line break, tab or escape)';
+  if (/\\(x[0-9a-f]{2}|$)/i.test(value)) {
+    return "it holds a backslash before xHH or at its end, which makes OpenSSL's one-line name (what REQUIRE SUBJECT compares) ambiguous: `\\xC3\\xBC` typed out reads the same as `ü`";
+  }
+  return undefined;
+}
+
 /** The first CN of a name, if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
 export function commonName(name: readonly NameAttribute[] | string): string | undefined {
   if (typeof name !== 'string') return name.find((a) => a.type === 'CN')?.value;

@@ -83,6 +83,12 @@ const VALUES: readonly string[] = [
   '\u0001\u0007\u001b[31mred\u001b[0m',
   'line1\nline2',
   'üser😀\u202e',
+  // Issue 14, item 9: one-line-name look-alikes, a C1 control, names Kubernetes refuses.
+  '\\xC3\\xBCser',
+  'trailing\\',
+  'c1\u0085',
+  'Bad_Name',
+  'a..b',
   ...Array.from({ length: 2 }, randomText),
 ];
 
@@ -110,13 +116,31 @@ function changes(before: Map<string, string>, now: Map<string, string>): string[
 
 interface Case {
   readonly argv: string[];
+  /** The code this case must end in, when it is a known refusal. */
+  readonly expect?: string;
 }
+
+/** CSRs dbtls refuses to sign (issue 14, item 9), made by openssl in the sandbox. */
+const HOSTILE_CSRS: readonly [file: string, curve: string, subject: string, code: string][] = [
+  ['k1.csr', 'secp256k1', '/CN=k1', 'KEY_CURVE_UNSUPPORTED'],
+  ['twocn.csr', 'P-256', '/CN=app/CN=root', 'CSR_CN_MULTIPLE'],
+  ['slash.csr', 'P-256', '/O=a\\\\/CN=app', 'SUBJECT_INVALID'],
+];
 
 function casesFor(command: Command): Case[] {
   const name = command.name.join(' ');
   const base = [...command.name, ...positionals(name)];
   const options = Object.entries(command.options ?? {});
   const cases: Case[] = [];
+  if (name === 'sign' || name === 'csr show') {
+    for (const [file, , , code] of HOSTILE_CSRS) {
+      cases.push(
+        name === 'sign'
+          ? { argv: [...command.name, file, '--profile', 'client', '--out', 'x.pem'], expect: code }
+          : { argv: [...command.name, file] },
+      );
+    }
+  }
   for (const [option, def] of options) {
     if (def.type === 'boolean') cases.push({ argv: [...base, `--${option}`] });
     else {
@@ -153,6 +177,13 @@ before(async () => {
     assert.equal(r.code, 0, `${s.join(' ')}: ${r.stderr}`);
   }
   fs.writeFileSync(path.join(sandbox, 'pw'), 'changeit\n');
+  for (const [file, curve, subject] of HOSTILE_CSRS) {
+    const key = path.join(sandbox, `${file}.key`);
+    const args = ['req', '-new', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes'];
+    execFileSync('openssl', [...args, '-keyout', key, '-out', path.join(sandbox, file), '-subj', subject], {
+      stdio: 'ignore',
+    });
+  }
   // A named pipe with no writer: reading it would block for ever (issue 14, item 8).
   execFileSync('mkfifo', [path.join(sandbox, 'fifo')]);
   const p12 = await runCli(
@@ -227,7 +258,9 @@ describe(`fuzzing every option of every command (seed ${SEED})`, () => {
         else if (code === 70 || /error\[INTERNAL\]/.test(out.stderr)) {
           failures.push(`${shown}: ${out.stderr.split('\n')[0]!.slice(0, 200)}`);
         } else if (/\n\s+at .+:\d+:\d+/.test(out.stderr)) failures.push(`${shown}: a stack trace`);
-        else if (code !== 0) {
+        else if (c.expect && !out.stderr.startsWith(`error[${c.expect}]`)) {
+          failures.push(`${shown}: not ${c.expect}: ${out.stderr.split('\n')[0]!.slice(0, 200)}`);
+        } else if (code !== 0) {
           const changed = changes(before, snapshot(sandbox));
           if (changed.length) failures.push(`${shown}: exit ${code} but changed ${changed.join(', ')}`);
         }
