@@ -3,8 +3,13 @@ import * as assert from 'node:assert/strict';
 import { constants, publicEncrypt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { decodeAuthSwitch, decodeHandshakeResponse } from '../../../src/protocol/handshake-response.js';
+import {
+  authPluginSpan,
+  decodeAuthSwitch,
+  decodeHandshakeResponse,
+} from '../../../src/protocol/handshake-response.js';
 import { checkListen, parseListen } from '../../../src/proxy/listen.js';
+import { startProxy } from '../../../src/proxy/proxy.js';
 import { generateProxyRsaKey, recoverPassword } from '../../../src/proxy/sha2.js';
 import { errFrame, printable } from '../../../src/proxy/wire-errors.js';
 
@@ -92,6 +97,24 @@ describe('decodeHandshakeResponse', () => {
       'PROTOCOL_MALFORMED',
     );
   });
+  it('locates the auth plugin name for the prewarm fallback, or none without CLIENT_PLUGIN_AUTH', () => {
+    const withDb = response(0x200 | 0x8000 | 0x8 | 0x80000 | 0x200000);
+    const span = authPluginSpan(withDb);
+    assert.ok(span);
+    assert.equal(withDb.subarray(span[0], span[1]).toString(), 'caching_sha2_password');
+    assert.equal(withDb[span[1]], 0, 'the NUL stays out of the span');
+    // Without CLIENT_CONNECT_WITH_DB the database field is not skipped: "db" is read as the plugin.
+    const noDb = response(0x200 | 0x8000 | 0x80000 | 0x200000);
+    const s2 = authPluginSpan(noDb);
+    assert.ok(s2);
+    assert.equal(noDb.subarray(s2[0], s2[1]).toString(), 'db');
+    assert.equal(authPluginSpan(response(0x200 | 0x8000 | 0x8 | 0x200000)), undefined);
+    assert.equal(
+      code(() => authPluginSpan(Buffer.alloc(31))),
+      'PROTOCOL_MALFORMED',
+    );
+  });
+
   it('decodes an auth switch request', () => {
     const sw = decodeAuthSwitch(
       Buffer.concat([Buffer.of(0xfe), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 1), Buffer.of(0)]),
@@ -145,5 +168,25 @@ describe('the caching_sha2 RSA path', () => {
       code(() => recoverPassword(key, Buffer.alloc(300), scramble)),
       'PROXY_AUTH_MALFORMED',
     );
+  });
+});
+
+describe('--prewarm', () => {
+  it('is refused above 32 (max_connect_errors) and below 0 with USAGE, before anything listens', async () => {
+    for (const prewarm of [33, -1, 1.5]) {
+      await assert.rejects(
+        startProxy({
+          upstream: {
+            host: '127.0.0.1',
+            port: 1,
+            tls: { mode: 'trust', mutualTls: 'disable', minVersion: 'TLSv1.2' },
+          },
+          listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+          prewarm,
+        }),
+        (err: unknown) => err instanceof DbtlsError && err.code === 'USAGE' && /--prewarm/.test(err.message),
+        String(prewarm),
+      );
+    }
   });
 });
