@@ -46,15 +46,18 @@ const row = (r: { d: string; id: number | bigint; v: string }, greetingId?: numb
   ...(greetingId !== undefined ? { greetingId } : {}),
 });
 
+/** The node drivers' options: no TLS settings, a default database or none. */
+const nodeOptions = (port: number, database?: string) => ({
+  host: '127.0.0.1',
+  port,
+  user: USER,
+  password: PASSWORD,
+  ...(database ? { database } : {}),
+});
+
 const DRIVERS: Record<string, Driver> = {
   async mysql2(port, database) {
-    const c = await mysql.createConnection({
-      host: '127.0.0.1',
-      port,
-      user: USER,
-      password: PASSWORD,
-      ...(database ? { database } : {}),
-    });
+    const c = await mysql.createConnection(nodeOptions(port, database));
     try {
       const [rows] = await c.query(SQL);
       return row((rows as never[])[0]!, c.threadId);
@@ -63,13 +66,7 @@ const DRIVERS: Record<string, Driver> = {
     }
   },
   async 'mariadb (node)'(port, database) {
-    const c = await mariadb.createConnection({
-      host: '127.0.0.1',
-      port,
-      user: USER,
-      password: PASSWORD,
-      ...(database ? { database } : {}),
-    });
+    const c = await mariadb.createConnection(nodeOptions(port, database));
     try {
       return row((await c.query(SQL))[0], c.threadId ?? undefined);
     } finally {
