@@ -82,20 +82,55 @@ export function planRevocation(entries: readonly IndexEntry[], req: RevokeReques
   return valid.map((e): IndexEntry => ({ ...e, status: 'revoked', revokedAt, revocationReason: reason }));
 }
 
-/** Marks the certificates revoked under the CA lock; returns the entries as revoked. */
-export function revoke(caDir: string, req: RevokeRequest): IndexEntry[] {
-  checkRequest(req);
+/**
+ * Under the CA lock, with an issuance a crash interrupted settled first (src/ca/journal.ts): the entries
+ * `change` picks from the index, written back in one atomic index write.
+ */
+function changeIndex(caDir: string, change: (entries: readonly IndexEntry[]) => IndexEntry[]): IndexEntry[] {
   return withCaLock(caDir, () => {
-    recoverJournal(caDir); // an issuance a crash interrupted is settled first (src/ca/journal.ts)
+    recoverJournal(caDir);
     const entries = readIndex(caDir);
-    const revoked = planRevocation(entries, req);
-    const bySerial = new Map(revoked.map((e) => [e.serial, e]));
+    const changed = change(entries);
+    if (changed.length === 0) return changed;
+    const bySerial = new Map(changed.map((e) => [e.serial, e]));
     writeIndex(
       caDir,
       entries.map((e) => bySerial.get(e.serial) ?? e),
     );
-    return revoked;
+    return changed;
   });
+}
+
+/** Marks the certificates revoked under the CA lock; returns the entries as revoked. */
+export function revoke(caDir: string, req: RevokeRequest): IndexEntry[] {
+  checkRequest(req);
+  return changeIndex(caDir, (entries) => planRevocation(entries, req));
+}
+
+/**
+ * Takes the still-valid certificates among `serials` out of service: revoked with `reason`, or `void`
+ * (recorded but never delivered, its key destroyed). Serials that are not valid (already revoked by hand,
+ * void) or not in the index are left as they are: rotate supersedes the leaf it replaced and voids one it
+ * could not install, `secure --undo` revokes what it issued. Returns the entries changed.
+ */
+export function retireCertificates(
+  caDir: string,
+  serials: readonly string[],
+  reason: RevocationReason | 'void',
+  now: Date = new Date(),
+): IndexEntry[] {
+  if (serials.length === 0) return [];
+  const wanted = new Set(serials);
+  return changeIndex(caDir, (entries) =>
+    entries
+      .filter((e) => wanted.has(e.serial) && e.status === 'valid')
+      .map(
+        (e): IndexEntry =>
+          reason === 'void'
+            ? { ...e, status: 'void' }
+            : { ...e, status: 'revoked', revokedAt: now.toISOString(), revocationReason: reason },
+      ),
+  );
 }
 
 export interface PublishedCrl {

@@ -8,7 +8,8 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { type IssuedCertificate, issueCertificate } from '../../ca/issue.js';
-import { type Ca, updateIndex } from '../../ca/store.js';
+import { retireCertificates } from '../../ca/revoke.js';
+import type { Ca } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificates } from '../../pki/certificate.js';
 import { keyMatches } from '../../pki/chain.js';
@@ -43,24 +44,12 @@ export interface RotateResult {
   readonly served: ServedCertificate;
 }
 
-/** Marks still-valid serials in a CA index: revoked with `reason`, or void (never delivered, key gone). */
-function retire(caDir: string, serials: readonly string[], now: Date, reason: string | 'void'): void {
-  if (serials.length === 0) return;
-  updateIndex(caDir, (entries) =>
-    entries.map((e) => {
-      if (!serials.includes(e.serial) || e.status !== 'valid') return e;
-      if (reason === 'void') return { ...e, status: 'void' as const };
-      return { ...e, status: 'revoked' as const, revokedAt: now.toISOString(), revocationReason: reason };
-    }),
-  );
-}
-
 /**
  * Marks `serial` superseded in a CA index (RFC 5280 reason superseded): the old leaf no longer counts as
  * valid, which is what lets the CA rollover retire its CA. A serial the index does not hold is ignored.
  */
 export function supersede(caDir: string, serial: string, now: Date): void {
-  retire(caDir, [serial], now, 'superseded');
+  retireCertificates(caDir, [serial], 'superseded', now);
 }
 
 /**
@@ -128,8 +117,8 @@ export async function rotateServerCertificate(
   const plan = await planRotation(session, ca, o);
   const { files, names, keyAlgorithm } = plan;
   return withPairLock(pairLayout(files), async () => {
-    retire(ca.dir, plan.orphans, now, 'void');
-    retire(ca.dir, plan.superseded, now, 'superseded');
+    retireCertificates(ca.dir, plan.orphans, 'void', now);
+    retireCertificates(ca.dir, plan.superseded, 'superseded', now);
     const issued = issueCertificate(ca, {
       profile: 'server',
       cn: names.cn,
@@ -152,7 +141,7 @@ export async function rotateServerCertificate(
       result = await installAndReload(session, files, issued);
     } catch (err) {
       // Never delivered: the index must not keep it as a valid certificate whose key is gone.
-      retire(ca.dir, [issued.cert.serial], now, 'void');
+      retireCertificates(ca.dir, [issued.cert.serial], 'void', now);
       throw err;
     }
     supersede(ca.dir, plan.before.serial, now);

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LEAF_FILES } from '../../ca/leaf-files.js';
-import { revoke } from '../../ca/revoke.js';
+import { retireCertificates } from '../../ca/revoke.js';
 import { caPath, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { alterRequireStatement } from '../accounts/require.js';
@@ -171,14 +171,13 @@ function undoCa(caDir: string, key: string, record: SecureRecord, o: UndoOptions
     `revoked the ${toRevoke.length} certificate(s) secure issued (cessationOfOperation)`,
     `revoke the ${toRevoke.length} certificate(s) secure issued: ${toRevoke.map((e) => e.serial).join(', ') || 'none'}`,
     () => {
-      for (const e of toRevoke) {
-        try {
-          revoke(caDir, { serial: e.serial, reason: 'cessationOfOperation', now });
-        } catch (err) {
-          // Revoked in the meantime by hand: that is the state undo wants.
-          if (!(err instanceof DbtlsError && err.code === 'ALREADY_REVOKED')) throw err;
-        }
-      }
+      // One that was revoked in the meantime by hand is left as it is: that is the state undo wants.
+      retireCertificates(
+        caDir,
+        toRevoke.map((e) => e.serial),
+        'cessationOfOperation',
+        now,
+      );
       const { [key]: _dropped, ...servers } = state.servers;
       writeSecureState(caDir, { ...state, servers });
     },
