@@ -6,7 +6,7 @@
 
 import * as path from 'node:path';
 import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
-import { type CertManagerKey, certManagerManifests } from '../deploy/cert-manager.js';
+import { CERT_MANAGER_KEYS, certManagerManifests } from '../deploy/cert-manager.js';
 import { k8sSecrets } from '../deploy/k8s.js';
 import {
   type IssuerKind,
@@ -148,7 +148,6 @@ function issuingCa(caDir: string, passphrase: string | undefined): { certPem: st
   return { certPem, keyPem: ca.issuerKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-const CM_KEYS: readonly CertManagerKey[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-4096'];
 const CM_USAGE =
   'dbtls k8s cert-manager --namespace NS --server-dns NAME... [--server-ip ADDR]... [--client-cn USER]... [--client-org ORG] [--ca-secret NAME] [--cluster-issuer] [--issuer-name NAME] [--key ec-p256|ec-p384|rsa-2048|rsa-4096] [--days N] [--keystore-password-file F] [--trust-bundle OLD_CA NEW_CA] [--ca-dir D] [--passphrase-file F] [--out F] [--json]';
 
@@ -183,7 +182,7 @@ const CM_OPTIONS: OptionSpec = {
   },
   key: like('key', {
     description: 'the key algorithm cert-manager generates',
-    choices: ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-4096'],
+    choices: CERT_MANAGER_KEYS,
   }),
   days: like('days', { description: 'the validity of the Certificates in days' }),
   'keystore-password-file': {
@@ -240,7 +239,7 @@ const certManagerCommand: Command = {
       caSecretName: str(p, 'ca-secret'),
       clusterIssuer: flag(p, 'cluster-issuer'),
       issuerName: str(p, 'issuer-name'),
-      key: keyName === undefined ? undefined : oneOf(keyName, CM_KEYS, '--key', CM_USAGE),
+      key: keyName === undefined ? undefined : oneOf(keyName, CERT_MANAGER_KEYS, '--key', CM_USAGE),
       days: int(p, 'days', CM_USAGE),
       keystorePassword: optionalPassword(p, ctx, {
         fileOption: 'keystore-password-file',

@@ -124,7 +124,7 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
     if (v.version !== undefined)
       out.push(`  ${''.padEnd(12)} version ${v.version} (read over the verified session)`);
     out.push(
-      `  ${''.padEnd(12)} have_ssl=${v.have_ssl ?? '?'} require_secure_transport=${v.require_secure_transport ?? '?'} tls_version=${v.tls_version ?? '?'}`,
+      `  ${''.padEnd(12)} TLS live ${s.tlsLive ? `${s.tlsLive.live ? 'yes' : 'no'} (${s.tlsLive.evidence})` : '?'} require_secure_transport=${v.require_secure_transport ?? '?'} tls_version=${v.tls_version ?? '?'}`,
     );
     const pl = s.plaintextLogin;
     out.push(

@@ -8,6 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { reportBundle } from '../keystore/bundle.js';
+import {
+  JAVA_STORE_TYPE,
+  KEYSTORE_FORMAT_LABEL,
+  KEYSTORE_FORMAT_WORD,
+  type KeystoreFormat,
+  parseKeystoreFormat,
+} from '../keystore/format.js';
 import { writeJks } from '../keystore/jks.js';
 import { loadKeystoreMaterial } from '../keystore/material.js';
 import { type Pkcs12Profile, writePkcs12 } from '../keystore/pkcs12.js';
@@ -35,11 +42,11 @@ const storePassword = (usage: string): PasswordSource => ({
 });
 
 /** The head of `export … --json`: the file, in the words `keystore show` uses for its format. */
-function writtenStore(file: string, format: 'p12' | 'jks', profile: Pkcs12Profile) {
+function writtenStore(file: string, format: KeystoreFormat, profile: Pkcs12Profile) {
   return {
     file,
-    format: format === 'p12' ? 'pkcs12' : 'jks',
-    ...(format === 'p12' ? { profile } : {}),
+    format,
+    ...(format === 'pkcs12' ? { profile } : {}),
     mode: '0600',
   };
 }
@@ -56,7 +63,7 @@ const P12_PROFILE: OptionDef = {
   default: 'modern',
 };
 
-function keystoreOptions(format: 'p12' | 'jks'): OptionSpec {
+function keystoreOptions(format: KeystoreFormat): OptionSpec {
   return {
     cert: { type: 'string', description: 'the certificate (PEM) whose key goes in the keystore' },
     key: { type: 'string', description: 'the private key (PEM) of --cert' },
@@ -100,17 +107,18 @@ function refuseExisting(out: string, p: Parsed): void {
   }
 }
 
-function exportKeystore(format: 'p12' | 'jks'): Command {
-  const usage = `dbtls export ${format} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F [--force]${format === 'p12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
+function exportKeystore(format: KeystoreFormat): Command {
+  const word = KEYSTORE_FORMAT_WORD[format];
+  const usage = `dbtls export ${word} --cert F --key F [--chain F]... --alias NAME --password-file F${format === 'jks' ? ' [--key-password-file F]' : ''} --out F [--force]${format === 'pkcs12' ? ' [--profile modern|legacy]' : ''} [--key-passphrase-file F] [--allow-empty-password] [--json]`;
   const options = keystoreOptions(format);
   return {
-    name: ['export', format],
+    name: ['export', word],
     usage,
     options,
     examples: [
-      `dbtls export ${format} --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --out app_user/keystore.${format}`,
+      `dbtls export ${word} --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --out app_user/keystore.${word}`,
     ],
-    summary: `write a ${format === 'p12' ? 'PKCS#12' : 'JKS'} keystore with a private key and its chain (Java clients)`,
+    summary: `write a ${KEYSTORE_FORMAT_LABEL[format]} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {
       const p = parse(argv, options, usage, ctx);
       const [certFile, keyFile, alias, out] = ['cert', 'key', 'alias', 'out'].map((n) =>
@@ -136,7 +144,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
       });
       const chain = material.chain.map((c) => c.der);
       const bytes =
-        format === 'p12'
+        format === 'pkcs12'
           ? writePkcs12({ key: material.key, chain, alias: alias!, password, profile })
           : writeJks({
               entries: [{ type: 'PrivateKeyEntry', alias: alias!, key: material.key, chain }],
@@ -153,7 +161,7 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
         return 0;
       }
       ctx.render.lines(
-        `Wrote ${out} (${format === 'p12' ? `PKCS#12, ${profile} profile` : 'JKS'}, mode 0600): PrivateKeyEntry "${alias}" with a chain of ${chain.length} certificates.`,
+        `Wrote ${out} (${format === 'pkcs12' ? `PKCS#12, ${profile} profile` : 'JKS'}, mode 0600): PrivateKeyEntry "${alias}" with a chain of ${chain.length} certificates.`,
         ...javaKeystoreHint(path.resolve(out!), format, keyPassword !== password),
       );
       return 0;
@@ -166,8 +174,8 @@ function exportKeystore(format: 'p12' | 'jks'): Command {
  * 12 ships 2.7.6) ignores every TLS option without useSsl=true, and with a key password that differs from
  * the store's and no keyPassword it silently sends no certificate. Run against 2.7.6 on Java 17.
  */
-function javaKeystoreHint(out: string, format: 'p12' | 'jks', ownKeyPassword: boolean): string[] {
-  const type = format === 'p12' ? 'PKCS12' : 'JKS';
+function javaKeystoreHint(out: string, format: KeystoreFormat, ownKeyPassword: boolean): string[] {
+  const type = JAVA_STORE_TYPE[format];
   const keyPassword = ownKeyPassword ? 'the password in your --key-password-file' : 'the same password';
   return [
     `Java, MariaDB Connector/J 2.x and 3.x: jdbc:mariadb://HOST:3306/?useSsl=true&serverSslCert=/path/to/ca.pem&keyStore=${out}&keyStoreType=${type}`,
@@ -203,12 +211,7 @@ const exportTruststore: Command = {
   summary: 'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
   async run(argv, ctx) {
     const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage, ctx);
-    const format = oneOf(
-      required(p, 'format', truststoreUsage),
-      ['jks', 'p12'] as const,
-      '--format',
-      truststoreUsage,
-    );
+    const format = parseKeystoreFormat(required(p, 'format', truststoreUsage), '--format', truststoreUsage);
     const caFiles = strs(p, 'ca');
     if (caFiles.length === 0) required(p, 'ca', truststoreUsage);
     const out = required(p, 'out', truststoreUsage);
@@ -230,9 +233,9 @@ const exportTruststore: Command = {
       return 0;
     }
     ctx.render.lines(
-      `Wrote ${out} (${format === 'p12' ? 'PKCS#12' : 'JKS'} truststore, mode 0600): ${cas.length} trusted CA certificate(s).`,
-      `Java, MariaDB Connector/J 2.x and 3.x: jdbc:mariadb://HOST:3306/?useSsl=true&trustStore=${path.resolve(out)}&trustStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'} with the property trustStorePassword.`,
-      `Java, MySQL Connector/J 8+: jdbc:mysql://HOST:3306/?sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:${path.resolve(out)}&trustCertificateKeyStoreType=${format === 'p12' ? 'PKCS12' : 'JKS'}&fallbackToSystemTrustStore=false with the property trustCertificateKeyStorePassword.`,
+      `Wrote ${out} (${KEYSTORE_FORMAT_LABEL[format]} truststore, mode 0600): ${cas.length} trusted CA certificate(s).`,
+      `Java, MariaDB Connector/J 2.x and 3.x: jdbc:mariadb://HOST:3306/?useSsl=true&trustStore=${path.resolve(out)}&trustStoreType=${JAVA_STORE_TYPE[format]} with the property trustStorePassword.`,
+      `Java, MySQL Connector/J 8+: jdbc:mysql://HOST:3306/?sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:${path.resolve(out)}&trustCertificateKeyStoreType=${JAVA_STORE_TYPE[format]}&fallbackToSystemTrustStore=false with the property trustCertificateKeyStorePassword.`,
     );
     return 0;
   },
@@ -268,7 +271,7 @@ const keystoreShow: Command = {
       return 0;
     }
     ctx.render.lines(
-      `${file}: ${keystore.format === 'jks' ? 'JKS' : 'PKCS#12'}, ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
+      `${file}: ${KEYSTORE_FORMAT_LABEL[keystore.format]}, ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
     );
     for (const e of entries) {
       ctx.render.lines(
@@ -286,7 +289,7 @@ const keystoreShow: Command = {
 };
 
 export const commands: Command[] = [
-  exportKeystore('p12'),
+  exportKeystore('pkcs12'),
   exportKeystore('jks'),
   exportTruststore,
   keystoreShow,

@@ -27,7 +27,7 @@ const STATUS_USAGE =
 function renderStatus(render: Renderer, status: ServerStatus): void {
   render.lines(
     `${status.server.flavor} ${status.server.version} at ${status.server.host}:${status.server.port}`,
-    `  TLS live                  ${status.tlsLive ? 'yes' : 'no'} (have_ssl ${status.haveSsl})`,
+    `  TLS live                  ${status.tlsLive ? 'yes' : 'no'} (${status.tlsLiveEvidence})`,
     `  ssl_ca                    ${status.sslCa || '-'}`,
     `  ssl_cert                  ${status.sslCert || '-'}`,
     `  ssl_key                   ${status.sslKey || '-'}`,

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets.js';
 import { DbtlsError } from '../errors.js';
+import { parseKeystoreFormat } from '../keystore/format.js';
 import { isDsn } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
@@ -24,7 +25,7 @@ const SNIPPET_OPTIONS: OptionSpec = {
   'keystore-type': {
     type: 'string',
     value: 'TYPE',
-    description: 'the type of --keystore and --truststore',
+    description: 'the type of --keystore and --truststore (default: from the file name, .p12 or .pfx PKCS12)',
     choices: ['JKS', 'PKCS12'],
   },
   user: COMMON.user,
@@ -73,9 +74,7 @@ export const snippetCommand: Command = {
       keystore: absolute(keystore, ctx),
       truststore: absolute(str(p, 'truststore'), ctx),
       keystoreType:
-        ksType === undefined
-          ? undefined
-          : oneOf(ksType.toUpperCase(), ['JKS', 'PKCS12'] as const, '--keystore-type', SNIPPET_USAGE),
+        ksType === undefined ? undefined : parseKeystoreFormat(ksType, '--keystore-type', SNIPPET_USAGE),
       user: str(p, 'user') ?? dsn?.user,
       database: str(p, 'database') ?? dsn?.database,
     });

@@ -8,13 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import type { KeyAlgorithm } from '../pki/keys.js';
 import { nameValueProblem, oneLineName } from '../pki/names.js';
 import { checkName, checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
-export type CertManagerKey = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-4096';
+/** cert-manager accepts RSA 2048/4096/8192 and ECDSA 256/384/521 only (CRD, privateKey.size): no rsa-3072. */
+export type CertManagerKey = Exclude<KeyAlgorithm, 'rsa-3072'>;
 
-/** cert-manager accepts RSA 2048/4096/8192 and ECDSA 256/384/521 only (CRD, privateKey.size). */
 const PRIVATE_KEYS: Readonly<Record<CertManagerKey, { algorithm: 'ECDSA' | 'RSA'; size: number }>> =
   Object.freeze({
     'ec-p256': { algorithm: 'ECDSA', size: 256 },
@@ -22,6 +23,9 @@ const PRIVATE_KEYS: Readonly<Record<CertManagerKey, { algorithm: 'ECDSA' | 'RSA'
     'rsa-2048': { algorithm: 'RSA', size: 2048 },
     'rsa-4096': { algorithm: 'RSA', size: 4096 },
   });
+
+/** The key algorithms of src/pki/keys.ts that cert-manager can make. */
+export const CERT_MANAGER_KEYS = Object.keys(PRIVATE_KEYS) as readonly CertManagerKey[];
 
 /** Safe defaults, each stated once. */
 export const CERT_MANAGER_DEFAULTS = Object.freeze({

@@ -5,6 +5,12 @@
  * it can only express more strictly comes with a warning saying so. Nothing falls back to plaintext.
  */
 import { DbtlsError } from '../errors.js';
+import {
+  type KeystoreFormat,
+  type KeystoreFormatInput,
+  keystoreFormatOfFile,
+  parseKeystoreFormat,
+} from '../keystore/format.js';
 import { isDsn, parseTargetText } from '../tls/dsn.js';
 import { DEFAULT_PORT } from '../tls/settings.js';
 import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.js';
@@ -14,7 +20,6 @@ import { goSqlDriver } from './snippets/go.js';
 import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
 import {
   type ClientMapping,
-  type KeystoreType,
   refuseControl,
   type SnippetClient,
   type SnippetContext,
@@ -54,7 +59,8 @@ export interface SnippetRequest {
   readonly key?: string;
   readonly keystore?: string;
   readonly truststore?: string;
-  readonly keystoreType?: KeystoreType;
+  /** jks or pkcs12 (also as Java spells it, PKCS12); default: from the keystore's file name. */
+  readonly keystoreType?: KeystoreFormatInput;
   readonly user?: string;
   readonly database?: string;
 }
@@ -86,9 +92,9 @@ export function parseHostPort(target: string): { host: string; port: number } {
   return { host: layer.host ?? '', port: Number(layer.port ?? DEFAULT_PORT) };
 }
 
-function storeType(file: string | undefined, given: KeystoreType | undefined): KeystoreType {
-  if (given) return given;
-  return file !== undefined && /\.(p12|pfx)$/i.test(file) ? 'PKCS12' : 'JKS';
+function storeType(file: string | undefined, given: KeystoreFormatInput | undefined): KeystoreFormat {
+  if (given) return parseKeystoreFormat(given, 'the keystore type');
+  return file === undefined ? 'jks' : keystoreFormatOfFile(file);
 }
 
 /** The request's free text, by the flag that gave it (for the message when one is refused). */

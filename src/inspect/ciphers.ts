@@ -3,27 +3,7 @@
  * the server's `ssl_cipher` variable spell them, with their strength in bits and what makes one weak.
  * Pure data and functions; the probe decides what to offer with them.
  */
-import type { SecureVersion } from 'node:tls';
-
-/** The versions the inspector tests, oldest first (SSLv3 and older cannot be negotiated by node at all). */
-export const TLS_VERSIONS = ['TLSv1.0', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-export type TlsVersionName = (typeof TLS_VERSIONS)[number];
-
-/** node's spelling of each version for the TLS options minVersion and maxVersion. */
-export const NODE_TLS_VERSION: Readonly<Record<TlsVersionName, SecureVersion>> = Object.freeze({
-  'TLSv1.0': 'TLSv1',
-  'TLSv1.1': 'TLSv1.1',
-  'TLSv1.2': 'TLSv1.2',
-  'TLSv1.3': 'TLSv1.3',
-});
-
-/** What node's getProtocol() returns, mapped back to our names. */
-export function versionFromNode(protocol: string | null): TlsVersionName | undefined {
-  if (protocol === 'TLSv1') return 'TLSv1.0';
-  return (TLS_VERSIONS as readonly string[]).includes(protocol ?? '')
-    ? (protocol as TlsVersionName)
-    : undefined;
-}
+import type { TlsVersion } from '../tls/versions.js';
 
 /**
  * The TLS 1.3 suites (RFC 8446 appendix B.4), in the order sslscan offers them. TLS 1.3 servers built on
@@ -46,10 +26,7 @@ const LEGACY_BASE = 'ALL:COMPLEMENTOFALL';
 const SECLEVEL_ANY = '@SECLEVEL=0';
 
 /** The `ciphers` option offering every candidate for `version` except the ones already found. */
-export function candidateCiphers(
-  version: TlsVersionName,
-  exclude: readonly string[] = [],
-): string | undefined {
+export function candidateCiphers(version: TlsVersion, exclude: readonly string[] = []): string | undefined {
   if (version === 'TLSv1.3') {
     const left = TLS13_SUITES.filter((s) => !exclude.includes(s));
     return left.length === 0 ? undefined : left.join(':');

@@ -6,7 +6,7 @@
  * when the module asks for `details`.
  */
 import { Gauge, Registry } from 'prom-client';
-import { TLS_VERSIONS } from './ciphers.js';
+import { TLS_VERSIONS } from '../tls/versions.js';
 import type { FailedInspection } from './fleet.js';
 import type { InspectReport } from './report.js';
 

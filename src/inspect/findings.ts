@@ -4,7 +4,7 @@
  * daysLeft), so the rules are tested table-driven without a server.
  */
 import { commonName } from '../pki/names.js';
-import type { TlsVersionName } from './ciphers.js';
+import type { TlsVersion } from '../tls/versions.js';
 import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
 import { isServerGeneratedCertificate } from './zero-config.js';
@@ -15,7 +15,7 @@ export type InspectFacts = Omit<InspectReport, 'findings'>;
 export const EXPIRY_WARNING_DAYS = 30;
 /** Below this, an RSA key is breakable with public resources (NIST SP 800-131A: 2048 bits minimum). */
 export const MIN_RSA_BITS = 2048;
-const LEGACY_VERSIONS: readonly TlsVersionName[] = ['TLSv1.0', 'TLSv1.1'];
+const LEGACY_VERSIONS: readonly TlsVersion[] = ['TLSv1.0', 'TLSv1.1'];
 
 export function evaluateFindings(facts: InspectFacts): Finding[] {
   const findings: Finding[] = [
@@ -57,7 +57,7 @@ function transportFindings(facts: InspectFacts): Finding[] {
   }
   const out: Finding[] = [];
   const versions = facts.tls.versions;
-  const accepted = (Object.keys(versions) as TlsVersionName[]).filter((v) => versions[v]);
+  const accepted = (Object.keys(versions) as TlsVersion[]).filter((v) => versions[v]);
   if (accepted.length === 0) {
     out.push(
       finding(

@@ -7,10 +7,10 @@
 import { offersTls } from '../client/upgrade.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
+import { TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
 import { peerText, printable } from '../util/safe-text.js';
 import { judgeChain } from './chain.js';
-import { TLS_VERSIONS, type TlsVersionName } from './ciphers.js';
 import { evaluateFindings, type InspectFacts } from './findings.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, probe } from './probe.js';
 import type { CertificateFacts, InspectReport, SessionPosture } from './report.js';
@@ -83,8 +83,8 @@ function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
   };
 }
 
-const NO_VERSIONS: Readonly<Record<TlsVersionName, boolean>> = Object.freeze(
-  Object.fromEntries(TLS_VERSIONS.map((v) => [v, false])) as Record<TlsVersionName, boolean>,
+const NO_VERSIONS: Readonly<Record<TlsVersion, boolean>> = Object.freeze(
+  Object.fromEntries(TLS_VERSIONS.map((v) => [v, false])) as Record<TlsVersion, boolean>,
 );
 
 export async function inspect(endpoint: Endpoint, options: InspectOptions = {}): Promise<InspectReport> {

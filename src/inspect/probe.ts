@@ -15,7 +15,7 @@ import { dial } from '../client/dial.js';
 import { offersTls, type PeerChain, peerChain, upgradeToTls } from '../client/upgrade.js';
 import { causeText } from '../errors.js';
 import type { Greeting } from '../protocol/index.js';
-import { NODE_TLS_VERSION, type TlsVersionName, versionFromNode } from './ciphers.js';
+import { NODE_TLS_VERSION, type TlsVersion, versionFromNode } from '../tls/versions.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -24,7 +24,7 @@ export interface Endpoint {
 export type { PeerChain };
 
 export interface ProbeTlsOptions {
-  readonly version: TlsVersionName;
+  readonly version: TlsVersion;
   /** node's `ciphers` string: OpenSSL names for TLS 1.0-1.2, TLS_* names for TLS 1.3. */
   readonly ciphers: string;
   /** PEM trust anchors; undefined means the system store. */
@@ -42,7 +42,7 @@ export interface ProbeTlsOptions {
 export type TlsOutcome =
   | {
       readonly kind: 'accepted';
-      readonly protocol: TlsVersionName;
+      readonly protocol: TlsVersion;
       readonly cipher: string;
       /** The peer's chain and its verdict, when this probe took it (`takeChain`). */
       readonly certificate?: PeerChain;

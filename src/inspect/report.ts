@@ -2,7 +2,8 @@
  * The inspector's report: what `dbtls inspect` found, as plain data (the `--json` output is this object).
  * Immutable values; the probe and the findings fill it, the CLI renders it.
  */
-import type { TlsVersionName } from './ciphers.js';
+import type { TlsLiveness } from '../server/flavor.js';
+import type { TlsVersion } from '../tls/versions.js';
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 
@@ -38,7 +39,7 @@ export interface ServerFacts {
 }
 
 export interface AcceptedCipher {
-  readonly version: TlsVersionName;
+  readonly version: TlsVersion;
   /** OpenSSL name, as sslscan prints it. */
   readonly name: string;
   readonly bits: number;
@@ -48,7 +49,7 @@ export interface AcceptedCipher {
 }
 
 export interface TlsFacts {
-  readonly versions: Readonly<Record<TlsVersionName, boolean>>;
+  readonly versions: Readonly<Record<TlsVersion, boolean>>;
   /** Accepted suites, newest version first, each version's in the server's preference order. */
   readonly ciphers: readonly AcceptedCipher[];
   /** How many TLS connections the scan opened (each counts towards the server's max_connect_errors). */
@@ -117,6 +118,8 @@ export interface SessionPosture {
   readonly cipher?: string;
   /** have_ssl, require_secure_transport, tls_version and every ssl_% variable, as the server reports them. */
   readonly variables: Readonly<Record<string, string>>;
+  /** Whether TLS is live, the way the server's flavor tells it (src/server/flavor.ts); absent if unreadable. */
+  readonly tlsLive?: TlsLiveness;
   /** The account's TLS requirement, from SHOW CREATE USER over the verified session; absent if unreadable. */
   readonly sslType?: AccountSslType;
   readonly plaintextLogin: PlaintextLoginCheck;

@@ -8,14 +8,9 @@
  * one connection per version, the suite the server prefers, and the chain; issue 13 needs 1,000 targets
  * in 10 s, and a full enumeration costs 8-9 connections per target for facts a fleet rarely needs.
  */
-import {
-  candidateCiphers,
-  cipherBits,
-  cipherWeakness,
-  hasForwardSecrecy,
-  TLS_VERSIONS,
-  type TlsVersionName,
-} from './ciphers.js';
+
+import { TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
+import { candidateCiphers, cipherBits, cipherWeakness, hasForwardSecrecy } from './ciphers.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, type PeerChain, probe } from './probe.js';
 import type { AcceptedCipher, TlsFacts } from './report.js';
 
@@ -60,7 +55,7 @@ export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Pr
   // The first probe that fails (deadline, blocked host, reset) ends the whole scan: the versions scanned
   // side by side open nothing more, and nothing is retried.
   let failed = false;
-  const probeOnce = async (version: TlsVersionName, ciphers: string) => {
+  const probeOnce = async (version: TlsVersion, ciphers: string) => {
     if (failed) return undefined;
     probes++;
     try {
@@ -74,7 +69,7 @@ export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Pr
       throw err;
     }
   };
-  const scanVersion = async (version: TlsVersionName) => {
+  const scanVersion = async (version: TlsVersion) => {
     const found: string[] = [];
     while (found.length < MAX_SUITES_PER_VERSION) {
       const ciphers = candidateCiphers(version, found);
@@ -93,7 +88,7 @@ export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Pr
   };
   const perVersion = await Promise.all(TLS_VERSIONS.map(scanVersion));
   const versions = Object.fromEntries(perVersion.map((v) => [v.version, v.found.length > 0])) as Record<
-    TlsVersionName,
+    TlsVersion,
     boolean
   >;
   // Newest version first, as sslscan lists them.
@@ -103,7 +98,7 @@ export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Pr
   return { versions, ciphers, probes, ...(sample ? { sample } : {}) };
 }
 
-export function describeCipher(version: TlsVersionName, name: string): AcceptedCipher {
+export function describeCipher(version: TlsVersion, name: string): AcceptedCipher {
   const weakness = cipherWeakness(name);
   return {
     version,

@@ -10,6 +10,13 @@
  */
 import { connect, type DbtlsConnection } from '../client/connect.js';
 import { isDbtlsError } from '../errors.js';
+import {
+  capabilitiesOf,
+  type TlsLiveness,
+  tlsLivenessFromRows,
+  tlsLivenessFromVariables,
+  tlsLiveQuery,
+} from '../server/flavor.js';
 import { SYSTEM_CA } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
 import type { SslMode } from '../tls/ssl-mode.js';
@@ -61,6 +68,7 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
     const variables: Record<string, string> = {};
     for (const row of await connection.query(VARIABLES_SQL))
       variables[peerText(String(row.Variable_name))] = peerText(String(row.Value));
+    const tlsLive = await sessionTlsLiveness(connection, variables);
     const [account] = await connection.query(ACCOUNT_SQL);
     const sslType = await readSslType(connection);
     const plaintextLogin = options.plaintextCheck
@@ -73,6 +81,7 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
       ...(protocol ? { protocol } : {}),
       ...(cipher ? { cipher } : {}),
       variables,
+      ...(tlsLive === undefined ? {} : { tlsLive }),
       ...(sslType === undefined ? {} : { sslType }),
       plaintextLogin,
     };
@@ -89,6 +98,30 @@ function target(endpoint: Endpoint, credentials: SessionCredentials, tls: TlsSet
     ...(credentials.password !== undefined ? { password: credentials.password } : {}),
     tls,
   };
+}
+
+/**
+ * Whether the server has TLS live, the way its flavor tells it (server/flavor.ts: have_ssl, or MySQL 8.0.21+'s
+ * tls_channel_status, which an account without access to performance_schema cannot read: undefined).
+ */
+export async function sessionTlsLiveness(
+  connection: Pick<DbtlsConnection, 'query'>,
+  variables: Readonly<Record<string, string>>,
+): Promise<TlsLiveness | undefined> {
+  let caps: ReturnType<typeof capabilitiesOf>;
+  try {
+    caps = capabilitiesOf(variables.version ?? '');
+  } catch {
+    return undefined; // a version string no flavor matches: no verdict rather than a wrong one
+  }
+  const fromVariables = tlsLivenessFromVariables(caps, new Map(Object.entries(variables)));
+  if (fromVariables) return fromVariables;
+  try {
+    return tlsLivenessFromRows(caps, await connection.query(tlsLiveQuery(caps)));
+  } catch (err) {
+    if (isDbtlsError(err) && err.code === 'QUERY_FAILED') return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -5,10 +5,9 @@
 import type { KeyObject } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
+import { KEYSTORE_FORMAT_LABEL, type KeystoreFormat } from './format.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJks } from './jks.js';
 import { readPkcs12 } from './pkcs12-reader.js';
-
-export type KeystoreFormat = 'jks' | 'pkcs12';
 
 export interface KeystoreEntry {
   readonly alias: string;
@@ -72,7 +71,7 @@ export function readKeystore(bytes: Buffer, password: string, options: ReadKeyst
     if (isDbtlsError(err) && (err.code === 'DER_MALFORMED' || err.code === 'CERT_MALFORMED')) {
       throw new DbtlsError(
         'KEYSTORE_MALFORMED',
-        `could not read the ${format === 'jks' ? 'JKS' : 'PKCS#12'} keystore: ${err.message}`,
+        `could not read the ${KEYSTORE_FORMAT_LABEL[format]} keystore: ${err.message}`,
         {
           hint: 'the file is truncated or corrupted; export it again',
           cause: err,

@@ -5,13 +5,12 @@
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { certificateName, dedupe } from '../pki/chain.js';
+import type { KeystoreFormat } from './format.js';
 import { writeJks } from './jks.js';
 import { type Pkcs12Profile, writePkcs12Truststore } from './pkcs12.js';
 
-export type TruststoreFormat = 'jks' | 'p12';
-
 export interface TruststoreInput {
-  readonly format: TruststoreFormat;
+  readonly format: KeystoreFormat;
   readonly cas: readonly CertificateInfo[];
   readonly password: string;
   readonly profile?: Pkcs12Profile;

@@ -20,14 +20,15 @@ import {
 import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
-import type { TlsMinVersion, TlsSettings } from '../tls/settings.js';
+import type { TlsSettings } from '../tls/settings.js';
+import type { SecureTlsVersion } from '../tls/versions.js';
 import { Reloadable, type ReloadEvents } from './reloadable.js';
 
 export interface LoadedTls {
   readonly material: TlsMaterial;
   readonly context: tls.SecureContext;
   /** The lowest version the context offers (TLS 1.3 while mutual TLS prefers it). */
-  readonly floor: TlsMinVersion;
+  readonly floor: SecureTlsVersion;
   /** The client certificate's notAfter, for the expiry metric. */
   readonly clientCertNotAfter?: Date;
 }
@@ -35,7 +36,7 @@ export interface LoadedTls {
 /** Reads the files and builds the context; throws DbtlsError naming the file and the fix. */
 export function loadUpstreamTls(
   settings: TlsSettings,
-  floor: TlsMinVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
+  floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
   const material = loadTlsMaterial(settings);
   let context: tls.SecureContext;

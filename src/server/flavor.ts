@@ -6,10 +6,10 @@
  * MySQL rows come from the MySQL 8.0 Reference Manual (sections cited per field); MariaDB rows from the
  * MariaDB Knowledge Base and are exercised for real against the harness MariaDB.
  */
+import type { SecureVersion } from 'node:tls';
 import { DbtlsError } from '../errors.js';
 
 export type Flavor = 'mariadb' | 'mysql';
-export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 export interface ServerVersion {
   readonly flavor: Flavor;
@@ -42,8 +42,11 @@ export interface ServerCapabilities {
   readonly tlsVersionVariable: boolean;
   /** Where per-account TLS requirements are stored. */
   readonly requirementsIn: 'mysql.global_priv' | 'mysql.user';
-  /** Protocol versions the server can be configured to accept (the TLS library may narrow this further). */
-  readonly tlsVersions: readonly TlsVersion[];
+  /**
+   * Protocol versions the server can be configured to accept (the TLS library may narrow this further),
+   * spelled as MySQL's tls_version and node spell them (src/tls/versions.ts: NODE_TLS_VERSION).
+   */
+  readonly tlsVersions: readonly SecureVersion[];
   /** Refuses client certificates whose extended key usage lacks clientAuth (MySQL, FACTS.md). */
   readonly checksClientEku: boolean;
   /**
@@ -94,9 +97,9 @@ export function atLeast(v: ServerVersion, major: number, minor: number, patch = 
   return v.patch >= patch;
 }
 
-const ALL_TLS: readonly TlsVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-const UP_TO_12: readonly TlsVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2']);
-const MODERN_TLS: readonly TlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+const ALL_TLS: readonly SecureVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+const UP_TO_12: readonly SecureVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2']);
+const MODERN_TLS: readonly SecureVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
 
 function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
   // MySQL 8.0 manual, 6.3.1 "Configuring MySQL to Use Encrypted Connections", "Server-Side Runtime
@@ -171,18 +174,72 @@ export function tlsLiveQuery(caps: ServerCapabilities): string {
   return caps.tlsLiveFrom === 'have_ssl' ? "SHOW GLOBAL VARIABLES LIKE 'have_ssl'" : TLS_CHANNEL_STATUS_SQL;
 }
 
+/** Whether TLS is live, and what the server said that shows it (`have_ssl=YES`), for reports and reasons. */
+export interface TlsLiveness {
+  readonly live: boolean;
+  readonly evidence: string;
+}
+
+function fromHaveSsl(value: string | undefined): TlsLiveness {
+  return { live: value === 'YES', evidence: `have_ssl=${value ?? 'unknown'}` };
+}
+
 /** Whether TLS is live, from the rows of tlsLiveQuery. Pure. */
-export function tlsLiveFromRows(caps: ServerCapabilities, rows: readonly Record<string, unknown>[]): boolean {
+export function tlsLivenessFromRows(
+  caps: ServerCapabilities,
+  rows: readonly Record<string, unknown>[],
+): TlsLiveness {
   const [row] = rows;
-  if (!row) return false;
-  const value = String((caps.tlsLiveFrom === 'have_ssl' ? row.Value : row.VALUE) ?? '');
-  return caps.tlsLiveFrom === 'have_ssl' ? value === 'YES' : value.toLowerCase() === 'yes';
+  if (caps.tlsLiveFrom === 'have_ssl') return fromHaveSsl(row ? String(row.Value ?? '') : undefined);
+  const value = row ? String(row.VALUE ?? '') : 'unknown';
+  return { live: value.toLowerCase() === 'yes', evidence: `tls_channel_status mysql_main Enabled=${value}` };
+}
+
+export function tlsLiveFromRows(caps: ServerCapabilities, rows: readonly Record<string, unknown>[]): boolean {
+  return tlsLivenessFromRows(caps, rows).live;
+}
+
+/**
+ * Whether TLS is live from SHOW GLOBAL VARIABLES (names lower case, as tlsVariableNames asks for them);
+ * undefined on a server that tells it only in tls_channel_status (ask readTlsLiveness). Pure.
+ */
+export function tlsLivenessFromVariables(
+  caps: ServerCapabilities,
+  vars: ReadonlyMap<string, string>,
+): TlsLiveness | undefined {
+  return caps.tlsLiveFrom === 'have_ssl' ? fromHaveSsl(vars.get('have_ssl')) : undefined;
 }
 
 /** Whether the server accepts TLS now, asked the way this server answers. */
+export async function readTlsLiveness(session: {
+  readonly capabilities: ServerCapabilities;
+  query(sql: string): Promise<Record<string, unknown>[]>;
+}): Promise<TlsLiveness> {
+  return tlsLivenessFromRows(session.capabilities, await session.query(tlsLiveQuery(session.capabilities)));
+}
+
 export async function readTlsLive(session: {
   readonly capabilities: ServerCapabilities;
   query(sql: string): Promise<Record<string, unknown>[]>;
 }): Promise<boolean> {
-  return tlsLiveFromRows(session.capabilities, await session.query(tlsLiveQuery(session.capabilities)));
+  return (await readTlsLiveness(session)).live;
+}
+
+/**
+ * The global variables that hold this server's TLS configuration, as SHOW GLOBAL VARIABLES names them:
+ * have_ssl only where liveness is read from it (reading it warns from MySQL 8.0.26, and 8.4 has none),
+ * tls_version and require_secure_transport only where the server knows them.
+ */
+export function tlsVariableNames(caps: ServerCapabilities): readonly string[] {
+  return [
+    ...(caps.tlsLiveFrom === 'have_ssl' ? ['have_ssl'] : []),
+    'ssl_ca',
+    'ssl_cert',
+    'ssl_key',
+    'ssl_crl',
+    'ssl_cipher',
+    ...(caps.tlsVersionVariable ? ['tls_version'] : []),
+    ...(caps.requireSecureTransport ? ['require_secure_transport'] : []),
+    'version',
+  ];
 }

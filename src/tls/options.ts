@@ -11,8 +11,9 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import { DEFAULT_TLS_MIN, parseTlsMinVersion, type TlsMinVersion, type TlsSettings } from './settings.js';
+import type { TlsSettings } from './settings.js';
 import { checkCombination, SSL_MODES } from './ssl-mode.js';
+import { DEFAULT_TLS_MIN, parseTlsMinVersion, type SecureTlsVersion } from './versions.js';
 
 /** `--ca system`: verify against node's bundled Mozilla roots (managed cloud databases with public CAs). */
 export const SYSTEM_CA = 'system';
@@ -28,7 +29,7 @@ export interface TlsMaterial {
  * caller gave none. Anything lower (a library caller's `'TLSv1'`, which the type forbids but JavaScript
  * does not) is refused with TLS_VERSION_INSECURE rather than negotiated (issue 9, item 14).
  */
-export function tlsFloor(settings: Pick<TlsSettings, 'minVersion'>): TlsMinVersion {
+export function tlsFloor(settings: Pick<TlsSettings, 'minVersion'>): SecureTlsVersion {
   const asked: unknown = settings.minVersion;
   if (asked === undefined) return DEFAULT_TLS_MIN;
   return parseTlsMinVersion(String(asked));

@@ -35,8 +35,7 @@ import {
   SSL_MODES,
   type SslMode,
 } from './ssl-mode.js';
-
-export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
+import { DEFAULT_TLS_MIN, parseTlsMinVersion, type SecureTlsVersion } from './versions.js';
 
 export interface TlsSettings {
   readonly mode: SslMode;
@@ -47,7 +46,7 @@ export interface TlsSettings {
   readonly key?: string;
   /** The name the certificate must match when it differs from the host dialled. */
   readonly servername?: string;
-  readonly minVersion: TlsMinVersion;
+  readonly minVersion: SecureTlsVersion;
 }
 
 export interface Target {
@@ -85,8 +84,6 @@ export interface TargetFlags {
 }
 
 export const DEFAULT_PORT = 3306;
-/** TLS 1.0 and 1.1 are deprecated (RFC 8996); 1.2 is the floor. */
-export const DEFAULT_TLS_MIN: TlsMinVersion = 'TLSv1.2';
 
 export const SETTINGS_ENV = Object.freeze({
   mode: 'DBTLS_SSL_MODE',
@@ -100,27 +97,6 @@ export const SETTINGS_ENV = Object.freeze({
   defaultsFile: 'DBTLS_DEFAULTS_FILE',
   password: 'MYSQL_PWD',
 });
-
-export function parseTlsMinVersion(text: string): TlsMinVersion {
-  const t = text
-    .trim()
-    .toLowerCase()
-    .replace(/^tlsv?/, '');
-  if (t === '1.2') return 'TLSv1.2';
-  if (t === '1.3') return 'TLSv1.3';
-  if (t === '1' || t === '1.0' || t === '1.1') {
-    throw new DbtlsError(
-      'TLS_VERSION_INSECURE',
-      `could not use TLS minimum version ${text}: TLS 1.0 and 1.1 are deprecated (RFC 8996)`,
-      {
-        hint: 'use --tls-min TLSv1.2 (the default) or TLSv1.3',
-      },
-    );
-  }
-  throw new DbtlsError('TLS_VERSION_UNKNOWN', `could not read the TLS version ${JSON.stringify(text)}`, {
-    hint: 'use TLSv1.2 or TLSv1.3',
-  });
-}
 
 function flagLayer(flags: TargetFlags): Layer {
   const l: Layer = {};

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TlsVersion } from '../../src/tls/versions.js';
 
 export interface ToolResult {
   readonly code: number;
@@ -200,9 +201,8 @@ export async function mariadbClient(o: MariadbClientOptions): Promise<ToolResult
   return { ...result, ok: result.code === 0 };
 }
 
-export type TlsVersionName = 'TLSv1.0' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 export interface SslscanResult {
-  versions: Record<TlsVersionName, boolean>;
+  versions: Record<TlsVersion, boolean>;
   ciphers: { version: string; name: string; bits: number }[];
   raw: string;
 }
@@ -222,7 +222,7 @@ export async function sslscan(o: { host?: string; port: number }): Promise<Sslsc
   if (result.code !== 0 || !raw.includes('<ssltest')) {
     throw new Error(`harness: sslscan ${target} failed (${result.code}):\n${result.stderr}${raw}`);
   }
-  const versions: Record<TlsVersionName, boolean> = {
+  const versions: Record<TlsVersion, boolean> = {
     'TLSv1.0': false,
     'TLSv1.1': false,
     'TLSv1.2': false,
@@ -230,7 +230,7 @@ export async function sslscan(o: { host?: string; port: number }): Promise<Sslsc
   };
   for (const tag of raw.match(/<protocol [^>]*>/g) ?? []) {
     const attrs = xmlAttributes(tag);
-    const name = `${attrs.get('type')?.toUpperCase()}v${attrs.get('version')}` as TlsVersionName;
+    const name = `${attrs.get('type')?.toUpperCase()}v${attrs.get('version')}` as TlsVersion;
     if (name in versions) versions[name] = attrs.get('enabled') === '1';
   }
   const ciphers: SslscanResult['ciphers'] = [];

@@ -8,6 +8,7 @@
  * URL: they are connection properties.
  */
 import { DbtlsError } from '../../errors.js';
+import { JAVA_STORE_TYPE } from '../../keystore/format.js';
 import { SSL_MODES, type SslMode } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
@@ -55,14 +56,14 @@ export const jdbcMariadb: ClientMapping = {
     const props: string[] = [];
     if (SSL_MODES[ctx.mode].verifiesChain && ctx.ca === undefined && ctx.truststore !== undefined) {
       // A Java truststore instead of a PEM CA: its type spelled out, as for the keystore.
-      params.push(['trustStore', ctx.truststore], ['trustStoreType', ctx.truststoreType]);
+      params.push(['trustStore', ctx.truststore], ['trustStoreType', JAVA_STORE_TYPE[ctx.truststoreType]]);
       props.push('trustStorePassword');
     } else if (SSL_MODES[ctx.mode].verifiesChain) {
       params.push(['serverSslCert', need(ctx.ca, '--ca FILE (or --truststore FILE)', ctx, 'jdbc-mariadb')]);
     }
     if (needsClientCert(ctx)) {
       params.push(['keyStore', need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mariadb')]);
-      params.push(['keyStoreType', ctx.keystoreType]);
+      params.push(['keyStoreType', JAVA_STORE_TYPE[ctx.keystoreType]]);
       // 2.7.6 with a key password that differs and no keyPassword silently sends no certificate.
       props.push(
         'keyStorePassword',
@@ -98,7 +99,7 @@ export const jdbcMysql: ClientMapping = {
         );
       }
       params.push(['trustCertificateKeyStoreUrl', `file:${ctx.truststore}`]);
-      params.push(['trustCertificateKeyStoreType', ctx.truststoreType]);
+      params.push(['trustCertificateKeyStoreType', JAVA_STORE_TYPE[ctx.truststoreType]]);
       // Trust our CA only, not also the JVM's public CAs (Connector/J 8.0.22+ falls back to them by default).
       params.push(['fallbackToSystemTrustStore', 'false']);
       props.push('trustCertificateKeyStorePassword');
@@ -108,7 +109,7 @@ export const jdbcMysql: ClientMapping = {
         'clientCertificateKeyStoreUrl',
         `file:${need(ctx.keystore, '--keystore FILE', ctx, 'jdbc-mysql')}`,
       ]);
-      params.push(['clientCertificateKeyStoreType', ctx.keystoreType]);
+      params.push(['clientCertificateKeyStoreType', JAVA_STORE_TYPE[ctx.keystoreType]]);
       params.push(['fallbackToSystemKeyStore', 'false']);
       props.push('clientCertificateKeyStorePassword');
     }

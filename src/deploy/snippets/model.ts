@@ -3,6 +3,7 @@
  * mode, or why it cannot) plus a renderer; tests check every mapping covers every mode of SSL_MODES.
  */
 import { DbtlsError } from '../../errors.js';
+import type { KeystoreFormat } from '../../keystore/format.js';
 import type { MutualTls, SslMode } from '../../tls/ssl-mode.js';
 
 export const SNIPPET_CLIENTS = Object.freeze([
@@ -27,8 +28,6 @@ export type ModeSupport =
   | { readonly expressed: true; readonly effective: SslMode; readonly note?: string }
   | { readonly expressed: false; readonly reason: string };
 
-export type KeystoreType = 'JKS' | 'PKCS12';
-
 /** Everything a renderer needs, resolved once: paths absolute, the mode known to be expressible. */
 export interface SnippetContext {
   readonly host: string;
@@ -42,8 +41,8 @@ export interface SnippetContext {
   readonly key?: string;
   readonly keystore?: string;
   readonly truststore?: string;
-  readonly keystoreType: KeystoreType;
-  readonly truststoreType: KeystoreType;
+  readonly keystoreType: KeystoreFormat;
+  readonly truststoreType: KeystoreFormat;
 }
 
 export interface Rendered {

@@ -7,8 +7,9 @@
  */
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import type { TlsMinVersion, TlsSettings } from '../../tls/settings.js';
+import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
+import type { SecureTlsVersion } from '../../tls/versions.js';
 import {
   type Flavor,
   parseServerVersion,
@@ -28,7 +29,7 @@ export interface SessionTls {
   readonly key?: string | undefined;
   /** The name the certificate must match when it differs from the host dialled. */
   readonly servername?: string;
-  readonly minVersion?: TlsMinVersion;
+  readonly minVersion?: SecureTlsVersion;
 }
 
 export interface SessionOptions {
@@ -72,7 +73,7 @@ export interface AdminSession extends SqlSession {
 }
 
 /** TLS 1.2 minimum: older versions are deprecated by RFC 8996. */
-const MIN_TLS_VERSION: TlsMinVersion = 'TLSv1.2';
+const MIN_TLS_VERSION: SecureTlsVersion = 'TLSv1.2';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The session's TLS settings in the shared model (src/tls/settings.ts), for src/tls/options.ts. */

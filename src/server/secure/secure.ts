@@ -18,7 +18,8 @@ import {
   openAdminSession,
   type SessionOptions,
 } from '../admin/session.js';
-import { DEFAULT_TLS_VERSIONS, readConfigFile, TLS_VARIABLES } from '../tls/config.js';
+import { tlsVariableNames } from '../flavor.js';
+import { DEFAULT_TLS_VERSIONS, readConfigFile } from '../tls/config.js';
 import { type EnableOptions, type EnablePlan, enableTls, planEnable } from '../tls/enable.js';
 import { sameContent, serverFilePaths, serverOwner } from '../tls/install.js';
 import { checkMaterial, type ServerMaterial } from '../tls/material.js';
@@ -90,7 +91,7 @@ async function enableStep(
   caFile: string,
 ): Promise<AdminSession | undefined> {
   const files = serverFilePaths(o.dir);
-  const vars = await globalVariables(session, TLS_VARIABLES);
+  const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const enable: EnableOptions = {
     files,
     configFile: o.configFile,

@@ -5,33 +5,31 @@
  */
 import * as fs from 'node:fs';
 import { DbtlsError } from '../../errors.js';
-import type { TlsVersion } from '../flavor.js';
+import { isSecureTlsVersion, parseTlsVersion, type SecureTlsVersion } from '../../tls/versions.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/mysql/conf.d/ssl-config.cnf';
 export const DEFAULT_CERT_DIR = '/etc/mysql/ssl';
 /** TLS 1.2 minimum (RFC 8996 deprecates 1.0 and 1.1); 1.3 where the server's TLS library has it. */
-export const DEFAULT_TLS_VERSIONS: readonly TlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+export const DEFAULT_TLS_VERSIONS: readonly SecureTlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
 
 export interface ServerTlsConfig {
   readonly ca: string;
   readonly cert: string;
   readonly key: string;
   readonly crl?: string | undefined;
-  readonly tlsVersions: readonly TlsVersion[];
+  readonly tlsVersions: readonly SecureTlsVersion[];
   readonly cipher?: string | undefined;
   readonly requireSecureTransport: boolean;
 }
 
-const ALLOWED_TLS: ReadonlySet<string> = new Set(['TLSv1.2', 'TLSv1.3']);
-
 /** Parses `--tls-version TLSv1.2,TLSv1.3` (also `1.2`, `tlsv1.3`); TLS 1.0 and 1.1 are refused. */
-export function parseTlsVersions(text: string): TlsVersion[] {
-  const out: TlsVersion[] = [];
+export function parseTlsVersions(text: string): SecureTlsVersion[] {
+  const out: SecureTlsVersion[] = [];
   for (const raw of text.split(',')) {
     const item = raw.trim();
     if (!item) continue;
-    const norm = /^(tlsv)?1\.[0-3]$/i.test(item) ? `TLSv${item.replace(/^tlsv/i, '')}` : item;
-    if (!ALLOWED_TLS.has(norm)) {
+    const version = parseTlsVersion(item);
+    if (!isSecureTlsVersion(version)) {
       throw new DbtlsError(
         'TLS_VERSION_INVALID',
         `could not use TLS version ${JSON.stringify(item)}: dbtls allows TLSv1.2 and TLSv1.3 only`,
@@ -40,7 +38,7 @@ export function parseTlsVersions(text: string): TlsVersion[] {
         },
       );
     }
-    if (!out.includes(norm as TlsVersion)) out.push(norm as TlsVersion);
+    if (!out.includes(version)) out.push(version);
   }
   if (out.length === 0) {
     throw new DbtlsError('TLS_VERSION_INVALID', 'could not use an empty --tls-version', {
@@ -153,16 +151,3 @@ export function editConfig(existing: string | undefined, config: ServerTlsConfig
   else out.splice(mysqldEnd, 0, ...missing);
   return `${out.join('\n')}\n`;
 }
-
-/** The server variables that hold its TLS configuration (read by `server enable` and `server status`). */
-export const TLS_VARIABLES = Object.freeze([
-  'have_ssl',
-  'ssl_ca',
-  'ssl_cert',
-  'ssl_key',
-  'ssl_crl',
-  'ssl_cipher',
-  'tls_version',
-  'require_secure_transport',
-  'version',
-]);

@@ -7,12 +7,13 @@ import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../../errors.js';
+import type { SecureTlsVersion } from '../../tls/versions.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { quoteString } from '../admin/sql.js';
-import type { ServerCapabilities, TlsVersion } from '../flavor.js';
-import { editConfig, readConfigFile, type ServerTlsConfig, TLS_VARIABLES } from './config.js';
+import { type ServerCapabilities, tlsLivenessFromVariables, tlsVariableNames } from '../flavor.js';
+import { editConfig, readConfigFile, type ServerTlsConfig } from './config.js';
 import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
 import { proveServed, type ServedCertificate } from './reload.js';
@@ -21,7 +22,7 @@ export interface EnableOptions {
   readonly files: ServerFiles;
   readonly configFile: string;
   readonly material: ServerMaterial;
-  readonly tlsVersions: readonly TlsVersion[];
+  readonly tlsVersions: readonly SecureTlsVersion[];
   readonly cipher?: string | undefined;
   readonly requireSecureTransport: boolean;
   /** The fragment's current text: edited, not rewritten (undefined: read it from configFile). */
@@ -106,7 +107,8 @@ export function planEnable(
   const statements: string[] = [];
   const finalStatements: string[] = [];
   const reasons: string[] = [];
-  const tlsOn = vars.get('have_ssl') === 'YES';
+  // Only read where the variables can change at run time no longer: servers that have have_ssl.
+  const tlsOn = tlsLivenessFromVariables(caps, vars);
   const samePaths =
     samePath(vars.get('ssl_cert'), o.files.cert) &&
     samePath(vars.get('ssl_key'), o.files.key) &&
@@ -131,21 +133,19 @@ export function planEnable(
     if (crlDiffers) statements.push(`SET PERSIST ssl_crl = ${quoteString(crl!)}`);
     statements.push(caps.reloadStatement);
   } else {
-    if (!tlsOn)
-      reasons.push(
-        `TLS is off (have_ssl=${vars.get('have_ssl') ?? 'unknown'}); ssl_* are read-only at run time`,
-      );
+    if (!tlsOn?.live)
+      reasons.push(`TLS is off (${tlsOn?.evidence ?? 'unknown'}); ssl_* are read-only at run time`);
     else if (!samePaths) {
       reasons.push(
         `the server reads its certificate from ${vars.get('ssl_cert') || '(none)'}, not ${o.files.cert}; ssl_* are read-only at run time`,
       );
     }
-    if (tlsOn && versionsDiffer)
+    if (tlsOn?.live && versionsDiffer)
       reasons.push(
         `tls_version is ${vars.get('tls_version')}, wanted ${wantVersions}; it is read-only at run time`,
       );
-    if (tlsOn && cipherDiffers) reasons.push('ssl_cipher differs and is read-only at run time');
-    if (tlsOn && crlDiffers)
+    if (tlsOn?.live && cipherDiffers) reasons.push('ssl_cipher differs and is read-only at run time');
+    if (tlsOn?.live && crlDiffers)
       reasons.push(
         `ssl_crl is ${vars.get('ssl_crl') || '(none)'}, wanted ${crl}; it is read-only at run time`,
       );
@@ -257,7 +257,7 @@ export async function enableTls(
   run: EnableRun = {},
 ): Promise<EnableResult> {
   const material = checkMaterial(o.material);
-  const vars = await globalVariables(session, TLS_VARIABLES);
+  const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const existingConfig = o.existingConfig ?? readConfigFile(path.resolve(o.configFile));
   const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
   const base = { plan, material, restarted: false };

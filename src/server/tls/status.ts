@@ -5,8 +5,7 @@
 import { DbtlsError } from '../../errors.js';
 import { countRequirements, listAccounts, type RequirementCounts } from '../accounts/users.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { readTlsLive } from '../flavor.js';
-import { TLS_VARIABLES } from './config.js';
+import { readTlsLiveness, tlsVariableNames } from '../flavor.js';
 import { probeServedCertificate, type ServedCertificate } from './reload.js';
 
 export interface ServerStatus {
@@ -20,6 +19,8 @@ export interface ServerStatus {
   readonly haveSsl: string;
   /** Whether TLS is live, asked the way this server answers (server/flavor.ts). */
   readonly tlsLive: boolean;
+  /** What the server said that shows it: `have_ssl=YES`, `tls_channel_status mysql_main Enabled=Yes`. */
+  readonly tlsLiveEvidence: string;
   readonly sslCa: string;
   readonly sslCert: string;
   readonly sslKey: string;
@@ -41,11 +42,11 @@ export interface ServerStatus {
 const DAY_MS = 86_400_000;
 
 export async function serverStatus(session: AdminSession, now: Date = new Date()): Promise<ServerStatus> {
-  const vars = await globalVariables(session, TLS_VARIABLES);
+  const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const accounts = await listAccounts(session, session.capabilities);
   const { host, port } = session.options;
   const haveSsl = vars.get('have_ssl') ?? 'unknown';
-  const tlsLive = await readTlsLive(session);
+  const { live: tlsLive, evidence: tlsLiveEvidence } = await readTlsLiveness(session);
   let served: ServerStatus['served'];
   let probeError: string | undefined;
   if (tlsLive) {
@@ -69,6 +70,7 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
     server: { flavor: session.version.flavor, version: session.version.text, host, port },
     haveSsl,
     tlsLive,
+    tlsLiveEvidence,
     sslCa: vars.get('ssl_ca') ?? '',
     sslCert: vars.get('ssl_cert') ?? '',
     sslKey: vars.get('ssl_key') ?? '',

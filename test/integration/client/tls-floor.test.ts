@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../../../src/client/connect.js';
 import { DbtlsError } from '../../../src/errors.js';
-import type { Target, TlsMinVersion } from '../../../src/tls/settings.js';
+import type { Target } from '../../../src/tls/settings.js';
+import type { SecureTlsVersion } from '../../../src/tls/versions.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { sClientStarttls } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
@@ -41,7 +42,7 @@ function target(minVersion: unknown, port = db.port): Target {
       mode: 'verify-full',
       mutualTls: 'disable',
       ca: pki.ca,
-      minVersion: minVersion as TlsMinVersion,
+      minVersion: minVersion as SecureTlsVersion,
     },
   };
 }

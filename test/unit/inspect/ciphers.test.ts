@@ -7,8 +7,8 @@ import {
   cipherWeakness,
   hasForwardSecrecy,
   TLS13_SUITES,
-  versionFromNode,
 } from '../../../src/inspect/ciphers.js';
+import { versionFromNode } from '../../../src/tls/versions.js';
 
 describe('cipherBits (what sslscan prints)', () => {
   const table: [string, number][] = [

@@ -12,6 +12,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DbtlsError } from '../../../src/errors.js';
+import { sessionTlsLiveness } from '../../../src/inspect/session.js';
 import {
   CLIENT_CONNECT_WITH_DB,
   CLIENT_LONG_PASSWORD,
@@ -30,8 +32,11 @@ import {
   TLS_CHANNEL_STATUS_SQL,
   tlsLiveFromRows,
   tlsLiveQuery,
+  tlsVariableNames,
 } from '../../../src/server/flavor.js';
 import { locateServedFiles } from '../../../src/server/rotation/plan.js';
+import { planEnable } from '../../../src/server/tls/enable.js';
+import { serverFilePaths } from '../../../src/server/tls/install.js';
 import { serverStatus } from '../../../src/server/tls/status.js';
 
 /** SHOW GLOBAL VARIABLES LIKE '%ssl%' / 'tls%' on MySQL 8.4 (manual, "Server System Variables"): no have_ssl. */
@@ -205,5 +210,84 @@ describe('MySQL 8.4: rotation and status work without have_ssl', () => {
   it('status with TLS off does not probe', async () => {
     const status = await serverStatus(mysql84Session(tmp, 'No', closedPort));
     assert.deepEqual([status.tlsLive, status.served, status.probeError], [false, undefined, undefined]);
+  });
+});
+
+describe('MySQL 8.4: the variables asked for and the verdicts shown come from flavor.ts', () => {
+  it('no have_ssl is asked of a server that tells TLS in tls_channel_status; MariaDB and 8.0.20 still have it', () => {
+    assert.deepEqual(tlsVariableNames(capabilitiesOf(VERSION_84)), [
+      'ssl_ca',
+      'ssl_cert',
+      'ssl_key',
+      'ssl_crl',
+      'ssl_cipher',
+      'tls_version',
+      'require_secure_transport',
+      'version',
+    ]);
+    assert.equal(tlsVariableNames(capabilitiesOf('10.11.19-MariaDB'))[0], 'have_ssl');
+    assert.equal(tlsVariableNames(capabilitiesOf('8.0.20'))[0], 'have_ssl');
+    // MySQL 5.7.9: neither tls_version (5.7.10) nor require_secure_transport (5.7.8) is missing by accident.
+    const old = tlsVariableNames(capabilitiesOf('5.7.9'));
+    assert.deepEqual([old.includes('tls_version'), old.includes('require_secure_transport')], [false, true]);
+  });
+
+  it('server status never names have_ssl to 8.4 and shows the channel as its evidence', async () => {
+    const session = mysql84Session(tmp, 'Yes', closedPort);
+    const status = await serverStatus(session);
+    assert.deepEqual(
+      session.asked.filter((q) => /have_ssl/.test(q)),
+      [],
+    );
+    assert.equal(status.tlsLiveEvidence, 'tls_channel_status mysql_main Enabled=Yes');
+    const off = await serverStatus(mysql84Session(tmp, 'No', closedPort));
+    assert.deepEqual([off.tlsLive, off.tlsLiveEvidence], [false, 'tls_channel_status mysql_main Enabled=No']);
+  });
+
+  it('server enable on 8.4 (no have_ssl among the variables): SET PERSIST and ALTER INSTANCE RELOAD TLS', () => {
+    const vars = new Map(Object.entries(mysql84Variables('/var/lib/mysql')));
+    const plan = planEnable(capabilitiesOf(VERSION_84), vars, {
+      files: serverFilePaths('/etc/mysql/ssl'),
+      configFile: '/etc/mysql/conf.d/ssl-config.cnf',
+      material: { certPem: '', keyPem: '', caPem: '' },
+      tlsVersions: ['TLSv1.2', 'TLSv1.3'],
+      requireSecureTransport: false,
+    });
+    assert.deepEqual(plan.statements, [
+      "SET PERSIST ssl_ca = '/etc/mysql/ssl/ca.pem'",
+      "SET PERSIST ssl_cert = '/etc/mysql/ssl/server-cert.pem'",
+      "SET PERSIST ssl_key = '/etc/mysql/ssl/server-key.pem'",
+      'ALTER INSTANCE RELOAD TLS',
+    ]);
+    assert.deepEqual([plan.restartRequired, plan.reasons], [false, []]);
+  });
+
+  it('the inspector shows the flavor verdict: have_ssl on MariaDB, tls_channel_status on 8.4, none if unreadable', async () => {
+    const asked: string[] = [];
+    const answering = (rows: Record<string, unknown>[]) => ({
+      async query(sql: string) {
+        asked.push(sql);
+        return rows;
+      },
+    });
+    const v84 = { ...mysql84Variables(tmp), version: VERSION_84 };
+    assert.deepEqual(await sessionTlsLiveness(answering([{ VALUE: 'Yes' }]), v84), {
+      live: true,
+      evidence: 'tls_channel_status mysql_main Enabled=Yes',
+    });
+    assert.deepEqual(asked, [TLS_CHANNEL_STATUS_SQL]);
+    const refused = {
+      async query(): Promise<never> {
+        throw new DbtlsError('QUERY_FAILED', 'could not run the SQL: SELECT command denied (1142)');
+      },
+    };
+    assert.equal(await sessionTlsLiveness(refused, v84), undefined);
+    asked.length = 0;
+    const mariadb = { have_ssl: 'YES', version: '10.11.19-MariaDB-0+deb12u1' };
+    assert.deepEqual(await sessionTlsLiveness(answering([]), mariadb), {
+      live: true,
+      evidence: 'have_ssl=YES',
+    });
+    assert.deepEqual(asked, [], 'MariaDB answers from the variables already read');
   });
 });

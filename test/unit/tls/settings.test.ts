@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
 import { clientOptions } from '../../../src/tls/mycnf.js';
-import { parseTarget, parseTlsMinVersion, type TargetFlags } from '../../../src/tls/settings.js';
+import { parseTarget, type TargetFlags } from '../../../src/tls/settings.js';
+import { parseTlsMinVersion } from '../../../src/tls/versions.js';
 
 function code(fn: () => unknown): string | undefined {
   try {
