@@ -3,9 +3,11 @@
  * SIGINT or SIGTERM. `--print rules|scrape-config` prints the files shipped in deploy/prometheus/.
  * The modules file is checked whole before the port is opened: a bad one exits 2 with its line.
  */
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatEndpoint } from '../client/dial.js';
 import { DbtlsError } from '../errors.js';
 import { startExporter } from '../inspect/exporter.js';
 import { defaultModules, parseExporterConfig } from '../inspect/exporter-config.js';
@@ -65,7 +67,7 @@ export const exporterCommand: Command = {
       if (!(print in PRINTABLE))
         throw usageError(`could not print ${JSON.stringify(print)}: expected rules or scrape-config`);
       let text = fs.readFileSync(shippedFile(PRINTABLE[print as keyof typeof PRINTABLE]), 'utf8');
-      if (listen !== undefined) text = text.split(SHIPPED_ADDRESS).join(formatAddress(parseListen(listen)));
+      if (listen !== undefined) text = text.split(SHIPPED_ADDRESS).join(formatEndpoint(parseListen(listen)));
       ctx.render.lines(text.replace(/\n$/, ''));
       return 0;
     }
@@ -79,7 +81,7 @@ export const exporterCommand: Command = {
         : parseExporterConfig(readUserFile(config, 'exporter config').toString('utf8'), config);
     const exporter = await startExporter({ ...address, modules, log: (line) => ctx.render.warn(line) });
     ctx.render.lines(
-      `dbtls exporter listening on http://${formatAddress(exporter.address)} (modules: ${[...modules.keys()].join(', ')})`,
+      `dbtls exporter listening on http://${formatEndpoint(exporter.address)} (modules: ${[...modules.keys()].join(', ')})`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
@@ -103,10 +105,6 @@ function parseListen(text: string): { host: string; port: number } {
     throw usageError(`could not parse --listen ${text}: expected HOST:PORT, e.g. 127.0.0.1:9442`);
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-}
-
-function formatAddress(a: { host: string; port: number }): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
 /** deploy/prometheus/NAME in the installed package (dist/src/cli/ when built, src/cli/ under tsx). */

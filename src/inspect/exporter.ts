@@ -6,13 +6,15 @@
  * silent, garbage) is an answer: HTTP 200 with `dbtls_probe_success 0` and the error code, and a log line;
  * never a 500. The library never prints: log lines go to `options.log`.
  */
+
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { DEFAULT_MODULE, type ExporterModules } from './exporter-config.js';
 import { type ProbeOutcome, probeMetrics } from './exporter-metrics.js';
-import { formatTarget, prepareInspection } from './inspect.js';
+import { prepareInspection } from './inspect.js';
 import type { Endpoint } from './probe.js';
 
 export interface ExporterOptions {
@@ -179,12 +181,12 @@ async function handle(
       ? { code: err.code, message: err.message }
       : {
           code: 'INSPECT_FAILED' as const,
-          message: `could not inspect ${formatTarget(endpoint)}: ${causeText(err)}`,
+          message: `could not inspect ${formatEndpoint(endpoint)}: ${causeText(err)}`,
         };
     outcome = { failure, seconds: seconds() };
     own.errors.inc({ code: failure.code });
     log(
-      `probe ${formatTarget(endpoint)} module ${moduleName} failed: ${failure.code}: ${safe(failure.message)}`,
+      `probe ${formatEndpoint(endpoint)} module ${moduleName} failed: ${failure.code}: ${safe(failure.message)}`,
     );
   }
   own.probes.inc({ module: moduleName, result: 'failure' in outcome ? 'failure' : 'success' });

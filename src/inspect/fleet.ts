@@ -10,8 +10,9 @@
  * host name and the credentialed checks, in 5 connections per target; `details: true` enumerates every
  * accepted suite as a single inspection does.
  */
+import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
-import { formatTarget, type InspectOptions, prepareInspection } from './inspect.js';
+import { type InspectOptions, prepareInspection } from './inspect.js';
 import type { Endpoint } from './probe.js';
 import { failsAt, type InspectReport, SEVERITIES, type Severity } from './report.js';
 import { type Gate, semaphore } from './scan.js';
@@ -99,7 +100,7 @@ export async function inspectFleet(
   const total = semaphore(maxConnections);
   const perHost = new Map<string, Gate>();
   const gateFor = (endpoint: Endpoint): Gate => {
-    const key = formatTarget(endpoint);
+    const key = formatEndpoint(endpoint);
     let host = perHost.get(key);
     if (!host) {
       host = semaphore(PER_HOST_CONNECTIONS);
@@ -141,7 +142,7 @@ async function settle(endpoint: Endpoint, run: () => Promise<InspectReport>): Pr
   try {
     return await run();
   } catch (err) {
-    const target = formatTarget(endpoint);
+    const target = formatEndpoint(endpoint);
     if (isDbtlsError(err)) {
       return {
         target,

@@ -4,6 +4,7 @@
  * login that reads whether plaintext logins are allowed (a real plaintext attempt only on explicit opt-in);
  * finally the findings. Options are resolved once into a readonly object.
  */
+import { formatEndpoint } from '../client/dial.js';
 import { offersTls } from '../client/upgrade.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
@@ -135,7 +136,7 @@ async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
       })
     : null;
   const facts: InspectFacts = {
-    target: formatTarget(endpoint),
+    target: formatEndpoint(endpoint),
     inspectedAt: o.now.toISOString(),
     server,
     tls: { versions: scan.versions, ciphers: scan.ciphers, probes: scan.probes + 1 },
@@ -195,11 +196,4 @@ async function sessionPart(
 /** SNI carries host names only (RFC 6066 section 3): an IP address is checked but not sent. */
 function sniName(name: string): string | undefined {
   return /^[\d.]+$/.test(name) || name.includes(':') ? undefined : name;
-}
-
-/** `host:port` as dialled (`[v6]:port` for IPv6): the `target` of every report. */
-export function formatTarget(endpoint: Endpoint): string {
-  return endpoint.host.includes(':')
-    ? `[${endpoint.host}]:${endpoint.port}`
-    : `${endpoint.host}:${endpoint.port}`;
 }

@@ -3,8 +3,10 @@
  * given as `unix:/path:0600`). The client leg is plaintext, so a TCP listener on anything but loopback
  * would put passwords and data on the network in clear: refused unless explicitly allowed.
  */
+
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import type * as net from 'node:net';
+import { address } from '../client/dial.js';
 import { DbtlsError } from '../errors.js';
 
 /** Group-readable: a sidecar's application container usually shares a group, not the user. */
@@ -50,7 +52,7 @@ export function checkListen(addr: ListenAddress, allowRemote: boolean): void {
 
 export function formatListen(addr: ListenAddress): string {
   if (addr.kind === 'unix') return `unix:${addr.path}`;
-  return net.isIPv6(addr.host) ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+  return address(addr.host, addr.port);
 }
 
 /** Starts `server` on `addr`; resolves with the address actually bound (port 0 picks a free port). */
