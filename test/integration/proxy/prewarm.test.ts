@@ -116,6 +116,14 @@ print('\\t'.join(str(x) for x in cur.fetchone())); c.close()
   },
 };
 
+/** The server's connections that wait for a handshake response (the pool's), by id. */
+async function waitingIds(): Promise<string[]> {
+  const out = await db.sql(
+    "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'unauthenticated user'",
+  );
+  return out.trim().split('\n').filter(Boolean);
+}
+
 async function outcomes(p: RunningProxy): Promise<{ used: number; fallback: number }> {
   const values = (await p.metrics.prewarm.get()).values;
   const of = (o: string) => values.find((v) => v.labels.outcome === o)?.value ?? 0;
@@ -194,12 +202,7 @@ describe('pooled connections the server closed are never handed out', () => {
     try {
       await DRIVERS['mariadb (node)']!(tcpPort(p));
       await eventually(() => p.prewarmed() === POOL, 'the pool to fill');
-      const ids = (
-        await db.sql("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'unauthenticated user'")
-      )
-        .trim()
-        .split('\n')
-        .filter(Boolean);
+      const ids = await waitingIds();
       assert.equal(ids.length, POOL, 'the pooled connections wait unauthenticated on the server');
       await db.sql(ids.map((id) => `KILL ${id};`).join(' '));
       const logins = await Promise.all([
@@ -207,6 +210,38 @@ describe('pooled connections the server closed are never handed out', () => {
         DRIVERS['mariadb (node)']!(tcpPort(p)),
       ]);
       for (const l of logins) assert.match(l.tls, /^TLSv1\.[23]$/);
+    } finally {
+      await p.shutdown(0);
+    }
+  });
+});
+
+describe('TLS files reloaded', () => {
+  it('pooled connections (made with the old client certificate) are closed and dialled anew', async () => {
+    const p = await startTestProxy(pki, db.port, { prewarm: POOL, prewarmMaxAgeMs: 60_000 });
+    try {
+      await DRIVERS.mysql2!(tcpPort(p));
+      await eventually(() => p.prewarmed() === POOL, 'the pool to fill');
+      const before = await waitingIds();
+      assert.equal(before.length, POOL);
+      assert.equal(p.reload(), true);
+      await eventually(() => p.prewarmed() === POOL, 'the pool to fill again');
+      // The server processes the closes asynchronously: poll until the old ids have left its list.
+      let now = await waitingIds();
+      for (
+        const deadline = Date.now() + 10_000;
+        now.some((id) => before.includes(id)) && Date.now() < deadline;
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+        now = await waitingIds();
+      }
+      assert.deepEqual(
+        now.filter((id) => before.includes(id)),
+        [],
+        'none of the connections made before the reload is left',
+      );
+      assert.equal(now.length, POOL, 'and as many new ones wait');
+      assert.match((await DRIVERS.mysql2!(tcpPort(p))).tls, /^TLSv1\.[23]$/);
     } finally {
       await p.shutdown(0);
     }
