@@ -10,6 +10,7 @@ import { readUserFile } from '../util/files.js';
 import type { CommandContext, OptionTable } from './command.js';
 import { explainHabit, withoutPromptSwitch } from './habits.js';
 import { withProfile } from './profile.js';
+import type { Renderer } from './render.js';
 import { closest, shown } from './suggest.js';
 
 /** The option table of a command (command.ts); kept under its old name for the command modules. */
@@ -39,11 +40,34 @@ export function parse(
   argv: readonly string[],
   options: OptionTable,
   usage: string,
-  ctx?: Pick<CommandContext, 'env' | 'profile'>,
+  ctx?: Pick<CommandContext, 'env' | 'profile'> & Partial<Pick<CommandContext, 'render'>>,
 ): Parsed {
-  const p = parseArgv(argv, options, usage);
+  const p = renamed(parseArgv(argv, options, usage), options, usage, ctx?.render);
   // The profile stands in for the flags not given, once, here (issue 14 item 14; src/cli/profile.ts).
   return ctx?.profile ? withProfile(p, options, ctx.env, ctx.profile, adminTargetSlots(usage)) : p;
+}
+
+/**
+ * A renamed option's old spelling (OptionDef.renamedTo) as its new one, with a warning: one release of
+ * grace for scripts. Both spellings at once is a USAGE error.
+ */
+function renamed(p: Parsed, options: OptionTable, usage: string, render?: Renderer): Parsed {
+  const values = { ...p.values };
+  for (const [old, def] of Object.entries(options)) {
+    const now = def.renamedTo;
+    if (!now || values[old] === undefined) continue;
+    if (values[now] !== undefined) {
+      throw new DbtlsError('USAGE', `could not parse the arguments: --${old} and --${now} are one option`, {
+        hint: `write --${now} only (--${old} is its old name)`,
+      });
+    }
+    render?.warn(
+      `--${old} is now --${now} in \`${commandOf(usage)}\`; the old name goes in the next release`,
+    );
+    values[now] = values[old];
+    delete values[old];
+  }
+  return { values, positionals: p.positionals };
 }
 
 /**

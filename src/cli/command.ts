@@ -34,6 +34,11 @@ export interface OptionDef {
   readonly env?: readonly string[];
   /** Values the option accepts, for help and shell completion (`ec-p256`, `rsa-2048`, …). */
   readonly choices?: readonly string[];
+  /**
+   * The option's new name, when this spelling was renamed because the name meant something else in other
+   * commands (issue 14 item 4): it still works for one release, with a warning on stderr.
+   */
+  readonly renamedTo?: string;
 }
 
 export type OptionTable = Readonly<Record<string, OptionDef>>;

@@ -127,7 +127,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     const out = path.join(dir, 'clients');
     render.lines(
       '',
-      `2/4  dbtls secure ${db.host}:${db.port} --user '${APP_USER}'@'%' --require x509`,
+      `2/4  dbtls secure ${db.host}:${db.port} --account '${APP_USER}'@'%' --require x509`,
       `  (the demo's CA passphrase is random, in ${passphraseFile}, 0600; restarts go through the sandbox)`,
     );
     const result = await secure(
@@ -212,7 +212,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     render.lines(
       '',
       `Done in ${seconds.toFixed(1)} s. The sandbox and its files are gone.`,
-      `On your own server: dbtls secure ADMIN_TARGET --user 'app'@'%' --restart-command 'systemctl restart mariadb'`,
+      `On your own server: dbtls secure ADMIN_TARGET --account 'app'@'%' --restart-command 'systemctl restart mariadb'`,
     );
     if (json) {
       const report: DemoReport = {

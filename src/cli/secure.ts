@@ -23,13 +23,13 @@ import type { Renderer } from './render.js';
 import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
 
 const USAGE =
-  "dbtls secure ADMIN_TARGET [--user 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--server-config F] [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--dry-run] [--undo [--remove-ca]] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
+  "dbtls secure ADMIN_TARGET [--account 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--server-config F] [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--dry-run] [--undo [--remove-ca]] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
 
 export const DEFAULT_CLIENT_DIR = 'dbtls-clients';
 /** secure fails when the final inspect still finds this or worse. */
 const DEFAULT_FAIL_ON: Severity = 'medium';
 
-/** `--verify-password-file app=FILE` (or just FILE with one --user): each user's password for the guard. */
+/** `--verify-password-file app=FILE` (or just FILE with one --account): each user's password for the guard. */
 function passwords(p: Parsed, users: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const item of strs(p, 'verify-password-file')) {
@@ -38,7 +38,7 @@ function passwords(p: Parsed, users: readonly string[]): Map<string, string> {
       eq > 0 ? [item.slice(0, eq), item.slice(eq + 1)] : [users.length === 1 ? users[0] : undefined, item];
     if (!user) {
       throw new DbtlsError('USAGE', `could not tell whose password ${item} is`, {
-        hint: 'with several --user, write --verify-password-file USER=FILE for each',
+        hint: 'with several --account, write --verify-password-file USER=FILE for each',
       });
     }
     out.set(user, readSecretFile(file, `password of ${user}`));
@@ -100,15 +100,17 @@ async function stepsOnFailure<T>(ctx: CommandContext, title: string, fn: () => P
 }
 
 const SECURE_OPTIONS: OptionSpec = {
-  user: {
+  account: {
     type: 'string',
     multiple: true,
     value: 'ACCOUNT',
     description: "an application account ('app'@'%') to issue a client certificate for and require TLS from",
   },
+  // --user is the account a command logs in as everywhere else (issue 14 item 4); here it was the old name.
+  user: { type: 'string', multiple: true, description: 'the old name of --account', renamedTo: 'account' },
   require: {
     type: 'string',
-    description: 'the requirement set on each --user',
+    description: 'the requirement set on each --account',
     choices: ['ssl', 'x509'],
     default: 'x509',
   },
@@ -186,7 +188,7 @@ export const secureCommand: Command = {
     'take a server to verified, per-user TLS in one idempotent run (CA, certificates, config, REQUIRE, proof)',
   options: SECURE_OPTIONS,
   examples: [
-    "dbtls secure db1.example.com --socket /run/mysqld/mysqld.sock --ssl-mode disable --user 'app_user'@'%' --restart-command 'systemctl restart mariadb'",
+    "dbtls secure db1.example.com --socket /run/mysqld/mysqld.sock --ssl-mode disable --account 'app_user'@'%' --restart-command 'systemctl restart mariadb'",
     'dbtls secure db1.example.com --admin-ca dbtls-ca/root.pem --undo',
   ],
   async run(argv, ctx) {
@@ -232,7 +234,7 @@ export const secureCommand: Command = {
     const failOn = parseSeverity(failOnText);
     if (!failOn)
       throw new DbtlsError('USAGE', `could not parse --fail-on ${failOnText}`, { hint: `usage: ${USAGE}` });
-    const users = strs(p, 'user').map(parseAccount);
+    const users = strs(p, 'account').map(parseAccount);
     const passphrase = await caPassphrase(p, ctx, !caExists(caDir));
     if (passphrase === undefined && !caExists(caDir) && !flag(p, 'no-passphrase')) {
       throw new DbtlsError(

@@ -21,7 +21,7 @@ export const ADMIN_OPTIONS: OptionSpec = {
     description: "the admin session's ssl-mode (not preferred: it falls back to plaintext)",
     default: 'verify-full',
   }),
-  user: like('user', { description: 'the admin account', default: 'root' }),
+  user: like('user', { description: 'the admin account the session logs in as', default: 'root' }),
   socket: like('socket', { description: "the server's unix socket (for a server without TLS yet)" }),
   'password-file': like('password-file', {
     description: "a file holding the admin account's password (else MYSQL_PWD, else a prompt)",

@@ -34,7 +34,7 @@ import {
 } from './server-admin.js';
 
 const USAGE =
-  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --cert F --key F --ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
+  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --server-cert F --server-key F --server-ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
 
 async function issueMaterial(
   p: Parsed,
@@ -56,13 +56,17 @@ async function issueMaterial(
 function material(p: Parsed, ctx: CommandContext, host: string, dryRun: boolean): Promise<ServerMaterial> {
   if (!flag(p, 'issue')) {
     return Promise.resolve(
-      readServerMaterial(required(p, 'cert', USAGE), required(p, 'key', USAGE), required(p, 'ca', USAGE)),
+      readServerMaterial(
+        required(p, 'server-cert', USAGE),
+        required(p, 'server-key', USAGE),
+        required(p, 'server-ca', USAGE),
+      ),
     );
   }
-  if (str(p, 'cert') || str(p, 'key')) {
+  if (str(p, 'server-cert') || str(p, 'server-key')) {
     throw new DbtlsError(
       'USAGE',
-      'could not run server enable: --issue and --cert/--key exclude each other',
+      'could not run server enable: --issue and --server-cert/--server-key exclude each other',
       {
         hint: `usage: ${USAGE}`,
       },
@@ -181,12 +185,25 @@ const ENABLE_OPTIONS: OptionSpec = {
   dns: like('dns', { description: 'with --issue: another DNS name clients dial' }),
   ip: like('ip', { description: 'with --issue: an IP address clients dial' }),
   days: like('days', { description: 'with --issue: validity in days', default: '397' }),
-  cert: { type: 'string', description: 'instead of --issue: the server certificate (PEM) to install' },
-  key: { type: 'string', description: 'instead of --issue: the private key (PEM) of --cert' },
-  ca: {
+  'server-cert': {
     type: 'string',
+    value: 'FILE',
+    description: 'instead of --issue: the server certificate (PEM) to install as ssl_cert',
+  },
+  'server-key': {
+    type: 'string',
+    value: 'FILE',
+    description: 'instead of --issue: the private key (PEM) of --server-cert, installed as ssl_key',
+  },
+  'server-ca': {
+    type: 'string',
+    value: 'FILE',
     description: 'instead of --issue: the CA certificate (PEM) to install as ssl_ca',
   },
+  // --ca/--cert/--key are the files that verify or log in elsewhere (issue 14 item 4): old names here.
+  cert: { type: 'string', description: 'the old name of --server-cert', renamedTo: 'server-cert' },
+  key: { type: 'string', description: 'the old name of --server-key', renamedTo: 'server-key' },
+  ca: { type: 'string', description: 'the old name of --server-ca', renamedTo: 'server-ca' },
   dir: {
     type: 'string',
     description: 'where the server reads its certificate files (stable paths, replaced atomically)',
@@ -235,7 +252,7 @@ export const enableCommand: Command = {
   options: ENABLE_OPTIONS,
   examples: [
     "dbtls server enable db1.example.com --issue --dns db1 --socket /run/mysqld/mysqld.sock --ssl-mode disable --restart-command 'systemctl restart mariadb'",
-    'dbtls server enable db1.example.com --cert db1/cert.pem --key db1/key.pem --ca db1/ca.pem --admin-ca db1/ca.pem --dry-run',
+    'dbtls server enable db1.example.com --server-cert db1/cert.pem --server-key db1/key.pem --server-ca db1/ca.pem --admin-ca db1/ca.pem --dry-run',
   ],
   async run(argv, ctx) {
     const p = parse(argv, ENABLE_OPTIONS, USAGE, ctx);

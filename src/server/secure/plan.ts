@@ -6,7 +6,7 @@
  *   ca                        open the CA, or create one
  *   server-certificate        a leaf for the target's names, issued only when the installed one is not right
  *   enable                    files + config fragment, online reload or restart, proof of what is served
- *   client-certificate <u>    DIR/<user>/{cert,key,chain,ca}.pem for each --user
+ *   client-certificate <u>    DIR/<user>/{cert,key,chain,ca}.pem for each --account
  *   require <u>               ALTER USER … REQUIRE, checked by a login as that user (the lockout guard)
  *   require-secure-transport  SET GLOBAL + the config fragment, so it survives restarts
  *   inspect                   the final proof, findings printed by the CLI
@@ -150,7 +150,7 @@ export function clientDir(out: string, account: Account): string {
       'ACCOUNT_INVALID',
       `could not use ${JSON.stringify(account.user)} as a directory name for its certificate`,
       {
-        hint: 'use --user with a plain user name',
+        hint: 'use --account with a plain user name',
       },
     );
   }
