@@ -1,0 +1,96 @@
+/**
+ * A failed TLS handshake under the verify policy, as the code the ssl-mode contract names (DESIGN.md):
+ * expired, untrusted chain, host name, the server refusing our certificate, or the handshake itself.
+ */
+import { causeText, DbtlsError } from '../errors.js';
+import { expectedServerName } from '../tls/options.js';
+import type { TlsSettings } from '../tls/settings.js';
+import { address } from './dial.js';
+
+/** OpenSSL/node verification codes that mean "the chain does not lead to a CA you trust". */
+const UNTRUSTED_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'INVALID_CA',
+  'CERT_REJECTED',
+]);
+
+/** TLS alerts a server sends about the client's certificate (RFC 8446 section 6.2). */
+const CLIENT_CERT_ALERTS: ReadonlySet<string> = new Set([
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+]);
+
+/** A node TLS failure as the error the mode's contract names. */
+export function tlsError(err: unknown, settings: TlsSettings, host: string, port: number): DbtlsError {
+  const code = String((err as NodeJS.ErrnoException).code ?? '');
+  const where = address(host, port);
+  const details = { nodeCode: code, mode: settings.mode };
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return new DbtlsError('CERT_EXPIRED', `could not verify the certificate of ${where}: ${causeText(err)}`, {
+      hint: 'renew the server certificate (dbtls renew --cn NAME) and reload the server (dbtls server reload)',
+      kind: 'check',
+      cause: err,
+      details,
+    });
+  }
+  if (UNTRUSTED_CODES.has(code)) {
+    return new DbtlsError(
+      'CERT_UNTRUSTED',
+      `could not verify the certificate of ${where}: ${causeText(err)} (${code})`,
+      {
+        hint: 'pass --ca with the CA that signed the server certificate (check it with: dbtls inspect TARGET)',
+        kind: 'check',
+        cause: err,
+        details,
+      },
+    );
+  }
+  if (CLIENT_CERT_ALERTS.has(code)) {
+    return new DbtlsError(
+      'CLIENT_CERT_REJECTED',
+      `could not complete the TLS handshake with ${where}: the server rejected the client certificate (${code})`,
+      {
+        hint: settings.cert
+          ? 'the server does not trust the CA of --cert (its ssl_ca), or the certificate is expired or revoked: issue one from the CA the server trusts (dbtls issue client --cn USER)'
+          : 'the server requires a client certificate: pass --cert FILE --key FILE',
+        kind: 'check',
+        cause: err,
+        details,
+      },
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const name = expectedServerName(settings, host);
+    return new DbtlsError(
+      'HOSTNAME_MISMATCH',
+      `could not verify the certificate of ${where} for the name ${name}: ${causeText(err)}`,
+      {
+        hint: 'connect with a name the certificate lists, pass --servername NAME, or reissue the certificate with --dns/--ip for this name',
+        kind: 'check',
+        cause: err,
+        details: { ...details, expectedName: name },
+      },
+    );
+  }
+  return new DbtlsError(
+    'TLS_HANDSHAKE_FAILED',
+    `could not complete the TLS handshake with ${where}: ${causeText(err)}`,
+    {
+      hint: 'check the TLS versions and ciphers both sides allow (dbtls inspect TARGET shows the server side) and the client certificate, if any',
+      kind: 'check',
+      cause: err,
+      details,
+    },
+  );
+}
