@@ -17,7 +17,7 @@ export type SecureTlsVersion = Extract<TlsVersion, 'TLSv1.2' | 'TLSv1.3'>;
 /** The client's floor when none is asked for. */
 export const DEFAULT_TLS_MIN: SecureTlsVersion = 'TLSv1.2';
 
-/** node's spelling of each version for tls.connect({ minVersion, maxVersion }), also MySQL's tls_version's. */
+/** node's spelling of each version for the TLS options minVersion and maxVersion, also MySQL's tls_version's. */
 export const NODE_TLS_VERSION: Readonly<Record<TlsVersion, SecureVersion>> = Object.freeze({
   'TLSv1.0': 'TLSv1',
   'TLSv1.1': 'TLSv1.1',
