@@ -11,6 +11,7 @@ import { readCertificates } from '../pki/chain.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, type Parsed, readSecretFile, str } from './args.js';
 import type { CommandContext } from './command.js';
+import { isStdout } from './out.js';
 
 /** The environment variable that may hold the keystore password (documented in docs/keystores.md). */
 export const KEYSTORE_PASSWORD_ENV = 'DBTLS_KEYSTORE_PASSWORD';
@@ -98,14 +99,22 @@ export function certificatesFrom(files: readonly string[], what: string): Certif
   return files.flatMap((f) => readCertificates(readUserFile(f, what), f));
 }
 
-/** Writes to --out (0600, atomic: nothing half-written) or prints; returns 0. */
-export function emit(text: string, out: string | undefined, ctx: CommandContext, what: string): number {
-  if (out === undefined) {
-    ctx.render.lines(text.replace(/\n$/, ''));
-    return 0;
-  }
-  const file = path.resolve(ctx.cwd, out);
-  writeFileAtomic(file, text, { mode: MODE_SECRET });
-  ctx.render.lines(`Wrote ${what} to ${file} (mode 0600: it may hold keys or passwords).`);
+/**
+ * Writes to --out (0600, atomic: nothing half-written) or prints it (no --out, or `--out -`); returns 0.
+ * With a `json` summary the file is written all the same and the summary, naming it, is what is printed
+ * (issue 14, item 10); the caller refuses --json with `--out -` first (out.ts).
+ */
+export function emit(
+  text: string,
+  out: string | undefined,
+  ctx: CommandContext,
+  what: string,
+  json?: Readonly<Record<string, unknown>>,
+): number {
+  const file = out === undefined || isStdout(out) ? undefined : path.resolve(ctx.cwd, out);
+  if (file !== undefined) writeFileAtomic(file, text, { mode: MODE_SECRET });
+  if (json !== undefined) ctx.render.json(file === undefined ? json : { ...json, file });
+  else if (file === undefined) ctx.render.lines(text.replace(/\n$/, ''));
+  else ctx.render.lines(`Wrote ${what} to ${file} (mode 0600: it may hold keys or passwords).`);
   return 0;
 }

@@ -11,6 +11,7 @@ import { flag, type OptionSpec, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
+import { isStdout, refuseJsonOnStdout } from './out.js';
 
 const bundleUsage = 'dbtls bundle FILE... --out F [--verify] [--json]';
 const BUNDLE_OPTIONS: OptionSpec = {
@@ -35,6 +36,7 @@ const bundle: Command = {
   async run(argv, ctx) {
     const p = parse(argv, BUNDLE_OPTIONS, bundleUsage, ctx);
     const out = required(p, 'out', bundleUsage);
+    refuseJsonOnStdout(out, flag(p, 'json'), bundleUsage);
     if (p.positionals.length === 0) {
       throw new DbtlsError('USAGE', 'could not build the bundle: no input file given', {
         hint: `usage: ${bundleUsage}`,
@@ -42,14 +44,17 @@ const bundle: Command = {
     }
     const certs = certificatesFrom(p.positionals, 'certificate file');
     const result = buildBundle(certs, { verify: flag(p, 'verify') });
-    writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
+    if (isStdout(out)) ctx.render.lines(result.pem.replace(/\n$/, ''));
+    else writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
     if (flag(p, 'json')) {
       ctx.render.json({ file: out, ...reportBundle(result.certs) });
       return 0;
     }
-    ctx.render.lines(
-      `Wrote ${out}: ${result.certs.length} CA certificate(s), ${result.complete ? 'every chain ends at a root in the file' : 'some issuers are not in the file'}.`,
-    );
+    if (!isStdout(out)) {
+      ctx.render.lines(
+        `Wrote ${out}: ${result.certs.length} CA certificate(s), ${result.complete ? 'every chain ends at a root in the file' : 'some issuers are not in the file'}.`,
+      );
+    }
     if (!result.complete)
       ctx.render.warn('the bundle is incomplete: add the root CAs, or check it with `dbtls bundle show`');
     return 0;
@@ -111,9 +116,15 @@ const cloudCa: Command = {
   async run(argv, ctx) {
     const p = parse(argv, CLOUD_OPTIONS, cloudUsage, ctx);
     const out = required(p, 'out', cloudUsage);
+    refuseJsonOnStdout(out, flag(p, 'json'), cloudUsage);
     const region = str(p, 'region');
     const certs = rdsBundle(region === undefined ? {} : { region });
     const result = buildBundle(certs);
+    if (isStdout(out)) {
+      // `--out -` was a file named "-" (issue 14, item 10).
+      ctx.render.lines(result.pem.replace(/\n$/, ''));
+      return 0;
+    }
     writeFileAtomic(out, result.pem, { mode: MODE_PUBLIC });
     if (flag(p, 'json')) {
       ctx.render.json({ file: out, region: region ?? 'all', ...reportBundle(result.certs) });

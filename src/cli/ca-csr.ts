@@ -26,6 +26,7 @@ import {
 } from './ca-common.js';
 import type { Command } from './command.js';
 import { COMMON, like, pick } from './options.js';
+import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { commandLine } from './shell.js';
 
 const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
@@ -48,6 +49,7 @@ const csrCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, CSR_OPTIONS, CSR_USAGE, ctx);
+    refuseStdout(str(p, 'out'), 'a directory with key.pem and csr.pem', CSR_USAGE);
     const cn = required(p, 'cn', CSR_USAGE);
     checkCommonName(cn);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
@@ -140,10 +142,14 @@ const signCommand: Command = {
         },
       );
     }
-    const out = path.resolve(ctx.cwd, required(p, 'out', SIGN_USAGE));
+    const outText = required(p, 'out', SIGN_USAGE);
+    refuseJsonOnStdout(outText, flag(p, 'json'), SIGN_USAGE);
+    // `--out -`: the certificate chain on stdout, recorded in the CA like any other (issue 14, item 10).
+    const toStdout = isStdout(outText);
+    const out = path.resolve(ctx.cwd, outText);
     const days = int(p, 'days', SIGN_USAGE);
     const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
-    if (fs.existsSync(out)) {
+    if (!toStdout && fs.existsSync(out)) {
       throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
         hint: 'choose another --out file, or move the old one away first',
       });
@@ -161,14 +167,14 @@ const signCommand: Command = {
         ipAddresses: leaf.ipAddresses,
         notBefore: leaf.notBefore.toISOString(),
         notAfter: leaf.notAfter.toISOString(),
-        out,
+        out: toStdout ? outText : out,
       };
       if (flag(p, 'json')) ctx.render.json(plan);
       else
         ctx.render.lines(
           `Would sign a ${profile} certificate for ${plan.subject} (new random serial), issued by ${plan.issuer}`,
           ...[...plan.dnsNames, ...plan.ipAddresses].map((n) => ` - "${n}"`),
-          `valid from ${plan.notBefore} to ${plan.notAfter}, record it in the CA index and write ${out}.`,
+          `valid from ${plan.notBefore} to ${plan.notAfter}, record it in the CA index and write ${toStdout ? 'it to stdout' : out}.`,
           'Nothing was changed (--dry-run).',
         );
       return 0;
@@ -178,8 +184,12 @@ const signCommand: Command = {
       ca,
       csrText,
       { profile, ...(days === undefined ? {} : { days }) },
-      fileDelivery(out, (i) => i.chainPem),
+      toStdout ? undefined : fileDelivery(out, (i) => i.chainPem),
     );
+    if (toStdout) {
+      ctx.render.lines(issued.chainPem.replace(/\n$/, ''));
+      return 0;
+    }
     if (flag(p, 'json')) {
       ctx.render.json({ ...issued.entry, files: { cert: out } });
       return 0;
@@ -226,6 +236,7 @@ const renewCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, RENEW_OPTIONS, RENEW_USAGE, ctx);
+    refuseStdout(str(p, 'out'), 'a directory of certificate files', RENEW_USAGE);
     const within = int(p, 'expiring-within', RENEW_USAGE);
     const days = int(p, 'days', RENEW_USAGE);
     const cn = str(p, 'cn');

@@ -20,6 +20,7 @@ import {
 import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
+import { refuseStdout } from './out.js';
 
 const ISSUE_SERVER_USAGE =
   'dbtls issue server --cn HOST [--dns NAME]... [--ip ADDR]... [--days N] [--key ALG] [--out DIR] [--ca-dir DIR] [--passphrase-file F] [--json]';
@@ -91,6 +92,7 @@ function issueCommand(profile: 'server' | 'client'): Command {
         : 'issue client certificates (CN = database user)',
     async run(argv, ctx) {
       const p = parse(argv, options, usage, ctx);
+      refuseStdout(str(p, 'out'), 'a directory of certificate files', usage);
       const key = keyOption(p);
       const days = int(p, 'days', usage);
       const common = { ...(key ? { key } : {}), ...(days === undefined ? {} : { days }) };

@@ -9,14 +9,16 @@ import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
 import { CERT_MANAGER_KEYS, certManagerManifests } from '../deploy/cert-manager.js';
 import { k8sSecrets } from '../deploy/k8s.js';
 import {
+  checkIssuer,
   type IssuerKind,
+  issuersIn,
   type KubedbFlavor,
   type KubedbOp,
   kubedbDatabase,
   kubedbOpsRequest,
 } from '../deploy/kubedb.js';
-import { toYaml, yamlStream } from '../deploy/yaml.js';
-import { DbtlsError } from '../errors.js';
+import { parseYamlStream, toYaml, yamlStream } from '../deploy/yaml.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { buildBundle } from '../keystore/bundle.js';
 import { parseMutualTls, parseSslMode, requiredMaterial } from '../tls/ssl-mode.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
@@ -25,6 +27,7 @@ import { certificatesFrom, emit, KEYSTORE_PASSWORD_ENV, oneOf, optionalPassword 
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, OptionDef } from './command.js';
 import { COMMON, KEY_FILE, like, pick } from './options.js';
+import { isStdout, refuseJsonOnStdout } from './out.js';
 
 function optionalFile(file: string | undefined, what: string): Buffer | undefined {
   return file === undefined ? undefined : readUserFile(file, what);
@@ -90,6 +93,15 @@ const secretsCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, SECRETS_OPTIONS, SECRETS_USAGE, ctx);
+    const out = str(p, 'out');
+    const valuesOut = str(p, 'values-out');
+    refuseJsonOnStdout(out, flag(p, 'json'), SECRETS_USAGE);
+    refuseJsonOnStdout(valuesOut, flag(p, 'json'), SECRETS_USAGE);
+    if (isStdout(valuesOut) && (out === undefined || isStdout(out))) {
+      throw new DbtlsError('USAGE', 'could not write the manifest and the values both to stdout', {
+        hint: `write the manifest with --out FILE, or leave --values-out out to get the values as a comment; usage: ${SECRETS_USAGE}`,
+      });
+    }
     const mode = parseSslMode(required(p, 'ssl-mode', SECRETS_USAGE));
     const mutualTls = parseMutualTls(str(p, 'mutual-tls') ?? 'disable');
     // DBTLS_KEYSTORE_PASSWORD only counts when the mode needs a keystore (else it is just set in the shell).
@@ -117,26 +129,37 @@ const secretsCommand: Command = {
       }),
     });
     for (const w of result.warnings) ctx.render.warn(w);
-    if (flag(p, 'json')) {
-      ctx.render.json({
-        objects: result.objects,
-        values: result.values,
-        keystoreBuilt: result.keystoreBuilt,
-      });
-      return 0;
-    }
+    if (result.keystoreBuilt)
+      ctx.render.warn('built the JKS keystore from --cert, --key and the CA file (alias "client")');
     // Helm values files conventionally single-quote: `caConfigmap: 'null'`.
     const valuesYaml = toYaml(result.values, { quote: 'single' });
-    const valuesOut = str(p, 'values-out');
-    if (valuesOut !== undefined) writeFileAtomic(path.resolve(ctx.cwd, valuesOut), valuesYaml);
+    const valuesFile =
+      valuesOut === undefined || isStdout(valuesOut) ? undefined : path.resolve(ctx.cwd, valuesOut);
+    if (valuesFile !== undefined) writeFileAtomic(valuesFile, valuesYaml);
+    if (isStdout(valuesOut)) ctx.render.lines(valuesYaml.replace(/\n$/, ''));
+    const summary = {
+      objects: result.objects,
+      values: result.values,
+      keystoreBuilt: result.keystoreBuilt,
+      ...(valuesFile === undefined ? {} : { valuesFile }),
+    };
+    if (result.objects.length === 0) {
+      // `kubectl apply -f` refuses a file without objects ("no objects passed to apply"): none is written.
+      const file = out === undefined || isStdout(out) ? '' : `: ${out} was not written`;
+      ctx.render.warn(
+        `ssl-mode ${mode} needs no ConfigMap or Secret${file}; the Helm values are all the app needs`,
+      );
+      if (flag(p, 'json')) ctx.render.json(summary);
+      else if (valuesOut === undefined) ctx.render.lines(valuesYaml.replace(/\n$/, ''));
+      return 0;
+    }
     const stream =
       yamlStream(result.objects) +
       (valuesOut === undefined
         ? `${commented(`values for the chart (ssl-mode ${mode}):\n${valuesYaml}`)}\n`
         : '');
-    if (result.keystoreBuilt)
-      ctx.render.warn('built the JKS keystore from --cert, --key and the CA file (alias "client")');
-    return emit(stream, str(p, 'out'), ctx, `${result.objects.length} objects`);
+    const what = `${result.objects.length} objects`;
+    return emit(stream, out, ctx, what, flag(p, 'json') ? summary : undefined);
   },
 };
 
@@ -211,6 +234,7 @@ const certManagerCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, CM_OPTIONS, CM_USAGE, ctx);
+    refuseJsonOnStdout(str(p, 'out'), flag(p, 'json'), CM_USAGE);
     const namespace = required(p, 'namespace', CM_USAGE);
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
     const passphrase = await readSecret(
@@ -252,22 +276,30 @@ const certManagerCommand: Command = {
     if (result.keystorePasswordGenerated) {
       ctx.render.warn('generated a random keystore password into the Secret dbtls-keystore-password');
     }
-    if (flag(p, 'json')) {
-      ctx.render.json({ objects: result.objects, clients: result.clients });
-      return 0;
-    }
     const notes = result.clients.map(
       (c) =>
         `# ${c.user}: ALTER USER '${c.user}'@'%' REQUIRE SUBJECT '${c.requireSubject}';  (Secret ${c.secretName})`,
     );
     const text = `${yamlStream(result.objects)}${notes.length > 0 ? `${notes.join('\n')}\n` : ''}`;
-    return emit(text, str(p, 'out'), ctx, `${result.objects.length} objects`);
+    const summary = flag(p, 'json') ? { objects: result.objects, clients: result.clients } : undefined;
+    return emit(text, str(p, 'out'), ctx, `${result.objects.length} objects`, summary);
   },
 };
 
 const KUBEDB_USAGE =
-  'dbtls k8s kubedb --name DB --issuer NAME [--namespace NS] [--flavor mysql|mariadb] [--version V] [--cluster-issuer] [--require-ssl] [--storage SIZE] [--server-dns NAME]... [--ops rotate|change-issuer|remove [--new-issuer NAME]] [--out F] [--json]';
+  'dbtls k8s kubedb --name DB --issuer NAME|--cert-manager FILE [--namespace NS] [--flavor mysql|mariadb] [--version V] [--cluster-issuer] [--require-ssl] [--storage SIZE] [--server-dns NAME]... [--ops rotate|change-issuer|remove [--new-issuer NAME]] [--out F] [--json]';
 const FLAVORS: readonly KubedbFlavor[] = ['mysql', 'mariadb'];
+
+/** A YAML stream read back; MANIFEST_INVALID when it is not one. */
+function parseManifest(text: string, file: string): unknown[] {
+  try {
+    return parseYamlStream(text);
+  } catch (err) {
+    throw new DbtlsError('MANIFEST_INVALID', `could not read ${file}: ${causeText(err).split('\n')[0]}`, {
+      hint: 'give the file `dbtls k8s cert-manager --out FILE` wrote',
+    });
+  }
+}
 const OPS: readonly KubedbOp[] = ['rotate', 'change-issuer', 'remove'];
 
 const KUBEDB_OPTIONS: OptionSpec = {
@@ -296,6 +328,12 @@ const KUBEDB_OPTIONS: OptionSpec = {
     choices: OPS,
   },
   'new-issuer': { type: 'string', value: 'NAME', description: 'with --ops change-issuer: the new Issuer' },
+  'cert-manager': {
+    type: 'string',
+    value: 'FILE',
+    description:
+      'the manifest `dbtls k8s cert-manager` wrote: the issuer is checked against it (name, kind, namespace), or taken from it',
+  },
   out: MANIFEST_OUT,
   json: COMMON.json,
 };
@@ -311,6 +349,7 @@ const kubedbCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE, ctx);
+    refuseJsonOnStdout(str(p, 'out'), flag(p, 'json'), KUBEDB_USAGE);
     const common = {
       name: required(p, 'name', KUBEDB_USAGE),
       namespace: str(p, 'namespace'),
@@ -319,18 +358,34 @@ const kubedbCommand: Command = {
           ? undefined
           : oneOf(str(p, 'flavor')!, FLAVORS, '--flavor', KUBEDB_USAGE),
     };
-    const kind: IssuerKind = flag(p, 'cluster-issuer') ? 'ClusterIssuer' : 'Issuer';
+    let kind: IssuerKind = flag(p, 'cluster-issuer') ? 'ClusterIssuer' : 'Issuer';
     const opText = str(p, 'ops');
+    const cmFile = str(p, 'cert-manager');
+    const issuerOption = opText === 'change-issuer' ? 'new-issuer' : 'issuer';
+    let issuerName = str(p, issuerOption);
+    if (cmFile !== undefined && (opText === undefined || opText === 'change-issuer')) {
+      const issuer = checkIssuer(
+        issuersIn(parseManifest(readUserFile(cmFile, 'cert-manager manifest').toString('utf8'), cmFile)),
+        {
+          ...(issuerName === undefined ? {} : { name: issuerName }),
+          ...(flag(p, 'cluster-issuer') ? { kind } : {}),
+          namespace: common.namespace ?? 'default',
+        },
+        cmFile,
+      );
+      issuerName = issuer.name;
+      kind = issuer.kind;
+    }
     let object: ReturnType<typeof kubedbDatabase>;
     if (opText !== undefined) {
       const op = oneOf(opText, OPS, '--ops', KUBEDB_USAGE);
-      object = kubedbOpsRequest({ ...common, op, newIssuer: str(p, 'new-issuer'), newIssuerKind: kind });
+      object = kubedbOpsRequest({ ...common, op, newIssuer: issuerName, newIssuerKind: kind });
       ctx.render.warn(`KubeDB restarts the database pods to apply the ${op} request`);
     } else {
       object = kubedbDatabase({
         ...common,
         version: str(p, 'version'),
-        issuer: required(p, 'issuer', KUBEDB_USAGE),
+        issuer: issuerName ?? required(p, 'issuer', KUBEDB_USAGE),
         issuerKind: kind,
         requireSsl: flag(p, 'require-ssl'),
         storage: str(p, 'storage'),
@@ -340,11 +395,8 @@ const kubedbCommand: Command = {
         ctx.render.warn('without --require-ssl the database still accepts plaintext connections');
       }
     }
-    if (flag(p, 'json')) {
-      ctx.render.json({ objects: [object] });
-      return 0;
-    }
-    return emit(yamlStream([object]), str(p, 'out'), ctx, `${object.kind} ${object.metadata.name}`);
+    const summary = flag(p, 'json') ? { objects: [object] } : undefined;
+    return emit(yamlStream([object]), str(p, 'out'), ctx, `${object.kind} ${object.metadata.name}`, summary);
   },
 };
 

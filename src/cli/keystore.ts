@@ -33,6 +33,7 @@ import {
 } from './artifact-args.js';
 import type { Command, OptionDef } from './command.js';
 import { COMMON, like, pick } from './options.js';
+import { refuseStdout } from './out.js';
 
 const PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy'];
 const storePassword = (usage: string): PasswordSource => ({
@@ -121,6 +122,7 @@ function exportKeystore(format: KeystoreFormat): Command {
     summary: `write a ${KEYSTORE_FORMAT_LABEL[format]} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {
       const p = parse(argv, options, usage, ctx);
+      refuseStdout(str(p, 'out'), 'a keystore (binary)', usage);
       const [certFile, keyFile, alias, out] = ['cert', 'key', 'alias', 'out'].map((n) =>
         required(p, n, usage),
       );
@@ -211,6 +213,7 @@ const exportTruststore: Command = {
   summary: 'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
   async run(argv, ctx) {
     const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage, ctx);
+    refuseStdout(str(p, 'out'), 'a truststore (binary)', truststoreUsage);
     const format = parseKeystoreFormat(required(p, 'format', truststoreUsage), '--format', truststoreUsage);
     const caFiles = strs(p, 'ca');
     if (caFiles.length === 0) required(p, 'ca', truststoreUsage);

@@ -6,6 +6,7 @@ import { parseSslMode } from '../tls/ssl-mode.js';
 import { flag, int, parse, required, str } from './args.js';
 import { emit } from './artifact-args.js';
 import type { Command, OptionTable } from './command.js';
+import { refuseJsonOnStdout } from './out.js';
 
 const USAGE =
   'dbtls k8s proxy-sidecar UPSTREAM --secret NAME --image IMAGE [--ssl-mode M] [--servername N] [--listen-port N] [--http-port N] [--max-connections N] [--out F] [--json]';
@@ -38,7 +39,11 @@ const OPTIONS: OptionTable = {
     description: 'the port of /liveness, /readiness and /metrics (probed by the kubelet)',
   },
   'max-connections': { type: 'string', value: 'N', description: 'the proxy --max-connections' },
-  out: { type: 'string', value: 'FILE', description: 'write the YAML to FILE instead of stdout' },
+  out: {
+    type: 'string',
+    value: 'FILE',
+    description: 'write the YAML to FILE instead of stdout (- for stdout)',
+  },
   json: { type: 'boolean', description: 'print the spec as JSON' },
 };
 
@@ -53,6 +58,7 @@ export const proxySidecarCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, OPTIONS, USAGE, ctx);
+    refuseJsonOnStdout(str(p, 'out'), flag(p, 'json'), USAGE);
     const [upstream, ...extra] = p.positionals;
     if (!upstream || extra.length > 0) {
       throw new DbtlsError('USAGE', 'could not run k8s proxy-sidecar: give exactly one UPSTREAM', {
@@ -74,16 +80,13 @@ export const proxySidecarCommand: Command = {
       ...(httpPort !== undefined ? { httpPort } : {}),
       ...(maxConnections !== undefined ? { maxConnections } : {}),
     });
-    if (flag(p, 'json')) {
-      ctx.render.json(spec);
-      return 0;
-    }
     const header = [
       '# dbtls proxy as a native sidecar (Kubernetes 1.29+): merge into spec.template.spec of the Deployment.',
       `# The application connects to 127.0.0.1:${listenPort ?? PROXY_SIDECAR_DEFAULTS.listenPort} in plaintext, with no TLS settings.`,
       '# Give the pod spec.securityContext.fsGroup so that the proxy (non-root) can read the key (mode 0440).',
     ].join('\n');
-    return emit(`${header}\n${toYaml(spec)}`, str(p, 'out'), ctx, 'the proxy sidecar spec');
+    const json = flag(p, 'json') ? { ...spec } : undefined;
+    return emit(`${header}\n${toYaml(spec)}`, str(p, 'out'), ctx, 'the proxy sidecar spec', json);
   },
 };
 

@@ -12,6 +12,7 @@ import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
+import { isStdout, refuseJsonOnStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
@@ -134,12 +135,13 @@ const crlCommand: Command = {
     const ca = openCa(caDir, passphrase);
     const days = int(p, 'days', crlUsage);
     const out = str(p, 'out');
-    if (out) checkOutputFile(path.resolve(ctx.cwd, out));
+    refuseJsonOnStdout(out, flag(p, 'json'), crlUsage);
+    if (out && !isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out));
     const target = str(p, 'install');
     // Bad input is refused before the CRL is published: a failed command changes nothing (issue 14, item 8).
     const session = target ? await adminSessionOptions(p, ctx, target, { tlsPrefix: 'admin-' }) : undefined;
     const set = generateCrls(ca, days === undefined ? {} : { days });
-    if (out) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
+    if (out && !isStdout(out)) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
     // --install: onto the server, next to its certificate, then FLUSH SSL (src/server/crl-install.ts).
     const installed = session
       ? await withSession(await openAdminSession(session), (s) =>
@@ -155,6 +157,11 @@ const crlCommand: Command = {
         crls: set.crls,
         ...(installed ? { installed } : {}),
       });
+      return installed?.restartNeeded ? 1 : 0;
+    }
+    if (isStdout(out)) {
+      // `--out -`: the CRL is what stdout carries (issue 14, item 10); it is in the CA directory too.
+      ctx.render.lines(set.pem.replace(/\n$/, ''));
       return installed?.restartNeeded ? 1 : 0;
     }
     for (const crl of set.crls) {

@@ -24,6 +24,7 @@ import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
+import { refuseStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
@@ -233,6 +234,7 @@ export const rotateCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, ROTATE_COMMAND_OPTIONS, USAGE, ctx);
+    refuseStdout(str(p, 'out'), 'a directory of certificate files', USAGE);
     if (flag(p, 'ca')) return rollover(p, ctx);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {

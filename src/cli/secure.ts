@@ -19,6 +19,7 @@ import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str, strs } 
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
+import { refuseStdout } from './out.js';
 import type { Renderer } from './render.js';
 import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
 
@@ -193,6 +194,7 @@ export const secureCommand: Command = {
   ],
   async run(argv, ctx) {
     const p = parse(argv, SECURE_OPTIONS, USAGE, ctx);
+    refuseStdout(str(p, 'out'), 'a directory of certificate files', USAGE);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {
       throw new DbtlsError('USAGE', 'could not run secure: expected exactly one ADMIN_TARGET', {

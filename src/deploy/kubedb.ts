@@ -145,3 +145,82 @@ export function kubedbOpsRequest(o: KubedbOpsOptions): KubeObject {
     spec: { type: 'ReconfigureTLS', databaseRef: { name: o.name }, tls },
   };
 }
+
+/** An Issuer or ClusterIssuer as a cert-manager manifest declares it. */
+export interface DeclaredIssuer {
+  readonly kind: IssuerKind;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** The Issuers and ClusterIssuers of a manifest (`dbtls k8s cert-manager` writes one). */
+export function issuersIn(docs: readonly unknown[]): DeclaredIssuer[] {
+  const out: DeclaredIssuer[] = [];
+  for (const d of docs) {
+    if (typeof d !== 'object' || d === null) continue;
+    const o = d as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+    };
+    if (typeof o.apiVersion !== 'string' || !o.apiVersion.startsWith('cert-manager.io/')) continue;
+    if ((o.kind !== 'Issuer' && o.kind !== 'ClusterIssuer') || typeof o.metadata?.name !== 'string') continue;
+    out.push({
+      kind: o.kind,
+      name: o.metadata.name,
+      ...(o.kind === 'Issuer' && typeof o.metadata.namespace === 'string'
+        ? { namespace: o.metadata.namespace }
+        : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * The issuer a KubeDB object names, checked against the manifest that made it (issue 14, item 10), with
+ * no cluster to ask: the name must be one of its issuers, the kind the same, and an Issuer (namespaced:
+ * it signs only in its own namespace) in the database's namespace. Without a name, the manifest's one
+ * issuer is taken.
+ */
+export function checkIssuer(
+  declared: readonly DeclaredIssuer[],
+  want: { readonly name?: string; readonly kind?: IssuerKind; readonly namespace: string },
+  file: string,
+): DeclaredIssuer {
+  const list = declared.map((i) => `${i.kind} ${i.name}`).join(', ') || 'none';
+  const found = want.name === undefined ? declared : declared.filter((i) => i.name === want.name);
+  if (found.length !== 1) {
+    throw new DbtlsError(
+      'ISSUER_NOT_FOUND',
+      want.name === undefined
+        ? `could not take the issuer from ${file}: it declares ${declared.length === 0 ? 'no Issuer or ClusterIssuer' : `several (${list})`}`
+        : `could not find the issuer ${JSON.stringify(want.name)} in ${file}: it declares ${list}`,
+      {
+        hint: 'give --issuer the name `dbtls k8s cert-manager` used (--issuer-name, default dbtls-ca-issuer)',
+      },
+    );
+  }
+  const issuer = found[0]!;
+  if (want.kind !== undefined && want.kind !== issuer.kind) {
+    throw new DbtlsError(
+      'ISSUER_MISMATCH',
+      `could not use the issuer ${issuer.name}: ${file} declares it as ${issuer.kind === 'Issuer' ? 'an Issuer' : 'a ClusterIssuer'}, not ${want.kind === 'Issuer' ? 'an Issuer' : 'a ClusterIssuer'}`,
+      {
+        hint:
+          issuer.kind === 'ClusterIssuer'
+            ? 'add --cluster-issuer'
+            : 'leave --cluster-issuer out: it is an Issuer',
+      },
+    );
+  }
+  if (issuer.kind === 'Issuer' && (issuer.namespace ?? 'default') !== want.namespace) {
+    throw new DbtlsError(
+      'ISSUER_MISMATCH',
+      `could not use the Issuer ${issuer.name}: it is in the namespace ${issuer.namespace ?? 'default'}, the database in ${want.namespace}, and an Issuer signs only in its own namespace`,
+      {
+        hint: `give --namespace ${issuer.namespace ?? 'default'}, or make the issuer a ClusterIssuer (dbtls k8s cert-manager --cluster-issuer)`,
+      },
+    );
+  }
+  return issuer;
+}
