@@ -107,7 +107,7 @@ export function planEnable(
   const statements: string[] = [];
   const finalStatements: string[] = [];
   const reasons: string[] = [];
-  // Only read where the variables can change at run time no longer: servers that have have_ssl.
+  // Read below only for servers whose ssl_* are read-only at run time; all of them report have_ssl.
   const tlsOn = tlsLivenessFromVariables(caps, vars);
   const samePaths =
     samePath(vars.get('ssl_cert'), o.files.cert) &&
