@@ -14,6 +14,7 @@ import { resolveAdminTarget } from '../server/admin/target.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 import { COMMON, KEY_FILE, like } from './options.js';
+import { commandLine } from './shell.js';
 
 /** How the admin session connects; shared by every server-side command. */
 export const ADMIN_OPTIONS: OptionSpec = {
@@ -100,6 +101,49 @@ export async function adminSessionOptions(
   );
 }
 
+/** The server commands whose admin session takes --admin-ca/--admin-cert/--admin-key (their --ca is another file). */
+const ADMIN_PREFIXED = new Set(['server enable', 'rotate', 'secure', 'crl']);
+
+/**
+ * `dbtls WORDS TARGET REST… --admin-flags`, quoted for the shell: a hint naming another server command
+ * carries the target and the admin-session flags the user gave, spelled as that command spells them, so
+ * that it works when pasted (issue 14 item 5).
+ */
+export function adminCommandLine(
+  p: Parsed,
+  target: string,
+  words: readonly string[],
+  ...rest: string[]
+): string {
+  const command = words.join(' ');
+  const tls = ADMIN_PREFIXED.has(command) ? '--admin-' : '--';
+  const given: [string, string | undefined][] = [
+    ['--ssl-mode', str(p, 'ssl-mode')],
+    [`${tls}ca`, str(p, 'admin-ca') ?? str(p, 'ca')],
+    [`${tls}cert`, str(p, 'admin-cert') ?? str(p, 'cert')],
+    [`${tls}key`, str(p, 'admin-key') ?? str(p, 'key')],
+    [command === 'secure' ? '--admin-user' : '--user', str(p, 'admin-user') ?? str(p, 'user')],
+    ['--password-file', str(p, 'password-file')],
+    ['--socket', str(p, 'socket')],
+  ];
+  const flags = given.flatMap(([name, value]) => (value === undefined ? [] : [name, value]));
+  return commandLine(['dbtls', ...words, target, ...rest, ...flags]);
+}
+
+/** A library hint's `dbtls COMMAND ADMIN_TARGET …` placeholder, filled in with the target and the flags. */
+function pastableHint(err: unknown, p: Parsed, target: string): unknown {
+  if (!(err instanceof DbtlsError) || !err.hint?.includes(' ADMIN_TARGET')) return err;
+  const hint = err.hint.replace(
+    /`dbtls ([a-z ]+?) ADMIN_TARGET([^`]*)`/g,
+    (_, words: string, rest: string) => `\`${adminCommandLine(p, target, words.split(' '))}${rest}\``,
+  );
+  return new DbtlsError(err.code, err.message, {
+    hint,
+    cause: err.cause,
+    ...(err.details ? { details: err.details } : {}),
+  });
+}
+
 /** Opens the admin session for ADMIN_TARGET, runs `fn`, and always closes the session. */
 export async function withAdmin<T>(
   p: Parsed,
@@ -108,11 +152,15 @@ export async function withAdmin<T>(
   fn: (s: AdminSession) => Promise<T>,
   o: AdminFlagsOptions = {},
 ): Promise<T> {
-  const session = await openAdminSession(await adminSessionOptions(p, ctx, target, o));
-  return withSession(session, async (s) => {
-    await settleInterruptedRequires(s, ctx);
-    return fn(s);
-  });
+  try {
+    const session = await openAdminSession(await adminSessionOptions(p, ctx, target, o));
+    return await withSession(session, async (s) => {
+      await settleInterruptedRequires(s, ctx);
+      return fn(s);
+    });
+  } catch (err) {
+    throw pastableHint(err, p, target);
+  }
 }
 
 /**

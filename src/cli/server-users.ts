@@ -18,7 +18,14 @@ import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str } from '
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
-import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
+import {
+  ADMIN_OPTIONS,
+  ADMIN_TLS_OPTIONS,
+  adminCommandLine,
+  renderedJson,
+  singleTarget,
+  withAdmin,
+} from './server-admin.js';
 
 // ---- users ----
 
@@ -27,7 +34,11 @@ const USERS_USAGE =
 
 const plaintextOpen = (a: AccountInfo) => a.remote && a.requirement.type === 'NONE' && !a.locked;
 
-function renderAccounts(render: Renderer, accounts: readonly AccountInfo[]): void {
+function renderAccounts(
+  render: Renderer,
+  accounts: readonly AccountInfo[],
+  fix: (account: string) => string,
+): void {
   const names = accounts.map((a) => `'${a.user}'@'${a.host}'`);
   const width = Math.max(7, ...names.map((n) => n.length));
   render.lines(`${'ACCOUNT'.padEnd(width)}  REQUIRE`);
@@ -36,10 +47,10 @@ function renderAccounts(render: Renderer, accounts: readonly AccountInfo[]): voi
     const mark = plaintextOpen(a) ? '  <- remote, plaintext allowed' : '';
     render.lines(`${names[i]!.padEnd(width)}  ${describeRequirement(a.requirement)}${locked}${mark}`);
   });
-  const open = accounts.filter(plaintextOpen).length;
-  if (open > 0) {
+  const open = accounts.filter(plaintextOpen);
+  if (open.length > 0) {
     render.warn(
-      `${open} remote account(s) have no TLS requirement; fix with \`dbtls require ADMIN_TARGET 'user'@'host' --ssl\``,
+      `${open.length} remote account(s) have no TLS requirement; fix with \`${fix(`${open[0]!.user}@${open[0]!.host}`)}\``,
     );
   }
 }
@@ -59,7 +70,8 @@ export const usersCommand: Command = {
     const p = parse(argv, USERS_OPTIONS, USERS_USAGE, ctx);
     const target = singleTarget(p, USERS_USAGE, 'users');
     const accounts = await withAdmin(p, ctx, target, (s) => listAccounts(s, s.capabilities));
-    if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts);
+    const fix = (account: string) => adminCommandLine(p, target, ['require'], account, '--ssl');
+    if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts, fix);
     return 0;
   },
 };

@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { makeTestPki } from '../../harness/pki.js';
 
 let dir: string;
 let binDir: string;
@@ -88,5 +90,58 @@ describe('pasted Next: hints', () => {
       nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: ')),
       `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem`,
     );
+  });
+});
+
+/**
+ * The server commands' hints (issue 14 item 5): no ADMIN_TARGET placeholder; the target and the admin
+ * flags the user gave, spelled as the suggested command spells them, against a real MariaDB.
+ */
+describe('pasted server-command hints', () => {
+  let server: MariadbInstance;
+  let admin: string[];
+  let target: string;
+  before(async () => {
+    const pki = await makeTestPki();
+    server = await startMariadb({
+      tls: { ca: pki.ca, cert: pki.server.cert, key: pki.server.key },
+      users: [{ name: 'app', password: 'app secret' }],
+    });
+    fs.copyFileSync(pki.ca, path.join(dir, 'db ca.pem'));
+    fs.writeFileSync(path.join(dir, 'admin pw'), `${server.admin.password}\n`, { mode: 0o600 });
+    target = `127.0.0.1:${server.port}`;
+    admin = ['--ca', 'db ca.pem', '--user', server.admin.user, '--password-file', 'admin pw'];
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** The command between backticks in a hint or warning line. */
+  const quoted = (text: string, after: string) => new RegExp(`${after}\`([^\`]+)\``).exec(text)?.[1];
+
+  it('users: the warning about a plaintext remote account names a require that works when pasted', async () => {
+    const users = await runCli(['users', target, ...admin], { cwd: dir });
+    assert.equal(users.code, 0, users.stderr);
+    const fix = quoted(users.stderr, 'fix with ');
+    assert.equal(
+      fix,
+      `dbtls require ${target} app@% --ssl --ca 'db ca.pem' --user dbtls_admin --password-file 'admin pw'`,
+    );
+    // Pasted as printed it would change the account; --dry-run shows that it reaches the server and plans.
+    const out = paste(`${fix} --dry-run`);
+    assert.match(out, /'app'@'%'/);
+  });
+
+  it('require: an unknown account points at users with the same target and flags', async () => {
+    const r = await runCli(['require', target, "'nobody'@'%'", '--ssl', ...admin], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error\[ACCOUNT_NOT_FOUND\]/m);
+    const users = quoted(r.stderr, 'run ');
+    assert.equal(
+      users,
+      `dbtls users ${target} --ca 'db ca.pem' --user dbtls_admin --password-file 'admin pw'`,
+    );
+    assert.doesNotMatch(r.stderr, /ADMIN_TARGET/);
+    assert.match(paste(users!), /'app'\s*@'%'|'app'@'%'/);
   });
 });
