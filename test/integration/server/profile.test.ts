@@ -65,7 +65,10 @@ describe('a profile gives the server commands their admin target (real MariaDB)'
       missing,
     ]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, new RegExp(`^error\\[CONNECTION_REFUSED\\]: could not connect to ${missing}: `, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^error\\[CONNECTION_REFUSED\\]: could not connect to ${missing}: `, 'm'),
+    );
   });
 
   it('MYSQL_PWD beats the profile password file: a wrong one fails the login', async () => {
