@@ -10,6 +10,7 @@ import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
 
@@ -90,7 +91,7 @@ const bundleShow: Command = {
         '',
         `  subject: ${c.subject}`,
         `  issuer:  ${c.issuer}${c.selfSigned ? ' (self-signed root)' : c.issuerInBundle ? '' : c.linkBroken ? ' (BROKEN LINK: a CA of this name is in the file but did not sign it)' : ' (not in this file)'}`,
-        `  expires: ${c.notAfter} (${c.daysLeft} days left)${flagText}`,
+        `  expires: ${dateText(c.notAfter)} (${c.daysLeft} days left)${flagText}`,
       );
     }
     return 0;

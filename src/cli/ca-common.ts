@@ -16,29 +16,11 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { generateKeyPairAsync, type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { pick } from './options.js';
 import { commandLine } from './shell.js';
 
 export const CA_OPTIONS: OptionSpec = pick('ca-dir', 'passphrase-file');
-
-const MONTHS = Object.freeze([
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-]);
-
-/** `25 December 2027` (UTC), as mkcert words it. By hand: the first toLocaleDateString costs ~30 ms of ICU set-up. */
-export const dateText = (d: Date): string =>
-  `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
 
 export function caDirOf(p: Parsed, ctx: CommandContext): string {
   return resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);

@@ -25,6 +25,7 @@ import {
   unlockCa,
 } from './ca-common.js';
 import type { Command } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { commandLine } from './shell.js';
@@ -174,7 +175,7 @@ const signCommand: Command = {
         ctx.render.lines(
           `Would sign a ${profile} certificate for ${plan.subject} (new random serial), issued by ${plan.issuer}`,
           ...[...plan.dnsNames, ...plan.ipAddresses].map((n) => ` - "${n}"`),
-          `valid from ${plan.notBefore} to ${plan.notAfter}, record it in the CA index and write ${toStdout ? 'it to stdout' : out}.`,
+          `valid from ${dateText(plan.notBefore)} to ${dateText(plan.notAfter)}, record it in the CA index and write ${toStdout ? 'it to stdout' : out}.`,
           'Nothing was changed (--dry-run).',
         );
       return 0;

@@ -10,7 +10,6 @@ import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } f
 import {
   CA_OPTIONS,
   createdLines,
-  dateText,
   issuedJson,
   keyOption,
   leafJson,
@@ -19,6 +18,7 @@ import {
 } from './ca-common.js';
 import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 

@@ -13,6 +13,7 @@ import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
 import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } from './ca-common.js';
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
+import { dateText, dayText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { commandLine } from './shell.js';
 
@@ -196,7 +197,7 @@ const caShow: Command = {
     const block = (label: string, c: CertificateInfo) => [
       `${label}: ${c.subject}`,
       `  SHA-256 fingerprint: ${c.fingerprint}`,
-      `  valid from ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}`,
+      `  valid from ${dateText(c.notBefore)} to ${dateText(c.notAfter)}`,
       `  key: ${c.keyType === 'EC' ? `ECDSA ${c.curve}` : `${c.keyType} ${c.keyBits}`}, serial ${c.serial}`,
     ];
     ctx.render.lines(
@@ -259,7 +260,7 @@ const listCommand: Command = {
       e.serial,
       e.profile,
       e.status === 'valid' && Date.parse(e.notAfter) < now ? 'expired' : e.status,
-      e.notAfter.slice(0, 10),
+      dayText(e.notAfter),
       e.cn,
       [...e.dnsNames, ...e.ipAddresses].join(','),
       ...(anyRevoked ? [revocationText(e)] : []),
@@ -287,7 +288,7 @@ const listCommand: Command = {
 /** When and why a certificate was revoked, for the REVOKED column of `dbtls list`. */
 function revocationText(e: IndexEntry): string {
   if (e.status !== 'revoked') return '';
-  return `${e.revokedAt?.slice(0, 10) ?? '?'} (${e.revocationReason ?? 'unspecified'})`;
+  return `${e.revokedAt ? dayText(e.revokedAt) : '?'} (${e.revocationReason ?? 'unspecified'})`;
 }
 
 export const commands: Command[] = [caInit, caShow, ...issueCommands, listCommand];

@@ -10,8 +10,8 @@ import { parseCsr } from '../pki/csr.js';
 import { readUserFile } from '../util/files.js';
 import { flag, type OptionSpec, parse } from './args.js';
 import { onePositional } from './artifact-args.js';
-import { dateText } from './ca-common.js';
 import type { Command } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON } from './options.js';
 
 const CERT_USAGE = 'dbtls cert show FILE [--json]';

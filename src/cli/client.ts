@@ -8,6 +8,7 @@ import { SSL_MODES } from '../tls/ssl-mode.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, KEY_FILE, like } from './options.js';
 
 /** Like the mysql client's `status`: what the server says it negotiated. */
@@ -176,7 +177,7 @@ function describe(s: SessionFacts, target: Target): string[] {
     lines.push(
       `  server cert:   ${leaf.subject}, issued by ${leaf.issuer}`,
       `  names:         ${[...leaf.dnsNames.map((n) => `DNS:${n}`), ...leaf.ipAddresses.map((n) => `IP:${n}`)].join(', ') || '(none)'}`,
-      `  expires:       ${leaf.notAfter.toISOString()} (${days} days)`,
+      `  expires:       ${dateText(leaf.notAfter)} (${days} days)`,
       `  fingerprint:   sha256 ${leaf.fingerprint}`,
     );
   }

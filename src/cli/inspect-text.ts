@@ -12,6 +12,7 @@ import type {
   Severity,
 } from '../inspect/report.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
+import { dateText } from './dates.js';
 
 /**
  * Several targets: one row each (the error code when it could not be inspected), then each target's
@@ -106,7 +107,7 @@ export function humanReport(r: InspectReport, failOn: Severity): string[] {
       );
       if (i === 0 && c.sans.length > 0) out.push(`  ${''.padEnd(12)} names ${c.sans.join(', ')}`);
       out.push(
-        `  ${''.padEnd(12)} ${c.keyType} ${c.keyBits} bits, ${c.signatureAlgorithm}, until ${c.notAfter.slice(0, 10)} (${c.daysLeft} days left)`,
+        `  ${''.padEnd(12)} ${c.keyType} ${c.keyBits} bits, ${c.signatureAlgorithm}, until ${dateText(c.notAfter)} (${c.daysLeft} days left)`,
       );
       if (i === 0) out.push(`  ${''.padEnd(12)} sha256 ${c.fingerprint}`);
     });

@@ -32,6 +32,7 @@ import {
   requiredPassword,
 } from './artifact-args.js';
 import type { Command, OptionDef } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { refuseStdout } from './out.js';
 
@@ -283,7 +284,7 @@ const keystoreShow: Command = {
         `  type:    ${e.type}`,
         `  subject: ${e.subject}`,
         `  issuer:  ${e.issuer}`,
-        `  expires: ${e.notAfter}`,
+        `  expires: ${e.notAfter ? dateText(e.notAfter) : '-'}`,
         `  chain:   ${e.chainLength} certificate(s)`,
       );
     }

@@ -11,6 +11,7 @@ import { installCrl } from '../server/tls/crl-install.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
 import {
@@ -170,7 +171,7 @@ const crlCommand: Command = {
       );
     }
     ctx.render.lines(
-      `Wrote ${set.file}${out ? ` and ${out}` : ''}; next update due ${set.nextUpdate.toISOString()} (publish again before then).`,
+      `Wrote ${set.file}${out ? ` and ${out}` : ''}; next update due ${dateText(set.nextUpdate)} (publish again before then).`,
       ...(installed
         ? [
             `Installed it as ${installed.path}${installed.written ? '' : ' (it was already there)'}.`,
@@ -208,7 +209,7 @@ function crlDryRun(p: Parsed, ctx: CommandContext, caDir: string): number {
     );
   }
   ctx.render.lines(
-    `Would write ${plan.file}${out ? ` and ${out}` : ''} and advance the CRL number in ca.json; next update due ${plan.nextUpdate.toISOString()}.`,
+    `Would write ${plan.file}${out ? ` and ${out}` : ''} and advance the CRL number in ca.json; next update due ${dateText(plan.nextUpdate)}.`,
     'Nothing was changed (--dry-run).',
   );
   return 0;

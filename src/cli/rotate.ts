@@ -23,13 +23,13 @@ import { serverFilePaths } from '../server/tls/install.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
   caPassphrase,
-  day,
   renderedJson,
   withAdmin,
 } from './server-admin.js';
@@ -103,7 +103,7 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
     `  files      ${result.files.cert}, ${result.files.key} (switched together through ${path.dirname(result.files.cert)}/dbtls-…/live)`,
     `  names      ${names} (${result.keyAlgorithm}, new key)`,
     `  old        serial ${result.before.serial}, sha256 ${result.before.fingerprint} (marked superseded)`,
-    `  new        serial ${result.after.serial}, sha256 ${result.after.fingerprint}, expires ${day(result.after.notAfter)}`,
+    `  new        serial ${result.after.serial}, sha256 ${result.after.fingerprint}, expires ${dateText(result.after.notAfter)}`,
     `  reload     ${result.statement}`,
     `Proved: new connections get sha256 ${result.served.fingerprint} over ${result.served.protocol} ✓`,
     'Sessions opened before the reload keep their TLS state; nothing was restarted.',

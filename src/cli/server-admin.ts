@@ -204,7 +204,6 @@ export function renderedJson(p: Parsed, ctx: CommandContext, value: unknown): bo
 }
 
 /** A date as YYYY-MM-DD. */
-export const day = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString()).slice(0, 10);
 
 /** How many lines of a failed restart command's output the error quotes. */
 const RESTART_OUTPUT_LINES = 3;

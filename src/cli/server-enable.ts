@@ -20,13 +20,13 @@ import { readUserFile } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
+import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
   caPassphrase,
-  day,
   renderedJson,
   shellRestart,
   singleTarget,
@@ -129,7 +129,7 @@ function renderEnabled(render: Renderer, result: EnableResult): void {
   for (const st of plan.finalStatements) render.lines(`Ran ${st}`);
   const s = result.served!;
   render.lines(
-    `The server now serves sha256 ${s.fingerprint} (expires ${day(s.notAfter)}) over ${s.protocol} ✓`,
+    `The server now serves sha256 ${s.fingerprint} (expires ${dateText(s.notAfter)}) over ${s.protocol} ✓`,
   );
 }
 

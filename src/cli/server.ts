@@ -6,15 +6,9 @@ import { certificateFileFingerprint, reloadAndProve } from '../server/tls/reload
 import { type ServerStatus, serverStatus } from '../server/tls/status.js';
 import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
+import { dateText } from './dates.js';
 import type { Renderer } from './render.js';
-import {
-  ADMIN_OPTIONS,
-  ADMIN_TLS_OPTIONS,
-  day,
-  renderedJson,
-  singleTarget,
-  withAdmin,
-} from './server-admin.js';
+import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
 import { enableCommand } from './server-enable.js';
 import { proxysqlCommand } from './server-proxysql.js';
 import { requireCommand, usersCommand } from './server-users.js';
@@ -43,7 +37,7 @@ function renderStatus(render: Renderer, status: ServerStatus): void {
       'Served certificate:',
       `  subject      ${s.subject}`,
       `  fingerprint  sha256 ${s.fingerprint}`,
-      `  expires      ${day(s.notAfter)} (${s.daysLeft} days)`,
+      `  expires      ${dateText(s.notAfter)} (${s.daysLeft} days)`,
       `  negotiated   ${s.protocol} ${s.cipher}`,
     );
   } else if (status.probeError) render.warn(`TLS is on but the probe failed: ${status.probeError}`);
@@ -110,7 +104,7 @@ const reloadCommand: Command = {
     const result = await withAdmin(p, ctx, target, (s) => reloadAndProve(s, expect));
     if (!renderedJson(p, ctx, result)) {
       ctx.render.lines(
-        `Ran ${result.statement}; the server now serves sha256 ${result.served.fingerprint} (expires ${day(result.served.notAfter)})${expect ? ' ✓' : ''}`,
+        `Ran ${result.statement}; the server now serves sha256 ${result.served.fingerprint} (expires ${dateText(result.served.notAfter)})${expect ? ' ✓' : ''}`,
       );
     }
     return 0;
