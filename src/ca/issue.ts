@@ -26,6 +26,7 @@ import {
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { keyIdentifier, profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
+import { dateText } from '../util/dates.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import {
   beginJournal,
@@ -162,7 +163,7 @@ export function resolveLeaf(ca: Ca, req: IssueRequest): ResolvedLeaf {
     const left = Math.floor((ca.issuer.notAfter.getTime() - notBefore.getTime()) / daysToMs(1));
     throw new DbtlsError(
       'DAYS_BEYOND_ISSUER',
-      `could not issue for ${days} days: the issuing CA expires on ${ca.issuer.notAfter.toISOString()}, in ${left} days`,
+      `could not issue for ${days} days: the issuing CA expires on ${dateText(ca.issuer.notAfter)}, in ${left} days`,
       {
         hint: `give --days ${Math.max(left, 0)} or less; a certificate never outlives its issuer (renew the CA to go further)`,
       },

@@ -6,11 +6,11 @@
 import { rdsBundle } from '../deploy/cloud.js';
 import { DbtlsError } from '../errors.js';
 import { buildBundle, reportBundle } from '../keystore/bundle.js';
+import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
 

@@ -14,9 +14,9 @@ import {
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { generateKeyPairAsync, type KeyAlgorithm, parseKeyAlgorithm } from '../pki/keys.js';
+import { dateText } from '../util/dates.js';
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { pick } from './options.js';
 import { commandLine } from './shell.js';
 

@@ -13,6 +13,7 @@ import { createCsr } from '../pki/csr.js';
 import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
 import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
+import { dateText } from '../util/dates.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, parse, required, str, strs } from './args.js';
 import {
@@ -25,7 +26,6 @@ import {
   unlockCa,
 } from './ca-common.js';
 import type { Command } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { commandLine } from './shell.js';

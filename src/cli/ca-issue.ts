@@ -5,6 +5,7 @@ import { checkLeafOutputDir, dirNameFor, leafDelivery } from '../ca/leaf-files.j
 import { DbtlsError } from '../errors.js';
 import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm, privateKeyPem } from '../pki/keys.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
+import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
 import {
@@ -18,7 +19,6 @@ import {
 } from './ca-common.js';
 import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 

@@ -9,11 +9,11 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
+import { dateText, dayText } from '../util/dates.js';
 import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
 import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } from './ca-common.js';
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
-import { dateText, dayText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { commandLine } from './shell.js';
 

@@ -7,11 +7,11 @@ import type { KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { parseCsr } from '../pki/csr.js';
+import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
 import { flag, type OptionSpec, parse } from './args.js';
 import { onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON } from './options.js';
 
 const CERT_USAGE = 'dbtls cert show FILE [--json]';

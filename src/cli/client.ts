@@ -5,10 +5,10 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
+import { dateText } from '../util/dates.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
 import type { Command, CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, KEY_FILE, like } from './options.js';
 
 /** Like the mysql client's `status`: what the server says it negotiated. */

@@ -11,8 +11,8 @@ import type {
   PlaintextLoginCheck,
   Severity,
 } from '../inspect/report.js';
+import { dateText } from '../util/dates.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
-import { dateText } from './dates.js';
 
 /**
  * Several targets: one row each (the error code when it could not be inspected), then each target's

@@ -20,6 +20,7 @@ import { loadKeystoreMaterial } from '../keystore/material.js';
 import { type Pkcs12Profile, writePkcs12 } from '../keystore/pkcs12.js';
 import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
+import { dateText } from '../util/dates.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, required, str, strs } from './args.js';
 import {
@@ -32,7 +33,6 @@ import {
   requiredPassword,
 } from './artifact-args.js';
 import type { Command, OptionDef } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { refuseStdout } from './out.js';
 

@@ -8,10 +8,10 @@ import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
 import { openAdminSession } from '../server/admin/session.js';
 import { installCrl } from '../server/tls/crl-install.js';
+import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import type { Command, CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
 import {

@@ -20,10 +20,10 @@ import { runStage } from '../server/rotation/rollover-stages.js';
 import { rotateServerCertificate } from '../server/rotation/rotate.js';
 import { DEFAULT_CERT_DIR } from '../server/tls/config.js';
 import { serverFilePaths } from '../server/tls/install.js';
+import { dateText } from '../util/dates.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 import {

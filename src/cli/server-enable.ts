@@ -16,11 +16,11 @@ import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/ena
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
 import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
+import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
-import { dateText } from './dates.js';
 import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import {

@@ -4,9 +4,9 @@
  */
 import { certificateFileFingerprint, reloadAndProve } from '../server/tls/reload.js';
 import { type ServerStatus, serverStatus } from '../server/tls/status.js';
+import { dateText } from '../util/dates.js';
 import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
-import { dateText } from './dates.js';
 import type { Renderer } from './render.js';
 import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
 import { enableCommand } from './server-enable.js';

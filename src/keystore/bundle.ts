@@ -6,6 +6,7 @@
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { certificateName, dedupe, isSelfSigned, issuedBy, issuerName } from '../pki/chain.js';
+import { dateText } from '../util/dates.js';
 
 /** Certificates expiring within this many days are flagged: a quarter is enough notice to rotate. */
 export const EXPIRY_WARNING_DAYS = 90;
@@ -71,7 +72,7 @@ export function buildBundle(input: readonly CertificateInfo[], options: BundleOp
     if (c.notAfter.getTime() <= now.getTime()) {
       throw new DbtlsError(
         'BUNDLE_CERT_EXPIRED',
-        `could not bundle ${certificateName(c)}: it expired on ${c.notAfter.toISOString()}`,
+        `could not bundle ${certificateName(c)}: it expired on ${dateText(c.notAfter)}`,
         {
           hint: 'leave the expired certificate out, or get its successor from the CA',
         },

@@ -13,6 +13,7 @@ import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
 import { commonName } from '../../pki/names.js';
+import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
@@ -149,7 +150,7 @@ async function newCa(
     stage: 'new-ca',
     ran: true,
     summary,
-    details: [`sha256 ${next.root.fingerprint}, expires ${next.root.notAfter.toISOString().slice(0, 10)}`],
+    details: [`sha256 ${next.root.fingerprint}, expires ${dateText(next.root.notAfter)}`],
     state: done,
   };
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { type Ca, caExists, openCa } from '../../ca/store.js';
+import { dateText } from '../../util/dates.js';
 import { serverFilePaths } from '../tls/install.js';
 import type { ServerMaterial } from '../tls/material.js';
 import { leafProblem, readLeafFile, type serverNames, step, trustPem, validSerials } from './plan.js';
@@ -56,7 +57,7 @@ export function serverMaterial(
       step(
         'server-certificate',
         'unchanged',
-        `${files.cert} is valid for ${all} until ${installed!.notAfter.toISOString().slice(0, 10)}`,
+        `${files.cert} is valid for ${all} until ${dateText(installed!.notAfter)}`,
       ),
     );
     return {
@@ -77,7 +78,7 @@ export function serverMaterial(
     step(
       'server-certificate',
       'done',
-      `issued for ${all}, expires ${issued.cert.notAfter.toISOString().slice(0, 10)} (the old one: ${problem})`,
+      `issued for ${all}, expires ${dateText(issued.cert.notAfter)} (the old one: ${problem})`,
     ),
   );
   return { certPem: issued.chainPem, keyPem: issued.keyPem!, caPem };

@@ -8,6 +8,7 @@ import { issueCertificate } from '../../ca/issue.js';
 import { leafDelivery } from '../../ca/leaf-files.js';
 import type { Ca } from '../../ca/store.js';
 import type { SessionCredentials } from '../../inspect/session.js';
+import { dateText } from '../../util/dates.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { alterRequireStatement, applyRequirement } from '../accounts/require.js';
 import {
@@ -50,7 +51,7 @@ export function clientStep(
       step(
         `client-certificate ${account.user}`,
         'unchanged',
-        `${dir}/cert.pem is valid until ${cert!.notAfter.toISOString().slice(0, 10)}`,
+        `${dir}/cert.pem is valid until ${dateText(cert!.notAfter)}`,
       ),
     );
     return dir;
@@ -71,7 +72,7 @@ export function clientStep(
     step(
       `client-certificate ${account.user}`,
       'done',
-      `${dir}/ (${issued.cert.subject}, expires ${issued.cert.notAfter.toISOString().slice(0, 10)})`,
+      `${dir}/ (${issued.cert.subject}, expires ${dateText(issued.cert.notAfter)})`,
     ),
   );
   return dir;

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dateText, dayText } from '../../../src/cli/dates.js';
 import { run } from '../../../src/cli/main.js';
+import { dateText, dayText } from '../../../src/util/dates.js';
 import { openssl } from '../../harness/oracles.js';
 import { capture } from '../../unit/cli/capture.js';
 
