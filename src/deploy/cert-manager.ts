@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { nameValueProblem, oneLineName } from '../pki/names.js';
+import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { checkName, checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
@@ -138,6 +139,9 @@ function durationHours(days: number): string {
 
 export function certManagerManifests(o: CertManagerOptions): CertManagerOutput {
   checkNamespace(o.namespace);
+  // The names go into the Certificate as given: the SAN rules dbtls issues by (issue 14, item 9).
+  for (const d of o.serverDns) checkDnsName(d, 'the server DNS name');
+  for (const a of o.serverIps ?? []) canonicalIp(a);
   if (o.serverDns.length === 0 && (o.serverIps ?? []).length === 0) {
     throw new DbtlsError(
       'SERVER_NAME_REQUIRED',

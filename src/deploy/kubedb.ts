@@ -5,6 +5,7 @@
  * Field names follow KubeDB's docs (guides/mysql/tls, guides/mysql/reconfigure-tls) and CRDs.
  */
 import { DbtlsError } from '../errors.js';
+import { checkDnsName } from '../pki/san.js';
 import { checkName, checkNamespace } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
@@ -61,6 +62,7 @@ export function kubedbDatabase(o: KubedbOptions): KubeObject {
   const namespace = o.namespace ?? 'default';
   checkName(o.name, 'the database name', 'dns1035-label');
   checkNamespace(namespace);
+  for (const d of o.serverDns ?? []) checkDnsName(d, 'the server DNS name');
   const server: Record<string, unknown> = {
     alias: 'server',
     subject: { organizations: ['kubedb:server'] },

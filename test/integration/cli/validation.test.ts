@@ -286,6 +286,14 @@ describe('Kubernetes names (issue 14, item 9)', () => {
     await refused([...cm, '--issuer-name', 'Issuer'], 'NAME_INVALID', /the issuer name/);
     await refused([...cm, '--ca-secret', `${'a'.repeat(254)}`], 'NAME_INVALID', /the CA Secret name/);
     await refused([...cm, '--client-cn', 'a\\x2F'], 'NAME_INVALID', /backslash/);
+    // SAN inputs of the manifests follow the rules dbtls issues by.
+    const cmBare = ['k8s', 'cert-manager', '--namespace', 'shop', ...CA()];
+    await refused([...cmBare, '--server-dns', 'db\nx'], 'DNS_NAME_INVALID');
+    await refused([...cm, '--server-ip', '10.0.0'], 'IP_INVALID');
+    await refused(
+      ['k8s', 'kubedb', '--name', 'orders', '--issuer', 'ca', '--server-dns', 'a b'],
+      'DNS_NAME_INVALID',
+    );
   });
 
   it('names with dots are fine where Kubernetes allows them', async () => {
