@@ -92,14 +92,20 @@ export function leafJson(entry: IndexEntry, dir?: string, withKey = true) {
   };
 }
 
-export function createdLines(issued: IssuedCertificate, dir: string, verb = 'Created a new'): string[] {
+/** `certName`: the certificate file in `dir` the Next: hint names (`sign --out X.pem` writes X.pem). */
+export function createdLines(
+  issued: IssuedCertificate,
+  dir: string,
+  verb = 'Created a new',
+  certName = 'cert.pem',
+): string[] {
   const e = issued.entry;
   const names = [...e.dnsNames, ...e.ipAddresses];
   const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
   const next =
     e.profile === 'server'
       ? `Next: point the server's ssl_cert at ${rel('chain.pem')}, ssl_key at ${rel('key.pem')} and clients' CA at ${rel('ca.pem')} (or run \`dbtls server enable\`)`
-      : `Next: require it for the user: ${commandLine(['dbtls', 'require', 'ADMIN_TARGET', `${e.cn}@%`, '--subject-of', rel('cert.pem')])}`;
+      : `Next: require it for the user: ${commandLine(['dbtls', 'require', 'ADMIN_TARGET', `${e.cn}@%`, '--subject-of', rel(certName)])}`;
   return [
     names.length > 0
       ? `${verb} ${e.profile} certificate valid for the following names:`

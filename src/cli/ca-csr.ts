@@ -195,7 +195,7 @@ const signCommand: Command = {
       ctx.render.json({ ...issued.entry, files: { cert: out } });
       return 0;
     }
-    const lines = createdLines(issued, path.dirname(out), 'Signed a new');
+    const lines = createdLines(issued, path.dirname(out), 'Signed a new', path.basename(out));
     ctx.render.lines(
       ...lines.slice(0, -3),
       `The certificate (with its intermediates) is at "${path.relative(ctx.cwd, out) || out}"; the CA certificate is ${path.join(ca.dir, 'root.pem')}.`,

@@ -109,6 +109,17 @@ describe('--out - is stdout (issue 14, item 10)', () => {
   });
 });
 
+describe('sign --out FILE (issue 14, item 5)', () => {
+  it('the Next: hint names the file written, not cert.pem', async () => {
+    await ok(['csr', '--cn', 'app_user', '--out', 'appreq']);
+    const r = await ok(['sign', 'appreq/csr.pem', '--profile', 'client', '--out', 'appreq/app-signed.pem']);
+    assert.match(
+      r.stdout,
+      /^Next: require it for the user: dbtls require ADMIN_TARGET app_user@% --subject-of appreq\/app-signed\.pem$/m,
+    );
+  });
+});
+
 describe('k8s … --json writes the files it was asked to write (issue 14, item 10)', () => {
   it('the same bytes as without --json, and the summary names them', async () => {
     const commands: string[][] = [
