@@ -12,7 +12,7 @@ import { CA_FILES, type Ca, openCa, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
-import { commonName } from '../../pki/names.js';
+import { commonName, decodeName } from '../../pki/names.js';
 import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
@@ -61,8 +61,10 @@ function rootFacts(ca: Ca): RootFacts {
 }
 
 /** The next generation's CN: `dbtls Root CA` -> `dbtls Root CA G2` -> `… G3`. Distinct names keep chains unambiguous. */
-export function nextCaName(subject: string): string {
-  const cn = commonName(subject) ?? 'dbtls Root CA';
+export function nextCaName(subject: string | Uint8Array): string {
+  // From the DER when given: the one-line form writes ü as \xC3\xBC, text no longer a name (issue 14, item 9).
+  const cn =
+    (typeof subject === 'string' ? commonName(subject) : commonName(decodeName(subject))) ?? 'dbtls Root CA';
   const m = /^(.*) G(\d+)$/.exec(cn);
   return m ? `${m[1]} G${Number(m[2]) + 1}` : `${cn} G2`;
 }
@@ -129,7 +131,7 @@ async function newCa(
   const next = fs.existsSync(path.join(nextDir, CA_FILES.meta))
     ? openCa(nextDir, o.passphrase)
     : initCa(nextDir, {
-        cn: nextCaName(active.root.subject),
+        cn: nextCaName(active.root.subjectDer),
         org: active.meta.org,
         key: active.meta.keyAlgorithm,
         intermediate: active.meta.intermediate,

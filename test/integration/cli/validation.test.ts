@@ -9,9 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../../src/cli/main.js';
+import { parseCertificate } from '../../../src/pki/certificate.js';
 import { createCsr } from '../../../src/pki/csr.js';
 import { generateKeyPair } from '../../../src/pki/keys.js';
 import { oneLineName } from '../../../src/pki/names.js';
+import { nextCaName } from '../../../src/server/rotation/rollover-stages.js';
 import { openssl } from '../../harness/oracles.js';
 import { capture } from '../../unit/cli/capture.js';
 
@@ -198,6 +200,17 @@ describe('subject fields (issue 14, item 9)', () => {
     } finally {
       fs.writeFileSync(index, saved);
     }
+  });
+});
+
+describe('a CA rollover names the next CA from the decoded CN (issue 14, item 9)', () => {
+  it('"Wurzel ü" becomes "Wurzel ü G2", not the one-line text \\xC3\\xBC', async () => {
+    const r = await dbtls(['ca', 'init', '--no-passphrase', '--cn', 'Wurzel ü', '--ca-dir', at('wurzel')]);
+    assert.equal(r.code, 0, r.stderr);
+    const root = parseCertificate(fs.readFileSync(at('wurzel/root.pem')));
+    assert.equal(root.subject, '/O=dbtls/CN=Wurzel \\xC3\\xBC');
+    assert.equal(nextCaName(root.subjectDer), 'Wurzel ü G2');
+    fs.rmSync(at('wurzel'), { recursive: true });
   });
 });
 
