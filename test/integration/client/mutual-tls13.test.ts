@@ -8,15 +8,14 @@
  * the same certificate shows the wiretap can see it (the check can fail).
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../../../src/client/connect.js';
 import { DbtlsError } from '../../../src/errors.js';
 import type { Target } from '../../../src/tls/settings.js';
-import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import type { MariadbInstance } from '../../harness/mariadb.js';
 import { sClientStarttls } from '../../harness/oracles.js';
-import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import type { TestPki } from '../../harness/pki.js';
+import { startTls13Servers, type Tls13Servers } from '../../harness/tls13-servers.js';
 import { startVersionRefuser } from '../../harness/version-refuser.js';
 import { type RecordingRelay, startRecordingRelay } from '../inspect/recording-relay.js';
 
@@ -27,19 +26,15 @@ let both: MariadbInstance;
 let only12: MariadbInstance;
 let clientDer: Buffer;
 
+let servers: Tls13Servers | undefined;
+
 before(async () => {
-  pki = await makeTestPki();
-  const tls = { ca: pki.ca, cert: pki.server.cert, key: pki.server.key };
-  const users = [{ ...USER, require: 'X509' as const }];
-  [both, only12] = await Promise.all([
-    startMariadb({ tls, users }),
-    startMariadb({ tls, users, tlsVersion: 'TLSv1.2' }),
-  ]);
-  clientDer = new X509Certificate(fs.readFileSync(pki.client.cert)).raw;
+  servers = await startTls13Servers(USER);
+  ({ pki, both, only12, clientDer } = servers);
 });
 
 after(async () => {
-  await Promise.all([both?.stop(), only12?.stop()]);
+  await servers?.stop();
 });
 
 function target(port: number): Target {

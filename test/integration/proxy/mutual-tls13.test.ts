@@ -7,15 +7,14 @@
  * server; an attacker that refuses TLS 1.3 is TLS_DOWNGRADE_DETECTED and gets no certificate.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { connectionTest, type RunningProxy } from '../../../src/proxy/proxy.js';
 import type { TlsSettings } from '../../../src/tls/settings.js';
-import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import type { MariadbInstance } from '../../harness/mariadb.js';
+import type { TestPki } from '../../harness/pki.js';
 import { proxyTls, startTestProxy, tcpPort } from '../../harness/proxy.js';
+import { startTls13Servers, type Tls13Servers } from '../../harness/tls13-servers.js';
 import { startVersionRefuser } from '../../harness/version-refuser.js';
 import { type RecordingRelay, startRecordingRelay } from '../inspect/recording-relay.js';
 
@@ -26,19 +25,15 @@ let both: MariadbInstance;
 let only12: MariadbInstance;
 let clientDer: Buffer;
 
+let servers: Tls13Servers | undefined;
+
 before(async () => {
-  pki = await makeTestPki();
-  const tls = { ca: pki.ca, cert: pki.server.cert, key: pki.server.key };
-  const users = [{ ...USER, require: 'X509' as const }];
-  [both, only12] = await Promise.all([
-    startMariadb({ tls, users }),
-    startMariadb({ tls, users, tlsVersion: 'TLSv1.2' }),
-  ]);
-  clientDer = new X509Certificate(fs.readFileSync(pki.client.cert)).raw;
+  servers = await startTls13Servers(USER);
+  ({ pki, both, only12, clientDer } = servers);
 });
 
 after(async () => {
-  await Promise.all([both?.stop(), only12?.stop()]);
+  await servers?.stop();
 });
 
 /** The proxy's upstream settings here: verify-full + mutual TLS, the certificate's name given. */
