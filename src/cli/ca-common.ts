@@ -22,6 +22,23 @@ import { commandLine } from './shell.js';
 
 export const CA_OPTIONS: OptionSpec = pick('ca-dir', 'passphrase-file');
 
+/**
+ * `dbtls require TARGET ACCOUNT …` for a hint. Without a known target the line says ADMIN_TARGET and what
+ * goes there: a CA command cannot guess the server.
+ */
+export function requireLine(target: string | undefined, rest: readonly string[]): string {
+  const line = commandLine(['dbtls', 'require', target ?? 'ADMIN_TARGET', ...rest]);
+  return target ? line : `${line}   (ADMIN_TARGET: the server, host[:port] or a DSN)`;
+}
+
+/** The CA flags the user gave, for a hint that must work when pasted (issue 14, item 5). */
+export function givenCaFlags(p: Parsed): string[] {
+  return (['ca-dir', 'passphrase-file'] as const).flatMap((name) => {
+    const value = str(p, name);
+    return value === undefined ? [] : [`--${name}`, value];
+  });
+}
+
 export function caDirOf(p: Parsed, ctx: CommandContext): string {
   return resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
 }
@@ -92,20 +109,23 @@ export function leafJson(entry: IndexEntry, dir?: string, withKey = true) {
   };
 }
 
-/** `certName`: the certificate file in `dir` the Next: hint names (`sign --out X.pem` writes X.pem). */
+/**
+ * `certName`: the certificate file in `dir` the Next: hint names (`sign --out X.pem` writes X.pem);
+ * `adminTarget`: the server the `require` hint names (src/cli/profile.ts knownAdminTarget).
+ */
 export function createdLines(
   issued: IssuedCertificate,
   dir: string,
-  verb = 'Created a new',
-  certName = 'cert.pem',
+  o: { verb?: string; certName?: string; adminTarget?: string | undefined } = {},
 ): string[] {
+  const { verb = 'Created a new', certName = 'cert.pem' } = o;
   const e = issued.entry;
   const names = [...e.dnsNames, ...e.ipAddresses];
   const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
   const next =
     e.profile === 'server'
       ? `Next: point the server's ssl_cert at ${rel('chain.pem')}, ssl_key at ${rel('key.pem')} and clients' CA at ${rel('ca.pem')} (or run \`dbtls server enable\`)`
-      : `Next: require it for the user: ${commandLine(['dbtls', 'require', 'ADMIN_TARGET', `${e.cn}@%`, '--subject-of', rel(certName)])}`;
+      : `Next: require it for the user: ${requireLine(o.adminTarget, [`${e.cn}@%`, '--subject-of', rel(certName)])}`;
   return [
     names.length > 0
       ? `${verb} ${e.profile} certificate valid for the following names:`

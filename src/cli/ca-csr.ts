@@ -28,6 +28,7 @@ import {
 import type { Command } from './command.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
+import { knownAdminTarget } from './profile.js';
 import { commandLine } from './shell.js';
 
 const CSR_USAGE = 'dbtls csr --cn NAME [--dns NAME]... [--ip ADDR]... [--key ALG] --out DIR [--json]';
@@ -195,7 +196,11 @@ const signCommand: Command = {
       ctx.render.json({ ...issued.entry, files: { cert: out } });
       return 0;
     }
-    const lines = createdLines(issued, path.dirname(out), 'Signed a new', path.basename(out));
+    const lines = createdLines(issued, path.dirname(out), {
+      verb: 'Signed a new',
+      certName: path.basename(out),
+      adminTarget: knownAdminTarget(ctx.env, ctx.profile),
+    });
     ctx.render.lines(
       ...lines.slice(0, -3),
       `The certificate (with its intermediates) is at "${path.relative(ctx.cwd, out) || out}"; the CA certificate is ${path.join(ca.dir, 'root.pem')}.`,
@@ -322,7 +327,10 @@ const renewCommand: Command = {
     }
     for (const r of results) {
       ctx.render.lines(
-        ...createdLines(r.issued, r.out, 'Renewed (from ' + r.issued.entry.renewedFrom + ') a'),
+        ...createdLines(r.issued, r.out, {
+          verb: `Renewed (from ${r.issued.entry.renewedFrom}) a`,
+          adminTarget: knownAdminTarget(ctx.env, ctx.profile),
+        }),
         '',
       );
     }

@@ -14,6 +14,7 @@ import {
   issuedJson,
   keyOption,
   leafJson,
+  requireLine,
   rsaKeysWithProgress,
   unlockCa,
 } from './ca-common.js';
@@ -21,6 +22,7 @@ import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
+import { knownAdminTarget } from './profile.js';
 
 const ISSUE_SERVER_USAGE =
   'dbtls issue server --cn HOST [--dns NAME]... [--ip ADDR]... [--days N] [--key ALG] [--out DIR] [--ca-dir DIR] [--passphrase-file F] [--json]';
@@ -126,7 +128,10 @@ function issueCommand(profile: 'server' | 'client'): Command {
           }
         : issueCertificate(ca, { profile, cn, dns, ip, ...common }, leafDelivery(out));
       if (flag(p, 'json')) ctx.render.json(issuedJson(issued, out));
-      else ctx.render.lines(...createdLines(issued, out));
+      else
+        ctx.render.lines(
+          ...createdLines(issued, out, { adminTarget: knownAdminTarget(ctx.env, ctx.profile) }),
+        );
       return 0;
     },
   };
@@ -163,7 +168,14 @@ async function issueBatch(
     `${result.resumed ? 'Delivered' : 'Created'} ${result.entries.length} client certificates in ${path.relative(ctx.cwd, out) || '.'}/<user>/${result.resumed ? '' : ` (${Math.round(result.entries.length / Math.max(seconds, 0.001))}/s)`}`,
     `Each directory holds cert.pem, key.pem, chain.pem and ca.pem; the subjects look like ${first.subject}.`,
     `They will expire on ${dateText(new Date(first.notAfter))}.`,
-    'Next: give each user their directory, and require the certificate: dbtls require ADMIN_TARGET USER@HOST --x509',
+    `Next: give each user their directory, and require the certificate, for ${first.cn} with: ${requireLine(
+      knownAdminTarget(ctx.env, ctx.profile),
+      [
+        `${first.cn}@%`,
+        '--subject-of',
+        path.join(path.relative(ctx.cwd, result.dirs[0]!) || '.', 'cert.pem'),
+      ],
+    )}`,
   );
   return 0;
 }

@@ -11,7 +11,14 @@ import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
 import { dateText, dayText } from '../util/dates.js';
 import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
-import { CA_OPTIONS, caDirOf, describeCert, keyOption, rsaKeysWithProgress } from './ca-common.js';
+import {
+  CA_OPTIONS,
+  caDirOf,
+  describeCert,
+  givenCaFlags,
+  keyOption,
+  rsaKeysWithProgress,
+} from './ca-common.js';
 import { issueCommands } from './ca-issue.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
@@ -111,10 +118,7 @@ const caInit: Command = {
       return 0;
     }
     // The hints carry the flags the user gave, so that they work when pasted (issue 14, item 5).
-    const caFlags = [
-      ...(str(p, 'ca-dir') ? ['--ca-dir', str(p, 'ca-dir')!] : []),
-      ...(str(p, 'passphrase-file') ? ['--passphrase-file', str(p, 'passphrase-file')!] : []),
-    ];
+    const caFlags = givenCaFlags(p);
     ctx.render.lines(
       `Created a new local CA in ${ca.dir}`,
       `Root: ${describeCert(ca.root)}`,

@@ -4,13 +4,13 @@
  * from the environment shows as the variable's name.
  */
 import { DbtlsError } from '../errors.js';
-import { flag, parse, str } from './args.js';
+import { flag, parse } from './args.js';
 import type { Command, OptionTable } from './command.js';
 import { COMMON } from './options.js';
 import { loadProfile, PROFILE_ENV, PROFILE_KEYS, profileLocation, resolveSettings } from './profile.js';
 
 const USAGE =
-  'dbtls config show [ADMIN_TARGET] [--ca-dir D] [--passphrase-file F] [--socket PATH] [--password-file F] [--dir D] [--json]';
+  'dbtls config show [ADMIN_TARGET] [--profile-file F] [--ca-dir D] [--passphrase-file F] [--socket PATH] [--password-file F] [--dir D] [--json]';
 
 const OPTIONS: OptionTable = {
   'ca-dir': COMMON['ca-dir'],
@@ -23,10 +23,11 @@ const OPTIONS: OptionTable = {
     description: 'where the server keeps its certificate files, on the server host',
   },
   json: COMMON.json,
-  profile: {
+  // Read by src/cli/main.ts for every command; listed here so that the help names it.
+  'profile-file': {
     type: 'string',
     value: 'FILE',
-    description: 'the profile to read (every command takes --profile)',
+    description: 'the profile to read (every command takes --profile-file)',
     default: '$XDG_CONFIG_HOME/dbtls/profile, else ~/.config/dbtls/profile',
     env: [PROFILE_ENV],
   },
@@ -43,7 +44,7 @@ const configShow: Command = {
     'Each setting is taken from the flag, else the environment, else the profile, else the default.',
     'Relative paths are relative to the profile. Secrets never go in it: name a password file instead.',
   ],
-  examples: ['dbtls config show', 'dbtls config show --profile ./db1.profile --json'],
+  examples: ['dbtls config show', 'dbtls config show --profile-file ./db1.profile --json'],
   async run(argv, ctx) {
     const p = parse(argv, OPTIONS, USAGE);
     if (p.positionals.length > 1) {
@@ -51,8 +52,7 @@ const configShow: Command = {
         hint: `usage: ${USAGE}`,
       });
     }
-    const named = str(p, 'profile');
-    const profile = named !== undefined || !ctx.profile ? loadProfile(named, ctx.env) : ctx.profile();
+    const profile = ctx.profile ? ctx.profile() : loadProfile(undefined, ctx.env);
     const settings = resolveSettings(p, OPTIONS, ctx.env, profile, p.positionals.length === 1);
     if (flag(p, 'json')) {
       ctx.render.json({ profile: profile.file ?? null, settings });

@@ -14,7 +14,7 @@ const ADMIN_TARGET_TEXT = [
   'ADMIN_TARGET is the server to administer, written as TARGET (with --socket PATH to reach it over its',
   'unix socket); the admin user is root unless --user or the DSN says otherwise. Its password comes',
   'from --password-file, MYSQL_PWD or a prompt on a terminal, never the command line.',
-  'A profile (--profile FILE, DBTLS_PROFILE, ~/.config/dbtls/profile) may give ADMIN_TARGET, --ca-dir,',
+  'A profile (--profile-file FILE, DBTLS_PROFILE, ~/.config/dbtls/profile) may give ADMIN_TARGET, --ca-dir,',
   '--passphrase-file, --socket, --password-file and --dir: `dbtls config show` prints what it gives.',
 ];
 

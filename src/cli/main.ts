@@ -115,7 +115,7 @@ export const COMMANDS: readonly (readonly [name: string, group: Group, summary: 
   [
     'rotate',
     rotate,
-    're-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+    're-issue the served certificate and reload it online; with --ca-rollover, the staged CA rollover',
   ],
   [
     'secure',
@@ -283,14 +283,16 @@ async function printCommandHelp(command: Command, render: Renderer): Promise<num
 }
 
 /**
- * `--profile FILE` is global: any command takes it (before a `--`), unless the command's own table has a
- * `--profile` of another meaning (src/cli/profile.ts).
+ * `--profile-file FILE` is global: any command takes it (before a `--`). Its old name `--profile` works
+ * for one release, with a warning, where the command's own table has no `--profile` of another meaning
+ * (the certificate profile of `sign`, the PKCS#12 encryption of `export`; src/cli/profile.ts).
  */
 function withoutProfileFlag(
   argv: readonly string[],
   command: Command,
+  render: Renderer,
 ): { rest: string[]; profileFlag?: string } {
-  if (command.options && Object.hasOwn(command.options, 'profile')) return { rest: [...argv] };
+  const oldNameFree = !(command.options && Object.hasOwn(command.options, 'profile'));
   const rest: string[] = [];
   let profileFlag: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -299,15 +301,25 @@ function withoutProfileFlag(
       rest.push(...argv.slice(i));
       break;
     }
-    if (a === '--profile' || a.startsWith('--profile=')) {
-      const value = a === '--profile' ? argv[++i] : a.slice('--profile='.length);
-      if (!value || value.startsWith('-')) {
-        throw new DbtlsError('USAGE', 'could not parse the arguments: --profile needs a value', {
-          hint: 'write --profile FILE (or set DBTLS_PROFILE)',
-        });
-      }
-      profileFlag = value;
-    } else rest.push(a);
+    const name = /^--(profile-file|profile)(?:=|$)/.exec(a)?.[1];
+    if (name === undefined || (name === 'profile' && !oldNameFree)) {
+      rest.push(a);
+      continue;
+    }
+    const value = a === `--${name}` ? argv[++i] : a.slice(name.length + 3);
+    if (!value || value.startsWith('-')) {
+      throw new DbtlsError('USAGE', `could not parse the arguments: --${name} needs a value`, {
+        hint: 'write --profile-file FILE (or set DBTLS_PROFILE)',
+      });
+    }
+    if (profileFlag !== undefined) {
+      throw new DbtlsError('USAGE', 'could not parse the arguments: the profile is named twice', {
+        hint: 'write --profile-file FILE once',
+      });
+    }
+    if (name === 'profile')
+      render.warn('--profile FILE is now --profile-file FILE; the old name goes in the next release');
+    profileFlag = value;
   }
   return { rest, ...(profileFlag !== undefined ? { profileFlag } : {}) };
 }
@@ -350,7 +362,7 @@ export async function run(
   if (!found) return (await familyWithout(echoed, render)) ?? unknownCommand(echoed, render);
   if (wantsHelp(found.rest)) return printCommandHelp(found.command, render);
   try {
-    const { rest, profileFlag } = withoutProfileFlag(found.rest, found.command);
+    const { rest, profileFlag } = withoutProfileFlag(found.rest, found.command, render);
     const { loadProfile } = await import('./profile.js');
     let profile: Profile | undefined;
     const profileCtx: CommandContext = {

@@ -3,7 +3,7 @@
  * once in a file (issue 14, item 14). Resolved once per command, here, for every command whose option
  * table has the flag: flag > environment > profile > default.
  *
- * Location: `--profile FILE` (any command), else DBTLS_PROFILE, else $XDG_CONFIG_HOME/dbtls/profile
+ * Location: `--profile-file FILE` (any command), else DBTLS_PROFILE, else $XDG_CONFIG_HOME/dbtls/profile
  * (~/.config/dbtls/profile). A named file must exist; the default one may be absent.
  * Format: `key = value` (or `key: value`) lines, `#` or `;` comments; relative paths are relative to the profile's
  * directory. Unknown keys are refused, and so is any secret: the profile names password *files* only.
@@ -89,7 +89,7 @@ export interface Profile {
   readonly values: Readonly<Partial<Record<ProfileKey, string>>>;
 }
 
-/** Where the profile is: --profile, DBTLS_PROFILE, or the XDG default (which may be absent). */
+/** Where the profile is: --profile-file, DBTLS_PROFILE, or the XDG default (which may be absent). */
 export function profileLocation(
   flag: string | undefined,
   env: NodeJS.ProcessEnv,
@@ -175,6 +175,20 @@ export function loadProfile(flag: string | undefined, env: NodeJS.ProcessEnv): P
   const { file, named } = profileLocation(flag, env);
   if (!named && !reachable(file)) return { file: undefined, values: {} };
   return { file, values: parseProfile(readUserFile(file, 'the profile').toString('utf8'), file) };
+}
+
+/**
+ * The admin target a hint can name for a command that takes none itself (`issue client` → `dbtls require
+ * TARGET …`): DBTLS_ADMIN_TARGET, else the profile's admin-target; undefined when neither says, or when the
+ * profile cannot be read (a hint never fails the command that prints it).
+ */
+export function knownAdminTarget(env: NodeJS.ProcessEnv, profile?: () => Profile): string | undefined {
+  if (env[ADMIN_TARGET_ENV]) return env[ADMIN_TARGET_ENV];
+  try {
+    return profile?.().values['admin-target'];
+  } catch {
+    return undefined;
+  }
 }
 
 /**

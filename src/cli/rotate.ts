@@ -1,6 +1,6 @@
 /**
- * `dbtls rotate`: the server certificate re-issued and reloaded online (leaf rotation), and with `--ca`
- * the staged CA rollover (src/server/rollover.ts). Thin: parse, call src/server, render.
+ * `dbtls rotate`: the server certificate re-issued and reloaded online (leaf rotation), and with
+ * `--ca-rollover` the staged CA rollover (src/server/rotation/rollover.ts). Thin: parse, call src/server, render.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +13,6 @@ import {
   type RolloverStage,
   readRolloverState,
   STAGE_DESCRIPTIONS,
-  stageCommand,
   TRUST_BUNDLE_FILE,
 } from '../server/rotation/rollover.js';
 import { runStage } from '../server/rotation/rollover-stages.js';
@@ -22,17 +21,19 @@ import { DEFAULT_CERT_DIR } from '../server/tls/config.js';
 import { serverFilePaths } from '../server/tls/install.js';
 import { dateText } from '../util/dates.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
-import { CA_OPTIONS } from './ca-common.js';
+import { CA_OPTIONS, givenCaFlags } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
+  adminCommandLine,
   caPassphrase,
   renderedJson,
   withAdmin,
 } from './server-admin.js';
+import { commandLine } from './shell.js';
 
 /** The rotate command's own flags besides the admin session's (--admin-ca/--admin-cert/--admin-key). */
 const ROTATE_OPTIONS: OptionSpec = {
@@ -42,17 +43,21 @@ const ROTATE_OPTIONS: OptionSpec = {
 };
 
 const ROTATE_COMMAND_OPTIONS: OptionSpec = {
-  ca: {
+  'ca-rollover': {
     type: 'boolean',
     description: 'the staged CA rollover instead of a leaf rotation (a switch: it takes no file)',
   },
+  ca: { type: 'boolean', description: 'the old name of --ca-rollover', renamedTo: 'ca-rollover' },
   stage: {
     type: 'string',
-    description: 'with --ca: the rollover stage to run',
+    description: 'with --ca-rollover: the rollover stage to run',
     choices: ['new-ca', 'trust-both', 'reissue', 'retire-old'],
   },
-  status: { type: 'boolean', description: 'with --ca: show where the rollover stands' },
-  out: like('out', { value: 'DIR', description: 'with --ca: where the reissued client certificates go' }),
+  status: { type: 'boolean', description: 'with --ca-rollover: show where the rollover stands' },
+  out: like('out', {
+    value: 'DIR',
+    description: 'with --ca-rollover: where the reissued client certificates go',
+  }),
   dir: {
     type: 'string',
     description: 'where the server reads its certificate files',
@@ -65,8 +70,8 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
 
 const USAGE =
   'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--dry-run] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
-  '       dbtls rotate --ca [ADMIN_TARGET] --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
-  '       dbtls rotate --ca --status [--ca-dir D] [--json]';
+  '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
+  '       dbtls rotate [ADMIN_TARGET] --ca-rollover --status [--ca-dir D] [--json]';
 
 async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promise<number> {
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
@@ -137,7 +142,7 @@ function parseStage(text: string | undefined): RolloverStage {
     'USAGE',
     `could not run the CA rollover: --stage ${text ?? '(missing)'} is not a stage`,
     {
-      hint: `choose one of ${ROLLOVER_STAGES.join(', ')}; \`dbtls rotate --ca --status\` shows the next one`,
+      hint: `choose one of ${ROLLOVER_STAGES.join(', ')}; \`dbtls rotate --ca-rollover --status\` shows the next one`,
     },
   );
 }
@@ -151,12 +156,12 @@ function rolloverStatus(p: Parsed, ctx: CommandContext): number {
       caDir,
       state: state ?? null,
       next: next ?? null,
-      nextCommand: next ? stageCommand(next) : null,
+      nextCommand: next ? stageLine(p, next, p.positionals[0]) : null,
     })
   )
     return 0;
   if (!state) {
-    ctx.render.lines(`No CA rollover in progress in ${caDir}.`, `To start one: ${stageCommand('new-ca')}`);
+    ctx.render.lines(`No CA rollover in progress in ${caDir}.`, `To start one: ${stageLine(p, 'new-ca')}`);
     return 0;
   }
   ctx.render.lines(
@@ -174,10 +179,23 @@ function rolloverStatus(p: Parsed, ctx: CommandContext): number {
   }
   ctx.render.lines(
     next
-      ? `Next: ${stageCommand(next)}`
+      ? `Next: ${stageLine(p, next, p.positionals[0])}`
       : `Done: the old CA is retired; clients trust ${path.join(caDir, TRUST_BUNDLE_FILE)}.`,
   );
   return 0;
+}
+
+/**
+ * The command line that runs a stage, with the flags the user gave (issue 14 item 5): the target and the
+ * admin flags for the stages that change the server. Without a target on the command line, in
+ * DBTLS_ADMIN_TARGET or in the profile, the line says ADMIN_TARGET and what to put there.
+ */
+function stageLine(p: Parsed, stage: RolloverStage, target?: string): string {
+  const words = ['--ca-rollover', '--stage', stage];
+  if (stage === 'new-ca') return commandLine(['dbtls', 'rotate', ...words, ...givenCaFlags(p)]);
+  if (target) return adminCommandLine(p, target, ['rotate'], ...words);
+  const line = commandLine(['dbtls', 'rotate', 'ADMIN_TARGET', ...words, ...givenCaFlags(p)]);
+  return `${line}   (ADMIN_TARGET: the server, host[:port] or a DSN)`;
 }
 
 async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
@@ -218,24 +236,24 @@ async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
   );
   for (const line of result.details) ctx.render.lines(`  ${line}`);
   const next = nextStage(result.state);
-  ctx.render.lines(next ? `Next: ${stageCommand(next)}` : 'The CA rollover is complete.');
+  ctx.render.lines(next ? `Next: ${stageLine(p, next, target)}` : 'The CA rollover is complete.');
   return 0;
 }
 
 export const rotateCommand: Command = {
   name: ['rotate'],
   usage: USAGE,
-  summary: 're-issue the served certificate and reload it online; with --ca, the staged CA rollover',
+  summary: 're-issue the served certificate and reload it online; with --ca-rollover, the staged CA rollover',
   options: ROTATE_COMMAND_OPTIONS,
   examples: [
     'dbtls rotate db1.example.com --admin-ca dbtls-ca/root.pem --password-file admin-pw.txt',
-    'dbtls rotate --ca --stage new-ca',
-    'dbtls rotate --ca --status',
+    'dbtls rotate --ca-rollover --stage new-ca',
+    'dbtls rotate --ca-rollover --status',
   ],
   async run(argv, ctx) {
     const p = parse(argv, ROTATE_COMMAND_OPTIONS, USAGE, ctx);
     refuseStdout(str(p, 'out'), 'a directory of certificate files', USAGE);
-    if (flag(p, 'ca')) return rollover(p, ctx);
+    if (flag(p, 'ca-rollover')) return rollover(p, ctx);
     const [target, ...extra] = p.positionals;
     if (!target || extra.length) {
       throw new DbtlsError('USAGE', 'could not rotate: expected exactly one ADMIN_TARGET', {

@@ -12,6 +12,7 @@ import { recoverInterruptedRequires, stateDir } from '../server/accounts/require
 import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin/session.js';
 import { resolveAdminTarget } from '../server/admin/target.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
+import { givenCaFlags } from './ca-common.js';
 import type { CommandContext } from './command.js';
 import { COMMON, KEY_FILE, like } from './options.js';
 import { commandLine } from './shell.js';
@@ -127,7 +128,9 @@ export function adminCommandLine(
     ['--socket', str(p, 'socket')],
   ];
   const flags = given.flatMap(([name, value]) => (value === undefined ? [] : [name, value]));
-  return commandLine(['dbtls', ...words, target, ...rest, ...flags]);
+  // The commands that take the CA get the CA flags given too (a rollover stage, `secure`).
+  const caFlags = ADMIN_PREFIXED.has(command) ? givenCaFlags(p) : [];
+  return commandLine(['dbtls', ...words, target, ...rest, ...caFlags, ...flags]);
 }
 
 /** A library hint's `dbtls COMMAND ADMIN_TARGET …` placeholder, filled in with the target and the flags. */

@@ -10,15 +10,18 @@ import { COMMON } from './options.js';
 import { renderedJson } from './server-admin.js';
 
 const USAGE =
-  'dbtls proxysql --ca F --cert F --key F [--backend-ca F --backend-cert F --backend-key F] [--users u1,u2] [--hostgroup N] [--cipher C] [--crl F] [--datadir /var/lib/proxysql] [--rotation] [--json]';
+  'dbtls proxysql --frontend-ca F --frontend-cert F --frontend-key F [--backend-ca F --backend-cert F --backend-key F] [--users u1,u2] [--hostgroup N] [--cipher C] [--crl F] [--datadir /var/lib/proxysql] [--rotation] [--json]';
 
 const PROXYSQL_OPTIONS: OptionSpec = {
-  ca: {
+  'frontend-ca': {
     type: 'string',
     description: "the CA certificate (PEM) of ProxySQL's frontend (clients verify with it)",
   },
-  cert: { type: 'string', description: "ProxySQL's frontend server certificate (PEM)" },
-  key: { type: 'string', description: 'the private key (PEM) of --cert' },
+  'frontend-cert': { type: 'string', description: "ProxySQL's frontend server certificate (PEM)" },
+  'frontend-key': { type: 'string', description: 'the private key (PEM) of --frontend-cert' },
+  ca: { type: 'string', description: 'the old name of --frontend-ca', renamedTo: 'frontend-ca' },
+  cert: { type: 'string', description: 'the old name of --frontend-cert', renamedTo: 'frontend-cert' },
+  key: { type: 'string', description: 'the old name of --frontend-key', renamedTo: 'frontend-key' },
   'backend-ca': { type: 'string', description: 'the CA certificate (PEM) that verifies the backend servers' },
   'backend-cert': { type: 'string', description: "ProxySQL's client certificate (PEM) for the backends" },
   'backend-key': { type: 'string', description: 'the private key (PEM) of --backend-cert' },
@@ -45,8 +48,8 @@ export const proxysqlCommand: Command = {
   summary: 'print the ProxySQL admin statements for frontend and backend TLS',
   options: PROXYSQL_OPTIONS,
   examples: [
-    'dbtls proxysql --ca db1/ca.pem --cert proxysql/cert.pem --key proxysql/key.pem --users app_user --hostgroup 10',
-    'dbtls proxysql --ca db1/ca.pem --cert proxysql/cert.pem --key proxysql/key.pem --rotation --json',
+    'dbtls proxysql --frontend-ca db1/ca.pem --frontend-cert proxysql/cert.pem --frontend-key proxysql/key.pem --users app_user --hostgroup 10',
+    'dbtls proxysql --frontend-ca db1/ca.pem --frontend-cert proxysql/cert.pem --frontend-key proxysql/key.pem --rotation --json',
   ],
   async run(argv, ctx) {
     const p = parse(argv, PROXYSQL_OPTIONS, USAGE, ctx);
@@ -63,9 +66,9 @@ export const proxysqlCommand: Command = {
     }
     const statements = proxysqlStatements({
       frontend: {
-        ca: required(p, 'ca', USAGE),
-        cert: required(p, 'cert', USAGE),
-        key: required(p, 'key', USAGE),
+        ca: required(p, 'frontend-ca', USAGE),
+        cert: required(p, 'frontend-cert', USAGE),
+        key: required(p, 'frontend-key', USAGE),
       },
       backend: {
         ca: str(p, 'backend-ca'),

@@ -78,7 +78,7 @@ function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
       'USAGE',
       `could not run the rollover stage ${stage}: it changes the server, and no ADMIN_TARGET was given`,
       {
-        hint: `run \`dbtls rotate --ca ADMIN_TARGET --stage ${stage}\``,
+        hint: `run \`dbtls rotate ADMIN_TARGET --ca-rollover --stage ${stage}\``,
       },
     );
   }

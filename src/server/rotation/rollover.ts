@@ -78,10 +78,13 @@ export function rolloverComplete(state: RolloverState | undefined): boolean {
   return state !== undefined && nextStage(state) === undefined;
 }
 
-/** The command that runs a stage, for status output and hints. */
+/**
+ * The command that runs a stage, for hints: stages after new-ca change the server, so they name
+ * ADMIN_TARGET, which the CLI fills in with the target and flags the user gave (src/cli/server-admin.ts).
+ */
 export function stageCommand(stage: RolloverStage): string {
   const target = stage === 'new-ca' ? '' : ' ADMIN_TARGET';
-  return `dbtls rotate --ca${target} --stage ${stage}`;
+  return `dbtls rotate${target} --ca-rollover --stage ${stage}`;
 }
 
 export const STAGE_DESCRIPTIONS: Readonly<Record<RolloverStage, string>> = Object.freeze({
@@ -108,8 +111,8 @@ export function stageDecision(
     `could not run the rollover stage ${requested}: the next stage is ${next ?? 'none (the rollover is complete)'}`,
     {
       hint: next
-        ? `run \`${stageCommand(next)}\` first; \`dbtls rotate --ca --status\` shows where the rollover is`
-        : 'start a new rollover with `dbtls rotate --ca --stage new-ca`',
+        ? `run \`${stageCommand(next)}\` first; \`dbtls rotate --ca-rollover --status\` shows where the rollover is`
+        : 'start a new rollover with `dbtls rotate --ca-rollover --stage new-ca`',
     },
   );
 }

@@ -81,7 +81,15 @@ const REPORTING: readonly string[][] = [
   ['keystore', 'show', 'db1.p12', '--password-file', 'pw'],
   ['snippet', '--for', 'mariadb-cli', 'db1:3306', '--ssl-mode', 'verify-full', '--ca', 'db1/ca.pem'],
   ['k8s', 'secrets', '--ssl-mode', 'verify-full', '--ca', 'db1/ca.pem'],
-  ['proxysql', '--ca', 'db1/ca.pem', '--cert', 'db1/cert.pem', '--key', 'db1/key.pem'],
+  [
+    'proxysql',
+    '--frontend-ca',
+    'db1/ca.pem',
+    '--frontend-cert',
+    'db1/cert.pem',
+    '--frontend-key',
+    'db1/key.pem',
+  ],
   ['cloud-ca', 'rds', '--out', '-'],
 ];
 

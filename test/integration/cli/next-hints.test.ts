@@ -86,9 +86,10 @@ describe('pasted Next: hints', () => {
       { cwd: dir },
     );
     assert.equal(issued.code, 0, issued.stderr);
+    // No server named anywhere: the line says what goes in ADMIN_TARGET's place.
     assert.equal(
       nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: ')),
-      `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem`,
+      `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem   (ADMIN_TARGET: the server, host[:port] or a DSN)`,
     );
   });
 });
@@ -130,6 +131,30 @@ describe('pasted server-command hints', () => {
     // Pasted as printed it would change the account; --dry-run shows that it reaches the server and plans.
     const out = paste(`${fix} --dry-run`);
     assert.match(out, /'app'@'%'/);
+  });
+
+  it('issue client -> require names the server of DBTLS_ADMIN_TARGET, and works pasted', async () => {
+    const issued = await runCli(
+      [
+        'issue',
+        'client',
+        '--cn',
+        'app',
+        '--out',
+        'app',
+        '--ca-dir',
+        'my ca',
+        '--passphrase-file',
+        'ca pass.txt',
+      ],
+      { cwd: dir, env: { DBTLS_ADMIN_TARGET: target } },
+    );
+    assert.equal(issued.code, 0, issued.stderr);
+    const next = nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: '));
+    assert.equal(next, `dbtls require ${target} app@% --subject-of app/cert.pem`);
+    // The admin login is the user's own (a profile or flags); pasted with them, it plans the change.
+    const out = paste(`${next} ${admin.map((w) => `'${w}'`).join(' ')} --dry-run`);
+    assert.match(out, /REQUIRE SUBJECT '\/O=dbtls\/CN=app'/);
   });
 
   it('require: an unknown account points at users with the same target and flags', async () => {

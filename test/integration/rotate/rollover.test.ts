@@ -144,10 +144,27 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   assert.ok(verify.ok, verify.stdout + verify.stderr);
   assert.ok(readIndex(file('previous')).every((e) => e.status === 'revoked'));
 
-  const status = await runCli(['rotate', '--ca', '--status', '--ca-dir', caDir]);
+  // Without a target anywhere, the status says what goes in its place; with one, the line works pasted.
+  const status = await runCli(['rotate', '--ca-rollover', '--status', '--ca-dir', caDir]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /✓ reissue/);
-  assert.match(status.stdout, /Next: dbtls rotate --ca ADMIN_TARGET --stage retire-old/);
+  assert.ok(
+    status.stdout.includes(
+      `Next: dbtls rotate ADMIN_TARGET --ca-rollover --stage retire-old --ca-dir ${caDir}   (ADMIN_TARGET: the server, host[:port] or a DSN)\n`,
+    ),
+    status.stdout,
+  );
+  const pwFile = path.join(tmp, 'admin.pw');
+  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
+  const admin = ['--user', db.admin.user, '--password-file', pwFile];
+  const targeted = await runCli(['rotate', '--ca-rollover', '--status', '--ca-dir', caDir], {
+    env: { DBTLS_ADMIN_TARGET: `127.0.0.1:${db.port}` },
+  });
+  const hinted = /^Next: (.*)$/m.exec(targeted.stdout)?.[1];
+  assert.equal(
+    hinted,
+    `dbtls rotate 127.0.0.1:${db.port} --ca-rollover --stage retire-old --ca-dir ${caDir}`,
+  );
 
   // 4. retire-old: refused while the old CA still has a valid leaf, done once it has none.
   const stray = issueCertificate(openCa(file('previous')), { profile: 'client', cn: 'stray' });
@@ -155,21 +172,8 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   updateIndex(file('previous'), (es) =>
     es.map((e) => (e.serial === stray.cert.serial ? { ...e, status: 'revoked' as const } : e)),
   );
-  const pwFile = path.join(tmp, 'admin.pw');
-  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
-  const retire = await runCli([
-    'rotate',
-    '--ca',
-    `127.0.0.1:${db.port}`,
-    '--stage',
-    'retire-old',
-    '--ca-dir',
-    caDir,
-    '--user',
-    db.admin.user,
-    '--password-file',
-    pwFile,
-  ]);
+  // The hinted command, as a shell splits it, plus the admin login flags.
+  const retire = await runCli([...hinted!.split(' ').slice(1), ...admin]);
   assert.equal(retire.code, 0, retire.stderr);
   assert.match(retire.stdout, /^Stage retire-old: the old CA is out of every trust file/m);
   assert.match(retire.stdout, /^The CA rollover is complete\.$/m);

@@ -45,7 +45,15 @@ describe('a profile gives the server commands their admin target (real MariaDB)'
   });
 
   it('server status through --profile FILE, over the socket the profile names', async () => {
-    const r = await runCli(['server', 'status', '--profile', profile, '--user', server.admin.user, '--json']);
+    const r = await runCli([
+      'server',
+      'status',
+      '--profile-file',
+      profile,
+      '--user',
+      server.admin.user,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const status = JSON.parse(r.stdout) as { tlsLive: boolean; server: { flavor: string } };
     assert.equal(status.server.flavor, 'mariadb');
@@ -57,7 +65,7 @@ describe('a profile gives the server commands their admin target (real MariaDB)'
     const r = await runCli([
       'server',
       'status',
-      '--profile',
+      '--profile-file',
       profile,
       '--user',
       server.admin.user,
@@ -72,7 +80,7 @@ describe('a profile gives the server commands their admin target (real MariaDB)'
   });
 
   it('MYSQL_PWD beats the profile password file: a wrong one fails the login', async () => {
-    const r = await runCli(['users', '--profile', profile, '--user', server.admin.user], {
+    const r = await runCli(['users', '--profile-file', profile, '--user', server.admin.user], {
       env: { MYSQL_PWD: 'not the password' },
     });
     assert.equal(r.code, 1, r.stderr);

@@ -280,7 +280,7 @@ describe('dbtls config show', () => {
   };
   const file = write('show', 'ca-dir = /srv/ca\nadmin-target = db1:3307\npassword-file = /srv/admin.pw\n');
   it('prints each value with its origin', async () => {
-    const r = await runShow(['--profile', file, '--socket', '/s'], { DBTLS_CA_DIR: '', MYSQL_PWD: '' });
+    const r = await runShow(['--profile-file', file, '--socket', '/s'], { DBTLS_CA_DIR: '', MYSQL_PWD: '' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
@@ -311,8 +311,13 @@ describe('dbtls config show', () => {
   });
   it('a profile with a secret stops the command with PROFILE_SECRET (exit 2)', async () => {
     const bad = write('secret', 'password = hunter2\n');
+    // Named by the old spelling, which still works for one release with a warning.
     const r = await runShow(['--profile', bad], {});
     assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^warning: --profile FILE is now --profile-file FILE; the old name goes in the next release$/m,
+    );
     assert.match(r.stderr, /^error\[PROFILE_SECRET\]: could not read the profile .*secret, line 1: /m);
     assert.doesNotMatch(r.stderr, /hunter2/);
   });

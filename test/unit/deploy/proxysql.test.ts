@@ -116,11 +116,11 @@ describe('dbtls proxysql (the CLI prints each statement with its semicolon, comm
   it('frontend + backend CA + TLS users', async () => {
     const r = await runCli([
       'proxysql',
-      '--ca',
+      '--frontend-ca',
       '/pki/ca.pem',
-      '--cert',
+      '--frontend-cert',
       '/pki/proxy.pem',
-      '--key',
+      '--frontend-key',
       '/pki/proxy.key',
       '--backend-ca',
       '/pki/db-ca.pem',
@@ -151,9 +151,17 @@ describe('dbtls proxysql (the CLI prints each statement with its semicolon, comm
     );
   });
   it('--json is the list of statements; a bad hostgroup or a missing --key is a usage error', async () => {
+    // The old spellings (--ca/--cert/--key) work for one release, each with a warning.
     const json = await runCli(['proxysql', '--ca', 'a', '--cert', 'b', '--key', 'c', '--rotation', '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).at(-1), 'PROXYSQL RELOAD TLS');
+    assert.deepEqual(
+      json.stderr.split('\n').filter(Boolean),
+      ['ca', 'cert', 'key'].map(
+        (f) =>
+          `warning: --${f} is now --frontend-${f} in \`dbtls proxysql\`; the old name goes in the next release`,
+      ),
+    );
     const hostgroup = await runCli([
       'proxysql',
       '--ca',
@@ -170,8 +178,8 @@ describe('dbtls proxysql (the CLI prints each statement with its semicolon, comm
       hostgroup.stderr,
       /^error\[USAGE\]: could not parse --hostgroup 1x: expected a whole number$/m,
     );
-    const noKey = await runCli(['proxysql', '--ca', 'a', '--cert', 'b']);
+    const noKey = await runCli(['proxysql', '--frontend-ca', 'a', '--frontend-cert', 'b']);
     assert.equal(noKey.code, 2);
-    assert.match(noKey.stderr, /^error\[USAGE\]: could not run the command: --key is required$/m);
+    assert.match(noKey.stderr, /^error\[USAGE\]: could not run the command: --frontend-key is required$/m);
   });
 });

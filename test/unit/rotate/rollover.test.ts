@@ -76,8 +76,8 @@ describe('rollover stages', () => {
   });
 
   it('names the command of each stage', () => {
-    assert.equal(stageCommand('new-ca'), 'dbtls rotate --ca --stage new-ca');
-    assert.equal(stageCommand('trust-both'), 'dbtls rotate --ca ADMIN_TARGET --stage trust-both');
+    assert.equal(stageCommand('new-ca'), 'dbtls rotate --ca-rollover --stage new-ca');
+    assert.equal(stageCommand('trust-both'), 'dbtls rotate ADMIN_TARGET --ca-rollover --stage trust-both');
   });
 });
 
