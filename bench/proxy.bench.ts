@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import mysql from 'mysql2/promise';
 import { dbtlsCommand } from '../test/harness/cli.js';
 import { startMariadb } from '../test/harness/mariadb.js';
@@ -272,6 +273,10 @@ export async function bench(): Promise<void> {
         `    ${used} of ${handshakesWarm} upstream handshakes handed over prewarmed; prewarm proxy CPU per connection ${warmPerOp.toFixed(0)} µs\n`,
     );
     warm.child.kill('SIGTERM');
+    const floor = await resumedHandshakeFloor(db.port, pki);
+    process.stdout.write(
+      `  node's own floor, no dbtls code: a resumed mutual-TLS handshake to this server (net.connect, greeting, SSLRequest, tls.connect on one shared context) costs ${floor.cpuUs.toFixed(0)} µs CPU in this process (${floor.reused} of ${floor.count} resumed)\n`,
+    );
     const resumed = await metric(httpPort, 'dbtls_proxy_upstream_tls_resumed_total');
     const handshakes = await metric(httpPort, 'dbtls_proxy_upstream_handshake_seconds_count');
     process.stdout.write(`  upstream TLS sessions resumed: ${resumed} of ${handshakes} handshakes\n`);
@@ -304,6 +309,64 @@ export async function bench(): Promise<void> {
     await db.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The CPU one upstream handshake costs node itself, measured without dbtls: sequential connections to
+ * `port`, each a TCP connect, the greeting, a bare SSLRequest and a TLS handshake that resumes one session
+ * on a context with the client certificate. What a proxy that opens one upstream connection per client
+ * (prewarmed or not) spends at least per client.
+ */
+async function resumedHandshakeFloor(
+  port: number,
+  pki: { ca: string; client: { cert: string; key: string } },
+): Promise<{ cpuUs: number; reused: number; count: number }> {
+  const context = tls.createSecureContext({
+    ca: fs.readFileSync(pki.ca),
+    cert: fs.readFileSync(pki.client.cert),
+    key: fs.readFileSync(pki.client.key),
+  });
+  // CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION, max packet, utf8mb4.
+  const sslRequest = Buffer.alloc(36);
+  sslRequest.writeUIntLE(32, 0, 3);
+  sslRequest[3] = 1;
+  sslRequest.writeUInt32LE(0x1 | 0x200 | 0x800 | 0x8000, 4);
+  sslRequest.writeUInt32LE(16 * 1024 * 1024, 8);
+  sslRequest[12] = 45;
+  let session: Buffer | undefined;
+  const once = () =>
+    new Promise<boolean>((resolve, reject) => {
+      const raw = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      raw.once('error', reject);
+      raw.once('data', () => {
+        raw.write(sslRequest);
+        const secure = tls.connect({
+          socket: raw,
+          secureContext: context,
+          checkServerIdentity: () => undefined,
+          ...(session ? { session } : {}),
+        });
+        secure.once('error', reject);
+        const end = () => {
+          const reused = secure.isSessionReused();
+          secure.destroy();
+          resolve(reused);
+        };
+        if (session) secure.once('secureConnect', end);
+        else
+          secure.once('session', (s: Buffer) => {
+            session = s;
+            end();
+          });
+      });
+    });
+  for (let i = 0; i < 50; i++) await once();
+  const count = 1000;
+  const before = process.cpuUsage();
+  let reused = 0;
+  for (let i = 0; i < count; i++) if (await once()) reused++;
+  const used = process.cpuUsage(before);
+  return { cpuUs: (used.user + used.system) / count, reused, count };
 }
 
 function freePort(): Promise<number> {

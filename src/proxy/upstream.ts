@@ -76,8 +76,16 @@ export function loadUpstreamTls(
 export type UpstreamTlsEvents = ReloadEvents<LoadedTls>;
 
 /** The current context, the TLS session to resume, and the file watch that replaces both (reloadable.ts). */
+/**
+ * A resumable session is replaced this often even while it keeps resuming: well inside the ticket lifetime
+ * servers announce (OpenSSL's default session timeout is 2 hours), so the next handshake does not offer an
+ * expired ticket and fall back to a full one.
+ */
+const SESSION_REFRESH_MS = 30_000;
+
 export class UpstreamTls extends Reloadable<LoadedTls> {
   private session: Buffer | undefined;
+  private sessionAt = 0;
 
   constructor(
     private readonly settings: TlsSettings,
@@ -99,7 +107,14 @@ export class UpstreamTls extends Reloadable<LoadedTls> {
 
   /** Keeps the newest session ticket of `context` (one shared ticket: TLS 1.2 and 1.3 tickets are reusable). */
   remember(context: tls.SecureContext, session: Buffer): void {
-    if (context === this.current.context) this.session = session;
+    if (context !== this.current.context) return;
+    this.session = session;
+    this.sessionAt = Date.now();
+  }
+
+  /** Whether a handshake that resumed should still hand over its new session tickets. */
+  wantsSession(): boolean {
+    return this.session === undefined || Date.now() - this.sessionAt > SESSION_REFRESH_MS;
   }
 
   protected override replaced(): void {

@@ -15,7 +15,14 @@ import type { RunningProxy } from '../../../src/proxy/proxy.js';
 import { type Mysql8Server, startMysql8 } from '../../harness/mysql8.js';
 import { run } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
-import { mysql2Login, mysql2SslVersion, pymysql, startTestProxy, tcpPort } from '../../harness/proxy.js';
+import {
+  eventually,
+  mysql2Login,
+  mysql2SslVersion,
+  pymysql,
+  startTestProxy,
+  tcpPort,
+} from '../../harness/proxy.js';
 
 const USER = 'sha2user';
 const PASSWORD = 'sha2-Pw-with-some-length-0123456789';
@@ -196,6 +203,45 @@ describe('a server with an expired certificate', () => {
     } finally {
       await p.shutdown(0);
       await expired.close();
+    }
+  });
+});
+
+describe('--prewarm with caching_sha2_password', () => {
+  it('pooled logins take both paths, and a client with other flags falls back through an AuthSwitchRequest', async () => {
+    const p = await startTestProxy(pki, server.port, { prewarm: 2 });
+    const outcome = async () => {
+      const values = (await p.metrics.prewarm.get()).values;
+      const of = (o: string) => values.find((v) => v.labels.outcome === o)?.value ?? 0;
+      return [of('used'), of('fallback')];
+    };
+    try {
+      server.clearCache();
+      // The first client teaches the pool its flags (nothing is dialled before).
+      assert.equal(p.prewarmed(), 0);
+      assert.match(await mysql2SslVersion({ port: tcpPort(p) }, USER, PASSWORD), /^TLSv1\.[23]$/);
+      assert.equal(lastLogin().path, 'full-clear');
+      await eventually(() => p.prewarmed() === 2, 'the pool to fill');
+      // The same driver again: on a pooled connection, whose greeting (and scramble) it answered.
+      assert.match(await mysql2SslVersion({ port: tcpPort(p) }, USER, PASSWORD), /^TLSv1\.[23]$/);
+      assert.equal(lastLogin().path, 'fast');
+      assert.deepEqual(await outcome(), [1, 0]);
+      await eventually(() => p.prewarmed() === 2, 'the pool to refill');
+      // PyMySQL sends other capabilities: the pooled connection is dropped, and on a fresh one the server
+      // asks again (AuthSwitchRequest with that connection's scramble) instead of checking a foreign answer.
+      server.clearCache();
+      const rsa = async () => (await p.metrics.rsa.get()).values[0]?.value ?? 0;
+      const rsaBefore = await rsa();
+      const py = await pymysql({ port: tcpPort(p) }, USER, PASSWORD);
+      assert.equal(py.code, 0, py.stdout + py.stderr);
+      assert.match(py.stdout.trim(), /^TLSv1\.[23]$/);
+      assert.equal(lastLogin().path, 'full-clear');
+      assert.equal(await rsa(), rsaBefore + 1, 'the full authentication went through the proxy key');
+      assert.deepEqual(await outcome(), [1, 1]);
+      const failures = (await p.metrics.failures.get()).values.filter((v) => v.value > 0);
+      assert.deepEqual(failures, []);
+    } finally {
+      await p.shutdown(0);
     }
   });
 });
