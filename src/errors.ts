@@ -231,9 +231,6 @@ export const ERROR_CODES = Object.freeze({
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** The kind a code is listed with. */
-export type KindOf<C extends ErrorCode> = (typeof ERROR_CODES)[C]['kind'];
-
 /**
  * Codes that were renamed, old -> new, so scripts matching the old one can be updated (README changelog).
  * An old code is never raised again; it stays here, and in docs/errors.md, for one release.
@@ -253,11 +250,10 @@ export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze(
   SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
 });
 
-export interface DbtlsErrorOptions<C extends ErrorCode = ErrorCode> {
+/** The kind (and so the exit status) is the code's, from ERROR_CODES: a throw does not choose it. */
+export interface DbtlsErrorOptions {
   readonly hint?: string;
   readonly cause?: unknown;
-  /** The kind is the code's (ERROR_CODES); a throw may restate it, and a different one does not compile. */
-  readonly kind?: KindOf<C>;
   /** Structured facts for --json output and for tests (e.g. what the server showed). */
   readonly details?: Readonly<Record<string, unknown>>;
 }
@@ -268,7 +264,7 @@ export class DbtlsError<C extends ErrorCode = ErrorCode> extends Error {
   readonly kind: ErrorKind;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: C, message: string, options: DbtlsErrorOptions<C> = {}) {
+  constructor(code: C, message: string, options: DbtlsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DbtlsError';
     this.code = code;

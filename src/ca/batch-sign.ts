@@ -111,7 +111,6 @@ function stageLeaf(job: ShardJob, ca: SigningCa, n: number): IndexEntry {
       {
         hint: 'check that --out and the CA directory are writable and have free space; nothing was recorded',
         cause: err,
-        kind: 'runtime',
       },
     );
   }

@@ -291,7 +291,6 @@ class ShardWorker {
         reject(
           new DbtlsError('BATCH_FAILED', `could not issue the batch: ${cause}`, {
             hint: 'nothing was recorded in the CA; run the command again, and report it if it persists',
-            kind: 'runtime',
           }),
         );
       if (this.stopped !== undefined) return crashed(this.stopped);

@@ -198,7 +198,6 @@ export function finishJournal(caDir: string, journal: Journal): void {
       `could not deliver the certificate files: a target appeared while dbtls was writing (${settled.voided.length} certificate${settled.voided.length === 1 ? '' : 's'} marked void in the CA)`,
       {
         hint: 'nothing usable was left behind; run the command again with a free --out',
-        kind: 'runtime',
       },
     );
   }

@@ -126,7 +126,6 @@ function readCaFile(caDir: string, file: keyof typeof CA_FILES): string {
     throw new DbtlsError('CA_UNREADABLE', `could not read ${caPath(caDir, file)}: ${causeText(err)}`, {
       hint: 'check the permissions of the CA directory',
       cause: err,
-      kind: 'runtime',
     });
   }
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import type { CommandContext, OptionTable } from './command.js';
+import type { CommandContext, OptionTable, Parsed } from './command.js';
 import { explainHabit, withoutPromptSwitch } from './habits.js';
 import { withProfile } from './profile.js';
 import type { Renderer } from './render.js';
@@ -16,10 +16,7 @@ import { closest, shown } from './suggest.js';
 /** The option table of a command (command.ts); kept under its old name for the command modules. */
 export type OptionSpec = OptionTable;
 
-export interface Parsed {
-  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
-  readonly positionals: string[];
-}
+export type { Parsed };
 
 /** The part of an option table that node's parser reads (it rejects keys it does not know in future versions). */
 function nodeOptions(options: OptionTable): NonNullable<ParseArgsConfig['options']> {
@@ -267,7 +264,7 @@ export function promptHidden(question: string): Promise<string> {
         }
         if (ch === '\u0003') {
           finish();
-          reject(new DbtlsError('CANCELLED', 'could not read the secret: cancelled', { kind: 'runtime' }));
+          reject(new DbtlsError('CANCELLED', 'could not read the secret: cancelled'));
           return;
         }
         if (ch === '\u007f') answer = answer.slice(0, -1);

@@ -3,8 +3,28 @@
  * function. The option table is the single source for the parser, `--help`, shell completion and the
  * fuzz test: a new flag is one entry here, and a test fails until it has a description.
  */
-import type { Profile } from './profile.js';
 import type { Renderer } from './render.js';
+
+/** The settings a profile file can give (src/cli/profile.ts PROFILE_KEYS). */
+export type ProfileKey =
+  | 'ca-dir'
+  | 'passphrase-file'
+  | 'admin-target'
+  | 'socket'
+  | 'password-file'
+  | 'ssl-dir';
+
+export interface Profile {
+  /** The file read, or undefined when there is none. */
+  readonly file: string | undefined;
+  readonly values: Readonly<Partial<Record<ProfileKey, string>>>;
+}
+
+/** A command line as the parser leaves it (src/cli/args.ts). */
+export interface Parsed {
+  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  readonly positionals: string[];
+}
 
 export interface CommandContext {
   readonly render: Renderer;

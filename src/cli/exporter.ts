@@ -120,7 +120,6 @@ function shippedFile(name: string): string {
     `could not find deploy/prometheus/${name} in the dbtls package`,
     {
       hint: 'reinstall dbtls; the file ships with it',
-      kind: 'runtime',
     },
   );
 }

@@ -292,7 +292,6 @@ async function resolveTargets(
       if (!where || !isDbtlsError(err)) throw err;
       throw new DbtlsError(err.code, `${where}: ${err.message}`, {
         ...(err.hint === undefined ? {} : { hint: err.hint }),
-        kind: err.kind,
         cause: err,
       });
     }

@@ -14,21 +14,16 @@ import * as path from 'node:path';
 import { CA_DIR_ENV, CA_PASSPHRASE_ENV, DEFAULT_CA_DIR } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import type { Parsed } from './args.js';
-import type { OptionTable } from './command.js';
+import type { OptionTable, Parsed, Profile, ProfileKey } from './command.js';
+
+export type { Profile, ProfileKey };
+
 import { closest, shown } from './suggest.js';
 
 export const PROFILE_ENV = 'DBTLS_PROFILE';
 /** The admin target when the command line names none (the profile's `admin-target`, one level down). */
 export const ADMIN_TARGET_ENV = 'DBTLS_ADMIN_TARGET';
 
-export type ProfileKey =
-  | 'ca-dir'
-  | 'passphrase-file'
-  | 'admin-target'
-  | 'socket'
-  | 'password-file'
-  | 'ssl-dir';
 export type SettingOrigin = 'flag' | 'env' | 'profile' | 'default';
 
 interface KeySpec {
@@ -82,12 +77,6 @@ export const PROFILE_KEYS: Readonly<Record<ProfileKey, KeySpec>> = Object.freeze
 
 /** Keys that would hold a secret: refused with a pointer to the file key. */
 const SECRET_KEY = /pass|secret|pwd|token/i;
-
-export interface Profile {
-  /** The file read, or undefined when there is none. */
-  readonly file: string | undefined;
-  readonly values: Readonly<Partial<Record<ProfileKey, string>>>;
-}
 
 /** Where the profile is: --profile-file, DBTLS_PROFILE, or the XDG default (which may be absent). */
 export function profileLocation(

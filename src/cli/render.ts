@@ -172,7 +172,6 @@ export function redacting(render: Renderer, secrets: readonly string[]): Rendere
         return render.error(
           new DbtlsError(err.code, r(err.message), {
             ...(err.hint === undefined ? {} : { hint: r(err.hint) }),
-            kind: err.kind,
           }),
         );
       }

@@ -248,7 +248,6 @@ export function shellRestart(command: string): () => Promise<void> {
             `could not restart the server: \`${command}\` exited with ${code}`,
             {
               hint: `its output was: ${tail || '(none)'}`,
-              kind: 'runtime',
             },
           ),
         );

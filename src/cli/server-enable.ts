@@ -121,7 +121,6 @@ function renderEnabled(render: Renderer, result: EnableResult): void {
     render.lines(`TLS is configured but not active until the server restarts: ${plan.reasons.join('; ')}.`);
     throw new DbtlsError('RESTART_REQUIRED', 'could not activate TLS online: the server must be restarted', {
       hint: 'restart it (e.g. systemctl restart mariadb), or re-run with --restart-command "systemctl restart mariadb"',
-      kind: 'check',
     });
   }
   if (result.restarted) render.lines('Restarted the server.');

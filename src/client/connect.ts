@@ -160,14 +160,12 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
             `could not run the SQL on ${where}: the connection was lost: ${causeText(lost ?? err)}`,
             {
               hint: 'the server closed the session (restart, KILL, wait_timeout or network): connect again',
-              kind: 'runtime',
               cause: lost ?? err,
             },
           );
         }
         throw new DbtlsError('QUERY_FAILED', `could not run the SQL on ${where}: ${causeText(err)}`, {
           hint: 'check the statement and the privileges of the user',
-          kind: 'runtime',
           cause: err,
         });
       }
@@ -194,7 +192,6 @@ function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs
       hint: encrypted
         ? 'check the user name and password; for a REQUIRE X509/SUBJECT/ISSUER user pass --cert and --key with a certificate the server accepts'
         : 'check the user name and password; MariaDB gives this same answer to a plaintext login when the user REQUIREs SSL or require_secure_transport is ON: connect with --ssl-mode verify-full --ca FILE',
-      kind: 'check',
       cause: err,
       details: { serverError: errno },
     });
@@ -208,7 +205,6 @@ function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs
       `could not log in to ${where} without TLS: the server said: ${text}`,
       {
         hint: 'the server has require_secure_transport=ON: connect with --ssl-mode verify-full --ca FILE',
-        kind: 'check',
         cause: err,
         details: { serverError: errno },
       },
@@ -216,7 +212,6 @@ function driverError(err: unknown, target: Target, encrypted: boolean, timeoutMs
   }
   return new DbtlsError('CONNECTION_FAILED', `could not connect to ${where}: ${text}`, {
     hint: 'check the server error log',
-    kind: 'runtime',
     cause: err,
     ...(errno !== undefined ? { details: { serverError: errno } } : {}),
   });

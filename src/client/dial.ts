@@ -19,7 +19,12 @@ import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 /** A greeting is about 100 bytes; a length field far above that is not a MySQL server talking. */
 export const MAX_GREETING_LENGTH = 16 * 1024;
 
-export type Endpoint = { readonly host: string; readonly port: number } | { readonly socket: string };
+export type Endpoint = TcpEndpoint | { readonly socket: string };
+/** A server reached over TCP (the inspector's probes: TLS versions and suites are a network's question). */
+export interface TcpEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
 
 /** How a caller's errors read; the codes and hints are the same for every caller. */
 export interface DialOptions {
@@ -114,7 +119,6 @@ export function dial(endpoint: Endpoint, o: DialOptions): Promise<Dialled> {
               `could not ${o.purpose ?? 'connect to'} ${formatEndpoint(endpoint)}: the server closed the connection before its greeting`,
               {
                 hint: 'check the server error log; the host may be blocked (max_connect_errors) or the port may not be MySQL',
-                kind: 'runtime',
               },
             )
           : notMysql(endpoint, o, received, 'the server closed the connection within its greeting'),
@@ -146,7 +150,6 @@ export function greetingOf(
         err.code === ER_HOST_IS_BLOCKED
           ? 'this host hit max_connect_errors; on the server run FLUSH HOSTS (or mariadb-admin flush-hosts), then retry'
           : 'the server turned the connection away before the handshake (too many connections); retry when it accepts connections again, and see its error log',
-      kind: 'runtime',
       details: { serverError: { code: err.code, message: said } },
     },
   );
@@ -165,7 +168,6 @@ export function dialError(err: unknown, endpoint: Endpoint, o: DialOptions, stag
           'socket' in endpoint
             ? 'check the socket path (the server variable socket) and that the server is running'
             : 'check the host and port, and that the server is running and listening on TCP (not only a socket)',
-        kind: 'runtime',
         cause: err,
       },
     );
@@ -173,7 +175,6 @@ export function dialError(err: unknown, endpoint: Endpoint, o: DialOptions, stag
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new DbtlsError('HOST_NOT_FOUND', `could not connect to ${where}: the host name does not resolve`, {
       hint: 'check the spelling of the host (and your DNS), or use its IP address',
-      kind: 'runtime',
       cause: err,
     });
   }
@@ -182,7 +183,6 @@ export function dialError(err: unknown, endpoint: Endpoint, o: DialOptions, stag
     `could not connect to ${where}: ${o.brief ? '' : `${stage}: `}${causeText(err)}`,
     {
       hint: 'check the network path to the server (firewall, security group, routing) and its error log',
-      kind: 'runtime',
       cause: err,
     },
   );
@@ -194,7 +194,6 @@ export function timeoutError(endpoint: Endpoint, o: DialOptions, stage: string):
     `could not connect to ${formatEndpoint(endpoint)}: no answer within ${o.timeoutMs} ms${o.brief ? '' : ` while ${stage}`}`,
     {
       hint: `check that the host and port are right and that no firewall drops the packets; raise ${o.timeoutFlag ?? '--connect-timeout'} for slow links`,
-      kind: 'runtime',
     },
   );
 }

@@ -79,7 +79,6 @@ export function downgradeError(target: Pick<Target, 'host' | 'port'>): DbtlsErro
     `could not connect to ${address(target.host, target.port)} with mutual TLS: the TLS 1.3 handshake was refused, yet the same server then accepted TLS 1.3 without a client certificate`,
     {
       hint: 'something on the path interferes with TLS 1.3 to obtain the client certificate over TLS 1.2: do not connect; check the network path (or pass --tls-min TLSv1.3 to never fall back)',
-      kind: 'check',
     },
   );
 }

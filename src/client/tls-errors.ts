@@ -39,7 +39,6 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
     return new DbtlsError('CERT_EXPIRED', `could not verify the certificate of ${where}: ${causeText(err)}`, {
       hint: 'renew the server certificate (dbtls renew --cn NAME) and reload the server (dbtls server reload)',
-      kind: 'check',
       cause: err,
       details,
     });
@@ -50,7 +49,6 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
       `could not verify the certificate of ${where}: ${causeText(err)} (${code})`,
       {
         hint: 'pass --ca with the CA that signed the server certificate (check it with: dbtls inspect TARGET)',
-        kind: 'check',
         cause: err,
         details,
       },
@@ -64,7 +62,6 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
         hint: settings.cert
           ? 'the server does not trust the CA of --cert (its ssl_ca), or the certificate is expired or revoked: issue one from the CA the server trusts (dbtls issue client --cn USER)'
           : 'the server requires a client certificate: pass --cert FILE --key FILE',
-        kind: 'check',
         cause: err,
         details,
       },
@@ -77,7 +74,6 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
       `could not verify the certificate of ${where} for the name ${name}: ${causeText(err)}`,
       {
         hint: 'connect with a name the certificate lists, pass --servername NAME, or reissue the certificate with --dns/--ip for this name',
-        kind: 'check',
         cause: err,
         details: { ...details, expectedName: name },
       },
@@ -88,7 +84,6 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
     `could not complete the TLS handshake with ${where}: ${causeText(err)}`,
     {
       hint: 'check the TLS versions and ciphers both sides allow (dbtls inspect TARGET shows the server side) and the client certificate, if any',
-      kind: 'check',
       cause: err,
       details,
     },

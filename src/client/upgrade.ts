@@ -72,7 +72,6 @@ export function requireTlsOffered(
     `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server (${greeting.flavor} ${peerText(greeting.serverVersion)}, ${UNAUTHENTICATED}) does not offer TLS (no CLIENT_SSL in its greeting)`,
     {
       hint: 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
-      kind: 'check',
       details: {
         serverVersion: peerText(greeting.serverVersion),
         flavor: greeting.flavor,

@@ -10,12 +10,12 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { TcpEndpoint } from '../client/dial.js';
 import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { DEFAULT_MODULE, type ExporterModules } from './exporter-config.js';
 import { type ProbeOutcome, probeMetrics } from './exporter-metrics.js';
 import { prepareInspection } from './inspect.js';
-import type { Endpoint } from './probe.js';
 
 export interface ExporterOptions {
   readonly host: string;
@@ -57,7 +57,6 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
           `could not listen on ${options.host}:${options.port}: ${causeText(err)}`,
           {
             hint: 'choose another --listen address or stop what holds the port',
-            kind: 'runtime',
             cause: err,
           },
         ),
@@ -146,7 +145,7 @@ async function handle(
     return;
   }
   const moduleName = url.searchParams.get('module') ?? DEFAULT_MODULE;
-  let endpoint: Endpoint;
+  let endpoint: TcpEndpoint;
   try {
     endpoint = parseProbeTarget(url.searchParams.get('target'));
     if (!modules.has(moduleName)) {
@@ -223,7 +222,7 @@ function probeTimeout(
  * `host`, `host:port`, `[v6]` or `[v6]:port`, and nothing else: a DSN would carry options (and perhaps a
  * password) that belong in a module.
  */
-export function parseProbeTarget(text: string | null): Endpoint {
+export function parseProbeTarget(text: string | null): TcpEndpoint {
   const bad = (why: string) =>
     new DbtlsError('TARGET_INVALID', `could not probe: ${why}`, {
       hint: 'ask for /probe?target=HOST:PORT (e.g. db1.example.com:3306); TLS settings belong in a module',

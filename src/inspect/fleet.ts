@@ -10,10 +10,11 @@
  * host name and the credentialed checks, in 5 connections per target; `details: true` enumerates every
  * accepted suite as a single inspection does.
  */
+
+import type { TcpEndpoint } from '../client/dial.js';
 import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { type InspectOptions, prepareInspection } from './inspect.js';
-import type { Endpoint } from './probe.js';
 import { failsAt, type InspectReport, SEVERITIES, type Severity } from './report.js';
 import { type Gate, semaphore } from './scan.js';
 
@@ -26,7 +27,7 @@ export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Findings at or above this make a target fail, as in a single inspection. */
 export const DEFAULT_FAIL_ON: Severity = 'high';
 
-export interface FleetTarget extends Endpoint {
+export interface FleetTarget extends TcpEndpoint {
   /** This target's own options (a DSN's CA, user, servername), over the fleet's shared ones, key by key. */
   readonly options?: InspectOptions;
 }
@@ -99,7 +100,7 @@ export async function inspectFleet(
   }
   const total = semaphore(maxConnections);
   const perHost = new Map<string, Gate>();
-  const gateFor = (endpoint: Endpoint): Gate => {
+  const gateFor = (endpoint: TcpEndpoint): Gate => {
     const key = formatEndpoint(endpoint);
     let host = perHost.get(key);
     if (!host) {
@@ -138,7 +139,7 @@ export async function inspectFleet(
   return { targets: entries, summary: summarizeFleet(entries, failOn) };
 }
 
-async function settle(endpoint: Endpoint, run: () => Promise<InspectReport>): Promise<FleetEntry> {
+async function settle(endpoint: TcpEndpoint, run: () => Promise<InspectReport>): Promise<FleetEntry> {
   try {
     return await run();
   } catch (err) {

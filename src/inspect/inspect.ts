@@ -4,7 +4,7 @@
  * login that reads whether plaintext logins are allowed (a real plaintext attempt only on explicit opt-in);
  * finally the findings. Options are resolved once into a readonly object.
  */
-import { formatEndpoint } from '../client/dial.js';
+import { formatEndpoint, type TcpEndpoint } from '../client/dial.js';
 import { offersTls } from '../client/upgrade.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
@@ -13,7 +13,7 @@ import { readUserFile } from '../util/files.js';
 import { peerText, printable } from '../util/safe-text.js';
 import { judgeChain } from './chain.js';
 import { evaluateFindings, type InspectFacts } from './findings.js';
-import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, probe } from './probe.js';
+import { DEFAULT_PROBE_TIMEOUT_MS, probe } from './probe.js';
 import type { CertificateFacts, InspectReport, SessionPosture } from './report.js';
 import { DEFAULT_SCAN_CONCURRENCY, type Gate, scanTls } from './scan.js';
 import type { SessionCredentials } from './session.js';
@@ -57,7 +57,7 @@ interface Resolved {
   readonly gate: Gate | undefined;
 }
 
-function resolve(endpoint: Endpoint, o: InspectOptions): Resolved {
+function resolve(endpoint: TcpEndpoint, o: InspectOptions): Resolved {
   const sslMode = o.sslMode ?? DEFAULT_SSL_MODE;
   if (o.credentials && SSL_MODES[sslMode].encrypts !== 'yes') {
     throw new DbtlsError(
@@ -88,7 +88,7 @@ const NO_VERSIONS: Readonly<Record<TlsVersion, boolean>> = Object.freeze(
   Object.fromEntries(TLS_VERSIONS.map((v) => [v, false])) as Record<TlsVersion, boolean>,
 );
 
-export async function inspect(endpoint: Endpoint, options: InspectOptions = {}): Promise<InspectReport> {
+export async function inspect(endpoint: TcpEndpoint, options: InspectOptions = {}): Promise<InspectReport> {
   return prepareInspection(endpoint, options)();
 }
 
@@ -97,14 +97,14 @@ export async function inspect(endpoint: Endpoint, options: InspectOptions = {}):
  * refuses bad input (an unreadable --ca, a mode that cannot log in) before it opens any connection.
  */
 export function prepareInspection(
-  endpoint: Endpoint,
+  endpoint: TcpEndpoint,
   options: InspectOptions = {},
 ): () => Promise<InspectReport> {
   const o = resolve(endpoint, options);
   return () => run(endpoint, o);
 }
 
-async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
+async function run(endpoint: TcpEndpoint, o: Resolved): Promise<InspectReport> {
   const greet = () => probe(endpoint, undefined, o.timeoutMs);
   const { greeting } = await (o.gate ? o.gate(greet) : greet());
   const tlsOffered = offersTls(greeting);
@@ -151,7 +151,7 @@ async function run(endpoint: Endpoint, o: Resolved): Promise<InspectReport> {
  * chain verifies and the name matches, so a failing mode skips the login instead of sending credentials.
  */
 async function sessionPart(
-  endpoint: Endpoint,
+  endpoint: TcpEndpoint,
   o: Resolved,
   certificate: CertificateFacts | null,
 ): Promise<{ session?: SessionPosture; sessionError?: { code: ErrorCode; message: string } }> {

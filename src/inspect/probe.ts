@@ -11,16 +11,12 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { dial } from '../client/dial.js';
+import { dial, type TcpEndpoint } from '../client/dial.js';
 import { offersTls, type PeerChain, peerChain, upgradeToTls } from '../client/upgrade.js';
 import { causeText } from '../errors.js';
 import type { Greeting } from '../protocol/index.js';
 import { NODE_TLS_VERSION, type TlsVersion, versionFromNode } from '../tls/versions.js';
 
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
-}
 export type { PeerChain };
 
 export interface ProbeTlsOptions {
@@ -87,7 +83,7 @@ function secureContextFor(options: ProbeTlsOptions): tls.SecureContext {
 }
 
 export async function probe(
-  endpoint: Endpoint,
+  endpoint: TcpEndpoint,
   options?: ProbeTlsOptions,
   timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
 ): Promise<ProbeResult> {

@@ -9,9 +9,10 @@
  * in 10 s, and a full enumeration costs 8-9 connections per target for facts a fleet rarely needs.
  */
 
+import type { TcpEndpoint } from '../client/dial.js';
 import { TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
 import { candidateCiphers, cipherBits, cipherWeakness, hasForwardSecrecy } from './ciphers.js';
-import { DEFAULT_PROBE_TIMEOUT_MS, type Endpoint, type PeerChain, probe } from './probe.js';
+import { DEFAULT_PROBE_TIMEOUT_MS, type PeerChain, probe } from './probe.js';
 import type { AcceptedCipher, TlsFacts } from './report.js';
 
 export interface ScanOptions {
@@ -38,7 +39,7 @@ export interface ScanResult extends TlsFacts {
   readonly sample?: PeerChain;
 }
 
-export async function scanTls(endpoint: Endpoint, options: ScanOptions = {}): Promise<ScanResult> {
+export async function scanTls(endpoint: TcpEndpoint, options: ScanOptions = {}): Promise<ScanResult> {
   const own = semaphore(options.concurrency ?? DEFAULT_SCAN_CONCURRENCY);
   const gate = options.gate;
   const limit: Gate = gate ? (task) => own(() => gate(task)) : own;

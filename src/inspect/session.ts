@@ -9,6 +9,7 @@
  * offline. Only an explicit opt-in (`--plaintext-login-check`, which the CLI warns about) makes one.
  */
 import { connect, type DbtlsConnection } from '../client/connect.js';
+import type { TcpEndpoint } from '../client/dial.js';
 import { isDbtlsError } from '../errors.js';
 import {
   capabilitiesOf,
@@ -21,7 +22,6 @@ import { SYSTEM_CA } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
 import type { SslMode } from '../tls/ssl-mode.js';
 import { peerText } from '../util/safe-text.js';
-import type { Endpoint } from './probe.js';
 import type { AccountSslType, PlaintextLoginCheck, SessionPosture } from './report.js';
 
 export interface SessionCredentials {
@@ -50,7 +50,10 @@ const ACCOUNT_SQL = 'SELECT CURRENT_USER() AS account';
 /** Every account may read its own (MariaDB 10.2+, MySQL 5.7+); the statement holds the password hash: never kept. */
 const CREATE_USER_SQL = 'SHOW CREATE USER CURRENT_USER()';
 
-export async function inspectSession(endpoint: Endpoint, options: SessionOptions): Promise<SessionPosture> {
+export async function inspectSession(
+  endpoint: TcpEndpoint,
+  options: SessionOptions,
+): Promise<SessionPosture> {
   const { credentials } = options;
   const mutual = credentials.cert !== undefined && credentials.key !== undefined;
   const tls: TlsSettings = {
@@ -90,7 +93,7 @@ export async function inspectSession(endpoint: Endpoint, options: SessionOptions
   }
 }
 
-function target(endpoint: Endpoint, credentials: SessionCredentials, tls: TlsSettings): Target {
+function target(endpoint: TcpEndpoint, credentials: SessionCredentials, tls: TlsSettings): Target {
   return {
     host: endpoint.host,
     port: endpoint.port,
@@ -177,7 +180,7 @@ export function plaintextPolicy(
 
 /** One login without TLS, with the same credentials (opt-in only); refused is what we hope for. */
 async function tryPlaintextLogin(
-  endpoint: Endpoint,
+  endpoint: TcpEndpoint,
   credentials: SessionCredentials,
   timeoutMs: number,
 ): Promise<PlaintextLoginCheck> {

@@ -97,7 +97,7 @@ export function buildBundle(input: readonly CertificateInfo[], options: BundleOp
     throw new DbtlsError(
       'BUNDLE_INCOMPLETE',
       `could not verify the bundle: the issuer of ${certificateName(orphan)} (${issuerName(orphan)}) is not in it`,
-      { hint: 'add the CA certificate that issued it (its root), or drop --verify', kind: 'check' },
+      { hint: 'add the CA certificate that issued it (its root), or drop --verify' },
     );
   }
   return { certs: ordered, pem: ordered.map((c) => c.pem).join(''), complete };

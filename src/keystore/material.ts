@@ -4,8 +4,8 @@
  * upwards (CHAIN_BROKEN). A keystore that Java accepts but that fails at the handshake is the failure this
  * module exists to prevent.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { causeText, DbtlsError } from '../errors.js';
+import type { KeyObject } from 'node:crypto';
+import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import {
   buildPath,
@@ -15,11 +15,12 @@ import {
   keyMatches,
   readCertificates,
 } from '../pki/chain.js';
+import { readPrivateKey } from '../pki/keys.js';
 
 export interface KeystoreMaterialInput {
   /** PEM: the leaf first; intermediates may follow (a chain.pem). */
   readonly certPem: Buffer | string;
-  /** PEM or DER private key (PKCS#8, PKCS#1 or SEC1). */
+  /** PEM private key (PKCS#8, PKCS#1 or SEC1). */
   readonly keyPem: Buffer | string;
   /** More PEM files with intermediates and roots, in any order; each must be on the leaf's path. */
   readonly chainPems?: readonly (Buffer | string)[];
@@ -38,40 +39,9 @@ export interface KeystoreMaterial {
   readonly chain: readonly CertificateInfo[];
 }
 
-/** PKCS#8 EncryptedPrivateKeyInfo, or a traditional OpenSSL key with a Proc-Type ENCRYPTED header. */
-const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
-
-function readKey(keyPem: Buffer | string, passphrase?: string): KeyObject {
-  const text = typeof keyPem === 'string' ? keyPem : keyPem.toString('latin1');
-  // Without a passphrase OpenSSL 3 fails "interrupted or cancelled": say what is really wrong.
-  if (passphrase === undefined && ENCRYPTED_PEM.test(text)) {
-    throw new DbtlsError('KEY_PASSPHRASE_REQUIRED', 'could not read the private key: it is encrypted', {
-      hint: 'give its passphrase with --key-passphrase-file',
-    });
-  }
-  try {
-    return createPrivateKey(passphrase === undefined ? { key: keyPem } : { key: keyPem, passphrase });
-  } catch (err) {
-    if (passphrase !== undefined && /bad decrypt|decrypt/i.test(causeText(err))) {
-      throw new DbtlsError(
-        'KEY_PASSPHRASE_WRONG',
-        'could not read the private key: the passphrase is wrong',
-        {
-          hint: 'check the --key-passphrase-file',
-          cause: err,
-        },
-      );
-    }
-    throw new DbtlsError('KEY_MALFORMED', `could not read the private key: ${causeText(err)}`, {
-      hint: 'give a PEM private key (the key.pem next to the certificate)',
-      cause: err,
-    });
-  }
-}
-
 export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMaterial {
   const [leaf, ...withLeaf] = readCertificates(input.certPem, 'the certificate');
-  const key = readKey(input.keyPem, input.keyPassphrase);
+  const key = readPrivateKey(input.keyPem, input.keyPassphrase, '--key-passphrase-file');
   if (!keyMatches(leaf!, key)) {
     throw new DbtlsError(
       'KEY_MISMATCH',

@@ -11,7 +11,7 @@ import { oneLineName } from './names.js';
 import { pemBlocks, toPem } from './pem.js';
 import { EXTENDED_KEY_USAGE_OIDS, KEY_USAGE_BITS, type Profile } from './profiles.js';
 import { ipAddressBytes, ipAddressText } from './san.js';
-import { EXTENSION_OIDS } from './tbs.js';
+import { EXTENSION_OIDS, SIGNATURE_ALGORITHMS } from './tbs.js';
 
 export interface CertificateInfo {
   readonly der: Buffer;
@@ -47,26 +47,6 @@ export interface CertificateInfo {
   readonly x509: X509Certificate;
 }
 
-/**
- * Signature algorithms by OID (RFC 3279, RFC 4055, RFC 5758, RFC 8410): the name OpenSSL prints, and the
- * node hash dbtls verifies CSRs with (null: Ed25519 hashes by itself; absent: not accepted in a CSR,
- * though named in reports, such as the weak MD5 and SHA-1 ones a server may still send).
- */
-export const SIGNATURE_ALGORITHMS: Readonly<Record<string, { name: string; hash?: string | null }>> =
-  Object.freeze({
-    '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', hash: 'sha256' },
-    '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', hash: 'sha384' },
-    '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', hash: 'sha512' },
-    '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', hash: 'sha256' },
-    '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', hash: 'sha384' },
-    '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', hash: 'sha512' },
-    '1.3.101.112': { name: 'ED25519', hash: null },
-    '1.2.840.113549.1.1.10': { name: 'rsassaPss' },
-    '1.2.840.113549.1.1.5': { name: 'sha1WithRSAEncryption' },
-    '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption' },
-    '1.2.840.10045.4.1': { name: 'ecdsa-with-SHA1' },
-    '1.2.840.10040.4.3': { name: 'dsa-with-SHA1' },
-  });
 /** SHA-256 of a certificate's DER, lowercase hex without colons: the one fingerprint spelling of dbtls. */
 export function certificateFingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');

@@ -4,7 +4,7 @@
  */
 import { type KeyObject, sign, verify } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
-import { readExtensions, SIGNATURE_ALGORITHMS } from './certificate.js';
+import { readExtensions } from './certificate.js';
 import {
   bitString,
   contextTag,
@@ -25,7 +25,7 @@ import { commonName, decodeName, encodeName, type NameAttribute, oneLineName } f
 import { pemBlocks, toPem } from './pem.js';
 import { ipAddressBytes } from './san.js';
 import { publicKeyFromSpki } from './spki.js';
-import { EXTENSION_OIDS, signatureAlgorithmFor } from './tbs.js';
+import { EXTENSION_OIDS, SIGNATURE_ALGORITHMS, signatureAlgorithmFor } from './tbs.js';
 
 /** PKCS #9 extensionRequest attribute (RFC 2985 §5.4.2). */
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';

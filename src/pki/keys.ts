@@ -14,7 +14,9 @@ import { promisify } from 'node:util';
 import { causeText, DbtlsError } from '../errors.js';
 import { bitString, explicit, octetString, oid, sequence, unsignedInteger } from './der.js';
 import { toPem } from './pem.js';
-import { knownDescriptions } from './spki.js';
+import { type KeyDescription, knownDescriptions } from './spki.js';
+
+export type { KeyDescription };
 
 export type KeyAlgorithm = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
@@ -94,9 +96,21 @@ export async function generateKeyPairAsync(
 /** The most passphrase bytes OpenSSL's PEM layer uses (PEM_BUFSIZE). */
 export const PEM_PASSPHRASE_MAX = 1024;
 
-const ENCRYPTED = /-----BEGIN (ENCRYPTED PRIVATE KEY|RSA PRIVATE KEY-----\r?\nProc-Type: 4,ENCRYPTED)/;
+/** PKCS#8 EncryptedPrivateKeyInfo, or a traditional OpenSSL key (RSA, EC) with a Proc-Type ENCRYPTED header. */
+const ENCRYPTED = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
 
-export function readPrivateKey(pem: string | Buffer, passphrase?: string): KeyObject {
+/** Where the CA commands read a key's passphrase from: the default of readPrivateKey's hints. */
+const CA_PASSPHRASE_SOURCES = '--passphrase-file FILE or DBTLS_CA_PASSPHRASE';
+
+/**
+ * A PEM private key (PKCS#8, PKCS#1 or SEC1), decrypted with `passphrase` when it is encrypted.
+ * `passphraseFrom` names, for the hints, where the user gives the passphrase (a flag of the command).
+ */
+export function readPrivateKey(
+  pem: string | Buffer,
+  passphrase?: string,
+  passphraseFrom = CA_PASSPHRASE_SOURCES,
+): KeyObject {
   const text = typeof pem === 'string' ? pem : pem.toString('latin1');
   const encrypted = ENCRYPTED.test(text);
   if (encrypted && passphrase === undefined) {
@@ -104,7 +118,7 @@ export function readPrivateKey(pem: string | Buffer, passphrase?: string): KeyOb
       'KEY_PASSPHRASE_REQUIRED',
       'could not read the private key: it is encrypted and no passphrase was given',
       {
-        hint: 'give the passphrase with --passphrase-file FILE or DBTLS_CA_PASSPHRASE',
+        hint: `give the passphrase with ${passphraseFrom}`,
       },
     );
   }
@@ -132,7 +146,7 @@ export function readPrivateKey(pem: string | Buffer, passphrase?: string): KeyOb
         'KEY_PASSPHRASE_WRONG',
         'could not decrypt the private key: the passphrase is wrong',
         {
-          hint: 'check the passphrase file or DBTLS_CA_PASSPHRASE (a trailing newline in the file is ignored)',
+          hint: `check ${passphraseFrom} (a trailing newline in a file is ignored)`,
           cause: err,
         },
       );
@@ -154,12 +168,6 @@ export function privateKeyPem(key: KeyObject, passphrase?: string): string {
 export function publicKeyDer(key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return pub.export({ format: 'der', type: 'spki' });
-}
-
-export interface KeyDescription {
-  readonly keyType: 'EC' | 'RSA' | 'Ed25519' | 'other';
-  readonly keyBits: number;
-  readonly curve?: string;
 }
 
 const CURVES: Readonly<Record<string, { name: string; bits: number }>> = Object.freeze({

@@ -9,7 +9,13 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { DerReader, decodeOid, inside, TAG } from './der.js';
-import type { KeyDescription } from './keys.js';
+
+/** A key's type and size as dbtls reports them (pki/keys.ts describeKey). */
+export interface KeyDescription {
+  readonly keyType: 'EC' | 'RSA' | 'Ed25519' | 'other';
+  readonly keyBits: number;
+  readonly curve?: string;
+}
 
 /** Descriptions known without asking OpenSSL (filled here, read by describeKey). */
 export const knownDescriptions = new WeakMap<KeyObject, KeyDescription>();

@@ -40,21 +40,35 @@ export interface SignatureAlgorithm {
   readonly der: Buffer;
 }
 
-const ECDSA_SHA256: SignatureAlgorithm = Object.freeze({
-  name: 'ecdsa-with-SHA256',
-  hash: 'sha256',
-  der: sequence(oid('1.2.840.10045.4.3.2')),
-});
-const ECDSA_SHA384: SignatureAlgorithm = Object.freeze({
-  name: 'ecdsa-with-SHA384',
-  hash: 'sha384',
-  der: sequence(oid('1.2.840.10045.4.3.3')),
-});
-const RSA_SHA256: SignatureAlgorithm = Object.freeze({
-  name: 'sha256WithRSAEncryption',
-  hash: 'sha256',
-  der: sequence(oid('1.2.840.113549.1.1.11'), NULL),
-});
+/**
+ * Signature algorithms by OID (RFC 3279, RFC 4055, RFC 5758, RFC 8410): the name OpenSSL prints, and the
+ * node hash dbtls verifies CSRs with (null: Ed25519 hashes by itself; absent: not accepted in a CSR,
+ * though named in reports, such as the weak MD5 and SHA-1 ones a server may still send).
+ */
+export const SIGNATURE_ALGORITHMS: Readonly<Record<string, { name: string; hash?: string | null }>> =
+  Object.freeze({
+    '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', hash: 'sha256' },
+    '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', hash: 'sha384' },
+    '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', hash: 'sha512' },
+    '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', hash: 'sha256' },
+    '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', hash: 'sha384' },
+    '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', hash: 'sha512' },
+    '1.3.101.112': { name: 'ED25519', hash: null },
+    '1.2.840.113549.1.1.10': { name: 'rsassaPss' },
+    '1.2.840.113549.1.1.5': { name: 'sha1WithRSAEncryption' },
+    '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption' },
+    '1.2.840.10045.4.1': { name: 'ecdsa-with-SHA1' },
+    '1.2.840.10040.4.3': { name: 'dsa-with-SHA1' },
+  });
+
+/** One of the table's algorithms as dbtls signs with it; `params` follow the OID (RFC 4055 §5: NULL for RSA). */
+function signingAlgorithm(id: string, ...params: Buffer[]): SignatureAlgorithm {
+  const { name, hash } = SIGNATURE_ALGORITHMS[id]!;
+  return Object.freeze({ name, hash: hash as SignatureAlgorithm['hash'], der: sequence(oid(id), ...params) });
+}
+const ECDSA_SHA256 = signingAlgorithm('1.2.840.10045.4.3.2');
+const ECDSA_SHA384 = signingAlgorithm('1.2.840.10045.4.3.3');
+const RSA_SHA256 = signingAlgorithm('1.2.840.113549.1.1.11', NULL);
 
 /** The signature algorithm for an issuer key: the hash matches the curve strength (RFC 5480 §4). */
 const algorithmCache = new WeakMap<KeyObject, SignatureAlgorithm>();

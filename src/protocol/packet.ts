@@ -23,7 +23,6 @@ export function framePacket(sequenceId: number, payload: Buffer): Buffer {
       `could not frame the packet: ${payload.length} bytes is more than one frame holds`,
       {
         hint: 'split the payload; only handshake packets are framed by dbtls',
-        kind: 'runtime',
       },
     );
   }
@@ -60,7 +59,6 @@ export class PacketReader {
         `could not decode the ${this.what}: its length ${length} exceeds ${this.maxPayload} bytes`,
         {
           hint: 'the peer does not speak the MySQL protocol as expected (is this port a MySQL/MariaDB server?)',
-          kind: 'check',
           details: { field: 'payload length', length },
         },
       );

@@ -7,7 +7,6 @@ import { DbtlsError } from '../errors.js';
 export function malformed(what: string, cause: string, details?: Record<string, unknown>): DbtlsError {
   return new DbtlsError('PROTOCOL_MALFORMED', `could not decode the ${what}: ${cause}`, {
     hint: 'the peer does not speak the MySQL protocol as expected (is this port a MySQL/MariaDB server?)',
-    kind: 'check',
     ...(details ? { details } : {}),
   });
 }

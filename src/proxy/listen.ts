@@ -68,7 +68,6 @@ export function listenOn(server: net.Server, addr: ListenAddress): Promise<Liste
               err.code === 'EADDRINUSE'
                 ? 'another process uses that address: pick another port or socket path'
                 : 'check the address and the permissions of its directory',
-            kind: 'runtime',
             cause: err,
           },
         ),

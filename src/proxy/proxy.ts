@@ -218,7 +218,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         `could not accept the connection: ${max} connections are open (--max-connections)`,
         {
           hint: 'close idle connections, size the application pool below the limit, or raise --max-connections',
-          kind: 'runtime',
         },
       );
       observer.failed(err);

@@ -175,7 +175,7 @@ class Session {
         new DbtlsError(
           'PROXY_UPSTREAM_CLOSED',
           `could not relay the connection: the server closed it while the client was logging in`,
-          { hint: "the client took longer than the server's connect_timeout; retry", kind: 'runtime' },
+          { hint: "the client took longer than the server's connect_timeout; retry" },
         ),
       );
       return;
@@ -197,7 +197,6 @@ class Session {
           'could not relay the connection: the client asked for TLS on the local leg, which this listener does not offer',
           {
             hint: 'connect to the proxy without TLS (it is the TLS endpoint towards the server), e.g. --ssl-mode=DISABLED / ssl=false, or start it with --listen-cert/--listen-key',
-            kind: 'check',
           },
         ),
       );
@@ -269,7 +268,6 @@ class Session {
         'could not relay the connection: the client answered a prewarmed connection with other capabilities and names no auth plugin, so the server cannot ask it again',
         {
           hint: "retry (the pool now uses this client's capabilities), or run the proxy without --prewarm",
-          kind: 'runtime',
         },
       );
     }

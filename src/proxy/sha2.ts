@@ -42,7 +42,6 @@ export function recoverPassword(key: ProxyRsaKey, blob: Buffer, scramble: Buffer
       `could not decrypt the client's password: the RSA blob has ${blob.length} bytes, ${key.blobLength} expected`,
       {
         hint: 'the client did not encrypt with the key the proxy sent; check its server public key option',
-        kind: 'check',
       },
     );
   }
@@ -58,7 +57,6 @@ export function recoverPassword(key: ProxyRsaKey, blob: Buffer, scramble: Buffer
       "could not decrypt the client's password: the blob is not RSA-OAEP for the proxy's key",
       {
         hint: 'use a client that encrypts with OAEP padding (MySQL 8.0.5+ libraries, PyMySQL, mysql2); PKCS#1 v1.5 is refused',
-        kind: 'check',
         cause: err,
       },
     );

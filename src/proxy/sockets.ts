@@ -21,9 +21,7 @@ export function serverHandshake(secure: tls.TLSSocket, timeoutMs: number): Promi
         new DbtlsError(
           'PROXY_CLIENT_TIMEOUT',
           'could not relay the connection: the client did not complete TLS',
-          {
-            kind: 'runtime',
-          },
+          {},
         ),
       );
     }, timeoutMs);
@@ -36,7 +34,6 @@ export function serverHandshake(secure: tls.TLSSocket, timeoutMs: number): Promi
       reject(
         new DbtlsError('PROXY_CLIENT_TLS', `could not complete TLS with the client: ${causeText(err)}`, {
           hint: 'check that the client trusts the CA of --listen-cert and names a host it lists',
-          kind: 'check',
           cause: err,
         }),
       );
@@ -63,7 +60,6 @@ export function asDbtls(err: unknown): DbtlsError {
     ? err
     : new DbtlsError('PROXY_FAILED', `could not relay the connection: ${causeText(err)}`, {
         hint: 'see the proxy log',
-        kind: 'runtime',
         cause: err,
       });
 }
@@ -93,9 +89,7 @@ export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: num
         new DbtlsError(
           'PROXY_CLIENT_CLOSED',
           'could not relay the connection: the client closed it before logging in',
-          {
-            kind: 'runtime',
-          },
+          {},
         ),
       );
     const timer = setTimeout(
@@ -104,7 +98,7 @@ export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: num
           new DbtlsError(
             'PROXY_CLIENT_TIMEOUT',
             `could not relay the connection: the client sent no handshake response within ${timeoutMs} ms`,
-            { hint: 'the client must log in right after the greeting', kind: 'runtime' },
+            { hint: 'the client must log in right after the greeting' },
           ),
         ),
       timeoutMs,

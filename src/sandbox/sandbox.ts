@@ -246,7 +246,6 @@ class SandboxServer implements Sandbox {
     const log = this.logTail(logStart);
     return new DbtlsError('SANDBOX_FAILED', `could not start the sandbox MariaDB: ${what}:\n${log}`, {
       hint: `read ${this.logFile}; a bad certificate or config fragment in ${this.confDir} is the usual cause`,
-      kind: 'runtime',
       details: { log },
     });
   }
@@ -261,7 +260,6 @@ class SandboxServer implements Sandbox {
     );
     if (result.code !== 0) {
       throw new DbtlsError('SQL_FAILED', `could not run SQL on the sandbox: ${result.stderr.trim()}`, {
-        kind: 'runtime',
         details: { sql: statement },
       });
     }
@@ -294,9 +292,7 @@ class SandboxServer implements Sandbox {
 
   async restart(options?: SandboxOptions): Promise<void> {
     if (this.stopped)
-      throw new DbtlsError('SANDBOX_STOPPED', 'could not restart the sandbox: it was stopped', {
-        kind: 'runtime',
-      });
+      throw new DbtlsError('SANDBOX_STOPPED', 'could not restart the sandbox: it was stopped', {});
     await this.stopProcess();
     if (options !== undefined) this.options = options;
     await this.start();

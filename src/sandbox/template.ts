@@ -46,7 +46,6 @@ export function requireMariadbd(): string {
       'could not start a sandbox MariaDB: mariadbd is not installed',
       {
         hint: 'install it with `sudo apt-get install mariadb-server` (the sandbox never touches a running server)',
-        kind: 'runtime',
       },
     );
   }
@@ -122,7 +121,6 @@ async function withFileLock<T>(lockFile: string, fn: () => Promise<T>): Promise<
           `could not initialise the MariaDB template: ${lockFile} is held by pid ${owner}`,
           {
             hint: 'wait for the other process, or remove the lock file if it is gone',
-            kind: 'runtime',
           },
         );
       } else await sleep(100);
@@ -162,7 +160,6 @@ async function buildTemplate(server: string): Promise<string> {
         `could not initialise a MariaDB datadir: mariadb-install-db exited ${result.code}`,
         {
           hint: `check the MariaDB installation; it said: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' / ')}`,
-          kind: 'runtime',
         },
       );
     }

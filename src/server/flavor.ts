@@ -77,7 +77,6 @@ export function parseServerVersion(text: string, flavorHint?: Flavor): ServerVer
       `could not parse the server version ${JSON.stringify(text)}`,
       {
         hint: 'dbtls supports MySQL 5.7+ and MariaDB 10.3+; report the version string if yours is one of them',
-        kind: 'runtime',
       },
     );
   }

@@ -46,7 +46,6 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     throw new DbtlsError('WRITE_FAILED', `could not write ${file}: ${causeText(err)}`, {
       hint: 'check that the directory exists and is writable',
       cause: err,
-      kind: 'runtime',
     });
   }
 }
@@ -161,7 +160,6 @@ function dirError(dir: string, err: unknown): DbtlsError {
         ? 'choose a directory you can write, or run as its owner (or with sudo)'
         : 'check the path and the free space',
     cause: err,
-    kind: 'runtime',
   });
 }
 

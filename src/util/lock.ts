@@ -64,7 +64,6 @@ function lockPathError(lockFile: string, code: string | undefined, cause: unknow
 function lockedError(lockFile: string): DbtlsError {
   return new DbtlsError('LOCKED', `could not lock ${lockFile}: another dbtls process holds it`, {
     hint: 'wait for the other dbtls command to finish, or remove the lock file if no dbtls is running',
-    kind: 'runtime',
   });
 }
 

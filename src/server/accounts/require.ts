@@ -214,7 +214,6 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
         `could not revert ${name} after a failed login check: ${causeText(revertError)}; ${name} is left requiring ${describeRequirement(o.requirement)} (it required ${describeRequirement(before)}), and the check login as ${name} failed: ${causeText(loginError).trim()}`,
         {
           hint: `run this as an admin now to restore it: ${revertStatement};`,
-          kind: 'runtime',
           cause: revertError,
           details: {
             account,
@@ -231,7 +230,6 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
       `could not log in as ${name} after REQUIRE ${describeRequirement(o.requirement)}: ${causeText(loginError).trim()}; reverted it to ${describeRequirement(before)}`,
       {
         hint: 'check the credentials passed with --verify-password-file / --verify-cert / --verify-key / --verify-ca, and that this machine matches the account host',
-        kind: 'check',
         cause: loginError,
         details: {
           before,

@@ -64,7 +64,6 @@ export function privObject(value: unknown): Record<string, unknown> {
   }
   throw new DbtlsError('PRIV_MALFORMED', 'could not read mysql.global_priv: an account has invalid JSON', {
     hint: 'check the account with SELECT * FROM mysql.global_priv',
-    kind: 'runtime',
   });
 }
 

@@ -17,7 +17,9 @@ import {
   type ServerVersion,
   serverCapabilities,
 } from '../flavor.js';
-import { quoteString, splitCurrentUser } from './sql.js';
+import { type Account, quoteString, splitCurrentUser } from './sql.js';
+
+export type { Account };
 
 /** The modes an admin session may use. `preferred` is refused: it can silently send the password in clear. */
 export type AdminSslMode = Exclude<SslMode, 'preferred'>;
@@ -57,11 +59,6 @@ export interface SqlSession {
   /** The flavor the greeting showed: MariaDB clears CLIENT_MYSQL, whatever VERSION() says. */
   readonly greetingFlavor?: Flavor | undefined;
   close(): Promise<void>;
-}
-
-export interface Account {
-  readonly user: string;
-  readonly host: string;
 }
 
 export interface AdminSession extends SqlSession {
@@ -135,7 +132,6 @@ function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
   return new DbtlsError('SQL_FAILED', `could not run ${firstWords(sql)} on ${where(o)}: ${causeText(err)}`, {
     hint: 'check that the admin account has the privileges this needs',
     cause: err,
-    kind: 'runtime',
     details: { sql },
   });
 }

@@ -1,8 +1,12 @@
 /**
  * SQL text for administration: string literals, account names, and CURRENT_USER() read back. Pure; the
- * admin session (src/server/admin.ts) makes the literals safe by clearing NO_BACKSLASH_ESCAPES.
+ * admin session (src/server/admin/session.ts) makes the literals safe by clearing NO_BACKSLASH_ESCAPES.
  */
-import type { Account } from './session.js';
+/** A MariaDB/MySQL account: 'user'@'host'. */
+export interface Account {
+  readonly user: string;
+  readonly host: string;
+}
 
 /** CURRENT_USER() is `user@host`; the user may itself contain '@', the host never does. */
 export function splitCurrentUser(text: string): Account {

@@ -241,7 +241,6 @@ async function retireOld(
         `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
         {
           hint: `re-issue them from the new CA (\`dbtls issue\`), then mark them revoked in ${previousDir}/index.jsonl, or wait until they expire`,
-          kind: 'check',
           details: { serials: left.map((e) => e.serial) },
         },
       );

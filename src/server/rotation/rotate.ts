@@ -66,7 +66,6 @@ export async function installAndReload(
     throw new DbtlsError(
       'KEY_MISSING',
       'could not install the new certificate: no private key was issued with it',
-      { kind: 'runtime' },
     );
   }
   const layout = pairLayout(files);
@@ -100,7 +99,6 @@ export async function installAndReload(
       `could not rotate the server certificate: ${causeText(err)}; ${restored}`,
       {
         hint: 'check the server error log; the new certificate was marked void in the CA index (never delivered)',
-        kind: 'runtime',
         cause: err,
       },
     );

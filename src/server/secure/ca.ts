@@ -10,9 +10,9 @@ import { type Ca, caExists, openCa } from '../../ca/store.js';
 import { dateText } from '../../util/dates.js';
 import { serverFilePaths } from '../tls/install.js';
 import type { ServerMaterial } from '../tls/material.js';
+import type { ResolvedSecureOptions, SecureOptions } from './options.js';
 import { leafProblem, readLeafFile, type serverNames, step, trustPem, validSerials } from './plan.js';
 import type { Run } from './run.js';
-import type { ResolvedSecureOptions, SecureOptions } from './secure.js';
 import { withIssued } from './state.js';
 
 export function openOrCreateCa(run: Run, o: SecureOptions): Ca | undefined {

@@ -50,7 +50,6 @@ export async function openSecureAdmin(admin: SessionOptions, caFile: string): Pr
       throw new DbtlsError(err.code, `${err.message} (checked against ${caFile})`, {
         hint: 'the server already serves a certificate from another CA: pass --admin-ca FILE with that CA for this run, after which secure installs one from its own CA',
         cause: err,
-        kind: err.kind,
       });
     }
   }
@@ -77,14 +76,12 @@ export function withSteps(err: unknown, steps: readonly SecureStep[]): unknown {
     return new DbtlsError(err.code, err.message, {
       ...(err.hint !== undefined ? { hint: err.hint } : {}),
       cause: err,
-      kind: err.kind,
       details: { ...err.details, steps },
     });
   }
   return new DbtlsError('SECURE_FAILED', `could not finish: ${causeText(err)}`, {
     hint: 'the steps above were done; fix the cause and run the same command again (it resumes)',
     cause: err,
-    kind: 'runtime',
     details: { steps },
   });
 }

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { InitOptions } from '../../ca/init.js';
 import { caPath } from '../../ca/store.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { InspectReport } from '../../inspect/report.js';
@@ -25,44 +24,14 @@ import { sameContent, serverFilePaths, serverOwner } from '../tls/install.js';
 import { checkMaterial, type ServerMaterial } from '../tls/material.js';
 import { probeServedCertificate } from '../tls/reload.js';
 import { openOrCreateCa, serverMaterial } from './ca.js';
+import type { ResolvedSecureOptions, SecureOptions } from './options.js';
 import { resolveSecurePaths } from './paths.js';
 import { clientDir, type SecureStep, serverNames, step } from './plan.js';
 import { openSecureAdmin, Run, withSteps } from './run.js';
 import { fileBefore, withFile, withMadeDir } from './state.js';
 import { clientStep, inspectCredentials, requireStep, secureTransportStep } from './steps.js';
 
-export interface SecureOptions {
-  readonly caDir: string;
-  /** The CA passphrase (to open it, or to encrypt a new one). */
-  readonly passphrase?: string | undefined;
-  /** How to make the CA when there is none. */
-  readonly newCa?: Omit<InitOptions, 'passphrase'> | undefined;
-  readonly users: readonly Account[];
-  readonly requirement: 'SSL' | 'X509';
-  /** Client certificates go to DIR/<user>/. */
-  readonly out: string;
-  /**
-   * The server's certificate directory (stable paths). Default: where the server's @@ssl_cert lives, as
-   * rotate does (issue 10, item 12), or DEFAULT_CERT_DIR while TLS is off.
-   */
-  readonly dir?: string | undefined;
-  /** The config fragment. Default: DEFAULT_CONFIG_FILE when the server reads it, else ssl-config.cnf in
-   * the last directory its option files include. */
-  readonly configFile?: string | undefined;
-  /** The option file the server reads first; default: found from the running server (src/server/option-files.ts). */
-  readonly serverConfig?: string | undefined;
-  readonly dns?: readonly string[] | undefined;
-  readonly ip?: readonly string[] | undefined;
-  readonly requireSecureTransport: boolean;
-  /** Restarts the server and resolves once it is back (needed for the first enablement on MariaDB). */
-  readonly restart?: (() => Promise<void>) | undefined;
-  /** Users' passwords by user name, for the login that checks each REQUIRE (the lockout guard). */
-  readonly passwords?: ReadonlyMap<string, string> | undefined;
-  readonly inspect?: boolean | undefined;
-  readonly now?: Date | undefined;
-  /** Plan only: print what would be done, change nothing (no file, no index line, no SQL that writes). */
-  readonly dryRun?: boolean | undefined;
-}
+export type { ResolvedSecureOptions, SecureOptions };
 
 export interface SecureResult {
   readonly steps: readonly SecureStep[];
@@ -78,9 +47,6 @@ export interface SecureResult {
   /** Nothing was changed: the steps say what would be done ('planned'). */
   readonly dryRun?: boolean | undefined;
 }
-
-/** The resolved options: the paths decided from the server (src/server/secure-paths.ts). */
-export type ResolvedSecureOptions = SecureOptions & { readonly dir: string; readonly configFile: string };
 
 /** enable: files, config, reload or restart, proof. Returns the session to go on with (new after a restart). */
 async function enableStep(

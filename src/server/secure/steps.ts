@@ -20,9 +20,9 @@ import {
 import { type Account, type AdminSession, globalVariables, type SessionOptions } from '../admin/session.js';
 import { DEFAULT_TLS_VERSIONS, editConfig, readConfigFile } from '../tls/config.js';
 import { sameContent, serverFilePaths } from '../tls/install.js';
+import type { ResolvedSecureOptions, SecureOptions } from './options.js';
 import { clientDir, leafProblem, readLeafFile, step, validSerials } from './plan.js';
 import type { Run } from './run.js';
-import type { ResolvedSecureOptions, SecureOptions } from './secure.js';
 import {
   fileBefore,
   withCreatedDir,

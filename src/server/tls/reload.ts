@@ -45,7 +45,6 @@ export async function probeServedCertificate(
         `could not probe TLS on ${address(host, port)}: the server does not offer TLS`,
         {
           hint: 'enable TLS with `dbtls server enable` (the first enablement needs a restart)',
-          kind: 'check',
         },
       );
     }
@@ -78,7 +77,6 @@ export async function probeServedCertificate(
     throw new DbtlsError('PROBE_FAILED', `could not probe TLS on ${address(host, port)}: ${causeText(err)}`, {
       hint: 'check that the server is up and reachable, and that its certificate files are valid',
       cause: err,
-      kind: 'runtime',
     });
   } finally {
     socket.destroy();
@@ -94,7 +92,6 @@ export async function reloadTls(session: AdminSession): Promise<string> {
       `could not reload TLS online: ${session.version.text} has no reload statement`,
       {
         hint: 'restart the server to load new certificates (MariaDB 10.4+ and MySQL 8.0.16+ reload online)',
-        kind: 'runtime',
       },
     );
   }
@@ -115,7 +112,6 @@ export async function proveServed(
       `could not prove the new certificate is served on ${host}:${port}: it serves ${served.fingerprint.slice(0, 16)}…, expected ${expectedFingerprint.slice(0, 16)}…`,
       {
         hint: 'check that the server reads the files dbtls wrote (@@ssl_cert) and run `dbtls server reload` or restart it',
-        kind: 'check',
         details: { served: served.fingerprint, expected: expectedFingerprint },
       },
     );

@@ -137,7 +137,6 @@ function writeFailed(what: string, err: unknown): DbtlsError {
   return new DbtlsError('WRITE_FAILED', `could not write ${what}: ${causeText(err)}`, {
     hint: 'free space or fix the file system, then run the command again; the server keeps its files',
     cause: err,
-    kind: 'runtime',
   });
 }
 

@@ -56,8 +56,8 @@ describe('the renderer', () => {
     assert.equal(code, 2);
     assert.equal(out.stderr, 'error[BAD_PEM]: could not read a.pem: not PEM\nhint: check the file\n');
     // Issue 10 item 16: 2 only for usage or bad input; a runtime failure has its own code, 3.
-    const check = render.error(new DbtlsError('LOCKOUT_PREVENTED', 'could not log in', { kind: 'check' }));
-    const runtime = render.error(new DbtlsError('REVERT_FAILED', 'could not revert', { kind: 'runtime' }));
+    const check = render.error(new DbtlsError('LOCKOUT_PREVENTED', 'could not log in'));
+    const runtime = render.error(new DbtlsError('REVERT_FAILED', 'could not revert'));
     assert.deepEqual([check, runtime], [1, 3]);
   });
 
