@@ -18,17 +18,17 @@ import { dateText } from '../util/dates.js';
 import { type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import type { CommandContext } from './command.js';
 import { pick } from './options.js';
-import { commandLine } from './shell.js';
+import { hintLine } from './shell.js';
 
 export const CA_OPTIONS: OptionSpec = pick('ca-dir', 'passphrase-file');
 
 /**
- * `dbtls require TARGET ACCOUNT …` for a hint. Without a known target the line says ADMIN_TARGET and what
- * goes there: a CA command cannot guess the server.
+ * `dbtls require TARGET ACCOUNT …` for a hint, with the target when it is known (else ADMIN_TARGET,
+ * explained). The check login of `require` needs the account's certificate (given here) and its password
+ * when it has one (the user's to give: --verify-password-file).
  */
 export function requireLine(target: string | undefined, rest: readonly string[]): string {
-  const line = commandLine(['dbtls', 'require', target ?? 'ADMIN_TARGET', ...rest]);
-  return target ? line : `${line}   (ADMIN_TARGET: the server, host[:port] or a DSN)`;
+  return hintLine(['dbtls', 'require', target ?? 'ADMIN_TARGET', ...rest]);
 }
 
 /** The CA flags the user gave, for a hint that must work when pasted (issue 14, item 5). */
@@ -109,23 +109,40 @@ export function leafJson(entry: IndexEntry, dir?: string, withKey = true) {
   };
 }
 
+/** The files a new certificate went to (absolute paths); `key` is unknown when a CSR was signed elsewhere. */
+export interface CreatedFiles {
+  readonly cert: string;
+  readonly chain: string;
+  readonly key: string | undefined;
+  readonly ca: string;
+}
+
+/** The files of a leaf directory (`issue --out DIR`, `renew`). */
+export function leafFiles(dir: string): CreatedFiles {
+  const f = (name: string) => path.join(dir, name);
+  return { cert: f('cert.pem'), chain: f('chain.pem'), key: f('key.pem'), ca: f('ca.pem') };
+}
+
 /**
- * `certName`: the certificate file in `dir` the Next: hint names (`sign --out X.pem` writes X.pem);
- * `adminTarget`: the server the `require` hint names (src/cli/profile.ts knownAdminTarget).
+ * What was made, and the next command with the files really written (issue 14 item 5): for a server
+ * certificate `server enable` with them, for a client one `require` with the check login's certificate.
+ * `adminTarget`: the server those commands name (src/cli/profile.ts knownAdminTarget).
  */
 export function createdLines(
   issued: IssuedCertificate,
-  dir: string,
-  o: { verb?: string; certName?: string; adminTarget?: string | undefined } = {},
+  files: CreatedFiles,
+  o: { verb?: string; adminTarget?: string | undefined } = {},
 ): string[] {
-  const { verb = 'Created a new', certName = 'cert.pem' } = o;
+  const { verb = 'Created a new' } = o;
   const e = issued.entry;
   const names = [...e.dnsNames, ...e.ipAddresses];
-  const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
+  const rel = (f: string) => path.relative(process.cwd(), f) || f;
+  const target = o.adminTarget ?? 'ADMIN_TARGET';
+  const key = files.key ? rel(files.key) : 'KEY_FILE';
   const next =
     e.profile === 'server'
-      ? `Next: point the server's ssl_cert at ${rel('chain.pem')}, ssl_key at ${rel('key.pem')} and clients' CA at ${rel('ca.pem')} (or run \`dbtls server enable\`)`
-      : `Next: require it for the user: ${requireLine(o.adminTarget, [`${e.cn}@%`, '--subject-of', rel(certName)])}`;
+      ? `Next: install them on the server: ${hintLine(['dbtls', 'server', 'enable', target, '--server-cert', rel(files.chain), '--server-key', key, '--server-ca', rel(files.ca)])}`
+      : `Next: require it for the user: ${requireLine(o.adminTarget, [`${e.cn}@%`, '--subject-of', rel(files.cert), '--verify-cert', rel(files.cert), '--verify-key', key])}`;
   return [
     names.length > 0
       ? `${verb} ${e.profile} certificate valid for the following names:`
@@ -136,7 +153,7 @@ export function createdLines(
     `Serial:  ${e.serial}`,
     `It will expire on ${dateText(new Date(e.notAfter))}.`,
     '',
-    `The certificate is at "${rel('cert.pem')}" (chain: "${rel('chain.pem')}") and the key at "${rel('key.pem')}".`,
+    `The certificate is at "${rel(files.cert)}" (chain: "${rel(files.chain)}") and the key at "${key}".`,
     next,
   ];
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { checkCommonName, csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
-import { type IndexEntry, openCa, readIndex } from '../ca/store.js';
+import { caPath, type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
@@ -22,6 +22,7 @@ import {
   createdLines,
   issuedJson,
   keyOption,
+  leafFiles,
   rsaKeysWithProgress,
   unlockCa,
 } from './ca-common.js';
@@ -110,7 +111,8 @@ const SIGN_OPTIONS: OptionSpec = {
   },
   days: like('days', { default: '397' }),
   out: like('out', {
-    description: 'the certificate file to write (leaf and intermediates, PEM); ca.pem goes next to it',
+    description:
+      "the certificate file to write (leaf and intermediates, PEM); clients verify with the CA's root.pem",
   }),
   'dry-run': COMMON['dry-run'],
   ...CA_OPTIONS,
@@ -196,11 +198,13 @@ const signCommand: Command = {
       ctx.render.json({ ...issued.entry, files: { cert: out } });
       return 0;
     }
-    const lines = createdLines(issued, path.dirname(out), {
-      verb: 'Signed a new',
-      certName: path.basename(out),
-      adminTarget: knownAdminTarget(ctx.env, ctx.profile),
-    });
+    // The key stays where the CSR was made; on the same machine it is the key.pem next to the CSR.
+    const key = path.join(path.dirname(path.resolve(ctx.cwd, csrFile)), 'key.pem');
+    const lines = createdLines(
+      issued,
+      { cert: out, chain: out, key: fs.existsSync(key) ? key : undefined, ca: caPath(ca.dir, 'root') },
+      { verb: 'Signed a new', adminTarget: knownAdminTarget(ctx.env, ctx.profile) },
+    );
     ctx.render.lines(
       ...lines.slice(0, -3),
       `The certificate (with its intermediates) is at "${path.relative(ctx.cwd, out) || out}"; the CA certificate is ${path.join(ca.dir, 'root.pem')}.`,
@@ -327,7 +331,7 @@ const renewCommand: Command = {
     }
     for (const r of results) {
       ctx.render.lines(
-        ...createdLines(r.issued, r.out, {
+        ...createdLines(r.issued, leafFiles(r.out), {
           verb: `Renewed (from ${r.issued.entry.renewedFrom}) a`,
           adminTarget: knownAdminTarget(ctx.env, ctx.profile),
         }),

@@ -13,6 +13,7 @@ import {
   createdLines,
   issuedJson,
   keyOption,
+  leafFiles,
   leafJson,
   requireLine,
   rsaKeysWithProgress,
@@ -130,7 +131,7 @@ function issueCommand(profile: 'server' | 'client'): Command {
       if (flag(p, 'json')) ctx.render.json(issuedJson(issued, out));
       else
         ctx.render.lines(
-          ...createdLines(issued, out, { adminTarget: knownAdminTarget(ctx.env, ctx.profile) }),
+          ...createdLines(issued, leafFiles(out), { adminTarget: knownAdminTarget(ctx.env, ctx.profile) }),
         );
       return 0;
     },
@@ -159,6 +160,7 @@ async function issueBatch(
   }
   const seconds = (Date.now() - started) / 1000;
   const first = result.entries[0]!;
+  const firstDir = path.relative(ctx.cwd, result.dirs[0]!) || '.';
   if (result.resumed) {
     ctx.render.lines(
       `Completed the interrupted batch: ${result.entries.length} client certificates, issued before the interruption, are now in ${path.relative(ctx.cwd, out) || '.'}/<user>/ (none issued twice).`,
@@ -173,7 +175,11 @@ async function issueBatch(
       [
         `${first.cn}@%`,
         '--subject-of',
-        path.join(path.relative(ctx.cwd, result.dirs[0]!) || '.', 'cert.pem'),
+        path.join(firstDir, 'cert.pem'),
+        '--verify-cert',
+        path.join(firstDir, 'cert.pem'),
+        '--verify-key',
+        path.join(firstDir, 'key.pem'),
       ],
     )}`,
   );

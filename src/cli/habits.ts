@@ -93,15 +93,32 @@ function explainHostFlags(args: readonly string[], options: OptionTable, usage: 
       `usage: ${usage}`,
     );
   }
-  const host = found.h ?? 'localhost';
-  const target = found.P ? `${host.includes(':') ? `[${host}]` : host}:${found.P}` : host;
+  // The target the command line already names (`dbtls users -u root db1`) keeps its place; -h replaces
+  // it, -P gives it a port; with neither, localhost is the mysql client's own default.
+  const at = firstPositional(rest, options);
+  const named = at === undefined ? undefined : rest[at]!;
+  const host = found.h ?? named ?? 'localhost';
+  const hostPort = found.P ? `${host.includes(':') ? `[${host}]` : host}:${found.P}` : host;
   const user = found.u !== undefined && 'user' in options ? ['--user', found.u] : [];
-  const dsnUser = found.u !== undefined && !('user' in options) ? `mysql://${found.u}@${target}` : undefined;
-  const suggestion = commandLine([...commandWords(usage), dsnUser ?? target, ...user, ...rest]);
+  const target = found.u !== undefined && !('user' in options) ? `mysql://${found.u}@${hostPort}` : hostPort;
+  const others = at === undefined ? rest : rest.filter((_, i) => i !== at);
+  const suggestion = commandLine([...commandWords(usage), target, ...user, ...others]);
   usageError(
     'could not parse the arguments: dbtls takes the server as one TARGET (host[:port] or mysql://user@host:port), not -h/-P/-u',
     `write: ${suggestion}`,
   );
+}
+
+/** The index of the first positional argument in `args` (skipping the values of string options), if any. */
+function firstPositional(args: readonly string[], options: OptionTable): number | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return i + 1 < args.length ? i + 1 : undefined;
+    if (!a.startsWith('-') || a === '-') return i;
+    const name = /^--([^=]+)$/.exec(a)?.[1];
+    if (name !== undefined && options[name]?.type === 'string') i++;
+  }
+  return undefined;
 }
 
 /** argv without a bare `-p` the command does not define: on a terminal its prompt comes anyway. */

@@ -11,9 +11,11 @@ import { installCrl } from '../server/tls/crl-install.js';
 import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
+import { givenCaFlags } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
+import { knownAdminTarget } from './profile.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_TLS_OPTIONS,
@@ -21,6 +23,7 @@ import {
   checkOutputFile,
   withSession,
 } from './server-admin.js';
+import { hintLine } from './shell.js';
 
 const revokeUsage =
   'dbtls revoke SERIAL|--cn NAME [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|caCompromise|unspecified] [--dry-run] [--ca-dir DIR] [--json]';
@@ -85,7 +88,7 @@ const revokeCommand: Command = {
     for (const e of revoked)
       ctx.render.lines(`Revoked ${e.serial} (${e.profile} ${e.subject}), reason ${e.revocationReason}.`);
     ctx.render.lines(
-      'Servers still accept it until they load a new CRL: run `dbtls crl`, install it as ssl_crl, then FLUSH SSL.',
+      `Servers still accept it until they load a new CRL: ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])} signs it, installs it as ssl_crl and reloads the server.`,
     );
     return 0;
   },
@@ -180,7 +183,7 @@ const crlCommand: Command = {
               : `Reloaded online: ${installed.statement ?? 'nothing to reload (TLS is off)'}.`,
           ]
         : [
-            'Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL): `dbtls crl --install ADMIN_TARGET` does both.',
+            `Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL): ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])} does both.`,
           ]),
     );
     return installed?.restartNeeded ? 1 : 0;

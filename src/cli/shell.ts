@@ -17,3 +17,21 @@ export function shellQuote(word: string): string {
 export function commandLine(words: readonly string[]): string {
   return words.map(shellQuote).join(' ');
 }
+
+/** Words a hint uses where dbtls cannot know the value, and what the user puts there. */
+const PLACEHOLDERS: Readonly<Record<string, string>> = Object.freeze({
+  ADMIN_TARGET: 'the server, host[:port] or a DSN',
+  KEY_FILE: 'the key.pem made with the CSR',
+});
+
+/**
+ * A command line for a hint. A placeholder word (ADMIN_TARGET, KEY_FILE) stands where dbtls cannot know
+ * the value; each one used is explained after the line, so that the user knows what to put there.
+ */
+export function hintLine(words: readonly string[]): string {
+  const notes = Object.entries(PLACEHOLDERS)
+    .filter(([word]) => words.includes(word))
+    .map(([word, meaning]) => `${word}: ${meaning}`);
+  const line = commandLine(words);
+  return notes.length > 0 ? `${line}   (${notes.join('; ')})` : line;
+}

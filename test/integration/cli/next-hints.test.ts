@@ -89,7 +89,7 @@ describe('pasted Next: hints', () => {
     // No server named anywhere: the line says what goes in ADMIN_TARGET's place.
     assert.equal(
       nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: ')),
-      `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem   (ADMIN_TARGET: the server, host[:port] or a DSN)`,
+      `dbtls require ADMIN_TARGET 'O'\\''Brien@%' --subject-of ob2/cert.pem --verify-cert ob2/cert.pem --verify-key ob2/key.pem   (ADMIN_TARGET: the server, host[:port] or a DSN)`,
     );
   });
 });
@@ -104,12 +104,19 @@ describe('pasted server-command hints', () => {
   let target: string;
   before(async () => {
     const pki = await makeTestPki();
+    // Client certificates of the flow's CA ('my ca', made by the first suite) log in too.
+    const trusted = path.join(dir, 'server-trusts.pem');
+    fs.writeFileSync(
+      trusted,
+      fs.readFileSync(pki.ca, 'utf8') + fs.readFileSync(path.join(dir, 'my ca', 'root.pem'), 'utf8'),
+    );
     server = await startMariadb({
-      tls: { ca: pki.ca, cert: pki.server.cert, key: pki.server.key },
+      tls: { ca: trusted, cert: pki.server.cert, key: pki.server.key },
       users: [{ name: 'app', password: 'app secret' }],
     });
     fs.copyFileSync(pki.ca, path.join(dir, 'db ca.pem'));
     fs.writeFileSync(path.join(dir, 'admin pw'), `${server.admin.password}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'app pw'), 'app secret\n', { mode: 0o600 });
     target = `127.0.0.1:${server.port}`;
     admin = ['--ca', 'db ca.pem', '--user', server.admin.user, '--password-file', 'admin pw'];
   });
@@ -133,7 +140,7 @@ describe('pasted server-command hints', () => {
     assert.match(out, /'app'@'%'/);
   });
 
-  it('issue client -> require names the server of DBTLS_ADMIN_TARGET, and works pasted', async () => {
+  it('issue client -> require names the server of DBTLS_ADMIN_TARGET and the check login, and works pasted', async () => {
     const issued = await runCli(
       [
         'issue',
@@ -151,10 +158,77 @@ describe('pasted server-command hints', () => {
     );
     assert.equal(issued.code, 0, issued.stderr);
     const next = nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: '));
-    assert.equal(next, `dbtls require ${target} app@% --subject-of app/cert.pem`);
-    // The admin login is the user's own (a profile or flags); pasted with them, it plans the change.
-    const out = paste(`${next} ${admin.map((w) => `'${w}'`).join(' ')} --dry-run`);
-    assert.match(out, /REQUIRE SUBJECT '\/O=dbtls\/CN=app'/);
+    assert.equal(
+      next,
+      `dbtls require ${target} app@% --subject-of app/cert.pem --verify-cert app/cert.pem --verify-key app/key.pem`,
+    );
+    // Pasted with what only the user knows (the admin login, the account's password), for real: the
+    // server now requires the certificate, and the check login with it passed.
+    const out = paste(`${next} ${admin.map((w) => `'${w}'`).join(' ')} --verify-password-file 'app pw'`);
+    assert.equal(
+      out,
+      "'app'@'%' now requires SUBJECT '/O=dbtls/CN=app' (was none).\nChecked: a new session logged in as 'app'@'%' over TLSv1.3 ✓\n",
+    );
+    assert.equal(
+      (await server.sql("SELECT ssl_type, x509_subject FROM mysql.user WHERE user = 'app'")).trim(),
+      'SPECIFIED\t/O=dbtls/CN=app',
+    );
+  });
+
+  it('issue server and sign --profile server -> server enable names the files written, and plans when pasted', async () => {
+    const issued = await runCli(
+      [
+        'issue',
+        'server',
+        '--cn',
+        'db7.example.com',
+        '--out',
+        'db7',
+        '--ca-dir',
+        'my ca',
+        '--passphrase-file',
+        'ca pass.txt',
+      ],
+      { cwd: dir, env: { DBTLS_ADMIN_TARGET: target } },
+    );
+    assert.equal(issued.code, 0, issued.stderr);
+    const enable = /^Next: install them on the server: (.*)$/m.exec(issued.stdout)?.[1];
+    assert.equal(
+      enable,
+      `dbtls server enable ${target} --server-cert db7/chain.pem --server-key db7/key.pem --server-ca db7/ca.pem`,
+    );
+    assert.match(
+      paste(`${enable} --admin-ca 'db ca.pem' --user dbtls_admin --password-file 'admin pw' --dry-run`),
+      /^Dry run/m,
+    );
+
+    const csr = await runCli(['csr', '--cn', 'db8.example.com', '--dns', 'db8.example.com', '--out', 'db8'], {
+      cwd: dir,
+    });
+    assert.equal(csr.code, 0, csr.stderr);
+    const signed = await runCli(
+      [
+        'sign',
+        'db8/csr.pem',
+        '--profile',
+        'server',
+        '--out',
+        'db8/signed.pem',
+        '--ca-dir',
+        'my ca',
+        '--passphrase-file',
+        'ca pass.txt',
+      ],
+      { cwd: dir },
+    );
+    assert.equal(signed.code, 0, signed.stderr);
+    const line = /^Next: install them on the server: (.*)$/m.exec(signed.stdout)?.[1];
+    assert.equal(
+      line,
+      `dbtls server enable ADMIN_TARGET --server-cert db8/signed.pem --server-key db8/key.pem --server-ca 'my ca/root.pem'   (ADMIN_TARGET: the server, host[:port] or a DSN)`,
+    );
+    for (const f of ['db8/signed.pem', 'db8/key.pem', 'my ca/root.pem'])
+      assert.ok(fs.existsSync(path.join(dir, f)), f);
   });
 
   it('require: an unknown account points at users with the same target and flags', async () => {

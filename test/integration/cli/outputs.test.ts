@@ -115,7 +115,7 @@ describe('sign --out FILE (issue 14, item 5)', () => {
     const r = await ok(['sign', 'appreq/csr.pem', '--profile', 'client', '--out', 'appreq/app-signed.pem']);
     assert.match(
       r.stdout,
-      /^Next: require it for the user: dbtls require ADMIN_TARGET app_user@% --subject-of appreq\/app-signed\.pem {3}\(ADMIN_TARGET: the server, host\[:port\] or a DSN\)$/m,
+      /^Next: require it for the user: dbtls require ADMIN_TARGET app_user@% --subject-of appreq\/app-signed\.pem --verify-cert appreq\/app-signed\.pem --verify-key appreq\/key\.pem {3}\(ADMIN_TARGET: the server, host\[:port\] or a DSN\)$/m,
     );
   });
 });

@@ -68,7 +68,11 @@ describe('did you mean', () => {
 });
 
 describe('mysql client habits', () => {
-  const options = { 'password-file': { type: 'string' }, user: { type: 'string' } } as const;
+  const options = {
+    'password-file': { type: 'string' },
+    user: { type: 'string' },
+    ca: { type: 'string' },
+  } as const;
   const usage = 'dbtls inspect TARGET [--user U] [--password-file F]';
   const usageError = (argv: string[]) => {
     try {
@@ -111,5 +115,17 @@ describe('mysql client habits', () => {
       'write: dbtls inspect db1:3307 --user app',
     );
     assert.equal(usageError(['-hdb1', '-uroot']).split('\n')[1], 'write: dbtls inspect db1 --user root');
+  });
+
+  it('keeps a target already on the command line: -u adds the user, -P the port, -h replaces it', () => {
+    assert.equal(
+      usageError(['-u', 'root', 'db9.example.com']).split('\n')[1],
+      'write: dbtls inspect db9.example.com --user root',
+    );
+    assert.equal(
+      usageError(['--ca', 'ca.pem', 'db1', '-P', '3307']).split('\n')[1],
+      'write: dbtls inspect db1:3307 --ca ca.pem',
+    );
+    assert.equal(usageError(['-h', 'db2', 'db1']).split('\n')[1], 'write: dbtls inspect db2');
   });
 });
