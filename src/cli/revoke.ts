@@ -88,7 +88,7 @@ const revokeCommand: Command = {
     for (const e of revoked)
       ctx.render.lines(`Revoked ${e.serial} (${e.profile} ${e.subject}), reason ${e.revocationReason}.`);
     ctx.render.lines(
-      `Servers still accept it until they load a new CRL: ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])} signs it, installs it as ssl_crl and reloads the server.`,
+      `Servers still accept it until they load a new CRL; to sign one, install it as ssl_crl and reload: ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])}`,
     );
     return 0;
   },
@@ -183,7 +183,7 @@ const crlCommand: Command = {
               : `Reloaded online: ${installed.statement ?? 'nothing to reload (TLS is off)'}.`,
           ]
         : [
-            `Install it as ssl_crl on the server and run FLUSH SSL (MariaDB) or ALTER INSTANCE RELOAD TLS (MySQL): ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])} does both.`,
+            `To install it as ssl_crl and reload the server (FLUSH SSL, or ALTER INSTANCE RELOAD TLS on MySQL): ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])}`,
           ]),
     );
     return installed?.restartNeeded ? 1 : 0;

@@ -80,6 +80,13 @@ describe('revoke, list and crl through the CLI', () => {
       first.stdout,
       new RegExp(`^Revoked ${serials.alice} \\(client /O=dbtls/CN=alice\\), reason keyCompromise\\.`),
     );
+    // The next step carries the CA directory given (issue 14 item 5).
+    assert.ok(
+      first.stdout.includes(
+        `Servers still accept it until they load a new CRL; to sign one, install it as ssl_crl and reload: dbtls crl --install ADMIN_TARGET --ca-dir ${ca.dir}   (ADMIN_TARGET: the server, host[:port] or a DSN)\n`,
+      ),
+      first.stdout,
+    );
     const index = fs.readFileSync(path.join(ca.dir, 'index.jsonl'));
     for (const args of [[serials.alice!.toUpperCase()], ['--cn', 'alice']]) {
       const again = await dbtls('revoke', ...args);
