@@ -26,6 +26,7 @@ import {
   singleTarget,
   withAdmin,
 } from './server-admin.js';
+import { placeholderNotes } from './shell.js';
 
 // ---- users ----
 
@@ -50,7 +51,7 @@ function renderAccounts(
   const open = accounts.filter(plaintextOpen);
   if (open.length > 0) {
     render.warn(
-      `${open.length} remote account(s) have no TLS requirement; fix with \`${fix(`${open[0]!.user}@${open[0]!.host}`)}\``,
+      `${open.length} remote account(s) have no TLS requirement; fix with \`${fix(`${open[0]!.user}@${open[0]!.host}`)}\` (${placeholderNotes(['PASSWORD_FILE'])})`,
     );
   }
 }
@@ -70,7 +71,9 @@ export const usersCommand: Command = {
     const p = parse(argv, USERS_OPTIONS, USERS_USAGE, ctx);
     const target = singleTarget(p, USERS_USAGE, 'users');
     const accounts = await withAdmin(p, ctx, target, (s) => listAccounts(s, s.capabilities));
-    const fix = (account: string) => adminCommandLine(p, target, ['require'], account, '--ssl');
+    // The check login of REQUIRE SSL logs in with the account's password, which only the user has.
+    const fix = (account: string) =>
+      adminCommandLine(p, target, ['require'], account, '--ssl', '--verify-password-file', 'PASSWORD_FILE');
     if (!renderedJson(p, ctx, accounts)) renderAccounts(ctx.render, accounts, fix);
     return 0;
   },

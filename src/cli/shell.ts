@@ -22,6 +22,7 @@ export function commandLine(words: readonly string[]): string {
 const PLACEHOLDERS: Readonly<Record<string, string>> = Object.freeze({
   ADMIN_TARGET: 'the server, host[:port] or a DSN',
   KEY_FILE: 'the key.pem made with the CSR',
+  PASSWORD_FILE: "a file holding the account's password, for the check login",
 });
 
 /**
@@ -29,9 +30,15 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = Object.freeze({
  * the value; each one used is explained after the line, so that the user knows what to put there.
  */
 export function hintLine(words: readonly string[]): string {
-  const notes = Object.entries(PLACEHOLDERS)
-    .filter(([word]) => words.includes(word))
-    .map(([word, meaning]) => `${word}: ${meaning}`);
+  const notes = placeholderNotes(words);
   const line = commandLine(words);
-  return notes.length > 0 ? `${line}   (${notes.join('; ')})` : line;
+  return notes ? `${line}   (${notes})` : line;
+}
+
+/** What the placeholders among `words` stand for, or '' when there is none. */
+export function placeholderNotes(words: readonly string[]): string {
+  return Object.entries(PLACEHOLDERS)
+    .filter(([word]) => words.includes(word))
+    .map(([word, meaning]) => `${word}: ${meaning}`)
+    .join('; ');
 }

@@ -133,11 +133,18 @@ describe('pasted server-command hints', () => {
     const fix = quoted(users.stderr, 'fix with ');
     assert.equal(
       fix,
-      `dbtls require ${target} app@% --ssl --ca 'db ca.pem' --user dbtls_admin --password-file 'admin pw'`,
+      `dbtls require ${target} app@% --ssl --verify-password-file PASSWORD_FILE --ca 'db ca.pem' --user dbtls_admin --password-file 'admin pw'`,
     );
-    // Pasted as printed it would change the account; --dry-run shows that it reaches the server and plans.
-    const out = paste(`${fix} --dry-run`);
-    assert.match(out, /'app'@'%'/);
+    assert.match(
+      users.stderr,
+      /` \(PASSWORD_FILE: a file holding the account's password, for the check login\)$/m,
+    );
+    // Pasted with the one word only the user knows filled in, for real: the account now needs TLS.
+    const out = paste(fix!.replace('PASSWORD_FILE', "'app pw'"));
+    assert.equal(
+      out,
+      "'app'@'%' now requires SSL (was none).\nChecked: a new session logged in as 'app'@'%' over TLSv1.3 ✓\n",
+    );
   });
 
   it('issue client -> require names the server of DBTLS_ADMIN_TARGET and the check login, and works pasted', async () => {
@@ -167,7 +174,7 @@ describe('pasted server-command hints', () => {
     const out = paste(`${next} ${admin.map((w) => `'${w}'`).join(' ')} --verify-password-file 'app pw'`);
     assert.equal(
       out,
-      "'app'@'%' now requires SUBJECT '/O=dbtls/CN=app' (was none).\nChecked: a new session logged in as 'app'@'%' over TLSv1.3 ✓\n",
+      "'app'@'%' now requires SUBJECT '/O=dbtls/CN=app' (was SSL).\nChecked: a new session logged in as 'app'@'%' over TLSv1.3 ✓\n",
     );
     assert.equal(
       (await server.sql("SELECT ssl_type, x509_subject FROM mysql.user WHERE user = 'app'")).trim(),
