@@ -16,6 +16,7 @@ import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
+  ADMIN_PREFIXED_SESSION_USAGE,
   ADMIN_PREFIXED_TLS_OPTIONS,
   adminSessionOptions,
   checkOutputFile,
@@ -29,6 +30,7 @@ const REVOKE_OPTIONS: OptionSpec = {
   cn: like('cn', { description: 'revoke every valid certificate with this common name (instead of SERIAL)' }),
   reason: {
     type: 'string',
+    value: 'REASON',
     description: 'the CRL reason code',
     choices: Object.keys(REVOCATION_REASONS),
     default: 'unspecified',
@@ -92,7 +94,8 @@ const revokeCommand: Command = {
 };
 
 const crlUsage =
-  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--install ADMIN_TARGET [--dir D] [--user U --password-file F --ssl-mode M --admin-ca F | --socket PATH]] [--json]';
+  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]\n' +
+  `         [--install ADMIN_TARGET [--dir D] ${ADMIN_PREFIXED_SESSION_USAGE}]`;
 
 const CRL_OPTIONS: OptionSpec = {
   days: like('days', { description: 'days until the next update the CRL announces' }),
@@ -108,6 +111,7 @@ const CRL_OPTIONS: OptionSpec = {
   },
   dir: {
     type: 'string',
+    value: 'DIR',
     description: 'with --install: the directory the CRL goes to (default: where the server certificate is)',
   },
   ...ADMIN_OPTIONS,
