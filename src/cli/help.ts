@@ -44,10 +44,14 @@ export function optionLabel(name: string, def: OptionDef): string {
   return `${short}--${name}${def.type === 'string' ? ` ${valueName(name, def)}` : ''}`;
 }
 
-/** The right column: description, then the accepted values, the default and the environment. */
-function optionText(def: OptionDef): string {
+/**
+ * The right column: description, then the accepted values (unless the placeholder lists them), the
+ * default and the environment.
+ */
+function optionText(name: string, def: OptionDef): string {
   const parts = [def.description ?? '(undocumented)'];
-  if (def.choices) parts.push(`one of ${def.choices.join(', ')}`);
+  if (def.choices && valueName(name, def) !== def.choices.join('|'))
+    parts.push(`one of ${def.choices.join(', ')}`);
   if (def.multiple) parts.push('repeatable');
   if (def.default) parts.push(`default: ${def.default}`);
   if (def.env?.length) parts.push(`env: ${def.env.join(', ')}`);
@@ -73,9 +77,9 @@ export function commandHelp(command: Command): string[] {
   if (/\bADMIN_TARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT, ...ADMIN_TARGET_TEXT);
   else if (/\bTARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT);
   lines.push('', 'Options:');
-  options.forEach(([, def], i) => {
+  options.forEach(([name, def], i) => {
     const label = labels[i]!;
-    const text = optionText(def);
+    const text = optionText(name, def);
     lines.push(
       label.length > width
         ? `  ${label}\n  ${' '.repeat(width)}  ${text}`

@@ -58,7 +58,7 @@ describe('dbtls COMMAND --help', () => {
     assert.deepEqual(derived, []);
   });
 
-  it('shows the implied placeholders: FILE for the -ca/-cert/-key/-crl files, the choices when few', () => {
+  it('shows the implied placeholders: FILE for the -ca/-cert/-key/-crl files, the choices when few', async () => {
     const table: [string, Parameters<typeof optionLabel>[1], string][] = [
       ['admin-ca', { type: 'string' }, '--admin-ca FILE'],
       ['verify-key', { type: 'string' }, '--verify-key FILE'],
@@ -70,6 +70,10 @@ describe('dbtls COMMAND --help', () => {
       ['json', { type: 'boolean' }, '--json'],
     ];
     for (const [name, def, want] of table) assert.equal(optionLabel(name, def), want, name);
+    const { out, render } = capture();
+    assert.equal(await run(['export', 'truststore', '--help'], render), 0);
+    assert.match(out.stdout, /\n {2}--format jks\|p12 +the truststore format\n/);
+    assert.match(out.stdout, /\n {2}--profile modern\|legacy +PKCS#12 encryption: .*; default: modern\n/);
   });
 
   it('lists DBTLS_ADMIN_TARGET where the profile gives ADMIN_TARGET, and only there', async () => {
