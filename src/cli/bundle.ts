@@ -102,6 +102,7 @@ const cloudUsage = 'dbtls cloud-ca rds [--region R] --out F [--json]';
 const CLOUD_OPTIONS: OptionSpec = {
   region: {
     type: 'string',
+    value: 'REGION',
     description: 'only the CAs of one AWS region (us-east-1, eu-west-3, …)',
     default: 'every region',
   },

@@ -36,7 +36,12 @@ const INIT_OPTIONS: OptionSpec = {
       "a file holding the new CA key's passphrase (else the variable, else asked twice on a terminal)",
   }),
   cn: like('cn', { description: 'the root CA common name', default: 'dbtls Root CA' }),
-  org: { type: 'string', description: 'the organization (O) in the CA subjects', default: 'dbtls' },
+  org: {
+    type: 'string',
+    value: 'ORG',
+    description: 'the organization (O) in the CA subjects',
+    default: 'dbtls',
+  },
   key: like('key', { description: 'the key algorithm of the CA keys' }),
   days: like('days', { description: 'validity of the root in days', default: '3650 (intermediate: 1825)' }),
   intermediate: {
@@ -173,7 +178,7 @@ function caSummary(ca: Ca, entries: readonly IndexEntry[], now = new Date()) {
   };
 }
 
-const SHOW_USAGE = 'dbtls ca show [--ca-dir DIR] [--json]';
+const SHOW_USAGE = 'dbtls ca show [--ca-dir DIR] [--passphrase-file F] [--json]';
 /** ca show and list read no key; --passphrase-file is accepted so one set of CA flags fits every CA command. */
 const NO_KEY_CA_OPTIONS: OptionSpec = {
   ...CA_OPTIONS,
@@ -218,7 +223,7 @@ const caShow: Command = {
 
 // ---------------------------------------------------------------------------------------------------
 
-const LIST_USAGE = 'dbtls list [--json] [--expiring-within DAYS] [--ca-dir DIR]';
+const LIST_USAGE = 'dbtls list [--json] [--expiring-within DAYS] [--ca-dir DIR] [--passphrase-file F]';
 const LIST_OPTIONS: OptionSpec = {
   ...NO_KEY_CA_OPTIONS,
   json: COMMON.json,

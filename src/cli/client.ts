@@ -15,7 +15,7 @@ import { COMMON, KEY_FILE, like } from './options.js';
 export const DEFAULT_CONNECT_SQL = "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')";
 
 const CONNECT_USAGE =
-  'dbtls connect TARGET [-e SQL] [--json] [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--servername N] [--tls-min V] [--user U] [--database DB] [--password-file F | -p] [--defaults-file F] [--connect-timeout MS]';
+  'dbtls connect TARGET [-e SQL] [--json] [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--servername N] [--tls-min V] [--user U] [--database DB] [--password-file F | -p] [--defaults-file F] [--port N] [--connect-timeout MS]';
 
 const CONNECT_OPTIONS: OptionSpec = {
   execute: {

@@ -60,7 +60,11 @@ const SECRETS_OPTIONS: OptionSpec = {
   ca: like('ca', { description: 'the CA certificate (PEM) the app verifies the server with' }),
   cert: like('cert', { description: 'the client certificate (PEM), for mutual TLS' }),
   key: KEY_FILE,
-  keystore: { type: 'string', description: 'a client keystore (PKCS#12/JKS) for Java apps, for mutual TLS' },
+  keystore: {
+    type: 'string',
+    value: 'FILE',
+    description: 'a client keystore (PKCS#12/JKS) for Java apps, for mutual TLS',
+  },
   'keystore-password-file': {
     type: 'string',
     description: 'a file holding the keystore password, put in its own Secret',
@@ -215,6 +219,7 @@ const CM_OPTIONS: OptionSpec = {
   },
   'trust-bundle': {
     type: 'string',
+    value: 'FILE',
     multiple: true,
     description: 'a CA certificate for the trust bundle during a CA rollover (give the old and the new)',
   },

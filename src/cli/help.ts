@@ -3,7 +3,9 @@
  * and parser cannot drift (issue 14, item 1): what it does, every option with its description, default
  * and environment variables, what a TARGET looks like, and examples that work when pasted.
  */
+import { adminTargetSlots } from './args.js';
 import type { Command, OptionDef } from './command.js';
+import { targetEnvOf } from './profile.js';
 
 /** What a TARGET / ADMIN_TARGET is, shown by every command whose usage names one. */
 const TARGET_TEXT = [
@@ -18,13 +20,22 @@ const ADMIN_TARGET_TEXT = [
   '--passphrase-file, --socket, --password-file and --dir: `dbtls config show` prints what it gives.',
 ];
 
-/** `DIR` for `--ca-dir`, `FILE` for `--password-file`, `N` for `--days`: the placeholder in help. */
-export function valueName(name: string, def: OptionDef): string {
-  if (def.value) return def.value;
-  if (/(^|-)(file|out)$/.test(name) || ['cert', 'key', 'ca', 'chain'].includes(name)) return 'FILE';
+/**
+ * The placeholder the option's entry implies, when it does not name one: `FILE` for `--password-file` or
+ * `--admin-ca`, `DIR` for `--ca-dir`, `N` for `--days`, `jks|p12` for a choice of two or three; undefined
+ * when nothing does (a test requires an explicit `value` then).
+ */
+export function impliedValue(name: string, def: OptionDef): string | undefined {
+  if (def.choices && def.choices.length <= 3) return def.choices.join('|');
+  if (/(^|-)(file|out|cert|key|ca|chain|crl)$/.test(name)) return 'FILE';
   if (/(^|-)dir$/.test(name)) return 'DIR';
   if (/days|within|concurrency|port|timeout/.test(name)) return 'N';
-  return name.toUpperCase().replaceAll('-', '_');
+  return undefined;
+}
+
+/** The placeholder in help (`--ca-dir DIR`): the entry's `value`, else the implied one, else the name. */
+export function valueName(name: string, def: OptionDef): string {
+  return def.value ?? impliedValue(name, def) ?? name.toUpperCase().replaceAll('-', '_');
 }
 
 /** `--dns NAME`, `-e, --execute SQL`, `--json`: the left column of an option line. */
@@ -33,19 +44,28 @@ export function optionLabel(name: string, def: OptionDef): string {
   return `${short}--${name}${def.type === 'string' ? ` ${valueName(name, def)}` : ''}`;
 }
 
-/** The right column: description, then the accepted values, the default and the environment. */
-function optionText(def: OptionDef): string {
+/**
+ * The right column: description, then the accepted values (unless the placeholder lists them), the
+ * default and the environment.
+ */
+function optionText(name: string, def: OptionDef): string {
   const parts = [def.description ?? '(undocumented)'];
-  if (def.choices) parts.push(`one of ${def.choices.join(', ')}`);
+  if (def.choices && valueName(name, def) !== def.choices.join('|'))
+    parts.push(`one of ${def.choices.join(', ')}`);
   if (def.multiple) parts.push('repeatable');
   if (def.default) parts.push(`default: ${def.default}`);
   if (def.env?.length) parts.push(`env: ${def.env.join(', ')}`);
   return parts.join('; ');
 }
 
-/** The environment variables a command reads, from its option table. */
+/**
+ * The environment variables a command reads: those of its options, and DBTLS_ADMIN_TARGET where the
+ * profile can give its ADMIN_TARGET (the rule parse() applies, src/cli/profile.ts withProfile).
+ */
 export function environmentOf(command: Command): string[] {
-  return [...new Set(Object.values(command.options ?? {}).flatMap((o) => o.env ?? []))];
+  const options = command.options ?? {};
+  const ofOptions = Object.values(options).flatMap((o) => o.env ?? []);
+  return [...new Set([...ofOptions, ...targetEnvOf(options, adminTargetSlots(command.usage))])];
 }
 
 export function commandHelp(command: Command): string[] {
@@ -57,9 +77,9 @@ export function commandHelp(command: Command): string[] {
   if (/\bADMIN_TARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT, ...ADMIN_TARGET_TEXT);
   else if (/\bTARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT);
   lines.push('', 'Options:');
-  options.forEach(([, def], i) => {
+  options.forEach(([name, def], i) => {
     const label = labels[i]!;
-    const text = optionText(def);
+    const text = optionText(name, def);
     lines.push(
       label.length > width
         ? `  ${label}\n  ${' '.repeat(width)}  ${text}`
@@ -68,7 +88,7 @@ export function commandHelp(command: Command): string[] {
   });
   lines.push(`  ${'-h, --help'.padEnd(width)}  print this help`);
   const env = environmentOf(command);
-  if (env.length) lines.push('', `Environment: ${env.join(', ')} (a flag wins over its variable)`);
+  if (env.length) lines.push('', `Environment: ${env.join(', ')} (the command line wins over a variable)`);
   if (command.examples?.length) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
   return lines;
 }

@@ -38,7 +38,7 @@ import { humanFleet, humanReport } from './inspect-text.js';
 import { COMMON, KEY_FILE, like } from './options.js';
 
 const USAGE =
-  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--plaintext-login-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
+  'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--plaintext-login-check | --skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
 
 /** A target as typed, and where it was written when that was a file (for error messages). */
 interface TargetText {
@@ -49,6 +49,7 @@ interface TargetText {
 const INSPECT_OPTIONS: OptionSpec = {
   'targets-from': {
     type: 'string',
+    value: 'FILE',
     multiple: true,
     description: 'a file with one TARGET per line (# comments allowed); - for stdin',
   },
@@ -63,7 +64,11 @@ const INSPECT_OPTIONS: OptionSpec = {
     description: 'the most connections open at once across the whole run (each probe counts)',
   },
   details: { type: 'boolean', description: 'with several targets, enumerate every cipher suite of each' },
-  html: { type: 'string', description: 'also write the report as one self-contained HTML file' },
+  html: {
+    type: 'string',
+    value: 'FILE',
+    description: 'also write the report as one self-contained HTML file',
+  },
   ca: like('ca', {
     description: 'the CA certificate (PEM) that verifies the chain; system for the OS store',
   }),

@@ -119,6 +119,9 @@ function exportKeystore(format: KeystoreFormat): Command {
     options,
     examples: [
       `dbtls export ${word} --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --out app_user/keystore.${word}`,
+      format === 'jks'
+        ? 'dbtls export jks --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --key-password-file key-pass.txt --out app_user/keystore.jks --force'
+        : 'dbtls export p12 --cert app_user/cert.pem --key app_user/key.pem --alias app_user --password-file ks-pass.txt --profile legacy --out app_user/keystore-java8.p12',
     ],
     summary: `write a ${KEYSTORE_FORMAT_LABEL[format]} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {

@@ -218,6 +218,10 @@ export function overview(): string[] {
     '',
     'Run `dbtls COMMAND --help` (or `dbtls help COMMAND`) for its options. Start with `dbtls demo`.',
     '`dbtls --version` prints the version.',
+    '',
+    'Every command takes:',
+    '  --profile-file FILE  the profile of server settings (else DBTLS_PROFILE, else ~/.config/dbtls/profile)',
+    '  --no-color           no colour on a terminal (so does setting NO_COLOR)',
   ];
 }
 

@@ -56,7 +56,7 @@ export const COMMON = {
   },
   ca: { type: 'string', description: 'the CA certificate (PEM) that verifies the server' },
   cert: { type: 'string', description: 'the client certificate (PEM) for mutual TLS' },
-  user: { type: 'string', description: 'the database user to log in as' },
+  user: { type: 'string', value: 'USER', description: 'the database user to log in as' },
   'password-file': {
     type: 'string',
     description: "a file holding the user's password (else MYSQL_PWD, else a prompt on a terminal)",

@@ -190,6 +190,17 @@ function applies(spec: KeySpec, options: OptionTable): boolean {
   return spec.option === undefined || Object.hasOwn(options, spec.option);
 }
 
+/**
+ * The variables that give a command its ADMIN_TARGET when the command line names none
+ * (DBTLS_ADMIN_TARGET), for its help; `targetSlots` as withProfile takes it.
+ */
+export function targetEnvOf(options: OptionTable, targetSlots: number): string[] {
+  if (targetSlots === 0) return [];
+  return Object.values(PROFILE_KEYS).flatMap((spec) =>
+    spec.option === undefined && spec.env && applies(spec, options) ? [spec.env] : [],
+  );
+}
+
 export interface ResolvedSetting {
   readonly key: ProfileKey;
   /** The value, or for a secret given by the environment the variable's name (`$MYSQL_PWD`), never the secret. */

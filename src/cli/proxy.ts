@@ -13,7 +13,7 @@ import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
 const PROXY_USAGE =
-  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--prewarm N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
+  'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--defaults-file F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--prewarm N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
 
 const PROXY_OPTIONS: OptionTable = {
   listen: {

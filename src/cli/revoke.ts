@@ -18,6 +18,7 @@ import { isStdout, refuseJsonOnStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
 import {
   ADMIN_OPTIONS,
+  ADMIN_PREFIXED_SESSION_USAGE,
   ADMIN_PREFIXED_TLS_OPTIONS,
   adminSessionOptions,
   checkOutputFile,
@@ -32,6 +33,7 @@ const REVOKE_OPTIONS: OptionSpec = {
   cn: like('cn', { description: 'revoke every valid certificate with this common name (instead of SERIAL)' }),
   reason: {
     type: 'string',
+    value: 'REASON',
     description: 'the CRL reason code',
     choices: Object.keys(REVOCATION_REASONS),
     default: 'unspecified',
@@ -95,7 +97,8 @@ const revokeCommand: Command = {
 };
 
 const crlUsage =
-  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--install ADMIN_TARGET [--dir D] [--user U --password-file F --ssl-mode M --admin-ca F | --socket PATH]] [--json]';
+  'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]\n' +
+  `         [--install ADMIN_TARGET [--dir D] ${ADMIN_PREFIXED_SESSION_USAGE}]`;
 
 const CRL_OPTIONS: OptionSpec = {
   days: like('days', { description: 'days until the next update the CRL announces' }),
@@ -111,6 +114,7 @@ const CRL_OPTIONS: OptionSpec = {
   },
   dir: {
     type: 'string',
+    value: 'DIR',
     description: 'with --install: the directory the CRL goes to (default: where the server certificate is)',
   },
   ...ADMIN_OPTIONS,

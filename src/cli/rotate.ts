@@ -27,6 +27,7 @@ import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
+  ADMIN_PREFIXED_SESSION_USAGE,
   ADMIN_PREFIXED_TLS_OPTIONS,
   adminCommandLine,
   caPassphrase,
@@ -50,6 +51,7 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
   ca: { type: 'boolean', description: 'the old name of --ca-rollover', renamedTo: 'ca-rollover' },
   stage: {
     type: 'string',
+    value: 'STAGE',
     description: 'with --ca-rollover: the rollover stage to run',
     choices: ['new-ca', 'trust-both', 'reissue', 'retire-old'],
   },
@@ -60,6 +62,7 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
   }),
   dir: {
     type: 'string',
+    value: 'DIR',
     description: 'where the server reads its certificate files',
     default: DEFAULT_CERT_DIR,
   },
@@ -69,7 +72,8 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
 };
 
 const USAGE =
-  'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--dry-run] [--user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]\n' +
+  'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--dry-run] [--json]\n' +
+  `         admin session: ${ADMIN_PREFIXED_SESSION_USAGE}\n` +
   '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
   '       dbtls rotate [ADMIN_TARGET] --ca-rollover --status [--ca-dir D] [--json]';
 

@@ -108,7 +108,13 @@ const SECURE_OPTIONS: OptionSpec = {
     description: "an application account ('app'@'%') to issue a client certificate for and require TLS from",
   },
   // --user is the account a command logs in as everywhere else (issue 14 item 4); here it was the old name.
-  user: { type: 'string', multiple: true, description: 'the old name of --account', renamedTo: 'account' },
+  user: {
+    type: 'string',
+    multiple: true,
+    value: 'ACCOUNT',
+    description: 'the old name of --account',
+    renamedTo: 'account',
+  },
   require: {
     type: 'string',
     description: 'the requirement set on each --account',
@@ -144,6 +150,7 @@ const SECURE_OPTIONS: OptionSpec = {
   },
   'server-config': {
     type: 'string',
+    value: 'FILE',
     description: "the server's main option file, when dbtls cannot find it from the server's variables",
   },
 
@@ -169,7 +176,12 @@ const SECURE_OPTIONS: OptionSpec = {
   'dry-run': COMMON['dry-run'],
   undo: { type: 'boolean', description: 'revert what an earlier secure run changed on the server' },
   'remove-ca': { type: 'boolean', description: 'with --undo: also delete the CA directory secure created' },
-  'admin-user': { type: 'string', description: 'the admin account secure logs in as', default: 'root' },
+  'admin-user': {
+    type: 'string',
+    value: 'USER',
+    description: 'the admin account secure logs in as',
+    default: 'root',
+  },
   'password-file': like('password-file', {
     description: "a file holding the admin account's password (else MYSQL_PWD, else a prompt)",
   }),

@@ -42,11 +42,24 @@ export const ADMIN_TLS_OPTIONS: OptionSpec = {
 export const ADMIN_PREFIXED_TLS_OPTIONS: OptionSpec = {
   'admin-ca': {
     type: 'string',
+    value: 'FILE',
     description: 'the CA certificate (PEM) that verifies the server for the admin session',
   },
-  'admin-cert': { type: 'string', description: "the admin session's client certificate (PEM)" },
-  'admin-key': { type: 'string', description: 'the private key (PEM) of --admin-cert' },
+  'admin-cert': {
+    type: 'string',
+    value: 'FILE',
+    description: "the admin session's client certificate (PEM)",
+  },
+  'admin-key': { type: 'string', value: 'FILE', description: 'the private key (PEM) of --admin-cert' },
 };
+
+/** ADMIN_OPTIONS (but --json) and ADMIN_TLS_OPTIONS as a usage line names them. */
+export const ADMIN_SESSION_USAGE =
+  '[--ssl-mode M] [--ca F] [--cert F --key F] [--user U] [--password-file F] [--socket PATH]';
+
+/** ADMIN_OPTIONS (but --json) and ADMIN_PREFIXED_TLS_OPTIONS as a usage line names them. */
+export const ADMIN_PREFIXED_SESSION_USAGE =
+  '[--ssl-mode M] [--admin-ca F] [--admin-cert F --admin-key F] [--user U] [--password-file F] [--socket PATH]';
 
 /** The admin password from --password-file, MYSQL_PWD or a prompt on a TTY; never argv. */
 export function adminPassword(p: Parsed, ctx: CommandContext): Promise<string | undefined> {

@@ -25,6 +25,7 @@ import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import {
   ADMIN_OPTIONS,
+  ADMIN_PREFIXED_SESSION_USAGE,
   ADMIN_PREFIXED_TLS_OPTIONS,
   caPassphrase,
   renderedJson,
@@ -34,7 +35,8 @@ import {
 } from './server-admin.js';
 
 const USAGE =
-  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --server-cert F --server-key F --server-ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--ssl-mode M --admin-ca F] [--json]';
+  'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --server-cert F --server-key F --server-ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--json]\n' +
+  `         admin session: ${ADMIN_PREFIXED_SESSION_USAGE}`;
 
 async function issueMaterial(
   p: Parsed,
@@ -205,6 +207,7 @@ const ENABLE_OPTIONS: OptionSpec = {
   ca: { type: 'string', description: 'the old name of --server-ca', renamedTo: 'server-ca' },
   dir: {
     type: 'string',
+    value: 'DIR',
     description: 'where the server reads its certificate files (stable paths, replaced atomically)',
     default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
   },
@@ -216,6 +219,7 @@ const ENABLE_OPTIONS: OptionSpec = {
   },
   'server-config': {
     type: 'string',
+    value: 'FILE',
     description: "the server's main option file, when dbtls cannot find it from the server's variables",
   },
   crl: {

@@ -20,6 +20,7 @@ import { COMMON, like } from './options.js';
 import type { Renderer } from './render.js';
 import {
   ADMIN_OPTIONS,
+  ADMIN_SESSION_USAGE,
   ADMIN_TLS_OPTIONS,
   adminCommandLine,
   renderedJson,
@@ -30,8 +31,7 @@ import { placeholderNotes } from './shell.js';
 
 // ---- users ----
 
-const USERS_USAGE =
-  'dbtls users ADMIN_TARGET [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--socket PATH] [--json]';
+const USERS_USAGE = `dbtls users ADMIN_TARGET ${ADMIN_SESSION_USAGE} [--json]`;
 
 const plaintextOpen = (a: AccountInfo) => a.remote && a.requirement.type === 'NONE' && !a.locked;
 
@@ -82,7 +82,8 @@ export const usersCommand: Command = {
 // ---- require ----
 
 const REQUIRE_USAGE =
-  'dbtls require ADMIN_TARGET USER@HOST --none|--ssl|--x509|--subject-of CERT|--issuer-of CERT [--verify-password-file F] [--verify-cert F --verify-key F] [--verify-ca F] [--verify-ssl-mode M] [--dry-run] [--i-have-another-way-in] [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--socket PATH] [--json]';
+  'dbtls require ADMIN_TARGET USER@HOST --none|--ssl|--x509|--subject-of CERT|--issuer-of CERT [--verify-password-file F] [--verify-cert F --verify-key F] [--verify-ca F] [--verify-ssl-mode M] [--dry-run] [--i-have-another-way-in] [--json]\n' +
+  `         admin session: ${ADMIN_SESSION_USAGE}`;
 
 const usage = (why: string) =>
   new DbtlsError('USAGE', `could not run require: ${why}`, { hint: `usage: ${REQUIRE_USAGE}` });

@@ -8,15 +8,21 @@ import { dateText } from '../util/dates.js';
 import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
 import type { Renderer } from './render.js';
-import { ADMIN_OPTIONS, ADMIN_TLS_OPTIONS, renderedJson, singleTarget, withAdmin } from './server-admin.js';
+import {
+  ADMIN_OPTIONS,
+  ADMIN_SESSION_USAGE,
+  ADMIN_TLS_OPTIONS,
+  renderedJson,
+  singleTarget,
+  withAdmin,
+} from './server-admin.js';
 import { enableCommand } from './server-enable.js';
 import { proxysqlCommand } from './server-proxysql.js';
 import { requireCommand, usersCommand } from './server-users.js';
 
 // ---- server status ----
 
-const STATUS_USAGE =
-  'dbtls server status ADMIN_TARGET [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--socket PATH] [--json]';
+const STATUS_USAGE = `dbtls server status ADMIN_TARGET ${ADMIN_SESSION_USAGE} [--json]`;
 
 function renderStatus(render: Renderer, status: ServerStatus): void {
   render.lines(
@@ -75,12 +81,12 @@ const statusCommand: Command = {
 
 // ---- server reload ----
 
-const RELOAD_USAGE =
-  'dbtls server reload ADMIN_TARGET [--expect-cert F] [--ca F] [--ssl-mode M] [--user U] [--password-file F] [--json]';
+const RELOAD_USAGE = `dbtls server reload ADMIN_TARGET [--expect-cert F] ${ADMIN_SESSION_USAGE} [--json]`;
 
 const RELOAD_OPTIONS: OptionSpec = {
   'expect-cert': {
     type: 'string',
+    value: 'FILE',
     description: 'fail unless the server serves this certificate (PEM) after the reload',
   },
   ...ADMIN_OPTIONS,
@@ -95,6 +101,8 @@ const reloadCommand: Command = {
   options: RELOAD_OPTIONS,
   examples: [
     'dbtls server reload db1.example.com --ca dbtls-ca/root.pem --expect-cert /etc/mysql/ssl/server-cert.pem',
+    'dbtls server reload db1.example.com --ca dbtls-ca/root.pem --cert admin/cert.pem --key admin/key.pem --json',
+    'dbtls server reload localhost --socket /run/mysqld/mysqld.sock --ssl-mode disable',
   ],
   async run(argv, ctx) {
     const p = parse(argv, RELOAD_OPTIONS, RELOAD_USAGE, ctx);

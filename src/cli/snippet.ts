@@ -20,8 +20,8 @@ const SNIPPET_OPTIONS: OptionSpec = {
   for: { type: 'string', value: 'CLIENT', description: 'the client to write for', choices: SNIPPET_CLIENTS },
   ...pick('ssl-mode', 'mutual-tls', 'ca', 'cert'),
   key: KEY_FILE,
-  keystore: { type: 'string', description: 'the client keystore (Java clients, mutual TLS)' },
-  truststore: { type: 'string', description: 'the truststore holding the CA (Java clients)' },
+  keystore: { type: 'string', value: 'FILE', description: 'the client keystore (Java clients, mutual TLS)' },
+  truststore: { type: 'string', value: 'FILE', description: 'the truststore holding the CA (Java clients)' },
   'keystore-type': {
     type: 'string',
     value: 'TYPE',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { optionLabel } from '../../../src/cli/help.js';
+import { environmentOf, impliedValue, optionLabel } from '../../../src/cli/help.js';
 import { allCommands, COMMANDS, run, VERSION } from '../../../src/cli/main.js';
 import { PROJECT_ROOT, runCli } from '../../harness/cli.js';
 import { capture } from './capture.js';
@@ -33,11 +33,76 @@ describe('dbtls COMMAND --help', () => {
     assert.deepEqual(undocumented, [], 'options without a description');
   });
 
+  it('names every option of the table in the usage (an old spelling excepted), so the two cannot drift', async () => {
+    const missing: string[] = [];
+    for (const command of await allCommands()) {
+      for (const [option, def] of Object.entries(command.options ?? {})) {
+        if (def.renamedTo) continue;
+        // `--ca` must not be found inside `--ca-dir`; `-e SQL` names `--execute`.
+        const spellings = [`--${option}`, ...(def.short ? [`-${def.short}`] : [])];
+        const named = spellings.some((s) => new RegExp(`(^|[\\s\\[(|])${s}(?![\\w-])`).test(command.usage));
+        if (!named) missing.push(`dbtls ${command.name.join(' ')} --${option}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('gives every option that takes a value a placeholder of its own, not its name upper-cased', async () => {
+    const derived: string[] = [];
+    for (const command of await allCommands()) {
+      for (const [option, def] of Object.entries(command.options ?? {})) {
+        if (def.type === 'string' && def.value === undefined && impliedValue(option, def) === undefined)
+          derived.push(`dbtls ${command.name.join(' ')} --${option}`);
+      }
+    }
+    assert.deepEqual(derived, []);
+  });
+
+  it('shows the implied placeholders: FILE for the -ca/-cert/-key/-crl files, the choices when few', async () => {
+    const table: [string, Parameters<typeof optionLabel>[1], string][] = [
+      ['admin-ca', { type: 'string' }, '--admin-ca FILE'],
+      ['verify-key', { type: 'string' }, '--verify-key FILE'],
+      ['crl', { type: 'string' }, '--crl FILE'],
+      ['ca-dir', { type: 'string' }, '--ca-dir DIR'],
+      ['format', { type: 'string', choices: ['jks', 'p12'] }, '--format jks|p12'],
+      ['stage', { type: 'string', choices: ['a', 'b', 'c', 'd'] }, '--stage STAGE'],
+      ['key', { type: 'string', value: 'ALG', choices: ['ec-p256', 'rsa-2048'] }, '--key ALG'],
+      ['json', { type: 'boolean' }, '--json'],
+    ];
+    for (const [name, def, want] of table) assert.equal(optionLabel(name, def), want, name);
+    const { out, render } = capture();
+    assert.equal(await run(['export', 'truststore', '--help'], render), 0);
+    assert.match(out.stdout, /\n {2}--format jks\|p12 +the truststore format\n/);
+    assert.match(out.stdout, /\n {2}--profile modern\|legacy +PKCS#12 encryption: .*; default: modern\n/);
+  });
+
+  it('lists DBTLS_ADMIN_TARGET where the profile gives ADMIN_TARGET, and only there', async () => {
+    const takers: string[] = [];
+    for (const command of await allCommands()) {
+      if (environmentOf(command).includes('DBTLS_ADMIN_TARGET')) takers.push(command.name.join(' '));
+    }
+    assert.deepEqual(takers, [
+      'server status',
+      'server enable',
+      'server reload',
+      'users',
+      'require',
+      'rotate',
+      'secure',
+    ]);
+    const { out, render } = capture();
+    assert.equal(await run(['server', 'reload', '--help'], render), 0);
+    assert.match(
+      out.stdout,
+      /\nEnvironment: MYSQL_PWD, DBTLS_ADMIN_TARGET \(the command line wins over a variable\)\n/,
+    );
+  });
+
   it('gives two or three examples per command, each naming the command itself', async () => {
     for (const command of await allCommands()) {
       const name = `dbtls ${command.name.join(' ')}`;
       const examples = command.examples ?? [];
-      assert.ok(examples.length >= 1 && examples.length <= 3, `${name}: ${examples.length} examples`);
+      assert.ok(examples.length >= 2 && examples.length <= 3, `${name}: ${examples.length} examples`);
       for (const e of examples) assert.ok(e.startsWith(name), `${name}: example ${e}`);
     }
   });
@@ -71,6 +136,7 @@ describe('dbtls COMMAND --help', () => {
       assert.equal(await run(argv, render), 0, argv.join(' '));
       assert.match(out.stdout, /^dbtls: encryption in transit/);
       assert.match(out.stdout, /\n {2}issue server +issue a server certificate/);
+      assert.match(out.stdout, /\n {2}--no-color +no colour on a terminal \(so does setting NO_COLOR\)\n/);
       assert.equal(out.stderr, '');
     }
   });
