@@ -32,6 +32,7 @@ import {
   type Ca,
   type CaMeta,
   caExists,
+  checkCaDir,
   certPath,
   INIT_MARKER,
   type IndexEntry,
@@ -168,7 +169,7 @@ function checkCaName(code: 'ORG_INVALID' | 'CN_INVALID', what: string, value: st
 }
 
 export function initCa(caDir: string, options: InitOptions): Ca {
-  const dir = path.resolve(caDir);
+  const dir = checkCaDir(path.resolve(caDir));
   if (caExists(dir)) {
     throw new DbtlsError('CA_EXISTS', `could not create a CA in ${dir}: there is already one`, {
       hint: 'dbtls never overwrites a CA; choose another --ca-dir, or move the old CA away if you really mean to replace it',

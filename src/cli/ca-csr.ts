@@ -150,6 +150,7 @@ const signCommand: Command = {
     const toStdout = isStdout(outText);
     const out = path.resolve(ctx.cwd, outText);
     const days = int(p, 'days', SIGN_USAGE);
+    const caDir = caDirOf(p, ctx); // a --ca-dir that is a file is refused before the CSR is read
     const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
     if (!toStdout && fs.existsSync(out)) {
       throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
@@ -158,7 +159,7 @@ const signCommand: Command = {
     }
     if (flag(p, 'dry-run')) {
       // Every check of a real run (CSR, profile, validity against the issuer); nothing signed or written.
-      const ca = openCa(caDirOf(p, ctx));
+      const ca = openCa(caDir);
       const leaf = resolveLeaf(ca, csrRequest(csrText, { profile, ...(days === undefined ? {} : { days }) }));
       const plan = {
         dryRun: true,
