@@ -319,3 +319,23 @@ describe('Kubernetes names (issue 14, item 9)', () => {
     }
   });
 });
+
+describe('k8s proxy-sidecar UPSTREAM', () => {
+  it('is refused as `dbtls proxy` refuses it, before the manifest is written', async () => {
+    const out = at('sidecar.yaml');
+    for (const [upstream, why] of [
+      ['h:99999', /port "99999" is not 1-65535/],
+      ['mysql://u@[::1:3306', /it is not a valid URL/],
+      ['mysql://%zz@h', /malformed %-escape/],
+    ] as const) {
+      const argv = ['k8s', 'proxy-sidecar', upstream, '--secret', 's', '--image', 'i', '--out', out];
+      await refused(argv, 'TARGET_INVALID', why);
+      assert.equal(fs.existsSync(out), false, upstream);
+      const proxy = await dbtls(['proxy', upstream, '--listen', '127.0.0.1:3307']);
+      assert.equal(proxy.code, 2, proxy.stderr);
+      assert.match(proxy.stderr, /^error\[TARGET_INVALID\]/, `dbtls proxy ${upstream}`);
+    }
+    const ok = await dbtls(['k8s', 'proxy-sidecar', 'mysql://app@db1:3306/', '--secret', 's', '--image', 'i']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+});
