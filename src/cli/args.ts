@@ -89,10 +89,16 @@ function parseArgv(argv: readonly string[], options: OptionTable, usage: string)
     allowPositionals: true,
   };
   const { tokens } = parseArgs({ ...config, strict: false, tokens: true });
+  const given = new Set<string>();
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     const def = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
-    if (!def) {
+    // node keeps the last of a repeated option: `--cn a --cn b` issued for b alone, silently.
+    const twice = def?.type === 'string' && !def.multiple && given.has(t.name);
+    given.add(t.name);
+    if (twice) {
+      fail(`--${t.name} is given twice`, `give --${t.name} once; usage: ${usage}`);
+    } else if (!def) {
       const guess = t.rawName.startsWith('--') ? closest(t.name, Object.keys(options)) : undefined;
       fail(
         `unknown option ${shown(t.rawName)}${guess ? `; did you mean --${guess}?` : ''}`,
@@ -116,6 +122,18 @@ function parseArgv(argv: readonly string[], options: OptionTable, usage: string)
     // The token walk above names every case node rejects; this is a last line that never shows node's text.
     return fail('they do not fit the command');
   }
+}
+
+/**
+ * The parse of a command that takes no positional argument: one there (`dbtls list extra`, or an option
+ * after `--` as in `dbtls list -- --json`) is a USAGE error, not silently ignored.
+ */
+export function noPositionals(p: Parsed, usage: string): Parsed {
+  const [first] = p.positionals;
+  if (first === undefined) return p;
+  throw new DbtlsError('USAGE', `could not parse the arguments: unexpected argument ${shown(first)}`, {
+    hint: `${first.startsWith('-') ? `options go before \`--\`; ` : ''}usage: ${usage}`,
+  });
 }
 
 /** 100 years: no certificate dbtls makes should outlive its reader. */

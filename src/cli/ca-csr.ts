@@ -15,7 +15,7 @@ import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, type OptionSpec, parse, required, str, strs } from './args.js';
+import { flag, int, noPositionals, type OptionSpec, parse, required, str, strs } from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -50,7 +50,7 @@ const csrCommand: Command = {
     'dbtls csr --cn app_user --key rsa-2048 --out app_user',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, CSR_OPTIONS, CSR_USAGE, ctx);
+    const p = noPositionals(parse(argv, CSR_OPTIONS, CSR_USAGE, ctx), CSR_USAGE);
     refuseStdout(str(p, 'out'), 'a directory with key.pem and csr.pem', CSR_USAGE);
     const cn = required(p, 'cn', CSR_USAGE);
     checkCommonName(cn);

@@ -74,7 +74,10 @@ describe('issuance that fails or is refused records nothing (item 3)', () => {
     assert.equal(fs.readFileSync(file, 'utf8'), 'not a directory\n');
     const init = await runCli(['ca', 'init', '--no-passphrase', '--ca-dir', file]);
     assert.equal(init.code, 2, init.stderr);
-    assert.match(init.stderr, /error\[DIR_INVALID\]: could not use .*a-file as the CA directory: it is a file/);
+    assert.match(
+      init.stderr,
+      /error\[DIR_INVALID\]: could not use .*a-file as the CA directory: it is a file/,
+    );
     assert.doesNotMatch(init.stderr, /INTERNAL/);
   });
 

@@ -335,7 +335,15 @@ describe('k8s proxy-sidecar UPSTREAM', () => {
       assert.equal(proxy.code, 2, proxy.stderr);
       assert.match(proxy.stderr, /^error\[TARGET_INVALID\]/, `dbtls proxy ${upstream}`);
     }
-    const ok = await dbtls(['k8s', 'proxy-sidecar', 'mysql://app@db1:3306/', '--secret', 's', '--image', 'i']);
+    const ok = await dbtls([
+      'k8s',
+      'proxy-sidecar',
+      'mysql://app@db1:3306/',
+      '--secret',
+      's',
+      '--image',
+      'i',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
   });
 });
