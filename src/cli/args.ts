@@ -226,9 +226,20 @@ export function readSecretFile(file: string, what: string): string {
     .replace(/\r?\n$/, '');
 }
 
+/** An environment variable's value; an empty one counts as unset (`DBTLS_CA_PASSPHRASE= dbtls …`). */
+export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === '' ? undefined : value;
+}
+
 export interface SecretSource {
   readonly file?: string | undefined;
   readonly envName?: string;
+  /**
+   * An empty variable gives the empty secret (MYSQL_PWD= is an account without a password, as for the
+   * mysql client). Otherwise an empty variable counts as unset: `DBTLS_CA_PASSPHRASE=` is no passphrase.
+   */
+  readonly emptyEnvIsValue?: boolean;
   readonly what: string;
   /** When nothing else gave it and stdin is a TTY, ask. */
   readonly prompt?: boolean;
@@ -244,7 +255,10 @@ export async function readSecret(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   if (source.file) return readSecretFile(source.file, source.what);
-  if (source.envName && env[source.envName] !== undefined) return env[source.envName];
+  if (source.envName) {
+    const value = source.emptyEnvIsValue ? env[source.envName] : envValue(env, source.envName);
+    if (value !== undefined) return value;
+  }
   if (source.prompt && process.stdin.isTTY) {
     const first = await promptHidden(`${source.what}: `);
     if (source.confirm) {

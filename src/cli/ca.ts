@@ -10,7 +10,7 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
 import { dateText, dayText } from '../util/dates.js';
-import { flag, int, noPositionals, type OptionSpec, parse, readSecret, str } from './args.js';
+import { envValue, flag, int, noPositionals, type OptionSpec, parse, readSecret, str } from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -71,7 +71,7 @@ const caInit: Command = {
       const other =
         str(p, 'passphrase-file') !== undefined
           ? '--passphrase-file'
-          : ctx.env[CA_PASSPHRASE_ENV] !== undefined
+          : envValue(ctx.env, CA_PASSPHRASE_ENV) !== undefined
             ? `${CA_PASSPHRASE_ENV} (set in the environment)`
             : undefined;
       if (other) {
