@@ -120,3 +120,23 @@ describe('a positional argument no command reads', () => {
     }
   });
 });
+
+describe('rotate --ca-rollover', () => {
+  it('without --stage says that --stage is required, and names the stages', async () => {
+    await usage(
+      ['rotate', '--ca-rollover'],
+      /: --stage is required \(one of new-ca, trust-both, reissue, retire-old\)\nhint: `dbtls rotate --ca-rollover --status` shows the next one/,
+    );
+    await usage(
+      ['rotate', '--ca-rollover', '--stage', 'bogus'],
+      /: --stage bogus is not a stage\nhint: choose one of new-ca, /,
+    );
+  });
+
+  it('--status takes one ADMIN_TARGET at most', async () => {
+    await usage(
+      ['rotate', '--ca-rollover', '--status', DEAD_TARGET, 'extra'],
+      /: unexpected argument extra\n/,
+    );
+  });
+});
