@@ -138,7 +138,7 @@ function resolveAll(ca: Ca, cns: readonly string[], options: BatchOptions): Reso
     if (seen.has(cn)) {
       throw new DbtlsError(
         'CN_DUPLICATE',
-        `could not issue certificates: the name ${JSON.stringify(cn)} appears twice`,
+        `could not issue certificates: the name ${quotedValue(cn)} appears twice`,
         {
           hint: 'remove the duplicate line from the file',
         },
