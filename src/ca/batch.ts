@@ -33,7 +33,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { causeText, DbtlsError } from '../errors.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+import { nameValueFix, nameValueProblem } from '../pki/names.js';
 import { ensureDir } from '../util/files.js';
+import { quotedValue } from '../util/safe-text.js';
 import { newClaimCounter, runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 import type { ShardMessage } from './batch-worker.js';
 import { type ResolvedLeaf, resolveLeaf } from './issue.js';
@@ -101,17 +103,25 @@ export function readNameList(text: string): string[] {
     .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
-/** A CN that is also a safe directory name under --out. */
-function checkDirName(cn: string): void {
-  if (cn.startsWith('.') || cn.includes('/') || cn.includes('\\')) {
-    throw new DbtlsError(
-      'CN_INVALID',
-      `could not use the common name ${JSON.stringify(cn)}: it cannot be a directory name`,
-      {
-        hint: 'remove "/" and "\\" from the names in the file, and do not start a name with "."',
-      },
-    );
-  }
+/**
+ * A name of the list that can be a CN and a directory under --out. A line of a binary file (U+FFFD for
+ * bytes that are not UTF-8, control characters) is named as that, not as a name with a "/" in it.
+ */
+function checkListName(cn: string): void {
+  const problem =
+    nameValueProblem(cn) ??
+    (cn.startsWith('.')
+      ? 'it starts with ".", which makes a hidden directory under --out'
+      : /[/\\]/.test(cn)
+        ? 'it holds "/" or "\\", which cannot be in a directory name under --out'
+        : undefined);
+  if (!problem) return;
+  const binary = /[\p{Cc}\uFFFD]/u.test(cn);
+  throw new DbtlsError('CN_INVALID', `could not use the name ${quotedValue(cn)} of the list: ${problem}`, {
+    hint: binary
+      ? 'the list is one database user name per line, as UTF-8 text: check that --cn-from names the right file'
+      : `${nameValueFix(cn) ?? (cn.startsWith('.') ? 'drop the leading "."' : 'remove "/" and "\\"')} in that line of the list`,
+  });
 }
 
 /** Checks every name; returns one resolved leaf (the template every leaf of the batch follows). */
@@ -124,11 +134,11 @@ function resolveAll(ca: Ca, cns: readonly string[], options: BatchOptions): Reso
   const now = options.now ?? new Date(); // one validity period for the whole batch
   const seen = new Set<string>();
   const leaves = cns.map((cn) => {
-    checkDirName(cn);
+    checkListName(cn);
     if (seen.has(cn)) {
       throw new DbtlsError(
         'CN_DUPLICATE',
-        `could not issue certificates: the name ${JSON.stringify(cn)} appears twice`,
+        `could not issue certificates: the name ${quotedValue(cn)} appears twice`,
         {
           hint: 'remove the duplicate line from the file',
         },

@@ -27,12 +27,14 @@ import { daysToMs, PROFILES } from '../pki/profiles.js';
 import { keyIdentifier, profileExtensions, signCertificate } from '../pki/tbs.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
 import { withLock } from '../util/lock.js';
+import { quotedValue } from '../util/safe-text.js';
 import {
   CA_FILES,
   type Ca,
   type CaMeta,
   caExists,
   certPath,
+  checkCaDir,
   INIT_MARKER,
   type IndexEntry,
   initInterrupted,
@@ -157,18 +159,14 @@ const INTERMEDIATE_SUFFIX = ' Intermediate CA';
 function checkCaName(code: 'ORG_INVALID' | 'CN_INVALID', what: string, value: string): void {
   const problem = nameValueProblem(value);
   if (problem) {
-    throw new DbtlsError(
-      code,
-      `could not create the CA with the ${what} ${JSON.stringify(value)}: ${problem}`,
-      {
-        hint: `give --${code === 'CN_INVALID' ? 'cn' : 'org'} a plain name of at most ${MAX_NAME_VALUE_LENGTH} characters${code === 'ORG_INVALID' ? ` (with --intermediate ${MAX_NAME_VALUE_LENGTH - INTERMEDIATE_SUFFIX.length}: the intermediate is named "ORG${INTERMEDIATE_SUFFIX}")` : ''}; nothing was written`,
-      },
-    );
+    throw new DbtlsError(code, `could not create the CA with the ${what} ${quotedValue(value)}: ${problem}`, {
+      hint: `give --${code === 'CN_INVALID' ? 'cn' : 'org'} a plain name of at most ${MAX_NAME_VALUE_LENGTH} characters${code === 'ORG_INVALID' ? ` (with --intermediate ${MAX_NAME_VALUE_LENGTH - INTERMEDIATE_SUFFIX.length}: the intermediate is named "ORG${INTERMEDIATE_SUFFIX}")` : ''}; nothing was written`,
+    });
   }
 }
 
 export function initCa(caDir: string, options: InitOptions): Ca {
-  const dir = path.resolve(caDir);
+  const dir = checkCaDir(path.resolve(caDir));
   if (caExists(dir)) {
     throw new DbtlsError('CA_EXISTS', `could not create a CA in ${dir}: there is already one`, {
       hint: 'dbtls never overwrites a CA; choose another --ca-dir, or move the old CA away if you really mean to replace it',

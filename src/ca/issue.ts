@@ -16,18 +16,13 @@ import {
   type KeyDescription,
   publicKeyDer,
 } from '../pki/keys.js';
-import {
-  encodeName,
-  MAX_NAME_VALUE_LENGTH,
-  type NameAttribute,
-  nameValueProblem,
-  oneLineName,
-} from '../pki/names.js';
+import { encodeName, type NameAttribute, nameValueFix, nameValueProblem, oneLineName } from '../pki/names.js';
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { keyIdentifier, profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { quotedValue } from '../util/safe-text.js';
 import {
   beginJournal,
   finishJournal,
@@ -93,7 +88,7 @@ export interface ResolvedLeaf {
 }
 
 function cnInvalid(cn: string, cause: string, hint: string): DbtlsError {
-  return new DbtlsError('CN_INVALID', `could not use the common name ${JSON.stringify(cn)}: ${cause}`, {
+  return new DbtlsError('CN_INVALID', `could not use the common name ${quotedValue(cn)}: ${cause}`, {
     hint,
   });
 }
@@ -101,13 +96,7 @@ function cnInvalid(cn: string, cause: string, hint: string): DbtlsError {
 /** A CN dbtls puts in a subject (any certificate, any CSR): CN_INVALID with the reason (names.ts). */
 export function checkCommonName(cn: string): void {
   const problem = nameValueProblem(cn);
-  if (problem) {
-    throw cnInvalid(
-      cn,
-      problem,
-      `choose a name of 1 to ${MAX_NAME_VALUE_LENGTH} characters without control characters or backslashes`,
-    );
-  }
+  if (problem) throw cnInvalid(cn, problem, nameValueFix(cn)!);
 }
 
 /** A subject attribute other than the CN, as a CSR brings it (O, OU, …): SUBJECT_INVALID. */
@@ -116,7 +105,7 @@ function checkSubjectAttribute(a: NameAttribute): void {
   if (problem) {
     throw new DbtlsError(
       'SUBJECT_INVALID',
-      `could not use the subject attribute ${a.type}=${JSON.stringify(a.value)}: ${problem}`,
+      `could not use the subject attribute ${a.type}=${quotedValue(a.value)}: ${problem}`,
       {
         hint: 'make the request again with a subject of plain values (`dbtls csr` writes only a CN)',
       },

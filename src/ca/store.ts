@@ -31,13 +31,47 @@ export const DEFAULT_CA_DIR = 'dbtls-ca';
 export const CA_DIR_ENV = 'DBTLS_CA_DIR';
 export const CA_PASSPHRASE_ENV = 'DBTLS_CA_PASSPHRASE';
 
-/** --ca-dir, then DBTLS_CA_DIR, then ./dbtls-ca (DESIGN.md). */
+/**
+ * --ca-dir, then DBTLS_CA_DIR, then ./dbtls-ca (DESIGN.md). A file there is refused at once (DIR_INVALID),
+ * so that every command says the same thing about `--ca-dir a-file` instead of whichever errno it met first.
+ */
 export function resolveCaDir(
   flag?: string,
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
 ): string {
-  return path.resolve(cwd, flag || env[CA_DIR_ENV] || DEFAULT_CA_DIR);
+  return checkCaDir(path.resolve(cwd, flag || env[CA_DIR_ENV] || DEFAULT_CA_DIR));
+}
+
+/** `dir`, unless it or a parent of it is a file (DIR_INVALID). */
+export function checkCaDir(dir: string): string {
+  const file = fileInTheWay(dir);
+  if (file !== undefined) throw caDirInvalid(dir, file);
+  return dir;
+}
+
+/** The file that is `dir` or one of its parents, if any (absent paths are fine: `ca init` creates them). */
+function fileInTheWay(dir: string): string | undefined {
+  for (let p = dir; ; p = path.dirname(p)) {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      // ENOTDIR: a parent is a file, found on the way up; anything else (EACCES) is for the reader to say.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') return undefined;
+    }
+    if (stat) return stat.isDirectory() ? undefined : p;
+    if (path.dirname(p) === p) return undefined;
+  }
+}
+
+/** `--ca-dir a-file`: the same code, exit status and hint from every command that takes a CA directory. */
+function caDirInvalid(dir: string, file = dir, cause?: unknown): DbtlsError {
+  const where = file === dir ? 'it is a file' : `${file}, a part of it, is a file`;
+  return new DbtlsError('DIR_INVALID', `could not use ${dir} as the CA directory: ${where}`, {
+    hint: `pass the CA directory (not ${path.basename(file)}) with --ca-dir DIR or ${CA_DIR_ENV}; \`dbtls ca init --ca-dir DIR\` makes one`,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 export interface CaMeta {
@@ -116,7 +150,9 @@ function readCaFile(caDir: string, file: keyof typeof CA_FILES): string {
   try {
     return fs.readFileSync(caPath(caDir, file), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw caDirInvalid(caDir, fileInTheWay(caDir) ?? caDir, err);
+    if (code === 'ENOENT') {
       if (file === 'meta') throw notFound(caDir);
       throw new DbtlsError('CA_CORRUPT', `could not open the CA in ${caDir}: ${CA_FILES[file]} is missing`, {
         hint: 'restore the CA directory from its backup',

@@ -89,10 +89,16 @@ function parseArgv(argv: readonly string[], options: OptionTable, usage: string)
     allowPositionals: true,
   };
   const { tokens } = parseArgs({ ...config, strict: false, tokens: true });
+  const given = new Set<string>();
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     const def = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
-    if (!def) {
+    // node keeps the last of a repeated option: `--cn a --cn b` issued for b alone, silently.
+    const twice = def?.type === 'string' && !def.multiple && given.has(t.name);
+    given.add(t.name);
+    if (twice) {
+      fail(`--${t.name} is given twice`, `give --${t.name} once; usage: ${usage}`);
+    } else if (!def) {
       const guess = t.rawName.startsWith('--') ? closest(t.name, Object.keys(options)) : undefined;
       fail(
         `unknown option ${shown(t.rawName)}${guess ? `; did you mean --${guess}?` : ''}`,
@@ -116,6 +122,18 @@ function parseArgv(argv: readonly string[], options: OptionTable, usage: string)
     // The token walk above names every case node rejects; this is a last line that never shows node's text.
     return fail('they do not fit the command');
   }
+}
+
+/**
+ * The parse of a command that takes no positional argument: one there (`dbtls list extra`, or an option
+ * after `--` as in `dbtls list -- --json`) is a USAGE error, not silently ignored.
+ */
+export function noPositionals(p: Parsed, usage: string): Parsed {
+  const [first] = p.positionals;
+  if (first === undefined) return p;
+  throw new DbtlsError('USAGE', `could not parse the arguments: unexpected argument ${shown(first)}`, {
+    hint: `${first.startsWith('-') ? `options go before \`--\`; ` : ''}usage: ${usage}`,
+  });
 }
 
 /** 100 years: no certificate dbtls makes should outlive its reader. */
@@ -208,9 +226,20 @@ export function readSecretFile(file: string, what: string): string {
     .replace(/\r?\n$/, '');
 }
 
+/** An environment variable's value; an empty one counts as unset (`DBTLS_CA_PASSPHRASE= dbtls …`). */
+export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === '' ? undefined : value;
+}
+
 export interface SecretSource {
   readonly file?: string | undefined;
   readonly envName?: string;
+  /**
+   * An empty variable gives the empty secret (MYSQL_PWD= is an account without a password, as for the
+   * mysql client). Otherwise an empty variable counts as unset: `DBTLS_CA_PASSPHRASE=` is no passphrase.
+   */
+  readonly emptyEnvIsValue?: boolean;
   readonly what: string;
   /** When nothing else gave it and stdin is a TTY, ask. */
   readonly prompt?: boolean;
@@ -226,7 +255,10 @@ export async function readSecret(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   if (source.file) return readSecretFile(source.file, source.what);
-  if (source.envName && env[source.envName] !== undefined) return env[source.envName];
+  if (source.envName) {
+    const value = source.emptyEnvIsValue ? env[source.envName] : envValue(env, source.envName);
+    if (value !== undefined) return value;
+  }
   if (source.prompt && process.stdin.isTTY) {
     const first = await promptHidden(`${source.what}: `);
     if (source.confirm) {

@@ -8,7 +8,7 @@ import { DbtlsError } from '../errors.js';
 import { buildBundle, reportBundle } from '../keystore/bundle.js';
 import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
-import { flag, type OptionSpec, parse, required, str } from './args.js';
+import { flag, noPositionals, type OptionSpec, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
@@ -116,7 +116,7 @@ const cloudCa: Command = {
   examples: ['dbtls cloud-ca rds --out rds-ca.pem', 'dbtls cloud-ca rds --region eu-west-1 --out rds-ca.pem'],
   summary: 'write the Amazon RDS/Aurora CA bundle (shipped with dbtls, no network needed)',
   async run(argv, ctx) {
-    const p = parse(argv, CLOUD_OPTIONS, cloudUsage, ctx);
+    const p = noPositionals(parse(argv, CLOUD_OPTIONS, cloudUsage, ctx), cloudUsage);
     const out = required(p, 'out', cloudUsage);
     refuseJsonOnStdout(out, flag(p, 'json'), cloudUsage);
     const region = str(p, 'region');

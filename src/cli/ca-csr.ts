@@ -15,7 +15,7 @@ import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, type OptionSpec, parse, required, str, strs } from './args.js';
+import { flag, int, noPositionals, type OptionSpec, parse, required, str, strs } from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -51,7 +51,7 @@ const csrCommand: Command = {
     'dbtls csr --cn app_user --key rsa-2048 --out app_user',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, CSR_OPTIONS, CSR_USAGE, ctx);
+    const p = noPositionals(parse(argv, CSR_OPTIONS, CSR_USAGE, ctx), CSR_USAGE);
     refuseStdout(str(p, 'out'), 'a directory with key.pem and csr.pem', CSR_USAGE);
     const cn = required(p, 'cn', CSR_USAGE);
     checkCommonName(cn);
@@ -152,6 +152,7 @@ const signCommand: Command = {
     const toStdout = isStdout(outText);
     const out = path.resolve(ctx.cwd, outText);
     const days = int(p, 'days', SIGN_USAGE);
+    const caDir = caDirOf(p, ctx); // a --ca-dir that is a file is refused before the CSR is read
     const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
     if (!toStdout && fs.existsSync(out)) {
       throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
@@ -160,7 +161,7 @@ const signCommand: Command = {
     }
     if (flag(p, 'dry-run')) {
       // Every check of a real run (CSR, profile, validity against the issuer); nothing signed or written.
-      const ca = openCa(caDirOf(p, ctx));
+      const ca = openCa(caDir);
       const leaf = resolveLeaf(ca, csrRequest(csrText, { profile, ...(days === undefined ? {} : { days }) }));
       const plan = {
         dryRun: true,

@@ -7,7 +7,17 @@ import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm, privateKeyPem } from '../pki/
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
-import { flag, int, type OptionSpec, type Parsed, parse, required, str, strs } from './args.js';
+import {
+  flag,
+  int,
+  noPositionals,
+  type OptionSpec,
+  type Parsed,
+  parse,
+  required,
+  str,
+  strs,
+} from './args.js';
 import {
   CA_OPTIONS,
   createdLines,
@@ -94,7 +104,7 @@ function issueCommand(profile: 'server' | 'client'): Command {
         ? 'issue a server certificate (SANs for verify-full)'
         : 'issue client certificates (CN = database user)',
     async run(argv, ctx) {
-      const p = parse(argv, options, usage, ctx);
+      const p = noPositionals(parse(argv, options, usage, ctx), usage);
       refuseStdout(str(p, 'out'), 'a directory of certificate files', usage);
       const key = keyOption(p);
       const days = int(p, 'days', usage);

@@ -10,7 +10,7 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';
 import { daysToMs } from '../pki/profiles.js';
 import { dateText, dayText } from '../util/dates.js';
-import { flag, int, type OptionSpec, parse, readSecret, str } from './args.js';
+import { envValue, flag, int, noPositionals, type OptionSpec, parse, readSecret, str } from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -66,7 +66,7 @@ const caInit: Command = {
     'dbtls ca init --no-passphrase --ca-dir /tmp/throwaway-ca',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, INIT_OPTIONS, INIT_USAGE, ctx);
+    const p = noPositionals(parse(argv, INIT_OPTIONS, INIT_USAGE, ctx), INIT_USAGE);
     const key = keyOption(p);
     const days = int(p, 'days', INIT_USAGE);
     const dir = caDirOf(p, ctx);
@@ -76,7 +76,7 @@ const caInit: Command = {
       const other =
         str(p, 'passphrase-file') !== undefined
           ? '--passphrase-file'
-          : ctx.env[CA_PASSPHRASE_ENV] !== undefined
+          : envValue(ctx.env, CA_PASSPHRASE_ENV) !== undefined
             ? `${CA_PASSPHRASE_ENV} (set in the environment)`
             : undefined;
       if (other) {
@@ -195,7 +195,7 @@ const caShow: Command = {
   usage: SHOW_USAGE,
   summary: 'show the CA: root and intermediate, fingerprints, validity, key type, counts',
   async run(argv, ctx) {
-    const p = parse(argv, SHOW_OPTIONS, SHOW_USAGE, ctx);
+    const p = noPositionals(parse(argv, SHOW_OPTIONS, SHOW_USAGE, ctx), SHOW_USAGE);
     const ca = openCa(caDirOf(p, ctx));
     settlePending(ca.dir);
     const s = caSummary(ca, readIndex(ca.dir));
@@ -241,7 +241,7 @@ const listCommand: Command = {
   usage: LIST_USAGE,
   summary: 'list the certificates the CA issued',
   async run(argv, ctx) {
-    const p = parse(argv, LIST_OPTIONS, LIST_USAGE, ctx);
+    const p = noPositionals(parse(argv, LIST_OPTIONS, LIST_USAGE, ctx), LIST_USAGE);
     const within = int(p, 'expiring-within', LIST_USAGE);
     const dir = caDirOf(p, ctx);
     settlePending(dir); // an interrupted issuance is completed or taken back before it is listed

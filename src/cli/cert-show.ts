@@ -3,10 +3,10 @@
  * as step's `certificate inspect` shows it, plus the OpenSSL one-line subject that `REQUIRE SUBJECT`
  * compares byte for byte (FACTS.md) — so a CSR can be reviewed before `dbtls sign`.
  */
-import type { KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { parseCsr } from '../pki/csr.js';
+import { describeKey, type KeyDescription } from '../pki/keys.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
 import { flag, type OptionSpec, parse } from './args.js';
@@ -49,7 +49,7 @@ function certLines(c: CertificateInfo, now: Date): string[] {
     `valid:        ${dateText(c.notBefore)} to ${dateText(c.notAfter)} (${validity})`,
     `names (SAN):  ${[...c.dnsNames, ...c.ipAddresses].join(', ') || '-'}`,
     `usage:        ${[...c.keyUsage, ...c.extendedKeyUsage].join(', ') || '-'}${c.isCa ? `; CA${c.pathLength === undefined ? '' : `, path length ${c.pathLength}`}` : ''}`,
-    `key:          ${c.keyType} ${c.curve ?? `${c.keyBits} bits`}, signed with ${c.signatureAlgorithm}${c.selfSigned ? ' (self-signed)' : ''}`,
+    `key:          ${keyText(c)}, signed with ${c.signatureAlgorithm}${c.selfSigned ? ' (self-signed)' : ''}`,
     `fingerprint:  sha256 ${c.fingerprint}`,
   ];
 }
@@ -84,11 +84,9 @@ const certShow: Command = {
   },
 };
 
-function keyText(key: KeyObject): string {
-  const d = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ec') return `EC ${d?.namedCurve ?? ''}`.trim();
-  if (key.asymmetricKeyType === 'rsa') return `RSA ${d?.modulusLength ?? '?'} bits`;
-  return key.asymmetricKeyType ?? 'unknown';
+/** `EC P-256`, `RSA 2048 bits`: one wording for a certificate's key and a CSR's. */
+function keyText(d: KeyDescription): string {
+  return `${d.keyType} ${d.curve ?? `${d.keyBits} bits`}`;
 }
 
 const csrShow: Command = {
@@ -105,7 +103,7 @@ const csrShow: Command = {
     const p = parse(argv, SHOW_OPTIONS, CSR_USAGE, ctx);
     const file = onePositional(p, 'CSR file', CSR_USAGE);
     const csr = parseCsr(readUserFile(file, 'CSR'));
-    const key = keyText(csr.publicKey);
+    const key = keyText(describeKey(csr.publicKey));
     if (flag(p, 'json')) {
       ctx.render.json({
         file,

@@ -22,7 +22,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { buildBundle } from '../keystore/bundle.js';
 import { parseMutualTls, parseSslMode, requiredMaterial } from '../tls/ssl-mode.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, type OptionSpec, parse, readSecret, required, str, strs } from './args.js';
+import { flag, int, noPositionals, type OptionSpec, parse, readSecret, required, str, strs } from './args.js';
 import { certificatesFrom, emit, KEYSTORE_PASSWORD_ENV, oneOf, optionalPassword } from './artifact-args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, OptionDef } from './command.js';
@@ -96,7 +96,7 @@ const secretsCommand: Command = {
     'dbtls k8s secrets --ssl-mode verify-full --mutual-tls enable --ca ca.pem --cert app_user/cert.pem --key app_user/key.pem --out db-tls.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, SECRETS_OPTIONS, SECRETS_USAGE, ctx);
+    const p = noPositionals(parse(argv, SECRETS_OPTIONS, SECRETS_USAGE, ctx), SECRETS_USAGE);
     const out = str(p, 'out');
     const valuesOut = str(p, 'values-out');
     refuseJsonOnStdout(out, flag(p, 'json'), SECRETS_USAGE);
@@ -353,7 +353,7 @@ const kubedbCommand: Command = {
     'dbtls k8s kubedb --name shop-db --issuer dbtls-ca-issuer --ops rotate --out rotate.yaml',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE, ctx);
+    const p = noPositionals(parse(argv, KUBEDB_OPTIONS, KUBEDB_USAGE, ctx), KUBEDB_USAGE);
     refuseJsonOnStdout(str(p, 'out'), flag(p, 'json'), KUBEDB_USAGE);
     const common = {
       name: required(p, 'name', KUBEDB_USAGE),

@@ -12,7 +12,7 @@ import { DbtlsError } from '../errors.js';
 import { startExporter } from '../inspect/exporter.js';
 import { defaultModules, parseExporterConfig } from '../inspect/exporter-config.js';
 import { readUserFile } from '../util/files.js';
-import { parse, str } from './args.js';
+import { noPositionals, parse, str } from './args.js';
 import type { Command, OptionTable } from './command.js';
 
 const USAGE =
@@ -58,11 +58,9 @@ export const exporterCommand: Command = {
     'Prometheus scrapes /probe?target=HOST:PORT&module=NAME for each database (the multi-target pattern); the metric names are listed in docs/exporter.md.',
   ],
   async run(argv, ctx) {
-    const p = parse(argv, EXPORTER_OPTIONS, USAGE, ctx);
+    const p = noPositionals(parse(argv, EXPORTER_OPTIONS, USAGE, ctx), USAGE);
     const listen = str(p, 'listen');
     const print = str(p, 'print');
-    if (p.positionals.length > 0)
-      throw usageError(`could not run dbtls exporter: unexpected ${p.positionals[0]}`);
     if (print !== undefined) {
       if (!(print in PRINTABLE))
         throw usageError(`could not print ${JSON.stringify(print)}: expected rules or scrape-config`);

@@ -22,7 +22,17 @@ import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
 import { dateText } from '../util/dates.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, type OptionSpec, type Parsed, parse, readSecretFile, required, str, strs } from './args.js';
+import {
+  flag,
+  noPositionals,
+  type OptionSpec,
+  type Parsed,
+  parse,
+  readSecretFile,
+  required,
+  str,
+  strs,
+} from './args.js';
 import {
   certificatesFrom,
   KEYSTORE_PASSWORD_ENV,
@@ -125,7 +135,7 @@ function exportKeystore(format: KeystoreFormat): Command {
     ],
     summary: `write a ${KEYSTORE_FORMAT_LABEL[format]} keystore with a private key and its chain (Java clients)`,
     async run(argv, ctx) {
-      const p = parse(argv, options, usage, ctx);
+      const p = noPositionals(parse(argv, options, usage, ctx), usage);
       refuseStdout(str(p, 'out'), 'a keystore (binary)', usage);
       const [certFile, keyFile, alias, out] = ['cert', 'key', 'alias', 'out'].map((n) =>
         required(p, n, usage),
@@ -216,7 +226,7 @@ const exportTruststore: Command = {
   ],
   summary: 'write a JKS or PKCS#12 truststore with trusted CA certificates (Java clients)',
   async run(argv, ctx) {
-    const p = parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage, ctx);
+    const p = noPositionals(parse(argv, TRUSTSTORE_OPTIONS, truststoreUsage, ctx), truststoreUsage);
     refuseStdout(str(p, 'out'), 'a truststore (binary)', truststoreUsage);
     const format = parseKeystoreFormat(required(p, 'format', truststoreUsage), '--format', truststoreUsage);
     const caFiles = strs(p, 'ca');

@@ -234,21 +234,34 @@ function wantsHelp(args: readonly string[]): boolean {
   );
 }
 
-/** UNKNOWN_COMMAND for words that name no command, with the closest command when one is close. */
+/**
+ * UNKNOWN_COMMAND for words that name no command, with the closest command when one is close: by its
+ * first word (`isue` → `issue`), else by the last word of a longer command (`status` → `server status`).
+ */
 function unknownCommand(argv: readonly string[], render: Renderer): number {
   const firsts = [...new Set(COMMANDS.map(([name]) => name.split(' ')[0]!)), 'help'];
   const guess = closest(argv[0] ?? '', firsts);
   const rest = argv.slice(1).filter((a) => !a.startsWith('-'));
   const full = guess
-    ? (COMMANDS.find(([name]) => name === [guess, rest[0]].join(' '))?.[0] ?? guess)
-    : undefined;
+    ? [COMMANDS.find(([name]) => name === [guess, rest[0]].join(' '))?.[0] ?? guess]
+    : byLastWord(argv[0] ?? '');
+  const named = full.map((name) => `\`dbtls ${name}\``);
   return render.error(
     new DbtlsError('UNKNOWN_COMMAND', `could not run dbtls ${shown(argv.join(' '))}: no such command`, {
-      hint: full
-        ? `did you mean \`dbtls ${full}\`? (\`dbtls --help\` lists the commands)`
-        : 'run `dbtls --help` for the list of commands',
+      hint:
+        named.length > 0
+          ? `did you mean ${named.length === 1 ? named[0] : `one of ${named.join(', ')}`}? (\`dbtls --help\` lists the commands)`
+          : 'run `dbtls --help` for the list of commands',
     }),
   );
+}
+
+/** The commands of two or more words whose last word is (or is closest to) `word`: `status` → `server status`. */
+function byLastWord(word: string): string[] {
+  const longer = COMMANDS.map(([name]) => name).filter((name) => name.includes(' '));
+  const last = (name: string) => name.split(' ').at(-1)!;
+  const guess = closest(word, longer.map(last));
+  return guess === undefined ? [] : longer.filter((name) => last(name) === guess);
 }
 
 /** A family named without (or with a wrong) subcommand: `dbtls issue`, `dbtls ca int`. */

@@ -2,8 +2,9 @@
 import { PROXY_SIDECAR_DEFAULTS, proxySidecar } from '../deploy/proxy-sidecar.js';
 import { toYaml } from '../deploy/yaml.js';
 import { DbtlsError } from '../errors.js';
+import { parseTarget } from '../tls/settings.js';
 import { parseSslMode } from '../tls/ssl-mode.js';
-import { flag, int, parse, required, str } from './args.js';
+import { flag, int, optional, parse, required, str } from './args.js';
 import { emit } from './artifact-args.js';
 import type { Command, OptionTable } from './command.js';
 import { refuseJsonOnStdout } from './out.js';
@@ -66,10 +67,14 @@ export const proxySidecarCommand: Command = {
       });
     }
     const modeText = str(p, 'ssl-mode');
+    const servername = str(p, 'servername');
+    // The UPSTREAM `dbtls proxy` would refuse (a port past 65535, a broken DSN) is refused here, before a
+    // manifest is written: by the proxy's own parser, with this command's flags and no environment (the
+    // proxy runs in the pod, not here).
+    parseTarget(upstream, { ...optional('mode', modeText), ...optional('servername', servername) }, {});
     const listenPort = int(p, 'listen-port', USAGE);
     const httpPort = int(p, 'http-port', USAGE);
     const maxConnections = int(p, 'max-connections', USAGE);
-    const servername = str(p, 'servername');
     const spec = proxySidecar({
       upstream,
       secret: required(p, 'secret', USAGE),

@@ -35,6 +35,7 @@ import {
   withAdmin,
 } from './server-admin.js';
 import { commandLine } from './shell.js';
+import { shown } from './suggest.js';
 
 /** The rotate command's own flags besides the admin session's (--admin-ca/--admin-cert/--admin-key). */
 const ROTATE_OPTIONS: OptionSpec = {
@@ -142,16 +143,25 @@ function renderPlan(ctx: CommandContext, plan: RotatePlan): void {
 
 function parseStage(text: string | undefined): RolloverStage {
   if (text && (ROLLOVER_STAGES as readonly string[]).includes(text)) return text as RolloverStage;
-  throw new DbtlsError(
-    'USAGE',
-    `could not run the CA rollover: --stage ${text ?? '(missing)'} is not a stage`,
-    {
-      hint: `choose one of ${ROLLOVER_STAGES.join(', ')}; \`dbtls rotate --ca-rollover --status\` shows the next one`,
-    },
-  );
+  const hint = `\`dbtls rotate --ca-rollover --status\` shows the next one`;
+  if (text === undefined) {
+    throw new DbtlsError(
+      'USAGE',
+      `could not run the CA rollover: --stage is required (one of ${ROLLOVER_STAGES.join(', ')})`,
+      { hint: `${hint}; usage: ${USAGE}` },
+    );
+  }
+  throw new DbtlsError('USAGE', `could not run the CA rollover: --stage ${shown(text)} is not a stage`, {
+    hint: `choose one of ${ROLLOVER_STAGES.join(', ')}; ${hint}`,
+  });
 }
 
 function rolloverStatus(p: Parsed, ctx: CommandContext): number {
+  const extra = p.positionals[1];
+  if (extra !== undefined)
+    throw new DbtlsError('USAGE', `could not show the CA rollover: unexpected argument ${shown(extra)}`, {
+      hint: `usage: ${USAGE}`,
+    });
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
   const state = readRolloverState(caDir);
   const next = nextStage(state);

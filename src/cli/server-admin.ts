@@ -64,7 +64,13 @@ export const ADMIN_PREFIXED_SESSION_USAGE =
 /** The admin password from --password-file, MYSQL_PWD or a prompt on a TTY; never argv. */
 export function adminPassword(p: Parsed, ctx: CommandContext): Promise<string | undefined> {
   return readSecret(
-    { file: str(p, 'password-file'), envName: 'MYSQL_PWD', what: 'admin password', prompt: true },
+    {
+      file: str(p, 'password-file'),
+      envName: 'MYSQL_PWD',
+      emptyEnvIsValue: true,
+      what: 'admin password',
+      prompt: true,
+    },
     ctx.env,
   );
 }

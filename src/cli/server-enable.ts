@@ -264,6 +264,8 @@ export const enableCommand: Command = {
     const tlsVersions = versions ? parseTlsVersions(versions) : [...DEFAULT_TLS_VERSIONS];
     const dryRun = flag(p, 'dry-run');
     const restartCommand = str(p, 'restart-command');
+    // A --ca-dir that is a file is refused before the server is touched.
+    if (flag(p, 'issue')) resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
     const result = await withAdmin(
       p,
       ctx,

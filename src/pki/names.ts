@@ -186,15 +186,44 @@ export const MAX_NAME_VALUE_LENGTH = 64;
  * form: without these two shapes it names exactly one subject.
  */
 export function nameValueProblem(value: string): string | undefined {
-  if (value.length === 0) return 'it is empty';
-  if (value.length > MAX_NAME_VALUE_LENGTH)
-    return `it has ${value.length} characters, more than the ${MAX_NAME_VALUE_LENGTH} X.520 allows`;
-  if (/\p{Cc}/u.test(value)) return 'it holds a control character (a line break, tab or escape)';
-  if (/\\(x[0-9a-f]{2}|$)/i.test(value)) {
-    return "it holds a backslash before xHH or at its end, which makes OpenSSL's one-line name (what REQUIRE SUBJECT compares) ambiguous: `\\xC3\\xBC` typed out reads the same as `ü`";
-  }
-  return undefined;
+  return NAME_RULES.find((r) => r.broken(value))?.problem(value);
 }
+
+/** What to do about nameValueProblem's reason, for a hint ("shorten it to at most 64 characters"). */
+export function nameValueFix(value: string): string | undefined {
+  return NAME_RULES.find((r) => r.broken(value))?.fix;
+}
+
+interface NameRule {
+  readonly broken: (value: string) => boolean;
+  readonly problem: (value: string) => string;
+  readonly fix: string;
+}
+
+/** The rules of nameValueProblem, each with its reason and its fix, in the order they are checked. */
+const NAME_RULES: readonly NameRule[] = [
+  {
+    broken: (v) => v.length === 0,
+    problem: () => 'it is empty',
+    fix: 'give a name of at least one character',
+  },
+  {
+    broken: (v) => v.length > MAX_NAME_VALUE_LENGTH,
+    problem: (v) => `it has ${v.length} characters, more than the ${MAX_NAME_VALUE_LENGTH} X.520 allows`,
+    fix: `shorten it to at most ${MAX_NAME_VALUE_LENGTH} characters`,
+  },
+  {
+    broken: (v) => /\p{Cc}/u.test(v),
+    problem: () => 'it holds a control character (a line break, tab or escape)',
+    fix: 'remove the control characters: a name is plain text',
+  },
+  {
+    broken: (v) => /\\(x[0-9a-f]{2}|$)/i.test(v),
+    problem: () =>
+      "it holds a backslash before xHH or at its end, which makes OpenSSL's one-line name (what REQUIRE SUBJECT compares) ambiguous: `\\xC3\\xBC` typed out reads the same as `ü`",
+    fix: 'write the character itself (ü, not \\xC3\\xBC), and end the name without a backslash',
+  },
+];
 
 /** The first CN of a name, if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
 export function commonName(name: readonly NameAttribute[] | string): string | undefined {

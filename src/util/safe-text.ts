@@ -28,6 +28,21 @@ export function printable(text: string, options: { keepLines?: boolean } = {}): 
   return text.replace(options.keepLines ? UNSAFE_KEEP_LINES : UNSAFE_ONE_LINE, escaped);
 }
 
+/**
+ * A value the user gave (a name from a file, which may be a binary line), quoted for a one-line message:
+ * escaped as JSON writes it plus printable()'s escapes, and cut, never inside an escape, once the shown
+ * text would pass `maxLength` characters.
+ */
+export function quotedValue(text: string, maxLength = 60): string {
+  let shown = '';
+  for (const ch of text) {
+    const e = printable(JSON.stringify(ch).slice(1, -1));
+    if (shown.length + e.length > maxLength) return `"${shown}…"`;
+    shown += e;
+  }
+  return `"${shown}"`;
+}
+
 /** Marks text a peer sent before TLS: nothing vouches for it (anyone on the path can write it). */
 export const UNAUTHENTICATED = 'unauthenticated, sent before TLS';
 

@@ -74,7 +74,10 @@ describe('issuance that fails or is refused records nothing (item 3)', () => {
     assert.equal(fs.readFileSync(file, 'utf8'), 'not a directory\n');
     const init = await runCli(['ca', 'init', '--no-passphrase', '--ca-dir', file]);
     assert.equal(init.code, 2, init.stderr);
-    assert.match(init.stderr, /error\[NOT_A_DIRECTORY\]/);
+    assert.match(
+      init.stderr,
+      /error\[DIR_INVALID\]: could not use .*a-file as the CA directory: it is a file/,
+    );
     assert.doesNotMatch(init.stderr, /INTERNAL/);
   });
 
@@ -210,6 +213,28 @@ describe('ca init: passphrases and contradictory flags (item 4)', () => {
     assert.match(r2.stderr, /contradicts DBTLS_CA_PASSPHRASE/);
     assert.match(r2.stderr, /hint: unset DBTLS_CA_PASSPHRASE/);
     assert.equal(fs.existsSync(a), false);
+  });
+
+  test('an empty DBTLS_CA_PASSPHRASE is unset: no contradiction, and no empty passphrase', async () => {
+    const a = path.join(work, 'empty-env-a');
+    const empty = { env: { DBTLS_CA_PASSPHRASE: '' } };
+    const plain = await runCli(['ca', 'init', '--no-passphrase', '--ca-dir', a], empty);
+    assert.equal(plain.code, 0, plain.stderr);
+    const b = path.join(work, 'empty-env-b');
+    const init = await runCli(['ca', 'init', '--ca-dir', b], empty);
+    assert.equal(init.code, 2, init.stderr);
+    assert.match(init.stderr, /^error\[PASSPHRASE_REQUIRED\]: /);
+    assert.equal(fs.existsSync(path.join(b, 'ca.json')), false);
+    const pw = path.join(work, 'empty-env.pw');
+    fs.writeFileSync(pw, 'secret\n');
+    const made = await runCli(['ca', 'init', '--passphrase-file', pw, '--ca-dir', b]);
+    assert.equal(made.code, 0, made.stderr);
+    const issue = await runCli(
+      ['issue', 'client', '--cn', 'app', '--out', path.join(work, 'ee'), '--ca-dir', b],
+      empty,
+    );
+    assert.equal(issue.code, 2, issue.stderr);
+    assert.match(issue.stderr, /^error\[PASSPHRASE_REQUIRED\]: could not unlock the CA/);
   });
 });
 

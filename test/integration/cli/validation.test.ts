@@ -111,6 +111,44 @@ describe('subject fields (issue 14, item 9)', () => {
     await refused(['csr', '--cn', 'a\\x41', '--out', at('x5')], 'CN_INVALID', /backslash/);
   });
 
+  it('issue client --cn-from: a bad line is shown inert and cut, with the hint for its reason', async () => {
+    const list = at('names.txt');
+    const garbage = Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37 + 11) % 256));
+    const cases: [content: Buffer | string, shown: RegExp, hint: RegExp][] = [
+      [
+        Buffer.concat([Buffer.from('alice\n'), garbage]),
+        /"[^"\n]{1,130}…" of the list: /,
+        /UTF-8 text: check that --cn-from names the right file$/m,
+      ],
+      ['alice\nbob\u001b[31m\n', /"bob\\u001b\[31m" of the list: it holds a control character/, /UTF-8 text/],
+      [
+        `alice\n${'x'.repeat(70)}\n`,
+        /"x{60}…" of the list: it has 70 characters/,
+        /hint: shorten it to at most 64 characters in that line/,
+      ],
+      [
+        'alice\nteam/bob\n',
+        /"team\/bob" of the list: it holds "\/"/,
+        /hint: remove "\/" and "\\" in that line/,
+      ],
+      [
+        'alice\n.bob\n',
+        /"\.bob" of the list: it starts with "\."/,
+        /hint: drop the leading "\." in that line/,
+      ],
+    ];
+    for (const [content, shown, hint] of cases) {
+      fs.writeFileSync(list, content);
+      const argv = ['issue', 'client', '--cn-from', list, '--out', at('clients'), ...CA()];
+      await refused(argv, 'CN_INVALID', shown);
+      const r = await dbtls(argv);
+      assert.match(r.stderr, hint);
+      assert.doesNotMatch(r.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, 'a raw control character');
+      assert.ok(r.stderr.split('\n')[0]!.length < 200, r.stderr);
+    }
+    fs.rmSync(list);
+  });
+
   it('a name outside ASCII is fine: its one-line form is what openssl prints', async () => {
     const r = await dbtls(['issue', 'client', '--cn', 'üser', '--out', at('user'), ...CA()]);
     assert.equal(r.code, 0, r.stderr);
@@ -317,5 +355,33 @@ describe('Kubernetes names (issue 14, item 9)', () => {
       const r = await dbtls(argv);
       assert.equal(r.code, 0, r.stderr);
     }
+  });
+});
+
+describe('k8s proxy-sidecar UPSTREAM', () => {
+  it('is refused as `dbtls proxy` refuses it, before the manifest is written', async () => {
+    const out = at('sidecar.yaml');
+    for (const [upstream, why] of [
+      ['h:99999', /port "99999" is not 1-65535/],
+      ['mysql://u@[::1:3306', /it is not a valid URL/],
+      ['mysql://%zz@h', /malformed %-escape/],
+    ] as const) {
+      const argv = ['k8s', 'proxy-sidecar', upstream, '--secret', 's', '--image', 'i', '--out', out];
+      await refused(argv, 'TARGET_INVALID', why);
+      assert.equal(fs.existsSync(out), false, upstream);
+      const proxy = await dbtls(['proxy', upstream, '--listen', '127.0.0.1:3307']);
+      assert.equal(proxy.code, 2, proxy.stderr);
+      assert.match(proxy.stderr, /^error\[TARGET_INVALID\]/, `dbtls proxy ${upstream}`);
+    }
+    const ok = await dbtls([
+      'k8s',
+      'proxy-sidecar',
+      'mysql://app@db1:3306/',
+      '--secret',
+      's',
+      '--image',
+      'i',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 });

@@ -34,6 +34,15 @@ describe('did you mean', () => {
       ],
       [['ca', 'int'], /^error\[UNKNOWN_COMMAND\]: .*\nhint: did you mean `dbtls ca init`\?/],
       [['lsit'], /hint: did you mean `dbtls list`\?/],
+      // The last word of a longer command, when no first word is close.
+      [['status'], /^error\[UNKNOWN_COMMAND\]: .*\nhint: did you mean `dbtls server status`\?/],
+      [['stauts', 'db1'], /hint: did you mean `dbtls server status`\?/],
+      [['rds'], /hint: did you mean `dbtls cloud-ca rds`\?/],
+      [
+        ['show'],
+        /hint: did you mean one of `dbtls ca show`, `dbtls csr show`, `dbtls cert show`, .*`dbtls config show`\?/,
+      ],
+      [['xyzzy'], /hint: run `dbtls --help` for the list of commands\n$/],
       [
         ['crl', '--ot', 'x.pem'],
         /^error\[USAGE\]: could not parse the arguments: unknown option --ot; did you mean --out\?\nhint: write --out; the options are in `dbtls crl --help`\n$/,
