@@ -12,7 +12,7 @@ import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
 import { oneLineName } from '../pki/names.js';
-import { canonicalIp, checkDnsName } from '../pki/san.js';
+import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, noPositionals, type OptionSpec, parse, required, str, strs } from './args.js';
@@ -93,8 +93,9 @@ const csrCommand: Command = {
     ctx.render.lines(
       `Created a new key and a signing request for "${cn}".`,
       `The key is at "${rel('key.pem')}" (0600; it stays here) and the request at "${rel('csr.pem')}".`,
-      // A request with names is for a server; without, for a database user (issue 14, item 5: pasteable).
-      `Next: on the CA host, ${commandLine(['dbtls', 'sign', rel('csr.pem'), '--profile', dnsNames.length + ipAddresses.length > 0 ? 'server' : 'client', '--out', rel('cert.pem')])}`,
+      // A request with names, or for a dotted host name or an IP address (the server profile puts the CN in
+      // the SAN), is for a server; otherwise for a database user (issue 14, item 5: pasteable).
+      `Next: on the CA host, ${commandLine(['dbtls', 'sign', rel('csr.pem'), '--profile', forServer(cn, dnsNames.length + ipAddresses.length) ? 'server' : 'client', '--out', rel('cert.pem')])}`,
     );
     return 0;
   },
@@ -102,6 +103,11 @@ const csrCommand: Command = {
 
 const SIGN_USAGE =
   'dbtls sign CSR --profile server|client [--days N] --out FILE [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
+
+/** Whether a CSR is most likely a server's: it names hosts, or its CN is a dotted host name or an IP. */
+function forServer(cn: string, names: number): boolean {
+  return names > 0 || isIpAddress(cn) || (cn.includes('.') && isHostName(cn));
+}
 
 const SIGN_OPTIONS: OptionSpec = {
   profile: {

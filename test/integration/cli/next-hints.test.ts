@@ -69,6 +69,18 @@ describe('pasted Next: hints', () => {
     assert.ok(fs.existsSync(path.join(dir, "o'brien", 'cert.pem')));
   });
 
+  it('csr for a host name without --dns -> sign --profile server (the CN becomes the SAN)', async () => {
+    const csr = await runCli(['csr', '--cn', 'db9.example.com', '--out', 'db9'], { cwd: dir });
+    assert.equal(csr.code, 0, csr.stderr);
+    const next = nextCommand(csr.stdout)!;
+    assert.equal(next, 'dbtls sign db9/csr.pem --profile server --out db9/cert.pem');
+    const out = paste(`${next} --ca-dir 'my ca' --passphrase-file 'ca pass.txt'`);
+    assert.match(
+      out,
+      /^Signed a new server certificate valid for the following names:\n - "db9\.example\.com"\n/,
+    );
+  });
+
   it('issue client -> require names the account as one shell word', async () => {
     const issued = await runCli(
       [
