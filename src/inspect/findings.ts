@@ -141,7 +141,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
   if (!cert || !leaf) return [];
   const out: Finding[] = [];
   const cn = commonName(leaf.subject) ?? hostOf(facts.target);
-  const renew = `dbtls renew --cn ${cn}, install the new files at the same paths, then dbtls server reload ADMIN_TARGET`;
+  const renew = `dbtls rotate ${facts.target} (re-issues and reloads online), or dbtls renew --cn ${cn}, install the new files at the same paths, then dbtls server reload ${facts.target}`;
   if (leaf.daysLeft < 0) {
     out.push(
       finding(

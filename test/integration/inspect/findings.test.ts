@@ -91,9 +91,10 @@ describe('certificate expires in less than 30 days', () => {
       report.findings[0]?.message,
       `the server certificate expires in 9 day(s) (${notAfter.toISOString()})`,
     );
+    assert.equal(report.target, `${db.host}:${db.port}`);
     assert.equal(
       report.findings[0]?.fix,
-      'dbtls renew --cn localhost, install the new files at the same paths, then dbtls server reload ADMIN_TARGET',
+      `dbtls rotate ${report.target} (re-issues and reloads online), or dbtls renew --cn localhost, install the new files at the same paths, then dbtls server reload ${report.target}`,
     );
   });
 
