@@ -14,14 +14,13 @@ import { resolveAdminTarget } from '../server/admin/target.js';
 import type { SecureStep } from '../server/secure/plan.js';
 import { type SecureResult, secure } from '../server/secure/secure.js';
 import { undoSecure } from '../server/secure/undo.js';
-import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/tls/config.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str, strs } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
 import { refuseStdout } from './out.js';
 import type { Renderer } from './render.js';
-import { adminPassword, caPassphrase, shellRestart } from './server-admin.js';
+import { adminPassword, caPassphrase, SERVER_FILE_OPTIONS, shellRestart } from './server-admin.js';
 
 const USAGE =
   "dbtls secure ADMIN_TARGET [--account 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--server-config F] [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--dry-run] [--undo [--remove-ca]] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
@@ -137,30 +136,10 @@ const SECURE_OPTIONS: OptionSpec = {
     type: 'boolean',
     description: 'when secure creates the CA: leave its key unencrypted',
   },
-  dir: {
-    type: 'string',
-    description: 'where the server reads its certificate files',
-    default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
-  },
-  'config-file': {
-    type: 'string',
-    value: 'PATH',
-    description: 'the option file dbtls writes the ssl_* settings to',
-    default: `a directory the server's option files include, else ${DEFAULT_CONFIG_FILE}`,
-  },
-  'server-config': {
-    type: 'string',
-    value: 'FILE',
-    description: "the server's main option file, when dbtls cannot find it from the server's variables",
-  },
+  ...SERVER_FILE_OPTIONS,
 
   dns: like('dns', { description: 'another DNS name clients dial (the host of ADMIN_TARGET is included)' }),
   ip: like('ip', { description: 'an IP address clients dial' }),
-  'restart-command': {
-    type: 'string',
-    value: 'CMD',
-    description: 'how to restart the server when TLS was off (the first enablement needs a restart)',
-  },
   'no-require-secure-transport': {
     type: 'boolean',
     description: 'leave require_secure_transport off (plaintext logins stay possible)',

@@ -11,6 +11,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { recoverInterruptedRequires, stateDir } from '../server/accounts/require-journal.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin/session.js';
 import { resolveAdminTarget } from '../server/admin/target.js';
+import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/tls/config.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import { givenCaFlags } from './ca-common.js';
 import type { CommandContext } from './command.js';
@@ -299,3 +300,29 @@ export function checkOutputFile(file: string): void {
     });
   }
 }
+
+/** Where the server's TLS files and settings go, and how it restarts: `server enable` and `secure`. */
+export const SERVER_FILE_OPTIONS: OptionSpec = {
+  dir: {
+    type: 'string',
+    value: 'DIR',
+    description: 'where the server reads its certificate files (stable paths, replaced atomically)',
+    default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
+  },
+  'config-file': {
+    type: 'string',
+    value: 'PATH',
+    description: 'the option file dbtls writes the ssl_* settings to',
+    default: `a directory the server's option files include, else ${DEFAULT_CONFIG_FILE}`,
+  },
+  'server-config': {
+    type: 'string',
+    value: 'FILE',
+    description: "the server's main option file, when dbtls cannot find it from the server's variables",
+  },
+  'restart-command': {
+    type: 'string',
+    value: 'CMD',
+    description: 'how to restart the server when TLS was off (the first enablement needs a restart)',
+  },
+};

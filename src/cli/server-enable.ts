@@ -6,12 +6,7 @@ import { resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { AdminSession } from '../server/admin/session.js';
 import { certDirOf, fragmentIn } from '../server/secure/paths.js';
-import {
-  DEFAULT_CERT_DIR,
-  DEFAULT_CONFIG_FILE,
-  DEFAULT_TLS_VERSIONS,
-  parseTlsVersions,
-} from '../server/tls/config.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/tls/config.js';
 import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
 import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
@@ -29,6 +24,7 @@ import {
   ADMIN_PREFIXED_TLS_OPTIONS,
   caPassphrase,
   renderedJson,
+  SERVER_FILE_OPTIONS,
   shellRestart,
   singleTarget,
   withAdmin,
@@ -205,23 +201,7 @@ const ENABLE_OPTIONS: OptionSpec = {
   cert: { type: 'string', description: 'the old name of --server-cert', renamedTo: 'server-cert' },
   key: { type: 'string', description: 'the old name of --server-key', renamedTo: 'server-key' },
   ca: { type: 'string', description: 'the old name of --server-ca', renamedTo: 'server-ca' },
-  dir: {
-    type: 'string',
-    value: 'DIR',
-    description: 'where the server reads its certificate files (stable paths, replaced atomically)',
-    default: `the directory of the current ssl_cert, else ${DEFAULT_CERT_DIR}`,
-  },
-  'config-file': {
-    type: 'string',
-    value: 'PATH',
-    description: 'the option file dbtls writes the ssl_* settings to',
-    default: `a directory the server's option files include, else ${DEFAULT_CONFIG_FILE}`,
-  },
-  'server-config': {
-    type: 'string',
-    value: 'FILE',
-    description: "the server's main option file, when dbtls cannot find it from the server's variables",
-  },
+  ...SERVER_FILE_OPTIONS,
   crl: {
     type: 'string',
     value: 'FILE',
@@ -238,11 +218,6 @@ const ENABLE_OPTIONS: OptionSpec = {
     default: DEFAULT_TLS_VERSIONS.join(','),
   },
   cipher: { type: 'string', value: 'C', description: 'the ssl_cipher list' },
-  'restart-command': {
-    type: 'string',
-    value: 'CMD',
-    description: 'how to restart the server when TLS was off (the first enablement needs a restart)',
-  },
   'dry-run': COMMON['dry-run'],
   ...ADMIN_OPTIONS,
   ...ADMIN_PREFIXED_TLS_OPTIONS,
