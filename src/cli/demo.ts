@@ -21,6 +21,7 @@ import type { Command, CommandContext } from './command.js';
 import { COMMON } from './options.js';
 import { createRenderer, type Renderer } from './render.js';
 import { renderSteps } from './secure.js';
+import { hintLine } from './shell.js';
 
 const USAGE = 'dbtls demo [--json]';
 const APP_USER = 'app';
@@ -212,7 +213,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     render.lines(
       '',
       `Done in ${seconds.toFixed(1)} s. The sandbox and its files are gone.`,
-      `On your own server: dbtls secure ADMIN_TARGET --account 'app'@'%' --restart-command 'systemctl restart mariadb'`,
+      `On your own server: ${hintLine(['dbtls', 'secure', 'ADMIN_TARGET', '--account', 'app@%', '--restart-command', 'systemctl restart mariadb'])}`,
     );
     if (json) {
       const report: DemoReport = {

@@ -39,6 +39,7 @@ test('dbtls demo runs end to end and cleans up after itself', async () => {
     /\/O=dbtls\/CN=127\.0\.0\.1 +\(issuer \/O=dbtls\/CN=dbtls demo CA/,
     /Without its certificate, 'app' is refused/,
     /Done in [\d.]+ s\./,
+    /^On your own server: dbtls secure ADMIN_TARGET --account app@% --restart-command 'systemctl restart mariadb' {3}\(ADMIN_TARGET: the server, host\[:port\] or a DSN\)$/m,
   ]) {
     assert.match(res.stdout, line);
   }
