@@ -34,7 +34,7 @@ import {
   renderedJson,
   withAdmin,
 } from './server-admin.js';
-import { commandLine } from './shell.js';
+import { commandLine, hintLine } from './shell.js';
 import { shown } from './suggest.js';
 
 /** The rotate command's own flags besides the admin session's (--admin-ca/--admin-cert/--admin-key). */
@@ -208,8 +208,7 @@ function stageLine(p: Parsed, stage: RolloverStage, target?: string): string {
   const words = ['--ca-rollover', '--stage', stage];
   if (stage === 'new-ca') return commandLine(['dbtls', 'rotate', ...words, ...givenCaFlags(p)]);
   if (target) return adminCommandLine(p, target, ['rotate'], ...words);
-  const line = commandLine(['dbtls', 'rotate', 'ADMIN_TARGET', ...words, ...givenCaFlags(p)]);
-  return `${line}   (ADMIN_TARGET: the server, host[:port] or a DSN)`;
+  return hintLine(['dbtls', 'rotate', 'ADMIN_TARGET', ...words, ...givenCaFlags(p)]);
 }
 
 async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
