@@ -10,6 +10,7 @@ import { dsnSecrets, redactSecrets } from '../util/safe-text.js';
 import type { Command, CommandContext } from './command.js';
 import type { Profile } from './profile.js';
 import { processRenderer, type Renderer, redacting } from './render.js';
+import { commandLine } from './shell.js';
 import { closest, shown } from './suggest.js';
 
 /** The version `dbtls --version` prints (test/unit/cli/main.test.ts checks it against package.json). */
@@ -388,8 +389,50 @@ export async function run(
     };
     return await found.command.run(rest, profileCtx);
   } catch (err) {
-    return render.error(pathError(err) ?? err);
+    return render.error(withCaFlags(pathError(err) ?? err, found.rest));
   }
+}
+
+/** The CA commands a library hint names (`run \`dbtls crl\``), and whether each takes --passphrase-file. */
+const CA_HINT_COMMANDS: Readonly<Record<string, boolean>> = {
+  list: true,
+  crl: true,
+  renew: true,
+  revoke: false,
+};
+
+/**
+ * A library hint that names a CA command (`check the serial with \`dbtls list\``) names it with the
+ * --ca-dir and --passphrase-file the user gave, so that it reaches the same CA when pasted (issue 14 item 5).
+ */
+function withCaFlags(err: unknown, argv: readonly string[]): unknown {
+  if (!(err instanceof DbtlsError) || !err.hint?.includes('`dbtls ')) return err;
+  const end = argv.indexOf('--');
+  const given = (name: string) => {
+    const args = end === -1 ? argv : argv.slice(0, end);
+    const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i === -1) return undefined;
+    return args[i] === `--${name}` ? args[i + 1] : args[i]!.slice(name.length + 3);
+  };
+  const caDir = given('ca-dir');
+  const passphraseFile = given('passphrase-file');
+  if (caDir === undefined && passphraseFile === undefined) return err;
+  const hint = err.hint.replace(/`dbtls ([a-z]+)([^`]*)`/g, (whole, command: string, rest: string) => {
+    const takesPassphrase = CA_HINT_COMMANDS[command];
+    if (takesPassphrase === undefined || rest.includes('--ca-dir')) return whole;
+    const flags = [
+      ...(caDir === undefined ? [] : ['--ca-dir', caDir]),
+      ...(passphraseFile === undefined || !takesPassphrase ? [] : ['--passphrase-file', passphraseFile]),
+    ];
+    return flags.length === 0 ? whole : `\`dbtls ${command}${rest} ${commandLine(flags)}\``;
+  });
+  return hint === err.hint
+    ? err
+    : new DbtlsError(err.code, err.message, {
+        hint,
+        cause: err.cause,
+        ...(err.details ? { details: err.details } : {}),
+      });
 }
 
 /** errno codes that a path the user typed causes (`--ca-dir a-file`, a 5,000-character --out). */

@@ -93,15 +93,17 @@ describe('revoke, list and crl through the CLI', () => {
       assert.equal(again.code, 2, again.stderr);
       assert.match(
         again.stderr,
-        /^error\[ALREADY_REVOKED\]: could not revoke [^\n]+: it was already revoked on \d{4}-\d\d-\d\dT[^\n]+ \(keyCompromise\)\nhint: nothing to do; run `dbtls crl`/,
+        /^error\[ALREADY_REVOKED\]: could not revoke [^\n]+: it was already revoked on \d{4}-\d\d-\d\dT[^\n]+ \(keyCompromise\)\nhint: nothing to do; run `dbtls crl --ca-dir [^`]+` if servers/,
       );
+      // The CA command a hint names carries the --ca-dir given, so that it reaches the same CA pasted.
+      assert.ok(again.stderr.includes(`run \`dbtls crl --ca-dir ${ca.dir}\` if`), again.stderr);
       assert.equal(again.stdout, '');
     }
     const unknown = await dbtls('revoke', 'abcdef01');
     assert.equal(unknown.code, 2);
     assert.match(
       unknown.stderr,
-      /^error\[CERT_NOT_FOUND\][^\n]*\nhint: check the serial or CN with `dbtls list`/,
+      /^error\[CERT_NOT_FOUND\][^\n]*\nhint: check the serial or CN with `dbtls list --ca-dir [^`]+`/,
     );
     const reason = await dbtls('revoke', serials.bob!, '--reason', 'stolen');
     assert.equal(reason.code, 2);
