@@ -18,6 +18,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import mysql from 'mysql2/promise';
+import { SSL_REQUEST_CAPABILITIES } from '../src/client/upgrade.js';
+import { framePacket } from '../src/protocol/packet.js';
+import { encodeSslRequest, SSL_REQUEST_SEQUENCE_ID } from '../src/protocol/ssl-request.js';
 import { dbtlsCommand } from '../test/harness/cli.js';
 import { startMariadb } from '../test/harness/mariadb.js';
 import { run } from '../test/harness/oracles.js';
@@ -326,13 +329,11 @@ async function resumedHandshakeFloor(
     cert: fs.readFileSync(pki.client.cert),
     key: fs.readFileSync(pki.client.key),
   });
-  // CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION, max packet, utf8mb4.
-  const sslRequest = Buffer.alloc(36);
-  sslRequest.writeUIntLE(32, 0, 3);
-  sslRequest[3] = 1;
-  sslRequest.writeUInt32LE(0x1 | 0x200 | 0x800 | 0x8000, 4);
-  sslRequest.writeUInt32LE(16 * 1024 * 1024, 8);
-  sslRequest[12] = 45;
+  // The SSLRequest dbtls's probes send, framed once here: the loop below runs node's code only.
+  const sslRequest = framePacket(
+    SSL_REQUEST_SEQUENCE_ID,
+    encodeSslRequest({ capabilities: SSL_REQUEST_CAPABILITIES }),
+  );
   let session: Buffer | undefined;
   const once = () =>
     new Promise<boolean>((resolve, reject) => {

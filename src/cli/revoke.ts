@@ -90,11 +90,17 @@ const revokeCommand: Command = {
     for (const e of revoked)
       ctx.render.lines(`Revoked ${e.serial} (${e.profile} ${e.subject}), reason ${e.revocationReason}.`);
     ctx.render.lines(
-      `Servers still accept it until they load a new CRL; to sign one, install it as ssl_crl and reload: ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])}`,
+      `Servers still accept it until they load a new CRL; to sign one, install it as ssl_crl and reload: ${crlInstallLine(p, ctx)}`,
     );
     return 0;
   },
 };
+
+/** `dbtls crl --install TARGET` with the CA flags given, for the hints after revoke and crl. */
+function crlInstallLine(p: Parsed, ctx: CommandContext): string {
+  const target = knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET';
+  return hintLine(['dbtls', 'crl', '--install', target, ...givenCaFlags(p)]);
+}
 
 const crlUsage =
   'dbtls crl [--days N] [--out FILE] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]\n' +
@@ -187,7 +193,7 @@ const crlCommand: Command = {
               : `Reloaded online: ${installed.statement ?? 'nothing to reload (TLS is off)'}.`,
           ]
         : [
-            `To install it as ssl_crl and reload the server (FLUSH SSL, or ALTER INSTANCE RELOAD TLS on MySQL): ${hintLine(['dbtls', 'crl', '--install', knownAdminTarget(ctx.env, ctx.profile) ?? 'ADMIN_TARGET', ...givenCaFlags(p)])}`,
+            `To install it as ssl_crl and reload the server (FLUSH SSL, or ALTER INSTANCE RELOAD TLS on MySQL): ${crlInstallLine(p, ctx)}`,
           ]),
     );
     return installed?.restartNeeded ? 1 : 0;

@@ -10,9 +10,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { commandLine } from '../../../src/cli/shell.js';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { makeTestPki } from '../../harness/pki.js';
+
+/** The flow's CA, given as a user would (a directory and a passphrase file whose names need quoting). */
+const CA_FLAGS = ['--ca-dir', 'my ca', '--passphrase-file', 'ca pass.txt'];
 
 let dir: string;
 let binDir: string;
@@ -45,7 +49,7 @@ function paste(commandLine: string): string {
 
 describe('pasted Next: hints', () => {
   it('ca init -> issue server (with the same --ca-dir and --passphrase-file)', async () => {
-    const init = await runCli(['ca', 'init', '--ca-dir', 'my ca', '--passphrase-file', 'ca pass.txt'], {
+    const init = await runCli(['ca', 'init', ...CA_FLAGS], {
       cwd: dir,
     });
     assert.equal(init.code, 0, init.stderr);
@@ -82,21 +86,9 @@ describe('pasted Next: hints', () => {
   });
 
   it('issue client -> require names the account as one shell word', async () => {
-    const issued = await runCli(
-      [
-        'issue',
-        'client',
-        '--cn',
-        "O'Brien",
-        '--out',
-        'ob2',
-        '--ca-dir',
-        'my ca',
-        '--passphrase-file',
-        'ca pass.txt',
-      ],
-      { cwd: dir },
-    );
+    const issued = await runCli(['issue', 'client', '--cn', "O'Brien", '--out', 'ob2', ...CA_FLAGS], {
+      cwd: dir,
+    });
     assert.equal(issued.code, 0, issued.stderr);
     // No server named anywhere: the line says what goes in ADMIN_TARGET's place.
     assert.equal(
@@ -160,21 +152,10 @@ describe('pasted server-command hints', () => {
   });
 
   it('issue client -> require names the server of DBTLS_ADMIN_TARGET and the check login, and works pasted', async () => {
-    const issued = await runCli(
-      [
-        'issue',
-        'client',
-        '--cn',
-        'app',
-        '--out',
-        'app',
-        '--ca-dir',
-        'my ca',
-        '--passphrase-file',
-        'ca pass.txt',
-      ],
-      { cwd: dir, env: { DBTLS_ADMIN_TARGET: target } },
-    );
+    const issued = await runCli(['issue', 'client', '--cn', 'app', '--out', 'app', ...CA_FLAGS], {
+      cwd: dir,
+      env: { DBTLS_ADMIN_TARGET: target },
+    });
     assert.equal(issued.code, 0, issued.stderr);
     const next = nextCommand(issued.stdout.replace('Next: require it for the user: ', 'Next: '));
     assert.equal(
@@ -183,7 +164,7 @@ describe('pasted server-command hints', () => {
     );
     // Pasted with what only the user knows (the admin login, the account's password), for real: the
     // server now requires the certificate, and the check login with it passed.
-    const out = paste(`${next} ${admin.map((w) => `'${w}'`).join(' ')} --verify-password-file 'app pw'`);
+    const out = paste(`${next} ${commandLine(admin)} --verify-password-file 'app pw'`);
     assert.equal(
       out,
       "'app'@'%' now requires SUBJECT '/O=dbtls/CN=app' (was SSL).\nChecked: a new session logged in as 'app'@'%' over TLSv1.3 ✓\n",
@@ -195,21 +176,10 @@ describe('pasted server-command hints', () => {
   });
 
   it('issue server and sign --profile server -> server enable names the files written, and plans when pasted', async () => {
-    const issued = await runCli(
-      [
-        'issue',
-        'server',
-        '--cn',
-        'db7.example.com',
-        '--out',
-        'db7',
-        '--ca-dir',
-        'my ca',
-        '--passphrase-file',
-        'ca pass.txt',
-      ],
-      { cwd: dir, env: { DBTLS_ADMIN_TARGET: target } },
-    );
+    const issued = await runCli(['issue', 'server', '--cn', 'db7.example.com', '--out', 'db7', ...CA_FLAGS], {
+      cwd: dir,
+      env: { DBTLS_ADMIN_TARGET: target },
+    });
     assert.equal(issued.code, 0, issued.stderr);
     const enable = /^Next: install them on the server: (.*)$/m.exec(issued.stdout)?.[1];
     assert.equal(
@@ -226,18 +196,7 @@ describe('pasted server-command hints', () => {
     });
     assert.equal(csr.code, 0, csr.stderr);
     const signed = await runCli(
-      [
-        'sign',
-        'db8/csr.pem',
-        '--profile',
-        'server',
-        '--out',
-        'db8/signed.pem',
-        '--ca-dir',
-        'my ca',
-        '--passphrase-file',
-        'ca pass.txt',
-      ],
+      ['sign', 'db8/csr.pem', '--profile', 'server', '--out', 'db8/signed.pem', ...CA_FLAGS],
       { cwd: dir },
     );
     assert.equal(signed.code, 0, signed.stderr);
