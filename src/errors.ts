@@ -273,6 +273,24 @@ export class DbtlsError<C extends ErrorCode = ErrorCode> extends Error {
     this.details = options.details;
   }
 
+  /**
+   * The same failure (code, cause) told with what an outer layer knows: another message, hint or details.
+   * The one way to rephrase an error, so that no layer drops a field on the way.
+   */
+  reworded(changes: {
+    readonly message?: string;
+    readonly hint?: string;
+    readonly details?: Readonly<Record<string, unknown>>;
+  }): DbtlsError<C> {
+    const hint = changes.hint ?? this.hint;
+    const details = changes.details ?? this.details;
+    return new DbtlsError(this.code, changes.message ?? this.message, {
+      ...(hint === undefined ? {} : { hint }),
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+      ...(details === undefined ? {} : { details }),
+    });
+  }
+
   /** The CLI exit code for this error. */
   get exitCode(): number {
     return EXIT_CODES[this.kind];

@@ -295,10 +295,7 @@ async function resolveTargets(
       });
     } catch (err) {
       if (!where || !isDbtlsError(err)) throw err;
-      throw new DbtlsError(err.code, `${where}: ${err.message}`, {
-        ...(err.hint === undefined ? {} : { hint: err.hint }),
-        cause: err,
-      });
+      throw err.reworded({ message: `${where}: ${err.message}` });
     }
   }
   return out;

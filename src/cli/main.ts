@@ -426,13 +426,7 @@ function withCaFlags(err: unknown, argv: readonly string[]): unknown {
     ];
     return flags.length === 0 ? whole : `\`dbtls ${command}${rest} ${commandLine(flags)}\``;
   });
-  return hint === err.hint
-    ? err
-    : new DbtlsError(err.code, err.message, {
-        hint,
-        cause: err.cause,
-        ...(err.details ? { details: err.details } : {}),
-      });
+  return hint === err.hint ? err : err.reworded({ hint });
 }
 
 /** errno codes that a path the user typed causes (`--ca-dir a-file`, a 5,000-character --out). */

@@ -160,11 +160,7 @@ function pastableHint(err: unknown, p: Parsed, target: string): unknown {
     /`dbtls ([a-z ]+?) ADMIN_TARGET([^`]*)`/g,
     (_, words: string, rest: string) => `\`${adminCommandLine(p, target, words.split(' '))}${rest}\``,
   );
-  return new DbtlsError(err.code, err.message, {
-    hint,
-    cause: err.cause,
-    ...(err.details ? { details: err.details } : {}),
-  });
+  return err.reworded({ hint });
 }
 
 /** Opens the admin session for ADMIN_TARGET, runs `fn`, and always closes the session. */

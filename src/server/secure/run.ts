@@ -73,11 +73,7 @@ export async function openSecureAdmin(admin: SessionOptions, caFile: string): Pr
 export function withSteps(err: unknown, steps: readonly SecureStep[]): unknown {
   if (steps.length === 0) return err;
   if (err instanceof DbtlsError) {
-    return new DbtlsError(err.code, err.message, {
-      ...(err.hint !== undefined ? { hint: err.hint } : {}),
-      cause: err,
-      details: { ...err.details, steps },
-    });
+    return err.reworded({ details: { ...err.details, steps } });
   }
   return new DbtlsError('SECURE_FAILED', `could not finish: ${causeText(err)}`, {
     hint: 'the steps above were done; fix the cause and run the same command again (it resumes)',

@@ -111,6 +111,27 @@ describe('error codes: one closed list (src/errors.ts)', () => {
     for (const code of listed) assert.equal(new DbtlsError(code, 'x').kind, ERROR_CODES[code].kind, code);
   });
 
+  it('a reworded error keeps its code, exit status, cause and every field not changed', () => {
+    const cause = new Error('ECONNREFUSED');
+    const err = new DbtlsError('CONNECTION_REFUSED', 'could not connect', {
+      hint: 'start the server',
+      cause,
+      details: { port: 3307 },
+    });
+    const hinted = err.reworded({ hint: 'start db1' });
+    assert.deepEqual(
+      [hinted.code, hinted.exitCode, hinted.message, hinted.hint, hinted.cause, hinted.details],
+      ['CONNECTION_REFUSED', err.exitCode, 'could not connect', 'start db1', cause, { port: 3307 }],
+    );
+    const told = err.reworded({ message: 'db1: could not connect', details: { steps: [] } });
+    assert.deepEqual(
+      [told.message, told.hint, told.cause, told.details],
+      ['db1: could not connect', 'start the server', cause, { steps: [] }],
+    );
+    assert.equal(told instanceof DbtlsError, true);
+    assert.equal(err.hint, 'start the server', 'the original is not changed');
+  });
+
   it('renamed codes point at listed ones and are no longer raised', () => {
     for (const [old, now] of Object.entries(RENAMED_CODES)) {
       assert.equal(Object.hasOwn(ERROR_CODES, old), false, old);
