@@ -12,7 +12,12 @@ export class ProxyMetrics {
   readonly total: Counter;
   readonly handshake: Histogram;
   readonly failures: Counter<'code'>;
-  readonly bytes: Counter<'direction'>;
+  /** Bytes of the connections closed so far; `live` sums the open ones (set by the proxy). */
+  readonly bytes = {
+    fromClient: 0,
+    toClient: 0,
+    live: (): { fromClient: number; toClient: number } => ({ fromClient: 0, toClient: 0 }),
+  };
   readonly resumed: Counter;
   readonly rsa: Counter;
   readonly prewarm: Counter<'outcome'>;
@@ -59,11 +64,19 @@ export class ProxyMetrics {
       labelNames: ['code'],
       registers,
     });
-    this.bytes = new Counter({
+    const bytes = this.bytes;
+    new Counter({
       name: 'dbtls_proxy_bytes_total',
-      help: 'Bytes relayed, counted when a connection closes',
+      help: "Bytes on the client leg's connections, open and closed (TLS records under --listen-cert)",
       labelNames: ['direction'],
       registers,
+      // Read at scrape time from the open sockets: no per-chunk work, and a session open for hours counts.
+      collect() {
+        const live = bytes.live();
+        this.reset();
+        this.inc({ direction: 'client_to_upstream' }, bytes.fromClient + live.fromClient);
+        this.inc({ direction: 'upstream_to_client' }, bytes.toClient + live.toClient);
+      },
     });
     const expiry = (name: string, help: string, date: () => Date | undefined) =>
       new Gauge({
@@ -72,7 +85,9 @@ export class ProxyMetrics {
         registers,
         collect() {
           const d = date();
+          // Unknown (no client certificate, no upstream seen yet): no sample, rather than a 0 that alerts.
           if (d) this.set((d.getTime() - Date.now()) / 1000);
+          else this.remove();
         },
       });
     expiry(

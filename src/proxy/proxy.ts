@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type Origin, openOrigin } from '../client/origin.js';
+import { tlsError } from '../client/tls-errors.js';
 import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import type { Target } from '../tls/settings.js';
@@ -114,6 +115,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
   const { host, port, tls: settings } = options.upstream;
   const metrics = new ProxyMetrics();
+  metrics.bytes.live = () => {
+    let fromClient = 0;
+    let toClient = 0;
+    for (const s of sockets) {
+      fromClient += s.bytesRead;
+      toClient += s.bytesWritten;
+    }
+    return { fromClient, toClient };
+  };
   const upstreamTls = new UpstreamTls(settings, {
     reloaded(loaded) {
       metrics.clientNotAfter = loaded.clientCertNotAfter;
@@ -130,12 +140,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
   const max = options.maxConnections ?? 0;
   const sockets = new Set<net.Socket>();
-  let verifiedOnce = options.upstreamVerified === true;
+  // Ready once a server answered inside verified TLS: under TLS 1.3 the handshake ends on our side before
+  // the server has judged our client certificate, so a handshake alone does not prove a login can pass.
+  let answeredOnce = options.upstreamVerified === true;
   let closing = false;
 
   const observer = {
     upstreamVerified(seconds: number, resumed: boolean, notAfter: Date | undefined) {
-      verifiedOnce = true;
       metrics.handshake.observe(seconds);
       if (resumed) metrics.resumed.inc();
       if (notAfter) metrics.upstreamNotAfter = notAfter;
@@ -152,9 +163,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     prewarmed(outcome: PrewarmOutcome) {
       metrics.prewarm.inc({ outcome });
     },
-    closed(fromClient: number, toClient: number) {
-      metrics.bytes.inc({ direction: 'client_to_upstream' }, fromClient);
-      metrics.bytes.inc({ direction: 'upstream_to_client' }, toClient);
+    upstreamAnswered() {
+      answeredOnce = true;
     },
   };
   const listenFiles = options.listenTls;
@@ -231,6 +241,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     relay(client, context).then(() => {
       sockets.delete(client);
       metrics.open.set(sockets.size);
+      metrics.bytes.fromClient += client.bytesRead;
+      metrics.bytes.toClient += client.bytesWritten;
     });
   };
 
@@ -245,7 +257,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
     if (options.http) {
       httpServer = createHealthServer(metrics, {
-        ready: () => verifiedOnce && (max === 0 || sockets.size < max),
+        ready: () => answeredOnce && (max === 0 || sockets.size < max),
       });
       await listenOn(httpServer as unknown as net.Server, { kind: 'tcp', ...options.http });
     }
@@ -323,6 +335,7 @@ export async function connectionTest(
   const upstreamTls = new UpstreamTls(upstream.tls, { reloaded() {}, reloadFailed() {} });
   const started = process.hrtime.bigint();
   const { origin, secure } = await verifiedUpstream(upstream, upstreamTls, timeoutMs);
+  await serverVerdict(secure, upstream);
   const result = {
     protocol: secure.getProtocol(),
     cipher: secure.getCipher().name,
@@ -331,6 +344,34 @@ export async function connectionTest(
   };
   secure.destroy();
   return result;
+}
+
+/** How long a server that sends no session ticket gets to refuse our certificate (its alert comes at once). */
+const VERDICT_WAIT_MS = 2_000;
+
+/**
+ * Under TLS 1.3 our side of the handshake ends before the server has judged our client certificate: a
+ * refusal arrives as an alert one round trip later, an acceptance with the session tickets the server sends
+ * then. So a test that presented a certificate waits for either, or for a quiet VERDICT_WAIT_MS.
+ */
+function serverVerdict(
+  secure: tls.TLSSocket,
+  upstream: Pick<Target, 'host' | 'port' | 'tls'>,
+): Promise<void> {
+  if (secure.getProtocol() !== 'TLSv1.3' || !upstream.tls.cert) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const settle = (err?: unknown) => {
+      clearTimeout(timer);
+      secure.off('session', accepted).off('error', settle).off('close', closed);
+      if (err === undefined) return resolve();
+      secure.destroy();
+      reject(tlsError(err, upstream.tls, upstream.host, upstream.port));
+    };
+    const accepted = () => settle();
+    const closed = () => settle(new Error('the server closed the connection right after the TLS handshake'));
+    const timer = setTimeout(accepted, VERDICT_WAIT_MS);
+    secure.on('session', accepted).on('error', settle).on('close', closed);
+  });
 }
 
 /** One verified handshake; once more when the first showed a verified TLS 1.2-only upstream (upstream.ts). */

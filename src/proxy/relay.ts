@@ -73,7 +73,8 @@ export interface RelayObserver {
   rsaExchange(): void;
   /** A client was given a pooled connection's greeting. */
   prewarmed(outcome: PrewarmOutcome): void;
-  closed(fromClient: number, toClient: number): void;
+  /** The server's first packet inside TLS: it accepted the handshake, our client certificate included. */
+  upstreamAnswered(): void;
 }
 
 type Sha2State = 'idle' | 'full' | 'await-blob';
@@ -92,6 +93,7 @@ class Session {
   private plugin = '';
   private scramble: Buffer = Buffer.alloc(0);
   private sha2: Sha2State = 'idle';
+  private answered = false;
   private readonly fromServer = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the server');
   private fromClient = new PacketReader(MAX_AUTH_PACKET, 'authentication packet from the client');
   private settle: () => void = () => {};
@@ -303,6 +305,10 @@ class Session {
     try {
       this.fromServer.push(chunk);
       for (let p = this.fromServer.next(); p; p = this.fromServer.next()) {
+        if (!this.answered) {
+          this.answered = true;
+          this.ctx.observer.upstreamAnswered();
+        }
         this.nextServerSeq = (p.sequenceId + 1) & 0xff;
         const first = p.payload[0];
         if (first === AUTH_SWITCH_REQUEST) {
@@ -410,7 +416,6 @@ class Session {
     const upstreamOpen = link !== undefined && !link.destroyed;
     if (this.finished || !this.client.destroyed || upstreamOpen) return;
     this.finished = true;
-    this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
     this.settle();
   }
 }
