@@ -35,7 +35,7 @@ import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-req
 import type { TlsSettings } from '../tls/settings.js';
 import type { Prewarmed, PrewarmOutcome, PrewarmPool } from './prewarm.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
-import { asDbtls, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
+import { asDbtls, clientClosed, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
 import type { UpstreamTls } from './upstream.js';
 import { errFrame } from './wire-errors.js';
 
@@ -107,8 +107,10 @@ class Session {
     socket.on('error', () => {});
     socket.once('close', () => {
       this.clientGone = true;
-      const link = this.secure ?? this.upstream;
-      if (link && !link.destroyed) closeSoon(link);
+      // Before the upstream TLS is ours the TCP socket is destroyed, never ended: the handshake may be
+      // running on it, and a shutdown under OpenSSL makes it fail twice (a write, then the server's alert).
+      if (this.secure) closeSoon(this.secure);
+      else this.upstream?.destroy();
       this.finish();
     });
   }
@@ -217,7 +219,8 @@ class Session {
         secure = await secureUpstream(ctx, origin, held);
       } catch (err) {
         held.fill(0);
-        this.fail(this.nextClientSeq, asDbtls(err));
+        // A client that left had the handshake cut short (watchClient): its leaving is the cause to report.
+        this.fail(this.nextClientSeq, this.clientGone ? clientClosed() : asDbtls(err));
         return;
       }
     }

@@ -64,6 +64,15 @@ export function asDbtls(err: unknown): DbtlsError {
       });
 }
 
+/** The client left before its login completed: ordinary (health checks, port scans), logged as info. */
+export function clientClosed(): DbtlsError {
+  return new DbtlsError(
+    'PROXY_CLIENT_CLOSED',
+    'could not relay the connection: the client closed it before logging in',
+    {},
+  );
+}
+
 /** The client's next packet, bounded and with a deadline. */
 export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: number): Promise<Packet> {
   return new Promise((resolve, reject) => {
@@ -84,14 +93,7 @@ export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: num
         done(asDbtls(err));
       }
     };
-    const onClose = () =>
-      done(
-        new DbtlsError(
-          'PROXY_CLIENT_CLOSED',
-          'could not relay the connection: the client closed it before logging in',
-          {},
-        ),
-      );
+    const onClose = () => done(clientClosed());
     const timer = setTimeout(
       () =>
         done(
