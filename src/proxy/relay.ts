@@ -35,7 +35,15 @@ import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-req
 import type { TlsSettings } from '../tls/settings.js';
 import type { Prewarmed, PrewarmOutcome, PrewarmPool } from './prewarm.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
-import { asDbtls, clientClosed, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
+import {
+  asDbtls,
+  clientClosed,
+  closeSoon,
+  fromClient,
+  isSslRequest,
+  readOne,
+  serverHandshake,
+} from './sockets.js';
 import type { UpstreamTls } from './upstream.js';
 import { errFrame } from './wire-errors.js';
 
@@ -187,7 +195,7 @@ class Session {
       info = decodeHandshakeResponse(response.payload);
     } catch (err) {
       response.payload.fill(0);
-      this.fail(this.nextClientSeq, asDbtls(err));
+      this.fail(this.nextClientSeq, fromClient(err));
       return;
     }
     if (hasCapability(info.capabilities, CLIENT_SSL) && !(client instanceof tls.TLSSocket)) {
@@ -357,7 +365,7 @@ class Session {
         this.nextServerSeq = (this.nextServerSeq + 1) & 0xff;
       }
     } catch (err) {
-      this.fail(this.nextClientSeq, asDbtls(err));
+      this.fail(this.nextClientSeq, fromClient(err));
     }
   };
 
