@@ -10,13 +10,15 @@
  *   5. the held response goes inside TLS as sequence id 2; while authentication lasts, packets are framed
  *      and renumbered (the SSLRequest took one id on the upstream leg); caching_sha2_password's RSA
  *      exchange is answered by the proxy (sha2.ts);
- *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies.
+ *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies. From here
+ *      the client is mid-protocol and an ERR of ours would pass for the server's: a broken upstream closes
+ *      both sides, and only the log and the failure metric name the cause (PROXY_UPSTREAM_RESET).
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type Origin, openOrigin } from '../client/origin.js';
 import { tlsError, upgradeToTls } from '../client/upgrade.js';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
 import { ERR_HEADER, OK_HEADER } from '../protocol/err-packet.js';
 import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
@@ -95,6 +97,8 @@ class Session {
   private upstream: net.Socket | undefined;
   private secure: tls.TLSSocket | undefined;
   private clientGone = false;
+  /** Authentication is over and both directions are pipes (passthrough). */
+  private piping = false;
   private nextClientSeq = 0;
   private nextServerSeq = 0;
   private plugin = '';
@@ -239,8 +243,13 @@ class Session {
       this.upstreamClosed();
     });
     secure.on('error', (err) => {
+      if (this.clientGone) return;
+      if (this.piping) {
+        this.lost(err);
+        return;
+      }
       // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
-      if (!this.clientGone) this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
+      this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
     });
     if (this.clientGone) {
       held.fill(0);
@@ -379,6 +388,7 @@ class Session {
     const { client } = this;
     const secure = this.secure;
     if (!secure) return;
+    this.piping = true;
     secure.off('data', this.onServerData);
     client.off('data', this.onClientData);
     const fromServer = this.fromServer.pending();
@@ -393,6 +403,28 @@ class Session {
     // Before TLS is up the pending step reports the loss itself (with an ERR the client can read).
     if (this.secure && !this.clientGone) closeSoon(this.client);
     this.finish();
+  }
+
+  /**
+   * The upstream broke while piping (a reset, a TLS error). The client may be halfway through a result,
+   * where an ERR of ours would be read as the server's (mysql2: "packets out of order"): it sees the
+   * connection close, as with the server itself, and the cause goes to the log and the failure metric.
+   */
+  private lost(err: Error): void {
+    if (this.failedOnce) return;
+    this.failedOnce = true;
+    this.ctx.observer.failed(
+      new DbtlsError(
+        'PROXY_UPSTREAM_RESET',
+        `could not relay the connection: the connection to the server broke after login: ${causeText(err)}`,
+        {
+          hint: 'the client was disconnected and must reconnect; if this repeats, check the server error log and the network path (a restart, a firewall or load balancer dropping idle connections)',
+          cause: err,
+        },
+      ),
+    );
+    closeSoon(this.client);
+    this.secure?.destroy();
   }
 
   /** Reports `err`, tells the client (when it still listens and a sequence id is known), closes both. */

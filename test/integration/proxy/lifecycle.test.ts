@@ -8,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
 import { type ProxyLogEntry, type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
 import type { TlsSettings } from '../../../src/tls/settings.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
@@ -17,8 +18,10 @@ import { eventually, mysql2Login, proxyTls, tcpPort } from '../../harness/proxy.
 const PASSWORD = 'lifecycle-pw-5150';
 const USER = 'app_x509';
 
-/** CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION: the least a handshake response the proxy holds needs. */
-const RESPONSE_CAPABILITIES = 0x200 | 0x8000;
+const CLIENT_PROTOCOL_41 = 0x200;
+const CLIENT_SECURE_CONNECTION = 0x8000;
+/** The least a handshake response the proxy holds needs. */
+const RESPONSE_CAPABILITIES = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION;
 
 let pki: TestPki;
 let db: MariadbInstance;
@@ -35,17 +38,56 @@ after(async () => {
   await db?.stop();
 });
 
+function frame(seq: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUIntLE(payload.length, 0, 3);
+  header[3] = seq;
+  return Buffer.concat([header, payload]);
+}
+
 /** A handshake response for `user` with an empty auth response, framed as sequence id 1. */
 function handshakeResponse(user: string): Buffer {
   const fixed = Buffer.alloc(32);
   fixed.writeUInt32LE(RESPONSE_CAPABILITIES, 0);
   fixed.writeUInt32LE(16 * 1024 * 1024, 4);
   fixed[8] = 33; // utf8_general_ci
-  const payload = Buffer.concat([fixed, Buffer.from(`${user}\0`), Buffer.of(0)]);
-  const header = Buffer.alloc(4);
-  header.writeUIntLE(payload.length, 0, 3);
-  header[3] = 1;
-  return Buffer.concat([header, payload]);
+  return frame(1, Buffer.concat([fixed, Buffer.from(`${user}\0`), Buffer.of(0)]));
+}
+
+/**
+ * A TCP relay in front of MariaDB; `reset()` sends a TCP RST to every client of the relay (the proxy),
+ * as a crashed host, a firewall or a load balancer would.
+ */
+async function startResettingRelay(target: number) {
+  const facingProxy = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(target, '127.0.0.1');
+    for (const s of [down, up]) s.on('error', () => {});
+    down.pipe(up);
+    up.pipe(down);
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+    facingProxy.add(down);
+    down.on('close', () => facingProxy.delete(down));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    reset: () => {
+      for (const s of facingProxy) s.resetAndDestroy();
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Waits until the server runs a statement starting with `prefix`. */
+async function untilRunning(prefix: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const sql = `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '${prefix}%'`;
+  while (Number((await db.sql(sql)).trim()) === 0) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${prefix}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Reads the greeting, sends a handshake response and closes at once; resolves when the socket closed. */
@@ -69,13 +111,20 @@ function respondAndLeave(port: number, how: 'end' | 'destroy'): Promise<void> {
 async function proxyWith(
   over: Partial<TlsSettings>,
   log?: (e: ProxyLogEntry) => void,
+  port = db.port,
 ): Promise<RunningProxy> {
   return startProxy({
-    upstream: { host: '127.0.0.1', port: db.port, tls: proxyTls(pki, over) },
+    upstream: { host: '127.0.0.1', port, tls: proxyTls(pki, over) },
     listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    http: { host: '127.0.0.1', port: 0 },
     timeoutMs: 5_000,
     ...(log ? { log } : {}),
   });
+}
+
+async function failureMetrics(p: RunningProxy): Promise<string[]> {
+  const text = await (await fetch(`http://127.0.0.1:${p.http?.port}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith('dbtls_proxy_failures_total{'));
 }
 
 describe('a client that leaves while the upstream TLS handshake runs', () => {
@@ -108,4 +157,47 @@ describe('a client that leaves while the upstream TLS handshake runs', () => {
       }
     });
   }
+});
+
+describe('the upstream going away after the TLS handshake', () => {
+  it('reset during a query: the client sees the connection close, no ERR of the proxy (PROXY_UPSTREAM_RESET)', async () => {
+    const relay = await startResettingRelay(db.port);
+    const logged: ProxyLogEntry[] = [];
+    const p = await proxyWith({}, (e) => logged.push(e), relay.port);
+    let conn: mysql.Connection | undefined;
+    try {
+      // mysql2 reads the socket; the test counts the same bytes alongside.
+      const socket = net.connect(tcpPort(p), '127.0.0.1');
+      let received = 0;
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      conn = await mysql.createConnection({ stream: socket, user: USER, password: PASSWORD });
+      const atQuery = received;
+      const query = conn.query('SELECT SLEEP(30)');
+      await untilRunning('SELECT SLEEP(30)');
+      relay.reset();
+      await assert.rejects(query, (e: { code?: string; errno?: number }) => {
+        assert.equal(e.code, 'PROTOCOL_CONNECTION_LOST');
+        assert.equal(e.errno, undefined, 'no server error number: no ERR packet');
+        return true;
+      });
+      assert.equal(received, atQuery, 'not one byte from the proxy after the query: no ERR packet');
+      await eventually(() => p.open() === 0, 'the session to end');
+      const failures = logged.filter((e) => e.code !== undefined);
+      assert.equal(failures.length, 1);
+      assert.equal(failures[0]?.level, 'error');
+      assert.match(
+        failures[0]?.msg ?? '',
+        /^dbtls proxy: could not relay the connection: the connection to the server broke after login: .*ECONNRESET.* \(PROXY_UPSTREAM_RESET\); hint: the client was disconnected and must reconnect/,
+      );
+      assert.deepEqual(await failureMetrics(p), [
+        'dbtls_proxy_failures_total{code="PROXY_UPSTREAM_RESET"} 1',
+      ]);
+    } finally {
+      conn?.destroy();
+      await p.shutdown(0);
+      await relay.close();
+    }
+  });
 });
