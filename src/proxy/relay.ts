@@ -248,8 +248,13 @@ class Session {
         this.lost(err);
         return;
       }
-      // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
-      this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
+      // TLS 1.3 delivers the server's verdict on our client certificate after the handshake; anything
+      // else (a reset) ends a handshake that is over: the server went away during authentication.
+      const verdict = tlsError(err, ctx.settings, ctx.host, ctx.port);
+      this.fail(
+        this.nextClientSeq,
+        verdict.code === 'CLIENT_CERT_REJECTED' ? verdict : closedDuringAuthentication(err),
+      );
     });
     if (this.clientGone) {
       held.fill(0);
@@ -401,7 +406,14 @@ class Session {
 
   private upstreamClosed(): void {
     // Before TLS is up the pending step reports the loss itself (with an ERR the client can read).
-    if (this.secure && !this.clientGone) closeSoon(this.client);
+    if (this.secure && !this.clientGone) {
+      // The client waits for the server's answer to its login: it gets one that names the loss.
+      if (!this.piping && !this.failedOnce) {
+        this.fail(this.nextClientSeq, closedDuringAuthentication());
+        return;
+      }
+      closeSoon(this.client);
+    }
     this.finish();
   }
 
@@ -456,6 +468,18 @@ class Session {
     this.ctx.observer.closed(this.client.bytesRead, this.client.bytesWritten);
     this.settle();
   }
+}
+
+/** The server ended the connection after the TLS handshake, before answering the login (`cause`: how). */
+function closedDuringAuthentication(cause?: Error): DbtlsError {
+  return new DbtlsError(
+    'PROXY_UPSTREAM_CLOSED',
+    `could not relay the connection: the server closed it during authentication, after the TLS handshake${cause ? ` (${causeText(cause)})` : ''}`,
+    {
+      hint: 'the server ended the login without an answer: check its error log (a restart, a KILL, or connect_timeout while the client was slow to answer), then retry',
+      ...(cause ? { cause } : {}),
+    },
+  );
 }
 
 /**

@@ -6,8 +6,10 @@
  * its own code, and never an uncaught error in the proxy's process.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import * as tls from 'node:tls';
 import mysql from 'mysql2/promise';
 import { type ProxyLogEntry, type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
 import type { TlsSettings } from '../../../src/tls/settings.js';
@@ -19,9 +21,14 @@ const PASSWORD = 'lifecycle-pw-5150';
 const USER = 'app_x509';
 
 const CLIENT_PROTOCOL_41 = 0x200;
+const CLIENT_SSL = 0x800;
 const CLIENT_SECURE_CONNECTION = 0x8000;
+const CLIENT_PLUGIN_AUTH = 0x80000;
 /** The least a handshake response the proxy holds needs. */
 const RESPONSE_CAPABILITIES = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION;
+/** ER_HANDSHAKE_ERROR, the code of the proxy's ERR packets, and its SQL state. */
+const ER_HANDSHAKE_ERROR = 1043;
+const SQLSTATE_LINK = '08S01';
 
 let pki: TestPki;
 let db: MariadbInstance;
@@ -54,6 +61,52 @@ function handshakeResponse(user: string): Buffer {
   return frame(1, Buffer.concat([fixed, Buffer.from(`${user}\0`), Buffer.of(0)]));
 }
 
+/** A MySQL 8 style greeting (protocol 10) offering TLS, with a 20-byte scramble. */
+function greeting(): Buffer {
+  const caps = CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+  const fixed = Buffer.alloc(4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10);
+  fixed.writeUInt32LE(7, 0); // thread id
+  fixed.fill(0x41, 4, 12); // scramble, first 8 bytes
+  fixed.writeUInt16LE(caps & 0xffff, 13);
+  fixed[15] = 33; // utf8_general_ci
+  fixed.writeUInt16LE(2, 16); // SERVER_STATUS_AUTOCOMMIT
+  fixed.writeUInt16LE(caps >>> 16, 18);
+  fixed[20] = 21; // scramble length; 10 reserved zero bytes follow
+  const rest = Buffer.concat([Buffer.alloc(12, 0x42), Buffer.from('\0mysql_native_password\0')]);
+  return frame(0, Buffer.concat([Buffer.of(10), Buffer.from('8.0.36\0'), fixed, rest]));
+}
+
+/**
+ * A fake upstream that greets offering TLS, completes TLS on the SSLRequest with the test server
+ * certificate, and closes (or resets) as soon as the client's handshake response arrives inside TLS.
+ */
+async function startClosingUpstream(
+  how: 'close' | 'reset',
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const context = tls.createSecureContext({
+    cert: fs.readFileSync(pki.server.cert),
+    key: fs.readFileSync(pki.server.key),
+  });
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.write(greeting());
+    const upgrade = () => {
+      // The SSLRequest is 4 + 32 bytes; the ClientHello follows it.
+      if (!socket.read(36)) return;
+      socket.off('readable', upgrade);
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context });
+      secure.on('error', () => {});
+      secure.once('data', () => (how === 'close' ? secure.destroy() : socket.resetAndDestroy()));
+    };
+    socket.on('readable', upgrade);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 /**
  * A TCP relay in front of MariaDB; `reset()` sends a TCP RST to every client of the relay (the proxy),
  * as a crashed host, a firewall or a load balancer would.
@@ -78,6 +131,31 @@ async function startResettingRelay(target: number) {
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** Every packet the proxy sends until it closes, after a handshake response sent on its greeting. */
+function loginPackets(port: number): Promise<{ seq: number; payload: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let sent = false;
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!sent && buf.length >= 4 && buf.length >= 4 + buf.readUIntLE(0, 3)) {
+        sent = true;
+        s.write(handshakeResponse(USER));
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => {
+      const packets: { seq: number; payload: Buffer }[] = [];
+      for (let off = 0; off + 4 <= buf.length; off += 4 + buf.readUIntLE(off, 3)) {
+        const len = buf.readUIntLE(off, 3);
+        packets.push({ seq: buf[off + 3]!, payload: buf.subarray(off + 4, off + 4 + len) });
+      }
+      resolve(packets);
+    });
+  });
 }
 
 /** Waits until the server runs a statement starting with `prefix`. */
@@ -160,6 +238,44 @@ describe('a client that leaves while the upstream TLS handshake runs', () => {
 });
 
 describe('the upstream going away after the TLS handshake', () => {
+  for (const [how, cause] of [
+    ['close', ''],
+    ['reset', ' (read ECONNRESET)'],
+  ] as const) {
+    it(`${how} before the authentication OK: the client gets an ERR naming the cause (PROXY_UPSTREAM_CLOSED)`, async () => {
+      const upstream = await startClosingUpstream(how);
+      const codes: string[] = [];
+      const p = await proxyWith(
+        {},
+        (e) => {
+          if (e.code) codes.push(e.code);
+        },
+        upstream.port,
+      );
+      try {
+        const packets = await loginPackets(tcpPort(p));
+        assert.equal(packets.length, 2, 'the greeting, then one ERR');
+        assert.equal(packets[1]?.seq, 2, 'the answer to the handshake response (sequence id 1)');
+        const message = `dbtls proxy: could not relay the connection: the server closed it during authentication, after the TLS handshake${cause} (PROXY_UPSTREAM_CLOSED); hint: the server ended the login without an answer: check its error log (a restart, a KILL, or connect_timeout while the client was slow to answer), then retry`;
+        const code = Buffer.alloc(2);
+        code.writeUInt16LE(ER_HANDSHAKE_ERROR);
+        assert.deepEqual(
+          packets[1]?.payload.toString('latin1'),
+          Buffer.concat([Buffer.of(0xff), code, Buffer.from(`#${SQLSTATE_LINK}${message}`)]).toString(
+            'latin1',
+          ),
+        );
+        assert.deepEqual(codes, ['PROXY_UPSTREAM_CLOSED']);
+        assert.deepEqual(await failureMetrics(p), [
+          'dbtls_proxy_failures_total{code="PROXY_UPSTREAM_CLOSED"} 1',
+        ]);
+      } finally {
+        await p.shutdown(0);
+        await upstream.close();
+      }
+    });
+  }
+
   it('reset during a query: the client sees the connection close, no ERR of the proxy (PROXY_UPSTREAM_RESET)', async () => {
     const relay = await startResettingRelay(db.port);
     const logged: ProxyLogEntry[] = [];
