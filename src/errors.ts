@@ -168,6 +168,9 @@ export const ERROR_CODES = Object.freeze({
     'a client answered a prewarmed connection with other capabilities and cannot be asked again',
   ),
   PROXY_UPSTREAM_CLOSED: runtime('the server closed the connection while the client was logging in'),
+  PROXY_UPSTREAM_RESET: runtime(
+    'the connection to the server broke after login (a reset, a TLS error): the client was disconnected',
+  ),
   QUERY_FAILED: runtime('the server refused the SQL'),
   REASON_UNKNOWN: input('a revocation reason RFC 5280 does not name'),
   RELOAD_UNSUPPORTED: runtime('the server version has no online TLS reload statement'),

@@ -127,6 +127,13 @@ export class Handover extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    // While the upgrade runs the TCP socket is TLS's: ending it would shut its write side under OpenSSL
+    // mid-handshake. Destroyed instead, the upgrade fails at once and the held response is dropped.
+    if (this.phase === 'upgrading') {
+      this.options.socket.destroy();
+      callback();
+      return;
+    }
     this.link.end(callback);
   }
 

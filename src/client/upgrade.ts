@@ -152,14 +152,31 @@ export function upgradeToTls(
     }
   }
   return new Promise((resolve, reject) => {
+    let secure: tls.TLSSocket | undefined;
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      secure?.destroy();
+      socket.destroy();
+      reject(timeoutError({ host, port }, at, 'in the TLS handshake'));
+    }, at.timeoutMs);
     // The handshake ended without a session: observe reports why, verify fails as the mode names it.
     const failed = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      secure?.destroy();
       socket.destroy();
       if (policy.kind === 'observe') resolve({ kind: 'refused', reason: causeText(err) });
       else reject(tlsError(err, policy.settings, host, port));
     };
+    // Both sockets keep this listener for their whole life ('on', not 'once'): OpenSSL can report a second
+    // error after the first (a failed write, then the server's alert), and an 'error' with no listener is
+    // an uncaught exception that would end the process (the proxy's, for every client). Errors after the
+    // outcome belong to the caller's own listeners.
+    socket.on('error', failed);
     socket.write(sslRequestFrame(greeting, policy.kind === 'verify' ? policy.response : undefined));
-    let secure: tls.TLSSocket;
     try {
       secure = tls.connect({ ...connectOptions(policy, host), socket });
     } catch (err) {
@@ -167,29 +184,15 @@ export function upgradeToTls(
       failed(err);
       return;
     }
-    const timer = setTimeout(() => {
-      secure.destroy();
-      socket.destroy();
-      reject(timeoutError({ host, port }, at, 'in the TLS handshake'));
-    }, at.timeoutMs);
-    const onClose = () => {
-      clearTimeout(timer);
-      failed(new Error('the server closed the connection during the handshake'));
-    };
+    const onClose = () => failed(new Error('the server closed the connection during the handshake'));
     secure.once('close', onClose);
-    secure.once('error', (err) => {
-      clearTimeout(timer);
-      secure.off('close', onClose);
-      secure.destroy();
-      failed(err);
-    });
+    secure.on('error', failed);
     secure.once('secureConnect', () => {
+      if (settled || !secure) return;
+      settled = true;
       clearTimeout(timer);
-      secure.removeAllListeners('error');
       secure.off('close', onClose);
       if (policy.kind === 'verify') return resolve(secure);
-      // Late resets after we are done (the server closing its end) must not become uncaught errors.
-      secure.on('error', () => {});
       resolve({
         kind: 'accepted',
         secure,

@@ -10,13 +10,15 @@
  *   5. the held response goes inside TLS as sequence id 2; while authentication lasts, packets are framed
  *      and renumbered (the SSLRequest took one id on the upstream leg); caching_sha2_password's RSA
  *      exchange is answered by the proxy (sha2.ts);
- *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies.
+ *   6. at the server's OK or ERR, both directions become plain pipes: no parsing, no copies. From here
+ *      the client is mid-protocol and an ERR of ours would pass for the server's: a broken upstream closes
+ *      both sides, and only the log and the failure metric name the cause (PROXY_UPSTREAM_RESET).
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { type Origin, openOrigin } from '../client/origin.js';
 import { tlsError, upgradeToTls } from '../client/upgrade.js';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { CLIENT_SSL, hasCapability } from '../protocol/capabilities.js';
 import { ERR_HEADER, OK_HEADER } from '../protocol/err-packet.js';
 import { encodeGreeting, withoutCapabilities } from '../protocol/handshake.js';
@@ -35,7 +37,15 @@ import { SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-req
 import type { TlsSettings } from '../tls/settings.js';
 import type { Prewarmed, PrewarmOutcome, PrewarmPool } from './prewarm.js';
 import { type ProxyRsaKey, recoverPassword } from './sha2.js';
-import { asDbtls, closeSoon, isSslRequest, readOne, serverHandshake } from './sockets.js';
+import {
+  asDbtls,
+  clientClosed,
+  closeSoon,
+  fromClient,
+  isSslRequest,
+  readOne,
+  serverHandshake,
+} from './sockets.js';
 import type { UpstreamTls } from './upstream.js';
 import { errFrame } from './wire-errors.js';
 
@@ -88,6 +98,8 @@ class Session {
   private upstream: net.Socket | undefined;
   private secure: tls.TLSSocket | undefined;
   private clientGone = false;
+  /** Authentication is over and both directions are pipes (passthrough). */
+  private piping = false;
   private nextClientSeq = 0;
   private nextServerSeq = 0;
   private plugin = '';
@@ -109,8 +121,10 @@ class Session {
     socket.on('error', () => {});
     socket.once('close', () => {
       this.clientGone = true;
-      const link = this.secure ?? this.upstream;
-      if (link && !link.destroyed) closeSoon(link);
+      // Before the upstream TLS is ours the TCP socket is destroyed, never ended: the handshake may be
+      // running on it, and a shutdown under OpenSSL makes it fail twice (a write, then the server's alert).
+      if (this.secure) closeSoon(this.secure);
+      else this.upstream?.destroy();
       this.finish();
     });
   }
@@ -187,7 +201,7 @@ class Session {
       info = decodeHandshakeResponse(response.payload);
     } catch (err) {
       response.payload.fill(0);
-      this.fail(this.nextClientSeq, asDbtls(err));
+      this.fail(this.nextClientSeq, fromClient(err));
       return;
     }
     if (hasCapability(info.capabilities, CLIENT_SSL) && !(client instanceof tls.TLSSocket)) {
@@ -219,7 +233,8 @@ class Session {
         secure = await secureUpstream(ctx, origin, held);
       } catch (err) {
         held.fill(0);
-        this.fail(this.nextClientSeq, asDbtls(err));
+        // A client that left had the handshake cut short (watchClient): its leaving is the cause to report.
+        this.fail(this.nextClientSeq, this.clientGone ? clientClosed() : asDbtls(err));
         return;
       }
     }
@@ -230,8 +245,18 @@ class Session {
       this.upstreamClosed();
     });
     secure.on('error', (err) => {
-      // TLS 1.3 delivers the server's verdict on our client certificate after the handshake.
-      if (!this.clientGone) this.fail(this.nextClientSeq, tlsError(err, ctx.settings, ctx.host, ctx.port));
+      if (this.clientGone) return;
+      if (this.piping) {
+        this.lost(err);
+        return;
+      }
+      // TLS 1.3 delivers the server's verdict on our client certificate after the handshake; anything
+      // else (a reset) ends a handshake that is over: the server went away during authentication.
+      const verdict = tlsError(err, ctx.settings, ctx.host, ctx.port);
+      this.fail(
+        this.nextClientSeq,
+        verdict.code === 'CLIENT_CERT_REJECTED' ? verdict : closedDuringAuthentication(err),
+      );
     });
     if (this.clientGone) {
       held.fill(0);
@@ -360,7 +385,7 @@ class Session {
         this.nextServerSeq = (this.nextServerSeq + 1) & 0xff;
       }
     } catch (err) {
-      this.fail(this.nextClientSeq, asDbtls(err));
+      this.fail(this.nextClientSeq, fromClient(err));
     }
   };
 
@@ -374,6 +399,7 @@ class Session {
     const { client } = this;
     const secure = this.secure;
     if (!secure) return;
+    this.piping = true;
     secure.off('data', this.onServerData);
     client.off('data', this.onClientData);
     const fromServer = this.fromServer.pending();
@@ -386,8 +412,37 @@ class Session {
 
   private upstreamClosed(): void {
     // Before TLS is up the pending step reports the loss itself (with an ERR the client can read).
-    if (this.secure && !this.clientGone) closeSoon(this.client);
+    if (this.secure && !this.clientGone) {
+      // The client waits for the server's answer to its login: it gets one that names the loss.
+      if (!this.piping && !this.failedOnce) {
+        this.fail(this.nextClientSeq, closedDuringAuthentication());
+        return;
+      }
+      closeSoon(this.client);
+    }
     this.finish();
+  }
+
+  /**
+   * The upstream broke while piping (a reset, a TLS error). The client may be halfway through a result,
+   * where an ERR of ours would be read as the server's (mysql2: "packets out of order"): it sees the
+   * connection close, as with the server itself, and the cause goes to the log and the failure metric.
+   */
+  private lost(err: Error): void {
+    if (this.failedOnce) return;
+    this.failedOnce = true;
+    this.ctx.observer.failed(
+      new DbtlsError(
+        'PROXY_UPSTREAM_RESET',
+        `could not relay the connection: the connection to the server broke after login: ${causeText(err)}`,
+        {
+          hint: 'the client was disconnected and must reconnect; if this repeats, check the server error log and the network path (a restart, a firewall or load balancer dropping idle connections)',
+          cause: err,
+        },
+      ),
+    );
+    closeSoon(this.client);
+    this.secure?.destroy();
   }
 
   /** Reports `err`, tells the client (when it still listens and a sequence id is known), closes both. */
@@ -418,6 +473,18 @@ class Session {
     this.finished = true;
     this.settle();
   }
+}
+
+/** The server ended the connection after the TLS handshake, before answering the login (`cause`: how). */
+function closedDuringAuthentication(cause?: Error): DbtlsError {
+  return new DbtlsError(
+    'PROXY_UPSTREAM_CLOSED',
+    `could not relay the connection: the server closed it during authentication, after the TLS handshake${cause ? ` (${causeText(cause)})` : ''}`,
+    {
+      hint: 'the server ended the login without an answer: check its error log (a restart, a KILL, or connect_timeout while the client was slow to answer), then retry',
+      ...(cause ? { cause } : {}),
+    },
+  );
 }
 
 /**

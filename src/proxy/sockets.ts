@@ -20,8 +20,10 @@ export function serverHandshake(secure: tls.TLSSocket, timeoutMs: number): Promi
       reject(
         new DbtlsError(
           'PROXY_CLIENT_TIMEOUT',
-          'could not relay the connection: the client did not complete TLS',
-          {},
+          `could not relay the connection: the client did not complete TLS within ${timeoutMs} ms`,
+          {
+            hint: 'the client sent an SSLRequest but no TLS handshake followed: point a MySQL client at this port, or raise --connect-timeout for a slow link',
+          },
         ),
       );
     }, timeoutMs);
@@ -55,6 +57,19 @@ export function isSslRequest(payload: Buffer): boolean {
   return payload.length === SSL_REQUEST_LENGTH && hasCapability(payload.readUInt32LE(0), CLIENT_SSL);
 }
 
+/**
+ * `err` as raised by what the client sent: the protocol layer's PROTOCOL_MALFORMED hint asks whether the
+ * port is a MySQL server, which points the wrong way when the peer at fault is the client.
+ */
+export function fromClient(err: unknown): DbtlsError {
+  const e = asDbtls(err);
+  return e.code === 'PROTOCOL_MALFORMED'
+    ? e.reworded({
+        hint: 'the client did not speak the MySQL protocol: point a MySQL client or driver at this port',
+      })
+    : e;
+}
+
 export function asDbtls(err: unknown): DbtlsError {
   return err instanceof DbtlsError
     ? err
@@ -62,6 +77,15 @@ export function asDbtls(err: unknown): DbtlsError {
         hint: 'see the proxy log',
         cause: err,
       });
+}
+
+/** The client left before its login completed: ordinary (health checks, port scans), logged as info. */
+export function clientClosed(): DbtlsError {
+  return new DbtlsError(
+    'PROXY_CLIENT_CLOSED',
+    'could not relay the connection: the client closed it before logging in',
+    {},
+  );
 }
 
 /** The client's next packet, bounded and with a deadline. */
@@ -81,17 +105,10 @@ export function readOne(socket: net.Socket, reader: PacketReader, timeoutMs: num
         const packet = reader.next();
         if (packet) done(undefined, packet);
       } catch (err) {
-        done(asDbtls(err));
+        done(fromClient(err));
       }
     };
-    const onClose = () =>
-      done(
-        new DbtlsError(
-          'PROXY_CLIENT_CLOSED',
-          'could not relay the connection: the client closed it before logging in',
-          {},
-        ),
-      );
+    const onClose = () => done(clientClosed());
     const timer = setTimeout(
       () =>
         done(

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../../../src/client/connect.js';
+import { dial } from '../../../src/client/dial.js';
+import { Handover } from '../../../src/client/handover.js';
+import { upgradeToTls } from '../../../src/client/upgrade.js';
 import { DbtlsError } from '../../../src/errors.js';
+import { loadTlsMaterial } from '../../../src/tls/options.js';
+import type { TlsSettings } from '../../../src/tls/settings.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 
@@ -66,4 +71,40 @@ describe('a session whose server goes away', () => {
       await conn.close();
     });
   }
+
+  it('a driver that ends its stream while the TLS upgrade runs: the upgrade fails, nothing is uncaught', async () => {
+    const settings: TlsSettings = {
+      mode: 'verify-full',
+      mutualTls: 'disable',
+      ca: pki.ca,
+      servername: 'wrong.example',
+      minVersion: 'TLSv1.2',
+    };
+    const response = Buffer.alloc(36);
+    response.writeUIntLE(32, 0, 3);
+    response[3] = 1;
+    response.writeUInt32LE(0x200 | 0x8000, 4); // CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION
+    for (let i = 0; i < 20; i++) {
+      const at = { host: db.host, port: db.port, timeoutMs: 5_000 };
+      const { socket, greeting } = await dial(at, at);
+      const handover = new Handover({
+        socket,
+        greetingFrame: Buffer.alloc(0),
+        upgrade: (held) =>
+          upgradeToTls(
+            socket,
+            greeting,
+            { kind: 'verify', settings, material: loadTlsMaterial(settings), response: held },
+            at,
+          ),
+      });
+      handover.on('error', () => {});
+      handover.resume();
+      const closed = new Promise((r) => handover.once('close', r));
+      handover.end(response);
+      await closed;
+      assert.ok(handover.failure, 'the upgrade failed');
+      assert.equal(handover.secureSocket, undefined);
+    }
+  });
 });

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
-import { type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
+import { type ProxyLogEntry, type RunningProxy, startProxy } from '../../../src/proxy/proxy.js';
 import { dbtlsCommand, runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { run } from '../../harness/oracles.js';
@@ -90,22 +90,30 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The hint of every ERR about a client's bytes: the client is at fault, not the server. */
+const CLIENT_HINT =
+  '; hint: the client did not speak the MySQL protocol: point a MySQL client or driver at this port';
+
 describe('bad clients: a clear ERR each, and the proxy keeps serving', () => {
   it('garbage instead of a handshake response (an HTTP request)', async () => {
     const packets = await rawExchange(tcpPort(proxy), Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.equal(packets[0]?.payload[0], 10, 'the greeting first');
     const err = errOf(packets[1]);
     assert.equal(err.code, 1043);
-    assert.match(
+    assert.equal(
       err.message,
-      /^dbtls proxy: could not decode the authentication packet from the client: its length \d+ exceeds 65536 bytes \(PROTOCOL_MALFORMED\)/,
+      `dbtls proxy: could not decode the authentication packet from the client: its length 5522759 exceeds 65536 bytes (PROTOCOL_MALFORMED)${CLIENT_HINT}`,
     );
   });
 
   it('a 16 MB handshake response is refused from its header, not buffered', async () => {
     const header = Buffer.from([0xff, 0xff, 0xff, 0x01]);
     const packets = await rawExchange(tcpPort(proxy), Buffer.concat([header, Buffer.alloc(64 * 1024, 0x41)]));
-    assert.match(errOf(packets[1]).message, /its length 16777215 exceeds 65536 bytes \(PROTOCOL_MALFORMED\)/);
+    assert.ok(
+      errOf(packets[1]).message.endsWith(
+        `its length 16777215 exceeds 65536 bytes (PROTOCOL_MALFORMED)${CLIENT_HINT}`,
+      ),
+    );
     const conn = await login(tcpPort(proxy));
     await conn.query('SELECT 1');
     await conn.end();
@@ -113,10 +121,36 @@ describe('bad clients: a clear ERR each, and the proxy keeps serving', () => {
 
   it('a handshake response too short to hold an SSLRequest', async () => {
     const packets = await rawExchange(tcpPort(proxy), Buffer.from([3, 0, 0, 1, 0x85, 0xa2, 0]));
-    assert.match(
+    assert.equal(
       errOf(packets[1]).message,
-      /handshake response: its length is 3, at least 32 expected \(PROTOCOL_MALFORMED\)/,
+      `dbtls proxy: could not decode the handshake response: its length is 3, at least 32 expected (PROTOCOL_MALFORMED)${CLIENT_HINT}`,
     );
+  });
+
+  it('an SSLRequest with no TLS after it (--listen-cert): PROXY_CLIENT_TIMEOUT, logged with a hint', async () => {
+    const logged: ProxyLogEntry[] = [];
+    const p = await startProxy({
+      upstream: { host: '127.0.0.1', port: db.port, tls: proxyTls(pki) },
+      listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }],
+      listenTls: { cert: pki.server.cert, key: pki.server.key },
+      timeoutMs: 300,
+      log: (e) => logged.push(e),
+    });
+    try {
+      // The 32-byte SSLRequest: CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION, then silence.
+      const sslRequest = Buffer.alloc(36);
+      sslRequest.writeUIntLE(32, 0, 3);
+      sslRequest[3] = 1;
+      sslRequest.writeUInt32LE(0x200 | 0x800 | 0x8000, 4);
+      await rawExchange(tcpPort(p), sslRequest);
+      await eventually(() => logged.some((e) => e.code === 'PROXY_CLIENT_TIMEOUT'), 'the timeout log line');
+      assert.equal(
+        logged.find((e) => e.code === 'PROXY_CLIENT_TIMEOUT')?.msg,
+        'dbtls proxy: could not relay the connection: the client did not complete TLS within 300 ms (PROXY_CLIENT_TIMEOUT); hint: the client sent an SSLRequest but no TLS handshake followed: point a MySQL client at this port, or raise --connect-timeout for a slow link',
+      );
+    } finally {
+      await p.shutdown(0);
+    }
   });
 });
 
