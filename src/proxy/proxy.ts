@@ -77,7 +77,8 @@ export interface RunningProxy {
 /** The proxy exists to add TLS: a mode without it (or with a silent fallback) is refused up front. */
 function checkMode(options: ProxyOptions): void {
   const mode = options.upstream.tls.mode;
-  if (!SSL_MODES[mode].encrypts || mode === 'preferred') {
+  // `encrypts` is 'no' | 'if-offered' | 'yes': only 'yes' never relays in plaintext.
+  if (SSL_MODES[mode].encrypts !== 'yes') {
     throw new DbtlsError(
       'SSL_MODE_INVALID',
       `could not start the proxy with ssl-mode ${mode}: it would relay in plaintext`,
