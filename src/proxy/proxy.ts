@@ -10,6 +10,7 @@ import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
+import type { SecureTlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
 import { createHealthServer, ProxyMetrics } from './metrics.js';
@@ -56,6 +57,8 @@ export interface ProxyOptions {
   readonly prewarmMaxAgeMs?: number;
   /** The upstream already passed a handshake (--run-connection-test): ready before the first client. */
   readonly upstreamVerified?: boolean;
+  /** The TLS floor that handshake settled on (ConnectionTestResult.floor), so no client meets the refusal again. */
+  readonly upstreamFloor?: SecureTlsVersion;
   readonly log?: (entry: ProxyLogEntry) => void;
 }
 
@@ -115,17 +118,25 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
   const { host, port, tls: settings } = options.upstream;
   const metrics = new ProxyMetrics();
-  const upstreamTls = new UpstreamTls(settings, {
-    reloaded(loaded) {
-      metrics.clientNotAfter = loaded.clientCertNotAfter;
-      // Pooled connections present the old client certificate.
-      prewarm?.drain();
-      log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
+  const upstreamTls = new UpstreamTls(
+    settings,
+    {
+      reloaded(loaded) {
+        metrics.clientNotAfter = loaded.clientCertNotAfter;
+        // Pooled connections present the old client certificate.
+        prewarm?.drain();
+        log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
+      },
+      reloadFailed(err) {
+        log({
+          level: 'error',
+          msg: `${proxyErrorLine(err)}; the previous files stay in use`,
+          code: err.code,
+        });
+      },
     },
-    reloadFailed(err) {
-      log({ level: 'error', msg: `${proxyErrorLine(err)}; the previous files stay in use`, code: err.code });
-    },
-  });
+    options.upstreamFloor,
+  );
   metrics.clientNotAfter = upstreamTls.current.clientCertNotAfter;
   const rsa = generateProxyRsaKey();
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
@@ -311,6 +322,8 @@ export interface ConnectionTestResult {
   readonly cipher: string;
   readonly serverVersion: string;
   readonly seconds: number;
+  /** The lowest version later handshakes offer: TLSv1.2 once a verified 1.2-only server refused 1.3 (upstream.ts). */
+  readonly floor: SecureTlsVersion;
 }
 
 /**
@@ -329,6 +342,7 @@ export async function connectionTest(
     cipher: secure.getCipher().name,
     serverVersion: origin.greeting.serverVersion,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    floor: upstreamTls.current.floor,
   };
   secure.destroy();
   return result;

@@ -113,9 +113,11 @@ export class UpstreamTls extends Reloadable<LoadedTls> {
   constructor(
     private readonly settings: TlsSettings,
     events: UpstreamTlsEvents,
+    /** The floor an earlier handshake learned (a connection test that met a verified 1.2-only server). */
+    floor?: SecureTlsVersion,
   ) {
     super(
-      (previous) => loadUpstreamTls(settings, previous?.floor),
+      (previous) => loadUpstreamTls(settings, previous?.floor ?? floor),
       [settings.ca, settings.cert, settings.key].filter(
         (f): f is string => f !== undefined && f !== 'system',
       ),
