@@ -286,14 +286,20 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
       closing = true;
       prewarm?.close();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      // close() stops accepting at once, but its callback waits for every open connection: awaited before
+      // the deadline, it made --max-sigterm-delay wait for the sessions to end by themselves.
+      const stopped = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const s of sockets) s.destroy();
+      await Promise.all(stopped);
       upstreamTls.close();
       localTls?.close();
-      await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      const httpStopped = new Promise<void>((resolve) =>
+        httpServer ? httpServer.close(() => resolve()) : resolve(),
+      );
       httpServer?.closeAllConnections();
+      await httpStopped;
     },
   };
 }
