@@ -9,6 +9,7 @@ import {
   startProxy,
 } from '../proxy/proxy.js';
 import { parseTarget } from '../tls/settings.js';
+import type { SecureTlsVersion } from '../tls/versions.js';
 import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 
@@ -166,8 +167,10 @@ export const proxyCommand: Command = {
     };
     const upstream = { host: target.host, port: target.port, tls: target.tls };
     const testFirst = flag(p, 'run-connection-test');
+    let floor: SecureTlsVersion | undefined;
     if (testFirst) {
       const r = await connectionTest(upstream, timeoutMs);
+      floor = r.floor;
       log({
         level: 'info',
         msg: `connection test passed: ${target.host}:${target.port} (${r.serverVersion}) verified as ${target.tls.mode} over ${r.protocol} ${r.cipher} in ${(r.seconds * 1000).toFixed(1)} ms`,
@@ -191,6 +194,7 @@ export const proxyCommand: Command = {
       ...(prewarm !== undefined ? { prewarm } : {}),
       timeoutMs,
       upstreamVerified: testFirst,
+      ...(floor ? { upstreamFloor: floor } : {}),
       ...(listenCert && listenKey
         ? {
             listenTls: { cert: listenCert, key: listenKey },

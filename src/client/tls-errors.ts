@@ -31,6 +31,12 @@ const CLIENT_CERT_ALERTS: ReadonlySet<string> = new Set([
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
 ]);
 
+/** The server refused every version offered, or picked one below the minimum (RFC 8446 section 6.2). */
+const NO_COMMON_VERSION: ReadonlySet<string> = new Set([
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+]);
+
 /** A node TLS failure as the error the mode's contract names. */
 export function tlsError(err: unknown, settings: TlsSettings, host: string, port: number): DbtlsError {
   const code = String((err as NodeJS.ErrnoException).code ?? '');
@@ -76,6 +82,19 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
         hint: 'connect with a name the certificate lists, pass --servername NAME, or reissue the certificate with --dns/--ip for this name',
         cause: err,
         details: { ...details, expectedName: name },
+      },
+    );
+  }
+  if (NO_COMMON_VERSION.has(code)) {
+    // OpenSSL's text here is a dump ("...:ssl3_read_bytes:tlsv1 alert protocol version:../deps/...:1601:");
+    // the code is kept: client/mutual.ts tells a version refusal by it.
+    return new DbtlsError(
+      'TLS_HANDSHAKE_FAILED',
+      `could not complete the TLS handshake with ${where}: the server and this side have no TLS version in common (${code})`,
+      {
+        hint: 'the server accepts only versions below the lowest one offered here: enable TLSv1.3 on the server (tls_version) or lower --tls-min; dbtls inspect TARGET lists the versions it accepts',
+        cause: err,
+        details,
       },
     );
   }

@@ -11,6 +11,7 @@ import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
+import type { SecureTlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
 import { createHealthServer, ProxyMetrics } from './metrics.js';
@@ -57,6 +58,8 @@ export interface ProxyOptions {
   readonly prewarmMaxAgeMs?: number;
   /** The upstream already passed a handshake (--run-connection-test): ready before the first client. */
   readonly upstreamVerified?: boolean;
+  /** The TLS floor that handshake settled on (ConnectionTestResult.floor), so no client meets the refusal again. */
+  readonly upstreamFloor?: SecureTlsVersion;
   readonly log?: (entry: ProxyLogEntry) => void;
 }
 
@@ -78,7 +81,8 @@ export interface RunningProxy {
 /** The proxy exists to add TLS: a mode without it (or with a silent fallback) is refused up front. */
 function checkMode(options: ProxyOptions): void {
   const mode = options.upstream.tls.mode;
-  if (!SSL_MODES[mode].encrypts || mode === 'preferred') {
+  // `encrypts` is 'no' | 'if-offered' | 'yes': only 'yes' never relays in plaintext.
+  if (SSL_MODES[mode].encrypts !== 'yes') {
     throw new DbtlsError(
       'SSL_MODE_INVALID',
       `could not start the proxy with ssl-mode ${mode}: it would relay in plaintext`,
@@ -124,17 +128,25 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
     return { fromClient, toClient };
   };
-  const upstreamTls = new UpstreamTls(settings, {
-    reloaded(loaded) {
-      metrics.clientNotAfter = loaded.clientCertNotAfter;
-      // Pooled connections present the old client certificate.
-      prewarm?.drain();
-      log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
+  const upstreamTls = new UpstreamTls(
+    settings,
+    {
+      reloaded(loaded) {
+        metrics.clientNotAfter = loaded.clientCertNotAfter;
+        // Pooled connections present the old client certificate.
+        prewarm?.drain();
+        log({ level: 'info', msg: 'reloaded the TLS files; new connections use them' });
+      },
+      reloadFailed(err) {
+        log({
+          level: 'error',
+          msg: `${proxyErrorLine(err)}; the previous files stay in use`,
+          code: err.code,
+        });
+      },
     },
-    reloadFailed(err) {
-      log({ level: 'error', msg: `${proxyErrorLine(err)}; the previous files stay in use`, code: err.code });
-    },
-  });
+    options.upstreamFloor,
+  );
   metrics.clientNotAfter = upstreamTls.current.clientCertNotAfter;
   const rsa = generateProxyRsaKey();
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROXY_TIMEOUT_MS;
@@ -286,14 +298,20 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     async shutdown(graceMs = DEFAULT_SIGTERM_DELAY_MS) {
       closing = true;
       prewarm?.close();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      // close() stops accepting at once, but its callback waits for every open connection: awaited before
+      // the deadline, it made --max-sigterm-delay wait for the sessions to end by themselves.
+      const stopped = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const s of sockets) s.destroy();
+      await Promise.all(stopped);
       upstreamTls.close();
       localTls?.close();
-      await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      const httpStopped = new Promise<void>((resolve) =>
+        httpServer ? httpServer.close(() => resolve()) : resolve(),
+      );
       httpServer?.closeAllConnections();
+      await httpStopped;
     },
   };
 }
@@ -322,6 +340,8 @@ export interface ConnectionTestResult {
   readonly cipher: string;
   readonly serverVersion: string;
   readonly seconds: number;
+  /** The lowest version later handshakes offer: TLSv1.2 once a verified 1.2-only server refused 1.3 (upstream.ts). */
+  readonly floor: SecureTlsVersion;
 }
 
 /**
@@ -341,6 +361,7 @@ export async function connectionTest(
     cipher: secure.getCipher().name,
     serverVersion: origin.greeting.serverVersion,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    floor: upstreamTls.current.floor,
   };
   secure.destroy();
   return result;

@@ -48,4 +48,18 @@ describe('node TLS failures -> the error codes the mode contract names', () => {
     assert.match(err.message, /for the name db\.internal/);
     assert.equal(err.details?.expectedName, 'db.internal');
   });
+
+  it('no common TLS version: the cause in words instead of the OpenSSL dump, the node code kept', () => {
+    for (const nodeCode of ['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'ERR_SSL_UNSUPPORTED_PROTOCOL']) {
+      const dump = `80DC8F4AB57F0000:error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 70\n`;
+      const err = tlsError(nodeError(nodeCode, dump), SETTINGS, 'db.example.com', 3306);
+      assert.equal(err.code, 'TLS_HANDSHAKE_FAILED');
+      assert.equal(
+        err.message,
+        `could not complete the TLS handshake with db.example.com:3306: the server and this side have no TLS version in common (${nodeCode})`,
+      );
+      assert.equal(err.details?.nodeCode, nodeCode);
+      assert.match(String(err.hint), /--tls-min/);
+    }
+  });
 });
