@@ -242,6 +242,20 @@ async function generate(dir: string): Promise<TestPki> {
 }
 
 /**
+ * A further client certificate from the test CA (EKU clientAuth), with the openssl CLI, written into
+ * `dir` as `<name>.pem` and `<name>.key`: for tests that rotate to a new client identity.
+ */
+export async function makeClientCertificate(
+  pki: TestPki,
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<KeyPair> {
+  fs.copyFileSync(path.join(pki.dir, 'openssl.cnf'), path.join(dir, 'openssl.cnf'));
+  return makeLeaf(dir, name, subject, 'client', { cert: pki.ca, key: pki.caKey });
+}
+
+/**
  * The test PKI in `dir`, or in a temp directory removed at process exit. Generated once per process and
  * directory: tests must not modify its files (copy them first).
  */

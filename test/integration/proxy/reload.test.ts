@@ -15,7 +15,7 @@ import mysql from 'mysql2/promise';
 import type { ProxyLogEntry, RunningProxy } from '../../../src/proxy/proxy.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { openssl } from '../../harness/oracles.js';
-import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { type KeyPair, makeClientCertificate, makeTestPki, type TestPki } from '../../harness/pki.js';
 import { eventually, mysql2Login, startTestProxy, tcpPort } from '../../harness/proxy.js';
 
 const PASSWORD = 'rotate-pw-55';
@@ -25,6 +25,7 @@ let pki: TestPki;
 let db: MariadbInstance;
 let proxy: RunningProxy;
 let dir: string;
+let second: KeyPair;
 const logs: ProxyLogEntry[] = [];
 
 const login = (user: string) => mysql2Login({ port: tcpPort(proxy) }, user, PASSWORD);
@@ -39,44 +40,7 @@ before(async () => {
   pki = await makeTestPki();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-proxy-reload-'));
   // The second client certificate, made with the openssl CLI from the test CA.
-  fs.writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n',
-  );
-  const req = await openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    path.join(dir, 'new-key.pem'),
-    '-subj',
-    NEW_SUBJECT,
-    '-out',
-    path.join(dir, 'new.csr'),
-  ]);
-  assert.equal(req.code, 0, req.stderr);
-  const sign = await openssl([
-    'x509',
-    '-req',
-    '-in',
-    path.join(dir, 'new.csr'),
-    '-CA',
-    pki.ca,
-    '-CAkey',
-    pki.caKey,
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    path.join(dir, 'ext.cnf'),
-    '-out',
-    path.join(dir, 'new-cert.pem'),
-  ]);
-  assert.equal(sign.code, 0, sign.stderr);
+  second = await makeClientCertificate(pki, dir, 'new', NEW_SUBJECT);
   fs.copyFileSync(pki.client.cert, path.join(dir, 'cert.pem'));
   fs.copyFileSync(pki.client.key, path.join(dir, 'key.pem'));
   db = await startMariadb({
@@ -129,8 +93,8 @@ it('rotation under a connect loop: 0 failures, the old session lives, new sessio
     await eventually(() => connects >= atBroken + 20, 'connects with the old files');
     // The new pair, key first then certificate (each atomically).
     const reloads = logs.filter((l) => /reloaded/.test(l.msg)).length;
-    replace(path.join(dir, 'key.pem'), fs.readFileSync(path.join(dir, 'new-key.pem')));
-    replace(path.join(dir, 'cert.pem'), fs.readFileSync(path.join(dir, 'new-cert.pem')));
+    replace(path.join(dir, 'key.pem'), fs.readFileSync(second.key));
+    replace(path.join(dir, 'cert.pem'), fs.readFileSync(second.cert));
     await eventually(() => logs.filter((l) => /reloaded/.test(l.msg)).length > reloads, 'the reload');
     const atRotation = connects;
     await eventually(() => connects >= atRotation + 20, 'connects with the new files');

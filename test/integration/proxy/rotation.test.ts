@@ -13,8 +13,7 @@ import { after, before, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import type { ProxyLogEntry, RunningProxy } from '../../../src/proxy/proxy.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { openssl } from '../../harness/oracles.js';
-import { makeTestPki, type TestPki } from '../../harness/pki.js';
+import { makeClientCertificate, makeTestPki, type TestPki } from '../../harness/pki.js';
 import { eventually, mysql2Login, startTestProxy, tcpPort } from '../../harness/proxy.js';
 import { spawnProxy } from '../../harness/proxy-process.js';
 
@@ -52,46 +51,7 @@ async function outcome(port: number, user: string): Promise<string> {
 before(async () => {
   pki = await makeTestPki();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-proxy-rotation-'));
-  fs.writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n',
-  );
-  fresh = { cert: path.join(dir, 'fresh-cert.pem'), key: path.join(dir, 'fresh-key.pem') };
-  const csr = path.join(dir, 'fresh.csr');
-  const req = await openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    fresh.key,
-    '-subj',
-    NEW_SUBJECT,
-    '-out',
-    csr,
-  ]);
-  assert.equal(req.code, 0, req.stderr);
-  const sign = await openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    pki.ca,
-    '-CAkey',
-    pki.caKey,
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    path.join(dir, 'ext.cnf'),
-    '-out',
-    fresh.cert,
-  ]);
-  assert.equal(sign.code, 0, sign.stderr);
+  fresh = await makeClientCertificate(pki, dir, 'fresh', NEW_SUBJECT);
   db = await startMariadb({
     tls: { ca: pki.ca, cert: pki.server.cert, key: pki.server.key },
     users: [
