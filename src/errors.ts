@@ -218,7 +218,7 @@ export const ERROR_CODES = Object.freeze({
   TLS_CLIENT_CERT_REQUIRED: input('mutual TLS without a client certificate and key'),
   TLS_DOWNGRADE_DETECTED: check('a TLS 1.3 refusal that would downgrade the mutual TLS handshake'),
   TLS_HANDSHAKE_FAILED: check('the TLS handshake failed'),
-  TLS_MATERIAL_INVALID: input("the proxy's certificate, key or CA files cannot be used"),
+  TLS_MATERIAL_INVALID: input('a certificate, key or CA file given for TLS cannot be used'),
   TLS_NOT_ENABLED: input('the server has no TLS certificate configured'),
   TLS_NOT_OFFERED: check('the server does not offer TLS'),
   TLS_VERSION_INSECURE: input('TLS 1.0 or 1.1 as the minimum version'),

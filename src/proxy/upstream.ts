@@ -18,8 +18,8 @@ import {
   verifiedVersionWithoutCertificate,
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { parseCertificate, parseCertificates } from '../pki/certificate.js';
-import { loadTlsMaterial, SYSTEM_CA, type TlsMaterial, tlsFloor } from '../tls/options.js';
+import { parseCertificate } from '../pki/certificate.js';
+import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
 import { Reloadable, type ReloadEvents } from './reloadable.js';
@@ -39,9 +39,6 @@ export function loadUpstreamTls(
   floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
   const material = loadTlsMaterial(settings);
-  if (settings.ca !== undefined && settings.ca !== SYSTEM_CA && material.ca?.[0]) {
-    checkCaFile(settings.ca, Buffer.from(material.ca[0]));
-  }
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({
@@ -74,26 +71,6 @@ export function loadUpstreamTls(
     }
   }
   return { material, context, floor, ...(clientCertNotAfter ? { clientCertNotAfter } : {}) };
-}
-
-/**
- * Node takes a CA file with no certificate in it (`ca: 'garbage'`) without a word, and then no server
- * verifies: at start that would be a proxy failing every client, on a reload a rotation that breaks every
- * new connection instead of keeping the old files.
- */
-function checkCaFile(file: string, pem: Buffer): void {
-  const invalid = (why: string, cause?: unknown) =>
-    new DbtlsError('TLS_MATERIAL_INVALID', `could not load the CA certificate ${file}: ${why}`, {
-      hint: 'pass the PEM file of the CA that signed the server certificate (check it with: dbtls cert show FILE)',
-      ...(cause ? { cause } : {}),
-    });
-  let count: number;
-  try {
-    count = parseCertificates(pem).length;
-  } catch (err) {
-    throw invalid(causeText(err), err);
-  }
-  if (count === 0) throw invalid('it holds no PEM certificate');
 }
 
 export type UpstreamTlsEvents = ReloadEvents<LoadedTls>;

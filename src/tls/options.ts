@@ -9,7 +9,8 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { DbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
+import { parseCertificates } from '../pki/certificate.js';
 import { readUserFile } from '../util/files.js';
 import type { TlsSettings } from './settings.js';
 import { checkCombination, SSL_MODES } from './ssl-mode.js';
@@ -63,7 +64,7 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
       ? undefined
       : settings.ca === SYSTEM_CA
         ? tls.rootCertificates
-        : [readUserFile(settings.ca, 'the CA certificate')];
+        : [caFile(settings.ca)];
   return {
     ...(ca ? { ca } : {}),
     ...(settings.mutualTls === 'enable' && settings.cert && settings.key
@@ -73,6 +74,28 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
         }
       : {}),
   };
+}
+
+/**
+ * The --ca file, refused unless it holds a certificate. Node takes a CA file with none (`ca: 'garbage'`)
+ * without a word, and then no server verifies: a connect that blames the server, a proxy failing every
+ * client, a reload that breaks every new connection instead of keeping the old files.
+ */
+function caFile(file: string): Buffer {
+  const pem = readUserFile(file, 'the CA certificate');
+  const invalid = (why: string, cause?: unknown) =>
+    new DbtlsError('TLS_MATERIAL_INVALID', `could not load the CA certificate ${file}: ${why}`, {
+      hint: 'pass the PEM file of the CA that signed the server certificate (check it with: dbtls cert show FILE)',
+      ...(cause ? { cause } : {}),
+    });
+  let count: number;
+  try {
+    count = parseCertificates(pem).length;
+  } catch (err) {
+    throw invalid(causeText(err), err);
+  }
+  if (count === 0) throw invalid('it holds no PEM certificate');
+  return pem;
 }
 
 /** The name the server certificate must match in verify-full: --servername, else the host dialled. */

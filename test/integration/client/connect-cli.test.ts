@@ -138,6 +138,25 @@ describe('dbtls connect', () => {
     assert.equal(dsnPw.code, 2);
     assert.match(dsnPw.stderr, /^error\[TARGET_PASSWORD_IN_DSN\]/m);
     assert.doesNotMatch(dsnPw.stderr + dsnPw.stdout, new RegExp(PASSWORD));
+
+    // node takes a CA file with no certificate in it silently, and then blames the server: refused first.
+    const emptyCa = path.join(dir, 'no-certificate.pem');
+    fs.writeFileSync(emptyCa, 'not a certificate\n');
+    const badCa = await runCli([
+      'connect',
+      `127.0.0.1:${db.port}`,
+      '--ca',
+      emptyCa,
+      '--user',
+      USER,
+      '--password-file',
+      passwordFile,
+    ]);
+    assert.equal(badCa.code, 2);
+    assert.match(
+      badCa.stderr,
+      /^error\[TLS_MATERIAL_INVALID\]: could not load the CA certificate .*no-certificate\.pem: it holds no PEM certificate$/m,
+    );
   });
 });
 
