@@ -131,6 +131,16 @@ describe('the proxy prefers TLS 1.3 for mutual TLS upstream', () => {
     assert.equal(r.protocol, 'TLSv1.2');
   });
 
+  it('--run-connection-test waits for the TLS 1.3 verdict on its client certificate: one from another CA fails', async () => {
+    const ok = await connectionTest({ host: '127.0.0.1', port: both.port, tls: mutual() });
+    assert.equal(ok.protocol, 'TLSv1.3');
+    const foreign = { ...mutual(), cert: pki.otherClient.cert, key: pki.otherClient.key };
+    await assert.rejects(connectionTest({ host: '127.0.0.1', port: both.port, tls: foreign }), (err) => {
+      assert.equal((err as { code?: string }).code, 'CLIENT_CERT_REJECTED');
+      return true;
+    });
+  });
+
   it('an attacker that refuses TLS 1.3 to force TLS 1.2 is detected: TLS_DOWNGRADE_DETECTED', async () => {
     const attacker = await startVersionRefuser({ host: both.host, port: both.port });
     try {
