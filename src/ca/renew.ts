@@ -127,7 +127,7 @@ export function renewCertificate(
     );
   }
   const subject = decodeName(old.subjectDer);
-  const alg = keyAlgorithmOf(old.x509.publicKey);
+  const alg = keyAlgorithmOf(old);
   return issueCertificate(
     ca,
     {

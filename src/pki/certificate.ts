@@ -1,7 +1,8 @@
 /**
  * Parsed certificates as immutable values (STYLE.md: parsing is separate from building). The fields are
- * read from the DER with our bounds-checked reader; node's X509Certificate is attached for verification
- * and key matching, created on first use so that issuing thousands of certificates does not pay for it.
+ * read from the DER with our bounds-checked reader. node's X509Certificate, which pki/chain.ts uses to
+ * check signatures, stays inside pki/ (issue 11: callers hold one model of a certificate, not two); it is
+ * made on first use, so that issuing thousands of certificates does not pay for it.
  */
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
@@ -44,7 +45,6 @@ export interface CertificateInfo {
   readonly issuerDer: Buffer;
   /** SubjectPublicKeyInfo DER. */
   readonly spki: Buffer;
-  readonly x509: X509Certificate;
 }
 
 /** SHA-256 of a certificate's DER, lowercase hex without colons: the one fingerprint spelling of dbtls. */
@@ -52,13 +52,21 @@ export function certificateFingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
-/** node's view of the certificate (verification, checkIssued), made on first use: issuing need not pay for it. */
-function lazyX509(der: Buffer): () => X509Certificate {
-  let x509: X509Certificate | undefined;
-  return () => {
-    x509 ??= new X509Certificate(der);
-    return x509;
-  };
+/** node's views of certificates, by value: made on first use, dropped with the value. */
+const nodeViews = new WeakMap<CertificateInfo, X509Certificate>();
+
+/**
+ * node's X509Certificate of a certificate, for pki/chain.ts's signature checks (checkIssued, verify).
+ * Not part of the library's API (src/index.ts does not export it): outside pki/, a certificate is a
+ * CertificateInfo.
+ */
+export function nodeCertificate(cert: CertificateInfo): X509Certificate {
+  let x509 = nodeViews.get(cert);
+  if (!x509) {
+    x509 = new X509Certificate(cert.der);
+    nodeViews.set(cert, x509);
+  }
+  return x509;
 }
 
 const EKU_NAMES = new Map<string, string>(Object.entries(EXTENDED_KEY_USAGE_OIDS).map(([k, v]) => [v, k]));
@@ -165,7 +173,6 @@ function parseDer(der: Buffer, knownKey?: KeyDescription): CertificateInfo {
     extWrapper && inside(extWrapper, 'extensions').expect(TAG.SEQUENCE, 'Extensions'),
   );
   const key = knownKey ?? describeKey(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
-  const x509 = lazyX509(der);
   let serialStart = 0;
   while (serialStart < serial.length - 1 && serial[serialStart] === 0) serialStart++;
   const issuer = oneLineName(issuerDer);
@@ -185,9 +192,6 @@ function parseDer(der: Buffer, knownKey?: KeyDescription): CertificateInfo {
     subjectDer: Buffer.from(subjectDer),
     issuerDer: Buffer.from(issuerDer),
     spki: Buffer.from(spki),
-    get x509() {
-      return x509();
-    },
   };
 }
 
@@ -249,7 +253,6 @@ export interface SignedFields {
  */
 export function signedCertificateInfo(f: SignedFields): CertificateInfo {
   const der = f.der;
-  const x509 = lazyX509(der);
   const rsa = f.key.keyType === 'RSA';
   return {
     der,
@@ -278,9 +281,6 @@ export function signedCertificateInfo(f: SignedFields): CertificateInfo {
     subjectDer: f.subjectDer,
     issuerDer: f.issuer.subjectDer,
     spki: f.spki,
-    get x509() {
-      return x509();
-    },
   };
 }
 

@@ -5,14 +5,17 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
-import { type CertificateInfo, parseCertificate, parseCertificates } from './certificate.js';
+import { type CertificateInfo, nodeCertificate, parseCertificate, parseCertificates } from './certificate.js';
 import { publicKeyDer } from './keys.js';
 import { commonName, decodeName } from './names.js';
+import { publicKeyFromSpki } from './spki.js';
 
 /** True when `issuer` issued `cert`: names (and key identifiers) match and the signature verifies. */
 export function issuedBy(cert: CertificateInfo, issuer: CertificateInfo): boolean {
   try {
-    return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.x509.publicKey);
+    const node = nodeCertificate(cert);
+    const by = nodeCertificate(issuer);
+    return node.checkIssued(by) && node.verify(by.publicKey);
   } catch {
     return false;
   }
@@ -51,7 +54,7 @@ export function dedupe(certs: readonly CertificateInfo[]): CertificateInfo[] {
 export function keyMatches(cert: CertificateInfo, key: KeyObject): boolean {
   const spki = publicKeyDer(key);
   // The same key may be encoded differently (an EC point compressed, explicit curve parameters).
-  return spki.equals(cert.spki) || spki.equals(publicKeyDer(cert.x509.publicKey));
+  return spki.equals(cert.spki) || spki.equals(publicKeyDer(publicKeyFromSpki(cert.spki)));
 }
 
 /** How messages name a certificate: its CN, or its one-line subject when it has none. */

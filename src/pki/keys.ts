@@ -201,9 +201,9 @@ export function describeKey(key: KeyObject): KeyDescription {
   }
 }
 
-/** The KeyAlgorithm a key corresponds to, if dbtls could have made it. */
-export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
-  const d = describeKey(key);
+/** The KeyAlgorithm a key (or a certificate's key: a CertificateInfo describes it) corresponds to, if dbtls could have made it. */
+export function keyAlgorithmOf(key: KeyObject | KeyDescription): KeyAlgorithm | undefined {
+  const d = 'keyType' in key ? key : describeKey(key);
   if (d.keyType === 'EC')
     return d.curve === 'P-256' ? 'ec-p256' : d.curve === 'P-384' ? 'ec-p384' : undefined;
   if (d.keyType === 'RSA') {

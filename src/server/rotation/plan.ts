@@ -232,7 +232,7 @@ export async function planRotation(
   return {
     files,
     names,
-    keyAlgorithm: keyAlgorithmOf(leaf.x509.publicKey) ?? 'ec-p256',
+    keyAlgorithm: keyAlgorithmOf(leaf) ?? 'ec-p256',
     before: certificateSummary(leaf),
     subject: oneLineName([...names.subjectPrefix, { type: 'CN', value: names.cn }]),
     days: o.days,
