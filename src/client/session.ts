@@ -4,6 +4,7 @@ import { type CertificateInfo, certificateFingerprint, parseCertificate } from '
 import type { Greeting } from '../protocol/handshake.js';
 import type { SslMode } from '../tls/ssl-mode.js';
 import { peerText } from '../util/safe-text.js';
+import { peerChain } from './upgrade.js';
 
 export interface SessionFacts {
   readonly encrypted: boolean;
@@ -25,30 +26,22 @@ export interface SessionFacts {
   readonly authPlugin: string;
 }
 
-/** The chain the server presented, leaf first (node links it through issuerCertificate). */
-export function sessionPeerChain(socket: tls.TLSSocket): CertificateInfo[] {
+/** The chain the server presented as values, leaf first: upgrade.ts's peerChain, parsed. */
+function parsedChain(ders: readonly Buffer[]): CertificateInfo[] {
   const chain: CertificateInfo[] = [];
-  const seen = new Set<string>();
-  for (let cert = socket.getPeerCertificate(true); cert?.raw; cert = cert.issuerCertificate) {
+  for (const der of ders) {
     let info: CertificateInfo;
     try {
-      info = parseCertificate(cert.raw);
+      info = parseCertificate(der);
     } catch {
       // A certificate our parser cannot read still secured the session (node verified it); report the
       // chain up to it rather than fail a connection that is sound.
       break;
     }
-    if (seen.has(info.fingerprint)) break; // node links a self-signed root to itself
-    seen.add(info.fingerprint);
+    if (chain.some((c) => c.fingerprint === info.fingerprint)) break;
     chain.push(info);
   }
   return chain;
-}
-
-/** SHA-256 of the server certificate's DER, lowercase hex without colons. */
-function leafFingerprint(socket: tls.TLSSocket): string | undefined {
-  const raw = socket.getPeerCertificate(false)?.raw;
-  return raw ? certificateFingerprint(raw) : undefined;
 }
 
 export function sessionFacts(o: {
@@ -66,8 +59,10 @@ export function sessionFacts(o: {
     authPlugin: peerText(greeting.authPluginName),
   };
   if (!secure) return { ...base, encrypted: false, peerChain: [], verifiedAs: 'disable', mutualTls: false };
-  const chain = sessionPeerChain(secure);
-  const fingerprint = leafFingerprint(secure);
+  const ders = peerChain(secure).chain;
+  const chain = parsedChain(ders);
+  // From the bytes, so a leaf our parser cannot read still has its fingerprint.
+  const fingerprint = ders[0] ? certificateFingerprint(ders[0]) : undefined;
   const protocol = secure.getProtocol() ?? undefined;
   const cipher = secure.getCipher()?.name;
   return {

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { address, dial } from '../../client/dial.js';
-import { offersTls, upgradeToTls } from '../../client/upgrade.js';
+import { offersTls, peerChain, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { readCertificates } from '../../pki/chain.js';
@@ -56,12 +56,12 @@ export async function probeServedCertificate(
     );
     if (observed.kind === 'refused') throw new Error(observed.reason);
     const { secure } = observed;
-    const x509 = secure.getPeerX509Certificate();
+    const [leaf] = peerChain(secure).chain;
     const protocol = secure.getProtocol() ?? 'unknown';
     const cipher = secure.getCipher().name;
     secure.destroy();
-    if (!x509) throw new Error('the server sent no certificate');
-    const info = parseCertificate(x509.raw);
+    if (!leaf) throw new Error('the server sent no certificate');
+    const info = parseCertificate(leaf);
     return {
       fingerprint: info.fingerprint,
       subject: info.subject,
