@@ -5,7 +5,14 @@
  */
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
-import { certificateName, dedupe, isSelfSigned, issuedBy, issuerName } from '../pki/chain.js';
+import {
+  certificateName,
+  dedupe,
+  isSelfSigned,
+  issuerIn,
+  issuerName,
+  orderLeafToRoot,
+} from '../pki/chain.js';
 import { dateText } from '../util/dates.js';
 
 /** Certificates expiring within this many days are flagged: a quarter is enough notice to rotate. */
@@ -25,11 +32,6 @@ export interface Bundle {
   readonly complete: boolean;
 }
 
-function issuerIn(cert: CertificateInfo, certs: readonly CertificateInfo[]): CertificateInfo | undefined {
-  if (isSelfSigned(cert)) return cert;
-  return certs.find((c) => c !== cert && issuedBy(cert, c));
-}
-
 /**
  * A certificate whose issuer's name is in the set but whose signature no certificate of that name
  * verifies: two different CAs under one name (a re-keyed or replaced CA), a link that looks whole and fails
@@ -37,18 +39,6 @@ function issuerIn(cert: CertificateInfo, certs: readonly CertificateInfo[]): Cer
  */
 function brokenLink(cert: CertificateInfo, certs: readonly CertificateInfo[]): boolean {
   return issuerIn(cert, certs) === undefined && certs.some((c) => c.subject === cert.issuer);
-}
-
-/** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
-function depth(
-  cert: CertificateInfo,
-  certs: readonly CertificateInfo[],
-  seen = new Set<CertificateInfo>(),
-): number {
-  const issuer = issuerIn(cert, certs);
-  if (!issuer || issuer === cert || seen.has(issuer)) return 0;
-  seen.add(cert);
-  return depth(issuer, certs, seen) + 1;
 }
 
 export function buildBundle(input: readonly CertificateInfo[], options: BundleOptions = {}): Bundle {
@@ -89,8 +79,7 @@ export function buildBundle(input: readonly CertificateInfo[], options: BundleOp
       },
     );
   }
-  const depths = new Map(certs.map((c) => [c, depth(c, certs)]));
-  const ordered = [...certs].sort((a, b) => depths.get(b)! - depths.get(a)!);
+  const ordered = orderLeafToRoot(certs);
   const complete = ordered.every((c) => issuerIn(c, ordered) !== undefined);
   if (options.verify && !complete) {
     const orphan = ordered.find((c) => issuerIn(c, ordered) === undefined)!;

@@ -44,6 +44,34 @@ export function buildPath(
   return { path, unused: left };
 }
 
+/** The certificate of `pool` that issued `cert`: `cert` itself when it is self-signed, undefined when none did. */
+export function issuerIn(
+  cert: CertificateInfo,
+  pool: readonly CertificateInfo[],
+): CertificateInfo | undefined {
+  if (isSelfSigned(cert)) return cert;
+  return pool.find((c) => c !== cert && issuedBy(cert, c));
+}
+
+/** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
+function depth(cert: CertificateInfo, certs: readonly CertificateInfo[], seen: Set<CertificateInfo>): number {
+  const issuer = issuerIn(cert, certs);
+  if (!issuer || issuer === cert || seen.has(issuer)) return 0;
+  seen.add(cert);
+  return depth(issuer, certs, seen) + 1;
+}
+
+/**
+ * A set of certificates with no one leaf (a CA bundle: several chains, roots and intermediates in any
+ * order) ordered leaf to root: each certificate before the one that issued it, as in a chain a server sends
+ * (RFC 8446 §4.4.2) and as OpenSSL and keytool read bundles. Certificates at the same depth keep the given
+ * order (the sort is stable), so the output does not depend on anything but the input.
+ */
+export function orderLeafToRoot(certs: readonly CertificateInfo[]): CertificateInfo[] {
+  const depths = new Map(certs.map((c) => [c, depth(c, certs, new Set())]));
+  return [...certs].sort((a, b) => depths.get(b)! - depths.get(a)!);
+}
+
 /** Removes repeated certificates (same SHA-256 fingerprint), keeping the first. */
 export function dedupe(certs: readonly CertificateInfo[]): CertificateInfo[] {
   const seen = new Set<string>();

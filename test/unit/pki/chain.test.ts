@@ -16,8 +16,10 @@ import {
   dedupe,
   isSelfSigned,
   issuedBy,
+  issuerIn,
   issuerName,
   keyMatches,
+  orderLeafToRoot,
   readCertificates,
 } from '../../../src/pki/chain.js';
 import { commonName } from '../../../src/pki/names.js';
@@ -64,6 +66,24 @@ describe('pki/chain', () => {
     const gap = buildPath(leaf, [root]);
     assert.deepEqual(names(gap.path), ['chain3_client']);
     assert.deepEqual(names(gap.unused), ['dbtls Test Root CA']);
+  });
+
+  test('issuerIn finds the issuer in a set; orderLeafToRoot puts each certificate before its issuer', () => {
+    assert.equal(issuerIn(leaf, [root, other, intermediate]), intermediate);
+    assert.equal(issuerIn(root, []), root);
+    assert.equal(issuerIn(leaf, [root, other]), undefined);
+    const names = (cs: readonly CertificateInfo[]) => cs.map(certificateName);
+    assert.deepEqual(names(orderLeafToRoot([root, leaf, intermediate])), [
+      'chain3_client',
+      'dbtls test intermediate',
+      'dbtls Test Root CA',
+    ]);
+    // Two chains: depth first, then the given order (stable), whatever the order of the input.
+    assert.deepEqual(names(orderLeafToRoot([other, root, intermediate])), [
+      'dbtls test intermediate',
+      'dbtls Other Root CA',
+      'dbtls Test Root CA',
+    ]);
   });
 
   test('dedupe keeps the first of equal certificates (by SHA-256 of the DER)', () => {
