@@ -3,7 +3,7 @@
  * who signed whom, not by the order a file lists them), duplicates, and whether a key belongs to a
  * certificate. keystore/, server/ and inspect/ take these rather than node's X509Certificate.
  */
-import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, nodeCertificate, parseCertificate, parseCertificates } from './certificate.js';
 import { publicKeyDer } from './keys.js';
@@ -83,6 +83,23 @@ export function keyMatches(cert: CertificateInfo, key: KeyObject): boolean {
   const spki = publicKeyDer(key);
   // The same key may be encoded differently (an EC point compressed, explicit curve parameters).
   return spki.equals(cert.spki) || spki.equals(publicKeyDer(publicKeyFromSpki(cert.spki)));
+}
+
+/**
+ * Whether the PEM key is the pair of the first certificate of the PEM text, compared by keyMatches before
+ * node's TLS sees them (its refusal is English text from OpenSSL, not a verdict to parse). Undefined when
+ * either cannot be read here (garbage, an encrypted key): the caller's loader reports that in its words.
+ */
+export function pemKeyMatches(certPem: Buffer | string, keyPem: Buffer | string): boolean | undefined {
+  let cert: CertificateInfo | undefined;
+  let key: KeyObject;
+  try {
+    cert = parseCertificates(certPem)[0];
+    key = createPrivateKey(keyPem);
+  } catch {
+    return undefined;
+  }
+  return cert && keyMatches(cert, key);
 }
 
 /** How messages name a certificate: its CN, or its one-line subject when it has none. */

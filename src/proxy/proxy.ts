@@ -9,6 +9,7 @@ import { type Origin, openOrigin } from '../client/origin.js';
 import { tlsError } from '../client/tls-errors.js';
 import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
+import { pemKeyMatches } from '../pki/chain.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -319,15 +320,22 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 function loadListenTls(files: { cert: string; key: string }): tls.SecureContext {
   const cert = readUserFile(files.cert, 'the --listen-cert certificate');
   const key = readUserFile(files.key, 'the --listen-key key');
+  const hint = 'pass a PEM certificate and its own key (dbtls issue server --cn localhost --ip 127.0.0.1)';
+  if (pemKeyMatches(cert, key) === false) {
+    throw new DbtlsError(
+      'KEY_MISMATCH',
+      'could not load --listen-cert/--listen-key: the key does not belong to the certificate',
+      { hint },
+    );
+  }
   try {
     return tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
   } catch (err) {
-    const mismatch = /key values mismatch/i.test(causeText(err));
     throw new DbtlsError(
-      mismatch ? 'KEY_MISMATCH' : 'TLS_MATERIAL_INVALID',
-      `could not load --listen-cert/--listen-key: ${mismatch ? 'the key does not belong to the certificate' : causeText(err)}`,
+      'TLS_MATERIAL_INVALID',
+      `could not load --listen-cert/--listen-key: ${causeText(err)}`,
       {
-        hint: 'pass a PEM certificate and its own key (dbtls issue server --cn localhost --ip 127.0.0.1)',
+        hint,
         cause: err,
       },
     );

@@ -19,6 +19,7 @@ import {
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
+import { pemKeyMatches } from '../pki/chain.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -39,6 +40,15 @@ export function loadUpstreamTls(
   floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
   const material = loadTlsMaterial(settings);
+  if (material.cert && material.key && pemKeyMatches(material.cert, material.key) === false) {
+    throw new DbtlsError(
+      'KEY_MISMATCH',
+      `could not load the client certificate ${settings.cert}: the key ${settings.key} does not belong to it`,
+      {
+        hint: 'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
+      },
+    );
+  }
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({
@@ -48,18 +58,10 @@ export function loadUpstreamTls(
       ...(material.key ? { key: material.key } : {}),
     });
   } catch (err) {
-    const mismatch = /key values mismatch|KEY_VALUES_MISMATCH/i.test(causeText(err));
     throw new DbtlsError(
-      mismatch ? 'KEY_MISMATCH' : 'TLS_MATERIAL_INVALID',
-      mismatch
-        ? `could not load the client certificate ${settings.cert}: the key ${settings.key} does not belong to it`
-        : `could not load the TLS files (${[settings.ca, settings.cert, settings.key].filter(Boolean).join(', ')}): ${causeText(err)}`,
-      {
-        hint: mismatch
-          ? 'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)'
-          : 'check that each file is a PEM certificate or key (dbtls cert show FILE)',
-        cause: err,
-      },
+      'TLS_MATERIAL_INVALID',
+      `could not load the TLS files (${[settings.ca, settings.cert, settings.key].filter(Boolean).join(', ')}): ${causeText(err)}`,
+      { hint: 'check that each file is a PEM certificate or key (dbtls cert show FILE)', cause: err },
     );
   }
   let clientCertNotAfter: Date | undefined;

@@ -20,6 +20,7 @@ import {
   issuerName,
   keyMatches,
   orderLeafToRoot,
+  pemKeyMatches,
   readCertificates,
 } from '../../../src/pki/chain.js';
 import { commonName } from '../../../src/pki/names.js';
@@ -103,6 +104,14 @@ describe('pki/chain', () => {
     assert.equal(keyMatches(leaf, key), true);
     assert.equal(keyMatches(leaf, createPublicKey(key)), true);
     assert.equal(keyMatches(leaf, createPrivateKey(fs.readFileSync(pki.server.key))), false);
+  });
+
+  test('pemKeyMatches: true for the pair, false for another key, undefined when either is unreadable', () => {
+    const certPem = fs.readFileSync(chain.leaf);
+    assert.equal(pemKeyMatches(certPem, fs.readFileSync(chain.leafKey)), true);
+    assert.equal(pemKeyMatches(certPem, fs.readFileSync(pki.server.key)), false);
+    assert.equal(pemKeyMatches('not PEM', fs.readFileSync(chain.leafKey)), undefined);
+    assert.equal(pemKeyMatches(certPem, 'not PEM'), undefined);
   });
 
   test('readCertificates: every PEM block in order, a DER file, CERT_MALFORMED naming the input', () => {
