@@ -225,12 +225,25 @@ const NAME_RULES: readonly NameRule[] = [
   },
 ];
 
-/** The first CN of a name, if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
+/**
+ * Where the CN of a name is, -1 when it has none. When a subject holds several CNs, the CN is the last one:
+ * the most specific (RFC 2818 §3.1 reads "the (most specific) Common Name"; a DER Name lists its RDNs from
+ * the most general down, RFC 5280 §4.1.2.4), which is also the CN Go's crypto/x509 keeps. OpenSSL's
+ * X509_check_host accepts any of them, so the last CN is one every verifier takes. The one rule of dbtls:
+ * names in messages, the CN a server certificate is re-issued under, and `dbtls secure`'s check.
+ */
+export function commonNameIndex(attributes: readonly NameAttribute[]): number {
+  return attributes.findLastIndex((a) => a.type === 'CN');
+}
+
+/** The CN of a name (commonNameIndex), if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
 export function commonName(name: readonly NameAttribute[] | string): string | undefined {
-  if (typeof name !== 'string') return name.find((a) => a.type === 'CN')?.value;
+  let attributes: readonly NameAttribute[];
   try {
-    return parseOneLineName(name).find(([type]) => type === 'CN')?.[1];
+    attributes =
+      typeof name === 'string' ? parseOneLineName(name).map(([type, value]) => ({ type, value })) : name;
   } catch {
     return undefined; // not a one-line name (a report's placeholder for an unreadable certificate)
   }
+  return attributes[commonNameIndex(attributes)]?.value;
 }

@@ -10,7 +10,7 @@ import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { issuedBy } from '../../pki/chain.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../../pki/keys.js';
-import { decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
+import { commonNameIndex, decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
 import { readUserFile } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
@@ -68,13 +68,13 @@ export function certificateSummary(cert: CertificateInfo): CertificateSummary {
 /**
  * The names to re-issue a certificate under, from its parsed subject and SANs (issue 10 item 6): never a
  * regex over the one-line subject, where `/O=x\/CN=victim/CN=attack` shows two CNs. The subject keeps its
- * attributes (the last CN is the CN, the others are kept as they were, in order); the SANs are the
- * certificate's. A CN that is not among SANs is refused: the server profile puts the CN into the SANs, so
- * re-issuing would add a name the old certificate was not valid for. Pure.
+ * attributes (the CN is pki's commonNameIndex, the last one; the others are kept as they were, in order);
+ * the SANs are the certificate's. A CN that is not among SANs is refused: the server profile puts the CN
+ * into the SANs, so re-issuing would add a name the old certificate was not valid for. Pure.
  */
 export function namesOf(cert: CertificateInfo): ServerNames {
   const attributes = decodeName(cert.subjectDer);
-  const cnAt = attributes.findLastIndex((a) => a.type === 'CN');
+  const cnAt = commonNameIndex(attributes);
   const cn = cnAt >= 0 ? attributes[cnAt]!.value : (cert.dnsNames[0] ?? cert.ipAddresses[0]);
   if (!cn) {
     throw new DbtlsError(

@@ -22,6 +22,7 @@ import { EXPIRY_WARNING_DAYS } from '../../inspect/findings.js';
 import type { CertificateInfo } from '../../pki/certificate.js';
 import { parseCertificates } from '../../pki/certificate.js';
 import { issuedBy } from '../../pki/chain.js';
+import { commonName, decodeName } from '../../pki/names.js';
 import type { Account } from '../admin/session.js';
 
 const DAY_MS = 86_400_000;
@@ -118,7 +119,7 @@ export function leafProblem(c: LeafCheck): string | undefined {
     const missing = missingNames(c.cert, c.names);
     if (missing.length) return `it does not name ${missing.join(', ')}`;
   }
-  if (c.cn !== undefined && !c.cert.subject.endsWith(`/CN=${c.cn}`))
+  if (c.cn !== undefined && commonName(decodeName(c.cert.subjectDer)) !== c.cn)
     return `its subject is ${c.cert.subject}, not CN=${c.cn}`;
   return undefined;
 }

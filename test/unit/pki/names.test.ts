@@ -7,6 +7,8 @@ import { after, before, test } from 'node:test';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { generateKeyMaterial } from '../../../src/pki/keys.js';
 import {
+  commonName,
+  commonNameIndex,
   decodeName,
   encodeName,
   type NameAttribute,
@@ -196,4 +198,62 @@ test('nameValueProblem: the values whose one-line form another value also has ar
     seen.set(line, key);
   }
   assert.ok(accepted > 3000, `only ${accepted} accepted`);
+});
+
+test('the CN of a name is its last CN, read the same from attributes, DER and the one-line form', () => {
+  const table: {
+    name: string;
+    attributes: NameAttribute[];
+    oneLine: string;
+    cn: string | undefined;
+    at: number;
+  }[] = [
+    {
+      name: 'two CNs: the last, the most specific (RFC 2818 §3.1)',
+      attributes: [
+        { type: 'O', value: 'x' },
+        { type: 'CN', value: 'first.example.com' },
+        { type: 'CN', value: 'second.example.com' },
+      ],
+      oneLine: '/O=x/CN=first.example.com/CN=second.example.com',
+      cn: 'second.example.com',
+      at: 2,
+    },
+    {
+      name: "a CN with a comma: OpenSSL's one-line form does not escape it (RFC 4514 would: CN=Doe\\, John)",
+      attributes: [
+        { type: 'O', value: 'Acme, Inc.' },
+        { type: 'CN', value: 'Doe, John' },
+      ],
+      oneLine: '/O=Acme, Inc./CN=Doe, John',
+      cn: 'Doe, John',
+      at: 1,
+    },
+    {
+      name: 'a CN whose value holds "/CN=": one CN, not two',
+      attributes: [{ type: 'CN', value: 'x/CN=app' }],
+      oneLine: '/CN=x\\/CN=app',
+      cn: 'x/CN=app',
+      at: 0,
+    },
+    {
+      name: 'a CN followed by another attribute',
+      attributes: [
+        { type: 'CN', value: 'db' },
+        { type: 'OU', value: 'ops' },
+      ],
+      oneLine: '/CN=db/OU=ops',
+      cn: 'db',
+      at: 0,
+    },
+    { name: 'no CN', attributes: [{ type: 'O', value: 'x' }], oneLine: '/O=x', cn: undefined, at: -1 },
+  ];
+  for (const row of table) {
+    const der = encodeName(row.attributes);
+    assert.equal(oneLineName(der), row.oneLine, row.name);
+    assert.equal(commonNameIndex(row.attributes), row.at, row.name);
+    assert.equal(commonName(row.attributes), row.cn, row.name);
+    assert.equal(commonName(decodeName(der)), row.cn, row.name);
+    assert.equal(commonName(row.oneLine), row.cn, row.name);
+  }
 });

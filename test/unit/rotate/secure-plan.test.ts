@@ -90,6 +90,12 @@ describe('leafProblem and missingNames', () => {
       /not CN=app/,
     );
   });
+  it('compares the CN, not the end of the one-line subject (a CN holding "/CN=app" is not CN=app)', () => {
+    const trap = issueCertificate(ca, { profile: 'client', cn: 'x/CN=app', now }).cert;
+    const check = { cert: trap, issuer: ca.issuer, validSerials: new Set([trap.serial]), now };
+    assert.equal(leafProblem({ ...check, cn: 'app' }), 'its subject is /O=dbtls/CN=x\\/CN=app, not CN=app');
+    assert.equal(leafProblem({ ...check, cn: 'x/CN=app' }), undefined);
+  });
 });
 
 describe('clientDir', () => {
