@@ -139,4 +139,18 @@ describe('pki/chain', () => {
     assert.equal(commonName('/O=no common name'), undefined);
     assert.equal(commonName('(unreadable certificate)'), undefined);
   });
+
+  test("node's certificate model stays in pki/: no source file outside it names X509Certificate", () => {
+    const files = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const p = path.join(dir, e.name);
+        return e.isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+      });
+    const outside = files(path.resolve('src')).filter((f) => !f.startsWith(path.resolve('src/pki')));
+    assert.ok(outside.length > 100, `only ${outside.length} files found: run from the repository root`);
+    const leaks = outside.filter((f) =>
+      /X509Certificate|nodeCertificate|key values mismatch/i.test(fs.readFileSync(f, 'utf8')),
+    );
+    assert.deepEqual(leaks, []);
+  });
 });
