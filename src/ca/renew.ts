@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import { causeText, DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificate } from '../pki/certificate.js';
-import { keyMatches } from '../pki/chain.js';
+import { checkKeyPair } from '../pki/chain.js';
 import { keyAlgorithmOf } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
@@ -117,13 +117,12 @@ export function renewCertificate(
     });
   }
   const old = recordedCertificate(ca, entry);
-  if (options.reuseKey && !keyMatches(old, options.reuseKey)) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
+  if (options.reuseKey) {
+    checkKeyPair(
+      old,
+      options.reuseKey,
       `could not renew ${entry.serial} with the old key: the key does not belong to that certificate`,
-      {
-        hint: 'give the key.pem that was issued with it, or renew without --reuse-key to get a new key',
-      },
+      'give the key.pem that was issued with it, or renew without --reuse-key to get a new key',
     );
   }
   const subject = decodeName(old.subjectDer);

@@ -10,9 +10,9 @@ import type { CertificateInfo } from '../pki/certificate.js';
 import {
   buildPath,
   certificateName,
+  checkKeyPair,
   dedupe,
   issuerName,
-  keyMatches,
   readCertificates,
 } from '../pki/chain.js';
 import { readPrivateKey } from '../pki/keys.js';
@@ -42,15 +42,12 @@ export interface KeystoreMaterial {
 export function loadKeystoreMaterial(input: KeystoreMaterialInput): KeystoreMaterial {
   const [leaf, ...withLeaf] = readCertificates(input.certPem, 'the certificate');
   const key = readPrivateKey(input.keyPem, input.keyPassphrase, '--key-passphrase-file');
-  if (!keyMatches(leaf!, key)) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
-      `could not pair the key with ${certificateName(leaf!)}: the key does not belong to this certificate`,
-      {
-        hint: 'give the key.pem that was issued together with this cert.pem',
-      },
-    );
-  }
+  checkKeyPair(
+    leaf!,
+    key,
+    `could not pair the key with ${certificateName(leaf!)}: the key does not belong to this certificate`,
+    'give the key.pem that was issued together with this cert.pem',
+  );
   const pool = dedupe([
     ...withLeaf,
     ...(input.chainPems ?? []).flatMap((p) => readCertificates(p, 'the chain')),

@@ -13,8 +13,7 @@ import { publicKeyFromSpki } from './spki.js';
 /** True when `issuer` issued `cert`: names (and key identifiers) match and the signature verifies. */
 export function issuedBy(cert: CertificateInfo, issuer: CertificateInfo): boolean {
   try {
-    const node = nodeCertificate(cert);
-    const by = nodeCertificate(issuer);
+    const [node, by] = [nodeCertificate(cert), nodeCertificate(issuer)];
     return node.checkIssued(by) && node.verify(by.publicKey);
   } catch {
     return false;
@@ -35,11 +34,9 @@ export function buildPath(
 ): { path: CertificateInfo[]; unused: CertificateInfo[] } {
   const path = [leaf];
   const left = pool.filter((c) => c.fingerprint !== leaf.fingerprint);
-  for (let current = leaf; !isSelfSigned(current); ) {
-    const i = left.findIndex((c) => issuedBy(current, c));
-    if (i < 0) break;
-    current = left.splice(i, 1)[0]!;
-    path.push(current);
+  for (let up = issuerIn(leaf, left); up && up !== path.at(-1); up = issuerIn(up, left)) {
+    left.splice(left.indexOf(up), 1);
+    path.push(up);
   }
   return { path, unused: left };
 }
@@ -53,22 +50,17 @@ export function issuerIn(
   return pool.find((c) => c !== cert && issuedBy(cert, c));
 }
 
-/** Distance to the top of the chain inside the set: roots 0, their intermediates 1, and so on. */
-function depth(cert: CertificateInfo, certs: readonly CertificateInfo[], seen: Set<CertificateInfo>): number {
-  const issuer = issuerIn(cert, certs);
-  if (!issuer || issuer === cert || seen.has(issuer)) return 0;
-  seen.add(cert);
-  return depth(issuer, certs, seen) + 1;
-}
-
 /**
- * A set of certificates with no one leaf (a CA bundle: several chains, roots and intermediates in any
- * order) ordered leaf to root: each certificate before the one that issued it, as in a chain a server sends
- * (RFC 8446 §4.4.2) and as OpenSSL and keytool read bundles. Certificates at the same depth keep the given
- * order (the sort is stable), so the output does not depend on anything but the input.
+ * A set with no one leaf (a CA bundle: several chains in any order) ordered leaf to root: each certificate
+ * before its issuer, as a server sends a chain (RFC 8446 §4.4.2). Stable: equal depths keep the given order.
  */
 export function orderLeafToRoot(certs: readonly CertificateInfo[]): CertificateInfo[] {
-  const depths = new Map(certs.map((c) => [c, depth(c, certs, new Set())]));
+  // Distance to the top inside the set: roots 0, their intermediates 1, …; an issuer cycle ends it.
+  const depth = (c: CertificateInfo, seen: Set<CertificateInfo>): number => {
+    const up = issuerIn(c, certs);
+    return up && !seen.has(up) ? 1 + depth(up, seen.add(up)) : 0;
+  };
+  const depths = new Map(certs.map((c) => [c, depth(c, new Set([c]))]));
   return [...certs].sort((a, b) => depths.get(b)! - depths.get(a)!);
 }
 
@@ -86,20 +78,35 @@ export function keyMatches(cert: CertificateInfo, key: KeyObject): boolean {
 }
 
 /**
- * Whether the PEM key is the pair of the first certificate of the PEM text, compared by keyMatches before
- * node's TLS sees them (its refusal is English text from OpenSSL, not a verdict to parse). Undefined when
- * either cannot be read here (garbage, an encrypted key): the caller's loader reports that in its words.
+ * KEY_MISMATCH, with the caller's message and hint, unless `key` is the key pair of `cert`: the one place
+ * that code comes from a comparison of the keys.
  */
-export function pemKeyMatches(certPem: Buffer | string, keyPem: Buffer | string): boolean | undefined {
-  let cert: CertificateInfo | undefined;
-  let key: KeyObject;
-  try {
-    cert = parseCertificates(certPem)[0];
-    key = createPrivateKey(keyPem);
-  } catch {
-    return undefined;
-  }
-  return cert && keyMatches(cert, key);
+export function checkKeyPair(cert: CertificateInfo, key: KeyObject, message: string, hint: string): void {
+  if (!keyMatches(cert, key)) throw new DbtlsError('KEY_MISMATCH', message, { hint });
+}
+
+/**
+ * checkKeyPair for PEM files (the first certificate), before node's TLS sees them: its refusal is English
+ * text from OpenSSL, not a verdict to parse. A file it cannot read passes, for the caller's loader to report.
+ * Returns the certificate when it could be read.
+ */
+export function checkPemKeyPair(
+  certPem: Buffer | string,
+  keyPem: Buffer | string,
+  message: string,
+  hint: string,
+) {
+  const read = <T>(from: () => T): T | undefined => {
+    try {
+      return from();
+    } catch {
+      return undefined;
+    }
+  };
+  const cert = read(() => parseCertificates(certPem)[0]);
+  const key = read(() => createPrivateKey(keyPem));
+  if (cert && key) checkKeyPair(cert, key, message, hint);
+  return cert;
 }
 
 /** How messages name a certificate: its CN, or its one-line subject when it has none. */

@@ -9,7 +9,7 @@ import { type Origin, openOrigin } from '../client/origin.js';
 import { tlsError } from '../client/tls-errors.js';
 import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { pemKeyMatches } from '../pki/chain.js';
+import { checkPemKeyPair } from '../pki/chain.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -321,13 +321,12 @@ function loadListenTls(files: { cert: string; key: string }): tls.SecureContext 
   const cert = readUserFile(files.cert, 'the --listen-cert certificate');
   const key = readUserFile(files.key, 'the --listen-key key');
   const hint = 'pass a PEM certificate and its own key (dbtls issue server --cn localhost --ip 127.0.0.1)';
-  if (pemKeyMatches(cert, key) === false) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
-      'could not load --listen-cert/--listen-key: the key does not belong to the certificate',
-      { hint },
-    );
-  }
+  checkPemKeyPair(
+    cert,
+    key,
+    'could not load --listen-cert/--listen-key: the key does not belong to the certificate',
+    hint,
+  );
   try {
     return tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
   } catch (err) {

@@ -18,8 +18,7 @@ import {
   verifiedVersionWithoutCertificate,
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { parseCertificate } from '../pki/certificate.js';
-import { pemKeyMatches } from '../pki/chain.js';
+import { checkPemKeyPair } from '../pki/chain.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -40,15 +39,16 @@ export function loadUpstreamTls(
   floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
   const material = loadTlsMaterial(settings);
-  if (material.cert && material.key && pemKeyMatches(material.cert, material.key) === false) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
-      `could not load the client certificate ${settings.cert}: the key ${settings.key} does not belong to it`,
-      {
-        hint: 'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
-      },
-    );
-  }
+  // Read here for the expiry metric too; node accepting a file our parser cannot read leaves the metric out.
+  const clientCert =
+    material.cert && material.key
+      ? checkPemKeyPair(
+          material.cert,
+          material.key,
+          `could not load the client certificate ${settings.cert}: the key ${settings.key} does not belong to it`,
+          'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
+        )
+      : undefined;
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({
@@ -64,15 +64,7 @@ export function loadUpstreamTls(
       { hint: 'check that each file is a PEM certificate or key (dbtls cert show FILE)', cause: err },
     );
   }
-  let clientCertNotAfter: Date | undefined;
-  if (material.cert) {
-    try {
-      clientCertNotAfter = parseCertificate(material.cert).notAfter;
-    } catch {
-      // node accepted it into the context; the metric is a convenience, not a check.
-    }
-  }
-  return { material, context, floor, ...(clientCertNotAfter ? { clientCertNotAfter } : {}) };
+  return { material, context, floor, ...(clientCert ? { clientCertNotAfter: clientCert.notAfter } : {}) };
 }
 
 export type UpstreamTlsEvents = ReloadEvents<LoadedTls>;

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { issueCertificate, resolveLeaf, signLeaf } from '../../ca/issue.js';
 import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import { issuedBy, keyMatches, readCertificates } from '../../pki/chain.js';
+import { checkKeyPair, issuedBy, readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
 
 export interface ServerMaterial {
@@ -38,15 +38,12 @@ export function checkMaterial(m: ServerMaterial): MaterialFacts {
       cause: err,
     });
   }
-  if (!keyMatches(leaf!, key)) {
-    throw new DbtlsError(
-      'KEY_MISMATCH',
-      'could not install the server certificate: the key does not match it',
-      {
-        hint: 'pass the key that was generated with this certificate',
-      },
-    );
-  }
+  checkKeyPair(
+    leaf!,
+    key,
+    'could not install the server certificate: the key does not match it',
+    'pass the key that was generated with this certificate',
+  );
   if (![...intermediates, ...cas].some((issuer) => issuedBy(leaf!, issuer))) {
     throw new DbtlsError(
       'CHAIN_BROKEN',

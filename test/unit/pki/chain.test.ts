@@ -13,6 +13,8 @@ import type { CertificateInfo } from '../../../src/pki/certificate.js';
 import {
   buildPath,
   certificateName,
+  checkKeyPair,
+  checkPemKeyPair,
   dedupe,
   isSelfSigned,
   issuedBy,
@@ -20,7 +22,6 @@ import {
   issuerName,
   keyMatches,
   orderLeafToRoot,
-  pemKeyMatches,
   readCertificates,
 } from '../../../src/pki/chain.js';
 import { commonName } from '../../../src/pki/names.js';
@@ -106,12 +107,17 @@ describe('pki/chain', () => {
     assert.equal(keyMatches(leaf, createPrivateKey(fs.readFileSync(pki.server.key))), false);
   });
 
-  test('pemKeyMatches: true for the pair, false for another key, undefined when either is unreadable', () => {
+  test('checkKeyPair and checkPemKeyPair: KEY_MISMATCH for another key; unreadable PEM is left to the caller', () => {
     const certPem = fs.readFileSync(chain.leaf);
-    assert.equal(pemKeyMatches(certPem, fs.readFileSync(chain.leafKey)), true);
-    assert.equal(pemKeyMatches(certPem, fs.readFileSync(pki.server.key)), false);
-    assert.equal(pemKeyMatches('not PEM', fs.readFileSync(chain.leafKey)), undefined);
-    assert.equal(pemKeyMatches(certPem, 'not PEM'), undefined);
+    const keyPem = fs.readFileSync(chain.leafKey);
+    const other = fs.readFileSync(pki.server.key);
+    const refused = { code: 'KEY_MISMATCH', message: 'could not x: y', hint: 'z' };
+    checkKeyPair(leaf, createPrivateKey(keyPem), 'could not x: y', 'z');
+    assert.throws(() => checkKeyPair(leaf, createPrivateKey(other), 'could not x: y', 'z'), refused);
+    checkPemKeyPair(certPem, keyPem, 'could not x: y', 'z');
+    assert.throws(() => checkPemKeyPair(certPem, other, 'could not x: y', 'z'), refused);
+    checkPemKeyPair('not PEM', other, 'could not x: y', 'z');
+    checkPemKeyPair(certPem, 'not PEM', 'could not x: y', 'z');
   });
 
   test('readCertificates: every PEM block in order, a DER file, CERT_MALFORMED naming the input', () => {
