@@ -1,6 +1,7 @@
 /** The facts of an established session: what was negotiated and what was verified. */
 import type * as tls from 'node:tls';
 import { type CertificateInfo, certificateFingerprint, parseCertificate } from '../pki/certificate.js';
+import { dedupe } from '../pki/chain.js';
 import type { Greeting } from '../protocol/handshake.js';
 import type { SslMode } from '../tls/ssl-mode.js';
 import { peerText } from '../util/safe-text.js';
@@ -29,19 +30,13 @@ export interface SessionFacts {
 /** The chain the server presented as values, leaf first: upgrade.ts's peerChain, parsed. */
 function parsedChain(ders: readonly Buffer[]): CertificateInfo[] {
   const chain: CertificateInfo[] = [];
-  for (const der of ders) {
-    let info: CertificateInfo;
-    try {
-      info = parseCertificate(der);
-    } catch {
-      // A certificate our parser cannot read still secured the session (node verified it); report the
-      // chain up to it rather than fail a connection that is sound.
-      break;
-    }
-    if (chain.some((c) => c.fingerprint === info.fingerprint)) break;
-    chain.push(info);
+  try {
+    for (const der of ders) chain.push(parseCertificate(der));
+  } catch {
+    // A certificate our parser cannot read still secured the session (node verified it); report the
+    // chain up to it rather than fail a connection that is sound.
   }
-  return chain;
+  return dedupe(chain);
 }
 
 export function sessionFacts(o: {

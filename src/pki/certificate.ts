@@ -61,11 +61,8 @@ const nodeViews = new WeakMap<CertificateInfo, X509Certificate>();
  * CertificateInfo.
  */
 export function nodeCertificate(cert: CertificateInfo): X509Certificate {
-  let x509 = nodeViews.get(cert);
-  if (!x509) {
-    x509 = new X509Certificate(cert.der);
-    nodeViews.set(cert, x509);
-  }
+  const x509 = nodeViews.get(cert) ?? new X509Certificate(cert.der);
+  nodeViews.set(cert, x509);
   return x509;
 }
 

@@ -226,11 +226,9 @@ const NAME_RULES: readonly NameRule[] = [
 ];
 
 /**
- * Where the CN of a name is, -1 when it has none. When a subject holds several CNs, the CN is the last one:
- * the most specific (RFC 2818 §3.1 reads "the (most specific) Common Name"; a DER Name lists its RDNs from
- * the most general down, RFC 5280 §4.1.2.4), which is also the CN Go's crypto/x509 keeps. OpenSSL's
- * X509_check_host accepts any of them, so the last CN is one every verifier takes. The one rule of dbtls:
- * names in messages, the CN a server certificate is re-issued under, and `dbtls secure`'s check.
+ * Where the CN of a name is (-1: none): the last CN, the most specific (RFC 2818 §3.1; a Name lists its
+ * RDNs from the most general down), as Go's crypto/x509 reads it; OpenSSL's X509_check_host takes any CN.
+ * The one rule of dbtls: names in messages, the CN a certificate is re-issued under, `dbtls secure`'s check.
  */
 export function commonNameIndex(attributes: readonly NameAttribute[]): number {
   return attributes.findLastIndex((a) => a.type === 'CN');
@@ -238,12 +236,10 @@ export function commonNameIndex(attributes: readonly NameAttribute[]): number {
 
 /** The CN of a name (commonNameIndex), if any: from our attribute list, or from the one-line form (`/O=x/CN=y`). */
 export function commonName(name: readonly NameAttribute[] | string): string | undefined {
-  let attributes: readonly NameAttribute[];
+  if (typeof name !== 'string') return name[commonNameIndex(name)]?.value;
   try {
-    attributes =
-      typeof name === 'string' ? parseOneLineName(name).map(([type, value]) => ({ type, value })) : name;
+    return commonName(parseOneLineName(name).map(([type, value]) => ({ type, value })));
   } catch {
     return undefined; // not a one-line name (a report's placeholder for an unreadable certificate)
   }
-  return attributes[commonNameIndex(attributes)]?.value;
 }
