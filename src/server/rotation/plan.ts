@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Ca, type IndexEntry, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
-import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
-import { issuedBy } from '../../pki/chain.js';
+import type { CertificateInfo } from '../../pki/certificate.js';
+import { issuedBy, readCertificates } from '../../pki/chain.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../../pki/keys.js';
 import { commonNameIndex, decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
 import { readUserFile } from '../../util/files.js';
@@ -136,16 +136,10 @@ export async function locateServedFiles(
 
 /** Reads the served leaf from the certificate file, checking it is what the server serves now. */
 export function currentLeaf(certFile: string, served: ServedCertificate): CertificateInfo {
-  const [leaf] = parseCertificates(readUserFile(certFile, 'server certificate'));
-  if (!leaf) {
-    throw new DbtlsError(
-      'CERT_MALFORMED',
-      `could not read the server certificate ${certFile}: no CERTIFICATE block`,
-      {
-        hint: 'check the file the server reads (@@ssl_cert)',
-      },
-    );
-  }
+  const leaf = readCertificates(
+    readUserFile(certFile, 'server certificate'),
+    `the server certificate ${certFile}`,
+  )[0]!;
   if (leaf.fingerprint !== served.fingerprint) {
     throw new DbtlsError(
       'SERVER_FILES_MISMATCH',
