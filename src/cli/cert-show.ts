@@ -7,7 +7,7 @@ import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { parseCsr } from '../pki/csr.js';
 import { describeKey, type KeyDescription } from '../pki/keys.js';
-import { dateText } from '../util/dates.js';
+import { dateText, daysLeft } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
 import { flag, type OptionSpec, parse } from './args.js';
 import { onePositional } from './artifact-args.js';
@@ -39,7 +39,7 @@ function certJson(c: CertificateInfo) {
 }
 
 function certLines(c: CertificateInfo, now: Date): string[] {
-  const days = Math.floor((c.notAfter.getTime() - now.getTime()) / 86_400_000);
+  const days = daysLeft(c.notAfter, now);
   const validity =
     days < 0 ? `EXPIRED ${-days} days ago` : now < c.notBefore ? 'not yet valid' : `${days} days left`;
   return [

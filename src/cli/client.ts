@@ -5,7 +5,7 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
-import { dateText } from '../util/dates.js';
+import { dateText, daysLeft } from '../util/dates.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
 import type { Command, CommandContext } from './command.js';
@@ -173,7 +173,7 @@ function describe(s: SessionFacts, target: Target): string[] {
     `  mutual TLS:    ${s.mutualTls ? 'yes (client certificate sent)' : 'no'}`,
   ];
   if (leaf) {
-    const days = Math.floor((leaf.notAfter.getTime() - Date.now()) / 86_400_000);
+    const days = daysLeft(leaf.notAfter);
     lines.push(
       `  server cert:   ${leaf.subject}, issued by ${leaf.issuer}`,
       `  names:         ${[...leaf.dnsNames.map((n) => `DNS:${n}`), ...leaf.ipAddresses.map((n) => `IP:${n}`)].join(', ') || '(none)'}`,

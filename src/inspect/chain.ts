@@ -6,9 +6,8 @@
  */
 import * as tls from 'node:tls';
 import { type CertificateInfo, certificateFingerprint, parseCertificate } from '../pki/certificate.js';
+import { daysLeft } from '../util/dates.js';
 import type { CertificateFacts, ChainEntry } from './report.js';
-
-const MS_PER_DAY = 86_400_000;
 
 export interface ChainJudgement {
   /** DER, leaf first. */
@@ -58,10 +57,6 @@ export function summarizeCertificate(der: Buffer, now: Date): ChainEntry {
     selfSigned: info.selfSigned,
     isCa: info.isCa,
   };
-}
-
-function daysLeft(notAfter: Date, now: Date): number {
-  return Math.floor((notAfter.getTime() - now.getTime()) / MS_PER_DAY);
 }
 
 /**

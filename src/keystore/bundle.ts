@@ -13,11 +13,10 @@ import {
   issuerName,
   orderLeafToRoot,
 } from '../pki/chain.js';
-import { dateText } from '../util/dates.js';
+import { dateText, daysLeft } from '../util/dates.js';
 
 /** Certificates expiring within this many days are flagged: a quarter is enough notice to rotate. */
 export const EXPIRY_WARNING_DAYS = 90;
-const DAY_MS = 86_400_000;
 
 export interface BundleOptions {
   readonly now?: Date;
@@ -116,18 +115,18 @@ export interface BundleReport {
 
 export function reportBundle(certs: readonly CertificateInfo[], now: Date = new Date()): BundleReport {
   const rows = certs.map((c): BundleCertReport => {
-    const daysLeft = Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS);
+    const days = daysLeft(c.notAfter, now);
     return {
       subject: c.subject,
       issuer: c.issuer,
       notAfter: c.notAfter.toISOString(),
-      daysLeft,
+      daysLeft: days,
       isCa: c.isCa,
       selfSigned: isSelfSigned(c),
       issuerInBundle: issuerIn(c, certs) !== undefined,
       linkBroken: brokenLink(c, certs),
       expired: c.notAfter.getTime() <= now.getTime(),
-      expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
+      expiringSoon: days < EXPIRY_WARNING_DAYS,
       fingerprint: c.fingerprint,
     };
   });

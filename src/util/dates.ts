@@ -11,3 +11,8 @@ export function dateText(d: Date | string): string {
 
 /** The same date without the time, for table columns (`dbtls list`): `2026-12-04`. */
 export const dayText = (d: Date | string): string => dateText(d).slice(0, 10);
+
+/** Whole days from `now` until `until` (a certificate's notAfter), negative once past: one rounding everywhere. */
+export function daysLeft(until: Date, now: Date = new Date()): number {
+  return Math.floor((until.getTime() - now.getTime()) / 86_400_000);
+}

@@ -19,13 +19,12 @@ import * as path from 'node:path';
 import { type Ca, caPath, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { EXPIRY_WARNING_DAYS } from '../../inspect/findings.js';
-import type { CertificateInfo } from '../../pki/certificate.js';
-import { parseCertificates } from '../../pki/certificate.js';
+import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { issuedBy } from '../../pki/chain.js';
 import { commonName, decodeName } from '../../pki/names.js';
+import { daysLeft } from '../../util/dates.js';
 import type { Account } from '../admin/session.js';
 
-const DAY_MS = 86_400_000;
 const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1']);
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -113,8 +112,8 @@ export interface LeafCheck {
 export function leafProblem(c: LeafCheck): string | undefined {
   if (!issuedBy(c.cert, c.issuer)) return `it was not issued by this CA (${c.cert.issuer})`;
   if (!c.validSerials.has(c.cert.serial)) return 'the CA index does not list it as valid';
-  const daysLeft = Math.floor((c.cert.notAfter.getTime() - c.now.getTime()) / DAY_MS);
-  if (daysLeft < EXPIRY_WARNING_DAYS) return `it expires in ${daysLeft} day(s)`;
+  const days = daysLeft(c.cert.notAfter, c.now);
+  if (days < EXPIRY_WARNING_DAYS) return `it expires in ${days} day(s)`;
   if (c.names) {
     const missing = missingNames(c.cert, c.names);
     if (missing.length) return `it does not name ${missing.join(', ')}`;

@@ -3,6 +3,7 @@
  * over the MySQL protocol), and how many accounts still accept plaintext.
  */
 import { DbtlsError } from '../../errors.js';
+import { daysLeft } from '../../util/dates.js';
 import { countRequirements, listAccounts, type RequirementCounts } from '../accounts/users.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness, tlsVariableNames } from '../flavor.js';
@@ -39,8 +40,6 @@ export interface ServerStatus {
   readonly accounts: RequirementCounts & { readonly total: number };
 }
 
-const DAY_MS = 86_400_000;
-
 export async function serverStatus(session: AdminSession, now: Date = new Date()): Promise<ServerStatus> {
   const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const accounts = await listAccounts(session, session.capabilities);
@@ -58,7 +57,7 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
         issuer: s.issuer,
         serial: s.serial,
         notAfter: s.notAfter.toISOString(),
-        daysLeft: Math.floor((s.notAfter.getTime() - now.getTime()) / DAY_MS),
+        daysLeft: daysLeft(s.notAfter, now),
         protocol: s.protocol,
         cipher: s.cipher,
       };
