@@ -400,7 +400,7 @@ export function csrRequest(csrText: string | Buffer, options: SignCsrOptions): I
   }
   const cns = csr.subjectAttributes.filter((a) => a.type === 'CN');
   if (cns.length > 1) {
-    // The certificate would carry only the first; which one a peer reads as "the" CN varies (issue 14, item 9).
+    // The certificate would carry only one (pki reads the last); peers differ on which is "the" CN (issue 14, item 9).
     throw new DbtlsError(
       'CSR_CN_MULTIPLE',
       `could not sign the CSR: its subject ${csr.subject} has ${cns.length} CNs (${cns.map((a) => JSON.stringify(a.value)).join(', ')})`,
