@@ -6,7 +6,7 @@
  * user chose that explicitly.
  */
 import { connect } from '../../client/connect.js';
-import { causeText, DbtlsError } from '../../errors.js';
+import { causeText, DbtlsError, isDbtlsError } from '../../errors.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../../tls/versions.js';
@@ -128,12 +128,22 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
   };
 }
 
+/**
+ * A statement that failed, told with the statement and the server: the client's code is kept (one failure,
+ * one code, issue 11): QUERY_FAILED when the server refused it, CONNECTION_LOST when the session dropped.
+ */
 function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
-  return new DbtlsError('SQL_FAILED', `could not run ${firstWords(sql)} on ${where(o)}: ${causeText(err)}`, {
-    hint: 'check that the admin account has the privileges this needs',
-    cause: err,
-    details: { sql },
-  });
+  const lost = isDbtlsError(err) && err.code === 'CONNECTION_LOST';
+  const why = isDbtlsError(err) && err.cause !== undefined ? causeText(err.cause) : causeText(err);
+  return new DbtlsError(
+    lost ? 'CONNECTION_LOST' : 'QUERY_FAILED',
+    `could not run ${firstWords(sql)} on ${where(o)}: ${lost ? 'the connection was lost: ' : ''}${why}`,
+    {
+      hint: (lost && err.hint) || 'check that the admin account has the privileges this needs',
+      cause: err,
+      details: { sql },
+    },
+  );
 }
 
 function firstWords(sql: string): string {
