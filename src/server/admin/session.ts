@@ -5,6 +5,7 @@
  * ssl-mode, by src/tls/options.ts, so that an admin password never crosses an unverified link unless the
  * user chose that explicitly.
  */
+import * as path from 'node:path';
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError, isDbtlsError } from '../../errors.js';
 import type { TlsSettings } from '../../tls/settings.js';
@@ -167,14 +168,28 @@ export async function openAdminSession(o: SessionOptions): Promise<AdminSession>
   }
 }
 
-/** The value of one global variable, or undefined when the server does not know it. */
+/** The variables that name a file of the server's. */
+const FILE_VARIABLE = /^(pid_file|ssl_(ca|capath|cert|crl|crlpath|key))$/;
+
+/**
+ * Global variables by name; a name the server does not know is absent. The file variables (@@ssl_cert,
+ * @@pid_file, …) come back as absolute paths, resolved here and nowhere else: MariaDB and MySQL alike read
+ * a relative one from the datadir, where they change at start (MySQL's auto-generated certificate is
+ * `server-cert.pem`), not from where dbtls runs.
+ */
 export async function globalVariables(
   session: SqlSession,
   names: readonly string[],
 ): Promise<Map<string, string>> {
-  const list = names.map(quoteString).join(', ');
+  const files = names.filter((n) => FILE_VARIABLE.test(n));
+  const asked = files.length > 0 && !names.includes('datadir') ? [...names, 'datadir'] : names;
+  const list = asked.map(quoteString).join(', ');
   const rows = await session.query(`SHOW GLOBAL VARIABLES WHERE Variable_name IN (${list})`);
   const out = new Map<string, string>();
   for (const row of rows) out.set(String(row.Variable_name).toLowerCase(), String(row.Value ?? ''));
+  for (const name of files) {
+    const value = out.get(name);
+    if (value) out.set(name, path.resolve(out.get('datadir') || '/', value));
+  }
   return out;
 }

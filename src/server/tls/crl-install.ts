@@ -30,9 +30,8 @@ export async function installCrl(
   o: { readonly dir?: string | undefined; readonly dryRun?: boolean | undefined } = {},
 ): Promise<CrlInstallResult> {
   const file = crlPath(serverFilePaths(await certDirOf(session, o.dir)));
-  const vars = await globalVariables(session, ['ssl_crl', 'datadir']);
-  const current = vars.get('ssl_crl');
-  const reads = !!current && path.resolve(vars.get('datadir') || '/', current) === file;
+  const current = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
+  const reads = current === file;
   const restartNeeded = reads
     ? undefined
     : `the server's ssl_crl is ${current || '(none)'}, not ${file}; it is read-only at run time: run \`dbtls server enable … --crl ${file}\` to put it in the config fragment, then restart the server`;
