@@ -222,13 +222,6 @@ export async function readTlsLiveness(session: {
   return tlsLivenessFromRows(session.capabilities, await session.query(tlsLiveQuery(session.capabilities)));
 }
 
-export async function readTlsLive(session: {
-  readonly capabilities: ServerCapabilities;
-  query(sql: string): Promise<Record<string, unknown>[]>;
-}): Promise<boolean> {
-  return (await readTlsLiveness(session)).live;
-}
-
 /**
  * The global variables that hold this server's TLS configuration, as SHOW GLOBAL VARIABLES names them:
  * have_ssl only where liveness is read from it (reading it warns from MySQL 8.0.26, and 8.4 has none),

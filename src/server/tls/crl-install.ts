@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { readTlsLive } from '../flavor.js';
+import { readTlsLiveness } from '../flavor.js';
 import { certDirOf } from '../secure/paths.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
@@ -44,6 +44,6 @@ export async function installCrl(
   const written = !sameContent(file, crlPem);
   if (written) writeFileAtomic(file, crlPem, { mode: MODE_PUBLIC });
   // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
-  const statement = reads && (await readTlsLive(session)) ? await reloadTls(session) : undefined;
+  const statement = reads && (await readTlsLiveness(session)).live ? await reloadTls(session) : undefined;
   return { ...base, written, statement };
 }
