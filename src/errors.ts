@@ -85,7 +85,6 @@ export const ERROR_CODES = Object.freeze({
   DIR_INVALID: input('a directory given (the CA directory) does not exist or is a file'),
   DNS_NAME_INVALID: input('a DNS name that is not a valid host name'),
   EXPORTER_CONFIG_INVALID: input("the exporter's config file cannot be parsed"),
-  FILE_EXISTS: input('an output file exists and is not overwritten'),
   FILE_NOT_FOUND: input('an input file does not exist'),
   FILE_NOT_REGULAR: input('an input file is a directory, device, FIFO or socket'),
   FILE_UNREADABLE: input('an input file cannot be read'),
@@ -137,7 +136,7 @@ export const ERROR_CODES = Object.freeze({
   ORG_INVALID: input('a CA organisation (--org) that is empty, too long or holds what a common name may not'),
   OUTPUT_CONFLICT: input('two outputs of one command would go to the same place'),
   OUTPUT_EXISTS: input('an output file exists, or an output directory already holds the files to write'),
-  OUTPUT_INVALID: input('an output path is a directory or its directory does not exist'),
+  OUTPUT_INVALID: input('the directory of an output path does not exist'),
   OUTPUT_NOT_A_FILE: input('an output path is a device, FIFO, socket or directory'),
   PACKAGE_FILE_MISSING: runtime('a file that ships with dbtls is missing from the installed package'),
   PASSPHRASE_EMPTY: input('an empty CA passphrase'),
@@ -171,7 +170,7 @@ export const ERROR_CODES = Object.freeze({
   PROXY_UPSTREAM_RESET: runtime(
     'the connection to the server broke after login (a reset, a TLS error): the client was disconnected',
   ),
-  QUERY_FAILED: runtime('the server refused the SQL'),
+  QUERY_FAILED: runtime('the server refused a statement'),
   REASON_UNKNOWN: input('a revocation reason RFC 5280 does not name'),
   RELOAD_UNSUPPORTED: runtime('the server version has no online TLS reload statement'),
   REQUIRE_JOURNAL_MALFORMED: input('the journal of a REQUIRE change is damaged'),
@@ -203,9 +202,7 @@ export const ERROR_CODES = Object.freeze({
   SNIPPET_TARGET_UNSUPPORTED: input('the client cannot reach that target the way the snippet needs'),
   SNIPPET_VALUE_INVALID: input("a value that the client's DSN or config cannot carry"),
   SOCKET_NOT_LOCAL: input("a localhost account's login check needs the server's unix socket"),
-  SQL_FAILED: runtime('an admin statement failed'),
-  SSL_MODE_INSECURE: input('ssl-mode preferred where dbtls writes configuration'),
-  SSL_MODE_INVALID: input('an ssl-mode the operation does not allow'),
+  SSL_MODE_INVALID: input('an ssl-mode the operation does not allow (preferred where TLS must hold)'),
   SSL_MODE_UNKNOWN: input('an ssl-mode dbtls does not know'),
   SUBJECT_COLLISION: input(
     "a certificate whose OpenSSL one-line subject equals that of another CN's valid certificate",
@@ -214,19 +211,17 @@ export const ERROR_CODES = Object.freeze({
   TARGETS_INVALID: input('a targets file with a line that is not one target'),
   TARGET_INVALID: input('a target that is neither host[:port] nor a DSN'),
   TARGET_PASSWORD_IN_DSN: input('a DSN on the command line holds a password'),
-  TLS_CA_REQUIRED: input('the ssl-mode verifies the server and no CA was given'),
+  TLS_CA_REQUIRED: input('the ssl-mode verifies the server (a session, a login check) and no CA was given'),
   TLS_CLIENT_CERT_REQUIRED: input('mutual TLS without a client certificate and key'),
   TLS_DOWNGRADE_DETECTED: check('a TLS 1.3 refusal that would downgrade the mutual TLS handshake'),
   TLS_HANDSHAKE_FAILED: check('the TLS handshake failed'),
   TLS_MATERIAL_INVALID: input('a certificate, key or CA file given for TLS cannot be used'),
   TLS_NOT_ENABLED: input('the server has no TLS certificate configured'),
   TLS_NOT_OFFERED: check('the server does not offer TLS'),
-  TLS_VERSION_INSECURE: input('TLS 1.0 or 1.1 as the minimum version'),
-  TLS_VERSION_INVALID: input('a TLS version list for the server with other than TLSv1.2 and TLSv1.3'),
+  TLS_VERSION_INSECURE: input("TLS 1.0 or 1.1 as a client's minimum or in a server's tls_version"),
   TLS_VERSION_UNKNOWN: input('a TLS version that cannot be read'),
   UNKNOWN_COMMAND: input('no such command or subcommand'),
   USAGE: input('the command line is wrong (an option, a missing or extra argument)'),
-  VERIFY_CA_REQUIRED: input('a login check needs a CA to verify the server'),
   VERIFY_CERT_MISMATCH: input('the --verify-cert does not carry the SUBJECT or ISSUER required'),
   VERIFY_CERT_REQUIRED: input('a login check under REQUIRE X509 needs a client certificate'),
   WRITE_FAILED: runtime('a file could not be written'),
@@ -238,7 +233,9 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  * Codes that were renamed, old -> new, so scripts matching the old one can be updated (README changelog).
  * An old code is never raised again; it stays here, and in docs/errors.md, for one release.
  * One failure has one code: the admin session's missing CA was SSL_CA_REQUIRED, a client's TLS_CA_REQUIRED;
- * the admin session's failed connection over the unix socket was CONNECT_FAILED.
+ * the admin session's failed connection over the unix socket was CONNECT_FAILED. An old code maps to the
+ * code of its usual failure; a rare case that fits neither got its own (an empty server --tls-version
+ * list, once TLS_VERSION_INVALID, is TLS_VERSION_UNKNOWN).
  */
 export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
   // One certificate model (src/pki/chain.ts): a certificate its chain or CA file did not issue was
@@ -251,6 +248,17 @@ export const RENAMED_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze(
   // A password in an admin DSN: the one target resolver (src/tls/settings.ts) raises the client's code.
   PASSWORD_IN_ARGV: 'TARGET_PASSWORD_IN_DSN',
   SSL_CA_REQUIRED: 'TLS_CA_REQUIRED',
+  // Issue 11, one code per failure: an existing output file (util/files.ts) was FILE_EXISTS, OUTPUT_EXISTS
+  // elsewhere; a failed admin statement was SQL_FAILED whether the server refused it (QUERY_FAILED, a
+  // client's code) or the session dropped (CONNECTION_LOST); ssl-mode preferred refused by k8s and
+  // snippets was SSL_MODE_INSECURE, by an admin session SSL_MODE_INVALID; TLS 1.0/1.1 in a server's
+  // --tls-version was TLS_VERSION_INVALID, in a client's --tls-min TLS_VERSION_INSECURE; a login check
+  // without a CA was VERIFY_CA_REQUIRED.
+  FILE_EXISTS: 'OUTPUT_EXISTS',
+  SQL_FAILED: 'QUERY_FAILED',
+  SSL_MODE_INSECURE: 'SSL_MODE_INVALID',
+  TLS_VERSION_INVALID: 'TLS_VERSION_INSECURE',
+  VERIFY_CA_REQUIRED: 'TLS_CA_REQUIRED',
 });
 
 /** The kind (and so the exit status) is the code's, from ERROR_CODES: a throw does not choose it. */

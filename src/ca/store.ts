@@ -277,10 +277,13 @@ export function updateIndex(caDir: string, fn: (entries: IndexEntry[]) => IndexE
   withCaLock(caDir, () => writeIndex(caDir, fn(readIndex(caDir))));
 }
 
-/** Holds the CA lock (a file in the CA directory) while `fn` runs. Not re-entrant. */
-export function withCaLock<T>(caDir: string, fn: () => T): T {
+/**
+ * Holds the CA lock (a file in the CA directory) while `fn` runs, waiting up to `timeoutMs` (default 60 s)
+ * for another dbtls that holds it: LOCKED after that. Not re-entrant.
+ */
+export function withCaLock<T>(caDir: string, fn: () => T, timeoutMs?: number): T {
   if (!fs.existsSync(caDir)) throw notFound(caDir);
-  return withLock(caPath(caDir, 'lock'), fn);
+  return withLock(caPath(caDir, 'lock'), fn, timeoutMs);
 }
 
 /** The CA lock around asynchronous work (batch issuance with worker threads). Not re-entrant. */

@@ -274,19 +274,17 @@ export function shellRestart(command: string): () => Promise<void> {
 /** Refuses an output file whose directory is missing or which is itself a directory, before any work. */
 export function checkOutputFile(file: string): void {
   const dir = path.dirname(file);
-  const isDir = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (st && !st.isFile() && !st.isDirectory()) {
-    throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is a device, FIFO or socket`, {
+  if (st && !st.isFile()) {
+    const what = st.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
+    throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is ${what}, not a regular file`, {
       hint: 'give the path of a new or regular file for the output',
     });
   }
-  if (isDir(file) || !isDir(dir)) {
-    throw new DbtlsError(
-      'OUTPUT_INVALID',
-      `could not write ${file}: ${isDir(file) ? 'it is a directory' : `the directory ${dir} does not exist`}`,
-      { hint: 'name a file in an existing directory' },
-    );
+  if (!(fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false)) {
+    throw new DbtlsError('OUTPUT_INVALID', `could not write ${file}: the directory ${dir} does not exist`, {
+      hint: 'name a file in an existing directory',
+    });
   }
   try {
     fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);

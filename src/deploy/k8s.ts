@@ -146,7 +146,7 @@ function checkKeystore(keystore: Buffer, input: K8sSecretsInput, warnings: strin
 export function k8sSecrets(input: K8sSecretsInput): K8sSecretsOutput {
   if (SSL_MODES[input.mode].encrypts === 'if-offered') {
     throw new DbtlsError(
-      'SSL_MODE_INSECURE',
+      'SSL_MODE_INVALID',
       `could not use ssl-mode ${input.mode}: it falls back to plaintext when the server (or an attacker in the middle) offers no TLS`,
       {
         hint: 'use verify-full (or verify-ca, or trust to encrypt without verifying); disable if you really mean plaintext',

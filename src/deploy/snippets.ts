@@ -117,7 +117,7 @@ export function snippet(req: SnippetRequest): Snippet {
   const support = mapping.modes[req.mode];
   if (!support.expressed) {
     throw new DbtlsError(
-      req.mode === 'preferred' ? 'SSL_MODE_INSECURE' : 'SNIPPET_MODE_UNSUPPORTED',
+      req.mode === 'preferred' ? 'SSL_MODE_INVALID' : 'SNIPPET_MODE_UNSUPPORTED',
       `could not write the ${req.client} snippet for ssl-mode ${req.mode}: ${support.reason}`,
       {
         hint:

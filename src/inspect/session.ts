@@ -12,6 +12,7 @@ import { connect, type DbtlsConnection } from '../client/connect.js';
 import type { TcpEndpoint } from '../client/dial.js';
 import { isDbtlsError } from '../errors.js';
 import {
+  ANY_FLAVOR_TLS_VARIABLES,
   capabilitiesOf,
   type TlsLiveness,
   tlsLivenessFromRows,
@@ -43,9 +44,9 @@ export interface SessionOptions {
   readonly timeoutMs: number;
 }
 
-/** The server variables that describe its TLS posture. */
-const VARIABLES_SQL =
-  "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'have_openssl', 'require_secure_transport', 'tls_version', 'version', 'version_ssl_library') OR Variable_name LIKE 'ssl\\_%'";
+/** The server variables that describe its TLS posture: flavor.ts's for any flavor (the version is among them). */
+const POSTURE_VARIABLES = [...ANY_FLAVOR_TLS_VARIABLES, 'have_openssl', 'version_ssl_library'];
+const VARIABLES_SQL = `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${POSTURE_VARIABLES.map((n) => `'${n}'`).join(', ')}) OR Variable_name LIKE 'ssl\\_%'`;
 const ACCOUNT_SQL = 'SELECT CURRENT_USER() AS account';
 /** Every account may read its own (MariaDB 10.2+, MySQL 5.7+); the statement holds the password hash: never kept. */
 const CREATE_USER_SQL = 'SHOW CREATE USER CURRENT_USER()';

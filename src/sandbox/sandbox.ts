@@ -259,7 +259,7 @@ class SandboxServer implements Sandbox {
       statement,
     );
     if (result.code !== 0) {
-      throw new DbtlsError('SQL_FAILED', `could not run SQL on the sandbox: ${result.stderr.trim()}`, {
+      throw new DbtlsError('QUERY_FAILED', `could not run SQL on the sandbox: ${result.stderr.trim()}`, {
         details: { sql: statement },
       });
     }

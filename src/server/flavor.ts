@@ -209,6 +209,11 @@ export function tlsLivenessFromVariables(
   return caps.tlsLiveFrom === 'have_ssl' ? fromHaveSsl(vars.get('have_ssl')) : undefined;
 }
 
+/** have_ssl as the server reports it in `vars`; 'unknown' where liveness is told elsewhere (MySQL 8.4 has none). */
+export function haveSslOf(caps: ServerCapabilities, vars: ReadonlyMap<string, string>): string {
+  return (caps.tlsLiveFrom === 'have_ssl' && vars.get('have_ssl')) || 'unknown';
+}
+
 /** Whether the server accepts TLS now, asked the way this server answers. */
 export async function readTlsLiveness(session: {
   readonly capabilities: ServerCapabilities;
@@ -217,19 +222,14 @@ export async function readTlsLiveness(session: {
   return tlsLivenessFromRows(session.capabilities, await session.query(tlsLiveQuery(session.capabilities)));
 }
 
-export async function readTlsLive(session: {
-  readonly capabilities: ServerCapabilities;
-  query(sql: string): Promise<Record<string, unknown>[]>;
-}): Promise<boolean> {
-  return (await readTlsLiveness(session)).live;
-}
-
 /**
  * The global variables that hold this server's TLS configuration, as SHOW GLOBAL VARIABLES names them:
  * have_ssl only where liveness is read from it (reading it warns from MySQL 8.0.26, and 8.4 has none),
  * tls_version and require_secure_transport only where the server knows them.
  */
-export function tlsVariableNames(caps: ServerCapabilities): readonly string[] {
+export function tlsVariableNames(
+  caps: Pick<ServerCapabilities, 'tlsLiveFrom' | 'tlsVersionVariable' | 'requireSecureTransport'>,
+): readonly string[] {
   return [
     ...(caps.tlsLiveFrom === 'have_ssl' ? ['have_ssl'] : []),
     'ssl_ca',
@@ -242,3 +242,13 @@ export function tlsVariableNames(caps: ServerCapabilities): readonly string[] {
     'version',
   ];
 }
+
+/**
+ * Every name tlsVariableNames gives for some flavor, for a reader that learns the version in the same answer
+ * (the inspector): a server answers for the names it knows and leaves out the rest.
+ */
+export const ANY_FLAVOR_TLS_VARIABLES: readonly string[] = tlsVariableNames({
+  tlsLiveFrom: 'have_ssl',
+  tlsVersionVariable: true,
+  requireSecureTransport: true,
+});

@@ -47,15 +47,20 @@ export function isSecureTlsVersion(version: TlsVersion): version is SecureTlsVer
   return version === 'TLSv1.2' || version === 'TLSv1.3';
 }
 
-/** The client's minimum version (--tls-min, DBTLS_TLS_MIN, a DSN): 1.2 or 1.3, TLS_VERSION_INSECURE below. */
-export function parseTlsMinVersion(text: string): SecureTlsVersion {
+/**
+ * A version dbtls negotiates or configures: the client's minimum (--tls-min, DBTLS_TLS_MIN, a DSN) and each
+ * version of a server's tls_version list. 1.2 or 1.3; TLS_VERSION_INSECURE below, whoever asks (one failure,
+ * one code: issue 11). The hint names the option the text came from.
+ */
+export function parseTlsMinVersion(
+  text: string,
+  hint = 'use --tls-min TLSv1.2 (the default) or TLSv1.3',
+): SecureTlsVersion {
   const version = parseTlsVersion(text);
   if (isSecureTlsVersion(version)) return version;
   throw new DbtlsError(
     'TLS_VERSION_INSECURE',
-    `could not use TLS minimum version ${text}: TLS 1.0 and 1.1 are deprecated (RFC 8996)`,
-    {
-      hint: 'use --tls-min TLSv1.2 (the default) or TLSv1.3',
-    },
+    `could not use TLS version ${text}: TLS 1.0 and 1.1 are deprecated (RFC 8996)`,
+    { hint },
   );
 }

@@ -14,7 +14,7 @@ export const MODE_PUBLIC = 0o644;
 
 export interface WriteOptions {
   readonly mode?: number;
-  /** Refuse to replace an existing file (EEXIST becomes FILE_EXISTS). */
+  /** Refuse to replace an existing file (EEXIST becomes OUTPUT_EXISTS). */
   readonly exclusive?: boolean;
   /** Skip fsync: for bulk output where the caller syncs once at the end. */
   readonly noSync?: boolean;
@@ -23,7 +23,7 @@ export interface WriteOptions {
 export function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): void {
   const mode = options.mode ?? MODE_PUBLIC;
   if (options.exclusive && fs.existsSync(file)) {
-    throw new DbtlsError('FILE_EXISTS', `could not write ${file}: the file already exists`, {
+    throw new DbtlsError('OUTPUT_EXISTS', `could not write ${file}: the file already exists`, {
       hint: 'choose another output path or move the existing file away',
     });
   }

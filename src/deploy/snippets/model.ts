@@ -173,9 +173,7 @@ export function singleQuoted(text: string): string {
 }
 
 /** A POSIX shell word: bare when safe, single-quoted otherwise. */
-export function shellWord(text: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote as shellWord } from '../../util/shell.js';
 
 /** A string literal valid in JavaScript, Python and Go (JSON's escapes are a subset of each). */
 export function literal(text: string): string {

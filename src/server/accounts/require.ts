@@ -164,7 +164,7 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
   if (tls.mode === 'verify-ca' || tls.mode === 'verify-full') {
     if (!tls.ca) {
       throw new DbtlsError(
-        'VERIFY_CA_REQUIRED',
+        'TLS_CA_REQUIRED',
         `could not check the login of ${name}: no CA to verify the server with`,
         {
           hint: 'pass --verify-ca FILE (the CA of the server certificate), or --verify-ssl-mode trust',

@@ -5,8 +5,9 @@
  * ssl-mode, by src/tls/options.ts, so that an admin password never crosses an unverified link unless the
  * user chose that explicitly.
  */
+import * as path from 'node:path';
 import { connect } from '../../client/connect.js';
-import { causeText, DbtlsError } from '../../errors.js';
+import { causeText, DbtlsError, isDbtlsError } from '../../errors.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../../tls/versions.js';
@@ -128,12 +129,22 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
   };
 }
 
+/**
+ * A statement that failed, told with the statement and the server: the client's code is kept (one failure,
+ * one code, issue 11): QUERY_FAILED when the server refused it, CONNECTION_LOST when the session dropped.
+ */
 function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
-  return new DbtlsError('SQL_FAILED', `could not run ${firstWords(sql)} on ${where(o)}: ${causeText(err)}`, {
-    hint: 'check that the admin account has the privileges this needs',
-    cause: err,
-    details: { sql },
-  });
+  const lost = isDbtlsError(err) && err.code === 'CONNECTION_LOST';
+  const why = isDbtlsError(err) && err.cause !== undefined ? causeText(err.cause) : causeText(err);
+  return new DbtlsError(
+    lost ? 'CONNECTION_LOST' : 'QUERY_FAILED',
+    `could not run ${firstWords(sql)} on ${where(o)}: ${lost ? 'the connection was lost: ' : ''}${why}`,
+    {
+      hint: (lost && err.hint) || 'check that the admin account has the privileges this needs',
+      cause: err,
+      details: { sql },
+    },
+  );
 }
 
 function firstWords(sql: string): string {
@@ -157,14 +168,28 @@ export async function openAdminSession(o: SessionOptions): Promise<AdminSession>
   }
 }
 
-/** The value of one global variable, or undefined when the server does not know it. */
+/** The variables that name a file of the server's. */
+const FILE_VARIABLE = /^(pid_file|ssl_(ca|capath|cert|crl|crlpath|key))$/;
+
+/**
+ * Global variables by name; a name the server does not know is absent. The file variables (@@ssl_cert,
+ * @@pid_file, …) come back as absolute paths, resolved here and nowhere else: MariaDB and MySQL alike read
+ * a relative one from the datadir, where they change at start (MySQL's auto-generated certificate is
+ * `server-cert.pem`), not from where dbtls runs.
+ */
 export async function globalVariables(
   session: SqlSession,
   names: readonly string[],
 ): Promise<Map<string, string>> {
-  const list = names.map(quoteString).join(', ');
+  const files = names.filter((n) => FILE_VARIABLE.test(n));
+  const asked = files.length > 0 && !names.includes('datadir') ? [...names, 'datadir'] : names;
+  const list = asked.map(quoteString).join(', ');
   const rows = await session.query(`SHOW GLOBAL VARIABLES WHERE Variable_name IN (${list})`);
   const out = new Map<string, string>();
   for (const row of rows) out.set(String(row.Variable_name).toLowerCase(), String(row.Value ?? ''));
+  for (const name of files) {
+    const value = out.get(name);
+    if (value) out.set(name, path.resolve(out.get('datadir') || '/', value));
+  }
   return out;
 }

@@ -14,7 +14,7 @@ import { commonNameIndex, decodeName, type NameAttribute, oneLineName } from '..
 import { readUserFile } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { readTlsLive } from '../flavor.js';
+import { readTlsLiveness } from '../flavor.js';
 import { probeServedCertificate, type ServedCertificate } from '../tls/reload.js';
 import { converted, pairLayout } from '../tls/served-pair.js';
 
@@ -111,7 +111,7 @@ export async function locateServedFiles(
   const key = given.key ?? (vars.get('ssl_key') || undefined);
   const ca = given.ca ?? (vars.get('ssl_ca') || undefined);
   // Asked the way this server answers (MySQL 8.4 has no have_ssl: issue 11 item 7).
-  if (!cert || !key || !(await readTlsLive(session))) {
+  if (!cert || !key || !(await readTlsLiveness(session)).live) {
     throw new DbtlsError(
       'TLS_NOT_ENABLED',
       'could not rotate the server certificate: the server has no TLS certificate configured',

@@ -8,13 +8,14 @@ import * as path from 'node:path';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
-import { CA_FILES, type Ca, openCa, readIndex } from '../../ca/store.js';
+import { CA_FILES, type Ca, openCa, readIndex, withCaLock } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
 import { commonName, decodeName } from '../../pki/names.js';
 import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
+import { commandLine } from '../../util/shell.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
 import {
@@ -41,6 +42,8 @@ export interface StageOptions {
   /** Where re-issued leaves other than the server's go (DIR/<cn>/); default <ca-dir>/reissued. */
   readonly out?: string | undefined;
   readonly now?: Date | undefined;
+  /** How long to wait for another dbtls that holds the CA lock before LOCKED (default 60 s). */
+  readonly lockTimeoutMs?: number | undefined;
 }
 
 export interface StageResult {
@@ -189,7 +192,12 @@ async function reissue(
   now: Date,
 ): Promise<StageResult> {
   const session = needSession(o, 'reissue');
-  let current = promoteNextCa(caDir, state, (s) => writeRolloverState(caDir, s), CA_FILES.lock);
+  // Under the CA lock: an issue or revoke running meanwhile would write into files that are being moved.
+  let current = withCaLock(
+    caDir,
+    () => promoteNextCa(caDir, state, (s) => writeRolloverState(caDir, s), CA_FILES.lock),
+    o.lockTimeoutMs,
+  );
   const previousDir = path.join(caDir, PREVIOUS_DIR);
   const ca = openCa(caDir, o.passphrase);
   const old = openCa(previousDir);
@@ -240,7 +248,7 @@ async function retireOld(
         'ROLLOVER_OLD_CA_IN_USE',
         `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
         {
-          hint: `re-issue them from the new CA (\`dbtls issue\`), then mark them revoked in ${previousDir}/index.jsonl, or wait until they expire`,
+          hint: `re-issue them from the new CA (\`dbtls issue server|client --cn NAME\`), then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
           details: { serials: left.map((e) => e.serial) },
         },
       );

@@ -26,11 +26,8 @@ export interface PathChoices {
 /** The certificate directory: the one given, else the directory of the server's @@ssl_cert, else the default. */
 export async function certDirOf(session: AdminSession, given?: string): Promise<string> {
   if (given !== undefined) return path.resolve(given);
-  const vars = await globalVariables(session, ['ssl_cert', 'datadir']);
-  const cert = vars.get('ssl_cert');
-  // A relative ssl_cert is read from the datadir (mariadbd changes into it at start).
-  if (cert) return path.dirname(path.resolve(vars.get('datadir') || '/', cert));
-  return DEFAULT_CERT_DIR;
+  const cert = (await globalVariables(session, ['ssl_cert'])).get('ssl_cert');
+  return cert ? path.dirname(cert) : DEFAULT_CERT_DIR;
 }
 
 /** The fragment: the one given, else ours where the server already reads it, else one in an included directory. */

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LEAF_FILES } from '../../ca/leaf-files.js';
 import { retireCertificates } from '../../ca/revoke.js';
-import { caPath, readIndex } from '../../ca/store.js';
+import { caPath, readIndex, withCaLock } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { alterRequireStatement } from '../accounts/require.js';
 import { describeRequirement, listAccounts } from '../accounts/users.js';
@@ -43,6 +43,8 @@ export interface UndoOptions {
   readonly serverConfig?: string | undefined;
   /** Plan only: the steps say what would be done; nothing is changed. */
   readonly dryRun?: boolean | undefined;
+  /** How long to wait for another dbtls that holds the CA lock before LOCKED (default 60 s). */
+  readonly lockTimeoutMs?: number | undefined;
 }
 
 /** Removes a directory secure made, unless something else was put in it since. */
@@ -153,17 +155,37 @@ function undoFilesAndDirs(record: SecureRecord, chain: OptionChain, steps: Steps
  */
 function undoCa(caDir: string, key: string, record: SecureRecord, o: UndoOptions, steps: Steps): void {
   const ours = new Set(record.issued);
-  const entries = fs.existsSync(caDir) ? readIndex(caDir) : [];
-  // A void entry was never delivered (src/ca/journal.ts): it is not something the CA issued.
-  const others = entries.filter((e) => !ours.has(e.serial) && e.status !== 'void');
-  const state = readSecureState(caDir);
-  const otherServers = Object.keys(state.servers).filter((k) => k !== key);
-  if (record.createdCa && o.removeCa && others.length === 0 && otherServers.length === 0) {
-    steps.do('ca', `removed the CA secure created in ${caDir}`, `remove the CA in ${caDir}`, () =>
-      fs.rmSync(caDir, { recursive: true, force: true }),
-    );
+  const look = () => {
+    const entries = fs.existsSync(caDir) ? readIndex(caDir) : [];
+    // A void entry was never delivered (src/ca/journal.ts): it is not something the CA issued.
+    const others = entries.filter((e) => !ours.has(e.serial) && e.status !== 'void');
+    const state = readSecureState(caDir);
+    const otherServers = Object.keys(state.servers).filter((k) => k !== key);
+    const removable = !!(record.createdCa && o.removeCa) && others.length === 0 && otherServers.length === 0;
+    return { entries, others, state, otherServers, removable };
+  };
+  let seen = look();
+  if (seen.removable && steps.dryRun) {
+    steps.add(step('ca', 'planned', `remove the CA in ${caDir}`));
     return;
   }
+  if (seen.removable) {
+    // Decided again and done under the CA lock: a certificate another dbtls issued meanwhile keeps its CA.
+    const removed = withCaLock(
+      caDir,
+      () => {
+        seen = look();
+        if (seen.removable) fs.rmSync(caDir, { recursive: true, force: true });
+        return seen.removable;
+      },
+      o.lockTimeoutMs,
+    );
+    if (removed) {
+      steps.add(step('ca', 'done', `removed the CA secure created in ${caDir}`));
+      return;
+    }
+  }
+  const { entries, others, state, otherServers } = seen;
   const toRevoke = entries.filter((e) => ours.has(e.serial) && e.status === 'valid');
   const now = o.now ?? new Date();
   steps.do(
@@ -251,6 +273,9 @@ export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise
   }
   const dryRun = o.dryRun === true;
   const steps = new Steps(dryRun);
+  // Before any change: another dbtls writing this CA (an issue, a rotate) finishes first, or undo stops
+  // here with LOCKED and nothing changed. Its CA step takes the lock again for what it does.
+  if (!dryRun) withCaLock(caDir, () => undefined, o.lockTimeoutMs);
   try {
     const session = await openSecureAdmin(admin, caPath(caDir, 'root'));
     let chain: OptionChain;

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { DbtlsError } from '../../errors.js';
-import { isSecureTlsVersion, parseTlsVersion, type SecureTlsVersion } from '../../tls/versions.js';
+import { parseTlsMinVersion, type SecureTlsVersion } from '../../tls/versions.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/mysql/conf.d/ssl-config.cnf';
 export const DEFAULT_CERT_DIR = '/etc/mysql/ssl';
@@ -28,20 +28,11 @@ export function parseTlsVersions(text: string): SecureTlsVersion[] {
   for (const raw of text.split(',')) {
     const item = raw.trim();
     if (!item) continue;
-    const version = parseTlsVersion(item);
-    if (!isSecureTlsVersion(version)) {
-      throw new DbtlsError(
-        'TLS_VERSION_INVALID',
-        `could not use TLS version ${JSON.stringify(item)}: dbtls allows TLSv1.2 and TLSv1.3 only`,
-        {
-          hint: 'use --tls-version TLSv1.2,TLSv1.3 (TLS 1.0 and 1.1 are deprecated by RFC 8996)',
-        },
-      );
-    }
+    const version = parseTlsMinVersion(item, 'use --tls-version TLSv1.2,TLSv1.3');
     if (!out.includes(version)) out.push(version);
   }
   if (out.length === 0) {
-    throw new DbtlsError('TLS_VERSION_INVALID', 'could not use an empty --tls-version', {
+    throw new DbtlsError('TLS_VERSION_UNKNOWN', 'could not read a TLS version in an empty --tls-version', {
       hint: 'use --tls-version TLSv1.2,TLSv1.3',
     });
   }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { readTlsLive } from '../flavor.js';
+import { readTlsLiveness } from '../flavor.js';
 import { certDirOf } from '../secure/paths.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
@@ -30,9 +30,8 @@ export async function installCrl(
   o: { readonly dir?: string | undefined; readonly dryRun?: boolean | undefined } = {},
 ): Promise<CrlInstallResult> {
   const file = crlPath(serverFilePaths(await certDirOf(session, o.dir)));
-  const vars = await globalVariables(session, ['ssl_crl', 'datadir']);
-  const current = vars.get('ssl_crl');
-  const reads = !!current && path.resolve(vars.get('datadir') || '/', current) === file;
+  const current = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
+  const reads = current === file;
   const restartNeeded = reads
     ? undefined
     : `the server's ssl_crl is ${current || '(none)'}, not ${file}; it is read-only at run time: run \`dbtls server enable … --crl ${file}\` to put it in the config fragment, then restart the server`;
@@ -45,6 +44,6 @@ export async function installCrl(
   const written = !sameContent(file, crlPem);
   if (written) writeFileAtomic(file, crlPem, { mode: MODE_PUBLIC });
   // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
-  const statement = reads && (await readTlsLive(session)) ? await reloadTls(session) : undefined;
+  const statement = reads && (await readTlsLiveness(session)).live ? await reloadTls(session) : undefined;
   return { ...base, written, statement };
 }

@@ -128,11 +128,10 @@ export function rootsFromArgs(args: readonly string[]): string[] {
 
 /** The running server's command line, from its pid file and /proc; undefined when it is not readable here. */
 async function serverArgs(session: SqlSession): Promise<{ pid: string; args: string[] } | undefined> {
-  const vars = await globalVariables(session, ['pid_file', 'datadir']);
-  const pidFile = vars.get('pid_file');
+  const pidFile = (await globalVariables(session, ['pid_file'])).get('pid_file');
   if (!pidFile) return undefined;
   try {
-    const pid = fs.readFileSync(path.resolve(vars.get('datadir') ?? '/', pidFile), 'utf8').trim();
+    const pid = fs.readFileSync(pidFile, 'utf8').trim();
     if (!/^\d+$/.test(pid)) return undefined;
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     return { pid, args: args.slice(1) };

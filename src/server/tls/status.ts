@@ -6,7 +6,7 @@ import { DbtlsError } from '../../errors.js';
 import { daysLeft } from '../../util/dates.js';
 import { countRequirements, listAccounts, type RequirementCounts } from '../accounts/users.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { readTlsLiveness, tlsVariableNames } from '../flavor.js';
+import { haveSslOf, readTlsLiveness, tlsVariableNames } from '../flavor.js';
 import { probeServedCertificate, type ServedCertificate } from './reload.js';
 
 export interface ServerStatus {
@@ -44,7 +44,6 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
   const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const accounts = await listAccounts(session, session.capabilities);
   const { host, port } = session.options;
-  const haveSsl = vars.get('have_ssl') ?? 'unknown';
   const { live: tlsLive, evidence: tlsLiveEvidence } = await readTlsLiveness(session);
   let served: ServerStatus['served'];
   let probeError: string | undefined;
@@ -67,7 +66,7 @@ export async function serverStatus(session: AdminSession, now: Date = new Date()
   }
   return {
     server: { flavor: session.version.flavor, version: session.version.text, host, port },
-    haveSsl,
+    haveSsl: haveSslOf(session.capabilities, vars),
     tlsLive,
     tlsLiveEvidence,
     sslCa: vars.get('ssl_ca') ?? '',

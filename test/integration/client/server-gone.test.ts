@@ -9,6 +9,7 @@ import { dial } from '../../../src/client/dial.js';
 import { Handover } from '../../../src/client/handover.js';
 import { upgradeToTls } from '../../../src/client/upgrade.js';
 import { DbtlsError } from '../../../src/errors.js';
+import { openSession } from '../../../src/server/admin/session.js';
 import { loadTlsMaterial } from '../../../src/tls/options.js';
 import type { TlsSettings } from '../../../src/tls/settings.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
@@ -71,6 +72,36 @@ describe('a session whose server goes away', () => {
       await conn.close();
     });
   }
+
+  it("an admin session keeps the client's codes: QUERY_FAILED refused, CONNECTION_LOST after a KILL (was SQL_FAILED)", async () => {
+    const session = await openSession({
+      host: db.host,
+      port: db.port,
+      user: 'app',
+      password: 'app-pw',
+      tls: { mode: 'verify-full', ca: pki.ca },
+    });
+    try {
+      await assert.rejects(session.query('SELECT * FROM no_such_db.no_such_table'), (err: unknown) => {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'QUERY_FAILED');
+        assert.match(err.message, /^could not run SELECT \* FROM … on [^:]+:\d+: .*no_such_db/);
+        return true;
+      });
+      const [row] = await session.query('SELECT CONNECTION_ID() AS id');
+      await db.sql(`KILL ${Number(row?.id)}`);
+      await new Promise((r) => setTimeout(r, 300));
+      await assert.rejects(session.query('SELECT 1'), (err: unknown) => {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'CONNECTION_LOST');
+        assert.match(err.message, /^could not run SELECT 1 on [^:]+:\d+: the connection was lost: /);
+        assert.match(err.hint ?? '', /connect again/);
+        return true;
+      });
+    } finally {
+      await session.close();
+    }
+  });
 
   it('a driver that ends its stream while the TLS upgrade runs: the upgrade fails, nothing is uncaught', async () => {
     const settings: TlsSettings = {

@@ -243,7 +243,7 @@ describe('require and users on MariaDB', () => {
       appPassword,
     ]);
     assert.equal(noCa.code, 2, noCa.stderr);
-    assert.match(noCa.stderr, /^error\[VERIFY_CA_REQUIRED\]/m);
+    assert.match(noCa.stderr, /^error\[TLS_CA_REQUIRED\]/m);
     // Mutual TLS towards an unverified server is refused (DESIGN.md), also before anything changes.
     const trust = await runCli([
       'require',

@@ -158,7 +158,7 @@ describe('k8s secrets', () => {
   it('refuses what the model refuses, names what is missing, and checks the material', async () => {
     const cases: [string, Parameters<typeof k8sSecrets>[0]][] = [
       ['SSL_MODE_INVALID', { mode: 'trust', mutualTls: 'enable', ...INPUT() }],
-      ['SSL_MODE_INSECURE', { mode: 'preferred', mutualTls: 'disable' }],
+      ['SSL_MODE_INVALID', { mode: 'preferred', mutualTls: 'disable' }],
       ['MATERIAL_MISSING', { mode: 'verify-full', mutualTls: 'disable' }],
       [
         'MATERIAL_MISSING',
@@ -417,7 +417,7 @@ describe('k8s secrets CLI', () => {
     const out = path.join(dir, 'never.yaml');
     const cases: [string[], string][] = [
       [['k8s', 'secrets', '--ssl-mode', 'trust', '--mutual-tls', 'enable'], 'SSL_MODE_INVALID'],
-      [['k8s', 'secrets', '--ssl-mode', 'preferred'], 'SSL_MODE_INSECURE'],
+      [['k8s', 'secrets', '--ssl-mode', 'preferred'], 'SSL_MODE_INVALID'],
       [['k8s', 'secrets', '--ssl-mode', 'verify-ca'], 'MATERIAL_MISSING'],
       [
         mtls(

@@ -49,11 +49,11 @@ describe('snippet mappings are data keyed by the ssl-mode model', () => {
     }
   });
 
-  it('refuses preferred for every client with SSL_MODE_INSECURE', () => {
+  it('refuses preferred for every client with SSL_MODE_INVALID', () => {
     for (const client of SNIPPET_CLIENTS) {
       assert.equal(
         code(() => snippet({ client, target: 'db', mode: 'preferred', ...FILES })),
-        'SSL_MODE_INSECURE',
+        'SSL_MODE_INVALID',
       );
     }
   });

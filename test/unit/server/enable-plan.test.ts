@@ -151,9 +151,9 @@ describe('config fragment', () => {
     assert.deepEqual(parseTlsVersions('TLSv1.3,TLSv1.2'), ['TLSv1.2', 'TLSv1.3']);
     assert.deepEqual(parseTlsVersions('1.3'), ['TLSv1.3']);
     assert.deepEqual(parseTlsVersions('tlsv1.2, TLSv1.2'), ['TLSv1.2']);
-    assert.throws(() => parseTlsVersions('TLSv1.1,TLSv1.2'), code('TLS_VERSION_INVALID'));
-    assert.throws(() => parseTlsVersions('TLSv1'), code('TLS_VERSION_INVALID'));
-    assert.throws(() => parseTlsVersions(','), code('TLS_VERSION_INVALID'));
+    assert.throws(() => parseTlsVersions('TLSv1.1,TLSv1.2'), code('TLS_VERSION_INSECURE'));
+    assert.throws(() => parseTlsVersions('TLSv1'), code('TLS_VERSION_INSECURE'));
+    assert.throws(() => parseTlsVersions(','), code('TLS_VERSION_UNKNOWN'));
   });
 });
 

@@ -1,7 +1,14 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { atLeast, capabilitiesOf, parseServerVersion } from '../../../src/server/flavor.js';
+import {
+  ANY_FLAVOR_TLS_VARIABLES,
+  atLeast,
+  capabilitiesOf,
+  haveSslOf,
+  parseServerVersion,
+  tlsVariableNames,
+} from '../../../src/server/flavor.js';
 
 describe('parseServerVersion', () => {
   const cases: [string, string, number, number, number][] = [
@@ -170,5 +177,25 @@ describe('serverCapabilities (MySQL rows from the MySQL 8.0 manual, MariaDB from
     assert.equal(capabilitiesOf('5.7.10').tlsVersionVariable, true);
     assert.equal(capabilitiesOf('10.4.5-MariaDB').tlsVersionVariable, false);
     assert.equal(capabilitiesOf('10.4.6-MariaDB').tlsVersionVariable, true);
+  });
+});
+
+describe('have_ssl is read through flavor.ts alone (MySQL 8.4 has none: issue 11 item 7)', () => {
+  it("haveSslOf: the server's value where it tells liveness by it, 'unknown' elsewhere", () => {
+    const vars = new Map([['have_ssl', 'DISABLED']]);
+    assert.deepEqual(
+      ['10.11.19-MariaDB', '8.0.20', '8.4.2'].map((v) => haveSslOf(capabilitiesOf(v), vars)),
+      ['DISABLED', 'DISABLED', 'unknown'],
+    );
+    assert.equal(haveSslOf(capabilitiesOf('10.11.19-MariaDB'), new Map()), 'unknown');
+  });
+
+  it("the inspector's names, asked before the version is known, cover every flavor's", () => {
+    for (const v of ['10.11.19-MariaDB', '10.3.39-MariaDB', '8.0.20', '8.4.2', '5.7.9']) {
+      const missing = tlsVariableNames(capabilitiesOf(v)).filter(
+        (n) => !ANY_FLAVOR_TLS_VARIABLES.includes(n),
+      );
+      assert.deepEqual(missing, [], v);
+    }
   });
 });

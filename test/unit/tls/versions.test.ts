@@ -56,7 +56,7 @@ describe('the two policies over the one parser', () => {
     assert.deepEqual(parseTlsVersions('1.3, tlsv1.2,TLSv1.3'), ['TLSv1.2', 'TLSv1.3']);
     assert.deepEqual(
       ['TLSv1.0,TLSv1.2', 'TLSv1.2,SSLv3'].map((t) => codeOf(() => parseTlsVersions(t))),
-      ['TLS_VERSION_INVALID', 'TLS_VERSION_UNKNOWN'],
+      ['TLS_VERSION_INSECURE', 'TLS_VERSION_UNKNOWN'],
     );
   });
 });
