@@ -47,6 +47,11 @@ export function isSecureTlsVersion(version: TlsVersion): version is SecureTlsVer
   return version === 'TLSv1.2' || version === 'TLSv1.3';
 }
 
+/** The versions dbtls negotiates and configures, oldest first: the choices of `--tls-min`. */
+export const SECURE_TLS_VERSIONS: readonly SecureTlsVersion[] = Object.freeze(
+  TLS_VERSIONS.filter(isSecureTlsVersion),
+);
+
 /** The client's minimum version (--tls-min, DBTLS_TLS_MIN, a DSN): 1.2 or 1.3, TLS_VERSION_INSECURE below. */
 export function parseTlsMinVersion(text: string): SecureTlsVersion {
   const version = parseTlsVersion(text);
