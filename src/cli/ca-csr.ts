@@ -10,7 +10,7 @@ import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { caPath, type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
-import { generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
+import { DEFAULT_KEY_ALGORITHM, generateKeyPair, privateKeyPem, readPrivateKey } from '../pki/keys.js';
 import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
@@ -56,7 +56,7 @@ const csrCommand: Command = {
     const cn = required(p, 'cn', CSR_USAGE);
     checkCommonName(cn);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
-    const alg = keyOption(p) ?? 'ec-p256';
+    const alg = keyOption(p) ?? DEFAULT_KEY_ALGORITHM;
     const dnsNames = strs(p, 'dns').map((d) => checkDnsName(d));
     const ipAddresses = strs(p, 'ip').map((a) => canonicalIp(a));
     for (const f of ['key.pem', 'csr.pem']) {

@@ -4,7 +4,7 @@ import type { SessionFacts } from '../client/session.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { parseTarget, type Target } from '../tls/settings.js';
-import { SSL_MODES } from '../tls/ssl-mode.js';
+import { DEFAULT_SSL_MODE, SSL_MODES } from '../tls/ssl-mode.js';
 import { dateText, daysLeft } from '../util/dates.js';
 import { UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
@@ -26,7 +26,7 @@ const CONNECT_OPTIONS: OptionSpec = {
     default: 'SHOW SESSION STATUS of Ssl_version and Ssl_cipher',
   },
   json: COMMON.json,
-  'ssl-mode': like('ssl-mode', { default: 'verify-full', env: ['DBTLS_SSL_MODE'] }),
+  'ssl-mode': like('ssl-mode', { default: DEFAULT_SSL_MODE, env: ['DBTLS_SSL_MODE'] }),
   ca: like('ca', {
     description: 'the CA certificate (PEM) that verifies the server; system for the OS store',
     env: ['DBTLS_SSL_CA'],
@@ -40,12 +40,7 @@ const CONNECT_OPTIONS: OptionSpec = {
     description: 'the name to check the certificate against (default: the host of TARGET)',
     env: ['DBTLS_SSL_SERVERNAME'],
   },
-  'tls-min': {
-    type: 'string',
-    value: 'VERSION',
-    description: 'the lowest TLS version to accept (TLSv1.2, TLSv1.3)',
-    env: ['DBTLS_TLS_MIN'],
-  },
+  'tls-min': like('tls-min', { description: 'the lowest TLS version to accept', env: ['DBTLS_TLS_MIN'] }),
   user: { ...COMMON.user, short: 'u', env: ['DBTLS_USER'] },
   database: { type: 'string', short: 'D', value: 'DB', description: 'the database to use' },
   port: { type: 'string', short: 'P', description: 'the port, when TARGET names none', default: '3306' },

@@ -20,7 +20,12 @@ import {
 import { parseYamlStream, toYaml, yamlStream } from '../deploy/yaml.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { buildBundle } from '../keystore/bundle.js';
-import { parseMutualTls, parseSslMode, requiredMaterial } from '../tls/ssl-mode.js';
+import {
+  parseMutualTls,
+  parseSslMode,
+  requiredMaterial,
+  SSL_MODES_WITHOUT_FALLBACK,
+} from '../tls/ssl-mode.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, int, noPositionals, type OptionSpec, parse, readSecret, required, str, strs } from './args.js';
 import { certificatesFrom, emit, KEYSTORE_PASSWORD_ENV, oneOf, optionalPassword } from './artifact-args.js';
@@ -56,7 +61,9 @@ const MANIFEST_OUT = like('out', {
 });
 
 const SECRETS_OPTIONS: OptionSpec = {
-  ...pick('ssl-mode', 'mutual-tls'),
+  // The values k8sSecrets accepts: preferred would fall back to plaintext.
+  'ssl-mode': like('ssl-mode', { choices: SSL_MODES_WITHOUT_FALLBACK }),
+  ...pick('mutual-tls'),
   ca: like('ca', { description: 'the CA certificate (PEM) the app verifies the server with' }),
   cert: like('cert', { description: 'the client certificate (PEM), for mutual TLS' }),
   key: KEY_FILE,

@@ -12,6 +12,7 @@ import {
   JAVA_STORE_TYPE,
   KEYSTORE_FORMAT_LABEL,
   KEYSTORE_FORMAT_WORD,
+  KEYSTORE_FORMAT_WORDS,
   type KeystoreFormat,
   parseKeystoreFormat,
 } from '../keystore/format.js';
@@ -201,10 +202,9 @@ function javaKeystoreHint(out: string, format: KeystoreFormat, ownKeyPassword: b
   ];
 }
 
-const truststoreUsage =
-  'dbtls export truststore --format jks|p12 --ca F [--ca F]... --password-file F --out F [--force] [--profile modern|legacy] [--allow-empty-password] [--json]';
+const truststoreUsage = `dbtls export truststore --format ${KEYSTORE_FORMAT_WORDS.join('|')} --ca F [--ca F]... --password-file F --out F [--force] [--profile modern|legacy] [--allow-empty-password] [--json]`;
 const TRUSTSTORE_OPTIONS: OptionSpec = {
-  format: { type: 'string', description: 'the truststore format', choices: ['jks', 'p12'] },
+  format: { type: 'string', description: 'the truststore format', choices: KEYSTORE_FORMAT_WORDS },
   ca: {
     type: 'string',
     multiple: true,

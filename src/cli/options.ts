@@ -3,10 +3,10 @@
  * command's help. A command's table picks these by name and adds its own entries (command.ts, OptionDef);
  * a command whose option means something narrower overrides the entry with its own description.
  */
+import { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS } from '../pki/keys.js';
+import { MUTUAL_TLS_SETTINGS, SSL_MODE_NAMES } from '../tls/ssl-mode.js';
+import { SECURE_TLS_VERSIONS } from '../tls/versions.js';
 import type { OptionDef, OptionTable } from './command.js';
-
-const KEY_ALGORITHMS = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
-const SSL_MODES = ['disable', 'preferred', 'trust', 'verify-ca', 'verify-full'] as const;
 
 export const COMMON = {
   json: { type: 'boolean', description: 'print one JSON document on stdout instead of text' },
@@ -27,7 +27,7 @@ export const COMMON = {
     value: 'ALG',
     description: 'the key algorithm of the new key',
     choices: KEY_ALGORITHMS,
-    default: 'ec-p256',
+    default: DEFAULT_KEY_ALGORITHM,
   },
   cn: { type: 'string', value: 'NAME', description: 'the subject common name' },
   dns: {
@@ -46,13 +46,19 @@ export const COMMON = {
     type: 'string',
     value: 'MODE',
     description: 'how TLS is verified: the ssl-mode model (VERIFY_IDENTITY, REQUIRED… are accepted too)',
-    choices: SSL_MODES,
+    choices: SSL_MODE_NAMES,
   },
   'mutual-tls': {
     type: 'string',
     description: 'send a client certificate (needs verify-ca or verify-full)',
-    choices: ['enable', 'disable'],
+    choices: MUTUAL_TLS_SETTINGS,
     default: 'disable',
+  },
+  'tls-min': {
+    type: 'string',
+    value: 'VERSION',
+    description: 'the lowest TLS version',
+    choices: SECURE_TLS_VERSIONS,
   },
   ca: { type: 'string', description: 'the CA certificate (PEM) that verifies the server' },
   cert: { type: 'string', description: 'the client certificate (PEM) for mutual TLS' },

@@ -3,7 +3,7 @@ import { PROXY_SIDECAR_DEFAULTS, proxySidecar } from '../deploy/proxy-sidecar.js
 import { toYaml } from '../deploy/yaml.js';
 import { DbtlsError } from '../errors.js';
 import { parseTarget } from '../tls/settings.js';
-import { parseSslMode } from '../tls/ssl-mode.js';
+import { DEFAULT_SSL_MODE, parseSslMode, TLS_REQUIRED_MODES } from '../tls/ssl-mode.js';
 import { flag, int, optional, parse, required, str } from './args.js';
 import { emit } from './artifact-args.js';
 import type { Command, OptionTable } from './command.js';
@@ -22,8 +22,8 @@ const OPTIONS: OptionTable = {
   'ssl-mode': {
     type: 'string',
     value: 'MODE',
-    default: 'verify-full',
-    choices: ['trust', 'verify-ca', 'verify-full'],
+    default: DEFAULT_SSL_MODE,
+    choices: TLS_REQUIRED_MODES,
     description: 'how the proxy verifies the database',
   },
   servername: { type: 'string', value: 'NAME', description: 'the name the server certificate must carry' },

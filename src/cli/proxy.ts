@@ -9,9 +9,11 @@ import {
   startProxy,
 } from '../proxy/proxy.js';
 import { parseTarget } from '../tls/settings.js';
+import { DEFAULT_SSL_MODE, MUTUAL_TLS_SETTINGS, TLS_REQUIRED_MODES } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
 import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
+import { COMMON } from './options.js';
 
 const PROXY_USAGE =
   'dbtls proxy UPSTREAM --listen 127.0.0.1:PORT|[::1]:PORT|unix:PATH[:MODE]... [--ssl-mode M] [--ca F|system] [--cert F --key F] [--mutual-tls enable|disable] [--defaults-file F] [--servername N] [--tls-min V] [--listen-cert F --listen-key F] [--http ADDR] [--max-connections N] [--prewarm N] [--max-sigterm-delay 30s] [--run-connection-test] [--json-logs] [--allow-remote-plaintext] [--connect-timeout MS]';
@@ -27,8 +29,8 @@ const PROXY_OPTIONS: OptionTable = {
   'ssl-mode': {
     type: 'string',
     value: 'MODE',
-    default: 'verify-full',
-    choices: ['trust', 'verify-ca', 'verify-full'],
+    default: DEFAULT_SSL_MODE,
+    choices: TLS_REQUIRED_MODES,
     description: 'how the upstream server is verified',
   },
   ca: {
@@ -44,7 +46,7 @@ const PROXY_OPTIONS: OptionTable = {
   key: { type: 'string', value: 'FILE', description: 'the key of --cert' },
   'mutual-tls': {
     type: 'string',
-    choices: ['enable', 'disable'],
+    choices: MUTUAL_TLS_SETTINGS,
     description: 'send the client certificate (on when --cert and --key are given)',
   },
   servername: {
@@ -52,12 +54,7 @@ const PROXY_OPTIONS: OptionTable = {
     value: 'NAME',
     description: 'the name the server certificate must carry, when not the host',
   },
-  'tls-min': {
-    type: 'string',
-    value: 'VERSION',
-    choices: ['TLSv1.2', 'TLSv1.3'],
-    description: 'the lowest TLS version',
-  },
+  'tls-min': COMMON['tls-min'],
   'defaults-file': {
     type: 'string',
     value: 'FILE',

@@ -14,6 +14,7 @@ import { resolveAdminTarget } from '../server/admin/target.js';
 import type { SecureStep } from '../server/secure/plan.js';
 import { type SecureResult, secure } from '../server/secure/secure.js';
 import { undoSecure } from '../server/secure/undo.js';
+import { SSL_MODES_WITHOUT_FALLBACK } from '../tls/ssl-mode.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str, strs } from './args.js';
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
@@ -164,7 +165,10 @@ const SECURE_OPTIONS: OptionSpec = {
   'password-file': like('password-file', {
     description: "a file holding the admin account's password (else MYSQL_PWD, else a prompt)",
   }),
-  'ssl-mode': like('ssl-mode', { description: "the admin session's ssl-mode" }),
+  'ssl-mode': like('ssl-mode', {
+    description: "the admin session's ssl-mode",
+    choices: SSL_MODES_WITHOUT_FALLBACK,
+  }),
   'admin-ca': {
     type: 'string',
     description: 'the CA certificate (PEM) that verifies the server for the admin session',

@@ -12,6 +12,7 @@ import { recoverInterruptedRequires, stateDir } from '../server/accounts/require
 import { type AdminSession, openAdminSession, type SessionOptions } from '../server/admin/session.js';
 import { resolveAdminTarget } from '../server/admin/target.js';
 import { DEFAULT_CERT_DIR, DEFAULT_CONFIG_FILE } from '../server/tls/config.js';
+import { DEFAULT_SSL_MODE, SSL_MODES_WITHOUT_FALLBACK } from '../tls/ssl-mode.js';
 import { flag, type OptionSpec, type Parsed, readSecret, str } from './args.js';
 import { givenCaFlags } from './ca-common.js';
 import type { CommandContext } from './command.js';
@@ -22,7 +23,8 @@ import { commandLine } from './shell.js';
 export const ADMIN_OPTIONS: OptionSpec = {
   'ssl-mode': like('ssl-mode', {
     description: "the admin session's ssl-mode (not preferred: it falls back to plaintext)",
-    default: 'verify-full',
+    choices: SSL_MODES_WITHOUT_FALLBACK,
+    default: DEFAULT_SSL_MODE,
   }),
   user: like('user', { description: 'the admin account the session logs in as', default: 'root' }),
   socket: like('socket', { description: "the server's unix socket (for a server without TLS yet)" }),

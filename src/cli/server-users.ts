@@ -14,6 +14,7 @@ import {
 } from '../server/accounts/users.js';
 import type { AdminSslMode } from '../server/admin/session.js';
 import { parseAdminSslMode } from '../server/admin/target.js';
+import { SSL_MODES_WITHOUT_FALLBACK } from '../tls/ssl-mode.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str } from './args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
@@ -143,7 +144,10 @@ const REQUIRE_OPTIONS: OptionSpec = {
   'verify-cert': { type: 'string', description: 'the client certificate (PEM) the checking login presents' },
   'verify-key': { type: 'string', description: 'the private key (PEM) of --verify-cert' },
   'verify-ca': { type: 'string', description: 'the CA certificate (PEM) the checking login verifies with' },
-  'verify-ssl-mode': like('ssl-mode', { description: "the checking login's ssl-mode" }),
+  'verify-ssl-mode': like('ssl-mode', {
+    description: "the checking login's ssl-mode",
+    choices: SSL_MODES_WITHOUT_FALLBACK,
+  }),
   'dry-run': COMMON['dry-run'],
   'i-have-another-way-in': {
     type: 'boolean',

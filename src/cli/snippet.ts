@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets.js';
 import { DbtlsError } from '../errors.js';
-import { parseKeystoreFormat } from '../keystore/format.js';
+import { JAVA_STORE_TYPE, KEYSTORE_FORMATS, parseKeystoreFormat } from '../keystore/format.js';
 import { isDsn } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
@@ -14,7 +14,10 @@ import { oneOf, onePositional } from './artifact-args.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, KEY_FILE, pick } from './options.js';
 
-const SNIPPET_USAGE = `dbtls snippet --for ${SNIPPET_CLIENTS.join('|')} TARGET --ssl-mode M [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F --truststore F] [--keystore-type JKS|PKCS12] [--user U] [--database DB] [--json]`;
+/** Java's names for the keystore formats (keyStoreType), as the snippets write them. */
+const STORE_TYPES = KEYSTORE_FORMATS.map((f) => JAVA_STORE_TYPE[f]);
+
+const SNIPPET_USAGE = `dbtls snippet --for ${SNIPPET_CLIENTS.join('|')} TARGET --ssl-mode M [--mutual-tls enable|disable] [--ca F] [--cert F --key F] [--keystore F --truststore F] [--keystore-type ${STORE_TYPES.join('|')}] [--user U] [--database DB] [--json]`;
 
 const SNIPPET_OPTIONS: OptionSpec = {
   for: { type: 'string', value: 'CLIENT', description: 'the client to write for', choices: SNIPPET_CLIENTS },
@@ -26,7 +29,7 @@ const SNIPPET_OPTIONS: OptionSpec = {
     type: 'string',
     value: 'TYPE',
     description: 'the type of --keystore and --truststore (default: from the file name, .p12 or .pfx PKCS12)',
-    choices: ['JKS', 'PKCS12'],
+    choices: STORE_TYPES,
   },
   user: COMMON.user,
   database: { type: 'string', value: 'DB', description: 'the database to use' },

@@ -59,6 +59,27 @@ export function sslRequestFrame(greeting: Greeting, response?: Buffer): Buffer {
   return framePacket(SSL_REQUEST_SEQUENCE_ID, Buffer.from(response.subarray(0, SSL_REQUEST_LENGTH)));
 }
 
+/** What TLS_NOT_OFFERED tells of the greeting, also kept as its details (--json, and an outer rewording). */
+export type NotOfferedFacts = Pick<Greeting, 'flavor' | 'serverVersion' | 'capabilities'>;
+
+/**
+ * TLS_NOT_OFFERED, worded once (issue 11): what could not be done (`what`: "connect to HOST:PORT ..."), then
+ * the same cause wherever a greeting without CLIENT_SSL stops dbtls; `hint` is that caller's next step.
+ */
+export function tlsNotOffered(
+  what: string,
+  server: NotOfferedFacts,
+  hint = 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
+): DbtlsError<'TLS_NOT_OFFERED'> {
+  const { flavor, capabilities } = server;
+  const serverVersion = peerText(server.serverVersion);
+  return new DbtlsError(
+    'TLS_NOT_OFFERED',
+    `could not ${what}: the server (${flavor} ${serverVersion}, ${UNAUTHENTICATED}) does not offer TLS (no CLIENT_SSL in its greeting)`,
+    { hint, details: { serverVersion, flavor, capabilities } },
+  );
+}
+
 /** TLS_NOT_OFFERED when the mode needs TLS and the greeting lacks CLIENT_SSL (a stripping relay looks so). */
 export function requireTlsOffered(
   greeting: Greeting,
@@ -67,18 +88,7 @@ export function requireTlsOffered(
   settings: TlsSettings,
 ): void {
   if (!requiresTls(settings.mode) || offersTls(greeting)) return;
-  throw new DbtlsError(
-    'TLS_NOT_OFFERED',
-    `could not connect to ${address(host, port)} with ssl-mode ${settings.mode}: the server (${greeting.flavor} ${peerText(greeting.serverVersion)}, ${UNAUTHENTICATED}) does not offer TLS (no CLIENT_SSL in its greeting)`,
-    {
-      hint: 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
-      details: {
-        serverVersion: peerText(greeting.serverVersion),
-        flavor: greeting.flavor,
-        capabilities: greeting.capabilities,
-      },
-    },
-  );
+  throw tlsNotOffered(`connect to ${address(host, port)} with ssl-mode ${settings.mode}`, greeting);
 }
 
 export interface VerifyPolicy {

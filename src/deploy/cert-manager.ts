@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
-import type { KeyAlgorithm } from '../pki/keys.js';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from '../pki/keys.js';
 import { nameValueProblem, oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName } from '../pki/san.js';
 import { checkName, checkNamespace } from './kube-objects.js';
@@ -26,7 +26,9 @@ const PRIVATE_KEYS: Readonly<Record<CertManagerKey, { algorithm: 'ECDSA' | 'RSA'
   });
 
 /** The key algorithms of src/pki/keys.ts that cert-manager can make. */
-export const CERT_MANAGER_KEYS = Object.keys(PRIVATE_KEYS) as readonly CertManagerKey[];
+export const CERT_MANAGER_KEYS: readonly CertManagerKey[] = Object.freeze(
+  KEY_ALGORITHMS.filter((a): a is CertManagerKey => Object.hasOwn(PRIVATE_KEYS, a)),
+);
 
 /** Safe defaults, each stated once. */
 export const CERT_MANAGER_DEFAULTS = Object.freeze({

@@ -8,7 +8,7 @@
  * stays on loopback.
  */
 import { DbtlsError } from '../errors.js';
-import type { SslMode } from '../tls/ssl-mode.js';
+import { checkProxyMode, DEFAULT_SSL_MODE, type SslMode } from '../tls/ssl-mode.js';
 import { checkName } from './kube-objects.js';
 
 export const PROXY_SIDECAR_DEFAULTS = Object.freeze({
@@ -50,6 +50,8 @@ function checkPort(port: number, what: string): number {
 
 export function proxySidecar(input: ProxySidecarInput): ProxySidecarSpec {
   const d = PROXY_SIDECAR_DEFAULTS;
+  const mode = input.mode ?? DEFAULT_SSL_MODE;
+  checkProxyMode(mode, 'make the proxy sidecar');
   checkName(input.secret, '--secret', 'subdomain');
   if (!/^[^\s]+$/.test(input.upstream) || input.upstream.startsWith('-')) {
     throw new DbtlsError('TARGET_INVALID', `could not use the upstream ${JSON.stringify(input.upstream)}`, {
@@ -70,7 +72,7 @@ export function proxySidecar(input: ProxySidecarInput): ProxySidecarSpec {
     '--listen',
     `127.0.0.1:${listenPort}`,
     '--ssl-mode',
-    input.mode ?? 'verify-full',
+    mode,
     '--ca',
     `${d.mountPath}/ca.crt`,
     '--cert',

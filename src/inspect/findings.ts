@@ -3,8 +3,9 @@
  * fix. Pure: the same facts give the same findings (the clock is in the facts, as each certificate's
  * daysLeft), so the rules are tested table-driven without a server.
  */
+import { MIN_RSA_BITS } from '../pki/keys.js';
 import { commonName } from '../pki/names.js';
-import type { TlsVersion } from '../tls/versions.js';
+import { isSecureTlsVersion, TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
 import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
 import { isServerGeneratedCertificate } from './zero-config.js';
@@ -13,9 +14,8 @@ export type InspectFacts = Omit<InspectReport, 'findings'>;
 
 /** Certificates closer than this to expiry are reported (matches `dbtls list --expiring-within` habit). */
 export const EXPIRY_WARNING_DAYS = 30;
-/** Below this, an RSA key is breakable with public resources (NIST SP 800-131A: 2048 bits minimum). */
-export const MIN_RSA_BITS = 2048;
-const LEGACY_VERSIONS: readonly TlsVersion[] = ['TLSv1.0', 'TLSv1.1'];
+/** The versions RFC 8996 deprecates: every one dbtls does not count as secure. */
+const LEGACY_VERSIONS: readonly TlsVersion[] = TLS_VERSIONS.filter((v) => !isSecureTlsVersion(v));
 
 export function evaluateFindings(facts: InspectFacts): Finding[] {
   const findings: Finding[] = [

@@ -32,6 +32,9 @@ export const KEYSTORE_FORMAT_WORD: Readonly<Record<KeystoreFormat, 'jks' | 'p12'
   pkcs12: 'p12',
 });
 
+/** The CLI's words, in the order of KEYSTORE_FORMATS: the choices of `--format`. */
+export const KEYSTORE_FORMAT_WORDS = Object.freeze(KEYSTORE_FORMATS.map((f) => KEYSTORE_FORMAT_WORD[f]));
+
 /** How the text output names each format. */
 export const KEYSTORE_FORMAT_LABEL: Readonly<Record<KeystoreFormat, string>> = Object.freeze({
   jks: 'JKS',

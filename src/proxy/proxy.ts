@@ -11,7 +11,7 @@ import { upgradeToTls } from '../client/upgrade.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { checkPemKeyPair } from '../pki/chain.js';
 import type { Target } from '../tls/settings.js';
-import { SSL_MODES } from '../tls/ssl-mode.js';
+import { checkProxyMode } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
@@ -79,21 +79,6 @@ export interface RunningProxy {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** The proxy exists to add TLS: a mode without it (or with a silent fallback) is refused up front. */
-function checkMode(options: ProxyOptions): void {
-  const mode = options.upstream.tls.mode;
-  // `encrypts` is 'no' | 'if-offered' | 'yes': only 'yes' never relays in plaintext.
-  if (SSL_MODES[mode].encrypts !== 'yes') {
-    throw new DbtlsError(
-      'SSL_MODE_INVALID',
-      `could not start the proxy with ssl-mode ${mode}: it would relay in plaintext`,
-      {
-        hint: 'use --ssl-mode verify-full (the default) with --ca FILE',
-      },
-    );
-  }
-}
-
 /**
  * Every pooled connection that expires unused is a handshake error towards the server's
  * max_connect_errors (default 100) for a non-loopback proxy host: the pool stays well below it.
@@ -109,7 +94,8 @@ function checkPrewarm(n: number): void {
 }
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
-  checkMode(options);
+  // The proxy exists to add TLS: a mode without it (or with a silent fallback) is refused up front.
+  checkProxyMode(options.upstream.tls.mode);
   if (options.listen.length === 0) {
     throw new DbtlsError('USAGE', 'could not start the proxy: no --listen address', {
       hint: 'add --listen 127.0.0.1:3307 or --listen unix:/run/dbtls/mysql.sock',

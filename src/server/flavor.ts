@@ -8,6 +8,7 @@
  */
 import type { SecureVersion } from 'node:tls';
 import { DbtlsError } from '../errors.js';
+import { NODE_TLS_VERSION, SECURE_TLS_VERSIONS, TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
 
 export type Flavor = 'mariadb' | 'mysql';
 
@@ -96,9 +97,12 @@ export function atLeast(v: ServerVersion, major: number, minor: number, patch = 
   return v.patch >= patch;
 }
 
-const ALL_TLS: readonly SecureVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-const UP_TO_12: readonly SecureVersion[] = Object.freeze(['TLSv1', 'TLSv1.1', 'TLSv1.2']);
-const MODERN_TLS: readonly SecureVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+/** tls_version spells the versions as node does (TLSv1, not TLSv1.0): the owner's names in that spelling. */
+const tlsVersionValues = (versions: readonly TlsVersion[]): readonly SecureVersion[] =>
+  Object.freeze(versions.map((v) => NODE_TLS_VERSION[v]));
+const ALL_TLS = tlsVersionValues(TLS_VERSIONS);
+const UP_TO_12 = tlsVersionValues(TLS_VERSIONS.filter((v) => v !== 'TLSv1.3'));
+const MODERN_TLS = tlsVersionValues(SECURE_TLS_VERSIONS);
 
 function mysqlCapabilities(v: ServerVersion): ServerCapabilities {
   // MySQL 8.0 manual, 6.3.1 "Configuring MySQL to Use Encrypted Connections", "Server-Side Runtime

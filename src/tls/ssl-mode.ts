@@ -18,7 +18,9 @@
 import { DbtlsError } from '../errors.js';
 
 export type SslMode = 'disable' | 'preferred' | 'trust' | 'verify-ca' | 'verify-full';
-export type MutualTls = 'enable' | 'disable';
+/** The mutual TLS settings, as the CLI, DSNs and values files name them (parseMutualTls reads more spellings). */
+export const MUTUAL_TLS_SETTINGS = Object.freeze(['enable', 'disable'] as const);
+export type MutualTls = (typeof MUTUAL_TLS_SETTINGS)[number];
 
 export interface ModeSpec {
   readonly mode: SslMode;
@@ -94,6 +96,26 @@ export const DEFAULT_SSL_MODE: SslMode = 'verify-full';
 export function requiresTls(mode: SslMode): boolean {
   return SSL_MODES[mode].encrypts === 'yes';
 }
+
+/** The modes that never fall back to plaintext: the only ones the proxy, which exists to add TLS, accepts. */
+export const TLS_REQUIRED_MODES: readonly SslMode[] = Object.freeze(SSL_MODE_NAMES.filter(requiresTls));
+
+/** SSL_MODE_INVALID unless `mode` is one of TLS_REQUIRED_MODES: the proxy and the sidecar that runs it. */
+export function checkProxyMode(mode: SslMode, what = 'start the proxy'): void {
+  if (requiresTls(mode)) return;
+  throw new DbtlsError(
+    'SSL_MODE_INVALID',
+    `could not ${what} with ssl-mode ${mode}: it would relay in plaintext`,
+    {
+      hint: 'use --ssl-mode verify-full (the default) with --ca FILE',
+    },
+  );
+}
+
+/** All but `preferred`, whose silent fallback can send a password in clear: for admin sessions and k8s values. */
+export const SSL_MODES_WITHOUT_FALLBACK: readonly Exclude<SslMode, 'preferred'>[] = Object.freeze(
+  SSL_MODE_NAMES.filter((m): m is Exclude<SslMode, 'preferred'> => SSL_MODES[m].encrypts !== 'if-offered'),
+);
 
 function normalize(text: string): string {
   return text.trim().toLowerCase().replace(/_/g, '-');

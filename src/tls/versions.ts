@@ -47,6 +47,11 @@ export function isSecureTlsVersion(version: TlsVersion): version is SecureTlsVer
   return version === 'TLSv1.2' || version === 'TLSv1.3';
 }
 
+/** The versions dbtls negotiates and configures, oldest first: the choices of `--tls-min`. */
+export const SECURE_TLS_VERSIONS: readonly SecureTlsVersion[] = Object.freeze(
+  TLS_VERSIONS.filter(isSecureTlsVersion),
+);
+
 /**
  * A version dbtls negotiates or configures: the client's minimum (--tls-min, DBTLS_TLS_MIN, a DSN) and each
  * version of a server's tls_version list. 1.2 or 1.3; TLS_VERSION_INSECURE below, whoever asks (one failure,

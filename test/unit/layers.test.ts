@@ -14,11 +14,13 @@ const SRC = path.resolve('src');
 const RANKS: Readonly<Record<string, number>> = {
   'errors.ts': 0,
   util: 1,
+  // The TLS version vocabulary (issue 11), which server/flavor.ts speaks too: it imports nothing but errors.ts.
+  'tls/versions.ts': 1,
   pki: 2,
   protocol: 2,
   sandbox: 2,
   // Facts about server flavors (MariaDB/MySQL + version -> capabilities), which the inspector reads too:
-  // the design keeps it in server/, and it imports nothing but errors.ts.
+  // the design keeps it in server/, and it imports nothing but errors.ts and the TLS version vocabulary.
   'server/flavor.ts': 2,
   ca: 3,
   keystore: 3,

@@ -10,6 +10,7 @@
 import { DbtlsError } from '../../errors.js';
 import { JAVA_STORE_TYPE } from '../../keystore/format.js';
 import { SSL_MODES, type SslMode } from '../../tls/ssl-mode.js';
+import { SECURE_TLS_VERSIONS } from '../../tls/versions.js';
 import {
   type ClientMapping,
   EVERY_MODE_EXACT,
@@ -70,7 +71,7 @@ export const jdbcMariadb: ClientMapping = {
         "keyPassword (the key entry's password; dbtls export writes it equal to keyStorePassword)",
       );
     }
-    if (ctx.mode !== 'disable') params.push(['enabledSslProtocolSuites', 'TLSv1.2,TLSv1.3']);
+    if (ctx.mode !== 'disable') params.push(['enabledSslProtocolSuites', SECURE_TLS_VERSIONS.join(',')]);
     return {
       text: `${url('mariadb', ctx, params)}\n${MARIADB_VERSIONS}\n${propertiesNote(props)}`,
       warnings: [],
@@ -113,7 +114,7 @@ export const jdbcMysql: ClientMapping = {
       params.push(['fallbackToSystemKeyStore', 'false']);
       props.push('clientCertificateKeyStorePassword');
     }
-    if (ctx.mode !== 'disable') params.push(['tlsVersions', 'TLSv1.2,TLSv1.3']);
+    if (ctx.mode !== 'disable') params.push(['tlsVersions', SECURE_TLS_VERSIONS.join(',')]);
     return { text: `${url('mysql', ctx, params)}\n${propertiesNote(props)}`, warnings: [] };
   },
 };

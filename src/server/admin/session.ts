@@ -10,7 +10,7 @@ import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError, isDbtlsError } from '../../errors.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
-import type { SecureTlsVersion } from '../../tls/versions.js';
+import { DEFAULT_TLS_MIN, type SecureTlsVersion } from '../../tls/versions.js';
 import {
   type Flavor,
   parseServerVersion,
@@ -70,8 +70,6 @@ export interface AdminSession extends SqlSession {
   readonly account: Account;
 }
 
-/** TLS 1.2 minimum: older versions are deprecated by RFC 8996. */
-const MIN_TLS_VERSION: SecureTlsVersion = 'TLSv1.2';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The session's TLS settings in the shared model (src/tls/settings.ts), for src/tls/options.ts. */
@@ -83,7 +81,7 @@ function tlsSettings(tls: SessionTls): TlsSettings {
     ...(tls.cert ? { cert: tls.cert } : {}),
     ...(tls.key ? { key: tls.key } : {}),
     ...(tls.servername ? { servername: tls.servername } : {}),
-    minVersion: tls.minVersion ?? MIN_TLS_VERSION,
+    minVersion: tls.minVersion ?? DEFAULT_TLS_MIN,
   };
 }
 

@@ -3,6 +3,8 @@
  * the link is local, verified TLS against our CA as soon as it does), and the run's steps and record.
  */
 import * as fs from 'node:fs';
+import { address } from '../../client/dial.js';
+import { type NotOfferedFacts, tlsNotOffered } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../admin/session.js';
 import { probeServedCertificate } from '../tls/reload.js';
@@ -32,14 +34,14 @@ export function verifiedAdmin(admin: SessionOptions, caFile: string): SessionOpt
 /** Opens the admin session; with TLS off on the server, only over the socket or a loopback address. */
 export async function openSecureAdmin(admin: SessionOptions, caFile: string): Promise<AdminSession> {
   if (admin.socket) return openAdminSession(admin);
-  let tlsOn = true;
+  let notOffered: DbtlsError | undefined;
   try {
     await probeServedCertificate(admin.host, admin.port);
   } catch (err) {
     if (!(err instanceof DbtlsError && err.code === 'TLS_NOT_OFFERED')) throw err;
-    tlsOn = false;
+    notOffered = err;
   }
-  if (tlsOn) {
+  if (!notOffered) {
     try {
       return await openAdminSession(verifiedAdmin(admin, caFile));
     } catch (err) {
@@ -57,12 +59,11 @@ export async function openSecureAdmin(admin: SessionOptions, caFile: string): Pr
     // No TLS yet: the only way in over TCP is plaintext, acceptable on loopback or when asked for explicitly.
     return openAdminSession({ ...admin, tls: { mode: 'disable' } });
   }
-  throw new DbtlsError(
-    'TLS_NOT_OFFERED',
-    `could not log in to ${admin.host}:${admin.port} safely: the server offers no TLS yet`,
-    {
-      hint: 'run dbtls secure on the server host with --socket PATH, or pass --ssl-mode disable to send the admin password in clear once',
-    },
+  // The probe's details are the greeting's facts (tlsNotOffered wrote them): the same words, secure's next step.
+  throw tlsNotOffered(
+    `log in to ${address(admin.host, admin.port)} safely`,
+    notOffered.details as NotOfferedFacts,
+    'run dbtls secure on the server host with --socket PATH, or pass --ssl-mode disable to send the admin password in clear once',
   );
 }
 

@@ -5,12 +5,12 @@
  */
 import * as fs from 'node:fs';
 import { DbtlsError } from '../../errors.js';
-import { parseTlsMinVersion, type SecureTlsVersion } from '../../tls/versions.js';
+import { parseTlsMinVersion, SECURE_TLS_VERSIONS, type SecureTlsVersion } from '../../tls/versions.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/mysql/conf.d/ssl-config.cnf';
 export const DEFAULT_CERT_DIR = '/etc/mysql/ssl';
 /** TLS 1.2 minimum (RFC 8996 deprecates 1.0 and 1.1); 1.3 where the server's TLS library has it. */
-export const DEFAULT_TLS_VERSIONS: readonly SecureTlsVersion[] = Object.freeze(['TLSv1.2', 'TLSv1.3']);
+export const DEFAULT_TLS_VERSIONS: readonly SecureTlsVersion[] = SECURE_TLS_VERSIONS;
 
 export interface ServerTlsConfig {
   readonly ca: string;

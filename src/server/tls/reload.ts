@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { address, dial } from '../../client/dial.js';
-import { offersTls, peerChain, upgradeToTls } from '../../client/upgrade.js';
+import { offersTls, peerChain, tlsNotOffered, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { readCertificates } from '../../pki/chain.js';
@@ -40,13 +40,8 @@ export async function probeServedCertificate(
   const { socket, greeting } = await dial({ host, port }, at);
   try {
     if (!offersTls(greeting)) {
-      throw new DbtlsError(
-        'TLS_NOT_OFFERED',
-        `could not probe TLS on ${address(host, port)}: the server does not offer TLS`,
-        {
-          hint: 'enable TLS with `dbtls server enable` (the first enablement needs a restart)',
-        },
-      );
+      const hint = 'enable TLS with `dbtls server enable` (the first enablement needs a restart)';
+      throw tlsNotOffered(`probe TLS on ${address(host, port)}`, greeting, hint);
     }
     const observed = await upgradeToTls(
       socket,

@@ -51,6 +51,32 @@ describe('k8s proxy-sidecar', () => {
     }
   });
 
+  it('refuses an ssl-mode the proxy would refuse to start with (SSL_MODE_INVALID), not a crash-looping Pod', async () => {
+    const base = { upstream: 'db:3306', image: 'i', secret: 's' };
+    for (const mode of ['disable', 'preferred'] as const) {
+      assert.throws(
+        () => proxySidecar({ ...base, mode }),
+        (e: unknown) =>
+          e instanceof DbtlsError &&
+          e.code === 'SSL_MODE_INVALID' &&
+          e.message === `could not make the proxy sidecar with ssl-mode ${mode}: it would relay in plaintext`,
+      );
+    }
+    const r = await runCli([
+      'k8s',
+      'proxy-sidecar',
+      'db:3306',
+      '--secret',
+      's',
+      '--image',
+      'i',
+      '--ssl-mode',
+      'REQUIRED',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /- --ssl-mode\n\s+- trust\n/);
+  });
+
   it('the CLI prints YAML that parses back to the same spec', async () => {
     const r = await runCli([
       'k8s',
