@@ -12,6 +12,7 @@ import { connect } from '../client/connect.js';
 import { DbtlsError } from '../errors.js';
 import { inspect } from '../inspect/inspect.js';
 import type { Finding } from '../inspect/report.js';
+import { shortFingerprint } from '../pki/certificate.js';
 import { type Sandbox, startSandbox } from '../sandbox/sandbox.js';
 import { openSession, type SessionOptions } from '../server/admin/session.js';
 import { secure } from '../server/secure/secure.js';
@@ -194,7 +195,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
       '  verified chain:',
     );
     for (const c of conn.session.peerChain)
-      render.lines(`    ${c.subject}  (issuer ${c.issuer}, sha256 ${c.fingerprint.slice(0, 16)}…)`);
+      render.lines(`    ${c.subject}  (issuer ${c.issuer}, sha256 ${shortFingerprint(c.fingerprint)})`);
     render.lines(`    -> ${result.caFile} (the demo CA's root)`);
     let refusedWithoutCertificate = false;
     try {

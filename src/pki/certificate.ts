@@ -52,6 +52,11 @@ export function certificateFingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/** A fingerprint cut to 16 hex digits for a message: enough to tell two certificates apart by eye. */
+export function shortFingerprint(fingerprint: string): string {
+  return `${fingerprint.slice(0, 16)}…`;
+}
+
 /** node's view of the certificate (verification, checkIssued), made on first use: issuing need not pay for it. */
 function lazyX509(der: Buffer): () => X509Certificate {
   let x509: X509Certificate | undefined;

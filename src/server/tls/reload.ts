@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { address, dial } from '../../client/dial.js';
 import { offersTls, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import { parseCertificate } from '../../pki/certificate.js';
+import { parseCertificate, shortFingerprint } from '../../pki/certificate.js';
 import { readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
 import type { AdminSession } from '../admin/session.js';
@@ -109,7 +109,7 @@ export async function proveServed(
   if (served.fingerprint !== expectedFingerprint.toLowerCase()) {
     throw new DbtlsError(
       'CERT_NOT_SERVED',
-      `could not prove the new certificate is served on ${host}:${port}: it serves ${served.fingerprint.slice(0, 16)}…, expected ${expectedFingerprint.slice(0, 16)}…`,
+      `could not prove the new certificate is served on ${host}:${port}: it serves ${shortFingerprint(served.fingerprint)}, expected ${shortFingerprint(expectedFingerprint)}`,
       {
         hint: 'check that the server reads the files dbtls wrote (@@ssl_cert) and run `dbtls server reload` or restart it',
         details: { served: served.fingerprint, expected: expectedFingerprint },
