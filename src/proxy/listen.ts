@@ -6,8 +6,8 @@
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
-import { address } from '../client/dial.js';
 import { DbtlsError } from '../errors.js';
+import { address } from '../tls/dsn.js';
 
 /** Group-readable: a sidecar's application container usually shares a group, not the user. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -42,7 +42,7 @@ export function checkListen(addr: ListenAddress, allowRemote: boolean): void {
   if (addr.kind === 'tcp' && !isLoopback(addr.host) && !allowRemote) {
     throw new DbtlsError(
       'LISTEN_NOT_LOOPBACK',
-      `could not listen on ${addr.host}:${addr.port}: the client leg is plaintext, so anyone on that network could read passwords and data`,
+      `could not listen on ${address(addr.host, addr.port)}: the client leg is plaintext, so anyone on that network could read passwords and data`,
       {
         hint: 'listen on 127.0.0.1, [::1] or a unix: socket (the proxy belongs next to the application); pass --allow-remote-plaintext only on a network you trust',
       },

@@ -7,6 +7,7 @@
  */
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError } from '../../errors.js';
+import { address } from '../../tls/dsn.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../../tls/versions.js';
@@ -87,7 +88,7 @@ function tlsSettings(tls: SessionTls): TlsSettings {
 }
 
 function where(o: SessionOptions): string {
-  return o.socket ? o.socket : `${o.host}:${o.port}`;
+  return o.socket ? o.socket : address(o.host, o.port);
 }
 
 /**

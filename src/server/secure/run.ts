@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { causeText, DbtlsError } from '../../errors.js';
+import { address } from '../../tls/dsn.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../admin/session.js';
 import { probeServedCertificate } from '../tls/reload.js';
 import type { SecureStep } from './plan.js';
@@ -59,7 +60,7 @@ export async function openSecureAdmin(admin: SessionOptions, caFile: string): Pr
   }
   throw new DbtlsError(
     'TLS_NOT_OFFERED',
-    `could not log in to ${admin.host}:${admin.port} safely: the server offers no TLS yet`,
+    `could not log in to ${address(admin.host, admin.port)} safely: the server offers no TLS yet`,
     {
       hint: 'run dbtls secure on the server host with --socket PATH, or pass --ssl-mode disable to send the admin password in clear once',
     },

@@ -63,6 +63,13 @@ describe('--listen', () => {
       );
     }
   });
+
+  it('names an IPv6 listener in brackets', () => {
+    assert.throws(
+      () => checkListen(parseListen('[fd00::5]:3307'), false),
+      (e) => e instanceof DbtlsError && /^could not listen on \[fd00::5\]:3307: /.test(e.message),
+    );
+  });
 });
 
 describe('decodeHandshakeResponse', () => {
