@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { DbtlsError } from '../errors.js';
-import { address } from '../tls/dsn.js';
+import { address, isLoopback } from '../tls/dsn.js';
 
 /** Group-readable: a sidecar's application container usually shares a group, not the user. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -31,10 +31,6 @@ export function parseListen(text: string): ListenAddress {
   const port = Number(m?.[3]);
   if (!host || !Number.isInteger(port) || port > 65535) throw bad('expected HOST:PORT');
   return { kind: 'tcp', host, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Refuses a plaintext TCP listener off loopback unless `allowRemote`. */

@@ -125,6 +125,17 @@ export function address(host: string, port: number | string): string {
   return `${bracketed(host)}:${port}`;
 }
 
+/** 127.0.0.0/8 and ::1, in any spelling (`::ffff:127.0.0.1`, `0:0:0:0:0:0:0:1`): RFC 1122 3.2.1.3, RFC 4291 2.5.3. */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether `host` (a name or an address without brackets) is this machine's loopback. */
+export function isLoopback(host: string): boolean {
+  if (net.isIP(host) === 0) return host.toLowerCase() === 'localhost';
+  return LOOPBACK.check(host, net.isIPv6(host) ? 'ipv6' : 'ipv4');
+}
+
 /** Whether the target text is a URL (`mysql://…`, or another scheme that parseTargetText refuses). */
 export function isDsn(text: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);

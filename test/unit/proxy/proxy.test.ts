@@ -62,6 +62,10 @@ describe('--listen', () => {
         ok,
       );
     }
+    assert.equal(
+      code(() => checkListen(parseListen('[::ffff:127.0.0.1]:3307'), false)),
+      'no error',
+    );
   });
 
   it('names an IPv6 listener in brackets', () => {

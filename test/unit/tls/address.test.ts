@@ -1,11 +1,12 @@
 /**
  * One host[:port] grammar and one spelling back (issue 11): parseHostPort reads what the snippets and the
- * exporter's probe requests name, and address() writes every host:port in messages, URLs and DSNs.
+ * exporter's probe requests name, address() writes every host:port in messages, URLs and DSNs, and
+ * isLoopback is the one answer to "is this host this machine".
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DbtlsError } from '../../../src/errors.js';
-import { address, parseHostPort } from '../../../src/tls/dsn.js';
+import { address, isLoopback, parseHostPort } from '../../../src/tls/dsn.js';
 import { parseAdminTarget } from '../../../src/tls/settings.js';
 
 function refusal(fn: () => unknown): string {
@@ -104,4 +105,27 @@ describe('address', () => {
       'TLS_CA_REQUIRED: could not connect to [::1]:3306 with ssl-mode verify-full: no CA certificate given',
     );
   });
+});
+
+describe('isLoopback', () => {
+  const table: [string, boolean][] = [
+    ['localhost', true],
+    ['LocalHost', true],
+    ['127.0.0.1', true],
+    ['127.9.9.9', true],
+    ['::1', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['::ffff:127.0.0.1', true],
+    ['128.0.0.1', false],
+    ['10.0.0.1', false],
+    ['::', false],
+    ['::ffff:10.0.0.1', false],
+    ['0.0.0.0', false],
+    ['db.example.com', false],
+    ['localhost.example.com', false],
+    ['[::1]', false],
+  ];
+  for (const [host, want] of table) {
+    it(`${host}: ${want}`, () => assert.equal(isLoopback(host), want));
+  }
 });
