@@ -1,7 +1,8 @@
 /**
- * Where the proxy listens: `127.0.0.1:PORT`, `[::1]:PORT`, `HOST:PORT`, or `unix:/path` (mode 0660 unless
- * given as `unix:/path:0600`). The client leg is plaintext, so a TCP listener on anything but loopback
- * would put passwords and data on the network in clear: refused unless explicitly allowed.
+ * Where the proxy (and, over TCP, the exporter) listens: `127.0.0.1:PORT`, `[::1]:PORT`, `HOST:PORT`,
+ * `:PORT` (every interface), or `unix:/path` (mode 0660 unless given as `unix:/path:0600`). The client leg
+ * is plaintext, so a TCP listener on anything but loopback would put passwords and data on the network in
+ * clear: refused unless explicitly allowed.
  */
 
 import * as fs from 'node:fs';
@@ -26,11 +27,10 @@ export function parseListen(text: string): ListenAddress {
     if (!m?.[1]) throw bad('a unix socket needs an absolute path');
     return { kind: 'unix', path: m[1], mode: m[2] ? Number.parseInt(m[2], 8) : DEFAULT_SOCKET_MODE };
   }
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (!host || !Number.isInteger(port) || port > 65535) throw bad('expected HOST:PORT');
-  return { kind: 'tcp', host, port };
+  // `:PORT` is every interface (the exporter's, and the loopback check below still holds for the proxy).
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[3]) > 65535) throw bad('expected HOST:PORT');
+  return { kind: 'tcp', host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
 /** Refuses a plaintext TCP listener off loopback unless `allowRemote`. */

@@ -68,6 +68,14 @@ describe('--listen', () => {
     );
   });
 
+  it('`:PORT` is every interface (the exporter reads --listen with this parser), refused off loopback', () => {
+    assert.deepEqual(parseListen(':9442'), { kind: 'tcp', host: '0.0.0.0', port: 9442 });
+    assert.equal(
+      code(() => checkListen(parseListen(':3307'), false)),
+      'LISTEN_NOT_LOOPBACK',
+    );
+  });
+
   it('names an IPv6 listener in brackets', () => {
     assert.throws(
       () => checkListen(parseListen('[fd00::5]:3307'), false),
