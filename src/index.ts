@@ -146,9 +146,9 @@ export { type UndoOptions, undoSecure } from './server/secure/undo.js';
 export { type EnableOptions, type EnablePlan, type EnableResult, enableTls } from './server/tls/enable.js';
 export { probeServedCertificate, reloadTls, type ServedCertificate } from './server/tls/reload.js';
 export { type ServerStatus, serverStatus } from './server/tls/status.js';
+export { DEFAULT_PORT } from './tls/dsn.js';
 export { SYSTEM_CA } from './tls/options.js';
 export {
-  DEFAULT_PORT,
   parseTarget,
   type Target,
   type TargetFlags,

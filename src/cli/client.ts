@@ -3,6 +3,7 @@ import { connect, type ResultRow } from '../client/connect.js';
 import type { SessionFacts } from '../client/session.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
+import { address } from '../tls/dsn.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { DEFAULT_SSL_MODE, SSL_MODES } from '../tls/ssl-mode.js';
 import { dateText, daysLeft } from '../util/dates.js';
@@ -162,7 +163,7 @@ function describe(s: SessionFacts, target: Target): string[] {
         ? 'chain only, not the host name'
         : 'nothing';
   const lines = [
-    `Connected to ${target.host}:${target.port} (${s.flavor} ${s.serverVersion}, version from the greeting: ${UNAUTHENTICATED}), connection id ${s.connectionId}`,
+    `Connected to ${address(target.host, target.port)} (${s.flavor} ${s.serverVersion}, version from the greeting: ${UNAUTHENTICATED}), connection id ${s.connectionId}`,
     `  encryption:    ${s.encrypted ? `${s.protocol}, ${s.cipher}` : 'none (plaintext)'}`,
     `  verified as:   ${s.verifiedAs} (${s.encrypted ? verified : 'nothing'})`,
     `  mutual TLS:    ${s.mutualTls ? 'yes (client certificate sent)' : 'no'}`,

@@ -12,9 +12,11 @@ import { connect } from '../client/connect.js';
 import { DbtlsError } from '../errors.js';
 import { inspect } from '../inspect/inspect.js';
 import type { Finding } from '../inspect/report.js';
+import { shortFingerprint } from '../pki/certificate.js';
 import { type Sandbox, startSandbox } from '../sandbox/sandbox.js';
 import { openSession, type SessionOptions } from '../server/admin/session.js';
 import { secure } from '../server/secure/secure.js';
+import { address } from '../tls/dsn.js';
 import { MODE_SECRET, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, parse } from './args.js';
 import type { Command, CommandContext } from './command.js';
@@ -99,7 +101,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     );
     const version = (await db.sql('SELECT VERSION()')).trim();
     render.lines(
-      `  MariaDB ${version} on ${db.host}:${db.port}, as it ships: TLS off.`,
+      `  MariaDB ${version} on ${address(db.host, db.port)}, as it ships: TLS off.`,
       `  Accounts '${ADMIN_USER}'@'%' and '${APP_USER}'@'%' have random passwords (in memory only).`,
       '',
       '1/4  Inspect the server as a client sees it',
@@ -128,7 +130,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
     const out = path.join(dir, 'clients');
     render.lines(
       '',
-      `2/4  dbtls secure ${db.host}:${db.port} --account '${APP_USER}'@'%' --require x509`,
+      `2/4  dbtls secure ${address(db.host, db.port)} --account '${APP_USER}'@'%' --require x509`,
       `  (the demo's CA passphrase is random, in ${passphraseFile}, 0600; restarts go through the sandbox)`,
     );
     const result = await secure(
@@ -194,7 +196,7 @@ async function runDemo(ctx: CommandContext, json: boolean): Promise<number> {
       '  verified chain:',
     );
     for (const c of conn.session.peerChain)
-      render.lines(`    ${c.subject}  (issuer ${c.issuer}, sha256 ${c.fingerprint.slice(0, 16)}…)`);
+      render.lines(`    ${c.subject}  (issuer ${c.issuer}, sha256 ${shortFingerprint(c.fingerprint)})`);
     render.lines(`    -> ${result.caFile} (the demo CA's root)`);
     let refusedWithoutCertificate = false;
     try {

@@ -11,6 +11,7 @@ import { formatEndpoint } from '../client/dial.js';
 import { DbtlsError } from '../errors.js';
 import { startExporter } from '../inspect/exporter.js';
 import { defaultModules, parseExporterConfig } from '../inspect/exporter-config.js';
+import { parseListen } from '../proxy/listen.js';
 import { readUserFile } from '../util/files.js';
 import { noPositionals, parse, str } from './args.js';
 import type { Command, OptionTable } from './command.js';
@@ -65,13 +66,13 @@ export const exporterCommand: Command = {
       if (!(print in PRINTABLE))
         throw usageError(`could not print ${JSON.stringify(print)}: expected rules or scrape-config`);
       let text = fs.readFileSync(shippedFile(PRINTABLE[print as keyof typeof PRINTABLE]), 'utf8');
-      if (listen !== undefined) text = text.split(SHIPPED_ADDRESS).join(formatEndpoint(parseListen(listen)));
+      if (listen !== undefined) text = text.split(SHIPPED_ADDRESS).join(formatEndpoint(tcpListen(listen)));
       ctx.render.lines(text.replace(/\n$/, ''));
       return 0;
     }
     if (listen === undefined)
       throw usageError('could not run dbtls exporter: --listen HOST:PORT is required');
-    const address = parseListen(listen);
+    const address = tcpListen(listen);
     const config = str(p, 'config');
     const modules =
       config === undefined
@@ -95,14 +96,13 @@ function usageError(message: string): DbtlsError {
   return new DbtlsError('USAGE', message, { hint: `usage: ${USAGE}` });
 }
 
-/** `HOST:PORT`, `:PORT` (every interface) or `[v6]:PORT`; port 0 picks a free one. */
-function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]*)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65_535) {
-    throw usageError(`could not parse --listen ${text}: expected HOST:PORT, e.g. 127.0.0.1:9442`);
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+/** The proxy's --listen grammar (`HOST:PORT`, `:PORT`, `[v6]:PORT`; port 0 picks a free one), TCP only: HTTP. */
+function tcpListen(text: string): { host: string; port: number } {
+  const addr = parseListen(text);
+  if (addr.kind === 'tcp') return { host: addr.host, port: addr.port };
+  throw new DbtlsError('LISTEN_INVALID', `could not use --listen ${text}: the exporter serves HTTP on TCP`, {
+    hint: 'use HOST:PORT, e.g. 127.0.0.1:9442',
+  });
 }
 
 /** deploy/prometheus/NAME in the installed package (dist/src/cli/ when built, src/cli/ under tsx). */

@@ -5,6 +5,7 @@
  * USAGE error that says what to write instead, never echoing the secret.
  */
 import { DbtlsError } from '../errors.js';
+import { address } from '../tls/dsn.js';
 import type { OptionTable } from './command.js';
 import { commandLine } from './shell.js';
 
@@ -98,7 +99,7 @@ function explainHostFlags(args: readonly string[], options: OptionTable, usage: 
   const at = firstPositional(rest, options);
   const named = at === undefined ? undefined : rest[at]!;
   const host = found.h ?? named ?? 'localhost';
-  const hostPort = found.P ? `${host.includes(':') ? `[${host}]` : host}:${found.P}` : host;
+  const hostPort = found.P ? address(host, found.P) : host;
   const user = found.u !== undefined && 'user' in options ? ['--user', found.u] : [];
   const target = found.u !== undefined && !('user' in options) ? `mysql://${found.u}@${hostPort}` : hostPort;
   const others = at === undefined ? rest : rest.filter((_, i) => i !== at);

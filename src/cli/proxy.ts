@@ -8,6 +8,7 @@ import {
   type RunningProxy,
   startProxy,
 } from '../proxy/proxy.js';
+import { address } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { DEFAULT_SSL_MODE, MUTUAL_TLS_SETTINGS, TLS_REQUIRED_MODES } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -170,7 +171,7 @@ export const proxyCommand: Command = {
       floor = r.floor;
       log({
         level: 'info',
-        msg: `connection test passed: ${target.host}:${target.port} (${r.serverVersion}) verified as ${target.tls.mode} over ${r.protocol} ${r.cipher} in ${(r.seconds * 1000).toFixed(1)} ms`,
+        msg: `connection test passed: ${address(target.host, target.port)} (${r.serverVersion}) verified as ${target.tls.mode} over ${r.protocol} ${r.cipher} in ${(r.seconds * 1000).toFixed(1)} ms`,
       });
     }
     const maxConnections = int(p, 'max-connections', PROXY_USAGE);

@@ -19,6 +19,7 @@ import { runStage } from '../server/rotation/rollover-stages.js';
 import { rotateServerCertificate } from '../server/rotation/rotate.js';
 import { DEFAULT_CERT_DIR } from '../server/tls/config.js';
 import { serverFilePaths } from '../server/tls/install.js';
+import { address } from '../tls/dsn.js';
 import { dateText } from '../util/dates.js';
 import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS, givenCaFlags } from './ca-common.js';
@@ -101,7 +102,7 @@ async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promi
     ctx,
     target,
     async (s) => ({
-      where: `${s.options.host}:${s.options.port}`,
+      where: address(s.options.host, s.options.port),
       result: await rotateServerCertificate(s, ca, options),
     }),
     { tlsPrefix: 'admin-', defaultCa: caPath(caDir, 'root') },

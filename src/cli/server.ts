@@ -4,6 +4,7 @@
  */
 import { certificateFileFingerprint, reloadAndProve } from '../server/tls/reload.js';
 import { type ServerStatus, serverStatus } from '../server/tls/status.js';
+import { address } from '../tls/dsn.js';
 import { dateText } from '../util/dates.js';
 import { type OptionSpec, parse, str } from './args.js';
 import type { Command } from './command.js';
@@ -26,7 +27,7 @@ const STATUS_USAGE = `dbtls server status ADMIN_TARGET ${ADMIN_SESSION_USAGE} [-
 
 function renderStatus(render: Renderer, status: ServerStatus): void {
   render.lines(
-    `${status.server.flavor} ${status.server.version} at ${status.server.host}:${status.server.port}`,
+    `${status.server.flavor} ${status.server.version} at ${address(status.server.host, status.server.port)}`,
     `  TLS live                  ${status.tlsLive ? 'yes' : 'no'} (${status.tlsLiveEvidence})`,
     `  ssl_ca                    ${status.sslCa || '-'}`,
     `  ssl_cert                  ${status.sslCert || '-'}`,

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { SNIPPET_CLIENTS, type SnippetClient, snippet } from '../deploy/snippets.js';
 import { DbtlsError } from '../errors.js';
 import { JAVA_STORE_TYPE, KEYSTORE_FORMATS, parseKeystoreFormat } from '../keystore/format.js';
-import { isDsn } from '../tls/dsn.js';
+import { address, isDsn } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { type MutualTls, parseMutualTls, parseSslMode } from '../tls/ssl-mode.js';
 import { flag, type OptionSpec, parse, required, str } from './args.js';
@@ -68,7 +68,7 @@ export const snippetCommand: Command = {
     const mutualTls = mutualFromMaterial(mutualText, cert, key, keystore);
     const result = snippet({
       client,
-      target: dsn ? `${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}` : target,
+      target: dsn ? address(dsn.host, dsn.port) : target,
       mode: parseSslMode(modeText!),
       mutualTls,
       ca: absolute(str(p, 'ca') ?? dsn?.tls.ca, ctx),

@@ -14,6 +14,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { decodeErrPacket, ER_HOST_IS_BLOCKED, isErrPacket } from '../protocol/err-packet.js';
 import { decodeGreeting, type Greeting } from '../protocol/handshake.js';
 import { type Packet, PacketReader } from '../protocol/packet.js';
+import { address } from '../tls/dsn.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
 
 /** A greeting is about 100 bytes; a length field far above that is not a MySQL server talking. */
@@ -43,11 +44,6 @@ export interface Dialled {
   readonly greeting: Greeting;
   /** The greeting packet as received. */
   readonly packet: Packet;
-}
-
-/** host:port, with IPv6 addresses in brackets (RFC 3986 section 3.2.2). */
-export function address(host: string, port: number): string {
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** A target's endpoint: its unix socket when it names one (a server command on the server's host), else TCP. */

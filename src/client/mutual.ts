@@ -17,9 +17,10 @@
  * section 4.1.3) stops a relay that edits the versions of a real 1.3 server's handshake.
  */
 import { DbtlsError } from '../errors.js';
+import { address } from '../tls/dsn.js';
 import { loadTlsMaterial, tlsFloor } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
-import { address, dial, endpointOf } from './dial.js';
+import { dial, endpointOf } from './dial.js';
 import { upgradeToTls } from './upgrade.js';
 
 /** The node/OpenSSL codes of a handshake that failed because no TLS version was common to both sides. */

@@ -3,9 +3,9 @@
  * expired, untrusted chain, host name, the server refusing our certificate, or the handshake itself.
  */
 import { causeText, DbtlsError } from '../errors.js';
+import { address } from '../tls/dsn.js';
 import { expectedServerName } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
-import { address } from './dial.js';
 
 /** OpenSSL/node verification codes that mean "the chain does not lead to a CA you trust". */
 const UNTRUSTED_CODES: ReadonlySet<string> = new Set([

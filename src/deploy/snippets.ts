@@ -11,10 +11,8 @@ import {
   keystoreFormatOfFile,
   parseKeystoreFormat,
 } from '../keystore/format.js';
-import { isDsn, parseTargetText } from '../tls/dsn.js';
-import { DEFAULT_PORT } from '../tls/settings.js';
+import { parseHostPort } from '../tls/dsn.js';
 import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.js';
-import { redactDsnPasswords } from '../util/safe-text.js';
 import { mariadbCli, myCnf, mysqlCli } from './snippets/cli.js';
 import { goSqlDriver } from './snippets/go.js';
 import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
@@ -50,7 +48,7 @@ export const CLIENT_MAPPINGS: Readonly<Record<SnippetClient, ClientMapping>> = O
 
 export interface SnippetRequest {
   readonly client: SnippetClient;
-  /** host[:port], [ipv6]:port */
+  /** host[:port], [ipv6]:port, read by parseHostPort (src/tls/dsn.ts); a DSN is the CLI's to take apart. */
   readonly target: string;
   readonly mode: SslMode;
   readonly mutualTls?: MutualTls;
@@ -74,22 +72,6 @@ export interface Snippet {
   readonly language: ClientMapping['language'];
   readonly text: string;
   readonly warnings: readonly string[];
-}
-
-/**
- * The host and port a snippet's client dials: `host[:port]` or `[v6]:port` read by the one target parser
- * (src/tls/dsn.ts). A DSN is the CLI's to take apart (its settings become the request's fields).
- */
-export function parseHostPort(target: string): { host: string; port: number } {
-  if (isDsn(target)) {
-    throw new DbtlsError(
-      'TARGET_INVALID',
-      `could not read the target ${JSON.stringify(redactDsnPasswords(target))}: expected host[:port]`,
-      { hint: 'give a host name or address, for example db.example.com:3306 or [::1]:3306' },
-    );
-  }
-  const layer = parseTargetText(target);
-  return { host: layer.host ?? '', port: Number(layer.port ?? DEFAULT_PORT) };
 }
 
 function storeType(file: string | undefined, given: KeystoreFormatInput | undefined): KeystoreFormat {

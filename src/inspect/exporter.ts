@@ -13,6 +13,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import type { TcpEndpoint } from '../client/dial.js';
 import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
+import { parseHostPort } from '../tls/dsn.js';
 import { DEFAULT_MODULE, type ExporterModules } from './exporter-config.js';
 import { type ProbeOutcome, probeMetrics } from './exporter-metrics.js';
 import { prepareInspection } from './inspect.js';
@@ -31,8 +32,6 @@ export interface Exporter {
   close(): Promise<void>;
 }
 
-/** The MySQL port a target without one is dialled on. */
-const MYSQL_PORT = 3306;
 /** Seconds kept free of Prometheus's scrape timeout, so that our answer arrives before it gives up. */
 const SCRAPE_MARGIN_S = 0.5;
 /** Buckets for probe durations: a loopback posture probe is ~10 ms, a remote one with login ~1 s. */
@@ -219,8 +218,8 @@ function probeTimeout(
 }
 
 /**
- * `host`, `host:port`, `[v6]` or `[v6]:port`, and nothing else: a DSN would carry options (and perhaps a
- * password) that belong in a module.
+ * `host`, `host:port`, `[v6]` or `[v6]:port` by the one grammar in its strict form (the text comes from the
+ * network), and nothing else: a DSN would carry options (and perhaps a password) that belong in a module.
  */
 export function parseProbeTarget(text: string | null): TcpEndpoint {
   const bad = (why: string) =>
@@ -228,11 +227,11 @@ export function parseProbeTarget(text: string | null): TcpEndpoint {
       hint: 'ask for /probe?target=HOST:PORT (e.g. db1.example.com:3306); TLS settings belong in a module',
     });
   if (text === null || text === '') throw bad('the request names no target');
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(text);
-  if (!m) throw bad(`the target ${JSON.stringify(safe(text))} is not HOST or HOST:PORT`);
-  const port = m[3] === undefined ? MYSQL_PORT : Number(m[3]);
-  if (port < 1 || port > 65_535) throw bad(`the port ${port} is not from 1 to 65535`);
-  return { host: (m[1] ?? m[2])!, port };
+  return parseHostPort(text, {
+    form: () => bad(`the target ${JSON.stringify(safe(text))} is not HOST or HOST:PORT`),
+    port: (port) => bad(`the port ${safe(port)} is not from 1 to 65535`),
+    strict: true,
+  });
 }
 
 /** Text that came from the network or a request, made printable: control characters become `?`, long text is cut. */

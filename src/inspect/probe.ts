@@ -14,7 +14,7 @@ import * as tls from 'node:tls';
 import { dial, type TcpEndpoint } from '../client/dial.js';
 import { offersTls, type PeerChain, peerChain, upgradeToTls } from '../client/upgrade.js';
 import { causeText } from '../errors.js';
-import type { Greeting } from '../protocol/index.js';
+import type { Greeting } from '../protocol/handshake.js';
 import { NODE_TLS_VERSION, type TlsVersion, versionFromNode } from '../tls/versions.js';
 
 export type { PeerChain };

@@ -52,6 +52,11 @@ export function certificateFingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/** A fingerprint cut to 16 hex digits for a message: enough to tell two certificates apart by eye. */
+export function shortFingerprint(fingerprint: string): string {
+  return `${fingerprint.slice(0, 16)}…`;
+}
+
 /** node's views of certificates, by value: made on first use, dropped with the value. */
 const nodeViews = new WeakMap<CertificateInfo, X509Certificate>();
 

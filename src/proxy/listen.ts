@@ -1,13 +1,14 @@
 /**
- * Where the proxy listens: `127.0.0.1:PORT`, `[::1]:PORT`, `HOST:PORT`, or `unix:/path` (mode 0660 unless
- * given as `unix:/path:0600`). The client leg is plaintext, so a TCP listener on anything but loopback
- * would put passwords and data on the network in clear: refused unless explicitly allowed.
+ * Where the proxy (and, over TCP, the exporter) listens: `127.0.0.1:PORT`, `[::1]:PORT`, `HOST:PORT`,
+ * `:PORT` (every interface), or `unix:/path` (mode 0660 unless given as `unix:/path:0600`). The client leg
+ * is plaintext, so a TCP listener on anything but loopback would put passwords and data on the network in
+ * clear: refused unless explicitly allowed.
  */
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
-import { address } from '../client/dial.js';
 import { DbtlsError } from '../errors.js';
+import { address, isLoopback } from '../tls/dsn.js';
 
 /** Group-readable: a sidecar's application container usually shares a group, not the user. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -26,15 +27,10 @@ export function parseListen(text: string): ListenAddress {
     if (!m?.[1]) throw bad('a unix socket needs an absolute path');
     return { kind: 'unix', path: m[1], mode: m[2] ? Number.parseInt(m[2], 8) : DEFAULT_SOCKET_MODE };
   }
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (!host || !Number.isInteger(port) || port > 65535) throw bad('expected HOST:PORT');
-  return { kind: 'tcp', host, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  // `:PORT` is every interface (the exporter's, and the loopback check below still holds for the proxy).
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[3]) > 65535) throw bad('expected HOST:PORT');
+  return { kind: 'tcp', host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
 /** Refuses a plaintext TCP listener off loopback unless `allowRemote`. */
@@ -42,7 +38,7 @@ export function checkListen(addr: ListenAddress, allowRemote: boolean): void {
   if (addr.kind === 'tcp' && !isLoopback(addr.host) && !allowRemote) {
     throw new DbtlsError(
       'LISTEN_NOT_LOOPBACK',
-      `could not listen on ${addr.host}:${addr.port}: the client leg is plaintext, so anyone on that network could read passwords and data`,
+      `could not listen on ${address(addr.host, addr.port)}: the client leg is plaintext, so anyone on that network could read passwords and data`,
       {
         hint: 'listen on 127.0.0.1, [::1] or a unix: socket (the proxy belongs next to the application); pass --allow-remote-plaintext only on a network you trust',
       },

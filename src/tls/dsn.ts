@@ -2,6 +2,7 @@
  * The target text: `host`, `host:port`, `[v6]:port`, or a DSN `mysql://user@host:port/db?ssl-mode=..&ssl-ca=..`
  * (`mariadb://` too). Query keys are read case-insensitively with `-` and `_` ignored, so `ssl-mode`,
  * `ssl_mode` and `sslMode` are one key. A password component is refused (see settings.ts).
+ * The one grammar of host[:port] (issue 11), and its one spelling back (`address`, IPv6 in brackets).
  */
 import * as net from 'node:net';
 import { DbtlsError } from '../errors.js';
@@ -41,24 +42,98 @@ const DSN_KEYS: Readonly<Record<string, Key>> = Object.freeze({
 function dsnError(text: string, cause: string, hint: string): DbtlsError {
   return new DbtlsError(
     'TARGET_INVALID',
-    `could not read the target ${JSON.stringify(redact(text))}: ${cause}`,
+    `could not read the target ${JSON.stringify(redactDsnPasswords(text))}: ${cause}`,
     { hint },
   );
 }
 
-/** A DSN with any password component replaced, so that an error message never echoes it. */
-function redact(text: string): string {
-  return redactDsnPasswords(text);
-}
+/** MySQL's and MariaDB's port, when a target names none. */
+export const DEFAULT_PORT = 3306;
+
+const isPort = (text: string) => /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+
+const portError = (origin: string, port: string) =>
+  dsnError(
+    origin,
+    `port ${JSON.stringify(port)} is not 1-65535`,
+    'write host:port, e.g. db.example.com:3306',
+  );
 
 export function parsePort(text: string, origin: string): string {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535)
-    throw dsnError(
-      origin,
-      `port ${JSON.stringify(text)} is not 1-65535`,
-      'write host:port, e.g. db.example.com:3306',
-    );
+  if (!isPort(text)) throw portError(origin, text);
   return text;
+}
+
+/**
+ * How a caller reads host[:port]: its words for a text that is not host[:port] (`form`) and for a port, as
+ * written, not 1-65535; `strict` for text from the network (a probe request): DNS characters or a bracketed
+ * IPv6 address only, so that no space or slash reaches the resolver and `::1:3306` is not one address.
+ */
+export interface HostPortRules {
+  readonly form: () => DbtlsError;
+  readonly port: (port: string) => DbtlsError;
+  readonly strict?: boolean;
+}
+
+/** A command's TARGET refused: `form` says what the text should have been. */
+function targetRules(text: string, form: string, hint: string): HostPortRules {
+  return { form: () => dsnError(text, form, hint), port: (port) => portError(text, port) };
+}
+
+const HOST_PORT_HINT = 'give a host name or address, for example db.example.com:3306 or [::1]:3306';
+
+/**
+ * A host and port, never a DSN (its settings are the caller's to take apart): `host`, `host:port`,
+ * `[v6]` or `[v6]:port`, and a bare IPv6 address unless `strict`; DEFAULT_PORT when no port is named.
+ */
+export function parseHostPort(
+  text: string,
+  rules = targetRules(text, 'expected host[:port]', HOST_PORT_HINT),
+): { host: string; port: number } {
+  if (isDsn(text)) throw rules.form();
+  const { host, port } = splitHostPort(text, rules);
+  return { host, port: port === undefined ? DEFAULT_PORT : Number(port) };
+}
+
+/** The one host[:port] grammar; the port stays text, for a settings layer. */
+function splitHostPort(text: string, rules: HostPortRules): { host: string; port?: string } {
+  let host: string | undefined;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed) [, host, port] = bracketed;
+  else if (net.isIPv6(text)) host = text;
+  else {
+    const [name, after, ...rest] = text.split(':');
+    if (rest.length === 0) [host, port] = [name, after];
+  }
+  const strictHost = (name: string) => (bracketed ? net.isIPv6(name) : /^[A-Za-z0-9._-]+$/.test(name));
+  if (!host || port === '' || (rules.strict && !strictHost(host))) throw rules.form();
+  if (port !== undefined && !isPort(port)) throw rules.port(port);
+  return port === undefined ? { host } : { host, port };
+}
+
+/**
+ * A host as it stands before `:port`: an IPv6 address in brackets (RFC 3986 section 3.2.2). Any colon
+ * brackets it, as Go's net.JoinHostPort does, so that the port can always be told from the host.
+ */
+export function bracketed(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** host:port, the one spelling of an address in messages, URLs and DSNs. */
+export function address(host: string, port: number | string): string {
+  return `${bracketed(host)}:${port}`;
+}
+
+/** 127.0.0.0/8 and ::1, in any spelling (`::ffff:127.0.0.1`, `0:0:0:0:0:0:0:1`): RFC 1122 3.2.1.3, RFC 4291 2.5.3. */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether `host` (a name or an address without brackets) is this machine's loopback. */
+export function isLoopback(host: string): boolean {
+  if (net.isIP(host) === 0) return host.toLowerCase() === 'localhost';
+  return LOOPBACK.check(host, net.isIPv6(host) ? 'ipv6' : 'ipv4');
 }
 
 /** Whether the target text is a URL (`mysql://…`, or another scheme that parseTargetText refuses). */
@@ -89,7 +164,7 @@ export function parseTargetText(text: string): Layer {
     if (url.password) {
       throw new DbtlsError(
         'TARGET_PASSWORD_IN_DSN',
-        `could not use the target ${JSON.stringify(redact(text))}: it holds a password, and a DSN on the command line is visible to every user (ps) and kept in shell history`,
+        `could not use the target ${JSON.stringify(redactDsnPasswords(text))}: it holds a password, and a DSN on the command line is visible to every user (ps) and kept in shell history`,
         {
           hint: 'remove the password from the DSN and pass it with --password-file FILE or the MYSQL_PWD environment variable',
         },
@@ -122,23 +197,9 @@ export function parseTargetText(text: string): Layer {
     }
     return layer;
   }
-  // host, host:port, [v6]:port, or a bare IPv6 address.
-  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
-  if (bracketed) {
-    layer.host = bracketed[1] ?? '';
-    if (bracketed[2] !== undefined) layer.port = parsePort(bracketed[2], text);
-  } else if (net.isIPv6(text)) {
-    layer.host = text;
-  } else {
-    const [host, port, ...rest] = text.split(':');
-    if (rest.length > 0 || !host)
-      throw dsnError(
-        text,
-        'it is not host[:port] nor a mysql:// DSN',
-        'write host:port, [v6addr]:port or mysql://user@host:port/db',
-      );
-    layer.host = host;
-    if (port !== undefined) layer.port = parsePort(port, text);
-  }
-  return layer;
+  const form = 'it is not host[:port] nor a mysql:// DSN';
+  return splitHostPort(
+    text,
+    targetRules(text, form, 'write host:port, [v6addr]:port or mysql://user@host:port/db'),
+  );
 }

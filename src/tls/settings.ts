@@ -24,7 +24,7 @@
  * unix socket (--socket, my.cnf socket=), the admin user root by default, and `preferred` refused.
  */
 import { DbtlsError } from '../errors.js';
-import { type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
+import { address, DEFAULT_PORT, type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
 import { clientOptions } from './mycnf.js';
 import {
   checkCombination,
@@ -82,8 +82,6 @@ export interface TargetFlags {
   /** A password the caller read from a file (--password-file): never a flag value itself. */
   readonly password?: string;
 }
-
-export const DEFAULT_PORT = 3306;
 
 export const SETTINGS_ENV = Object.freeze({
   mode: 'DBTLS_SSL_MODE',
@@ -287,7 +285,7 @@ export function parseAdminTarget(
     throw new DbtlsError(
       // One code per failure: the same as a client's verify-full without a CA (was SSL_CA_REQUIRED).
       'TLS_CA_REQUIRED',
-      `could not connect to ${target.host}:${target.port} with ssl-mode ${mode}: no CA certificate given`,
+      `could not connect to ${address(target.host, target.port)} with ssl-mode ${mode}: no CA certificate given`,
       {
         hint: `pass ${caFlag} FILE; when the server has no TLS yet, use --socket PATH on the server host or say --ssl-mode disable explicitly`,
       },

@@ -4,6 +4,7 @@
  * skips Go's default verification and verifies the chain itself in VerifyPeerCertificate (the pattern
  * crypto/tls documents for custom verification). The driver fails closed (ErrNoTLS) without server TLS.
  */
+import { address } from '../../tls/dsn.js';
 import { SSL_MODES } from '../../tls/ssl-mode.js';
 import {
   type ClientMapping,
@@ -37,7 +38,7 @@ function configLines(ctx: SnippetContext, tls: string): string[] {
     `\tcfg.User = ${literal(ctx.user)}`,
     '\tcfg.Passwd = os.Getenv("MYSQL_PWD")',
     '\tcfg.Net = "tcp"',
-    `\tcfg.Addr = ${literal(ctx.host.includes(':') ? `[${ctx.host}]:${ctx.port}` : `${ctx.host}:${ctx.port}`)}`,
+    `\tcfg.Addr = ${literal(address(ctx.host, ctx.port))}`,
   ];
   if (ctx.database) lines.push(`\tcfg.DBName = ${literal(ctx.database)}`);
   lines.push(`\tcfg.TLSConfig = ${literal(tls)}`, '\treturn sql.Open("mysql", cfg.FormatDSN())', '}');

@@ -9,6 +9,7 @@
  */
 import { DbtlsError } from '../../errors.js';
 import { JAVA_STORE_TYPE } from '../../keystore/format.js';
+import { address } from '../../tls/dsn.js';
 import { SSL_MODES, type SslMode } from '../../tls/ssl-mode.js';
 import { SECURE_TLS_VERSIONS } from '../../tls/versions.js';
 import {
@@ -21,8 +22,7 @@ import {
 } from './model.js';
 
 function base(scheme: string, ctx: SnippetContext): string {
-  const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
-  return `jdbc:${scheme}://${host}:${ctx.port}/${ctx.database ? encodeURIComponent(ctx.database) : ''}`;
+  return `jdbc:${scheme}://${address(ctx.host, ctx.port)}/${ctx.database ? encodeURIComponent(ctx.database) : ''}`;
 }
 
 function url(scheme: string, ctx: SnippetContext, params: [string, string][]): string {

@@ -10,6 +10,7 @@
  *   refuses a server without TLS ("SSL is required, but the server does not support it"), so that pair is
  *   verify-full and fails closed, whatever "optional" suggests.
  */
+import { bracketed } from '../../tls/dsn.js';
 import {
   type ClientMapping,
   dsnValue,
@@ -39,9 +40,8 @@ const PERL_MODES = Object.freeze({
 function render(ctx: SnippetContext, driver: 'MariaDB' | 'mysql', client: SnippetClient, version: string) {
   refuseLocalhost(ctx, client);
   const p = driver === 'MariaDB' ? 'mariadb' : 'mysql';
-  const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
   // The DSN holds only host, port and database; a ';' in them would start another key.
-  const dsn = [`DBI:${driver}:host=${dsnValue(host, 'the host', client)}`, `port=${ctx.port}`];
+  const dsn = [`DBI:${driver}:host=${dsnValue(bracketed(ctx.host), 'the host', client)}`, `port=${ctx.port}`];
   if (ctx.database !== undefined) dsn.push(`database=${dsnValue(ctx.database, '--database', client)}`);
   const attrs = ['    RaiseError => 1,', '    PrintError => 0,'];
   if (ctx.mode === 'disable') attrs.push(`    ${p}_ssl => 0, # ssl-mode disable: plaintext`);

@@ -4,6 +4,7 @@
  * name, so verify-ca is written as verify-full (with a note), as for the mariadb client. Run against
  * PHP 8.2 (Debian 12, mysqlnd) and MariaDB 10.11; what was measured is in docs/verification.md.
  */
+import { bracketed } from '../../tls/dsn.js';
 import {
   type ClientMapping,
   dsnValue,
@@ -66,8 +67,7 @@ export const phpPdo: ClientMapping = {
   modes: PHP_MODES,
   render(ctx: SnippetContext) {
     refuseLocalhost(ctx, 'php-pdo');
-    const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
-    let dsn = `mysql:host=${dsnValue(host, 'the host', 'php-pdo')};port=${ctx.port}`;
+    let dsn = `mysql:host=${dsnValue(bracketed(ctx.host), 'the host', 'php-pdo')};port=${ctx.port}`;
     if (ctx.database !== undefined) dsn += `;dbname=${dsnValue(ctx.database, '--database', 'php-pdo')}`;
     const attrs = ['    PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION,'];
     if (ctx.mode !== 'disable') {

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { connect } from '../../client/connect.js';
 import { causeText, DbtlsError, isDbtlsError } from '../../errors.js';
+import { address } from '../../tls/dsn.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import { DEFAULT_TLS_MIN, type SecureTlsVersion } from '../../tls/versions.js';
@@ -86,7 +87,7 @@ function tlsSettings(tls: SessionTls): TlsSettings {
 }
 
 function where(o: SessionOptions): string {
-  return o.socket ? o.socket : `${o.host}:${o.port}`;
+  return o.socket ? o.socket : address(o.host, o.port);
 }
 
 /**

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Ca, type IndexEntry, readIndex } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
-import type { CertificateInfo } from '../../pki/certificate.js';
+import { type CertificateInfo, shortFingerprint } from '../../pki/certificate.js';
 import { issuedBy, readCertificates } from '../../pki/chain.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../../pki/keys.js';
 import { commonNameIndex, decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
@@ -143,7 +143,7 @@ export function currentLeaf(certFile: string, served: ServedCertificate): Certif
   if (leaf.fingerprint !== served.fingerprint) {
     throw new DbtlsError(
       'SERVER_FILES_MISMATCH',
-      `could not rotate the server certificate: the server serves ${served.fingerprint.slice(0, 16)}… but ${certFile} holds ${leaf.fingerprint.slice(0, 16)}…`,
+      `could not rotate the server certificate: the server serves ${shortFingerprint(served.fingerprint)} but ${certFile} holds ${shortFingerprint(leaf.fingerprint)}`,
       {
         hint: 'the file changed since the last reload, or it is not the server this machine hosts; run `dbtls server reload` or pass --dir',
         details: { served: served.fingerprint, file: leaf.fingerprint },

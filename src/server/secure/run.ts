@@ -3,9 +3,9 @@
  * the link is local, verified TLS against our CA as soon as it does), and the run's steps and record.
  */
 import * as fs from 'node:fs';
-import { address } from '../../client/dial.js';
 import { type NotOfferedFacts, tlsNotOffered } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
+import { address, isLoopback } from '../../tls/dsn.js';
 import { type AdminSession, openAdminSession, type SessionOptions } from '../admin/session.js';
 import { probeServedCertificate } from '../tls/reload.js';
 import type { SecureStep } from './plan.js';
@@ -16,8 +16,6 @@ import {
   type SecureStateFile,
   writeSecureState,
 } from './state.js';
-
-const isLoopback = (host: string) => ['127.0.0.1', 'localhost', '::1'].includes(host.toLowerCase());
 
 /** The admin session's options once our CA exists: verified TLS against it unless over the socket. */
 export function verifiedAdmin(admin: SessionOptions, caFile: string): SessionOptions {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { caPath } from '../../ca/store.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { InspectReport } from '../../inspect/report.js';
+import { shortFingerprint } from '../../pki/certificate.js';
 import { accountRequirement } from '../accounts/users.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import {
@@ -71,6 +72,7 @@ async function enableStep(
   const plan = planEnable(session.capabilities, vars, enable);
   if (!material) return planEnableStep(run, session, o, plan);
   const { fingerprint } = checkMaterial(material);
+  const shown = shortFingerprint(fingerprint);
   const filesSame =
     sameContent(files.key, material.keyPem) &&
     sameContent(files.cert, material.certPem) &&
@@ -79,9 +81,7 @@ async function enableStep(
   if (filesSame && !plan.restartRequired) {
     const served = await probeServedCertificate(session.options.host, session.options.port);
     if (served.fingerprint === fingerprint) {
-      run.add(
-        step('enable', 'unchanged', `the server serves ${fingerprint.slice(0, 16)}… from ${files.cert}`),
-      );
+      run.add(step('enable', 'unchanged', `the server serves ${shown} from ${files.cert}`));
       return session;
     }
   }
@@ -114,9 +114,7 @@ async function enableStep(
     return undefined;
   }
   const how = result.restarted ? 'restarted the server' : `ran ${plan.statements.join('; ')}`;
-  run.add(
-    step('enable', 'done', `installed in ${files.dir}, ${how}; it now serves ${fingerprint.slice(0, 16)}…`),
-  );
+  run.add(step('enable', 'done', `installed in ${files.dir}, ${how}; it now serves ${shown}`));
   if (!result.restarted) return session;
   if (!closed) await session.close();
   // The server now serves a certificate from our CA: an --admin-ca given for the old one no longer applies.

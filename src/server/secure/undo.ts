@@ -16,6 +16,7 @@ import { LEAF_FILES } from '../../ca/leaf-files.js';
 import { retireCertificates } from '../../ca/revoke.js';
 import { caPath, readIndex, withCaLock } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
+import { address } from '../../tls/dsn.js';
 import { alterRequireStatement } from '../accounts/require.js';
 import { describeRequirement, listAccounts } from '../accounts/users.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
@@ -259,13 +260,14 @@ async function lockoutWarnings(
 /** `dbtls secure --undo`: puts back what secure recorded, newest change first. */
 export async function undoSecure(admin: SessionOptions, o: UndoOptions): Promise<SecureResult> {
   const caDir = path.resolve(o.caDir);
+  // The record's key as secure writes it, unbracketed since the first state files: not a display spelling.
   const key = `${admin.host}:${admin.port}`;
   const state = fs.existsSync(caDir) ? readSecureState(caDir) : { version: 1 as const, servers: {} };
   const record = state.servers[key];
   if (!record) {
     throw new DbtlsError(
       'SECURE_NOTHING_TO_UNDO',
-      `could not undo dbtls secure for ${key}: ${caDir} has no record of it`,
+      `could not undo dbtls secure for ${address(admin.host, admin.port)}: ${caDir} has no record of it`,
       {
         hint: 'pass the --ca-dir that secure used; undo only reverts what secure itself recorded',
       },

@@ -4,11 +4,12 @@
  * protocol that reads the certificate the server now serves to new connections.
  */
 import * as net from 'node:net';
-import { address, dial } from '../../client/dial.js';
+import { dial } from '../../client/dial.js';
 import { offersTls, peerChain, tlsNotOffered, upgradeToTls } from '../../client/upgrade.js';
 import { causeText, DbtlsError } from '../../errors.js';
-import { parseCertificate } from '../../pki/certificate.js';
+import { parseCertificate, shortFingerprint } from '../../pki/certificate.js';
 import { readCertificates } from '../../pki/chain.js';
+import { address } from '../../tls/dsn.js';
 import { readUserFile } from '../../util/files.js';
 import type { AdminSession } from '../admin/session.js';
 
@@ -104,7 +105,7 @@ export async function proveServed(
   if (served.fingerprint !== expectedFingerprint.toLowerCase()) {
     throw new DbtlsError(
       'CERT_NOT_SERVED',
-      `could not prove the new certificate is served on ${host}:${port}: it serves ${served.fingerprint.slice(0, 16)}…, expected ${expectedFingerprint.slice(0, 16)}…`,
+      `could not prove the new certificate is served on ${address(host, port)}: it serves ${shortFingerprint(served.fingerprint)}, expected ${shortFingerprint(expectedFingerprint)}`,
       {
         hint: 'check that the server reads the files dbtls wrote (@@ssl_cert) and run `dbtls server reload` or restart it',
         details: { served: served.fingerprint, expected: expectedFingerprint },

@@ -5,7 +5,9 @@ import { describe, it } from 'node:test';
 import { describeBytes, greetingOf } from '../../../src/client/dial.js';
 import { offersTls, sslRequestFrame } from '../../../src/client/upgrade.js';
 import { DbtlsError } from '../../../src/errors.js';
-import { CLIENT_SSL, decodeGreeting, decodeSslRequest } from '../../../src/protocol/index.js';
+import { CLIENT_SSL } from '../../../src/protocol/capabilities.js';
+import { decodeGreeting } from '../../../src/protocol/handshake.js';
+import { decodeSslRequest } from '../../../src/protocol/ssl-request.js';
 import { PROJECT_ROOT } from '../../harness/cli.js';
 
 /** Greetings captured from MariaDB 10.11 with and without TLS configured (test/fixtures/protocol/README.md). */

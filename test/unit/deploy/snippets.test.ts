@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   CLIENT_MAPPINGS,
-  parseHostPort,
   SNIPPET_CLIENTS,
   type SnippetClient,
   type SnippetRequest,
   snippet,
 } from '../../../src/deploy/snippets.js';
 import type { DbtlsError } from '../../../src/errors.js';
+import { parseHostPort } from '../../../src/tls/dsn.js';
 import { SSL_MODE_NAMES, SSL_MODES, type SslMode } from '../../../src/tls/ssl-mode.js';
 
 function code(fn: () => unknown): string | undefined {
@@ -82,6 +82,22 @@ describe('snippet mappings are data keyed by the ssl-mode model', () => {
       code(() => snippet({ client: 'jdbc-mysql', target: 'db', mode: 'verify-full', ca: FILES.ca })),
       'MATERIAL_MISSING',
     );
+  });
+
+  it('writes an IPv6 host in brackets where each syntax needs them', () => {
+    const table: [SnippetClient, string][] = [
+      ['go', '\tcfg.Addr = "[::1]:3307"'],
+      ['jdbc-mysql', 'jdbc:mysql://[::1]:3307/?sslMode=REQUIRED'],
+      ['jdbc-mariadb', 'jdbc:mariadb://[::1]:3307/?useSsl=true'],
+      ['php-pdo', "new PDO('mysql:host=[::1];port=3307'"],
+      ['php-mysqli', "real_connect('::1', 'app', getenv('MYSQL_PWD'), null, 3307,"],
+      ['perl-mariadb', "DBI->connect('DBI:MariaDB:host=[::1];port=3307'"],
+    ];
+    for (const [client, line] of table) {
+      const mode = client.startsWith('perl') ? 'verify-full' : 'trust';
+      const { text } = snippet({ client, target: '[::1]:3307', mode, ca: FILES.ca });
+      assert.ok(text.includes(line), `${client}: ${text}`);
+    }
   });
 
   it('parses targets', () => {

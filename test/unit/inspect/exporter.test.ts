@@ -151,6 +151,27 @@ describe('probe targets', () => {
     }
     assert.equal(safe('a\u0000b\nc\u001b[31m'), 'a?b?c?[31m');
   });
+
+  it('reads through the one host[:port] grammar, strict, with the probe request in the words', () => {
+    assert.deepEqual(parseProbeTarget('[::1]:3307'), { host: '::1', port: 3307 });
+    assert.deepEqual(parseProbeTarget('[::1]'), { host: '::1', port: 3306 });
+    const table: [string, string][] = [
+      ['db:x', 'could not probe: the port x is not from 1 to 65535'],
+      ['db:', 'could not probe: the target "db:" is not HOST or HOST:PORT'],
+      ['[::1]:0', 'could not probe: the port 0 is not from 1 to 65535'],
+      ['db:123456', 'could not probe: the port 123456 is not from 1 to 65535'],
+      ['::1:3306', 'could not probe: the target "::1:3306" is not HOST or HOST:PORT'],
+      ['[db]:3306', 'could not probe: the target "[db]:3306" is not HOST or HOST:PORT'],
+      ['db\u001b:1', 'could not probe: the target "db?:1" is not HOST or HOST:PORT'],
+    ];
+    for (const [text, message] of table) {
+      assert.throws(
+        () => parseProbeTarget(text),
+        (e) => isDbtlsError(e) && e.code === 'TARGET_INVALID' && e.message === message,
+        text,
+      );
+    }
+  });
 });
 
 describe('modules file', () => {

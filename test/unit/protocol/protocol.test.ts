@@ -10,17 +10,11 @@ import {
   CLIENT_SECURE_CONNECTION,
   CLIENT_SSL,
   capabilityNames,
-  decodeErrPacket,
-  decodeGreeting,
-  decodeSslRequest,
-  encodeErrPacket,
-  encodeGreeting,
-  encodeSslRequest,
-  framePacket,
-  isErrPacket,
-  PacketReader,
-  withoutCapabilities,
-} from '../../../src/protocol/index.js';
+} from '../../../src/protocol/capabilities.js';
+import { decodeErrPacket, encodeErrPacket, isErrPacket } from '../../../src/protocol/err-packet.js';
+import { decodeGreeting, encodeGreeting, withoutCapabilities } from '../../../src/protocol/handshake.js';
+import { framePacket, PacketReader } from '../../../src/protocol/packet.js';
+import { decodeSslRequest, encodeSslRequest } from '../../../src/protocol/ssl-request.js';
 import { PROJECT_ROOT } from '../../harness/cli.js';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/protocol');

@@ -62,6 +62,25 @@ describe('--listen', () => {
         ok,
       );
     }
+    assert.equal(
+      code(() => checkListen(parseListen('[::ffff:127.0.0.1]:3307'), false)),
+      'no error',
+    );
+  });
+
+  it('`:PORT` is every interface (the exporter reads --listen with this parser), refused off loopback', () => {
+    assert.deepEqual(parseListen(':9442'), { kind: 'tcp', host: '0.0.0.0', port: 9442 });
+    assert.equal(
+      code(() => checkListen(parseListen(':3307'), false)),
+      'LISTEN_NOT_LOOPBACK',
+    );
+  });
+
+  it('names an IPv6 listener in brackets', () => {
+    assert.throws(
+      () => checkListen(parseListen('[fd00::5]:3307'), false),
+      (e) => e instanceof DbtlsError && /^could not listen on \[fd00::5\]:3307: /.test(e.message),
+    );
   });
 });
 
