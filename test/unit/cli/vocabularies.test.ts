@@ -66,7 +66,7 @@ function ownerOf(command: string, option: string): Owner | undefined {
             try {
               k8sSecrets({ mode, mutualTls: 'disable' });
             } catch (err) {
-              if (!(err instanceof DbtlsError) || err.code === 'SSL_MODE_INSECURE') throw err;
+              if (!(err instanceof DbtlsError) || err.code === 'SSL_MODE_INVALID') throw err;
             }
             return mode;
           },
