@@ -62,7 +62,7 @@ export const ERROR_CODES = Object.freeze({
   CLIENT_NAME_CLASH: input('two cert-manager client Certificates would get the same name'),
   CLOUD_PROVIDER_UNSUPPORTED: input('no CA bundle of that cloud provider ships with dbtls'),
   CLOUD_REGION_UNKNOWN: input('no RDS CA certificates for that region'),
-  CN_DUPLICATE: input('a --cn-from list names the same CN twice'),
+  CN_DUPLICATE: input('a --cn-from list, or the CSRs of one `dbtls sign`, name the same CN twice'),
   CN_INVALID: input(
     'a common name that is empty, too long, holds control characters or \\xHH, or cannot be a directory',
   ),

@@ -33,6 +33,14 @@ export {
   revoke,
 } from './ca/revoke.js';
 export {
+  type CsrInput,
+  checkCsrs,
+  type SignCsrsOptions,
+  type SignCsrsResult,
+  type SignedCsr,
+  signCsrs,
+} from './ca/sign-csrs.js';
+export {
   CA_DIR_ENV,
   CA_PASSPHRASE_ENV,
   type Ca,
@@ -107,7 +115,7 @@ export { type TruststoreInput, writeTruststore } from './keystore/truststore.js'
 export { type CertificateInfo, parseCertificate, parseCertificates } from './pki/certificate.js';
 export { keyMatches } from './pki/chain.js';
 export { parseRevocationReason, REVOCATION_REASONS, type RevocationReason } from './pki/crl.js';
-export { type CsrInfo, type CsrRequest, createCsr, parseCsr } from './pki/csr.js';
+export { type CsrInfo, type CsrRequest, createCsr, parseCsr, parseCsrAsync } from './pki/csr.js';
 export {
   DEFAULT_KEY_ALGORITHM,
   generateKeyPair,

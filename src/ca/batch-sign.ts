@@ -130,7 +130,7 @@ function linkSameBytes(dir: string, from: string, to: string, bytes: string): vo
  * Creates a file that must not exist yet (O_EXCL), with exactly `mode` (fchmod: the umask may have
  * narrowed it). Not fsynced: the batch makes the whole file system durable once, before its commit.
  */
-function writeNewFile(file: string, data: string, mode: number): void {
+export function writeNewFile(file: string, data: string, mode: number): void {
   const fd = fs.openSync(file, 'wx', mode);
   try {
     fs.writeSync(fd, data);

@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { type CertificateInfo, signedCertificateInfo } from '../pki/certificate.js';
-import { parseCsr } from '../pki/csr.js';
+import { type CsrInfo, parseCsr } from '../pki/csr.js';
 import {
   checkKeyStrength,
   DEFAULT_KEY_ALGORITHM,
@@ -295,16 +295,25 @@ export interface Delivery {
  * New names cannot hold one; an index written before that rule may. A valid certificate for another CN
  * with the same one-line subject would pass the same REQUIRE SUBJECT, so it is refused (issue 14, item 9).
  */
-function refuseSubjectCollision(leaf: ResolvedLeaf, index: readonly IndexEntry[]): void {
-  const subject = oneLineName(leaf.subject);
-  const other = index.find((e) => e.status === 'valid' && e.subject === subject && e.cn !== leaf.cn);
-  if (other) {
-    throw new DbtlsError(
-      'SUBJECT_COLLISION',
-      `could not issue for ${JSON.stringify(leaf.cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
-      { hint: `choose another CN, or revoke ${other.serial} first (dbtls revoke ${other.serial})` },
-    );
+export function subjectCollisionCheck(index: readonly IndexEntry[]): (leaf: ResolvedLeaf) => void {
+  const valid = new Map<string, IndexEntry[]>();
+  for (const e of index) {
+    if (e.status !== 'valid') continue;
+    const same = valid.get(e.subject);
+    if (same) same.push(e);
+    else valid.set(e.subject, [e]);
   }
+  return (leaf) => {
+    const subject = oneLineName(leaf.subject);
+    const other = valid.get(subject)?.find((e) => e.cn !== leaf.cn);
+    if (other) {
+      throw new DbtlsError(
+        'SUBJECT_COLLISION',
+        `could not issue for ${JSON.stringify(leaf.cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
+        { hint: `choose another CN, or revoke ${other.serial} first (dbtls revoke ${other.serial})` },
+      );
+    }
+  };
 }
 
 /**
@@ -321,7 +330,7 @@ export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery)
     recoverJournal(ca.dir);
     delivery?.check?.();
     const index = readIndex(ca.dir);
-    refuseSubjectCollision(leaf, index);
+    subjectCollisionCheck(index)(leaf);
     const issued = signLeaf(ca, leaf, new Set(index.map((e) => e.serial)));
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);
@@ -383,7 +392,11 @@ export function signCsr(
 
 /** The issue request a CSR makes (every check of signCsr, nothing signed): also what `sign --dry-run` shows. */
 export function csrRequest(csrText: string | Buffer, options: SignCsrOptions): IssueRequest {
-  const csr = parseCsr(csrText);
+  return requestOfCsr(parseCsr(csrText), options);
+}
+
+/** The issue request of a parsed (verified) CSR: what the CA takes from it, and what it refuses. */
+export function requestOfCsr(csr: CsrInfo, options: SignCsrOptions): IssueRequest {
   if (csr.requestsCa) {
     throw new DbtlsError(
       'CSR_REQUESTS_CA',

@@ -1,5 +1,5 @@
 /**
- * The files side of batch issuance (src/ca/batch.ts): which output directories may be written and the
+ * The files side of batch issuance (src/ca/batch.ts, src/ca/sign-csrs.ts): which output directories may be written and the
  * one durability barrier before the commit (the staging directory and the renames that publish it are
  * the journal's, src/ca/journal.ts).
  */
@@ -32,6 +32,25 @@ export function checkOutputs(outDir: string, cns: readonly string[]): void {
     if (!fs.statSync(dir).isDirectory()) throw outputExists(dir, 'it is a file');
     checkLeafOutputDir(dir);
     if (fs.readdirSync(dir).length > 0) throw outputExists(dir, 'the directory is not empty');
+  }
+}
+
+/** No certificate file of a CSR run may exist yet in `outDir` (`dbtls sign CSR... --out-dir`). */
+export function checkOutputFiles(outDir: string, files: readonly string[]): void {
+  let present: Set<string>;
+  try {
+    present = new Set(fs.readdirSync(outDir));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw outputExists(outDir, 'it is a file, not a directory');
+    throw err;
+  }
+  const taken = files.find((f) => present.has(path.basename(f)));
+  if (taken) {
+    throw new DbtlsError('OUTPUT_EXISTS', `could not write ${taken}: the file already exists`, {
+      hint: 'choose another --out-dir, or move the old certificates away first (`dbtls renew` replaces certificates)',
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { checkCommonName, csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
+import { checkCsrs, signCsrs, targetFiles } from '../ca/sign-csrs.js';
 import { caPath, type IndexEntry, openCa, readIndex } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
@@ -15,7 +16,17 @@ import { oneLineName } from '../pki/names.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { flag, int, noPositionals, type OptionSpec, parse, required, str, strs } from './args.js';
+import {
+  flag,
+  int,
+  noPositionals,
+  type OptionSpec,
+  type Parsed,
+  parse,
+  required,
+  str,
+  strs,
+} from './args.js';
 import {
   CA_OPTIONS,
   caDirOf,
@@ -26,7 +37,7 @@ import {
   rsaKeysWithProgress,
   unlockCa,
 } from './ca-common.js';
-import type { Command } from './command.js';
+import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
 import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
@@ -102,7 +113,7 @@ const csrCommand: Command = {
 };
 
 const SIGN_USAGE =
-  'dbtls sign CSR --profile server|client [--days N] --out FILE [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
+  'dbtls sign CSR... --profile server|client [--days N] (--out FILE | --out-dir DIR) [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';
 
 /** Whether a CSR is most likely a server's: it names hosts, or its CN is a dotted host name or an IP. */
 function forServer(cn: string, names: number): boolean {
@@ -120,6 +131,11 @@ const SIGN_OPTIONS: OptionSpec = {
     description:
       "the certificate file to write (leaf and intermediates, PEM); clients verify with the CA's root.pem",
   }),
+  'out-dir': {
+    type: 'string',
+    value: 'DIR',
+    description: 'sign every CSR given (all or none) and write each certificate to DIR/<CN>.pem',
+  },
   'dry-run': COMMON['dry-run'],
   ...CA_OPTIONS,
   json: COMMON.json,
@@ -133,12 +149,13 @@ const signCommand: Command = {
   examples: [
     'dbtls sign db2/csr.pem --profile server --out db2/cert.pem',
     'dbtls sign app_user/csr.pem --profile client --days 90 --out app_user/cert.pem',
+    'dbtls sign requests/*.csr --profile server --out-dir certs',
   ],
   async run(argv, ctx) {
     const p = parse(argv, SIGN_OPTIONS, SIGN_USAGE, ctx);
     const csrFile = p.positionals[0];
-    if (!csrFile || p.positionals.length > 1) {
-      throw new DbtlsError('USAGE', 'could not run dbtls sign: give exactly one CSR file', {
+    if (!csrFile) {
+      throw new DbtlsError('USAGE', 'could not run dbtls sign: give a CSR file', {
         hint: `usage: ${SIGN_USAGE}`,
       });
     }
@@ -150,6 +167,26 @@ const signCommand: Command = {
         {
           hint: `usage: ${SIGN_USAGE}`,
         },
+      );
+    }
+    const outDirText = str(p, 'out-dir');
+    if (outDirText !== undefined) {
+      if (str(p, 'out') !== undefined) {
+        throw new DbtlsError(
+          'USAGE',
+          'could not run dbtls sign: give --out FILE or --out-dir DIR, not both',
+          {
+            hint: `usage: ${SIGN_USAGE}`,
+          },
+        );
+      }
+      return signMany(p, ctx, profile, outDirText);
+    }
+    if (p.positionals.length > 1) {
+      throw new DbtlsError(
+        'USAGE',
+        `could not run dbtls sign: ${p.positionals.length} CSRs need --out-dir DIR (each certificate goes to DIR/<CN>.pem)`,
+        { hint: `usage: ${SIGN_USAGE}` },
       );
     }
     const outText = required(p, 'out', SIGN_USAGE);
@@ -220,6 +257,69 @@ const signCommand: Command = {
     return 0;
   },
 };
+
+/** `dbtls sign CSR... --out-dir DIR`: every CSR checked first, then all signed in one journal (src/ca/sign-csrs.ts). */
+async function signMany(
+  p: Parsed,
+  ctx: CommandContext,
+  profile: 'server' | 'client',
+  outDirText: string,
+): Promise<number> {
+  refuseStdout(outDirText, 'a directory of certificate files', SIGN_USAGE);
+  const outDir = path.resolve(ctx.cwd, outDirText);
+  const days = int(p, 'days', SIGN_USAGE);
+  const caDir = caDirOf(p, ctx);
+  const csrs = p.positionals.map((f) => ({ name: f, text: readUserFile(path.resolve(ctx.cwd, f), 'CSR') }));
+  const options = { profile, ...(days === undefined ? {} : { days }) };
+  const shown = path.relative(ctx.cwd, outDir) || '.';
+  if (flag(p, 'dry-run')) {
+    const ca = openCa(caDir);
+    const leaves = await checkCsrs(ca, csrs, options);
+    const files = targetFiles(outDir, leaves, csrs);
+    const plan = leaves.map((leaf, n) => ({
+      csr: csrs[n]!.name,
+      subject: oneLineName(leaf.subject),
+      dnsNames: leaf.dnsNames,
+      ipAddresses: leaf.ipAddresses,
+      notBefore: leaf.notBefore.toISOString(),
+      notAfter: leaf.notAfter.toISOString(),
+      out: files[n]!,
+    }));
+    if (flag(p, 'json'))
+      ctx.render.json({ dryRun: true, profile, issuer: ca.issuer.subject, certificates: plan });
+    else
+      ctx.render.lines(
+        `Would sign ${plan.length} ${profile} certificate${plan.length === 1 ? '' : 's'} (new random serials), issued by ${ca.issuer.subject}, valid from ${dateText(plan[0]!.notBefore)} to ${dateText(plan[0]!.notAfter)}:`,
+        ...plan.map((c) => ` - ${c.subject} from "${c.csr}" to "${path.relative(ctx.cwd, c.out)}"`),
+        `and record them in the CA index. Nothing was changed (--dry-run).`,
+      );
+    return 0;
+  }
+  const ca = await unlockCa(p, ctx);
+  const started = Date.now();
+  const { certificates: signed, resumed } = await signCsrs(ca, csrs, {
+    ...options,
+    outDir,
+    onProgress: (done, total) => ctx.render.progress('signing', done, total),
+  });
+  ctx.render.progressDone();
+  if (flag(p, 'json')) {
+    ctx.render.json(signed.map((s) => ({ ...s.entry, csr: s.name, files: { cert: s.file } })));
+    return 0;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const first = signed[0]!.entry;
+  const count = `${signed.length} ${profile} certificate${signed.length === 1 ? '' : 's'}`;
+  ctx.render.lines(
+    resumed
+      ? `Completed the interrupted run: ${count}, signed before the interruption, are now in ${shown}/<CN>.pem (none signed twice); the subjects look like ${first.subject}.`
+      : `Signed ${count} into ${shown}/<CN>.pem (${Math.round(signed.length / Math.max(seconds, 0.001))}/s); the subjects look like ${first.subject}.`,
+    `Each file holds the leaf and its intermediates; peers verify it with the CA certificate ${caPath(ca.dir, 'root')}.`,
+    `They will expire on ${dateText(new Date(first.notAfter))}.`,
+    `Next: copy each certificate back to the node that made the request, next to its key.pem.`,
+  );
+  return 0;
+}
 
 const RENEW_USAGE =
   'dbtls renew SERIAL|--cn NAME|--expiring-within DAYS [--out DIR] [--reuse-key] [--days N] [--dry-run] [--ca-dir DIR] [--passphrase-file F] [--json]';

@@ -318,3 +318,100 @@ describe('what the recovery delivers works in a real MariaDB', () => {
     ]);
   });
 });
+
+describe('sign CSR... --out-dir: SIGKILL during the run, then the same command again', () => {
+  const cns = ['k0.example.com', 'k1.example.com', 'k2.example.com'];
+  // into a new --out-dir: rename 1 journal, 2 the staging directory becomes --out-dir;
+  // into an existing one: rename 1 journal, 2..4 one rename per certificate;
+  // fchmod 3 of 6 (the staged file and the CA's copy of each): mid-way through signing
+  const cells: { existing: boolean; syscall: 'rename' | 'fchmod'; n: number }[] = [
+    ...[1, 2].map((n) => ({ existing: false, syscall: 'rename' as const, n })),
+    ...[1, 2, 3].map((n) => ({ existing: true, syscall: 'rename' as const, n })),
+    { existing: false, syscall: 'fchmod', n: 3 },
+  ];
+  test('nothing recorded without its file; the re-run signs each CSR once', async () => {
+    await Promise.all(
+      cells.map(async ({ existing, syscall, n }) => {
+        const base = path.join(work, `sign-${existing ? 'existing' : 'new'}-${syscall}-${n}`);
+        const caDir = path.join(base, 'ca');
+        initCa(caDir, { passphrase: undefined });
+        const out = path.join(base, 'certs');
+        if (existing) fs.mkdirSync(out);
+        const csrFiles = [];
+        for (const cn of cns) {
+          const made = await runCli(['csr', '--cn', cn, '--out', path.join(base, cn)]);
+          assert.equal(made.code, 0, made.stderr);
+          csrFiles.push(path.join(base, cn, 'csr.pem'));
+        }
+        const args = ['sign', ...csrFiles, '--profile', 'server', '--out-dir', out, '--ca-dir', caDir];
+        const r = await runKilledAt(syscall, n, args);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        if (syscall === 'fchmod') assert.equal(readIndex(caDir).length, 0, 'killed before the commit');
+        const again = await runCli([...args, '--json']);
+        assert.equal(again.code, 0, `${syscall} #${n}: ${again.stderr}`);
+        assert.deepEqual(
+          JSON.parse(again.stdout).map((c: { cn: string; files: { cert: string } }) => [c.cn, c.files.cert]),
+          cns.map((cn) => [cn, path.join(out, `${cn}.pem`)]),
+        );
+        const all = readIndex(caDir).filter((e) => e.profile === 'server');
+        assert.equal(all.length, cns.length, `${syscall} #${n}: nothing signed twice, nothing void`);
+        for (const e of all) {
+          assert.equal(e.status, 'valid');
+          const cert = new X509Certificate(fs.readFileSync(path.join(out, `${e.cn}.pem`)));
+          assert.equal(cert.serialNumber.toLowerCase(), e.serial, `${e.cn}.pem is the recorded one`);
+          const key = createPrivateKey(fs.readFileSync(path.join(base, e.cn, 'key.pem')));
+          assert.ok(cert.checkPrivateKey(key), 'it certifies the key that made the CSR');
+        }
+        assert.equal(fs.existsSync(path.join(caDir, 'pending.json')), false);
+        assert.deepEqual(leftovers(base), [], `${syscall} #${n}: no staging directory left`);
+      }),
+    );
+  });
+
+  test('bad input: one CSR with two files is a usage error, a tampered one changes nothing', async () => {
+    const base = path.join(work, 'sign-bad');
+    const caDir = path.join(base, 'ca');
+    initCa(caDir, { passphrase: undefined });
+    for (const cn of ['b0.example.com', 'b1.example.com']) {
+      assert.equal((await runCli(['csr', '--cn', cn, '--out', path.join(base, cn)])).code, 0);
+    }
+    const files = ['b0.example.com', 'b1.example.com'].map((cn) => path.join(base, cn, 'csr.pem'));
+    const two = await runCli([
+      'sign',
+      ...files,
+      '--profile',
+      'server',
+      '--out',
+      path.join(base, 'x.pem'),
+      '--ca-dir',
+      caDir,
+    ]);
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /^error\[USAGE\]: could not run dbtls sign: 2 CSRs need --out-dir DIR/);
+    const text = fs.readFileSync(files[1]!, 'utf8');
+    const der = Buffer.from(text.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der[der.indexOf(Buffer.from('b1.example'))] = 0x63; // 'c': the signature no longer matches
+    fs.writeFileSync(
+      files[1]!,
+      `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`,
+    );
+    const bad = await runCli([
+      'sign',
+      ...files,
+      '--profile',
+      'server',
+      '--out-dir',
+      path.join(base, 'certs'),
+      '--ca-dir',
+      caDir,
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /^error\[CSR_SIGNATURE_INVALID\]: could not verify the CSR ".*b1\.example\.com\/csr\.pem": /,
+    );
+    assert.equal(readIndex(caDir).length, 0);
+    assert.equal(fs.existsSync(path.join(base, 'certs')), false);
+    assert.deepEqual(fs.readdirSync(path.join(caDir, 'certs')), []);
+  });
+});

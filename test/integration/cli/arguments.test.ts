@@ -18,7 +18,6 @@ const DEAD_TARGET = '127.0.0.1:1';
 /** The positional arguments of the commands that take some (after the options they need first): one more is too many. */
 const POSITIONALS: Readonly<Record<string, readonly string[]>> = {
   'csr show': ['csr.pem'],
-  sign: ['csr.pem'],
   'cert show': ['cert.pem'],
   renew: ['0a1b'],
   revoke: ['0a1b'],
@@ -42,7 +41,7 @@ const POSITIONALS: Readonly<Record<string, readonly string[]>> = {
  * Commands that take any number: files, targets, the trust bundle's CAs after --trust-bundle OLD_CA, or
  * (`cloud-ca`) the provider that has no subcommand.
  */
-const VARIADIC = new Set(['bundle', 'inspect', 'k8s cert-manager', 'cloud-ca']);
+const VARIADIC = new Set(['bundle', 'inspect', 'k8s cert-manager', 'cloud-ca', 'sign']);
 
 let dir: string;
 let home: string;
