@@ -295,7 +295,7 @@ export interface Delivery {
  * New names cannot hold one; an index written before that rule may. A valid certificate for another CN
  * with the same one-line subject would pass the same REQUIRE SUBJECT, so it is refused (issue 14, item 9).
  */
-export function subjectCollisionCheck(index: readonly IndexEntry[]): (leaf: ResolvedLeaf) => void {
+export function subjectCollisionCheck(index: readonly IndexEntry[]): (cn: string, subject: string) => void {
   const valid = new Map<string, IndexEntry[]>();
   for (const e of index) {
     if (e.status !== 'valid') continue;
@@ -303,13 +303,12 @@ export function subjectCollisionCheck(index: readonly IndexEntry[]): (leaf: Reso
     if (same) same.push(e);
     else valid.set(e.subject, [e]);
   }
-  return (leaf) => {
-    const subject = oneLineName(leaf.subject);
-    const other = valid.get(subject)?.find((e) => e.cn !== leaf.cn);
+  return (cn, subject) => {
+    const other = valid.get(subject)?.find((e) => e.cn !== cn);
     if (other) {
       throw new DbtlsError(
         'SUBJECT_COLLISION',
-        `could not issue for ${JSON.stringify(leaf.cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
+        `could not issue for ${JSON.stringify(cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
         { hint: `choose another CN, or revoke ${other.serial} first (dbtls revoke ${other.serial})` },
       );
     }
@@ -330,7 +329,7 @@ export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery)
     recoverJournal(ca.dir);
     delivery?.check?.();
     const index = readIndex(ca.dir);
-    subjectCollisionCheck(index)(leaf);
+    subjectCollisionCheck(index)(leaf.cn, oneLineName(leaf.subject));
     const issued = signLeaf(ca, leaf, new Set(index.map((e) => e.serial)));
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);

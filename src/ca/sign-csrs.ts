@@ -5,13 +5,14 @@
  *
  * 1. Every CSR is read and checked before the CA lock is taken. Its self-signature is verified on libuv's
  *    thread pool (parseCsrAsync), up to WINDOW at a time: that check is a third of a CSR's cost, and the
- *    pool runs it on the other cores while this thread decodes the next requests and signs. A bad CSR
- *    fails here, named, and nothing changes; so does a CN that two CSRs ask for, or a target file that
- *    exists.
- * 2. Under the lock, through the issuance journal (src/ca/journal.ts) as batch issuance does: draw the
- *    serials, sign each certificate and write it into the staging directory and certs/, make them all
- *    durable with one syncfs, append every index line at once (the commit), then rename the files into
- *    place. A failure or a crash at any point leaves either nothing issued or every file delivered.
+ *    pool runs it on the other cores while this thread decodes the next requests and signs each one
+ *    that passed (in memory, with a serial drawn then). A bad CSR fails here, named, and nothing
+ *    changes; so does a CN that two CSRs ask for, or a target file that exists.
+ * 2. Under the lock, through the issuance journal (src/ca/journal.ts) as batch issuance does: refuse
+ *    subject collisions, draw again a serial recorded meanwhile, write each certificate into the staging
+ *    directory and certs/, make them all durable with one syncfs, append every index line at once (the
+ *    commit), then rename the files into place. A failure or a crash at any point leaves either nothing
+ *    issued or every file delivered.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -47,6 +48,7 @@ import {
   type IndexEntry,
   newSerial,
   readIndex,
+  readIndexSerials,
   withCaLockAsync,
 } from './store.js';
 
@@ -103,13 +105,27 @@ function aboutCsr(err: unknown, name: string): unknown {
  * Reads and checks every CSR (parse, self-signature, the profile, the validity against the issuer) and
  * resolves it into the leaf it asks for, in input order. Throws the first failure in input order.
  */
-export async function checkCsrs(
+export function checkCsrs(
   ca: Ca,
   csrs: readonly CsrInput[],
   options: SignCsrOptions,
 ): Promise<ResolvedLeaf[]> {
+  return eachCheckedCsr(ca, csrs, options, (leaf) => leaf);
+}
+
+/**
+ * checkCsrs, handing each leaf to `then` as soon as its CSR passed: signCsrs signs there, on this thread,
+ * while the thread pool verifies the next self-signatures.
+ */
+async function eachCheckedCsr<T>(
+  ca: Ca,
+  csrs: readonly CsrInput[],
+  options: SignCsrOptions,
+  then: (leaf: ResolvedLeaf) => T,
+): Promise<T[]> {
   const now = options.now ?? new Date(); // one validity period for the whole run
-  const leaves: ResolvedLeaf[] = new Array(csrs.length);
+  const results: T[] = new Array(csrs.length);
+  const cns: string[] = new Array(csrs.length);
   const failures = new Map<number, unknown>();
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -117,7 +133,9 @@ export async function checkCsrs(
       const n = next++;
       try {
         const csr = await parseCsrAsync(csrs[n]!.text);
-        leaves[n] = resolveLeaf(ca, requestOfCsr(csr, { ...options, now }));
+        const leaf = resolveLeaf(ca, requestOfCsr(csr, { ...options, now }));
+        cns[n] = leaf.cn;
+        results[n] = then(leaf);
       } catch (err) {
         failures.set(n, aboutCsr(err, csrs[n]!.name));
       }
@@ -126,18 +144,18 @@ export async function checkCsrs(
   await Promise.all(Array.from({ length: Math.min(WINDOW, csrs.length) }, lane));
   if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
   const byCn = new Map<string, number>();
-  leaves.forEach((leaf, n) => {
-    const first = byCn.get(leaf.cn);
+  cns.forEach((cn, n) => {
+    const first = byCn.get(cn);
     if (first !== undefined) {
       throw new DbtlsError(
         'CN_DUPLICATE',
-        `could not sign the CSRs: ${quotedValue(csrs[first]!.name, 120)} and ${quotedValue(csrs[n]!.name, 120)} both ask for the CN ${quotedValue(leaf.cn)}`,
+        `could not sign the CSRs: ${quotedValue(csrs[first]!.name, 120)} and ${quotedValue(csrs[n]!.name, 120)} both ask for the CN ${quotedValue(cn)}`,
         { hint: 'give each CN once: leave the stale request out of the command' },
       );
     }
-    byCn.set(leaf.cn, n);
+    byCn.set(cn, n);
   });
-  return leaves;
+  return results;
 }
 
 /**
@@ -146,21 +164,21 @@ export async function checkCsrs(
  */
 export function targetFiles(
   outDir: string,
-  leaves: readonly ResolvedLeaf[],
+  cns: readonly string[],
   csrs: readonly CsrInput[],
   checkFree = true,
 ): string[] {
-  const files = leaves.map((leaf, n) => {
-    if (leaf.cn.startsWith('.') || /[/\\]/.test(leaf.cn)) {
+  const files = cns.map((cn, n) => {
+    if (cn.startsWith('.') || /[/\\]/.test(cn)) {
       throw new DbtlsError(
         'CN_INVALID',
-        `could not sign the CSR ${quotedValue(csrs[n]!.name, 120)}: its CN ${quotedValue(leaf.cn)} cannot name a file under --out-dir (it ${leaf.cn.startsWith('.') ? 'starts with "."' : 'holds "/" or "\\"'})`,
+        `could not sign the CSR ${quotedValue(csrs[n]!.name, 120)}: its CN ${quotedValue(cn)} cannot name a file under --out-dir (it ${cn.startsWith('.') ? 'starts with "."' : 'holds "/" or "\\"'})`,
         {
           hint: 'leave it out of this command and sign it on its own with --out FILE, or make the request again with a plain CN',
         },
       );
     }
-    return path.join(outDir, `${leaf.cn}.pem`);
+    return path.join(outDir, `${cn}.pem`);
   });
   if (checkFree) checkOutputFiles(outDir, files);
   return files;
@@ -180,12 +198,22 @@ export async function signCsrs(
   options: SignCsrsOptions,
 ): Promise<SignCsrsResult> {
   if (csrs.length === 0) return { certificates: [] };
-  const leaves = await checkCsrs(ca, csrs, options);
+  void ca.issuerKey; // unlock (or fail) before signing
+  // Each certificate is signed as soon as its CSR passed, with a serial drawn now: none leaves this
+  // process unless the index records it under the lock below, where a serial that another issuer
+  // recorded meanwhile (odds 2^-100) is drawn again and its certificate signed again.
+  const drawn = readIndexSerials(ca.dir);
+  const signOne = (leaf: ResolvedLeaf): IssuedCertificate => {
+    const serial = newSerial(drawn);
+    drawn.add(serial.toString('hex'));
+    return signLeafWithSerial(ca, leaf, serial);
+  };
+  const signed = await eachCheckedCsr(ca, csrs, options, (leaf) => ({ leaf, issued: signOne(leaf) }));
   const outDir = options.outDir === undefined ? undefined : path.resolve(options.outDir);
   const request = requestOf(outDir, csrs, options);
+  const cns = signed.map((s) => s.leaf.cn);
   // A journal left by a crash may hold this very run half-delivered: the check under the lock decides.
-  const files = outDir === undefined ? undefined : targetFiles(outDir, leaves, csrs, !hasJournal(ca.dir));
-  void ca.issuerKey; // unlock (or fail) before taking the lock
+  const files = outDir === undefined ? undefined : targetFiles(outDir, cns, csrs, !hasJournal(ca.dir));
   return withCaLockAsync(ca.dir, async () => {
     const settled = recoverJournal(ca.dir);
     if (settled?.completed && settled.journal.request === request) {
@@ -205,13 +233,11 @@ export async function signCsrs(
     if (files) checkOutputFiles(outDir!, files); // again: another run may have written them meanwhile
     const index = readIndex(ca.dir);
     const refuse = subjectCollisionCheck(index);
-    for (const leaf of leaves) refuse(leaf);
-    const taken = new Set(index.map((e) => e.serial));
-    const serials = leaves.map(() => {
-      const s = newSerial(taken).toString('hex');
-      taken.add(s);
-      return s;
-    });
+    for (const s of signed) refuse(s.leaf.cn, s.issued.entry.subject);
+    const inIndex = new Set(index.map((e) => e.serial));
+    for (const e of index) drawn.add(e.serial);
+    const issued = signed.map((s) => (inIndex.has(s.issued.entry.serial) ? signOne(s.leaf) : s.issued));
+    const serials = issued.map((i) => i.entry.serial);
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);
     const { stage, whole } = stagingFor(outDir ?? ca.dir);
@@ -232,10 +258,8 @@ export async function signCsrs(
             })),
     };
     beginJournal(ca.dir, journal);
-    const issued: IssuedCertificate[] = [];
     try {
-      for (let n = 0; n < leaves.length; n++) {
-        const one = signLeafWithSerial(ca, leaves[n]!, Buffer.from(serials[n]!, 'hex'));
+      issued.forEach((one, n) => {
         try {
           if (files) writeNewFile(path.join(stage, path.basename(files[n]!)), one.chainPem, MODE_PUBLIC);
           writeNewFile(path.join(certsDir, `${one.entry.serial}.pem`), one.certPem, MODE_PUBLIC);
@@ -249,9 +273,8 @@ export async function signCsrs(
             },
           );
         }
-        issued.push(one);
-        if ((n + 1) % PROGRESS_EVERY === 0) options.onProgress?.(n + 1, leaves.length);
-      }
+        if ((n + 1) % PROGRESS_EVERY === 0) options.onProgress?.(n + 1, issued.length);
+      });
       syncFileSystems([stage, ca.dir], [stage], { certsDir, serials });
       appendIndex(
         ca.dir,
@@ -262,7 +285,7 @@ export async function signCsrs(
       throw err;
     }
     finishJournal(ca.dir, journal);
-    options.onProgress?.(leaves.length, leaves.length);
+    options.onProgress?.(issued.length, issued.length);
     const certificates = issued.map((one, n) => ({
       name: csrs[n]!.name,
       entry: one.entry,

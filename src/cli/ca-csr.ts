@@ -275,7 +275,11 @@ async function signMany(
   if (flag(p, 'dry-run')) {
     const ca = openCa(caDir);
     const leaves = await checkCsrs(ca, csrs, options);
-    const files = targetFiles(outDir, leaves, csrs);
+    const files = targetFiles(
+      outDir,
+      leaves.map((l) => l.cn),
+      csrs,
+    );
     const plan = leaves.map((leaf, n) => ({
       csr: csrs[n]!.name,
       subject: oneLineName(leaf.subject),
