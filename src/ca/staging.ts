@@ -15,17 +15,22 @@ function outputExists(target: string, cause: string): DbtlsError {
   });
 }
 
-/** Every `<out>/<cn>` must be absent or an empty directory (a directory is renamed into its place). */
-export function checkOutputs(outDir: string, cns: readonly string[]): void {
-  let present: Set<string>;
+/** The names in an output directory; undefined when it does not exist yet (OUTPUT_EXISTS when a file). */
+function namesIn(outDir: string): Set<string> | undefined {
   try {
-    present = new Set(fs.readdirSync(outDir));
+    return new Set(fs.readdirSync(outDir));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
+    if (code === 'ENOENT') return undefined;
     if (code === 'ENOTDIR') throw outputExists(outDir, 'it is a file, not a directory');
     throw err;
   }
+}
+
+/** Every `<out>/<cn>` must be absent or an empty directory (a directory is renamed into its place). */
+export function checkOutputs(outDir: string, cns: readonly string[]): void {
+  const present = namesIn(outDir);
+  if (!present) return;
   for (const cn of cns) {
     if (!present.has(cn)) continue;
     const dir = path.join(outDir, cn);
@@ -37,15 +42,8 @@ export function checkOutputs(outDir: string, cns: readonly string[]): void {
 
 /** No certificate file of a CSR run may exist yet in `outDir` (`dbtls sign CSR... --out-dir`). */
 export function checkOutputFiles(outDir: string, files: readonly string[]): void {
-  let present: Set<string>;
-  try {
-    present = new Set(fs.readdirSync(outDir));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw outputExists(outDir, 'it is a file, not a directory');
-    throw err;
-  }
+  const present = namesIn(outDir);
+  if (!present) return;
   const taken = files.find((f) => present.has(path.basename(f)));
   if (taken) {
     throw new DbtlsError('OUTPUT_EXISTS', `could not write ${taken}: the file already exists`, {
