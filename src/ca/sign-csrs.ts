@@ -48,7 +48,6 @@ import {
   type IndexEntry,
   newSerial,
   readIndex,
-  readIndexSerials,
   withCaLockAsync,
 } from './store.js';
 
@@ -199,10 +198,11 @@ export async function signCsrs(
 ): Promise<SignCsrsResult> {
   if (csrs.length === 0) return { certificates: [] };
   void ca.issuerKey; // unlock (or fail) before signing
-  // Each certificate is signed as soon as its CSR passed, with a serial drawn now: none leaves this
-  // process unless the index records it under the lock below, where a serial that another issuer
-  // recorded meanwhile (odds 2^-100) is drawn again and its certificate signed again.
-  const drawn = readIndexSerials(ca.dir);
+  // Each certificate is signed as soon as its CSR passed, with a random serial drawn now (unique in the
+  // run): none leaves this process unless the index records it under the lock below, where a serial the
+  // index already holds (odds 2^-100 per pair) is drawn again and its certificate signed again. The
+  // index is read once, there.
+  const drawn = new Set<string>();
   const signOne = (leaf: ResolvedLeaf): IssuedCertificate => {
     const serial = newSerial(drawn);
     drawn.add(serial.toString('hex'));
