@@ -41,6 +41,7 @@ import type { ShardMessage } from './batch-worker.js';
 import { type ResolvedLeaf, resolveLeaf } from './issue.js';
 import {
   beginJournal,
+  deliveryMoves,
   finishJournal,
   hasJournal,
   type Journal,
@@ -199,9 +200,7 @@ export async function issueClientBatch(
         stage,
         overwrite: false,
         request,
-        moves: whole
-          ? [{ from: stage, to: outDir, serials }]
-          : cns.map((cn, n) => ({ from: path.join(stage, cn), to: dirs[n]!, serials: [serials[n]!] })),
+        moves: deliveryMoves({ stage, whole }, outDir, dirs, serials),
       };
       beginJournal(ca.dir, journal);
       const job: ShardJob = {

@@ -65,6 +65,24 @@ export function stagingFor(dir: string): { stage: string; whole: boolean } {
   return { stage: path.join(path.dirname(dir), `.${path.basename(dir)}.dbtls-staging-${id}`), whole: true };
 }
 
+/**
+ * The renames that deliver a run's targets (one per serial, each a file or directory named in `outDir`):
+ * the whole staging directory when `outDir` is new (stagingFor's `whole`), else one rename per target.
+ */
+export function deliveryMoves(
+  staging: { stage: string; whole: boolean },
+  outDir: string,
+  targets: readonly string[],
+  serials: readonly string[],
+): Move[] {
+  if (staging.whole) return [{ from: staging.stage, to: outDir, serials }];
+  return targets.map((to, n) => ({
+    from: path.join(staging.stage, path.basename(to)),
+    to,
+    serials: [serials[n]!],
+  }));
+}
+
 /** Step 1: records the issuance before anything else is written, then makes the staging directory. */
 export function beginJournal(caDir: string, journal: Journal): void {
   writeFileAtomic(journalPath(caDir), `${JSON.stringify(journal)}\n`, { mode: MODE_SECRET });

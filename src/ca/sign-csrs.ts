@@ -33,6 +33,7 @@ import {
 } from './issue.js';
 import {
   beginJournal,
+  deliveryMoves,
   finishJournal,
   hasJournal,
   type Journal,
@@ -247,15 +248,7 @@ export async function signCsrs(
       stage,
       overwrite: false,
       request,
-      moves: !files
-        ? []
-        : whole
-          ? [{ from: stage, to: outDir!, serials }]
-          : files.map((f, n) => ({
-              from: path.join(stage, path.basename(f)),
-              to: f,
-              serials: [serials[n]!],
-            })),
+      moves: files ? deliveryMoves({ stage, whole }, outDir!, files, serials) : [],
     };
     beginJournal(ca.dir, journal);
     try {
