@@ -19,7 +19,14 @@ import {
 import { encodeName, type NameAttribute, nameValueFix, nameValueProblem, oneLineName } from '../pki/names.js';
 import { daysToMs, type LeafProfileName, PROFILES } from '../pki/profiles.js';
 import { canonicalIp, checkDnsName, isHostName, isIpAddress } from '../pki/san.js';
-import { keyIdentifier, profileExtensions, signatureAlgorithmFor, signCertificate } from '../pki/tbs.js';
+import {
+  type CertificateTemplate,
+  keyIdentifier,
+  profileExtensions,
+  signatureAlgorithmFor,
+  signCertificate,
+  signCertificateAsync,
+} from '../pki/tbs.js';
 import { dateText } from '../util/dates.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
@@ -187,6 +194,33 @@ export function signLeaf(ca: SigningCa, leaf: ResolvedLeaf, taken: Set<string>):
 
 /** Generates (unless given) the key and signs the certificate with this serial. Pure: writes nothing. */
 export function signLeafWithSerial(ca: SigningCa, leaf: ResolvedLeaf, serial: Buffer): IssuedCertificate {
+  const draft = draftLeaf(ca, leaf, serial);
+  return issuedLeaf(ca, leaf, draft, signCertificate(draft.template, ca.issuerKey));
+}
+
+/**
+ * signLeafWithSerial with the signature made on libuv's thread pool: a run of many CSRs (src/ca/sign-csrs.ts)
+ * keeps this thread for decoding while the pool signs and verifies.
+ */
+export async function signLeafWithSerialAsync(
+  ca: SigningCa,
+  leaf: ResolvedLeaf,
+  serial: Buffer,
+): Promise<IssuedCertificate> {
+  const draft = draftLeaf(ca, leaf, serial);
+  return issuedLeaf(ca, leaf, draft, await signCertificateAsync(draft.template, ca.issuerKey));
+}
+
+/** A leaf ready to sign: its TBS fields, and its key (generated here unless the leaf brings one). */
+interface LeafDraft {
+  readonly template: CertificateTemplate & { readonly serial: Buffer };
+  readonly subject: string;
+  readonly subjectKeyId: Buffer;
+  readonly key: KeyDescription;
+  readonly keyPem?: string;
+}
+
+function draftLeaf(ca: SigningCa, leaf: ResolvedLeaf, serial: Buffer): LeafDraft {
   let keyPem: string | undefined;
   let spki: Buffer;
   let key: KeyDescription;
@@ -211,18 +245,21 @@ export function signLeafWithSerial(ca: SigningCa, leaf: ResolvedLeaf, serial: Bu
   });
   const subjectDer = encodeName(leaf.subject);
   const subject = oneLineName(leaf.subject);
-  const der = signCertificate(
-    {
-      serial,
-      issuer: ca.issuer.subjectDer,
-      subject: subjectDer,
-      notBefore: leaf.notBefore,
-      notAfter: leaf.notAfter,
-      spki,
-      extensions,
-    },
-    ca.issuerKey,
-  );
+  const template = {
+    serial,
+    issuer: ca.issuer.subjectDer,
+    subject: subjectDer,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+    spki,
+    extensions,
+  };
+  return { template, subject, subjectKeyId, key, ...(keyPem ? { keyPem } : {}) };
+}
+
+function issuedLeaf(ca: SigningCa, leaf: ResolvedLeaf, draft: LeafDraft, der: Buffer): IssuedCertificate {
+  const { template, subject, subjectKeyId, key, keyPem } = draft;
+  const { serial, subject: subjectDer, spki } = template;
   const cert = signedCertificateInfo({
     der,
     serial,

@@ -3,11 +3,13 @@
  * database node makes its key and request (`dbtls csr`), and the CA signs them all at once, at >= 5,000
  * CSRs/s (issue 11). Single CSRs go through signCsr (src/ca/issue.ts); the checks are the same.
  *
- * 1. Every CSR is read and checked before the CA lock is taken. Its self-signature is verified on libuv's
- *    thread pool (parseCsrAsync), up to WINDOW at a time: that check is a third of a CSR's cost, and the
- *    pool runs it on the other cores while this thread decodes the next requests and signs each one
- *    that passed (in memory, with a serial drawn then). A bad CSR fails here, named, and nothing
- *    changes; so does a CN that two CSRs ask for, or a target file that exists.
+ * 1. Every CSR is read and checked before the CA lock is taken, and each one that passed is signed in
+ *    memory, with a serial drawn then. The two signature operations, the check of its self-signature
+ *    (parseCsrAsync) and the CA's signature (signLeafWithSerialAsync), run on libuv's thread pool, up to
+ *    WINDOW CSRs at a time: together they are half a CSR's cost, and the pool runs them on the other
+ *    cores while this thread decodes the next requests (the key import, which node does on the calling
+ *    thread, is most of the rest). A bad CSR fails here, named, and nothing changes; so does a CN that
+ *    two CSRs ask for, or a target file that exists.
  * 2. Under the lock, through the issuance journal (src/ca/journal.ts) as batch issuance does: refuse
  *    subject collisions, draw again a serial recorded meanwhile, write each certificate into the staging
  *    directory and certs/, make them all durable with one syncfs, append every index line at once (the
@@ -23,12 +25,12 @@ import { ensureDir, MODE_PUBLIC } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
 import { writeNewFile } from './batch-sign.js';
 import {
-  type IssuedCertificate,
   type ResolvedLeaf,
   requestOfCsr,
   resolveLeaf,
   type SignCsrOptions,
   signLeafWithSerial,
+  signLeafWithSerialAsync,
   subjectCollisionCheck,
 } from './issue.js';
 import {
@@ -61,6 +63,7 @@ export interface CsrInput {
 export interface SignCsrsOptions extends SignCsrOptions {
   /** Each certificate (leaf + intermediates, PEM) is written to <outDir>/<CN>.pem; without it, only certs/. */
   readonly outDir?: string;
+  /** Called as CSRs are signed (done of total), and at the end. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -89,7 +92,7 @@ export interface SignCsrsResult {
 const WINDOW = 32;
 
 /** Progress is reported after this many certificates, and at the end. */
-const PROGRESS_EVERY = 64;
+const PROGRESS_EVERY = 16;
 
 /** The same failure, told with the CSR it is about. */
 function aboutCsr(err: unknown, name: string): unknown {
@@ -105,27 +108,31 @@ function aboutCsr(err: unknown, name: string): unknown {
  * Reads and checks every CSR (parse, self-signature, the profile, the validity against the issuer) and
  * resolves it into the leaf it asks for, in input order. Throws the first failure in input order.
  */
-export function checkCsrs(
+export async function checkCsrs(
   ca: Ca,
   csrs: readonly CsrInput[],
   options: SignCsrOptions,
 ): Promise<ResolvedLeaf[]> {
-  return eachCheckedCsr(ca, csrs, options, (leaf) => leaf);
+  const leaves = await eachCheckedCsr(ca, csrs, options, (leaf) => leaf);
+  refuseDuplicateCns(
+    csrs,
+    leaves.map((l) => l.cn),
+  );
+  return leaves;
 }
 
 /**
- * checkCsrs, handing each leaf to `then` as soon as its CSR passed: signCsrs signs there, on this thread,
- * while the thread pool verifies the next self-signatures.
+ * checkCsrs in this thread, handing each leaf to `then` as soon as its CSR passed, while libuv's thread
+ * pool verifies the next self-signatures (up to WINDOW at once).
  */
 async function eachCheckedCsr<T>(
   ca: Ca,
   csrs: readonly CsrInput[],
   options: SignCsrOptions,
-  then: (leaf: ResolvedLeaf) => T,
+  then: (leaf: ResolvedLeaf, n: number) => T | Promise<T>,
 ): Promise<T[]> {
   const now = options.now ?? new Date(); // one validity period for the whole run
   const results: T[] = new Array(csrs.length);
-  const cns: string[] = new Array(csrs.length);
   const failures = new Map<number, unknown>();
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -133,9 +140,7 @@ async function eachCheckedCsr<T>(
       const n = next++;
       try {
         const csr = await parseCsrAsync(csrs[n]!.text);
-        const leaf = resolveLeaf(ca, requestOfCsr(csr, { ...options, now }));
-        cns[n] = leaf.cn;
-        results[n] = then(leaf);
+        results[n] = await then(resolveLeaf(ca, requestOfCsr(csr, { ...options, now })), n);
       } catch (err) {
         failures.set(n, aboutCsr(err, csrs[n]!.name));
       }
@@ -143,6 +148,11 @@ async function eachCheckedCsr<T>(
   };
   await Promise.all(Array.from({ length: Math.min(WINDOW, csrs.length) }, lane));
   if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
+  return results;
+}
+
+/** CN_DUPLICATE when two CSRs of the run ask for the same CN (one of them is stale). */
+function refuseDuplicateCns(csrs: readonly CsrInput[], cns: readonly string[]): void {
   const byCn = new Map<string, number>();
   cns.forEach((cn, n) => {
     const first = byCn.get(cn);
@@ -155,7 +165,13 @@ async function eachCheckedCsr<T>(
     }
     byCn.set(cn, n);
   });
-  return results;
+}
+
+/** A CSR of the run, signed in memory (with the serial drawn for it before the lock). */
+interface SignedCsrDraft {
+  readonly leaf: ResolvedLeaf;
+  readonly entry: IndexEntry;
+  readonly certPem: string;
 }
 
 /**
@@ -203,16 +219,34 @@ export async function signCsrs(
   // run): none leaves this process unless the index records it under the lock below, where a serial the
   // index already holds (odds 2^-100 per pair) is drawn again and its certificate signed again. The
   // index is read once, there.
+  const now = options.now ?? new Date(); // one validity period for the whole run
   const drawn = new Set<string>();
-  const signOne = (leaf: ResolvedLeaf): IssuedCertificate => {
+  const draw = (): Buffer => {
     const serial = newSerial(drawn);
     drawn.add(serial.toString('hex'));
-    return signLeafWithSerial(ca, leaf, serial);
+    return serial;
   };
-  const signed = await eachCheckedCsr(ca, csrs, options, (leaf) => ({ leaf, issued: signOne(leaf) }));
+  const serials = csrs.map(() => draw().toString('hex'));
+  let done = 0;
+  const signed = await eachCheckedCsr(
+    ca,
+    csrs,
+    { ...options, now },
+    async (leaf, n): Promise<SignedCsrDraft> => {
+      const { entry, certPem } = await signLeafWithSerialAsync(ca, leaf, Buffer.from(serials[n]!, 'hex'));
+      if (++done % PROGRESS_EVERY === 0) options.onProgress?.(done, csrs.length);
+      return { leaf, entry, certPem };
+    },
+  );
+  const cns = signed.map((s) => s.leaf.cn);
+  refuseDuplicateCns(csrs, cns);
+  /** The rare CSR whose serial the index turned out to hold, signed again with a new one. */
+  const signAgain = ({ leaf }: SignedCsrDraft): SignedCsrDraft => {
+    const { entry, certPem } = signLeafWithSerial(ca, leaf, draw());
+    return { leaf, entry, certPem };
+  };
   const outDir = options.outDir === undefined ? undefined : path.resolve(options.outDir);
   const request = requestOf(outDir, csrs, options);
-  const cns = signed.map((s) => s.leaf.cn);
   // A journal left by a crash may hold this very run half-delivered: the check under the lock decides.
   const files = outDir === undefined ? undefined : targetFiles(outDir, cns, csrs, !hasJournal(ca.dir));
   return withCaLockAsync(ca.dir, async () => {
@@ -234,14 +268,15 @@ export async function signCsrs(
     if (files) checkOutputFiles(outDir!, files); // again: another run may have written them meanwhile
     const index = readIndex(ca.dir);
     const refuse = subjectCollisionCheck(index);
-    for (const s of signed) refuse(s.leaf.cn, s.issued.entry.subject);
+    for (const s of signed) refuse(s.leaf.cn, s.entry.subject);
     const inIndex = new Set(index.map((e) => e.serial));
     for (const e of index) drawn.add(e.serial);
-    const issued = signed.map((s) => (inIndex.has(s.issued.entry.serial) ? signOne(s.leaf) : s.issued));
+    const issued = signed.map((s) => (inIndex.has(s.entry.serial) ? signAgain(s) : s));
     const serials = issued.map((i) => i.entry.serial);
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);
     const { stage, whole } = stagingFor(outDir ?? ca.dir);
+    const chain = ca.chainPem();
     const journal: Journal = {
       format: 1,
       serials,
@@ -254,7 +289,8 @@ export async function signCsrs(
     try {
       issued.forEach((one, n) => {
         try {
-          if (files) writeNewFile(path.join(stage, path.basename(files[n]!)), one.chainPem, MODE_PUBLIC);
+          if (files)
+            writeNewFile(path.join(stage, path.basename(files[n]!)), one.certPem + chain, MODE_PUBLIC);
           writeNewFile(path.join(certsDir, `${one.entry.serial}.pem`), one.certPem, MODE_PUBLIC);
         } catch (err) {
           throw new DbtlsError(
@@ -266,7 +302,6 @@ export async function signCsrs(
             },
           );
         }
-        if ((n + 1) % PROGRESS_EVERY === 0) options.onProgress?.(n + 1, issued.length);
       });
       syncFileSystems([stage, ca.dir], [stage], { certsDir, serials });
       appendIndex(
@@ -283,7 +318,7 @@ export async function signCsrs(
       name: csrs[n]!.name,
       entry: one.entry,
       certPem: one.certPem,
-      chainPem: one.chainPem,
+      chainPem: one.certPem + chain,
       ...(files ? { file: files[n]! } : {}),
     }));
     return { certificates };

@@ -205,6 +205,15 @@ export function signCertificate(t: CertificateTemplate, issuerKey: KeyObject): B
   const algorithm = signatureAlgorithmFor(issuerKey);
   const tbs = encodeTbs(t, algorithm);
   // ECDSA signatures are DER Ecdsa-Sig-Value in X.509 (RFC 5758 §3.2), node's default dsaEncoding.
-  const signature = sign(algorithm.hash, tbs, issuerKey);
+  return sequence(tbs, algorithm.der, bitString(sign(algorithm.hash, tbs, issuerKey)));
+}
+
+/** signCertificate with the signature made on libuv's thread pool, leaving this thread free meanwhile. */
+export async function signCertificateAsync(t: CertificateTemplate, issuerKey: KeyObject): Promise<Buffer> {
+  const algorithm = signatureAlgorithmFor(issuerKey);
+  const tbs = encodeTbs(t, algorithm);
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    sign(algorithm.hash, tbs, issuerKey, (err, sig) => (err ? reject(err) : resolve(sig))),
+  );
   return sequence(tbs, algorithm.der, bitString(signature));
 }
