@@ -18,7 +18,7 @@ import {
   verifiedVersionWithoutCertificate,
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { checkPemKeyPair } from '../pki/chain.js';
+import { parseCertificates } from '../pki/certificate.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -38,17 +38,8 @@ export function loadUpstreamTls(
   settings: TlsSettings,
   floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
-  const material = loadTlsMaterial(settings);
-  // Read here for the expiry metric too; node accepting a file our parser cannot read leaves the metric out.
-  const clientCert =
-    material.cert && material.key
-      ? checkPemKeyPair(
-          material.cert,
-          material.key,
-          `could not load the client certificate ${settings.cert}: the key ${settings.key} does not belong to it`,
-          'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
-        )
-      : undefined;
+  const material = loadTlsMaterial(settings); // the client certificate checked against its key there
+  const clientCert = material.cert ? parseCertificates(material.cert)[0] : undefined; // for its expiry metric
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({

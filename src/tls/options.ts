@@ -7,11 +7,14 @@
  *                      chain + RFC 6125 host name (DNS and IP SANs), against --servername when given
  * TLS 1.2 is the floor whatever the settings say: 1.0 and 1.1 are deprecated (RFC 8996).
  */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { causeText, DbtlsError } from '../errors.js';
-import { parseCertificates } from '../pki/certificate.js';
+import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
+import { checkKeyPair } from '../pki/chain.js';
 import { readUserFile } from '../util/files.js';
+import { shellQuote } from '../util/shell.js';
 import type { TlsSettings } from './settings.js';
 import { checkCombination, SSL_MODES } from './ssl-mode.js';
 import { DEFAULT_TLS_MIN, parseTlsMinVersion, type SecureTlsVersion } from './versions.js';
@@ -68,12 +71,65 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
   return {
     ...(ca ? { ca } : {}),
     ...(settings.mutualTls === 'enable' && settings.cert && settings.key
-      ? {
-          cert: readUserFile(settings.cert, 'the client certificate'),
-          key: readUserFile(settings.key, 'the client key'),
-        }
+      ? clientPair(settings.cert, settings.key)
       : {}),
   };
+}
+
+/**
+ * The client certificate and its key, read and checked before any connection. Node takes both as they
+ * are and OpenSSL refuses them only mid-handshake, in its own words (`key values mismatch`, `no start
+ * line`), after the SSLRequest went out: a connect then blames the handshake, a proxy fails every client.
+ */
+function clientPair(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const cert = readUserFile(certFile, 'the client certificate');
+  const key = readUserFile(keyFile, 'the client key');
+  const refuse = (what: string, why: string, hint: string, cause?: unknown) =>
+    new DbtlsError('TLS_MATERIAL_INVALID', `could not load ${what}: ${why}`, {
+      hint,
+      ...(cause ? { cause } : {}),
+    });
+  let leaf: CertificateInfo | undefined;
+  try {
+    leaf = parseCertificates(cert)[0];
+  } catch (err) {
+    throw refuse(
+      `the client certificate ${certFile}`,
+      causeText(err),
+      'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
+      err,
+    );
+  }
+  if (!leaf) {
+    throw refuse(
+      `the client certificate ${certFile}`,
+      'it holds no PEM certificate',
+      'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    const encrypted = /ENCRYPTED/.test(key.toString('latin1'));
+    throw refuse(
+      `the client key ${keyFile}`,
+      encrypted
+        ? 'it is encrypted, and TLS client keys are read without a passphrase'
+        : 'it holds no private key',
+      encrypted
+        ? `write it unencrypted to a file only you can read, and pass that: (umask 077 && openssl pkey -in ${shellQuote(keyFile)} -out client-key.pem)`
+        : 'pass the PEM key issued with the certificate (key.pem beside cert.pem from dbtls issue --out DIR)',
+      err,
+    );
+  }
+  checkKeyPair(
+    leaf,
+    privateKey,
+    `could not load the client certificate ${certFile}: the key ${keyFile} does not belong to it`,
+    'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
+  );
+  return { cert, key };
 }
 
 /**

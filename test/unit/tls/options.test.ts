@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { PeerCertificate } from 'node:tls';
 import { DbtlsError } from '../../../src/errors.js';
@@ -138,5 +141,69 @@ describe('the TLS 1.2 floor, whatever a library caller passes (issue 9, item 14)
   it('passes TLSv1.2 when none is given, and TLSv1.3 when asked', () => {
     assert.equal(nodeTlsOptions(asIs(undefined), {}, 'db.example').minVersion, 'TLSv1.2');
     assert.equal(nodeTlsOptions(asIs('TLSv1.3'), {}, 'db.example').minVersion, 'TLSv1.3');
+  });
+});
+
+describe('the client certificate and key are checked before any connection', () => {
+  const mutual = (cert: string, key: string) =>
+    settings('verify-full', { ca: pki.ca, mutualTls: 'enable', cert, key });
+  const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-client-pair-'));
+
+  it('a key of another certificate: KEY_MISMATCH naming both files (OpenSSL said "key values mismatch" mid-handshake)', () => {
+    assert.throws(() => loadTlsMaterial(mutual(pki.client.cert, pki.otherClient.key)), {
+      code: 'KEY_MISMATCH',
+      message: `could not load the client certificate ${pki.client.cert}: the key ${pki.otherClient.key} does not belong to it`,
+      hint: 'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
+    });
+  });
+
+  it('a certificate file that holds none: TLS_MATERIAL_INVALID naming it', () => {
+    const dir = scratch();
+    const notCert = path.join(dir, 'cert.pem');
+    fs.copyFileSync(pki.client.key, notCert);
+    assert.throws(() => loadTlsMaterial(mutual(notCert, pki.client.key)), {
+      code: 'TLS_MATERIAL_INVALID',
+      message: `could not load the client certificate ${notCert}: it holds no PEM certificate`,
+      hint: 'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
+    });
+  });
+
+  it('an encrypted key: TLS_MATERIAL_INVALID, and the hint writes a 0600 plain copy when pasted', () => {
+    const dir = scratch();
+    const encrypted = path.join(dir, 'client key.pem'); // a space: the hint must quote it
+    const key = createPrivateKey(fs.readFileSync(pki.client.key));
+    fs.writeFileSync(
+      encrypted,
+      key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw-1234' }),
+    );
+    let hint = '';
+    assert.throws(
+      () => loadTlsMaterial(mutual(pki.client.cert, encrypted)),
+      (err: unknown) => {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'TLS_MATERIAL_INVALID');
+        assert.equal(
+          err.message,
+          `could not load the client key ${encrypted}: it is encrypted, and TLS client keys are read without a passphrase`,
+        );
+        hint = err.hint ?? '';
+        return true;
+      },
+    );
+    const command = /: (\(umask 077 && openssl pkey .*\))$/.exec(hint)?.[1];
+    assert.ok(command, hint);
+    const run = spawnSync(
+      'bash',
+      ['-c', command.replace('openssl pkey', 'openssl pkey -passin pass:pw-1234')],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const plain = path.join(dir, 'client-key.pem');
+    assert.equal(fs.statSync(plain).mode & 0o777, 0o600);
+    const m = loadTlsMaterial(mutual(pki.client.cert, plain));
+    assert.deepEqual(m.key, fs.readFileSync(plain));
   });
 });
