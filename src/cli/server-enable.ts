@@ -7,9 +7,15 @@ import { DbtlsError } from '../errors.js';
 import type { AdminSession } from '../server/admin/session.js';
 import { certDirOf, fragmentIn } from '../server/secure/paths.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/tls/config.js';
+import { checkCrlCoverage } from '../server/tls/crl-check.js';
 import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
-import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
+import {
+  issueServerMaterial,
+  readServerMaterial,
+  type ServerCas,
+  type ServerMaterial,
+} from '../server/tls/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
@@ -39,6 +45,7 @@ async function issueMaterial(
   ctx: CommandContext,
   host: string,
   dryRun: boolean,
+  check: (ca: ServerCas) => void,
 ): Promise<ServerMaterial> {
   return issueServerMaterial({
     caDir: resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd),
@@ -48,18 +55,26 @@ async function issueMaterial(
     ip: strs(p, 'ip'),
     days: int(p, 'days', USAGE),
     preview: dryRun,
+    check,
   });
 }
 
-function material(p: Parsed, ctx: CommandContext, host: string, dryRun: boolean): Promise<ServerMaterial> {
+/** The server's certificate, key and CA; `check` sees the CA certificates before anything is issued. */
+async function material(
+  p: Parsed,
+  ctx: CommandContext,
+  host: string,
+  dryRun: boolean,
+  check: (ca: ServerCas) => void,
+): Promise<ServerMaterial> {
   if (!flag(p, 'issue')) {
-    return Promise.resolve(
-      readServerMaterial(
-        required(p, 'server-cert', USAGE),
-        required(p, 'server-key', USAGE),
-        required(p, 'server-ca', USAGE),
-      ),
+    const m = readServerMaterial(
+      required(p, 'server-cert', USAGE),
+      required(p, 'server-key', USAGE),
+      required(p, 'server-ca', USAGE),
     );
+    check({ caPem: m.caPem, chainPem: m.certPem });
+    return m;
   }
   if (str(p, 'server-cert') || str(p, 'server-key')) {
     throw new DbtlsError(
@@ -70,7 +85,7 @@ function material(p: Parsed, ctx: CommandContext, host: string, dryRun: boolean)
       },
     );
   }
-  return issueMaterial(p, ctx, host, dryRun);
+  return issueMaterial(p, ctx, host, dryRun, check);
 }
 
 const indented = (text: string) =>
@@ -130,16 +145,15 @@ function renderEnabled(render: Renderer, result: EnableResult): void {
   );
 }
 
-/** A CRL file for --crl: PEM, every CRL of the chain (what `dbtls crl` writes). */
-function crlFile(file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  const text = readUserFile(file, 'CRL').toString('utf8');
-  if (!text.includes('-----BEGIN X509 CRL-----')) {
-    throw new DbtlsError('CRL_MALFORMED', `could not read the CRL ${file}: it holds no PEM CRL`, {
-      hint: 'pass the file `dbtls crl --out FILE` wrote (or crl.pem in the CA directory)',
-    });
-  }
-  return text;
+/**
+ * The CRL file for --crl, read now (a missing file fails before the server is touched) and checked against
+ * the CA certificates the server will trust (src/server/tls/crl-check.ts) once they are known: PEM, one
+ * current CRL from each CA, what `dbtls crl` writes.
+ */
+function crlFile(file: string | undefined): { pem?: string; check: (ca: ServerCas) => void } {
+  if (file === undefined) return { check: () => undefined };
+  const pem = readUserFile(file, 'CRL').toString('utf8');
+  return { pem, check: (ca) => checkCrlCoverage(pem, ca, file) };
 }
 
 /**
@@ -241,17 +255,20 @@ export const enableCommand: Command = {
     const restartCommand = str(p, 'restart-command');
     // A --ca-dir that is a file is refused before the server is touched.
     if (flag(p, 'issue')) resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    const crl = crlFile(str(p, 'crl'));
     const result = await withAdmin(
       p,
       ctx,
       target,
-      async (s) =>
-        enableTls(
+      async (s) => {
+        const paths = await enablePaths(s, p, ctx);
+        const m = await material(p, ctx, s.options.host, dryRun, crl.check);
+        return enableTls(
           s,
           {
-            ...(await enablePaths(s, p, ctx)),
-            material: await material(p, ctx, s.options.host, dryRun),
-            crlPem: crlFile(str(p, 'crl')),
+            ...paths,
+            material: m,
+            crlPem: crl.pem,
             tlsVersions,
             cipher: str(p, 'cipher'),
             requireSecureTransport: flag(p, 'require-secure-transport'),
@@ -261,7 +278,8 @@ export const enableCommand: Command = {
             owner: serverOwner(),
             ...(restartCommand ? { restart: shellRestart(restartCommand) } : {}),
           },
-        ),
+        );
+      },
       { tlsPrefix: 'admin-' },
     );
     // A pending restart is a check that failed (exit 1), in JSON as in text.

@@ -74,7 +74,8 @@ export function nodeCertificate(cert: CertificateInfo): X509Certificate {
 const EKU_NAMES = new Map<string, string>(Object.entries(EXTENDED_KEY_USAGE_OIDS).map(([k, v]) => [v, k]));
 const KEY_USAGE_NAMES = Object.entries(KEY_USAGE_BITS);
 
-function decodeTime(t: Tlv): Date {
+/** An X.509 Time (UTCTime or GeneralizedTime, RFC 5280 §4.1.2.5) as a Date. */
+export function decodeTime(t: Tlv): Date {
   const s = t.value.toString('latin1');
   const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m || (t.tag === TAG.UTC_TIME) !== (m[1]!.length === 2)) throw new Error(`bad time ${s}`);

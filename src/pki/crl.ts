@@ -3,22 +3,28 @@
  * Each CRL carries the two extensions RFC 5280 requires of a conforming CA: the authority key identifier
  * (5.2.1, so verifiers find the right issuer key) and the CRL number (5.2.3, monotonically increasing).
  */
-import { type KeyObject, sign } from 'node:crypto';
-import { DbtlsError } from '../errors.js';
-import type { CertificateInfo } from './certificate.js';
+import { type KeyObject, sign, verify } from 'node:crypto';
+import { DbtlsError, isDbtlsError } from '../errors.js';
+import { type CertificateInfo, decodeTime } from './certificate.js';
 import {
   bitString,
+  DerReader,
+  decodeOid,
   explicit,
   implicit,
+  inside,
   octetString,
   oid,
   sequence,
+  TAG,
   time,
   tlv,
   unsignedInteger,
 } from './der.js';
-import { toPem } from './pem.js';
-import { keyIdentifier, signatureAlgorithmFor } from './tbs.js';
+import { oneLineName } from './names.js';
+import { pemBlocks, toPem } from './pem.js';
+import { publicKeyFromSpki } from './spki.js';
+import { keyIdentifier, SIGNATURE_ALGORITHMS, signatureAlgorithmFor } from './tbs.js';
 
 /** CRLReason (RFC 5280 section 5.3.1); value 7 is unused by the RFC. */
 export const REVOCATION_REASONS = Object.freeze({
@@ -123,4 +129,79 @@ export function createCrl(input: CrlInput): Crl {
   const signature = sign(alg.hash, tbs, input.issuerKey);
   const der = sequence(tbs, alg.der, bitString(signature));
   return { der, pem: toPem('X509 CRL', der) };
+}
+
+/** A CRL as read from a file: who issued it, when it runs out, and what its signature covers. */
+export interface CrlInfo {
+  readonly issuerDer: Buffer;
+  /** The issuer in OpenSSL's one-line form. */
+  readonly issuer: string;
+  readonly thisUpdate: Date;
+  /** Absent in a CRL that never runs out (RFC 5280 allows it; OpenSSL then never calls it expired). */
+  readonly nextUpdate?: Date;
+  readonly tbs: Buffer;
+  readonly signatureOid: string;
+  readonly signature: Buffer;
+}
+
+/** Every CRL of a PEM file (RFC 5280 §5.1), in order; CRL_MALFORMED when there is none or one does not parse. */
+export function readCrls(pem: string | Buffer, what: string): CrlInfo[] {
+  const malformed = (why: string) =>
+    new DbtlsError('CRL_MALFORMED', `could not read ${what}: ${why}`, {
+      hint: 'pass the file `dbtls crl --out FILE` wrote (or crl.pem in the CA directory)',
+    });
+  let blocks: Buffer[];
+  try {
+    blocks = pemBlocks(pem)
+      .filter((b) => b.label === 'X509 CRL')
+      .map((b) => b.der);
+  } catch (err) {
+    throw malformed(isDbtlsError(err) ? err.message.replace(/^could not read [^:]*: /, '') : String(err));
+  }
+  if (blocks.length === 0) throw malformed('it holds no PEM CRL');
+  return blocks.map((der, n) => {
+    try {
+      return decodeCrl(der);
+    } catch (err) {
+      const why = isDbtlsError(err) ? err.message.replace(/^could not decode [^:]*: /, '') : String(err);
+      throw malformed(`its CRL number ${n + 1} is not a CRL (${why})`);
+    }
+  });
+}
+
+function decodeCrl(der: Buffer): CrlInfo {
+  const list = inside(new DerReader(der, 'a CRL').expect(TAG.SEQUENCE, 'CertificateList'), 'a CRL');
+  const tbsTlv = list.expect(TAG.SEQUENCE, 'tbsCertList');
+  const algorithm = inside(list.expect(TAG.SEQUENCE, 'signatureAlgorithm'), 'a CRL');
+  const signatureOid = decodeOid(algorithm.expect(TAG.OID, 'algorithm').value);
+  const signature = list.expect(TAG.BIT_STRING, 'signature').value.subarray(1);
+  const tbs = inside(tbsTlv, 'a CRL');
+  if (tbs.peekTag() === TAG.INTEGER) tbs.read('version');
+  tbs.expect(TAG.SEQUENCE, 'signature');
+  const issuerDer = Buffer.from(tbs.expect(TAG.SEQUENCE, 'issuer').raw);
+  const thisUpdate = decodeTime(tbs.read('thisUpdate'));
+  const next = tbs.peekTag();
+  const nextUpdate =
+    next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME ? decodeTime(tbs.read('nextUpdate')) : undefined;
+  return {
+    issuerDer,
+    issuer: oneLineName(issuerDer),
+    thisUpdate,
+    ...(nextUpdate ? { nextUpdate } : {}),
+    tbs: Buffer.from(tbsTlv.raw),
+    signatureOid,
+    signature: Buffer.from(signature),
+  };
+}
+
+/** Whether `issuer` signed the CRL: its name is the CRL's issuer and its key verifies the signature. */
+export function crlSignedBy(crl: CrlInfo, issuer: CertificateInfo): boolean {
+  if (!crl.issuerDer.equals(issuer.subjectDer)) return false;
+  const hash = SIGNATURE_ALGORITHMS[crl.signatureOid]?.hash;
+  if (hash === undefined) return false;
+  try {
+    return verify(hash, crl.tbs, publicKeyFromSpki(issuer.spki), crl.signature);
+  } catch {
+    return false;
+  }
 }
