@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { writeLeafFiles } from '../../../src/ca/leaf-files.js';
-import { openCa, readIndex, updateIndex } from '../../../src/ca/store.js';
+import { openCa, readIndex } from '../../../src/ca/store.js';
 import { parseCertificates } from '../../../src/pki/certificate.js';
 import { type AdminSession, openAdminSession, openSession } from '../../../src/server/admin/session.js';
 import { runStage } from '../../../src/server/rotation/rollover-stages.js';
@@ -168,12 +168,31 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
 
   // 4. retire-old: refused while the old CA still has a valid leaf, done once it has none.
   const stray = issueCertificate(openCa(file('previous')), { profile: 'client', cn: 'stray' });
-  await assert.rejects(stage('retire-old', bundle), { code: 'ROLLOVER_OLD_CA_IN_USE' });
-  updateIndex(file('previous'), (es) =>
-    es.map((e) => (e.serial === stray.cert.serial ? { ...e, status: 'revoked' as const } : e)),
+  let inUse: unknown;
+  await assert.rejects(stage('retire-old', bundle), (err) => {
+    inUse = err;
+    return (err as { code?: string }).code === 'ROLLOVER_OLD_CA_IN_USE';
+  });
+  // The hint's revoke line, pasted as a shell splits it (no path here holds a space).
+  const revokeLine = /then mark each old one superseded: (.*); or wait until they expire$/.exec(
+    (inUse as { hint?: string }).hint ?? '',
+  )?.[1];
+  assert.equal(
+    revokeLine,
+    `dbtls revoke ${stray.cert.serial} --reason superseded --ca-dir ${file('previous')}`,
   );
-  // The hinted command, as a shell splits it, plus the admin login flags.
-  const retire = await runCli([...hinted!.split(' ').slice(1), ...admin]);
+  const revoked = await runCli(revokeLine!.split(' ').slice(1));
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.equal(readIndex(file('previous')).find((e) => e.serial === stray.cert.serial)?.status, 'revoked');
+  // The hinted command, as a shell splits it, plus the admin login flags. It waits for previous/'s lock,
+  // held here as another dbtls (say, a revoke) would hold it, and moves nothing meanwhile.
+  const previousLock = path.join(file('previous'), '.lock');
+  fs.writeFileSync(previousLock, String(process.pid));
+  const retiring = runCli([...hinted!.split(' ').slice(1), ...admin]);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(fs.existsSync(previousLock), true, 'retire-old moved previous/ while its lock was held');
+  fs.rmSync(previousLock);
+  const retire = await retiring;
   assert.equal(retire.code, 0, retire.stderr);
   assert.match(retire.stdout, /^Stage retire-old: the old CA is out of every trust file/m);
   assert.match(retire.stdout, /^The CA rollover is complete\.$/m);
@@ -188,5 +207,8 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   assert.notEqual(await appLogin(newRoot, oldApp), 'ok', 'the old CA no longer vouches for clients');
   assert.equal(fs.existsSync(file('previous')), false);
   assert.equal(fs.readdirSync(file('retired')).length, 1);
+  const retiredCa = path.join(file('retired'), fs.readdirSync(file('retired'))[0]!);
+  assert.equal(fs.existsSync(path.join(retiredCa, '.lock')), false, 'no lock file travels with the old CA');
+  assert.equal(readIndex(retiredCa).find((e) => e.serial === stray.cert.serial)?.status, 'revoked');
   assert.equal(db.pid, pid, 'no stage restarted the server');
 });
