@@ -40,25 +40,6 @@ const USAGE =
   'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --server-cert F --server-key F --server-ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--json]\n' +
   `         admin session: ${ADMIN_PREFIXED_SESSION_USAGE}`;
 
-async function issueMaterial(
-  p: Parsed,
-  ctx: CommandContext,
-  host: string,
-  dryRun: boolean,
-  check: (ca: ServerCas) => void,
-): Promise<ServerMaterial> {
-  return issueServerMaterial({
-    caDir: resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd),
-    passphrase: await caPassphrase(p, ctx),
-    host,
-    dns: strs(p, 'dns'),
-    ip: strs(p, 'ip'),
-    days: int(p, 'days', USAGE),
-    preview: dryRun,
-    check,
-  });
-}
-
 /** The server's certificate, key and CA; `check` sees the CA certificates before anything is issued. */
 async function material(
   p: Parsed,
@@ -85,7 +66,16 @@ async function material(
       },
     );
   }
-  return issueMaterial(p, ctx, host, dryRun, check);
+  return issueServerMaterial({
+    caDir: resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd),
+    passphrase: await caPassphrase(p, ctx),
+    host,
+    dns: strs(p, 'dns'),
+    ip: strs(p, 'ip'),
+    days: int(p, 'days', USAGE),
+    preview: dryRun,
+    check,
+  });
 }
 
 const indented = (text: string) =>
