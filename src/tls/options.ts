@@ -78,8 +78,8 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
 
 /**
  * The client certificate and its key, read and checked before any connection. Node takes both as they
- * are and OpenSSL refuses them only mid-handshake, in its own words (`key values mismatch`, `no start
- * line`), after the SSLRequest went out: a connect then blames the handshake, a proxy fails every client.
+ * are and OpenSSL refuses them only mid-handshake, in its own English text, after the SSLRequest went
+ * out: a connect then blames the handshake, a proxy fails every client.
  */
 function clientPair(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
   const cert = readUserFile(certFile, 'the client certificate');

@@ -197,13 +197,13 @@ describe('TLS files that cannot be used at start: error[CODE], exit 2, no stack 
       {
         flag: '--cert',
         stderr: new RegExp(
-          `^error\\[TLS_MATERIAL_INVALID\\]: could not load the TLS files \\(${pki.ca}, ${garbage}, ${pki.client.key}\\): .*no start line\nhint: check that each file is a PEM certificate or key`,
+          `^error\\[TLS_MATERIAL_INVALID\\]: could not load the client certificate ${garbage}: it holds no PEM certificate\nhint: pass the PEM certificate dbtls issued for the client \\(check it with: dbtls cert show FILE\\)\n$`,
         ),
       },
       {
         flag: '--key',
         stderr: new RegExp(
-          `^error\\[TLS_MATERIAL_INVALID\\]: could not load the TLS files \\(${pki.ca}, ${pki.client.cert}, ${garbage}\\): .*\nhint: check that each file is a PEM certificate or key`,
+          `^error\\[TLS_MATERIAL_INVALID\\]: could not load the client key ${garbage}: it holds no private key\nhint: pass the PEM key issued with the certificate \\(key\\.pem beside cert\\.pem from dbtls issue --out DIR\\)\n$`,
         ),
       },
       {

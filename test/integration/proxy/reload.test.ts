@@ -87,7 +87,10 @@ it('rotation under a connect loop: 0 failures, the old session lives, new sessio
     replace(path.join(dir, 'cert.pem'), 'not a certificate\n');
     await eventually(() => logs.filter((l) => l.level === 'error').length > errorsBefore, 'the reload error');
     const logged = logs.filter((l) => l.level === 'error').at(-1);
-    assert.match(String(logged?.msg), /could not load the TLS files .*; the previous files stay in use$/);
+    assert.equal(
+      logged?.msg,
+      `dbtls proxy: could not load the client certificate ${path.join(dir, 'cert.pem')}: it holds no PEM certificate (TLS_MATERIAL_INVALID); hint: pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE); the previous files stay in use`,
+    );
     assert.equal(proxy.reload(), false, 'SIGHUP with the broken file also keeps the old one');
     const atBroken = connects;
     await eventually(() => connects >= atBroken + 20, 'connects with the old files');
