@@ -189,7 +189,8 @@ export async function signInMemory(
   let done = 0;
   const signed = await eachCheckedCsr(ca, csrs, options, async (leaf, n): Promise<SignedCsrDraft> => {
     const { entry, certPem } = await signLeafWithSerialAsync(ca, leaf, serials[n]!);
-    if (++done % PROGRESS_EVERY === 0) options.onProgress?.(done, csrs.length);
+    // Never total of total here: that is said once the run is recorded (signCsrs).
+    if (++done % PROGRESS_EVERY === 0 && done < csrs.length) options.onProgress?.(done, csrs.length);
     return { leaf, entry, certPem };
   });
   refuseDuplicateCns(

@@ -217,8 +217,9 @@ export function readIndex(caDir: string): IndexEntry[] {
   let wholeEntries = entries.length;
   for (const [i, line] of lines.entries()) {
     if (line.trim() !== '') {
+      let parsed: unknown;
       try {
-        entries.push(freezeEntry(JSON.parse(line) as IndexEntry));
+        parsed = JSON.parse(line);
       } catch (err) {
         if (i === lines.length - 1) break; // a torn append (see appendIndex): never acknowledged, not a line
         throw new DbtlsError(
@@ -230,6 +231,14 @@ export function readIndex(caDir: string): IndexEntry[] {
           },
         );
       }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new DbtlsError(
+          'CA_CORRUPT',
+          `could not read ${caPath(caDir, 'index')}: line ${lineBase + i + 1} is not an index entry`,
+          { hint: 'repair or restore index.jsonl from the CA backup' },
+        );
+      }
+      entries.push(freezeEntry(parsed as IndexEntry));
     }
     if (i < lines.length - 1) wholeEntries = entries.length;
   }
@@ -319,9 +328,9 @@ export function withCaLock<T>(caDir: string, fn: () => T, timeoutMs?: number): T
 }
 
 /** The CA lock around asynchronous work (batch issuance with worker threads). Not re-entrant. */
-export function withCaLockAsync<T>(caDir: string, fn: () => Promise<T>): Promise<T> {
+export function withCaLockAsync<T>(caDir: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T> {
   if (!fs.existsSync(caDir)) throw notFound(caDir);
-  return withLockAsync(caPath(caDir, 'lock'), fn);
+  return withLockAsync(caPath(caDir, 'lock'), fn, timeoutMs);
 }
 
 /** Normalises a serial as users type it (`0A:1B…`, upper case) to the index form. */

@@ -12,9 +12,10 @@ const TARGET_TEXT = [
   'TARGET is host[:port] (port 3306 by default), [v6addr]:port, or a DSN:',
   '  mysql://user@host:port/db?ssl-mode=verify-full&ssl-ca=ca.pem&ssl-cert=F&ssl-key=F  (mariadb:// too)',
 ];
-const ADMIN_TARGET_TEXT = [
+/** `secure` names its admin account --admin-user (its --user is the old name of --account). */
+const adminTargetText = (userFlag: string) => [
   'ADMIN_TARGET is the server to administer, written as TARGET (with --socket PATH to reach it over its',
-  'unix socket); the admin user is root unless --user or the DSN says otherwise. Its password comes',
+  `unix socket); the admin user is root unless ${userFlag} or the DSN says otherwise. Its password comes`,
   'from --password-file, MYSQL_PWD or a prompt on a terminal, never the command line.',
   'A profile (--profile-file FILE, DBTLS_PROFILE, ~/.config/dbtls/profile) may give ADMIN_TARGET, --ca-dir,',
   '--passphrase-file, --socket, --password-file and --dir: `dbtls config show` prints what it gives.',
@@ -74,8 +75,11 @@ export function commandHelp(command: Command): string[] {
   const width = Math.min(30, Math.max(0, ...labels.map((l) => l.length)));
   const lines = [`usage: ${command.usage}`, '', `${command.summary}.`];
   if (command.details?.length) lines.push('', ...command.details);
-  if (/\bADMIN_TARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT, ...ADMIN_TARGET_TEXT);
-  else if (/\bTARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT);
+  if (/\bADMIN_TARGET\b/.test(command.usage)) {
+    const userFlag =
+      command.options && Object.hasOwn(command.options, 'admin-user') ? '--admin-user' : '--user';
+    lines.push('', ...TARGET_TEXT, ...adminTargetText(userFlag));
+  } else if (/\bTARGET\b/.test(command.usage)) lines.push('', ...TARGET_TEXT);
   lines.push('', 'Options:');
   options.forEach(([name, def], i) => {
     const label = labels[i]!;

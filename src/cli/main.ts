@@ -3,7 +3,7 @@
  * The dbtls command table. Each command group lives in its own module and exports `commands`; this file
  * only finds the command the words name, runs it, and renders a failure. The README lists the surface.
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DbtlsError } from '../errors.js';
 import { dsnSecrets, redactSecrets } from '../util/safe-text.js';
@@ -335,12 +335,24 @@ function withoutProfileFlag(
         hint: 'write --profile-file FILE once',
       });
     }
+    if (name === 'profile' && PKCS12_PROFILE_WORDS.includes(value) && !existsSync(value)) {
+      throw new DbtlsError(
+        'USAGE',
+        `could not parse the arguments: --profile ${value} is the PKCS#12 encryption of \`export p12\` and \`export truststore --format p12\`; \`dbtls ${command.name.join(' ')}\` has no such choice`,
+        {
+          hint: 'drop --profile here (JKS keystores have one encryption), or write a PKCS#12 keystore with export p12',
+        },
+      );
+    }
     if (name === 'profile')
       render.warn('--profile FILE is now --profile-file FILE; the old name goes in the next release');
     profileFlag = value;
   }
   return { rest, ...(profileFlag !== undefined ? { profileFlag } : {}) };
 }
+
+/** The values of `export p12 --profile`, which the old spelling of --profile-file must not swallow. */
+const PKCS12_PROFILE_WORDS: readonly string[] = ['modern', 'legacy'];
 
 /** `--no-color` is global: any command takes it (before a `--`). */
 function withoutNoColor(argv: readonly string[]): { argv: string[]; noColor: boolean } {
@@ -387,6 +399,9 @@ export async function run(
       ...ctx,
       profile: () => (profile ??= loadProfile(profileFlag, ctx.env)),
     };
+    // A profile named on this command line is read now, also by a command that takes nothing from it:
+    // a mistyped path must not pass unnoticed.
+    if (profileFlag !== undefined) profileCtx.profile?.();
     return await found.command.run(rest, profileCtx);
   } catch (err) {
     return render.error(withCaFlags(pathError(err) ?? err, found.rest));

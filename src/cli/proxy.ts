@@ -95,7 +95,7 @@ const PROXY_OPTIONS: OptionTable = {
   'run-connection-test': {
     type: 'boolean',
     description:
-      'do one upstream handshake with every check first (ready at once when it passes); exit 1 when it fails',
+      'do one upstream handshake with every check first (ready at once when it passes); exit non-zero when it fails (1 a check, 2 bad input, 3 unreachable)',
   },
   'json-logs': { type: 'boolean', description: 'log one JSON object per line' },
   'allow-remote-plaintext': {

@@ -7,15 +7,10 @@ import { DbtlsError } from '../errors.js';
 import type { AdminSession } from '../server/admin/session.js';
 import { certDirOf, fragmentIn } from '../server/secure/paths.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/tls/config.js';
-import { checkCrlCoverage } from '../server/tls/crl-check.js';
+import { type CrlScope, checkCrlCoverage } from '../server/tls/crl-check.js';
 import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
-import {
-  issueServerMaterial,
-  readServerMaterial,
-  type ServerCas,
-  type ServerMaterial,
-} from '../server/tls/material.js';
+import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
@@ -46,7 +41,7 @@ async function material(
   ctx: CommandContext,
   host: string,
   dryRun: boolean,
-  check: (ca: ServerCas) => void,
+  check: (scope: CrlScope) => void,
 ): Promise<ServerMaterial> {
   if (!flag(p, 'issue')) {
     const m = readServerMaterial(
@@ -140,10 +135,10 @@ function renderEnabled(render: Renderer, result: EnableResult): void {
  * the CA certificates the server will trust (src/server/tls/crl-check.ts) once they are known: PEM, one
  * current CRL from each CA, what `dbtls crl` writes.
  */
-function crlFile(file: string | undefined): { pem?: string; check: (ca: ServerCas) => void } {
+function crlFile(file: string | undefined): { pem?: string; check: (scope: CrlScope) => void } {
   if (file === undefined) return { check: () => undefined };
   const pem = readUserFile(file, 'CRL').toString('utf8');
-  return { pem, check: (ca) => checkCrlCoverage(pem, ca, file) };
+  return { pem, check: (scope) => checkCrlCoverage(pem, scope, file) };
 }
 
 /**

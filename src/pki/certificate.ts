@@ -6,6 +6,7 @@
  */
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { DbtlsError, isDbtlsError } from '../errors.js';
+import { quotedValue } from '../util/safe-text.js';
 import { contextTag, DerReader, decodeOid, inside, TAG, type Tlv } from './der.js';
 import { describeKey, type KeyDescription } from './keys.js';
 import { oneLineName } from './names.js';
@@ -78,7 +79,11 @@ const KEY_USAGE_NAMES = Object.entries(KEY_USAGE_BITS);
 export function decodeTime(t: Tlv): Date {
   const s = t.value.toString('latin1');
   const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-  if (!m || (t.tag === TAG.UTC_TIME) !== (m[1]!.length === 2)) throw new Error(`bad time ${s}`);
+  if (!m || (t.tag === TAG.UTC_TIME) !== (m[1]!.length === 2))
+    throw new DbtlsError(
+      'DER_MALFORMED',
+      `could not decode a time: ${quotedValue(s, 40)} is not an X.509 time`,
+    );
   let year = Number(m[1]);
   if (t.tag === TAG.UTC_TIME) year += year < 50 ? 2000 : 1900; // RFC 5280 §4.1.2.5.1
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));

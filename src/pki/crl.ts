@@ -8,6 +8,7 @@ import { DbtlsError, isDbtlsError } from '../errors.js';
 import { type CertificateInfo, decodeTime } from './certificate.js';
 import {
   bitString,
+  contextTag,
   DerReader,
   decodeOid,
   explicit,
@@ -131,7 +132,7 @@ export function createCrl(input: CrlInput): Crl {
   return { der, pem: toPem('X509 CRL', der) };
 }
 
-/** A CRL as read from a file: who issued it, when it runs out, and what its signature covers. */
+/** A CRL as read from a file: who issued it, when it is current, and what its signature covers. */
 export interface CrlInfo {
   readonly issuerDer: Buffer;
   /** The issuer in OpenSSL's one-line form. */
@@ -139,10 +140,28 @@ export interface CrlInfo {
   readonly thisUpdate: Date;
   /** Absent in a CRL that never runs out (RFC 5280 allows it; OpenSSL then never calls it expired). */
   readonly nextUpdate?: Date;
+  /**
+   * Why OpenSSL would not take it as the complete CRL of its issuer: a delta CRL (RFC 5280 §5.2.4, used
+   * only with X509_V_FLAG_USE_DELTAS) or one scoped by an issuing distribution point (§5.2.5).
+   */
+  readonly partial?: 'a delta CRL' | 'a CRL scoped by an issuing distribution point';
+  /** A critical extension OpenSSL does not handle: it then refuses every certificate the CRL is for. */
+  readonly unhandledCritical?: string;
   readonly tbs: Buffer;
   readonly signatureOid: string;
   readonly signature: Buffer;
 }
+
+/** CRL extensions OpenSSL understands (crypto/x509/v3_purp.c, x509_vfy.c), by OID. */
+const HANDLED_CRL_EXTENSIONS = new Set([
+  OIDS.authorityKeyIdentifier,
+  OIDS.cRLNumber,
+  '2.5.29.18', // issuerAltName
+  '2.5.29.27', // deltaCRLIndicator
+  '2.5.29.28', // issuingDistributionPoint
+  '2.5.29.46', // freshestCRL
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+]);
 
 /** Every CRL of a PEM file (RFC 5280 §5.1), in order; CRL_MALFORMED when there is none or one does not parse. */
 export function readCrls(pem: string | Buffer, what: string): CrlInfo[] {
@@ -156,47 +175,78 @@ export function readCrls(pem: string | Buffer, what: string): CrlInfo[] {
       .filter((b) => b.label === 'X509 CRL')
       .map((b) => b.der);
   } catch (err) {
-    throw malformed(isDbtlsError(err) ? err.message.replace(/^could not read [^:]*: /, '') : String(err));
+    throw malformed(isDbtlsError(err) ? err.message.replace(/^could not read [^:]*: /, '') : 'it is not PEM');
   }
   if (blocks.length === 0) throw malformed('it holds no PEM CRL');
   return blocks.map((der, n) => {
     try {
       return decodeCrl(der);
     } catch (err) {
-      const why = isDbtlsError(err) ? err.message.replace(/^could not decode [^:]*: /, '') : String(err);
-      throw malformed(`its CRL number ${n + 1} is not a CRL (${why})`);
+      const why = isDbtlsError(err)
+        ? err.message.replace(/^could not decode [^:]*: /, '')
+        : 'it does not parse';
+      throw malformed(`its PEM block ${n + 1} is not a CRL (${why})`);
     }
   });
 }
 
+const notCrl = (why: string) => new DbtlsError('DER_MALFORMED', `could not decode a CRL: ${why}`);
+
 function decodeCrl(der: Buffer): CrlInfo {
   const list = inside(new DerReader(der, 'a CRL').expect(TAG.SEQUENCE, 'CertificateList'), 'a CRL');
   const tbsTlv = list.expect(TAG.SEQUENCE, 'tbsCertList');
-  const algorithm = inside(list.expect(TAG.SEQUENCE, 'signatureAlgorithm'), 'a CRL');
-  const signatureOid = decodeOid(algorithm.expect(TAG.OID, 'algorithm').value);
+  const outerAlgorithm = list.expect(TAG.SEQUENCE, 'signatureAlgorithm');
+  const signatureOid = decodeOid(inside(outerAlgorithm, 'a CRL').expect(TAG.OID, 'algorithm').value);
   const signature = list.expect(TAG.BIT_STRING, 'signature').value.subarray(1);
   const tbs = inside(tbsTlv, 'a CRL');
-  if (tbs.peekTag() === TAG.INTEGER) tbs.read('version');
-  tbs.expect(TAG.SEQUENCE, 'signature');
+  if (tbs.peekTag() === TAG.INTEGER) {
+    const version = tbs.read('version').value;
+    if (version.length !== 1 || version[0] !== CRL_V2) throw notCrl('its version is not v2');
+  }
+  // RFC 5280 §5.1.1.2: the signature algorithm inside must be the one outside.
+  if (!Buffer.from(tbs.expect(TAG.SEQUENCE, 'signature').raw).equals(Buffer.from(outerAlgorithm.raw)))
+    throw notCrl('its two signature algorithm fields differ');
   const issuerDer = Buffer.from(tbs.expect(TAG.SEQUENCE, 'issuer').raw);
   const thisUpdate = decodeTime(tbs.read('thisUpdate'));
   const next = tbs.peekTag();
   const nextUpdate =
     next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME ? decodeTime(tbs.read('nextUpdate')) : undefined;
+  tbs.optional(TAG.SEQUENCE, 'revokedCertificates');
+  const wrapped = tbs.optional(contextTag(0, true), 'crlExtensions');
+  let partial: CrlInfo['partial'];
+  let unhandledCritical: string | undefined;
+  if (wrapped) {
+    const extensions = inside(inside(wrapped, 'a CRL').expect(TAG.SEQUENCE, 'Extensions'), 'a CRL');
+    while (extensions.more()) {
+      const ext = inside(extensions.expect(TAG.SEQUENCE, 'Extension'), 'a CRL extension');
+      const id = decodeOid(ext.expect(TAG.OID, 'extnID').value);
+      const critical = ext.peekTag() === TAG.BOOLEAN && ext.read('critical').value[0] !== 0;
+      if (id === '2.5.29.27') partial = 'a delta CRL';
+      else if (id === '2.5.29.28') partial ??= 'a CRL scoped by an issuing distribution point';
+      else if (critical && !HANDLED_CRL_EXTENSIONS.has(id)) unhandledCritical ??= id;
+    }
+  }
   return {
     issuerDer,
     issuer: oneLineName(issuerDer),
     thisUpdate,
     ...(nextUpdate ? { nextUpdate } : {}),
+    ...(partial ? { partial } : {}),
+    ...(unhandledCritical ? { unhandledCritical } : {}),
     tbs: Buffer.from(tbsTlv.raw),
     signatureOid,
     signature: Buffer.from(signature),
   };
 }
 
+/** Whether the CRL names `issuer` as its issuer (byte for byte, as dbtls and most CAs write names). */
+export function crlNames(crl: CrlInfo, issuer: CertificateInfo): boolean {
+  return crl.issuerDer.equals(issuer.subjectDer);
+}
+
 /** Whether `issuer` signed the CRL: its name is the CRL's issuer and its key verifies the signature. */
 export function crlSignedBy(crl: CrlInfo, issuer: CertificateInfo): boolean {
-  if (!crl.issuerDer.equals(issuer.subjectDer)) return false;
+  if (!crlNames(crl, issuer)) return false;
   const hash = SIGNATURE_ALGORITHMS[crl.signatureOid]?.hash;
   if (hash === undefined) return false;
   try {

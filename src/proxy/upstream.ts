@@ -18,7 +18,6 @@ import {
   verifiedVersionWithoutCertificate,
 } from '../client/mutual.js';
 import { causeText, DbtlsError } from '../errors.js';
-import { parseCertificates } from '../pki/certificate.js';
 import { loadTlsMaterial, type TlsMaterial, tlsFloor } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
@@ -39,7 +38,7 @@ export function loadUpstreamTls(
   floor: SecureTlsVersion = prefersTls13(settings) ? 'TLSv1.3' : tlsFloor(settings),
 ): LoadedTls {
   const material = loadTlsMaterial(settings); // the client certificate checked against its key there
-  const clientCert = material.cert ? parseCertificates(material.cert)[0] : undefined; // for its expiry metric
+  const clientCert = material.clientCertificate; // for its expiry metric
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({

@@ -10,7 +10,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { causeText, DbtlsError } from '../errors.js';
+import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { checkKeyPair } from '../pki/chain.js';
 import { readUserFile } from '../util/files.js';
@@ -26,6 +26,8 @@ export interface TlsMaterial {
   readonly ca?: readonly (string | Buffer)[];
   readonly cert?: Buffer;
   readonly key?: Buffer;
+  /** The client certificate as read from `cert` (absent when dbtls's parser could not read it). */
+  readonly clientCertificate?: CertificateInfo;
 }
 
 /**
@@ -81,7 +83,10 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
  * are and OpenSSL refuses them only mid-handshake, in its own English text, after the SSLRequest went
  * out: a connect then blames the handshake, a proxy fails every client.
  */
-function clientPair(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+function clientPair(
+  certFile: string,
+  keyFile: string,
+): { cert: Buffer; key: Buffer; clientCertificate?: CertificateInfo } {
   const cert = readUserFile(certFile, 'the client certificate');
   const key = readUserFile(keyFile, 'the client key');
   const refuse = (what: string, why: string, hint: string, cause?: unknown) =>
@@ -92,20 +97,16 @@ function clientPair(certFile: string, keyFile: string): { cert: Buffer; key: Buf
   let leaf: CertificateInfo | undefined;
   try {
     leaf = parseCertificates(cert)[0];
+    if (!leaf) {
+      throw refuse(
+        `the client certificate ${certFile}`,
+        'it holds no PEM certificate',
+        'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
+      );
+    }
   } catch (err) {
-    throw refuse(
-      `the client certificate ${certFile}`,
-      causeText(err),
-      'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
-      err,
-    );
-  }
-  if (!leaf) {
-    throw refuse(
-      `the client certificate ${certFile}`,
-      'it holds no PEM certificate',
-      'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
-    );
+    // A certificate block our parser cannot read (one OpenSSL may well accept) is left to node's TLS.
+    if (isDbtlsError(err) && err.code === 'TLS_MATERIAL_INVALID') throw err;
   }
   let privateKey: KeyObject;
   try {
@@ -118,18 +119,19 @@ function clientPair(certFile: string, keyFile: string): { cert: Buffer; key: Buf
         ? 'it is encrypted, and TLS client keys are read without a passphrase'
         : 'it holds no private key',
       encrypted
-        ? `write it unencrypted to a file only you can read, and pass that: (umask 077 && openssl pkey -in ${shellQuote(keyFile)} -out client-key.pem)`
+        ? `write it unencrypted to a new file only you can read, and pass that with --key: (set -C; umask 077; openssl pkey -in ${shellQuote(keyFile)} > client-key.pem)`
         : 'pass the PEM key issued with the certificate (key.pem beside cert.pem from dbtls issue --out DIR)',
       err,
     );
   }
+  if (!leaf) return { cert, key };
   checkKeyPair(
     leaf,
     privateKey,
     `could not load the client certificate ${certFile}: the key ${keyFile} does not belong to it`,
     'pass the key that was issued with this certificate (both from the same dbtls issue --out DIR)',
   );
-  return { cert, key };
+  return { cert, key, clientCertificate: leaf };
 }
 
 /**

@@ -242,40 +242,44 @@ async function retireOld(
   if (fs.existsSync(previousDir)) {
     // previous/ is a CA directory of its own, which `dbtls revoke --ca-dir previous/` (the hint below) may
     // be writing: its lock is held from the check to the move, so no revocation lands in a CA in transit.
-    const retired = await withCaLockAsync(previousDir, async () => {
-      const left = readIndex(previousDir).filter(
-        (e) => e.status === 'valid' && e.profile !== 'intermediate' && new Date(e.notAfter) > now,
-      );
-      if (left.length > 0) {
-        throw new DbtlsError(
-          'ROLLOVER_OLD_CA_IN_USE',
-          `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
-          {
-            hint: `re-issue them from the new CA (\`dbtls issue server|client --cn NAME\`), then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
-            details: { serials: left.map((e) => e.serial) },
-          },
+    const retired = await withCaLockAsync(
+      previousDir,
+      async () => {
+        const left = readIndex(previousDir).filter(
+          (e) => e.status === 'valid' && e.profile !== 'intermediate' && new Date(e.notAfter) > now,
         );
-      }
-      const old = openCa(previousDir);
-      const ca = openCa(caDir);
-      const oldPrints = new Set(caCerts(old).map((c) => c.fingerprint));
-      writeFileAtomic(path.join(caDir, TRUST_BUNDLE_FILE), pemOf(caCerts(ca)), { mode: MODE_PUBLIC });
-      details.push(
-        await rewriteServerTrust(session, (current) => [
-          ...current.filter((c) => !oldPrints.has(c.fingerprint)),
-          ...caCerts(ca),
-        ]),
-      );
-      const retired = path.join(
-        caDir,
-        RETIRED_DIR,
-        `${now.toISOString().slice(0, 10)}-${old.root.fingerprint.slice(0, 8)}`,
-      );
-      fs.mkdirSync(path.dirname(retired), { recursive: true });
-      fs.renameSync(previousDir, retired);
-      fs.rmSync(caPath(retired, 'lock'), { force: true }); // the lock moved with it
-      return retired;
-    });
+        if (left.length > 0) {
+          throw new DbtlsError(
+            'ROLLOVER_OLD_CA_IN_USE',
+            `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
+            {
+              hint: `re-issue them from the new CA (\`dbtls issue server|client --cn NAME\`), then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
+              details: { serials: left.map((e) => e.serial) },
+            },
+          );
+        }
+        const old = openCa(previousDir);
+        const ca = openCa(caDir);
+        const oldPrints = new Set(caCerts(old).map((c) => c.fingerprint));
+        writeFileAtomic(path.join(caDir, TRUST_BUNDLE_FILE), pemOf(caCerts(ca)), { mode: MODE_PUBLIC });
+        details.push(
+          await rewriteServerTrust(session, (current) => [
+            ...current.filter((c) => !oldPrints.has(c.fingerprint)),
+            ...caCerts(ca),
+          ]),
+        );
+        const to = path.join(
+          caDir,
+          RETIRED_DIR,
+          `${now.toISOString().slice(0, 10)}-${old.root.fingerprint.slice(0, 8)}`,
+        );
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.renameSync(previousDir, to);
+        fs.rmSync(caPath(to, 'lock'), { force: true }); // the lock moved with it
+        return to;
+      },
+      o.lockTimeoutMs,
+    );
     state = { ...state, retiredTo: retired };
     details.push(`the old CA moved to ${retired}`);
   }

@@ -10,6 +10,7 @@ import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { checkKeyPair, issuedBy, readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
+import type { CrlScope } from './crl-check.js';
 
 export interface ServerMaterial {
   /** The leaf first, then any intermediates: the server sends the whole chain. */
@@ -65,12 +66,6 @@ export function readServerMaterial(certFile: string, keyFile: string, caFile: st
   };
 }
 
-/** The CA certificates a server knows: its ssl_ca, and the intermediates its own chain carries. */
-export interface ServerCas {
-  readonly caPem: string;
-  readonly chainPem?: string;
-}
-
 export interface IssueServerOptions {
   readonly caDir: string;
   readonly passphrase?: string | undefined;
@@ -82,13 +77,13 @@ export interface IssueServerOptions {
   /** Sign without recording in the CA (for --dry-run): the real run issues another certificate. */
   readonly preview?: boolean;
   /** Checks run against the CA certificates the server will know, before anything is issued (a --crl). */
-  readonly check?: (ca: ServerCas) => void;
+  readonly check?: (scope: CrlScope) => void;
 }
 
 /** A server certificate from the dbtls CA, for the names clients use (verify-full checks them). */
 export function issueServerMaterial(o: IssueServerOptions): ServerMaterial {
   const ca = openCa(o.caDir, o.passphrase);
-  o.check?.({ caPem: ca.caPem(), chainPem: ca.chainPem() });
+  o.check?.({ caPem: ca.caPem(), chainPem: ca.chainPem(), caDir: o.caDir });
   const hostIsIp = net.isIP(o.host) !== 0;
   const dns = [...new Set([...(hostIsIp ? [] : [o.host]), ...(o.dns ?? [])])];
   const ip = [...new Set([...(hostIsIp ? [o.host] : []), ...(o.ip ?? [])])];

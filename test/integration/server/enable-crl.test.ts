@@ -103,7 +103,7 @@ test('an expired CRL locks X509 clients out of MariaDB, so server enable --crl r
   assert.match(
     enable.stderr,
     new RegExp(
-      `^error\\[CRL_EXPIRED\\]: could not use the CRL "${expired}": the CRL of the CA "dbtls Test Root CA" ran out on \\d{4}-\\d{2}-\\d{2} [\\d:]+ UTC; the server would refuse every client certificate under that CA\\nhint: sign them again with the CA that issued the clients' certificates: dbtls crl --out crl\\.pem \\(and publish the next one before it runs out\\)\\n$`,
+      `^error\\[CRL_EXPIRED\\]: could not use the CRL "${expired}": the CRL of the CA "dbtls Test Root CA" ran out on \\d{4}-\\d{2}-\\d{2} [\\d:]+ UTC; the server would refuse every client certificate under that CA\\nhint: put a current CRL signed by each CA the server trusts into the file \\(a dbtls CA writes them all with: dbtls crl --out crl\\.pem\\); publish the next one before it runs out\\n$`,
     ),
   );
   assert.equal(fs.existsSync(dir), false);

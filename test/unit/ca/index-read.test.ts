@@ -102,6 +102,20 @@ describe('readIndex: incremental reads equal a first read', () => {
     );
   });
 
+  test('a line that is JSON but no entry (null, a number, an array) is CA_CORRUPT, not a crash', () => {
+    for (const odd of ['null', '42', '[]']) {
+      fs.writeFileSync(file(), `${JSON.stringify(first)}\n${odd}\n${JSON.stringify(first)}\n`);
+      assert.throws(
+        () => readIndex(ca.dir),
+        (err: unknown) =>
+          isDbtlsError(err) &&
+          err.code === 'CA_CORRUPT' &&
+          err.message.endsWith('line 2 is not an index entry'),
+        odd,
+      );
+    }
+  });
+
   test('entries are shared read-only: changing one throws instead of changing the next read', () => {
     fs.writeFileSync(file(), `${JSON.stringify(first)}\n`);
     const [e] = readIndex(ca.dir);

@@ -178,3 +178,27 @@ test('checkCsrs resolves in input order with one validity period for the run', a
   );
   assert.equal(new Set(leaves.map((l) => l.notAfter.getTime())).size, 1);
 });
+
+test('progress: signing reported below the total, then the total once, after the run is recorded', async () => {
+  const csrs = Array.from({ length: 40 }, (_, i) => csrFor(`progress${i}.example.com`));
+  const seen: [number, number, number][] = []; // done, total, index lines at that moment
+  const lines = () => readIndex(ca.dir).length;
+  const before = lines();
+  await signCsrs(ca, csrs, {
+    profile: 'server',
+    onProgress: (done, total) => seen.push([done, total, lines()]),
+  });
+  assert.deepEqual(
+    seen.map(([done, total]) => [done, total]),
+    [
+      [16, 40],
+      [32, 40],
+      [40, 40],
+    ],
+  );
+  assert.equal(seen.at(-1)![2], before + 40, 'the total is reported once the index holds every line');
+  assert.ok(
+    seen.slice(0, -1).every(([, , n]) => n === before),
+    'nothing recorded while signing',
+  );
+});

@@ -322,3 +322,43 @@ describe('dbtls config show', () => {
     assert.doesNotMatch(r.stderr, /hunter2/);
   });
 });
+
+describe('a profile named on the command line is read, whatever the command takes from it', () => {
+  const runCommand = async (args: string[]) => {
+    const { out, render } = capture();
+    return { code: await run(args, render), ...out };
+  };
+  it('a missing --profile-file fails a command that reads no key (it passed unnoticed)', async () => {
+    const missing = path.join(dir, 'no-such-profile');
+    const r = await runCommand(['list', '--ca-dir', path.join(dir, 'no-ca'), '--profile-file', missing]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      `error[FILE_NOT_FOUND]: could not read the profile ${missing}: no such file\nhint: check the path\n`,
+    );
+  });
+  it('`export jks --profile legacy` is USAGE, not a profile file named "legacy" (JKS has no such choice)', async () => {
+    const r = await runCommand([
+      'export',
+      'jks',
+      '--cert',
+      'c.pem',
+      '--key',
+      'k.pem',
+      '--alias',
+      'a',
+      '--password-file',
+      'pw',
+      '--out',
+      'o.jks',
+      '--profile',
+      'legacy',
+    ]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'error[USAGE]: could not parse the arguments: --profile legacy is the PKCS#12 encryption of `export p12` and `export truststore --format p12`; `dbtls export jks` has no such choice\n' +
+        'hint: drop --profile here (JKS keystores have one encryption), or write a PKCS#12 keystore with export p12\n',
+    );
+  });
+});

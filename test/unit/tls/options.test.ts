@@ -168,7 +168,7 @@ describe('the client certificate and key are checked before any connection', () 
     });
   });
 
-  it('an encrypted key: TLS_MATERIAL_INVALID, and the hint writes a 0600 plain copy when pasted', () => {
+  it('an encrypted key: TLS_MATERIAL_INVALID, and the hint writes a new 0600 plain copy when pasted (never over a file)', () => {
     const dir = scratch();
     const encrypted = path.join(dir, 'client key.pem'); // a space: the hint must quote it
     const key = createPrivateKey(fs.readFileSync(pki.client.key));
@@ -190,7 +190,7 @@ describe('the client certificate and key are checked before any connection', () 
         return true;
       },
     );
-    const command = /: (\(umask 077 && openssl pkey .*\))$/.exec(hint)?.[1];
+    const command = /and pass that with --key: (\(set -C; umask 077; openssl pkey .*\))$/.exec(hint)?.[1];
     assert.ok(command, hint);
     const run = spawnSync(
       'bash',
@@ -205,5 +205,25 @@ describe('the client certificate and key are checked before any connection', () 
     assert.equal(fs.statSync(plain).mode & 0o777, 0o600);
     const m = loadTlsMaterial(mutual(pki.client.cert, plain));
     assert.deepEqual(m.key, fs.readFileSync(plain));
+    // Pasted again, it refuses to write over the file (which could have kept a wider mode).
+    const again = spawnSync(
+      'bash',
+      ['-c', command.replace('openssl pkey', 'openssl pkey -passin pass:pw-1234')],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
+    assert.notEqual(again.status, 0);
+    assert.deepEqual(fs.readFileSync(plain), m.key);
+  });
+
+  it('a certificate our parser cannot read is left to OpenSSL (no pair check), as before', () => {
+    const dir = scratch();
+    const odd = path.join(dir, 'cert.pem');
+    fs.writeFileSync(odd, '-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n');
+    const m = loadTlsMaterial(mutual(odd, pki.client.key));
+    assert.equal(m.clientCertificate, undefined);
+    assert.deepEqual(m.cert, fs.readFileSync(odd));
   });
 });
