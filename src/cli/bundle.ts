@@ -8,6 +8,7 @@ import { DbtlsError } from '../errors.js';
 import { buildBundle, reportBundle } from '../keystore/bundle.js';
 import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { quotedValue } from '../util/safe-text.js';
 import { flag, noPositionals, type OptionSpec, parse, required, str } from './args.js';
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
@@ -139,16 +140,28 @@ const cloudCa: Command = {
   },
 };
 
-/** Where the other providers' server CAs come from (docs/cloud.md): they are per instance, not shipped. */
-const OTHER_CLOUDS: Readonly<Record<string, string>> = Object.freeze({
-  gcp: "gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cas.pem",
-  cloudsql: "gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cas.pem",
-  azure: 'download DigiCert Global Root G2 and Microsoft RSA Root Certificate Authority 2017',
-});
+/** How to build the other providers' bundles (docs/cloud.md): their server CAs are per instance, not shipped. */
+const GCP_STEPS = [
+  "gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cloudsql-cas.pem",
+  'dbtls bundle cloudsql-cas.pem --out cloudsql-ca.pem --verify',
+];
+const OTHER_CLOUDS: Readonly<Record<string, { readonly name: string; readonly steps: readonly string[] }>> =
+  Object.freeze({
+    gcp: { name: 'Google Cloud SQL', steps: GCP_STEPS },
+    cloudsql: { name: 'Google Cloud SQL', steps: GCP_STEPS },
+    azure: {
+      name: 'Azure Database for MySQL',
+      steps: [
+        "download DigiCert Global Root G2 and Microsoft RSA Root Certificate Authority 2017 (DigiCert's and Microsoft's PKI repositories)",
+        'dbtls bundle DigiCertGlobalRootG2.crt.pem MicrosoftRSARootCertificateAuthority2017.crt.pem --out azure-ca.pem --verify',
+      ],
+    },
+  });
 
 const cloudOther: Command = {
   name: ['cloud-ca'],
-  usage: 'dbtls cloud-ca rds [--region R] --out F   (Cloud SQL, Azure: see docs/cloud.md)',
+  usage:
+    'dbtls cloud-ca rds [--region R] --out F   |   dbtls cloud-ca gcp|azure   (prints how to build theirs)',
   summary: 'managed-database CA bundles: `rds` is shipped; Cloud SQL and Azure go through `dbtls bundle`',
   options: {},
   details: [
@@ -156,15 +169,23 @@ const cloudOther: Command = {
     '(`dbtls cloud-ca gcp` and `dbtls cloud-ca azure` print how) and build a bundle with `dbtls bundle`.',
   ],
   examples: ['dbtls cloud-ca rds --out rds-ca.pem', 'dbtls cloud-ca gcp'],
-  async run(argv) {
+  async run(argv, ctx) {
     const provider = argv[0] ?? '';
-    const step = OTHER_CLOUDS[provider.toLowerCase()];
+    const other = OTHER_CLOUDS[provider.toLowerCase()];
+    if (other && argv.length === 1) {
+      ctx.render.lines(
+        `${other.name} publishes its server CAs per instance, so dbtls ships none. Build the bundle:`,
+        ...other.steps.map((step, n) => `  ${n + 1}. ${step}`),
+        'More in docs/cloud.md.',
+      );
+      return 0;
+    }
     throw new DbtlsError(
       'CLOUD_PROVIDER_UNSUPPORTED',
-      `could not write a CA bundle for ${provider || 'no provider'}: only rds is shipped with dbtls`,
+      `could not write a CA bundle for ${provider ? quotedValue(provider, 40) : 'no provider'}: only rds is shipped with dbtls`,
       {
-        hint: step
-          ? `${step}, then \`dbtls bundle FILE... --out ca.pem --verify\` (docs/cloud.md)`
+        hint: other
+          ? `${other.steps.join(', then ')} (docs/cloud.md)`
           : "use `dbtls cloud-ca rds`, or build the bundle from your provider's CA files with `dbtls bundle` (docs/cloud.md)",
       },
     );

@@ -155,4 +155,18 @@ test('cloud-ca rds: a region bundle from the shipped package; an unknown region 
     gcp.stderr,
     /^error\[CLOUD_PROVIDER_UNSUPPORTED\][^\n]*\nhint: gcloud sql ssl server-ca-certs list/,
   );
+  // Asked how (the help's example): the steps, exit 0.
+  const how = await runCli(['cloud-ca', 'gcp']);
+  assert.equal(how.code, 0, how.stderr);
+  assert.equal(
+    how.stdout,
+    [
+      'Google Cloud SQL publishes its server CAs per instance, so dbtls ships none. Build the bundle:',
+      "  1. gcloud sql ssl server-ca-certs list --instance=INSTANCE --format='value(cert)' > cloudsql-cas.pem",
+      '  2. dbtls bundle cloudsql-cas.pem --out cloudsql-ca.pem --verify',
+      'More in docs/cloud.md.',
+      '',
+    ].join('\n'),
+  );
+  assert.equal((await runCli(['cloud-ca', 'azure'])).code, 0);
 });
