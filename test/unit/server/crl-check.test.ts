@@ -185,6 +185,84 @@ describe('checkCrlCoverage', () => {
     });
   });
 
+  it("a CRL from `openssl ca -gencrl` (v2, a revoked entry with its reason, OpenSSL's own encoding) is read and counted", async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'openssl-ca-'));
+    const at = (f: string) => path.join(d, f);
+    fs.writeFileSync(at('index.txt'), '');
+    fs.writeFileSync(at('crlnumber'), '1000\n');
+    fs.writeFileSync(
+      at('ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = own',
+        '[own]',
+        `database = ${at('index.txt')}`,
+        `crlnumber = ${at('crlnumber')}`,
+        'default_md = sha256',
+        'default_crl_days = 30',
+        'crl_extensions = crl_ext',
+        '[crl_ext]',
+        'authorityKeyIdentifier = keyid:always',
+        '',
+      ].join('\n'),
+    );
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30'];
+    const steps = [
+      [
+        'req',
+        '-x509',
+        ...ec,
+        '-subj',
+        '/O=Ossl/CN=ossl root',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        at('ca.key'),
+        '-out',
+        at('ca.pem'),
+      ],
+      ['req', '-x509', ...ec, '-subj', '/CN=revoked', '-keyout', at('leaf.key'), '-out', at('leaf.pem')],
+      [
+        'ca',
+        '-config',
+        at('ca.cnf'),
+        '-keyfile',
+        at('ca.key'),
+        '-cert',
+        at('ca.pem'),
+        '-revoke',
+        at('leaf.pem'),
+        '-crl_reason',
+        'keyCompromise',
+      ],
+      [
+        'ca',
+        '-config',
+        at('ca.cnf'),
+        '-keyfile',
+        at('ca.key'),
+        '-cert',
+        at('ca.pem'),
+        '-gencrl',
+        '-out',
+        at('crl.pem'),
+      ],
+    ];
+    for (const args of steps) {
+      const r = await openssl(args);
+      assert.equal(r.code, 0, `openssl ${args[0]}: ${r.stderr}`);
+    }
+    const listed = await openssl(['crl', '-in', at('crl.pem'), '-noout', '-text']);
+    assert.match(listed.stdout, /Key Compromise/); // the oracle: a revoked entry with its reason is in it
+    checkCrlCoverage(
+      fs.readFileSync(at('crl.pem'), 'utf8'),
+      { caPem: fs.readFileSync(at('ca.pem'), 'utf8') },
+      FILE,
+    );
+  });
+
   it('no CRL, or a block that is not one: CRL_MALFORMED', () => {
     assert.throws(() => checkCrlCoverage(ca.caPem(), scope(), FILE), {
       code: 'CRL_MALFORMED',
