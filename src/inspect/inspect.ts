@@ -7,6 +7,7 @@
 import { formatEndpoint, type TcpEndpoint } from '../client/dial.js';
 import { offersTls } from '../client/upgrade.js';
 import { causeText, DbtlsError, type ErrorCode, isDbtlsError } from '../errors.js';
+import { checkClientPair } from '../tls/options.js';
 import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
 import { TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
@@ -68,6 +69,9 @@ function resolve(endpoint: TcpEndpoint, o: InspectOptions): Resolved {
       },
     );
   }
+  // The client certificate and key are checked once here, not refused again by every server of a fleet.
+  const { cert, key } = o.credentials ?? {};
+  if (cert !== undefined && key !== undefined) checkClientPair(cert, key);
   return {
     caFile: o.ca,
     caPem: o.ca === undefined ? undefined : readUserFile(o.ca, 'CA certificate file').toString('utf8'),

@@ -73,7 +73,7 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
   return {
     ...(ca ? { ca } : {}),
     ...(settings.mutualTls === 'enable' && settings.cert && settings.key
-      ? clientPair(settings.cert, settings.key)
+      ? checkClientPair(settings.cert, settings.key)
       : {}),
   };
 }
@@ -83,7 +83,7 @@ export function loadTlsMaterial(settings: TlsSettings): TlsMaterial {
  * are and OpenSSL refuses them only mid-handshake, in its own English text, after the SSLRequest went
  * out: a connect then blames the handshake, a proxy fails every client.
  */
-function clientPair(
+export function checkClientPair(
   certFile: string,
   keyFile: string,
 ): { cert: Buffer; key: Buffer; clientCertificate?: CertificateInfo } {

@@ -12,8 +12,10 @@ import { isDbtlsError } from '../../../src/errors.js';
 import { parseProbeTarget, safe } from '../../../src/inspect/exporter.js';
 import { parseExporterConfig } from '../../../src/inspect/exporter-config.js';
 import { probeMetrics } from '../../../src/inspect/exporter-metrics.js';
+import { prepareInspection } from '../../../src/inspect/inspect.js';
 import type { InspectReport } from '../../../src/inspect/report.js';
 import { describeCipher } from '../../../src/inspect/scan.js';
+import { makeTestPki } from '../../harness/pki.js';
 
 const REPORT: InspectReport = {
   target: 'db.example:3306',
@@ -239,5 +241,32 @@ describe('modules file', () => {
         text,
       );
     }
+  });
+});
+
+describe('client certificate and key, checked at start', () => {
+  it("a module whose key is not its certificate's is refused before any scrape; so is a fleet inspection", async () => {
+    const pki = await makeTestPki();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-exporter-pair-'));
+    const file = path.join(dir, 'exporter.yml');
+    const text = `modules:\n  a:\n    ca: ${pki.ca}\n    user: mon\n    cert: ${pki.client.cert}\n    key: ${pki.otherClient.key}\n`;
+    assert.throws(
+      () => parseExporterConfig(text, file),
+      (e) =>
+        isDbtlsError(e) &&
+        e.code === 'EXPORTER_CONFIG_INVALID' &&
+        e.message ===
+          `could not read the exporter config ${file}: line 2: module a: could not load the client certificate ${pki.client.cert}: the key ${pki.otherClient.key} does not belong to it`,
+    );
+    // The library's fleet entry point: refused without a connection (port 1 answers nothing).
+    assert.throws(
+      () =>
+        prepareInspection(
+          { host: '127.0.0.1', port: 1 },
+          { ca: pki.ca, credentials: { user: 'mon', cert: pki.client.cert, key: pki.otherClient.key } },
+        ),
+      { code: 'KEY_MISMATCH' },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
