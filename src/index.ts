@@ -6,6 +6,7 @@
 
 // The CA on disk: create, open, issue, sign, renew, revoke, publish CRLs.
 export { type BatchOptions, type BatchResult, issueClientBatch, readNameList } from './ca/batch.js';
+export { type IndexEntry, readIndex } from './ca/cert-index.js';
 export { DEFAULT_ORG, DEFAULT_ROOT_CN, type InitOptions, initCa } from './ca/init.js';
 export {
   type Delivery,
@@ -46,9 +47,7 @@ export {
   type Ca,
   type CaMeta,
   DEFAULT_CA_DIR,
-  type IndexEntry,
   openCa,
-  readIndex,
   resolveCaDir,
 } from './ca/store.js';
 // The client side: the ssl-mode model, targets, TLS versions, and a verified connection.

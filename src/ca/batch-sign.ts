@@ -20,8 +20,8 @@ import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { MODE_PUBLIC, MODE_SECRET } from '../util/files.js';
+import type { IndexEntry } from './cert-index.js';
 import { type ResolvedLeaf, type SigningCa, signLeafWithSerial } from './issue.js';
-import type { IndexEntry } from './store.js';
 
 export interface ShardJob {
   /** A client leaf of the batch: the others differ only in the CN (client profiles derive no SAN from it). */

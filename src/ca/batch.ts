@@ -38,6 +38,7 @@ import { ensureDir } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
 import { newClaimCounter, runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 import type { ShardMessage } from './batch-worker.js';
+import { appendIndex, type IndexEntry, readIndex, readIndexSerials } from './cert-index.js';
 import { type ResolvedLeaf, resolveLeaf } from './issue.js';
 import {
   beginJournal,
@@ -50,15 +51,7 @@ import {
   stagingFor,
 } from './journal.js';
 import { checkOutputs, startEarlySync, syncFileSystems } from './staging.js';
-import {
-  appendIndex,
-  type Ca,
-  type IndexEntry,
-  newSerial,
-  readIndex,
-  readIndexSerials,
-  withCaLockAsync,
-} from './store.js';
+import { type Ca, newSerial, withCaLockAsync } from './store.js';
 
 export interface BatchOptions {
   readonly outDir: string;

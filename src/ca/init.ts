@@ -28,6 +28,7 @@ import { keyIdentifier, profileExtensions, signCertificate } from '../pki/tbs.js
 import { ensureDir, fsyncDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
 import { withLock } from '../util/lock.js';
 import { quotedValue } from '../util/safe-text.js';
+import type { IndexEntry } from './cert-index.js';
 import {
   CA_FILES,
   type Ca,
@@ -36,7 +37,6 @@ import {
   certPath,
   checkCaDir,
   INIT_MARKER,
-  type IndexEntry,
   initInterrupted,
   newSerial,
   openCa,

@@ -30,6 +30,7 @@ import {
 import { dateText } from '../util/dates.js';
 import { ensureDir, fsyncDir, MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
+import { appendIndex, type IndexEntry, readIndex } from './cert-index.js';
 import {
   beginJournal,
   finishJournal,
@@ -38,15 +39,7 @@ import {
   settleJournal,
   stagingFor,
 } from './journal.js';
-import {
-  appendIndex,
-  type Ca,
-  certPath,
-  type IndexEntry,
-  newSerial,
-  readIndex,
-  withCaLock,
-} from './store.js';
+import { type Ca, certPath, newSerial, withCaLock } from './store.js';
 
 export interface IssueRequest {
   readonly profile: LeafProfileName;

@@ -19,7 +19,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
 import { ensureDir, fsyncDir, MODE_SECRET, removeStaleTemps, writeFileAtomic } from '../util/files.js';
-import { certPath, readIndex, withCaLock, writeIndex } from './store.js';
+import { readIndex, writeIndex } from './cert-index.js';
+import { certPath, withCaLock } from './store.js';
 
 export const JOURNAL_FILE = 'pending.json';
 

@@ -11,8 +11,9 @@ import { checkKeyPair } from '../pki/chain.js';
 import { keyAlgorithmOf } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
+import type { IndexEntry } from './cert-index.js';
 import { type Delivery, type IssuedCertificate, issueCertificate } from './issue.js';
-import { type Ca, certPath, type IndexEntry, normalizeSerial } from './store.js';
+import { type Ca, certPath, normalizeSerial } from './store.js';
 
 export type RenewSelector =
   | { readonly serial: string }

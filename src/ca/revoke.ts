@@ -8,18 +8,9 @@ import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { type IndexEntry, readIndex, writeIndex } from './cert-index.js';
 import { recoverJournal } from './journal.js';
-import {
-  type Ca,
-  caPath,
-  type IndexEntry,
-  normalizeSerial,
-  readCaMeta,
-  readIndex,
-  withCaLock,
-  writeCaMeta,
-  writeIndex,
-} from './store.js';
+import { type Ca, caPath, normalizeSerial, readCaMeta, withCaLock, writeCaMeta } from './store.js';
 
 /** Default CRL lifetime: servers keep accepting a CRL until nextUpdate, so it must outlive a missed run. */
 export const DEFAULT_CRL_DAYS = 60;

@@ -25,6 +25,7 @@ import { parseCsrAsync } from '../pki/csr.js';
 import { ensureDir, MODE_PUBLIC } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
 import { writeNewFile } from './batch-sign.js';
+import { appendIndex, type IndexEntry, readIndex } from './cert-index.js';
 import {
   type ResolvedLeaf,
   requestOfCsr,
@@ -45,15 +46,7 @@ import {
   stagingFor,
 } from './journal.js';
 import { checkOutputFiles, syncFileSystems } from './staging.js';
-import {
-  appendIndex,
-  type Ca,
-  certPath,
-  type IndexEntry,
-  newSerial,
-  readIndex,
-  withCaLockAsync,
-} from './store.js';
+import { type Ca, certPath, newSerial, withCaLockAsync } from './store.js';
 
 /** A CSR to sign and the name it is known by in messages (its file, as the user gave it). */
 export interface CsrInput {

@@ -2,9 +2,11 @@
  * The CA commands: ca init, ca show, list (and, from ca-issue.ts, issue, csr, sign, renew). Thin: parse,
  * call src/ca, render. Messages follow mkcert's voice: what was made, for which names, until when, what next.
  */
+
+import { type IndexEntry, readIndex } from '../ca/cert-index.js';
 import { initCa } from '../ca/init.js';
 import { settlePending } from '../ca/journal.js';
-import { CA_PASSPHRASE_ENV, type Ca, type IndexEntry, openCa, readIndex } from '../ca/store.js';
+import { CA_PASSPHRASE_ENV, type Ca, openCa } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { DEFAULT_KEY_ALGORITHM } from '../pki/keys.js';

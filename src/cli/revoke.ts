@@ -2,8 +2,9 @@
  * `dbtls revoke` and `dbtls crl`: revocation in the CA index, and the CRL file servers load as ssl_crl.
  */
 import * as path from 'node:path';
+import { readIndex } from '../ca/cert-index.js';
 import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js';
-import { CA_PASSPHRASE_ENV, openCa, readIndex, resolveCaDir } from '../ca/store.js';
+import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
 import { openAdminSession } from '../server/admin/session.js';

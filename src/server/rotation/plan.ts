@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Ca, type IndexEntry, readIndex } from '../../ca/store.js';
+import { type IndexEntry, readIndex } from '../../ca/cert-index.js';
+import type { Ca } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, shortFingerprint } from '../../pki/certificate.js';
 import { issuedBy, readCertificates } from '../../pki/chain.js';

@@ -5,10 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readIndex } from '../../ca/cert-index.js';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
-import { CA_FILES, type Ca, caPath, openCa, readIndex, withCaLock, withCaLockAsync } from '../../ca/store.js';
+import { CA_FILES, type Ca, caPath, openCa, withCaLock, withCaLockAsync } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';

@@ -16,7 +16,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Ca, caPath, readIndex } from '../../ca/store.js';
+import { readIndex } from '../../ca/cert-index.js';
+import { type Ca, caPath } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { EXPIRY_WARNING_DAYS } from '../../inspect/findings.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';

@@ -12,9 +12,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readIndex } from '../../ca/cert-index.js';
 import { LEAF_FILES } from '../../ca/leaf-files.js';
 import { retireCertificates } from '../../ca/revoke.js';
-import { caPath, readIndex, withCaLock } from '../../ca/store.js';
+import { caPath, withCaLock } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { address } from '../../tls/dsn.js';
 import { alterRequireStatement } from '../accounts/require.js';

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
-import { type Ca, readIndex } from '../../../src/ca/store.js';
+import type { Ca } from '../../../src/ca/store.js';
 import { runCli } from '../../harness/cli.js';
 import { openssl } from '../../harness/oracles.js';
 

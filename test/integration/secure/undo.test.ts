@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { readIndex } from '../../../src/ca/store.js';
+import { readIndex } from '../../../src/ca/cert-index.js';
 import type { SessionOptions } from '../../../src/server/admin/session.js';
 import { type SecureOptions, secure } from '../../../src/server/secure/secure.js';
 import { readSecureState } from '../../../src/server/secure/state.js';

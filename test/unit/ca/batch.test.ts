@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { issueClientBatch, WORKERS_AVAILABLE } from '../../../src/ca/batch.js';
+import { appendIndex, type IndexEntry, readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
-import { appendIndex, type Ca, type IndexEntry, readIndex } from '../../../src/ca/store.js';
+import type { Ca } from '../../../src/ca/store.js';
 import { parseCertificate, parseCertificates } from '../../../src/pki/certificate.js';
 import { publicKeyDer, readPrivateKey } from '../../../src/pki/keys.js';
 

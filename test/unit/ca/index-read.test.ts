@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { appendIndex, type IndexEntry, readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
-import { appendIndex, type Ca, caPath, type IndexEntry, readIndex } from '../../../src/ca/store.js';
+import { type Ca, caPath } from '../../../src/ca/store.js';
 import { isDbtlsError } from '../../../src/errors.js';
 
 let dir: string;

@@ -9,12 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { appendIndex, readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { beginJournal, recoverJournal, stagingFor } from '../../../src/ca/journal.js';
 import { dirNameFor } from '../../../src/ca/leaf-files.js';
 import { revoke } from '../../../src/ca/revoke.js';
-import { appendIndex, caExists, INIT_MARKER, readIndex } from '../../../src/ca/store.js';
+import { caExists, INIT_MARKER } from '../../../src/ca/store.js';
 import { readPrivateKey } from '../../../src/pki/keys.js';
 
 let dir: string;

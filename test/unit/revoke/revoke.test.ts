@@ -5,10 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { X509Crl } from '@peculiar/x509';
+import { readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { generateCrls, revoke } from '../../../src/ca/revoke.js';
-import { type Ca, openCa, readCaMeta, readIndex } from '../../../src/ca/store.js';
+import { type Ca, openCa, readCaMeta } from '../../../src/ca/store.js';
 import { isDbtlsError } from '../../../src/errors.js';
 import { parseRevocationReason } from '../../../src/pki/crl.js';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { IndexEntry } from '../../../src/ca/store.js';
+import type { IndexEntry } from '../../../src/ca/cert-index.js';
 import { type CertificateInfo, parseCertificate } from '../../../src/pki/certificate.js';
 import { leftovers, namesOf } from '../../../src/server/rotation/plan.js';
 import { openssl } from '../../harness/oracles.js';
