@@ -10,7 +10,6 @@ export { type IndexEntry, readIndex } from './ca/cert-index.js';
 export { DEFAULT_ORG, DEFAULT_ROOT_CN, type InitOptions, initCa } from './ca/init.js';
 export {
   type Delivery,
-  type IssuedCertificate,
   type IssueRequest,
   issueCertificate,
   type SignCsrOptions,
@@ -41,6 +40,7 @@ export {
   type SignedCsr,
   signCsrs,
 } from './ca/sign-csrs.js';
+export type { IssuedCertificate } from './ca/sign-leaf.js';
 export {
   CA_DIR_ENV,
   CA_PASSPHRASE_ENV,

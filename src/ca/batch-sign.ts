@@ -21,7 +21,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { MODE_PUBLIC, MODE_SECRET } from '../util/files.js';
 import type { IndexEntry } from './cert-index.js';
-import { type ResolvedLeaf, type SigningCa, signLeafWithSerial } from './issue.js';
+import { type ResolvedLeaf, type SigningCa, signLeafWithSerial } from './sign-leaf.js';
 
 export interface ShardJob {
   /** A client leaf of the batch: the others differ only in the CN (client profiles derive no SAN from it). */

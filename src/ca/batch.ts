@@ -39,7 +39,7 @@ import { quotedValue } from '../util/safe-text.js';
 import { newClaimCounter, runShard, type ShardJob, type ShardResult } from './batch-sign.js';
 import type { ShardMessage } from './batch-worker.js';
 import { appendIndex, type IndexEntry, readIndex, readIndexSerials } from './cert-index.js';
-import { type ResolvedLeaf, resolveLeaf } from './issue.js';
+import { resolveLeaf } from './issue.js';
 import {
   beginJournal,
   deliveryMoves,
@@ -50,6 +50,7 @@ import {
   settleJournal,
   stagingFor,
 } from './journal.js';
+import type { ResolvedLeaf } from './sign-leaf.js';
 import { checkOutputs, startEarlySync, syncFileSystems } from './staging.js';
 import { type Ca, newSerial, withCaLockAsync } from './store.js';
 

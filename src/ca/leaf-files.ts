@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
-import type { Delivery, IssuedCertificate, OutputFile } from './issue.js';
+import type { Delivery, OutputFile } from './issue.js';
+import type { IssuedCertificate } from './sign-leaf.js';
 
 /** The files of a leaf output directory (DESIGN.md). */
 export const LEAF_FILES = Object.freeze(['cert.pem', 'key.pem', 'chain.pem', 'ca.pem'] as const);

@@ -12,7 +12,8 @@ import { keyAlgorithmOf } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
 import type { IndexEntry } from './cert-index.js';
-import { type Delivery, type IssuedCertificate, issueCertificate } from './issue.js';
+import { type Delivery, issueCertificate } from './issue.js';
+import type { IssuedCertificate } from './sign-leaf.js';
 import { type Ca, certPath, normalizeSerial } from './store.js';
 
 export type RenewSelector =

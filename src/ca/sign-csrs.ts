@@ -26,15 +26,7 @@ import { ensureDir, MODE_PUBLIC } from '../util/files.js';
 import { quotedValue } from '../util/safe-text.js';
 import { writeNewFile } from './batch-sign.js';
 import { appendIndex, type IndexEntry, readIndex } from './cert-index.js';
-import {
-  type ResolvedLeaf,
-  requestOfCsr,
-  resolveLeaf,
-  type SignCsrOptions,
-  signLeafWithSerial,
-  signLeafWithSerialAsync,
-  subjectCollisionCheck,
-} from './issue.js';
+import { requestOfCsr, resolveLeaf, type SignCsrOptions, subjectCollisionCheck } from './issue.js';
 import {
   beginJournal,
   deliveryMoves,
@@ -45,6 +37,7 @@ import {
   settleJournal,
   stagingFor,
 } from './journal.js';
+import { type ResolvedLeaf, signLeafWithSerial, signLeafWithSerialAsync } from './sign-leaf.js';
 import { checkOutputFiles, syncFileSystems } from './staging.js';
 import { type Ca, certPath, newSerial, withCaLockAsync } from './store.js';
 

@@ -3,7 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import type { IndexEntry } from '../ca/cert-index.js';
-import type { IssuedCertificate } from '../ca/issue.js';
+import type { IssuedCertificate } from '../ca/sign-leaf.js';
 import { CA_PASSPHRASE_ENV, type Ca, openCa, readCaMeta, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';

@@ -5,10 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IndexEntry, readIndex } from '../ca/cert-index.js';
-import { checkCommonName, csrRequest, type IssuedCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
+import { checkCommonName, csrRequest, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewCertificate, selectForRenewal } from '../ca/renew.js';
 import { checkCsrs, signCsrs, targetFiles } from '../ca/sign-csrs.js';
+import type { IssuedCertificate } from '../ca/sign-leaf.js';
 import { caPath, openCa } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';

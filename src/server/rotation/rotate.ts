@@ -7,8 +7,9 @@
  * reloads again, so the server never stays on files it cannot serve.
  */
 import { createPrivateKey } from 'node:crypto';
-import { type IssuedCertificate, issueCertificate } from '../../ca/issue.js';
+import { issueCertificate } from '../../ca/issue.js';
 import { retireCertificates } from '../../ca/revoke.js';
+import type { IssuedCertificate } from '../../ca/sign-leaf.js';
 import type { Ca } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificates } from '../../pki/certificate.js';

@@ -5,7 +5,8 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
-import { issueCertificate, resolveLeaf, signLeaf } from '../../ca/issue.js';
+import { issueCertificate, resolveLeaf } from '../../ca/issue.js';
+import { signLeaf } from '../../ca/sign-leaf.js';
 import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
 import { checkKeyPair, issuedBy, readCertificates } from '../../pki/chain.js';

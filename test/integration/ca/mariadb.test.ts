@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { issueClientBatch } from '../../../src/ca/batch.js';
 import { initCa } from '../../../src/ca/init.js';
-import { type IssuedCertificate, issueCertificate } from '../../../src/ca/issue.js';
+import { issueCertificate } from '../../../src/ca/issue.js';
 import { writeLeafFiles } from '../../../src/ca/leaf-files.js';
+import type { IssuedCertificate } from '../../../src/ca/sign-leaf.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient, sClientStarttls } from '../../harness/oracles.js';
 
