@@ -4,12 +4,16 @@
  * ssl_crl is read-only at run time (FACTS.md): when the server does not read that path yet, the file is
  * installed and the answer says a restart is needed (after `server enable --crl` writes the fragment).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDbtlsError } from '../../errors.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
+import { quotedValue } from '../../util/safe-text.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
 import { certDirOf } from '../secure/paths.js';
+import { checkCrlCoverage } from './crl-check.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
 import { reloadTls } from './reload.js';
@@ -30,7 +34,30 @@ export async function installCrl(
   o: { readonly dir?: string | undefined; readonly dryRun?: boolean | undefined } = {},
 ): Promise<CrlInstallResult> {
   const file = crlPath(serverFilePaths(await certDirOf(session, o.dir)));
-  const current = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
+  const vars = await globalVariables(session, ['ssl_crl', 'ssl_ca', 'ssl_cert']);
+  const current = vars.get('ssl_crl');
+  // The CRLs must cover every CA the server trusts, or it refuses every client under the others (during
+  // a CA rollover's trust-both stage, say, ssl_ca holds two CAs and this CA's CRLs cover one).
+  const local = (variable: string) => {
+    const f = vars.get(variable);
+    return f && fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined;
+  };
+  const caPem = local('ssl_ca');
+  const chainPem = local('ssl_cert');
+  if (caPem) {
+    try {
+      checkCrlCoverage(crlPem, { caPem, ...(chainPem ? { chainPem } : {}) }, file);
+    } catch (err) {
+      if (!isDbtlsError(err) || err.code === 'CRL_MALFORMED') throw err;
+      throw err.reworded({
+        message: err.message.replace(
+          /^could not use the CRL [^:]*: /,
+          `could not install this CA's CRLs as ${quotedValue(file, 200)}: `,
+        ),
+        hint: `the server trusts a CA whose CRL this CA cannot sign (during a CA rollover, both CAs): install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or finish the rollover first (dbtls rotate --ca-rollover --status)`,
+      });
+    }
+  }
   const reads = current === file;
   const restartNeeded = reads
     ? undefined
