@@ -9,8 +9,9 @@ import { readIndex } from '../../ca/cert-index.js';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
+import { generateCrls } from '../../ca/revoke.js';
 import { CA_FILES, type Ca, caPath, openCa, withCaLock, withCaLockAsync } from '../../ca/store.js';
-import { DbtlsError } from '../../errors.js';
+import { DbtlsError, isDbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
 import { commonName, decodeName } from '../../pki/names.js';
@@ -18,6 +19,7 @@ import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { commandLine } from '../../util/shell.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
+import { checkCrlCoverage } from '../tls/crl-check.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
 import {
   completeStage,
@@ -93,9 +95,48 @@ function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
  * Rewrites the server's ssl_ca file to hold `keep(current) + add` (deduplicated) and reloads online.
  * Returns a line for the report.
  */
+/**
+ * A server that checks revocation (ssl_crl) checks it at every level of a client's chain: once the new
+ * CA's clients arrive (reissue), it would refuse every one of them unless its CRL file also holds a CRL of
+ * the new CA. So trust-both adds the new CA's current CRLs to that file (the old CA's stay: its clients
+ * log in until retire-old). Returns what was done, or undefined when the server has no ssl_crl or its
+ * file already holds a current CRL of the new CA.
+ */
+async function addCrlsOf(session: AdminSession, next: Ca): Promise<string | undefined> {
+  const file = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
+  if (!file) return undefined;
+  if (!fs.existsSync(file)) {
+    throw new DbtlsError(
+      'SERVER_FILES_NOT_LOCAL',
+      `could not add the new CA's CRL to ${file}: it is not on this machine`,
+      {
+        hint: 'run the rollover on the server host',
+      },
+    );
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    checkCrlCoverage(
+      text,
+      { caPem: next.caPem(), ...(next.intermediate ? { chainPem: next.chainPem() } : {}) },
+      file,
+    );
+    return undefined;
+  } catch (err) {
+    if (!isDbtlsError(err) || err.code === 'CRL_MALFORMED') throw err;
+  }
+  const st = fs.statSync(file);
+  writeFileAtomic(file, `${text.trimEnd()}\n${generateCrls(next).pem}`, {
+    mode: (st.mode & 0o777) | MODE_PUBLIC,
+  });
+  if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+  return `${file} (ssl_crl) now also holds the new CA's CRLs, so its clients pass the server's revocation check`;
+}
+
 async function rewriteServerTrust(
   session: AdminSession,
   compute: (current: CertificateInfo[]) => CertificateInfo[],
+  reloadAnyway = false,
 ): Promise<string> {
   const vars = await globalVariables(session, ['ssl_ca']);
   const file = vars.get('ssl_ca');
@@ -113,10 +154,12 @@ async function rewriteServerTrust(
   const wanted = dedupe(compute(current));
   const same =
     wanted.length === current.length && wanted.every((c, i) => c.fingerprint === current[i]!.fingerprint);
-  if (same) return `${file} already holds the right CAs`;
-  const st = fs.statSync(file);
-  writeFileAtomic(file, pemOf(wanted), { mode: (st.mode & 0o777) | MODE_PUBLIC });
-  if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+  if (same && !reloadAnyway) return `${file} already holds the right CAs`;
+  if (!same) {
+    const st = fs.statSync(file);
+    writeFileAtomic(file, pemOf(wanted), { mode: (st.mode & 0o777) | MODE_PUBLIC });
+    if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+  }
   const statement = await reloadTls(session);
   // The reload must leave the server serving: a probe after it fails loudly if the new file was refused.
   await probeServedCertificate(session.options.host, session.options.port);
@@ -173,7 +216,12 @@ async function trustBoth(
   const bundle = dedupe([...caCerts(active), ...caCerts(next)]);
   const bundleFile = path.join(caDir, TRUST_BUNDLE_FILE);
   writeFileAtomic(bundleFile, pemOf(bundle), { mode: MODE_PUBLIC });
-  const server = await rewriteServerTrust(session, (current) => [...current, ...caCerts(next)]);
+  const crl = await addCrlsOf(session, next);
+  const server = await rewriteServerTrust(
+    session,
+    (current) => [...current, ...caCerts(next)],
+    crl !== undefined,
+  );
   const summary = `clients and the server trust old + new CA (${bundleFile})`;
   const done = completeStage(state, 'trust-both', summary, now);
   writeRolloverState(caDir, done);
@@ -181,7 +229,7 @@ async function trustBoth(
     stage: 'trust-both',
     ran: true,
     summary,
-    details: [server, `give clients ${bundleFile} as their CA file now`],
+    details: [...(crl ? [crl] : []), server, `give clients ${bundleFile} as their CA file now`],
     state: done,
   };
 }

@@ -12,8 +12,10 @@ import { readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import { writeLeafFiles } from '../../../src/ca/leaf-files.js';
+import { generateCrls } from '../../../src/ca/revoke.js';
 import { openCa } from '../../../src/ca/store.js';
 import { parseCertificates } from '../../../src/pki/certificate.js';
+import { readCrls } from '../../../src/pki/crl.js';
 import { type AdminSession, openAdminSession, openSession } from '../../../src/server/admin/session.js';
 import { runStage } from '../../../src/server/rotation/rollover-stages.js';
 import { probeServedCertificate } from '../../../src/server/tls/reload.js';
@@ -85,8 +87,11 @@ before(async () => {
   fs.writeFileSync(ssl('ca.pem'), ca.caPem());
   writeLeafFiles(path.join(tmp, 'old-app'), issueCertificate(ca, { profile: 'client', cn: 'app' }));
   fs.copyFileSync(file('root.pem'), path.join(tmp, 'old-root.pem'));
+  // The server checks revocation: with ssl_crl, every CA of a client's chain needs a current CRL there,
+  // so the rollover must add the new CA's before its clients arrive (or they would all be refused).
+  fs.writeFileSync(ssl('crl.pem'), generateCrls(ca).pem);
   db = await startMariadb({
-    tls: { ca: ssl('ca.pem'), cert: ssl('server-cert.pem'), key: ssl('server-key.pem') },
+    tls: { ca: ssl('ca.pem'), cert: ssl('server-cert.pem'), key: ssl('server-key.pem'), crl: ssl('crl.pem') },
     users: [{ name: 'app', password: 'app-pw', require: 'X509' }],
   });
 });
@@ -115,6 +120,10 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   const bundle = file('trust-bundle.pem');
   assert.equal(parseCertificates(fs.readFileSync(bundle)).length, 2);
   assert.equal(parseCertificates(fs.readFileSync(ssl('ca.pem'))).length, 2);
+  assert.deepEqual(
+    readCrls(fs.readFileSync(ssl('crl.pem')), 'ssl_crl').map((c) => c.issuer),
+    ['/O=dbtls/CN=rollover CA', '/O=dbtls/CN=rollover CA G2'],
+  );
   assert.equal(await appLogin(oldRoot, oldApp), 'ok');
   assert.equal(await appLogin(bundle, oldApp), 'ok');
 
