@@ -10,7 +10,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
+import { causeText, DbtlsError } from '../errors.js';
 import { type CertificateInfo, parseCertificates } from '../pki/certificate.js';
 import { checkKeyPair } from '../pki/chain.js';
 import { readUserFile } from '../util/files.js';
@@ -94,20 +94,20 @@ export function checkClientPair(
       hint,
       ...(cause ? { cause } : {}),
     });
-  let leaf: CertificateInfo | undefined;
+  let certs: CertificateInfo[] | undefined;
   try {
-    leaf = parseCertificates(cert)[0];
-    if (!leaf) {
-      throw refuse(
-        `the client certificate ${certFile}`,
-        'it holds no PEM certificate',
-        'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
-      );
-    }
-  } catch (err) {
-    // A certificate block our parser cannot read (one OpenSSL may well accept) is left to node's TLS.
-    if (isDbtlsError(err) && err.code === 'TLS_MATERIAL_INVALID') throw err;
+    certs = parseCertificates(cert);
+  } catch {
+    certs = undefined; // a block our parser cannot read (one OpenSSL may well accept) is left to node's TLS
   }
+  if (certs?.length === 0) {
+    throw refuse(
+      `the client certificate ${certFile}`,
+      'it holds no PEM certificate',
+      'pass the PEM certificate dbtls issued for the client (check it with: dbtls cert show FILE)',
+    );
+  }
+  const leaf = certs?.[0];
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(key);

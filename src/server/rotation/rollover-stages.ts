@@ -11,7 +11,7 @@ import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
 import { generateCrls } from '../../ca/revoke.js';
 import { CA_FILES, type Ca, caPath, openCa, withCaLock, withCaLockAsync } from '../../ca/store.js';
-import { DbtlsError, isDbtlsError } from '../../errors.js';
+import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
 import { commonName, decodeName } from '../../pki/names.js';
@@ -19,7 +19,7 @@ import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { commandLine } from '../../util/shell.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
-import { checkCrlCoverage } from '../tls/crl-check.js';
+import { crlCoverageGap } from '../tls/crl-check.js';
 import { probeServedCertificate, reloadTls } from '../tls/reload.js';
 import {
   completeStage,
@@ -95,6 +95,13 @@ function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
  * Rewrites the server's ssl_ca file to hold `keep(current) + add` (deduplicated) and reloads online.
  * Returns a line for the report.
  */
+/** A file the server reads, replaced atomically with its mode (at least world-readable) and owner kept. */
+function replaceServerFile(file: string, text: string): void {
+  const st = fs.statSync(file);
+  writeFileAtomic(file, text, { mode: (st.mode & 0o777) | MODE_PUBLIC });
+  if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+}
+
 /**
  * A server that checks revocation (ssl_crl) checks it at every level of a client's chain: once the new
  * CA's clients arrive (reissue), it would refuse every one of them unless its CRL file also holds a CRL of
@@ -115,21 +122,9 @@ async function addCrlsOf(session: AdminSession, next: Ca): Promise<string | unde
     );
   }
   const text = fs.readFileSync(file, 'utf8');
-  try {
-    checkCrlCoverage(
-      text,
-      { caPem: next.caPem(), ...(next.intermediate ? { chainPem: next.chainPem() } : {}) },
-      file,
-    );
-    return undefined;
-  } catch (err) {
-    if (!isDbtlsError(err) || err.code === 'CRL_MALFORMED') throw err;
-  }
-  const st = fs.statSync(file);
-  writeFileAtomic(file, `${text.trimEnd()}\n${generateCrls(next).pem}`, {
-    mode: (st.mode & 0o777) | MODE_PUBLIC,
-  });
-  if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
+  const newCa = { caPem: next.caPem(), ...(next.intermediate ? { chainPem: next.chainPem() } : {}) };
+  if (!crlCoverageGap(text, newCa, file)) return undefined;
+  replaceServerFile(file, `${text.trimEnd()}\n${generateCrls(next).pem}`);
   return `${file} (ssl_crl) now also holds the new CA's CRLs, so its clients pass the server's revocation check`;
 }
 
@@ -155,11 +150,7 @@ async function rewriteServerTrust(
   const same =
     wanted.length === current.length && wanted.every((c, i) => c.fingerprint === current[i]!.fingerprint);
   if (same && !reloadAnyway) return `${file} already holds the right CAs`;
-  if (!same) {
-    const st = fs.statSync(file);
-    writeFileAtomic(file, pemOf(wanted), { mode: (st.mode & 0o777) | MODE_PUBLIC });
-    if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
-  }
+  if (!same) replaceServerFile(file, pemOf(wanted));
   const statement = await reloadTls(session);
   // The reload must leave the server serving: a probe after it fails loudly if the new file was refused.
   await probeServedCertificate(session.options.host, session.options.port);

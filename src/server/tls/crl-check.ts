@@ -32,6 +32,17 @@ export interface CrlScope {
  * CRLs: any current one counts, whatever else the file holds.
  */
 export function checkCrlCoverage(crlPem: string, scope: CrlScope, file: string, now = new Date()): void {
+  const gap = crlCoverageGap(crlPem, scope, file, now);
+  if (gap) throw gap;
+}
+
+/** The first CA of the scope the CRL file leaves uncovered, as the error checkCrlCoverage throws; undefined when none. */
+export function crlCoverageGap(
+  crlPem: string,
+  scope: CrlScope,
+  file: string,
+  now = new Date(),
+): DbtlsError | undefined {
   const shown = quotedValue(file, PATH_SHOWN);
   const crls = readCrls(crlPem, `the CRL ${shown}`);
   const anchors = readCertificates(scope.caPem, 'the CA certificate');
@@ -40,20 +51,24 @@ export function checkCrlCoverage(crlPem: string, scope: CrlScope, file: string, 
   const fix = scope.caDir
     ? `sign current ones: ${commandLine(['dbtls', 'crl', '--out', 'crl.pem', '--ca-dir', scope.caDir])}, and pass --crl crl.pem`
     : 'put a current CRL signed by each CA the server trusts into the file (a dbtls CA writes them all with: dbtls crl --out crl.pem)';
-  for (const issuer of issuers) checkIssuer(issuer, crls, { shown, fix, now });
+  for (const issuer of issuers) {
+    const gap = issuerGap(issuer, crls, { shown, fix, now });
+    if (gap) return gap;
+  }
+  return undefined;
 }
 
-function checkIssuer(
+function issuerGap(
   issuer: CertificateInfo,
   crls: readonly CrlInfo[],
   o: { readonly shown: string; readonly fix: string; readonly now: Date },
-): void {
+): DbtlsError | undefined {
   const name = quotedValue(certificateName(issuer), 120);
   const refuse = (code: 'CRL_MISSING' | 'CRL_EXPIRED' | 'CRL_NOT_YET_VALID', why: string, hint = o.fix) =>
     new DbtlsError(code, `could not use the CRL ${o.shown}: ${why}`, { hint });
   const lockout = 'the server would refuse every client certificate under that CA';
   if (issuer.keyUsage.length > 0 && !issuer.keyUsage.includes('cRLSign')) {
-    throw refuse(
+    return refuse(
       'CRL_MISSING',
       `the CA ${name} may not sign CRLs (its keyUsage lacks cRLSign), so no CRL of it counts; with ssl_crl set, ${lockout}`,
       'leave --crl out for this CA: revocation checking needs a CA whose certificate allows cRLSign',
@@ -63,14 +78,14 @@ function checkIssuer(
   const own = named.filter((c) => crlSignedBy(c, issuer));
   const critical = own.find((c) => c.unhandledCritical !== undefined);
   if (critical) {
-    throw refuse(
+    return refuse(
       'CRL_MISSING',
       `the CRL of the CA ${name} carries the critical extension ${critical.unhandledCritical}, which OpenSSL does not handle; ${lockout}`,
     );
   }
   const complete = own.filter((c) => c.partial === undefined);
   const current = complete.filter((c) => c.thisUpdate <= o.now && !(c.nextUpdate && c.nextUpdate <= o.now));
-  if (current.length > 0) return;
+  if (current.length > 0) return undefined;
   if (complete.length === 0) {
     const held = [...new Set(crls.map((c) => quotedValue(c.issuer, 120)))];
     const why =
@@ -79,19 +94,19 @@ function checkIssuer(
         : named.length > 0
           ? `the CRL naming the CA ${name} as its issuer is not signed by that CA's key (or with an algorithm dbtls cannot check)`
           : `it holds no CRL signed by the CA ${name}, which the server trusts (it holds CRLs of ${held.slice(0, 5).join(', ')}${held.length > 5 ? `, and ${held.length - 5} more` : ''})`;
-    throw refuse('CRL_MISSING', `${why}; with ssl_crl set, ${lockout}`);
+    return refuse('CRL_MISSING', `${why}; with ssl_crl set, ${lockout}`);
   }
   const newest = [...complete].sort((a, b) => b.thisUpdate.getTime() - a.thisUpdate.getTime())[0]!;
   const started = complete.filter((c) => c.thisUpdate <= o.now);
   if (started.length === 0) {
-    throw refuse(
+    return refuse(
       'CRL_NOT_YET_VALID',
       `the CRL of the CA ${name} is valid only from ${dateText(newest.thisUpdate)}; until then ${lockout}`,
       `check this machine's clock and the CA's; ${o.fix}`,
     );
   }
   const latest = [...started].sort((a, b) => b.nextUpdate!.getTime() - a.nextUpdate!.getTime())[0]!;
-  throw refuse(
+  return refuse(
     'CRL_EXPIRED',
     `the CRL of the CA ${name} ran out on ${dateText(latest.nextUpdate!)}; ${lockout}`,
     `${o.fix}; publish the next one before it runs out`,

@@ -6,14 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isDbtlsError } from '../../errors.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { quotedValue } from '../../util/safe-text.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
 import { certDirOf } from '../secure/paths.js';
-import { checkCrlCoverage } from './crl-check.js';
+import { crlCoverageGap } from './crl-check.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
 import { reloadTls } from './reload.js';
@@ -44,19 +43,15 @@ export async function installCrl(
   };
   const caPem = local('ssl_ca');
   const chainPem = local('ssl_cert');
-  if (caPem) {
-    try {
-      checkCrlCoverage(crlPem, { caPem, ...(chainPem ? { chainPem } : {}) }, file);
-    } catch (err) {
-      if (!isDbtlsError(err) || err.code === 'CRL_MALFORMED') throw err;
-      throw err.reworded({
-        message: err.message.replace(
-          /^could not use the CRL [^:]*: /,
-          `could not install this CA's CRLs as ${quotedValue(file, 200)}: `,
-        ),
-        hint: `the server trusts a CA whose CRL this CA cannot sign (during a CA rollover, both CAs): install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or finish the rollover first (dbtls rotate --ca-rollover --status)`,
-      });
-    }
+  const gap = caPem ? crlCoverageGap(crlPem, { caPem, ...(chainPem ? { chainPem } : {}) }, file) : undefined;
+  if (gap) {
+    throw gap.reworded({
+      message: gap.message.replace(
+        /^could not use the CRL [^:]*: /,
+        `could not install this CA's CRLs as ${quotedValue(file, 200)}: `,
+      ),
+      hint: `the server trusts a CA whose CRL this CA cannot sign (during a CA rollover, both CAs): install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or finish the rollover first (dbtls rotate --ca-rollover --status)`,
+    });
   }
   const reads = current === file;
   const restartNeeded = reads
