@@ -16,7 +16,7 @@ import { readUserFile } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
-import { probeServedCertificate, type ServedCertificate } from '../tls/reload.js';
+import { onlineReload, probeServedCertificate, type ServedCertificate } from '../tls/reload.js';
 import { converted, pairLayout } from '../tls/served-pair.js';
 
 /** The files a server reads its TLS identity from. */
@@ -199,6 +199,7 @@ export async function planRotation(
   ca: Ca,
   o: RotateOptions = {},
 ): Promise<RotatePlan> {
+  const statement = onlineReload(session, 'rotate the server certificate');
   const files = await locateServedFiles(session, o.files);
   // Preflight (issue 10 items 8, 15): everything that can be known before the first change is checked.
   await checkPrivileges(session, 'rotate');
@@ -233,7 +234,7 @@ export async function planRotation(
     days: o.days,
     pairDir: layout.root,
     convertsFiles: !converted(layout),
-    statement: session.capabilities.reloadStatement ?? 'none (the server has no online reload)',
+    statement,
     orphans,
     superseded,
   };

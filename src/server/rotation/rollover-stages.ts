@@ -20,7 +20,7 @@ import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { commandLine } from '../../util/shell.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { crlCoverageGap } from '../tls/crl-check.js';
-import { probeServedCertificate, reloadTls } from '../tls/reload.js';
+import { onlineReload, probeServedCertificate, reloadTls } from '../tls/reload.js';
 import {
   completeStage,
   NEXT_DIR,
@@ -88,6 +88,7 @@ function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
       },
     );
   }
+  onlineReload(o.session, `run the rollover stage ${stage}`);
   return o.session;
 }
 

@@ -79,18 +79,25 @@ export async function probeServedCertificate(
   }
 }
 
+/**
+ * The server's online reload statement, or RELOAD_UNSUPPORTED (exit 2) naming what could not be done:
+ * every operation that reloads asks this before it changes a file, the CA or the server.
+ */
+export function onlineReload(session: AdminSession, doing: string): string {
+  const statement = session.capabilities.reloadStatement;
+  if (statement) return statement;
+  throw new DbtlsError(
+    'RELOAD_UNSUPPORTED',
+    `could not ${doing}: ${session.version.text} cannot reload TLS online (nothing was changed)`,
+    {
+      hint: 'upgrade the server (MariaDB 10.4+ and MySQL 8.0.16+ reload online), or change its files by hand and restart it',
+    },
+  );
+}
+
 /** Runs the server's online reload statement. */
 export async function reloadTls(session: AdminSession): Promise<string> {
-  const statement = session.capabilities.reloadStatement;
-  if (!statement) {
-    throw new DbtlsError(
-      'RELOAD_UNSUPPORTED',
-      `could not reload TLS online: ${session.version.text} has no reload statement`,
-      {
-        hint: 'restart the server to load new certificates (MariaDB 10.4+ and MySQL 8.0.16+ reload online)',
-      },
-    );
-  }
+  const statement = onlineReload(session, 'reload TLS online');
   await session.query(statement);
   return statement;
 }

@@ -16,6 +16,7 @@ import { issueCertificate } from '../../../src/ca/issue.js';
 import { openCa } from '../../../src/ca/store.js';
 import { DbtlsError } from '../../../src/errors.js';
 import type { AdminSession } from '../../../src/server/admin/session.js';
+import { capabilitiesOf } from '../../../src/server/flavor.js';
 import { type RolloverState, writeRolloverState } from '../../../src/server/rotation/rollover.js';
 import { runStage } from '../../../src/server/rotation/rollover-stages.js';
 import { writeSecureState } from '../../../src/server/secure/state.js';
@@ -55,8 +56,11 @@ function snapshot(dir: string): Record<string, string> {
 
 const isLocked = (err: unknown) => err instanceof DbtlsError && err.code === 'LOCKED';
 
-/** A stage that fails before it reaches the server never uses the session: none is opened. */
-const UNUSED_SESSION = {} as AdminSession;
+/**
+ * A stage that fails before it reaches the server never queries the session: none is opened. It only
+ * says what the server can do (a MariaDB that reloads TLS online, which every server stage asks first).
+ */
+const UNUSED_SESSION = { capabilities: capabilitiesOf('10.11.6-MariaDB') } as AdminSession;
 
 function rolloverState(completed: RolloverState['completed']): RolloverState {
   const root = { subject: '/CN=old', fingerprint: 'aa', notAfter: '2036-01-01T00:00:00.000Z' };
