@@ -5,7 +5,6 @@
  * from each CA in the chain: the intermediate's (revoked leaves) and the root's (revoked intermediates).
  */
 import { DbtlsError } from '../errors.js';
-import type { CertificateInfo } from '../pki/certificate.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { type IndexEntry, readIndex, writeIndex } from './cert-index.js';
@@ -158,10 +157,7 @@ function revokedBy(entries: readonly IndexEntry[], issuer: 'root' | 'intermediat
 
 /** What generateCrls would publish, signing and writing nothing (`crl --dry-run`). */
 export function planCrls(ca: Ca, options: CrlOptions = {}): Omit<CrlSet, 'pem'> {
-  const days = options.days ?? DEFAULT_CRL_DAYS;
-  checkCrlDays(days);
-  const thisUpdate = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
-  const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
+  const { thisUpdate, nextUpdate } = crlPeriod(options);
   const entries = readIndex(ca.dir);
   const crlNumber = readCaMeta(ca.dir).crlNumber ?? 1;
   const links: { issuer: 'root' | 'intermediate'; subject: string }[] = [
@@ -193,63 +189,73 @@ function checkCrlDays(days: number): void {
  * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
  * into the CA directory, all under the CA lock.
  */
-export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
+/** The CRLs of the chain (intermediate first) with this number, signed in memory. */
+function signCrls(
+  ca: Ca,
+  entries: readonly IndexEntry[],
+  crlNumber: number,
+  thisUpdate: Date,
+  nextUpdate: Date,
+): { pem: string; crls: PublishedCrl[] } {
+  const links = [
+    ...(ca.intermediate
+      ? [{ issuer: 'intermediate' as const, cert: ca.intermediate, key: ca.issuerKey }]
+      : []),
+    { issuer: 'root' as const, cert: ca.root, key: ca.rootKey() },
+  ];
+  let pem = '';
+  const crls = links.map((link): PublishedCrl => {
+    const revoked = revokedBy(entries, link.issuer);
+    pem += createCrl({
+      issuer: link.cert,
+      issuerKey: link.key,
+      crlNumber,
+      thisUpdate,
+      nextUpdate,
+      revoked,
+    }).pem;
+    return {
+      issuer: link.issuer,
+      issuerSubject: link.cert.subject,
+      crlNumber,
+      revokedSerials: revoked.map((r) => r.serial),
+    };
+  });
+  return { pem, crls };
+}
+
+function crlPeriod(options: CrlOptions): { thisUpdate: Date; nextUpdate: Date } {
   const days = options.days ?? DEFAULT_CRL_DAYS;
   checkCrlDays(days);
   // Whole seconds: CRL times carry no fraction (RFC 5280 5.1.2.4).
   const thisUpdate = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
-  const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
+  return { thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + days * DAY_MS) };
+}
+
+/**
+ * The CRLs generateCrls would publish now, signed but recorded nowhere (no number used, no file): what a
+ * command checks before it publishes (`crl --install` asks whether they cover the server's CAs).
+ */
+export function previewCrls(ca: Ca, options: CrlOptions = {}): string {
+  const { thisUpdate, nextUpdate } = crlPeriod(options);
+  const crlNumber = readCaMeta(ca.dir).crlNumber ?? 1;
+  return signCrls(ca, readIndex(ca.dir), crlNumber, thisUpdate, nextUpdate).pem;
+}
+
+export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
+  const { thisUpdate, nextUpdate } = crlPeriod(options);
   // Decrypt the keys before taking the lock: a wrong passphrase must fail before anything changes.
-  const rootKey = ca.rootKey();
-  const issuerKey = ca.issuerKey;
+  ca.rootKey();
+  void ca.issuerKey;
   return withCaLock(ca.dir, () => {
     recoverJournal(ca.dir);
     const meta = readCaMeta(ca.dir);
-    const entries = readIndex(ca.dir);
     const crlNumber = meta.crlNumber ?? 1;
-    const chain: {
-      issuer: 'root' | 'intermediate';
-      cert: CertificateInfo;
-      key: typeof rootKey;
-      subject: string;
-    }[] = [];
-    if (ca.intermediate) {
-      chain.push({
-        issuer: 'intermediate',
-        cert: ca.intermediate,
-        key: issuerKey,
-        subject: ca.intermediate.subject,
-      });
-    }
-    chain.push({
-      issuer: 'root',
-      cert: ca.root,
-      key: rootKey,
-      subject: ca.root.subject,
-    });
-    const published: PublishedCrl[] = [];
-    let pem = '';
-    for (const link of chain) {
-      const revoked = revokedBy(entries, link.issuer);
-      pem += createCrl({
-        issuer: link.cert,
-        issuerKey: link.key,
-        crlNumber,
-        thisUpdate,
-        nextUpdate,
-        revoked,
-      }).pem;
-      published.push({
-        issuer: link.issuer,
-        issuerSubject: link.subject,
-        crlNumber,
-        revokedSerials: revoked.map((r) => r.serial),
-      });
-    }
+    const { pem, crls } = signCrls(ca, readIndex(ca.dir), crlNumber, thisUpdate, nextUpdate);
     // The number first: after a crash a number may be skipped (harmless), never reused (RFC 5280 5.2.3).
     writeCaMeta(ca.dir, { ...meta, crlNumber: crlNumber + 1 });
     const file = caPath(ca.dir, 'crl');
     writeFileAtomic(file, pem, { mode: MODE_PUBLIC });
-    return { pem, crls: published, thisUpdate, nextUpdate, file };
+    return { pem, crls, thisUpdate, nextUpdate, file };
   });
 }

@@ -3,12 +3,13 @@
  */
 import * as path from 'node:path';
 import { readIndex } from '../ca/cert-index.js';
-import { generateCrls, planCrls, planRevocation, revoke } from '../ca/revoke.js';
-import { CA_PASSPHRASE_ENV, openCa, resolveCaDir } from '../ca/store.js';
+import { type CrlSet, generateCrls, planCrls, planRevocation, previewCrls, revoke } from '../ca/revoke.js';
+import { CA_PASSPHRASE_ENV, type Ca, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
 import { openAdminSession } from '../server/admin/session.js';
-import { installCrl } from '../server/tls/crl-install.js';
+import { rolloverPartnerDirs } from '../server/rotation/rollover.js';
+import { installCrl, planCrlInstall } from '../server/tls/crl-install.js';
 import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
@@ -155,14 +156,38 @@ const crlCommand: Command = {
     const target = str(p, 'install');
     // Bad input is refused before the CRL is published: a failed command changes nothing (issue 14, item 8).
     const session = target ? await adminSessionOptions(p, ctx, target, { tlsPrefix: 'admin-' }) : undefined;
-    const set = generateCrls(ca, days === undefined ? {} : { days });
-    if (out && !isStdout(out)) writeFileAtomic(out, set.pem, { mode: MODE_PUBLIC });
-    // --install: onto the server, next to its certificate, then FLUSH SSL (src/server/crl-install.ts).
+    const crlOptions = days === undefined ? {} : { days };
+    const publish = (): CrlSet => {
+      const published = generateCrls(ca, crlOptions);
+      if (out && !isStdout(out)) writeFileAtomic(out, published.pem, { mode: MODE_PUBLIC });
+      return published;
+    };
+    // --install: checked on the server first (src/server/tls/crl-install.ts), then published, written next
+    // to its certificate, and reloaded. During a CA rollover the file holds the other CA's CRLs too.
+    let set: CrlSet | undefined;
     const installed = session
-      ? await withSession(await openAdminSession(session), (s) =>
-          installCrl(s, set.pem, { dir: str(p, 'dir') }),
-        )
+      ? await withSession(await openAdminSession(session), async (s) => {
+          // Opened only when this CA's CRLs alone leave a gap (a rollover partner's key is asked for then).
+          const partners = rolloverPartnerDirs(caDir).map((dir) => {
+            let opened: Ca | undefined;
+            return { dir, ca: () => (opened ??= openCa(dir, passphrase)) };
+          });
+          const plan = await planCrlInstall(
+            s,
+            { dir: ca.dir, preview: () => previewCrls(ca, crlOptions) },
+            partners.map((x) => ({ dir: x.dir, preview: () => previewCrls(x.ca(), crlOptions) })),
+            { dir: str(p, 'dir') },
+          );
+          set = publish();
+          const others = partners.filter((x) => plan.partners.includes(x.dir));
+          return installCrl(
+            s,
+            plan,
+            set.pem + others.map((x) => generateCrls(x.ca(), crlOptions).pem).join(''),
+          );
+        })
       : undefined;
+    set ??= publish();
     if (flag(p, 'json')) {
       ctx.render.json({
         file: set.file,
@@ -188,7 +213,7 @@ const crlCommand: Command = {
       `Wrote ${set.file}${out ? ` and ${out}` : ''}; next update due ${dateText(set.nextUpdate)} (publish again before then).`,
       ...(installed
         ? [
-            `Installed it as ${installed.path}${installed.written ? '' : ' (it was already there)'}.`,
+            `Installed it as ${installed.path}${installed.alsoFrom.length > 0 ? `, with the current CRLs of ${installed.alsoFrom.join(' and ')} (the other CA of the rollover)` : ''}${installed.written ? '' : ' (it was already there)'}.`,
             installed.restartNeeded
               ? `Restart needed: ${installed.restartNeeded}.`
               : `Reloaded online: ${installed.statement ?? 'nothing to reload (TLS is off)'}.`,

@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { caPath } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { readStateFile } from '../../util/state-file.js';
@@ -187,4 +188,15 @@ export function promoteNextCa(
     save(current);
   }
   return current;
+}
+
+/**
+ * The other CA directories of a rollover in progress under `caDir` (next/ from new-ca until reissue
+ * promotes it, previous/ from reissue until retire-old moves it away): during it the server trusts both
+ * CAs, so its CRL file needs the CRLs of both (`crl --install`).
+ */
+export function rolloverPartnerDirs(caDir: string): string[] {
+  return [NEXT_DIR, PREVIOUS_DIR]
+    .map((d) => path.join(caDir, d))
+    .filter((d) => fs.existsSync(caPath(d, 'meta')));
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { quotedValue } from '../../util/safe-text.js';
+import { shellQuote } from '../../util/shell.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
@@ -15,7 +16,7 @@ import { certDirOf } from '../secure/paths.js';
 import { crlCoverageGap } from './crl-check.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
-import { reloadTls } from './reload.js';
+import { onlineReload, reloadTls } from './reload.js';
 
 export interface CrlInstallResult {
   readonly path: string;
@@ -25,47 +26,94 @@ export interface CrlInstallResult {
   /** Why a restart is needed before the server checks this CRL (undefined when it does now). */
   readonly restartNeeded: string | undefined;
   readonly dryRun: boolean;
+  /** The other CAs of a CA rollover whose CRLs the file holds too (their directories). */
+  readonly alsoFrom: readonly string[];
 }
 
-export async function installCrl(
+/** What `crl --install` will do, every check passed before the CA publishes anything. */
+export interface CrlInstallPlan {
+  readonly path: string;
+  /** The statement to run after writing (the server reads this path and TLS is live). */
+  readonly statement: string | undefined;
+  readonly restartNeeded: string | undefined;
+  /** The rollover partners (given to planCrlInstall) whose CRLs must be installed too. */
+  readonly partners: readonly string[];
+}
+
+/** A CA whose CRLs may go into the file: its directory, and its CRLs as they would be published now. */
+export interface CrlSource {
+  readonly dir: string;
+  readonly preview: () => string;
+}
+
+/**
+ * Checks everything `crl --install` needs before anything is published or written: the CRLs of `own`
+ * (and, during a CA rollover, of the `partners` that are needed) must cover every CA the server trusts,
+ * or it would refuse every client under the others; the admin's privileges; a writable target; an online
+ * reload when the server reads that path.
+ */
+export async function planCrlInstall(
   session: AdminSession,
-  crlPem: string,
-  o: { readonly dir?: string | undefined; readonly dryRun?: boolean | undefined } = {},
-): Promise<CrlInstallResult> {
+  own: CrlSource,
+  partners: readonly CrlSource[],
+  o: { readonly dir?: string | undefined } = {},
+): Promise<CrlInstallPlan> {
   const file = crlPath(serverFilePaths(await certDirOf(session, o.dir)));
   const vars = await globalVariables(session, ['ssl_crl', 'ssl_ca', 'ssl_cert']);
   const current = vars.get('ssl_crl');
-  // The CRLs must cover every CA the server trusts, or it refuses every client under the others (during
-  // a CA rollover's trust-both stage, say, ssl_ca holds two CAs and this CA's CRLs cover one).
   const local = (variable: string) => {
     const f = vars.get(variable);
     return f && fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined;
   };
   const caPem = local('ssl_ca');
   const chainPem = local('ssl_cert');
-  const gap = caPem ? crlCoverageGap(crlPem, { caPem, ...(chainPem ? { chainPem } : {}) }, file) : undefined;
+  const gapOf = (pem: string) =>
+    caPem ? crlCoverageGap(pem, { caPem, ...(chainPem ? { chainPem } : {}) }, file) : undefined;
+  const ownPem = own.preview();
+  let needed: CrlSource[] = [];
+  let gap = gapOf(ownPem);
+  if (gap && partners.length > 0) {
+    // A CA rollover in progress: ssl_ca holds the other CA too, and dbtls holds its key.
+    needed = [...partners];
+    gap = gapOf(ownPem + needed.map((p) => p.preview()).join(''));
+  }
   if (gap) {
     throw gap.reworded({
       message: gap.message.replace(
         /^could not use the CRL [^:]*: /,
         `could not install this CA's CRLs as ${quotedValue(file, 200)}: `,
       ),
-      hint: `the server trusts a CA whose CRL this CA cannot sign (during a CA rollover, both CAs): install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or finish the rollover first (dbtls rotate --ca-rollover --status)`,
+      hint: `the server trusts a CA that is not this CA${partners.length > 0 ? ' nor the other CA of its rollover' : ''}: install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or give the --ca-dir of the CA that issued it`,
     });
   }
   const reads = current === file;
   const restartNeeded = reads
     ? undefined
-    : `the server's ssl_crl is ${current || '(none)'}, not ${file}; it is read-only at run time: run \`dbtls server enable … --crl ${file}\` to put it in the config fragment, then restart the server`;
-  const base = { path: file, restartNeeded, dryRun: o.dryRun === true };
-  if (o.dryRun)
-    return { ...base, written: false, statement: reads ? session.capabilities.reloadStatement : undefined };
+    : `the server's ssl_crl is ${current || '(none)'}, not ${file}; it is read-only at run time: run the \`dbtls server enable\` that set up TLS here again with \`--crl ${shellQuote(file)}\` added (it writes ssl_crl to the config fragment), then restart the server`;
   await checkPrivileges(session, 'rotate');
   checkWritable([{ path: file, what: 'the CRL' }]);
-  sweepTempFiles(path.dirname(file));
-  const written = !sameContent(file, crlPem);
-  if (written) writeFileAtomic(file, crlPem, { mode: MODE_PUBLIC });
   // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
-  const statement = reads && (await readTlsLiveness(session)).live ? await reloadTls(session) : undefined;
-  return { ...base, written, statement };
+  const live = reads && (await readTlsLiveness(session)).live;
+  const statement = live ? onlineReload(session, `install the CRL as ${quotedValue(file, 200)}`) : undefined;
+  return { path: file, statement, restartNeeded, partners: needed.map((p) => p.dir) };
+}
+
+/** Writes the CRLs (`pem`, as planned: the CA's own, then the partners') and reloads when planned. */
+export async function installCrl(
+  session: AdminSession,
+  plan: CrlInstallPlan,
+  pem: string,
+): Promise<CrlInstallResult> {
+  sweepTempFiles(path.dirname(plan.path));
+  const written = !sameContent(plan.path, pem);
+  if (written) writeFileAtomic(plan.path, pem, { mode: MODE_PUBLIC });
+  if (plan.statement) await reloadTls(session);
+  return {
+    path: plan.path,
+    written,
+    statement: plan.statement,
+    restartNeeded: plan.restartNeeded,
+    dryRun: false,
+    alsoFrom: plan.partners,
+  };
 }

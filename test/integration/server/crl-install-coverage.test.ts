@@ -1,8 +1,9 @@
 /**
  * `dbtls crl --install` installs only CRLs that cover every CA the server trusts: a server whose ssl_ca
- * holds a second CA (as during a CA rollover's trust-both stage) would, with only this CA's CRLs as
- * ssl_crl, refuse every client certificate of the other CA. Against a real MariaDB: refused, exit 2,
- * nothing written; the other CA's clients still log in.
+ * holds a second CA would, with only this CA's CRLs as ssl_crl, refuse every client certificate of the
+ * other CA. Against a real MariaDB: a CA dbtls does not hold is refused, exit 2, nothing written on the
+ * server nor published in the CA; during a CA rollover (the other CA in next/ or previous/), the file
+ * holds the current CRLs of both, so a revoked client is refused and the other CA's clients log in.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,20 +12,33 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
+import { generateCrls, revoke } from '../../../src/ca/revoke.js';
+import { openCa } from '../../../src/ca/store.js';
+import { readCrls } from '../../../src/pki/crl.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 
+/** Every file below `dir` with its bytes. */
+function snapshot(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, name);
+    if (fs.statSync(p).isFile()) files.set(name, fs.readFileSync(p, 'base64'));
+  }
+  return files;
+}
+
 let tmp: string;
 let pki: TestPki;
-let db: MariadbInstance | undefined;
+const dbs: MariadbInstance[] = [];
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-crl-install-'));
   pki = await makeTestPki();
 });
 after(async () => {
-  await db?.stop();
+  for (const db of dbs) await db.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -43,10 +57,12 @@ test("crl --install refuses CRLs that leave a CA of the server's ssl_ca uncovere
   fs.writeFileSync(files.key, server.keyPem!, { mode: 0o600 });
   // Two CAs trusted, as in a rollover's trust-both stage: dbtls's, and the test PKI's (its clients log in).
   fs.writeFileSync(files.ca, ca.caPem() + fs.readFileSync(pki.ca, 'utf8'));
-  db = await startMariadb({
+  const db = await startMariadb({
     tls: files,
     users: [{ name: 'x509_app', require: 'X509', grants: 'USAGE ON *.*' }],
   });
+  dbs.push(db);
+  const caBefore = snapshot(caDir);
   const pwFile = path.join(tmp, 'pw');
   fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
   const r = await runCli([
@@ -67,9 +83,10 @@ test("crl --install refuses CRLs that leave a CA of the server's ssl_ca uncovere
   assert.equal(
     r.stderr,
     `error[CRL_MISSING]: could not install this CA's CRLs as "${crl}": it holds no CRL signed by the CA "dbtls Test Root CA", which the server trusts (it holds CRLs of "/O=dbtls/CN=dbtls Root CA"); with ssl_crl set, the server would refuse every client certificate under that CA\n` +
-      `hint: the server trusts a CA whose CRL this CA cannot sign (during a CA rollover, both CAs): install a file holding a current CRL of every CA in ${files.ca} by hand, or finish the rollover first (dbtls rotate --ca-rollover --status)\n`,
+      `hint: the server trusts a CA that is not this CA: install a file holding a current CRL of every CA in ${files.ca} by hand, or give the --ca-dir of the CA that issued it\n`,
   );
   assert.equal(fs.existsSync(crl), false);
+  assert.deepEqual(snapshot(caDir), caBefore, 'the CA published nothing (no CRL file, no CRL number used)');
   const login = await mariadbClient({
     port: db.port,
     user: 'x509_app',
@@ -77,4 +94,74 @@ test("crl --install refuses CRLs that leave a CA of the server's ssl_ca uncovere
     ssl: { ca: files.ca, cert: pki.client.cert, key: pki.client.key, verifyServerCert: true },
   });
   assert.equal(login.ok, true, login.stderr);
+});
+
+test('crl --install during a CA rollover: the file holds the current CRLs of both CAs, and FLUSH SSL loads it', async () => {
+  const caDir = path.join(tmp, 'rollover');
+  const ca = initCa(caDir, { passphrase: undefined, cn: 'rollover CA' });
+  const next = initCa(path.join(caDir, 'next'), { passphrase: undefined, cn: 'rollover CA G2' });
+  const ssl = path.join(tmp, 'rollover-ssl');
+  fs.mkdirSync(ssl);
+  const server = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
+  const files = {
+    cert: path.join(ssl, 'server-cert.pem'),
+    key: path.join(ssl, 'server-key.pem'),
+    ca: path.join(ssl, 'ca.pem'),
+    crl: path.join(ssl, 'crl.pem'),
+  };
+  fs.writeFileSync(files.cert, server.chainPem);
+  fs.writeFileSync(files.key, server.keyPem!, { mode: 0o600 });
+  fs.writeFileSync(files.ca, ca.caPem() + next.caPem()); // trust-both: the server trusts old + new
+  fs.writeFileSync(files.crl, generateCrls(ca).pem + generateCrls(next).pem);
+  const client = (from: typeof ca, cn: string) => {
+    const issued = issueCertificate(from, { profile: 'client', cn });
+    const cert = path.join(tmp, `${cn}.pem`);
+    const key = path.join(tmp, `${cn}-key.pem`);
+    fs.writeFileSync(cert, issued.chainPem);
+    fs.writeFileSync(key, issued.keyPem!, { mode: 0o600 });
+    return { cert, key };
+  };
+  const oldApp = client(ca, 'old_app');
+  const lostApp = client(ca, 'lost_app');
+  const newApp = client(next, 'new_app');
+  const db = await startMariadb({
+    tls: files,
+    users: [{ name: 'x509_app', require: 'X509', grants: 'USAGE ON *.*' }],
+  });
+  dbs.push(db);
+  const login = async (c: { cert: string; key: string }) =>
+    (
+      await mariadbClient({
+        port: db.port,
+        user: 'x509_app',
+        sql: 'SELECT CURRENT_USER()',
+        ssl: { ca: files.ca, cert: c.cert, key: c.key, verifyServerCert: true },
+      })
+    ).ok;
+  assert.deepEqual([await login(oldApp), await login(lostApp), await login(newApp)], [true, true, true]);
+
+  revoke(caDir, { cn: 'lost_app' });
+  const pwFile = path.join(tmp, 'rollover-pw');
+  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
+  const admin = ['--user', db.admin.user, '--password-file', pwFile, '--admin-ca', files.ca];
+  const r = await runCli(['crl', '--ca-dir', caDir, '--install', `127.0.0.1:${db.port}`, ...admin]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(
+    r.stdout.includes(
+      `Installed it as ${files.crl}, with the current CRLs of ${path.join(caDir, 'next')} (the other CA of the rollover).\nReloaded online: FLUSH SSL.`,
+    ),
+    r.stdout,
+  );
+  const installed = readCrls(fs.readFileSync(files.crl), 'ssl_crl');
+  assert.deepEqual(
+    installed.map((c) => c.issuer),
+    ['/O=dbtls/CN=rollover CA', '/O=dbtls/CN=rollover CA G2'],
+  );
+  // Both published (CRL #2 of each after the server's first file): the numbers moved on in both CAs.
+  assert.deepEqual([openCa(caDir).meta.crlNumber, openCa(path.join(caDir, 'next')).meta.crlNumber], [3, 3]);
+  assert.deepEqual(
+    [await login(oldApp), await login(lostApp), await login(newApp)],
+    [true, false, true],
+    'the revoked client is refused; both CAs keep their clients',
+  );
 });
