@@ -8,9 +8,9 @@ import type { AdminSession } from '../server/admin/session.js';
 import { certDirOf, fragmentIn } from '../server/secure/paths.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../server/tls/config.js';
 import { type CrlScope, checkCrlCoverage } from '../server/tls/crl-check.js';
-import { type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
+import { type EnableOptions, type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
-import { issueServerMaterial, readServerMaterial, type ServerMaterial } from '../server/tls/material.js';
+import { issueServerMaterial, readServerMaterial } from '../server/tls/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
@@ -42,7 +42,7 @@ async function material(
   host: string,
   dryRun: boolean,
   check: (scope: CrlScope) => void,
-): Promise<ServerMaterial> {
+): Promise<Pick<EnableOptions, 'material' | 'issue'>> {
   if (!flag(p, 'issue')) {
     const m = readServerMaterial(
       required(p, 'server-cert', USAGE),
@@ -50,7 +50,7 @@ async function material(
       required(p, 'server-ca', USAGE),
     );
     check({ caPem: m.caPem, chainPem: m.certPem });
-    return m;
+    return { material: m };
   }
   if (str(p, 'server-cert') || str(p, 'server-key')) {
     throw new DbtlsError(
@@ -61,16 +61,18 @@ async function material(
       },
     );
   }
-  return issueServerMaterial({
+  const request = {
     caDir: resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd),
     passphrase: await caPassphrase(p, ctx),
     host,
     dns: strs(p, 'dns'),
     ip: strs(p, 'ip'),
     days: int(p, 'days', USAGE),
-    preview: dryRun,
     check,
-  });
+  };
+  // Signed first as a preview recorded nowhere, for the checks; issued (recorded) only once they passed.
+  const material = issueServerMaterial({ ...request, preview: true });
+  return dryRun ? { material } : { material, issue: () => issueServerMaterial(request) };
 }
 
 const indented = (text: string) =>
@@ -252,7 +254,7 @@ export const enableCommand: Command = {
           s,
           {
             ...paths,
-            material: m,
+            ...m,
             crlPem: crl.pem,
             tlsVersions,
             cipher: str(p, 'cipher'),

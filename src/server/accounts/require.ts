@@ -131,11 +131,18 @@ async function verifyLogin(
   }
 }
 
-/** `dbtls require`: change one account's requirement, proved by a login as that account, or reverted. */
-export async function applyRequirement(admin: AdminSession, o: RequireOptions): Promise<RequireResult> {
-  const { account } = o;
+/**
+ * What refuses any REQUIRE change of `account` from this session: the admin's own account (unless the
+ * user has another way in), a 'localhost' account whose unix socket is not on this machine (its login
+ * cannot be checked). Returns that socket. `secure` asks this for every account before its first change.
+ */
+export async function checkAccountChangeable(
+  admin: AdminSession,
+  account: Account,
+  iHaveAnotherWayIn = false,
+): Promise<string | undefined> {
   const name = `'${account.user}'@'${account.host}'`;
-  if (sameAccount(account, admin.account) && !o.iHaveAnotherWayIn) {
+  if (sameAccount(account, admin.account) && !iHaveAnotherWayIn) {
     throw new DbtlsError(
       'ADMIN_ACCOUNT_PROTECTED',
       `could not change ${name}: it is the account this admin session uses`,
@@ -144,6 +151,14 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
       },
     );
   }
+  return isSocketAccount(account) ? checkSocket(admin, name) : undefined;
+}
+
+/** `dbtls require`: change one account's requirement, proved by a login as that account, or reverted. */
+export async function applyRequirement(admin: AdminSession, o: RequireOptions): Promise<RequireResult> {
+  const { account } = o;
+  const name = `'${account.user}'@'${account.host}'`;
+  const socket = await checkAccountChangeable(admin, account, o.iHaveAnotherWayIn);
   // Preflight (issue 10 item 15): an account that may not ALTER USER fails here, not half-way.
   await checkPrivileges(admin, 'require');
   const before = await accountRequirement(admin, admin.capabilities, account);
@@ -182,7 +197,6 @@ export async function applyRequirement(admin: AdminSession, o: RequireOptions): 
     if (file && tls.mode !== 'disable') readUserFile(file, what);
   }
   refuseKnownFailures(name, o, tls.cert);
-  const socket = isSocketAccount(account) ? await checkSocket(admin, name) : undefined;
   if (o.dryRun || !statement) return { ...base, verifiedOver: undefined };
 
   // The intended change is on disk before the server sees it: if this process dies before the check

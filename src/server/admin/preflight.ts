@@ -25,6 +25,15 @@ export interface PrivilegeNeed {
 /** The operations whose privileges dbtls checks, and docs/server.md lists. */
 export type Operation = 'rotate' | 'require' | 'users' | 'enable' | 'secure';
 
+/** What each operation does, for "could not …". */
+const OPERATION_TEXT: Readonly<Record<Operation, string>> = Object.freeze({
+  rotate: 'rotate the server certificate',
+  require: 'change the account requirement',
+  users: 'list the accounts',
+  enable: 'enable TLS',
+  secure: 'secure the server',
+});
+
 /** What a run of an operation will do beyond its core: only a run that sets require_secure_transport needs SET GLOBAL. */
 export interface OperationScope {
   /** Whether the run sets require_secure_transport (secure and enable without --no-require-secure-transport). */
@@ -57,6 +66,15 @@ export function privilegeNeeds(
     on: '*.*',
     why: 'SET GLOBAL require_secure_transport',
   };
+  // SET PERSIST ssl_* where they are dynamic (MySQL 8.0.16+): SYSTEM_VARIABLES_ADMIN too (manual, "SET").
+  const persist: PrivilegeNeed[] =
+    caps.sslVariablesDynamic && caps.reloadStatement
+      ? [{ privilege: 'SYSTEM_VARIABLES_ADMIN', on: '*.*', why: 'SET PERSIST ssl_*' }]
+      : [];
+  const globalNeeds = (needs: PrivilegeNeed[]): PrivilegeNeed[] => {
+    const all = setsGlobal ? [...needs, setGlobal] : needs;
+    return all.filter((n, i) => all.findIndex((m) => m.privilege === n.privilege) === i);
+  };
   switch (op) {
     case 'rotate':
       return [reload];
@@ -65,9 +83,9 @@ export function privilegeNeeds(
     case 'require':
       return [readAccounts, alterUser];
     case 'enable':
-      return setsGlobal ? [reload, setGlobal] : [reload];
+      return globalNeeds([reload, ...persist]);
     case 'secure':
-      return setsGlobal ? [reload, readAccounts, alterUser, setGlobal] : [reload, readAccounts, alterUser];
+      return globalNeeds([reload, readAccounts, alterUser, ...persist]);
   }
 }
 
@@ -175,7 +193,7 @@ export async function checkPrivileges(
   const statements = grantStatements(missing, session.account);
   throw new DbtlsError(
     'PRIVILEGES_MISSING',
-    `could not ${op === 'rotate' ? 'rotate the server certificate' : `run ${op}`}: the admin account ${name} lacks ${what}; nothing was changed`,
+    `could not ${OPERATION_TEXT[op]}: the admin account ${name} lacks ${what}; nothing was changed`,
     {
       hint: `as an account that may grant them, run: ${statements.map((s) => `${s};`).join(' ')} or connect with --user as an account that has them`,
       details: { missing, statements },

@@ -10,7 +10,7 @@ import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
 import { generateCrls } from '../../ca/revoke.js';
-import { CA_FILES, type Ca, caPath, openCa, withCaLock, withCaLockAsync } from '../../ca/store.js';
+import { CA_FILES, type Ca, caPath, openCa, withCaLockAsync } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { dedupe } from '../../pki/chain.js';
@@ -18,9 +18,11 @@ import { commonName, decodeName } from '../../pki/names.js';
 import { dateText } from '../../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { commandLine } from '../../util/shell.js';
+import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { crlCoverageGap } from '../tls/crl-check.js';
 import { onlineReload, probeServedCertificate, reloadTls } from '../tls/reload.js';
+import { planRotation } from './plan.js';
 import {
   completeStage,
   NEXT_DIR,
@@ -93,6 +95,33 @@ function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
 }
 
 /**
+ * The session of a stage that changes the server, with what the stage needs of it checked before any
+ * change: an online reload and the privilege for it, and the server's ssl_ca and ssl_crl files on this
+ * machine and writable (a stage that failed after rewriting them would leave the server's trust changed
+ * on disk but not in memory).
+ */
+async function stageSession(o: StageOptions, stage: RolloverStage): Promise<AdminSession> {
+  const session = needSession(o, stage);
+  await checkPrivileges(session, 'rotate');
+  const vars = await globalVariables(session, ['ssl_ca', 'ssl_crl']);
+  const files = (['ssl_ca', 'ssl_crl'] as const).flatMap((v) => {
+    const file = vars.get(v);
+    return file ? [{ path: file, what: `the server's ${v} file` }] : [];
+  });
+  for (const f of files) {
+    if (!fs.existsSync(f.path)) {
+      throw new DbtlsError(
+        'SERVER_FILES_NOT_LOCAL',
+        `could not run the rollover stage ${stage}: ${f.what} ${f.path} is not on this machine; nothing was changed`,
+        { hint: 'run the rollover on the server host' },
+      );
+    }
+  }
+  checkWritable(files);
+  return session;
+}
+
+/**
  * Rewrites the server's ssl_ca file to hold `keep(current) + add` (deduplicated) and reloads online.
  * Returns a line for the report.
  */
@@ -132,7 +161,6 @@ async function addCrlsOf(session: AdminSession, next: Ca): Promise<string | unde
 async function rewriteServerTrust(
   session: AdminSession,
   compute: (current: CertificateInfo[]) => CertificateInfo[],
-  reloadAnyway = false,
 ): Promise<string> {
   const vars = await globalVariables(session, ['ssl_ca']);
   const file = vars.get('ssl_ca');
@@ -150,12 +178,15 @@ async function rewriteServerTrust(
   const wanted = dedupe(compute(current));
   const same =
     wanted.length === current.length && wanted.every((c, i) => c.fingerprint === current[i]!.fingerprint);
-  if (same && !reloadAnyway) return `${file} already holds the right CAs`;
+  // Reloaded even when the file is right already: a run stopped between the write and the reload left
+  // the server with the old trust in memory, and a reload costs nothing.
   if (!same) replaceServerFile(file, pemOf(wanted));
   const statement = await reloadTls(session);
   // The reload must leave the server serving: a probe after it fails loudly if the new file was refused.
   await probeServedCertificate(session.options.host, session.options.port);
-  return `${file} now holds ${wanted.length} CA certificate(s); ran ${statement}`;
+  return same
+    ? `${file} already holds the right CAs; ran ${statement}`
+    : `${file} now holds ${wanted.length} CA certificate(s); ran ${statement}`;
 }
 
 async function newCa(
@@ -165,6 +196,9 @@ async function newCa(
   now: Date,
 ): Promise<StageResult> {
   const active = openCa(caDir, o.passphrase);
+  // The new CA is encrypted with the old one's passphrase: unlocking the old key first proves it is the
+  // right one, and refuses (PASSPHRASE_REQUIRED) before next/ exists, never making a CA without one.
+  if (active.meta.encrypted) active.rootKey();
   const nextDir = path.join(caDir, NEXT_DIR);
   // A CA already in next/ is from an interrupted run of this stage: keep it.
   const next = fs.existsSync(path.join(nextDir, CA_FILES.meta))
@@ -202,18 +236,16 @@ async function trustBoth(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = needSession(o, 'trust-both');
+  const session = await stageSession(o, 'trust-both');
   const active = openCa(caDir);
-  const next = openCa(path.join(caDir, NEXT_DIR));
+  // The passphrase unlocks next/'s keys when its CRLs must join the server's (an encrypted CA).
+  const next = openCa(path.join(caDir, NEXT_DIR), o.passphrase);
+  // First what can fail on the CA's side (next/'s CRLs need its keys), then the files.
+  const crl = await addCrlsOf(session, next);
   const bundle = dedupe([...caCerts(active), ...caCerts(next)]);
   const bundleFile = path.join(caDir, TRUST_BUNDLE_FILE);
   writeFileAtomic(bundleFile, pemOf(bundle), { mode: MODE_PUBLIC });
-  const crl = await addCrlsOf(session, next);
-  const server = await rewriteServerTrust(
-    session,
-    (current) => [...current, ...caCerts(next)],
-    crl !== undefined,
-  );
+  const server = await rewriteServerTrust(session, (current) => [...current, ...caCerts(next)]);
   const summary = `clients and the server trust old + new CA (${bundleFile})`;
   const done = completeStage(state, 'trust-both', summary, now);
   writeRolloverState(caDir, done);
@@ -232,11 +264,24 @@ async function reissue(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = needSession(o, 'reissue');
+  const session = await stageSession(o, 'reissue');
   // Under the CA lock: an issue or revoke running meanwhile would write into files that are being moved.
-  let current = withCaLock(
+  let current = await withCaLockAsync(
     caDir,
-    () => promoteNextCa(caDir, state, (s) => writeRolloverState(caDir, s), CA_FILES.lock),
+    async () => {
+      if (state.promotion === undefined) {
+        // Before the CAs change places, what the rest of the stage needs: the new CA's key (to issue),
+        // the server's rotation preflight when it serves a certificate of the old CA (privileges, its
+        // files here and writable, issued by the old CA), a writable directory for the re-issued leaves.
+        const incoming = openCa(path.join(caDir, NEXT_DIR), o.passphrase);
+        void incoming.issuerKey;
+        const served = await probeServedCertificate(session.options.host, session.options.port);
+        if (readIndex(caDir).some((e) => e.fingerprint === served.fingerprint))
+          await planRotation(session, incoming, { acceptIssuers: [openCa(caDir).issuer], now });
+        checkWritable([{ path: o.out ?? path.join(caDir, REISSUED_DIR), what: 'the re-issued leaves' }]);
+      }
+      return promoteNextCa(caDir, state, (s) => writeRolloverState(caDir, s), CA_FILES.lock);
+    },
     o.lockTimeoutMs,
   );
   const previousDir = path.join(caDir, PREVIOUS_DIR);
@@ -277,7 +322,7 @@ async function retireOld(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = needSession(o, 'retire-old');
+  const session = await stageSession(o, 'retire-old');
   const previousDir = path.join(caDir, PREVIOUS_DIR);
   const details: string[] = [];
   if (fs.existsSync(previousDir)) {
@@ -294,7 +339,7 @@ async function retireOld(
             'ROLLOVER_OLD_CA_IN_USE',
             `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
             {
-              hint: `re-issue them from the new CA (\`dbtls issue server|client --cn NAME\`), then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
+              hint: `re-issue each from the new CA: ${left.map((e) => commandLine(['dbtls', 'issue', e.profile, '--cn', e.cn, ...e.dnsNames.flatMap((d) => ['--dns', d]), ...e.ipAddresses.flatMap((a) => ['--ip', a]), '--ca-dir', caDir])).join('; ')}; then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
               details: { serials: left.map((e) => e.serial) },
             },
           );

@@ -9,6 +9,7 @@ import { caPath } from '../../ca/store.js';
 import { inspect } from '../../inspect/inspect.js';
 import type { InspectReport } from '../../inspect/report.js';
 import { shortFingerprint } from '../../pki/certificate.js';
+import { checkAccountChangeable } from '../accounts/require.js';
 import { accountRequirement } from '../accounts/users.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import {
@@ -20,7 +21,13 @@ import {
 } from '../admin/session.js';
 import { tlsVariableNames } from '../flavor.js';
 import { DEFAULT_TLS_VERSIONS, readConfigFile } from '../tls/config.js';
-import { type EnableOptions, type EnablePlan, enableTls, planEnable } from '../tls/enable.js';
+import {
+  type EnableOptions,
+  type EnablePlan,
+  enableTls,
+  planEnable,
+  secureTransportUnsupported,
+} from '../tls/enable.js';
 import { sameContent, serverFilePaths, serverOwner } from '../tls/install.js';
 import { checkMaterial, type ServerMaterial } from '../tls/material.js';
 import { probeServedCertificate } from '../tls/reload.js';
@@ -172,7 +179,15 @@ export async function secure(admin: SessionOptions, options: SecureOptions): Pro
     const paths = await resolveSecurePaths(session, options);
     const o: ResolvedSecureOptions = { ...options, caDir, dir: paths.dir, configFile: paths.configFile };
     // Every account must exist, the admin hold the privileges and the paths be writable before anything changes.
-    for (const account of o.users) await accountRequirement(session, session.capabilities, account);
+    for (const account of o.users) {
+      await accountRequirement(session, session.capabilities, account);
+      await checkAccountChangeable(session, account);
+    }
+    if (o.requireSecureTransport && !session.capabilities.requireSecureTransport)
+      throw secureTransportUnsupported(
+        session.capabilities,
+        'run it again with --no-require-secure-transport',
+      );
     await checkPrivileges(session, 'secure', { setsGlobal: o.requireSecureTransport });
     checkWritable([
       { path: caDir, what: 'the CA directory' },

@@ -19,6 +19,7 @@ import {
 } from '../accounts/users.js';
 import { type Account, type AdminSession, globalVariables, type SessionOptions } from '../admin/session.js';
 import { DEFAULT_TLS_VERSIONS, editConfig, readConfigFile } from '../tls/config.js';
+import { secureTransportUnsupported } from '../tls/enable.js';
 import { sameContent, serverFilePaths } from '../tls/install.js';
 import type { ResolvedSecureOptions, SecureOptions } from './options.js';
 import { clientDir, leafProblem, readLeafFile, step, validSerials } from './plan.js';
@@ -137,8 +138,11 @@ export async function secureTransportStep(
     tlsVersions: DEFAULT_TLS_VERSIONS,
     requireSecureTransport: true,
   });
-  const now =
-    (await globalVariables(session, ['require_secure_transport'])).get('require_secure_transport') ?? 'OFF';
+  // The server has the variable (secure's preflight refused one without it): an absent value is never
+  // recorded as OFF, which `secure --undo` would then try to set back.
+  const now = (await globalVariables(session, ['require_secure_transport'])).get('require_secure_transport');
+  if (now === undefined)
+    throw secureTransportUnsupported(session.capabilities, 'run it again with --no-require-secure-transport');
   const configFile = path.resolve(o.configFile);
   if (now === 'ON' && sameContent(configFile, text)) {
     run.add(step('require-secure-transport', 'unchanged', 'already ON, and in the config fragment'));

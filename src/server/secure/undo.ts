@@ -90,7 +90,16 @@ async function undoSql(session: AdminSession, record: SecureRecord, steps: Steps
     }
   }
   if (record.requireSecureTransportBefore !== undefined && record.requireSecureTransportBefore !== 'ON') {
-    if (steps.dryRun)
+    // A record of an earlier dbtls on a server without the variable says OFF: there is nothing to set.
+    if (!session.capabilities.requireSecureTransport)
+      steps.add(
+        step(
+          'require-secure-transport',
+          'skipped',
+          `${session.version.text} has no require_secure_transport`,
+        ),
+      );
+    else if (steps.dryRun)
       steps.add(step('require-secure-transport', 'planned', 'run SET GLOBAL require_secure_transport = OFF'));
     else {
       await session.query('SET GLOBAL require_secure_transport = OFF');

@@ -29,6 +29,12 @@ export interface EnableOptions {
   readonly existingConfig?: string | undefined;
   /** A CRL (PEM) to install as <dir>/crl.pem and load as ssl_crl. */
   readonly crlPem?: string | undefined;
+  /**
+   * Issues the certificate to install once every check has passed (`server enable --issue`): `material`
+   * is then a preview signed for the checks and the plan, recorded nowhere. Without it, a refusal after
+   * the issuance left the CA with a valid certificate whose key was gone.
+   */
+  readonly issue?: (() => ServerMaterial) | undefined;
 }
 
 /** Where `--crl` installs the CRL: next to the certificate, at a stable path FLUSH SSL re-reads. */
@@ -79,6 +85,17 @@ export function keyTypeOf(m: ServerMaterial): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** REQUIRE_SECURE_TRANSPORT_UNSUPPORTED: the server has no such variable (MariaDB < 10.5.2, MySQL < 5.7.8). */
+export function secureTransportUnsupported(caps: ServerCapabilities, instead: string): DbtlsError {
+  return new DbtlsError(
+    'REQUIRE_SECURE_TRANSPORT_UNSUPPORTED',
+    `could not require secure transport: ${caps.version.text} has no require_secure_transport; nothing was changed`,
+    {
+      hint: `${instead}, and require TLS per account instead: \`dbtls require ADMIN_TARGET "'app'@'%'" --ssl\``,
+    },
+  );
 }
 
 /** Decides what `server enable` does on this server. Pure: the dry run prints exactly this. */
@@ -154,15 +171,8 @@ export function planEnable(
   }
   const restartRequired = reasons.length > 0;
   if (o.requireSecureTransport) {
-    if (!caps.requireSecureTransport) {
-      throw new DbtlsError(
-        'REQUIRE_SECURE_TRANSPORT_UNSUPPORTED',
-        `could not require secure transport: ${caps.version.text} has no require_secure_transport`,
-        {
-          hint: 'leave out --require-secure-transport and use `dbtls require USER --ssl` per account instead',
-        },
-      );
-    }
+    if (!caps.requireSecureTransport)
+      throw secureTransportUnsupported(caps, 'leave out --require-secure-transport');
     if (!restartRequired && vars.get('require_secure_transport') !== 'ON') {
       finalStatements.push('SET GLOBAL require_secure_transport = ON');
     }
@@ -256,12 +266,19 @@ export async function enableTls(
   o: EnableOptions,
   run: EnableRun = {},
 ): Promise<EnableResult> {
-  const material = checkMaterial(o.material);
+  let material = checkMaterial(o.material);
   const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const existingConfig = o.existingConfig ?? readConfigFile(path.resolve(o.configFile));
   const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
-  const base = { plan, material, restarted: false };
-  if (run.dryRun) return { ...base, written: [], restartPending: plan.restartRequired, served: undefined };
+  if (run.dryRun)
+    return {
+      plan,
+      material,
+      restarted: false,
+      written: [],
+      restartPending: plan.restartRequired,
+      served: undefined,
+    };
   await checkPrivileges(session, 'enable', { setsGlobal: o.requireSecureTransport });
   checkWritable([
     ...plan.files.map((f) => ({ path: f.path, what: 'a server TLS file' })),
@@ -271,7 +288,11 @@ export async function enableTls(
     },
   ]);
 
-  const written = installServerFiles(o.files, o.material, run.owner);
+  // With `issue`, the certificate is made now that every check passed (o.material was its preview).
+  const installing = o.issue ? o.issue() : o.material;
+  if (o.issue) material = checkMaterial(installing);
+  const base = { plan, material, restarted: false };
+  const written = installServerFiles(o.files, installing, run.owner);
   if (o.crlPem !== undefined) {
     const crl = crlPath(o.files);
     if (!sameContent(crl, o.crlPem)) {

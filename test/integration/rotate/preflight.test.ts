@@ -2,7 +2,8 @@
  * Rotation preflight against a real MariaDB (issue 10 items 8, 15): an admin account without RELOAD, or a
  * user who cannot write the server's directory, is refused before anything changes (no certificate issued,
  * no file replaced), with the exact GRANT statement or the path and its owner; the GRANT from the message
- * is then enough for the same rotation to succeed.
+ * is then enough for the same rotation to succeed. `server enable --issue` too: the CA issues only once
+ * every check passed.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -73,6 +74,30 @@ const rotateAsOps = (runner: (args: string[]) => Promise<{ code: number; stdout:
     '--password-file',
     path.join(tmp, 'ops.pw'),
   ]);
+
+test('server enable --issue without RELOAD is refused before the CA issues anything (it used to record a certificate whose key was then lost)', async () => {
+  const before = { ssl: treeHash(ssl()), ca: treeHash(caDir()) };
+  const refused = await runCli([
+    'server',
+    'enable',
+    `127.0.0.1:${db.port}`,
+    '--issue',
+    '--ca-dir',
+    caDir(),
+    '--admin-ca',
+    ssl('ca.pem'),
+    '--user',
+    'ops',
+    '--password-file',
+    path.join(tmp, 'ops.pw'),
+  ]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^error\[PRIVILEGES_MISSING\]: could not enable TLS: the admin account 'ops'@'%' lacks RELOAD ON \*\.\* \(for FLUSH SSL\); nothing was changed\n/,
+  );
+  assert.deepEqual({ ssl: treeHash(ssl()), ca: treeHash(caDir()) }, before);
+});
 
 test('rotate without RELOAD is refused before anything changes, with the GRANT that fixes it; after that GRANT it succeeds', async () => {
   const served = await probeServedCertificate(db.host, db.port);

@@ -52,6 +52,9 @@ async function appLogin(ca: string, clientDir: string): Promise<string> {
   }
 }
 
+/** The CAs are encrypted, as `dbtls ca init` makes them by default: every stage that signs needs this. */
+const PASSPHRASE = 'rollover passphrase';
+
 async function admin(ca: string): Promise<AdminSession> {
   return openAdminSession({
     host: db.host,
@@ -65,7 +68,7 @@ async function admin(ca: string): Promise<AdminSession> {
 async function stage(name: 'trust-both' | 'reissue' | 'retire-old', ca: string) {
   const session = await admin(ca);
   try {
-    return await runStage(caDir, name, { session });
+    return await runStage(caDir, name, { session, passphrase: PASSPHRASE });
   } finally {
     await session.close();
   }
@@ -74,7 +77,7 @@ async function stage(name: 'trust-both' | 'reissue' | 'retire-old', ca: string) 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-rollover-'));
   caDir = path.join(tmp, 'ca');
-  const ca = initCa(caDir, { passphrase: undefined, cn: 'rollover CA' });
+  const ca = initCa(caDir, { passphrase: PASSPHRASE, cn: 'rollover CA' });
   const server = issueCertificate(ca, {
     profile: 'server',
     cn: 'localhost',
@@ -107,12 +110,20 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   const oldApp = path.join(tmp, 'old-app');
   assert.equal(await appLogin(oldRoot, oldApp), 'ok');
 
-  // 1. new-ca: a second CA next to the first; nothing served changes.
-  const s1 = await runStage(caDir, 'new-ca');
+  // 1. new-ca: a second CA next to the first, encrypted like it; nothing served changes. Without the
+  // passphrase it is refused before next/ exists (it once made the new CA with unencrypted keys).
+  await assert.rejects(runStage(caDir, 'new-ca'), { code: 'PASSPHRASE_REQUIRED' });
+  assert.equal(fs.existsSync(file('next')), false);
+  const s1 = await runStage(caDir, 'new-ca', { passphrase: PASSPHRASE });
+  assert.equal(openCa(file('next')).meta.encrypted, true);
   assert.equal(s1.ran, true);
   assert.equal(openCa(file('next')).root.subject, '/O=dbtls/CN=rollover CA G2');
   assert.equal(await appLogin(oldRoot, oldApp), 'ok');
-  assert.equal((await runStage(caDir, 'new-ca')).ran, false, 'a stage run twice does nothing');
+  assert.equal(
+    (await runStage(caDir, 'new-ca', { passphrase: PASSPHRASE })).ran,
+    false,
+    'a stage run twice does nothing',
+  );
   await assert.rejects(runStage(caDir, 'reissue'), { code: 'ROLLOVER_OUT_OF_ORDER' });
 
   // 2. trust-both: the bundle for clients, and the server's ssl_ca, hold old + new.
@@ -177,7 +188,7 @@ test('the CA rollover, stage by stage, never breaks a verify-full client and nev
   );
 
   // 4. retire-old: refused while the old CA still has a valid leaf, done once it has none.
-  const stray = issueCertificate(openCa(file('previous')), { profile: 'client', cn: 'stray' });
+  const stray = issueCertificate(openCa(file('previous'), PASSPHRASE), { profile: 'client', cn: 'stray' });
   let inUse: unknown;
   await assert.rejects(stage('retire-old', bundle), (err) => {
     inUse = err;

@@ -57,10 +57,20 @@ function snapshot(dir: string): Record<string, string> {
 const isLocked = (err: unknown) => err instanceof DbtlsError && err.code === 'LOCKED';
 
 /**
- * A stage that fails before it reaches the server never queries the session: none is opened. It only
- * says what the server can do (a MariaDB that reloads TLS online, which every server stage asks first).
+ * The session of a stage that fails before it changes the server: none is opened. It answers what every
+ * server stage asks first (a MariaDB that reloads TLS online, an admin with every privilege, no ssl_ca
+ * or ssl_crl file to check) and refuses anything else.
  */
-const UNUSED_SESSION = { capabilities: capabilitiesOf('10.11.6-MariaDB') } as AdminSession;
+const UNUSED_SESSION = {
+  capabilities: capabilitiesOf('10.11.6-MariaDB'),
+  account: { user: 'root', host: 'localhost' },
+  async query(sql: string) {
+    if (sql === 'SHOW GRANTS')
+      return [{ 'Grants for root@localhost': 'GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost`' }];
+    if (sql.startsWith('SHOW GLOBAL VARIABLES')) return [];
+    throw new Error(`the stage reached the server: ${sql}`);
+  },
+} as unknown as AdminSession;
 
 function rolloverState(completed: RolloverState['completed']): RolloverState {
   const root = { subject: '/CN=old', fingerprint: 'aa', notAfter: '2036-01-01T00:00:00.000Z' };

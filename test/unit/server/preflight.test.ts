@@ -115,6 +115,30 @@ describe('privilege preflight', () => {
     );
   });
 
+  it('MySQL 8.0.16+ enable persists ssl_* (SET PERSIST): SYSTEM_VARIABLES_ADMIN even without require_secure_transport', () => {
+    const grants = parseGrants([
+      'GRANT USAGE ON *.* TO `ops`@`%`',
+      'GRANT CONNECTION_ADMIN ON *.* TO `ops`@`%`',
+    ]);
+    for (const caps of [mysql84, capabilitiesOf('8.0.16')]) {
+      const lacking = missingPrivileges(grants, privilegeNeeds(caps, 'enable', { setsGlobal: false }));
+      assert.deepEqual(
+        lacking.map((m) => [m.privilege, m.why]),
+        [['SYSTEM_VARIABLES_ADMIN', 'SET PERSIST ssl_*']],
+      );
+    }
+    // Before 8.0.16 the ssl_* are read-only (a restart, no SET PERSIST): the reload privilege alone.
+    assert.deepEqual(
+      privilegeNeeds(capabilitiesOf('8.0.15'), 'enable', { setsGlobal: false }).map((n) => n.privilege),
+      [capabilitiesOf('8.0.15').reloadPrivilege],
+    );
+    // With require_secure_transport too, SYSTEM_VARIABLES_ADMIN is asked for once.
+    assert.deepEqual(
+      privilegeNeeds(mysql84, 'secure').map((n) => n.privilege),
+      ['CONNECTION_ADMIN', 'SELECT', 'CREATE USER', 'SYSTEM_VARIABLES_ADMIN'],
+    );
+  });
+
   it('one GRANT statement per object, with the account quoted', () => {
     const needs = privilegeNeeds(mariadb, 'secure');
     assert.deepEqual(grantStatements(needs, { user: "o'ps", host: '%' }), [
