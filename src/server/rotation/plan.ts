@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IndexEntry, readIndex } from '../../ca/cert-index.js';
+import { resolveLeaf } from '../../ca/issue.js';
 import type { Ca } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, shortFingerprint } from '../../pki/certificate.js';
@@ -223,6 +224,17 @@ export async function planRotation(
     );
   }
   const names = namesOf(leaf);
+  // The new certificate's request, checked as issuance will check it (a --days past the CA's own end is
+  // DAYS_BEYOND_ISSUER here, in a dry run too, not after the rotation directory was made).
+  resolveLeaf(ca, {
+    profile: 'server',
+    cn: names.cn,
+    dns: [...names.dns],
+    ip: [...names.ip],
+    subjectPrefix: names.subjectPrefix,
+    ...(o.days === undefined ? {} : { days: o.days }),
+    ...(o.now === undefined ? {} : { now: o.now }),
+  });
   const layout = pairLayout(files);
   const { orphans, superseded } = leftovers(readIndex(ca.dir), leaf);
   return {

@@ -114,6 +114,7 @@ export async function rotateServerCertificate(
 ): Promise<RotateResult> {
   const now = o.now ?? new Date();
   const plan = await planRotation(session, ca, o);
+  void ca.issuerKey; // unlocked (or PASSPHRASE_REQUIRED) before the rotation directory or the index changes
   const { files, names, keyAlgorithm } = plan;
   return withPairLock(pairLayout(files), async () => {
     retireCertificates(ca.dir, plan.orphans, 'void', now);

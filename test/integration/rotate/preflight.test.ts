@@ -150,3 +150,15 @@ test('rotate by a user who cannot write the server directory is refused before a
   assert.deepEqual({ ssl: treeHash(ssl()), ca: treeHash(caDir()) }, before);
   assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, served.fingerprint);
 });
+
+test("rotate --days past the CA's own end is refused before anything changes (it once made the rotation directory and retired leftovers first), in a dry run too", async () => {
+  const served = await probeServedCertificate(db.host, db.port);
+  const before = { ssl: treeHash(ssl()), ca: treeHash(caDir()) };
+  for (const extra of [[], ['--dry-run']]) {
+    const r = await rotateAsOps((args) => runCli([...args, '--days', '9000', ...extra]));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error\[DAYS_BEYOND_ISSUER\]: /, r.stderr);
+  }
+  assert.deepEqual({ ssl: treeHash(ssl()), ca: treeHash(caDir()) }, before);
+  assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, served.fingerprint);
+});
