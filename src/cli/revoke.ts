@@ -7,9 +7,9 @@ import { type CrlSet, generateCrls, planCrls, planRevocation, previewCrls, revok
 import { CA_PASSPHRASE_ENV, type Ca, openCa, resolveCaDir } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { parseRevocationReason, REVOCATION_REASONS } from '../pki/crl.js';
-import { openAdminSession } from '../server/admin/session.js';
+import { type AdminSession, openAdminSession } from '../server/admin/session.js';
 import { rolloverPartnerDirs } from '../server/rotation/rollover.js';
-import { installCrl, planCrlInstall } from '../server/tls/crl-install.js';
+import { type CrlInstallResult, installCrl, planCrlInstall } from '../server/tls/crl-install.js';
 import { dateText } from '../util/dates.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
@@ -24,6 +24,7 @@ import {
   ADMIN_PREFIXED_TLS_OPTIONS,
   adminSessionOptions,
   checkOutputFile,
+  pastableHint,
   withSession,
 } from './server-admin.js';
 import { hintLine } from './shell.js';
@@ -165,27 +166,28 @@ const crlCommand: Command = {
     // --install: checked on the server first (src/server/tls/crl-install.ts), then published, written next
     // to its certificate, and reloaded. During a CA rollover the file holds the other CA's CRLs too.
     let set: CrlSet | undefined;
+    const installOn = async (s: AdminSession): Promise<CrlInstallResult> => {
+      // Opened only when this CA's CRLs alone leave a gap (a rollover partner's key is asked for then).
+      const partners = rolloverPartnerDirs(caDir).map((dir) => {
+        let opened: Ca | undefined;
+        return { dir, ca: () => (opened ??= openCa(dir, passphrase)) };
+      });
+      const plan = await planCrlInstall(
+        s,
+        { dir: ca.dir, preview: () => previewCrls(ca, crlOptions) },
+        partners.map((x) => ({ dir: x.dir, preview: () => previewCrls(x.ca(), crlOptions) })),
+        { dir: str(p, 'dir') },
+      );
+      set = publish();
+      const others = partners.filter((x) => plan.partners.includes(x.dir));
+      return installCrl(s, plan, set.pem + others.map((x) => generateCrls(x.ca(), crlOptions).pem).join(''));
+    };
     const installed = session
-      ? await withSession(await openAdminSession(session), async (s) => {
-          // Opened only when this CA's CRLs alone leave a gap (a rollover partner's key is asked for then).
-          const partners = rolloverPartnerDirs(caDir).map((dir) => {
-            let opened: Ca | undefined;
-            return { dir, ca: () => (opened ??= openCa(dir, passphrase)) };
-          });
-          const plan = await planCrlInstall(
-            s,
-            { dir: ca.dir, preview: () => previewCrls(ca, crlOptions) },
-            partners.map((x) => ({ dir: x.dir, preview: () => previewCrls(x.ca(), crlOptions) })),
-            { dir: str(p, 'dir') },
-          );
-          set = publish();
-          const others = partners.filter((x) => plan.partners.includes(x.dir));
-          return installCrl(
-            s,
-            plan,
-            set.pem + others.map((x) => generateCrls(x.ca(), crlOptions).pem).join(''),
-          );
-        })
+      ? await withSession(await openAdminSession(session), (s) =>
+          installOn(s).catch((err: unknown) => {
+            throw pastableHint(err, p, target!);
+          }),
+        )
       : undefined;
     set ??= publish();
     if (flag(p, 'json')) {

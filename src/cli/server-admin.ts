@@ -156,7 +156,7 @@ export function adminCommandLine(
 }
 
 /** A library hint's `dbtls COMMAND ADMIN_TARGET …` placeholder, filled in with the target and the flags. */
-function pastableHint(err: unknown, p: Parsed, target: string): unknown {
+export function pastableHint(err: unknown, p: Parsed, target: string): unknown {
   if (!(err instanceof DbtlsError) || !err.hint?.includes(' ADMIN_TARGET')) return err;
   const hint = err.hint.replace(
     /`dbtls ([a-z ]+?) ADMIN_TARGET([^`]*)`/g,

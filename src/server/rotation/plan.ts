@@ -137,7 +137,11 @@ export async function locateServedFiles(
 }
 
 /** Reads the served leaf from the certificate file, checking it is what the server serves now. */
-export function currentLeaf(certFile: string, served: ServedCertificate): CertificateInfo {
+export function currentLeaf(
+  certFile: string,
+  served: ServedCertificate,
+  doing = 'rotate the server certificate',
+): CertificateInfo {
   const leaf = readCertificates(
     readUserFile(certFile, 'server certificate'),
     `the server certificate ${certFile}`,
@@ -145,9 +149,9 @@ export function currentLeaf(certFile: string, served: ServedCertificate): Certif
   if (leaf.fingerprint !== served.fingerprint) {
     throw new DbtlsError(
       'SERVER_FILES_MISMATCH',
-      `could not rotate the server certificate: the server serves ${shortFingerprint(served.fingerprint)} but ${certFile} holds ${shortFingerprint(leaf.fingerprint)}`,
+      `could not ${doing}: the server serves ${shortFingerprint(served.fingerprint)} but ${certFile} holds ${shortFingerprint(leaf.fingerprint)}`,
       {
-        hint: 'the file changed since the last reload, or it is not the server this machine hosts; run `dbtls server reload` or pass --dir',
+        hint: 'the file changed since the last reload, or it is not the server this machine hosts; run `dbtls server reload ADMIN_TARGET` or pass --dir',
         details: { served: served.fingerprint, file: leaf.fingerprint },
       },
     );

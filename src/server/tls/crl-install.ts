@@ -6,17 +6,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
+import { DbtlsError } from '../../errors.js';
+import { ensureDir, MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
 import { quotedValue } from '../../util/safe-text.js';
 import { shellQuote } from '../../util/shell.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
+import { currentLeaf } from '../rotation/plan.js';
 import { certDirOf } from '../secure/paths.js';
 import { crlCoverageGap } from './crl-check.js';
 import { crlPath } from './enable.js';
 import { sameContent, serverFilePaths, sweepTempFiles } from './install.js';
-import { onlineReload, reloadTls } from './reload.js';
+import { onlineReload, probeServedCertificate, reloadTls } from './reload.js';
 
 export interface CrlInstallResult {
   readonly path: string;
@@ -86,6 +88,26 @@ export async function planCrlInstall(
       hint: `the server trusts a CA that is not this CA${partners.length > 0 ? ' nor the other CA of its rollover' : ''}: install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or give the --ca-dir of the CA that issued it`,
     });
   }
+  const cert = vars.get('ssl_cert');
+  if (cert && o.dir === undefined) {
+    // The CRL goes next to the server's certificate: that file must be on this machine and be the one
+    // served, or the CRL would land on another machine's disk while this server is reloaded.
+    if (!fs.existsSync(cert)) {
+      throw new DbtlsError(
+        'SERVER_FILES_NOT_LOCAL',
+        `could not install the CRL: the server's certificate ${quotedValue(cert, 200)} is not on this machine; nothing was changed`,
+        {
+          hint: 'run it on the server host, or pass --dir with the directory the server reads its files from',
+        },
+      );
+    }
+    if ((await readTlsLiveness(session)).live)
+      currentLeaf(
+        cert,
+        await probeServedCertificate(session.options.host, session.options.port),
+        "install the CRL next to the server's certificate",
+      );
+  }
   const reads = current === file;
   const restartNeeded = reads
     ? undefined
@@ -104,6 +126,7 @@ export async function installCrl(
   plan: CrlInstallPlan,
   pem: string,
 ): Promise<CrlInstallResult> {
+  ensureDir(path.dirname(plan.path));
   sweepTempFiles(path.dirname(plan.path));
   const written = !sameContent(plan.path, pem);
   if (written) writeFileAtomic(plan.path, pem, { mode: MODE_PUBLIC });

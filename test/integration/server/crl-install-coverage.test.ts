@@ -165,3 +165,54 @@ test('crl --install during a CA rollover: the file holds the current CRLs of bot
     'the revoked client is refused; both CAs keep their clients',
   );
 });
+
+test('crl --install refuses when the certificate file next to which it would go is not the one served (another machine, or changed since the reload)', async () => {
+  const caDir = path.join(tmp, 'mismatch');
+  const ca = initCa(caDir, { passphrase: undefined, cn: 'mismatch CA' });
+  const ssl = path.join(tmp, 'mismatch-ssl');
+  fs.mkdirSync(ssl);
+  const files = {
+    cert: path.join(ssl, 'server-cert.pem'),
+    key: path.join(ssl, 'server-key.pem'),
+    ca: path.join(ssl, 'ca.pem'),
+  };
+  const served = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
+  fs.writeFileSync(files.cert, served.chainPem);
+  fs.writeFileSync(files.key, served.keyPem!, { mode: 0o600 });
+  fs.writeFileSync(files.ca, ca.caPem());
+  const db = await startMariadb({ tls: files });
+  dbs.push(db);
+  // The file now holds another certificate than the one the server loaded.
+  const other = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
+  fs.writeFileSync(files.cert, other.chainPem);
+  const caBefore = snapshot(caDir);
+  const pwFile = path.join(tmp, 'mismatch-pw');
+  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
+  const r = await runCli([
+    'crl',
+    '--ca-dir',
+    caDir,
+    '--install',
+    `127.0.0.1:${db.port}`,
+    '--user',
+    db.admin.user,
+    '--password-file',
+    pwFile,
+    '--admin-ca',
+    files.ca,
+  ]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  const [error, hint] = r.stderr.split('\n');
+  assert.match(
+    error!,
+    /^error\[SERVER_FILES_MISMATCH\]: could not install the CRL next to the server's certificate: the server serves [0-9a-f]{16}… but \S+ holds [0-9a-f]{16}…$/,
+  );
+  assert.ok(error!.includes(` but ${files.cert} holds `), error);
+  // The hint's command carries the target and the admin flags given (as `server reload` spells them).
+  assert.equal(
+    hint,
+    `hint: the file changed since the last reload, or it is not the server this machine hosts; run \`dbtls server reload 127.0.0.1:${db.port} --ca ${files.ca} --user ${db.admin.user} --password-file ${pwFile}\` or pass --dir`,
+  );
+  assert.equal(fs.existsSync(path.join(ssl, 'crl.pem')), false);
+  assert.deepEqual(snapshot(caDir), caBefore);
+});
