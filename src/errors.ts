@@ -87,6 +87,9 @@ export const ERROR_CODES = Object.freeze({
   DER_MALFORMED: input('DER bytes that cannot be decoded'),
   DIR_INVALID: input('a directory given (the CA directory) does not exist or is a file'),
   DNS_NAME_INVALID: input('a DNS name that is not a valid host name'),
+  ENABLE_FAILED: runtime(
+    'the server did not take the new TLS files; the previous ones were put back (or not: see the message)',
+  ),
   EXPORTER_CONFIG_INVALID: input("the exporter's config file cannot be parsed"),
   FILE_NOT_FOUND: input('an input file does not exist'),
   FILE_NOT_REGULAR: input('an input file is a directory, device, FIFO or socket'),

@@ -6,7 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DbtlsError } from '../../errors.js';
+import { causeText, DbtlsError } from '../../errors.js';
 import type { SecureTlsVersion } from '../../tls/versions.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
@@ -292,6 +292,9 @@ export async function enableTls(
   const installing = o.issue ? o.issue() : o.material;
   if (o.issue) material = checkMaterial(installing);
   const base = { plan, material, restarted: false };
+  // What the server's files were: put back when the server does not take the new ones, so that its
+  // next restart finds what it ran with, not files no reload or proof ever accepted.
+  const previous = [...plan.files.map((f) => f.path), plan.config.path].map(fileState);
   const written = installServerFiles(o.files, installing, run.owner);
   if (o.crlPem !== undefined) {
     const crl = crlPath(o.files);
@@ -309,19 +312,102 @@ export async function enableTls(
   const { host, port } = session.options;
   if (plan.restartRequired) {
     if (!run.restart) return { ...base, written, restartPending: true, served: undefined };
+    const restart = run.restart;
     // The restart ends this session anyway; closing it first keeps its driver from failing mid-restart.
     await session.close();
-    await run.restart();
-    const served = await proveAfterRestart(
-      host,
-      port,
-      material.fingerprint,
-      run.restartWaitMs ?? RESTART_WAIT_MS,
-    );
-    return { ...base, written, restartPending: false, restarted: true, served };
+    try {
+      await restart();
+      const served = await proveAfterRestart(
+        host,
+        port,
+        material.fingerprint,
+        run.restartWaitMs ?? RESTART_WAIT_MS,
+      );
+      return { ...base, written, restartPending: false, restarted: true, served };
+    } catch (err) {
+      throw await enableFailed(err, previous, async () => {
+        await restart();
+        return 'restarted the server';
+      });
+    }
   }
-  for (const statement of plan.statements) await session.query(statement);
-  const served = await proveServed(host, port, material.fingerprint);
-  for (const statement of plan.finalStatements) await session.query(statement);
-  return { ...base, written, restartPending: false, served };
+  try {
+    for (const statement of plan.statements) await session.query(statement);
+    const served = await proveServed(host, port, material.fingerprint);
+    for (const statement of plan.finalStatements) await session.query(statement);
+    return { ...base, written, restartPending: false, served };
+  } catch (err) {
+    throw await enableFailed(err, previous, async () => {
+      const back = revertStatements(plan.statements, vars);
+      for (const statement of back) await session.query(statement);
+      return `ran ${back.join('; ')}`;
+    });
+  }
+}
+
+/** A file's bytes and mode before `server enable` (undefined bytes: it did not exist). */
+interface FileState {
+  readonly path: string;
+  readonly bytes?: Buffer;
+  readonly stat?: fs.Stats;
+}
+
+function fileState(file: string): FileState {
+  try {
+    return { path: file, bytes: fs.readFileSync(file), stat: fs.statSync(file) };
+  } catch {
+    return { path: file };
+  }
+}
+
+/**
+ * The statements that take back plan.statements: each SET PERSIST with the value the server had, then
+ * the reload (MariaDB: FLUSH SSL alone, which re-reads the restored files).
+ */
+function revertStatements(statements: readonly string[], vars: ReadonlyMap<string, string>): string[] {
+  return statements.map((statement) => {
+    const name = /^SET PERSIST (\w+) = /.exec(statement)?.[1];
+    return name === undefined ? statement : `SET PERSIST ${name} = ${quoteString(vars.get(name) ?? '')}`;
+  });
+}
+
+/**
+ * ENABLE_FAILED after the server did not take the new files: the previous files are put back (each
+ * atomically, with its mode) and `reapply` makes the server load them again; the message says what
+ * happened to each, so that nothing is left unknown.
+ */
+async function enableFailed(
+  err: unknown,
+  previous: readonly FileState[],
+  reapply: () => Promise<string>,
+): Promise<DbtlsError> {
+  const restored: string[] = [];
+  const failed: string[] = [];
+  for (const f of previous) {
+    try {
+      if (f.bytes === undefined) fs.rmSync(f.path, { force: true });
+      else {
+        writeFileAtomic(f.path, f.bytes, { mode: (f.stat?.mode ?? MODE_PUBLIC) & 0o777 });
+        if (f.stat && process.getuid?.() === 0) fs.chownSync(f.path, f.stat.uid, f.stat.gid);
+      }
+      restored.push(f.path);
+    } catch (restoreErr) {
+      failed.push(`${f.path} (${causeText(restoreErr)})`);
+    }
+  }
+  let again: string;
+  try {
+    again = failed.length === 0 ? `; ${await reapply()}` : '';
+  } catch (reapplyErr) {
+    again = `; loading them again failed too (${causeText(reapplyErr)})`;
+  }
+  const outcome =
+    failed.length === 0
+      ? `the previous server files were put back${again}`
+      : `could not put back ${failed.join(', ')}: restore them from a backup before the server restarts`;
+  return new DbtlsError('ENABLE_FAILED', `could not enable TLS: ${causeText(err)}; ${outcome}`, {
+    hint: 'fix the cause above and run the same `dbtls server enable` again',
+    cause: err,
+    details: { restored },
+  });
 }

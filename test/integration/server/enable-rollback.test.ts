@@ -1,0 +1,129 @@
+/**
+ * `server enable` when the server does not take the new files, against a real MariaDB: the proof that
+ * the new certificate is served fails (strace makes every connection after the admin session's refused,
+ * so the prover cannot reach the server; no test hook in the code). The files it replaced used to stay
+ * on disk, unproven, for the next restart to load. Now: ENABLE_FAILED (exit 3), the previous files and
+ * config fragment put back byte for byte with their modes, FLUSH SSL run again, the old certificate still
+ * served, a real restart serving it too, and the same command without the fault succeeding.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { initCa } from '../../../src/ca/init.js';
+import { issueCertificate } from '../../../src/ca/issue.js';
+import type { Ca } from '../../../src/ca/store.js';
+import { probeServedCertificate } from '../../../src/server/tls/reload.js';
+import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { run } from '../../harness/oracles.js';
+
+let tmp: string;
+let ca: Ca;
+let db: MariadbInstance;
+const ssl = (f = '') => path.join(tmp, 'ssl', f);
+const fragment = () => path.join(tmp, 'conf.d', 'ssl-config.cnf');
+
+/** Each file under ssl/ and the fragment: its SHA-256 and mode. */
+function onDisk(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const file of [...fs.readdirSync(ssl()).map((f) => ssl(f)), fragment()]) {
+    const st = fs.statSync(file);
+    if (st.isFile())
+      out[file] =
+        `${createHash('sha256').update(fs.readFileSync(file)).digest('hex')} ${(st.mode & 0o777).toString(8)}`;
+  }
+  return out;
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-enable-rollback-'));
+  ca = initCa(path.join(tmp, 'ca'), { passphrase: undefined, cn: 'rollback CA' });
+  const served = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
+  fs.mkdirSync(ssl());
+  fs.writeFileSync(ssl('server-cert.pem'), served.chainPem);
+  fs.writeFileSync(ssl('server-key.pem'), served.keyPem!, { mode: 0o600 });
+  fs.writeFileSync(ssl('ca.pem'), ca.caPem());
+  fs.mkdirSync(path.dirname(fragment()));
+  fs.writeFileSync(
+    fragment(),
+    `[mysqld]\nssl_cert = ${ssl('server-cert.pem')}\nssl_key = ${ssl('server-key.pem')}\nssl_ca = ${ssl('ca.pem')}\n`,
+  );
+  db = await startMariadb({
+    tls: { ca: ssl('ca.pem'), cert: ssl('server-cert.pem'), key: ssl('server-key.pem') },
+    extra: { [`!include ${fragment()}`]: true },
+  });
+});
+
+after(async () => {
+  await db?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('server enable whose proof fails puts the previous files back and reloads them; the server keeps serving and restarts on them', async () => {
+  const next = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
+  const given = path.join(tmp, 'given');
+  fs.mkdirSync(given);
+  fs.writeFileSync(path.join(given, 'cert.pem'), next.chainPem);
+  fs.writeFileSync(path.join(given, 'key.pem'), next.keyPem!, { mode: 0o600 });
+  fs.writeFileSync(path.join(given, 'ca.pem'), ca.caPem());
+  const pwFile = path.join(tmp, 'admin-pw');
+  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
+  const args = [
+    'server',
+    'enable',
+    `127.0.0.1:${db.port}`,
+    '--user',
+    db.admin.user,
+    '--password-file',
+    pwFile,
+    '--admin-ca',
+    ssl('ca.pem'),
+    '--server-cert',
+    path.join(given, 'cert.pem'),
+    '--server-key',
+    path.join(given, 'key.pem'),
+    '--server-ca',
+    path.join(given, 'ca.pem'),
+    '--dir',
+    ssl(),
+    '--config-file',
+    fragment(),
+  ];
+  const before = onDisk();
+  const servedBefore = await probeServedCertificate(db.host, db.port);
+  const [node, ...prefix] = dbtlsCommand();
+  // The admin session is the process's first connect(2); the prover's is the next one.
+  const r = await run(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-o',
+      '/dev/null',
+      '-e',
+      'inject=connect:error=ECONNREFUSED:when=2+',
+      node!,
+      ...prefix,
+      ...args,
+    ],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const [error, hint] = r.stderr.split('\n');
+  assert.match(
+    error!,
+    /^error\[ENABLE_FAILED\]: could not enable TLS: .*; the previous server files were put back; ran FLUSH SSL$/,
+  );
+  assert.equal(hint, 'hint: fix the cause above and run the same `dbtls server enable` again');
+  assert.deepEqual(onDisk(), before, 'every file byte for byte, with its mode');
+  assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, servedBefore.fingerprint);
+  await db.restart();
+  assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, servedBefore.fingerprint);
+
+  const ok = await runCli(args);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, next.cert.fingerprint);
+});
