@@ -178,7 +178,7 @@ export function subjectCollisionCheck(index: readonly IndexEntry[]): (cn: string
       throw new DbtlsError(
         'SUBJECT_COLLISION',
         `could not issue for ${JSON.stringify(cn)}: its subject ${subject} reads the same in OpenSSL's one-line form as that of the valid certificate ${other.serial} for ${JSON.stringify(other.cn)}, so REQUIRE SUBJECT could not tell them apart`,
-        { hint: `choose another CN, or revoke ${other.serial} first (dbtls revoke ${other.serial})` },
+        { hint: `choose another CN, or revoke ${other.serial} first: \`dbtls revoke ${other.serial}\`` },
       );
     }
   };

@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
+import { parseCertificate } from '../pki/certificate.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { commandLine } from '../util/shell.js';
 import type { Delivery, OutputFile } from './issue.js';
 import type { IssuedCertificate } from './sign-leaf.js';
 
@@ -40,10 +42,24 @@ export function checkLeafOutputDir(dir: string): void {
       'OUTPUT_EXISTS',
       `could not write to ${dir}: it already holds ${present.join(', ')}`,
       {
-        hint: 'choose another --out directory, or move the old files away first (use `dbtls renew` to replace a certificate)',
+        hint: `choose another --out directory, or move the old files away first${renewHint(dir)}`,
       },
     );
   }
+}
+
+/**
+ * The renewal that replaces the certificate `dir` holds, named by the serial of its cert.pem: only that
+ * serial renews into this directory (a new --cn may name nothing the CA issued).
+ */
+function renewHint(dir: string): string {
+  let serial: string;
+  try {
+    serial = parseCertificate(fs.readFileSync(path.join(dir, 'cert.pem'))).serial;
+  } catch {
+    return ''; // no readable cert.pem: nothing there names what to renew
+  }
+  return ` (to replace its certificate: \`${commandLine(['dbtls', 'renew', serial, '--out', dir])}\`)`;
 }
 
 /** An --out that names a file: refused before anything is signed (issue 10 item 3). */

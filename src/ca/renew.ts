@@ -11,8 +11,9 @@ import { checkKeyPair } from '../pki/chain.js';
 import { keyAlgorithmOf } from '../pki/keys.js';
 import { decodeName } from '../pki/names.js';
 import { daysToMs } from '../pki/profiles.js';
+import { commandLine } from '../util/shell.js';
 import type { IndexEntry } from './cert-index.js';
-import { type Delivery, issueCertificate } from './issue.js';
+import { type Delivery, type IssueRequest, issueCertificate, resolveLeaf } from './issue.js';
 import type { IssuedCertificate } from './sign-leaf.js';
 import { type Ca, certPath, normalizeSerial } from './store.js';
 
@@ -27,6 +28,21 @@ function current(entries: readonly IndexEntry[]): IndexEntry[] {
   return entries.filter(
     (e) => e.status === 'valid' && e.profile !== 'intermediate' && !renewed.has(e.serial),
   );
+}
+
+/**
+ * `dbtls issue server|client` for the names of a certificate that cannot be renewed (`issue server` always
+ * puts the CN in the SANs, so it is not repeated as a --dns).
+ */
+function issueAgainLine(entry: IndexEntry): string {
+  const names =
+    entry.profile === 'server'
+      ? [
+          ...entry.dnsNames.filter((d) => d !== entry.cn).flatMap((d) => ['--dns', d]),
+          ...entry.ipAddresses.filter((a) => a !== entry.cn).flatMap((a) => ['--ip', a]),
+        ]
+      : [];
+  return commandLine(['dbtls', 'issue', entry.profile, '--cn', entry.cn, ...names]);
 }
 
 /** The index entries a selector names; CERT_NOT_FOUND when a serial or CN names nothing. */
@@ -49,7 +65,7 @@ export function selectForRenewal(
     }
     if (entry.status === 'revoked') {
       throw new DbtlsError('CERT_REVOKED', `could not renew ${serial}: it is revoked`, {
-        hint: 'issue a new certificate with `dbtls issue` instead',
+        hint: `issue a new certificate instead: \`${issueAgainLine(entry)}\``,
       });
     }
     return [entry];
@@ -90,7 +106,7 @@ function recordedCertificate(ca: Ca, entry: IndexEntry): CertificateInfo {
     bytes = fs.readFileSync(file);
   } catch (err) {
     throw new DbtlsError('CA_CORRUPT', `could not renew ${entry.serial}: ${causeText(err)}`, {
-      hint: `restore ${file} from the CA backup, or issue a new certificate with \`dbtls issue\``,
+      hint: `restore ${file} from the CA backup, or issue a new certificate: \`${issueAgainLine(entry)}\``,
       cause: err,
     });
   }
@@ -100,19 +116,19 @@ function recordedCertificate(ca: Ca, entry: IndexEntry): CertificateInfo {
       'CA_CORRUPT',
       `could not renew ${entry.serial}: ${file} is not the certificate the index recorded`,
       {
-        hint: `restore ${file} from the CA backup, or issue a new certificate with \`dbtls issue\``,
+        hint: `restore ${file} from the CA backup, or issue a new certificate: \`${issueAgainLine(entry)}\``,
       },
     );
   }
   return cert;
 }
 
-export function renewCertificate(
-  ca: Ca,
-  entry: IndexEntry,
-  options: RenewOptions = {},
-  delivery?: Delivery,
-): IssuedCertificate {
+/**
+ * The request that renews `entry`, every check made (a CA certificate, the recorded copy, a reused key
+ * of another certificate, the validity against the issuer) and nothing issued: a run of several renewals
+ * checks them all before the first one is issued.
+ */
+export function renewalRequest(ca: Ca, entry: IndexEntry, options: RenewOptions = {}): IssueRequest {
   if (entry.profile === 'intermediate') {
     throw new DbtlsError('CERT_NOT_FOUND', `could not renew ${entry.serial}: it is a CA certificate`, {
       hint: 'dbtls renew renews server and client certificates',
@@ -129,19 +145,26 @@ export function renewCertificate(
   }
   const subject = decodeName(old.subjectDer);
   const alg = keyAlgorithmOf(old);
-  return issueCertificate(
-    ca,
-    {
-      profile: entry.profile,
-      cn: entry.cn,
-      dns: entry.dnsNames,
-      ip: entry.ipAddresses,
-      subjectPrefix: subject.filter((a) => a.type !== 'CN'),
-      renewedFrom: entry.serial,
-      ...(options.reuseKey ? { publicKey: options.reuseKey } : alg ? { key: alg } : {}),
-      ...(options.days === undefined ? {} : { days: options.days }),
-      ...(options.now ? { now: options.now } : {}),
-    },
-    delivery,
-  );
+  const request: IssueRequest = {
+    profile: entry.profile,
+    cn: entry.cn,
+    dns: entry.dnsNames,
+    ip: entry.ipAddresses,
+    subjectPrefix: subject.filter((a) => a.type !== 'CN'),
+    renewedFrom: entry.serial,
+    ...(options.reuseKey ? { publicKey: options.reuseKey } : alg ? { key: alg } : {}),
+    ...(options.days === undefined ? {} : { days: options.days }),
+    ...(options.now ? { now: options.now } : {}),
+  };
+  resolveLeaf(ca, request);
+  return request;
+}
+
+export function renewCertificate(
+  ca: Ca,
+  entry: IndexEntry,
+  options: RenewOptions = {},
+  delivery?: Delivery,
+): IssuedCertificate {
+  return issueCertificate(ca, renewalRequest(ca, entry, options), delivery);
 }

@@ -13,6 +13,7 @@ import type { KeyAlgorithm } from '../pki/keys.js';
 import { readPrivateKey } from '../pki/keys.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { withLock, withLockAsync } from '../util/lock.js';
+import { commandLine } from '../util/shell.js';
 
 export const CA_FILES = Object.freeze({
   meta: 'ca.json',
@@ -116,14 +117,19 @@ export function incomplete(caDir: string): DbtlsError {
   return new DbtlsError(
     'CA_NOT_FOUND',
     `could not open the CA in ${caDir}: its \`dbtls ca init\` was interrupted, so it holds no usable CA`,
-    { hint: `run \`dbtls ca init --ca-dir ${caDir}\` again: it replaces the half-written files` },
+    { hint: `run \`${caInitLine(caDir)}\` again: it replaces the half-written files` },
   );
 }
 
 export function notFound(caDir: string): DbtlsError {
   return new DbtlsError('CA_NOT_FOUND', `could not open the CA in ${caDir}: there is no ca.json`, {
-    hint: 'run `dbtls ca init` first, or point --ca-dir / DBTLS_CA_DIR at your CA directory',
+    hint: `run \`${caInitLine(caDir)}\` first, or point --ca-dir / DBTLS_CA_DIR at your CA directory`,
   });
+}
+
+/** `dbtls ca init` for the directory named: pasted bare, it would make ./dbtls-ca instead. */
+function caInitLine(caDir: string): string {
+  return commandLine(['dbtls', 'ca', 'init', '--ca-dir', caDir]);
 }
 
 function readCaFile(caDir: string, file: keyof typeof CA_FILES): string {

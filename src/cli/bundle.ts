@@ -14,6 +14,7 @@ import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
 import { isStdout, refuseJsonOnStdout } from './out.js';
+import { commandLine } from './shell.js';
 
 const bundleUsage = 'dbtls bundle FILE... --out F [--verify] [--json]';
 const BUNDLE_OPTIONS: OptionSpec = {
@@ -57,8 +58,12 @@ const bundle: Command = {
         `Wrote ${out}: ${result.certs.length} CA certificate(s), ${result.complete ? 'every chain ends at a root in the file' : 'some issuers are not in the file'}.`,
       );
     }
-    if (!result.complete)
-      ctx.render.warn('the bundle is incomplete: add the root CAs, or check it with `dbtls bundle show`');
+    if (!result.complete) {
+      const show = isStdout(out)
+        ? ''
+        : `, or check it with \`${commandLine(['dbtls', 'bundle', 'show', out])}\``;
+      ctx.render.warn(`the bundle is incomplete: add the root CAs to the files given${show}`);
+    }
     return 0;
   },
 };
@@ -186,7 +191,7 @@ const cloudOther: Command = {
       {
         hint: other
           ? `${other.steps.join(', then ')} (docs/cloud.md)`
-          : "use `dbtls cloud-ca rds`, or build the bundle from your provider's CA files with `dbtls bundle` (docs/cloud.md)",
+          : "use `dbtls cloud-ca rds --out rds-ca.pem`, or build the bundle from your provider's CA files with `dbtls bundle FILE... --out ca-bundle.pem` (docs/cloud.md)",
       },
     );
   },

@@ -5,11 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IndexEntry, readIndex } from '../ca/cert-index.js';
-import { checkCommonName, csrRequest, resolveLeaf, signCsr } from '../ca/issue.js';
+import { checkCommonName, csrRequest, issueCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
-import { renewCertificate, selectForRenewal } from '../ca/renew.js';
+import { renewalRequest, selectForRenewal } from '../ca/renew.js';
 import { checkCsrs, signCsrs, targetFiles } from '../ca/sign-csrs.js';
-import type { IssuedCertificate } from '../ca/sign-leaf.js';
 import { caPath, openCa } from '../ca/store.js';
 import { DbtlsError } from '../errors.js';
 import { createCsr } from '../pki/csr.js';
@@ -427,17 +426,18 @@ const renewCommand: Command = {
       return 0;
     }
     const ca = await unlockCa(p, ctx);
-    const results: { issued: IssuedCertificate; out: string }[] = [];
-    for (const [i, e] of targets.entries()) {
+    // Every renewal checked before the first is issued: a failure names its certificate and changes nothing.
+    const requests = targets.map((e, i) => {
       const key = keys[i];
-      const issued = renewCertificate(
-        ca,
-        e,
-        { ...(key ? { reuseKey: key } : {}), ...(days === undefined ? {} : { days }) },
-        leafDelivery(outOf(e), { overwrite: true }),
-      );
-      results.push({ issued, out: outOf(e) });
-    }
+      return renewalRequest(ca, e, {
+        ...(key ? { reuseKey: key } : {}),
+        ...(days === undefined ? {} : { days }),
+      });
+    });
+    const results = targets.map((e, i) => ({
+      issued: issueCertificate(ca, requests[i]!, leafDelivery(outOf(e), { overwrite: true })),
+      out: outOf(e),
+    }));
     if (flag(p, 'json')) {
       ctx.render.json(results.map((r) => issuedJson(r.issued, r.out)));
       return 0;

@@ -13,6 +13,7 @@ import { flag, type OptionSpec, parse } from './args.js';
 import { onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
 import { COMMON } from './options.js';
+import { commandLine } from './shell.js';
 
 const CERT_USAGE = 'dbtls cert show FILE [--json]';
 const CSR_USAGE = 'dbtls csr show FILE [--json]';
@@ -64,10 +65,14 @@ const certShow: Command = {
   async run(argv, ctx) {
     const p = parse(argv, SHOW_OPTIONS, CERT_USAGE, ctx);
     const file = onePositional(p, 'certificate file', CERT_USAGE);
-    const certs = parseCertificates(readUserFile(file, 'certificate'));
+    const bytes = readUserFile(file, 'certificate');
+    const certs = parseCertificates(bytes);
     if (certs.length === 0) {
+      const csr = bytes.includes('-----BEGIN CERTIFICATE REQUEST-----');
       throw new DbtlsError('CERT_MALFORMED', `could not read ${file}: it holds no PEM certificate`, {
-        hint: 'give a PEM file (-----BEGIN CERTIFICATE-----); for a CSR use `dbtls csr show`',
+        hint: csr
+          ? `it is a certificate signing request: \`${commandLine(['dbtls', 'csr', 'show', file])}\` shows it`
+          : 'give a PEM file (-----BEGIN CERTIFICATE-----); a CSR is shown by `dbtls csr show FILE`',
       });
     }
     if (flag(p, 'json')) {

@@ -21,11 +21,11 @@ function hasShort(options: OptionTable, letter: string, type?: 'string'): boolea
   return Object.values(options).some((o) => o.short === letter && (type === undefined || o.type === type));
 }
 
-/** The words of `usage` that name the command (`dbtls inspect`). */
+/** The words of `usage` that name the command (`dbtls inspect`); an option (`--for` of snippet) ends them. */
 function commandWords(usage: string): string[] {
   const words: string[] = [];
   for (const w of usage.split(' ')) {
-    if (!/^[a-z0-9-]+$/.test(w)) break;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(w)) break;
     words.push(w);
   }
   return words;
@@ -94,23 +94,79 @@ function explainHostFlags(args: readonly string[], options: OptionTable, usage: 
       `usage: ${usage}`,
     );
   }
-  // The target the command line already names (`dbtls users -u root db1`) keeps its place; -h replaces
-  // it, -P gives it a port; with neither, localhost is the mysql client's own default.
-  const at = firstPositional(rest, options);
-  const named = at === undefined ? undefined : rest[at]!;
+  const { named, others, option } = targetSlot(rest, options, usage, found.h !== undefined);
   const host = found.h ?? named ?? 'localhost';
   const hostPort = found.P ? address(host, found.P) : host;
   const user = found.u !== undefined && 'user' in options ? ['--user', found.u] : [];
   const target = found.u !== undefined && !('user' in options) ? `mysql://${found.u}@${hostPort}` : hostPort;
-  const others = at === undefined ? rest : rest.filter((_, i) => i !== at);
-  const suggestion = commandLine([...commandWords(usage), target, ...user, ...others]);
+  const targetWords = option === undefined ? [target] : [`--${option}`, target];
+  const suggestion = commandLine([...commandWords(usage), ...targetWords, ...user, ...others]);
   usageError(
     'could not parse the arguments: dbtls takes the server as one TARGET (host[:port] or mysql://user@host:port), not -h/-P/-u',
     `write: ${suggestion}`,
   );
 }
 
-/** The index of the first positional argument in `args` (skipping the values of string options), if any. */
+/**
+ * Where the server goes in the rewritten command, the target already named there (`named`), and the other
+ * arguments. Most commands take it as their first positional: there -u adds the user and -P the port to a
+ * target already given (`dbtls users -u root db1`), while -h names the server itself, so every positional
+ * stays (`dbtls require -h db1 ACCOUNT` keeps the account). Where the target is an option's value
+ * (`crl --install ADMIN_TARGET`), it goes there, and an --install left without its value is dropped.
+ */
+function targetSlot(
+  rest: readonly string[],
+  options: OptionTable,
+  usage: string,
+  hostGiven: boolean,
+): { named: string | undefined; others: string[]; option?: string } {
+  const option = targetOption(options, rest, usage);
+  if (option !== undefined) return { ...withoutOption(rest, option), option };
+  const first = hostGiven ? undefined : firstPositional(rest, options);
+  if (first === undefined) return { named: undefined, others: [...rest] };
+  return { named: rest[first], others: rest.filter((_, i) => i !== first) };
+}
+
+/** The option whose value is the server (`crl --install ADMIN_TARGET`), when the target goes there. */
+function targetOption(options: OptionTable, rest: readonly string[], usage: string): string | undefined {
+  const name = Object.keys(options).find(
+    (n) => options[n]!.type === 'string' && options[n]!.value?.endsWith('TARGET'),
+  );
+  if (name === undefined) return undefined;
+  const given = rest.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  return given || !takesTargetPositional(usage) ? name : undefined;
+}
+
+/** `rest` without `--NAME VALUE` (or `--NAME=VALUE`, or a `--NAME` left without a value), and that VALUE. */
+function withoutOption(
+  rest: readonly string[],
+  name: string,
+): { named: string | undefined; others: string[] } {
+  const others: string[] = [];
+  let named: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    const next = rest[i + 1];
+    if (a.startsWith(`--${name}=`)) named = a.slice(name.length + 3) || undefined;
+    else if (a !== `--${name}`) others.push(a);
+    else if (next !== undefined && !next.startsWith('-')) {
+      named = next;
+      i++;
+    }
+  }
+  return { named, others };
+}
+
+/** Whether the usage line takes a TARGET as a positional (`dbtls users ADMIN_TARGET`), not as an option's value. */
+function takesTargetPositional(usage: string): boolean {
+  const words = usage.split(/\s+/);
+  return words.some((w, i) => /TARGET/.test(w) && !/^\[?--/.test(words[i - 1] ?? ''));
+}
+
+/**
+ * The index of the first positional argument in `args`, if any: the values of string options are skipped,
+ * given long (`--for mysql-cli`) or short (`-e 'SELECT 1'`).
+ */
 function firstPositional(args: readonly string[], options: OptionTable): number | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -118,6 +174,8 @@ function firstPositional(args: readonly string[], options: OptionTable): number 
     if (!a.startsWith('-') || a === '-') return i;
     const name = /^--([^=]+)$/.exec(a)?.[1];
     if (name !== undefined && options[name]?.type === 'string') i++;
+    const letter = /^-([A-Za-z])$/.exec(a)?.[1];
+    if (letter !== undefined && hasShort(options, letter, 'string')) i++;
   }
   return undefined;
 }

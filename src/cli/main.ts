@@ -408,19 +408,27 @@ export async function run(
   }
 }
 
-/** The CA commands a library hint names (`run \`dbtls crl\``), and whether each takes --passphrase-file. */
+/**
+ * The commands reaching the CA that a library hint names (`run \`dbtls crl\``), by their first word, and
+ * whether each takes --passphrase-file (`ca`: init and show; `issue`: server and client; `rotate`: the leaf
+ * rotation and every --ca-rollover form, --status included).
+ */
 const CA_HINT_COMMANDS: Readonly<Record<string, boolean>> = {
-  list: true,
+  ca: true,
   crl: true,
+  issue: true,
+  list: true,
   renew: true,
   revoke: false,
+  rotate: true,
+  sign: true,
 };
 
 /**
  * A library hint that names a CA command (`check the serial with \`dbtls list\``) names it with the
  * --ca-dir and --passphrase-file the user gave, so that it reaches the same CA when pasted (issue 14 item 5).
  */
-function withCaFlags(err: unknown, argv: readonly string[]): unknown {
+export function withCaFlags(err: unknown, argv: readonly string[]): unknown {
   if (!(err instanceof DbtlsError) || !err.hint?.includes('`dbtls ')) return err;
   const end = argv.indexOf('--');
   const given = (name: string) => {
@@ -435,9 +443,13 @@ function withCaFlags(err: unknown, argv: readonly string[]): unknown {
   const hint = err.hint.replace(/`dbtls ([a-z]+)([^`]*)`/g, (whole, command: string, rest: string) => {
     const takesPassphrase = CA_HINT_COMMANDS[command];
     if (takesPassphrase === undefined || rest.includes('--ca-dir')) return whole;
+    // A line already filled in with the user's flags (src/cli/server-admin.ts adminCommandLine) may carry
+    // --passphrase-file without --ca-dir: named twice, the pasted command would be refused.
     const flags = [
       ...(caDir === undefined ? [] : ['--ca-dir', caDir]),
-      ...(passphraseFile === undefined || !takesPassphrase ? [] : ['--passphrase-file', passphraseFile]),
+      ...(passphraseFile === undefined || !takesPassphrase || rest.includes('--passphrase-file')
+        ? []
+        : ['--passphrase-file', passphraseFile]),
     ];
     return flags.length === 0 ? whole : `\`dbtls ${command}${rest} ${commandLine(flags)}\``;
   });

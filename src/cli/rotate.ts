@@ -142,9 +142,13 @@ function renderPlan(ctx: CommandContext, plan: RotatePlan): void {
   );
 }
 
-function parseStage(text: string | undefined): RolloverStage {
+function parseStage(p: Parsed): RolloverStage {
+  const text = str(p, 'stage');
   if (text && (ROLLOVER_STAGES as readonly string[]).includes(text)) return text as RolloverStage;
-  const hint = `\`dbtls rotate --ca-rollover --status\` shows the next one`;
+  // The status of the same CA (and the next stage's line for the same target), as the user named them.
+  const target = p.positionals[0] === undefined ? [] : [p.positionals[0]];
+  const status = commandLine(['dbtls', 'rotate', ...target, '--ca-rollover', '--status', ...givenCaFlags(p)]);
+  const hint = `\`${status}\` shows the next one`;
   if (text === undefined) {
     throw new DbtlsError(
       'USAGE',
@@ -214,7 +218,7 @@ function stageLine(p: Parsed, stage: RolloverStage, target?: string): string {
 
 async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
   if (flag(p, 'status')) return rolloverStatus(p, ctx);
-  const stage = parseStage(str(p, 'stage'));
+  const stage = parseStage(p);
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
   const [target, ...extra] = p.positionals;
   if (extra.length)

@@ -13,6 +13,7 @@ import {
   ADMIN_OPTIONS,
   ADMIN_SESSION_USAGE,
   ADMIN_TLS_OPTIONS,
+  adminCommandLine,
   renderedJson,
   singleTarget,
   withAdmin,
@@ -25,7 +26,15 @@ import { requireCommand, usersCommand } from './server-users.js';
 
 const STATUS_USAGE = `dbtls server status ADMIN_TARGET ${ADMIN_SESSION_USAGE} [--json]`;
 
-function renderStatus(render: Renderer, status: ServerStatus): void {
+/**
+ * The status as text. `line` writes another command for the same server with the flags given here (the
+ * target, the admin session's), so that a next step printed here works when pasted.
+ */
+function renderStatus(
+  render: Renderer,
+  status: ServerStatus,
+  line: (words: readonly string[], ...rest: string[]) => string,
+): void {
   render.lines(
     `${status.server.flavor} ${status.server.version} at ${address(status.server.host, status.server.port)}`,
     `  TLS live                  ${status.tlsLive ? 'yes' : 'no'} (${status.tlsLiveEvidence})`,
@@ -48,14 +57,17 @@ function renderStatus(render: Renderer, status: ServerStatus): void {
       `  negotiated   ${s.protocol} ${s.cipher}`,
     );
   } else if (status.probeError) render.warn(`TLS is on but the probe failed: ${status.probeError}`);
-  else render.lines('TLS is off: connections are plaintext. Run `dbtls server enable` to turn it on.');
+  else
+    render.lines(
+      `TLS is off: connections are plaintext. To turn it on: ${line(['server', 'enable'], '--issue')}`,
+    );
   const a = status.accounts;
   render.lines(
     `Accounts: ${a.total} (none ${a.none}, SSL ${a.ssl}, X509 ${a.x509}, SUBJECT/ISSUER/CIPHER ${a.specified})`,
   );
   if (a.remoteNone > 0) {
     render.warn(
-      `${a.remoteNone} remote account(s) accept plaintext logins; see \`dbtls users\` and \`dbtls require\``,
+      `${a.remoteNone} remote account(s) accept plaintext logins: \`${line(['users'])}\` lists them, each with the \`dbtls require\` that closes it`,
     );
   }
 }
@@ -75,7 +87,8 @@ const statusCommand: Command = {
     const p = parse(argv, STATUS_OPTIONS, STATUS_USAGE, ctx);
     const target = singleTarget(p, STATUS_USAGE, 'server status');
     const status = await withAdmin(p, ctx, target, (s) => serverStatus(s));
-    if (!renderedJson(p, ctx, status)) renderStatus(ctx.render, status);
+    if (!renderedJson(p, ctx, status))
+      renderStatus(ctx.render, status, (words, ...rest) => adminCommandLine(p, target, words, ...rest));
     return 0;
   },
 };

@@ -6,6 +6,7 @@ import { causeText, DbtlsError } from '../errors.js';
 import { address } from '../tls/dsn.js';
 import { expectedServerName } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
+import { commandLine } from '../util/shell.js';
 
 /** OpenSSL/node verification codes that mean "the chain does not lead to a CA you trust". */
 const UNTRUSTED_CODES: ReadonlySet<string> = new Set([
@@ -42,9 +43,10 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
   const code = String((err as NodeJS.ErrnoException).code ?? '');
   const where = address(host, port);
   const details = { nodeCode: code, mode: settings.mode };
+  const inspect = `\`${commandLine(['dbtls', 'inspect', where])}\``;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
     return new DbtlsError('CERT_EXPIRED', `could not verify the certificate of ${where}: ${causeText(err)}`, {
-      hint: 'renew the server certificate (dbtls renew --cn NAME) and reload the server (dbtls server reload)',
+      hint: `renew the server certificate (\`dbtls renew --cn NAME\`, NAME its CN, which ${inspect} shows) and reload it: \`${commandLine(['dbtls', 'server', 'reload', where])}\``,
       cause: err,
       details,
     });
@@ -54,7 +56,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
       'CERT_UNTRUSTED',
       `could not verify the certificate of ${where}: ${causeText(err)} (${code})`,
       {
-        hint: 'pass --ca with the CA that signed the server certificate (check it with: dbtls inspect TARGET)',
+        hint: `pass --ca with the CA that signed the server certificate (${inspect} shows its issuer)`,
         cause: err,
         details,
       },
@@ -66,7 +68,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
       `could not complete the TLS handshake with ${where}: the server rejected the client certificate (${code})`,
       {
         hint: settings.cert
-          ? 'the server does not trust the CA of --cert (its ssl_ca), or the certificate is expired or revoked: issue one from the CA the server trusts (dbtls issue client --cn USER)'
+          ? 'the server does not trust the CA of --cert (its ssl_ca), or the certificate is expired or revoked: issue one from the CA the server trusts (`dbtls issue client --cn USER`, USER the database account)'
           : 'the server requires a client certificate: pass --cert FILE --key FILE',
         cause: err,
         details,
@@ -92,7 +94,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
       'TLS_HANDSHAKE_FAILED',
       `could not complete the TLS handshake with ${where}: the server and this side have no TLS version in common (${code})`,
       {
-        hint: 'the server accepts only versions below the lowest one offered here: enable TLSv1.3 on the server (tls_version) or lower --tls-min; dbtls inspect TARGET lists the versions it accepts',
+        hint: `the server accepts only versions below the lowest one offered here: enable TLSv1.3 on the server (tls_version) or lower --tls-min; ${inspect} lists the versions it accepts`,
         cause: err,
         details,
       },
@@ -102,7 +104,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
     'TLS_HANDSHAKE_FAILED',
     `could not complete the TLS handshake with ${where}: ${causeText(err)}`,
     {
-      hint: 'check the TLS versions and ciphers both sides allow (dbtls inspect TARGET shows the server side) and the client certificate, if any',
+      hint: `check the TLS versions and ciphers both sides allow (${inspect} shows the server side) and the client certificate, if any`,
       cause: err,
       details,
     },

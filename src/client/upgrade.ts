@@ -70,7 +70,7 @@ export type NotOfferedFacts = Pick<Greeting, 'flavor' | 'serverVersion' | 'capab
 export function tlsNotOffered(
   what: string,
   server: NotOfferedFacts,
-  hint = 'enable TLS on the server (dbtls server enable ADMIN_TARGET); if the server has TLS, something on the path strips it: do not connect',
+  hint = 'enable TLS on the server, on its host: `dbtls server enable ADMIN_TARGET --issue --socket /run/mysqld/mysqld.sock` (the socket its my.cnf names; no TLS is needed over it); if the server has TLS, something on the path strips it: do not connect',
 ): DbtlsError<'TLS_NOT_OFFERED'> {
   const { flavor, capabilities } = server;
   const serverVersion = peerText(server.serverVersion);

@@ -7,12 +7,14 @@
  * Each object is what `kubectl create configmap|secret generic NAME --from-file=KEY=FILE --dry-run=client
  * -o yaml` prints for the same bytes (./kube-objects.ts).
  */
+import * as path from 'node:path';
 import { DbtlsError, isDbtlsError } from '../errors.js';
 import { writeJks } from '../keystore/jks.js';
 import { type KeystoreMaterial, loadKeystoreMaterial } from '../keystore/material.js';
 import { readKeystore } from '../keystore/read.js';
 import { readCertificates } from '../pki/chain.js';
 import { type Material, type MutualTls, requiredMaterial, SSL_MODES, type SslMode } from '../tls/ssl-mode.js';
+import { shellQuote } from '../util/shell.js';
 import { checkName, checkNamespace, configMapFromFiles, secretFromFiles } from './kube-objects.js';
 import type { KubeObject } from './yaml.js';
 
@@ -62,6 +64,8 @@ export interface K8sSecretsInput {
   readonly ca?: Buffer;
   readonly clientCert?: Buffer;
   readonly clientKey?: Buffer;
+  /** The file clientKey was read from, for the command a hint gives to decrypt it. */
+  readonly clientKeyFile?: string;
   readonly keystore?: Buffer;
   readonly keystorePassword?: string;
   readonly keyPassword?: string;
@@ -107,12 +111,29 @@ function clientMaterial(input: K8sSecretsInput, issuers: boolean): KeystoreMater
   } catch (err) {
     if (isDbtlsError(err) && err.code === 'KEY_PASSPHRASE_REQUIRED') {
       throw new DbtlsError('KEY_ENCRYPTED', 'could not use the client key: it is encrypted', {
-        hint: 'database clients read the key without a passphrase: `openssl pkey -in key.pem -out key-plain.pem`, then give --key key-plain.pem',
+        hint: plainKeyHint(input.clientKeyFile),
         cause: err,
       });
     }
     throw err;
   }
+}
+
+/**
+ * Database clients read the key without a passphrase: the command writing it decrypted to a new file only
+ * its owner can read, as src/tls/options.ts words it (`set -C` refuses to overwrite, umask 077 makes it 0600).
+ */
+function plainKeyHint(keyFile: string | undefined): string {
+  const key = keyFile === undefined ? 'KEY_FILE' : shellQuote(keyFile);
+  const plain = keyFile === undefined ? 'key-plain.pem' : shellQuote(plainName(keyFile));
+  const placeholder = keyFile === undefined ? ' (KEY_FILE: the encrypted key given to --key)' : '';
+  return `database clients read the key without a passphrase: \`(set -C; umask 077; openssl pkey -in ${key} > ${plain})\`${placeholder}, then give --key ${plain}`;
+}
+
+/** `app/key.pem` → `app/key-plain.pem`: beside the encrypted key, never over it. */
+function plainName(keyFile: string): string {
+  const ext = path.extname(keyFile);
+  return `${keyFile.slice(0, keyFile.length - ext.length)}-plain${ext || '.pem'}`;
 }
 
 /** The client key and certificate as a JKS PrivateKeyEntry under the alias `client`. */
@@ -133,7 +154,7 @@ function checkKeystore(keystore: Buffer, input: K8sSecretsInput, warnings: strin
   });
   if (!opened.entries.some((e) => e.type === 'PrivateKeyEntry')) {
     throw new DbtlsError('KEYSTORE_NO_KEY', 'could not use the keystore: it holds no private key entry', {
-      hint: 'mutual TLS needs the client key in the keystore: `dbtls export jks --cert F --key F ...`, or give --cert and --key',
+      hint: 'mutual TLS needs the client key in the keystore: give the client certificate and key with --cert and --key instead of --keystore, and dbtls builds the keystore from them',
     });
   }
   if (opened.format !== 'jks') {

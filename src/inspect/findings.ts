@@ -6,6 +6,7 @@
 import { MIN_RSA_BITS } from '../pki/keys.js';
 import { commonName } from '../pki/names.js';
 import { isSecureTlsVersion, TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
+import { commandLine } from '../util/shell.js';
 import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
 import { isServerGeneratedCertificate } from './zero-config.js';
@@ -14,6 +15,11 @@ export type InspectFacts = Omit<InspectReport, 'findings'>;
 
 /** Certificates closer than this to expiry are reported (matches `dbtls list --expiring-within` habit). */
 export const EXPIRY_WARNING_DAYS = 30;
+/**
+ * Where the Debian and Ubuntu packages of MariaDB and MySQL put the server's socket: the way in for
+ * `server enable` while the server offers no TLS (the admin session then needs no TLS), on the server host.
+ */
+const DEFAULT_SOCKET = '/run/mysqld/mysqld.sock';
 /** The versions RFC 8996 deprecates: every one dbtls does not count as secure. */
 const LEGACY_VERSIONS: readonly TlsVersion[] = TLS_VERSIONS.filter((v) => !isSecureTlsVersion(v));
 
@@ -51,7 +57,7 @@ function transportFindings(facts: InspectFacts): Finding[] {
         'tls-not-offered',
         'critical',
         'the server does not offer TLS: every login and query crosses the network in clear',
-        `dbtls issue server --cn ${hostOf(facts.target)} --out server-tls, then dbtls server enable ADMIN_TARGET (or set ssl_cert/ssl_key/ssl_ca in [mysqld] and restart)`,
+        `on the server host, ${commandLine(['dbtls', 'server', 'enable', facts.target, '--issue', '--socket', DEFAULT_SOCKET])} (it issues the server certificate from the dbtls CA, made first with dbtls ca init, and writes the TLS config), or set ssl_cert/ssl_key/ssl_ca in [mysqld] and restart`,
       ),
     ];
   }
@@ -141,7 +147,8 @@ function certificateFindings(facts: InspectFacts): Finding[] {
   if (!cert || !leaf) return [];
   const out: Finding[] = [];
   const cn = commonName(leaf.subject) ?? hostOf(facts.target);
-  const renew = `dbtls rotate ${facts.target} (re-issues and reloads online), or dbtls renew --cn ${cn}, install the new files at the same paths, then dbtls server reload ${facts.target}`;
+  const target = commandLine([facts.target]);
+  const renew = `dbtls rotate ${target} (re-issues and reloads online), or ${commandLine(['dbtls', 'renew', '--cn', cn])}, install the new files at the same paths, then dbtls server reload ${target}`;
   if (leaf.daysLeft < 0) {
     out.push(
       finding(
@@ -179,7 +186,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
         'hostname-mismatch',
         'high',
         `the server certificate does not name ${cert.checkedName} (it names ${leaf.sans.join(', ') || leaf.subject}): verify-full clients refuse it`,
-        `dbtls issue server --cn ${cert.checkedName} ${/^[\d.]+$|:/.test(cert.checkedName) ? '--ip' : '--dns'} ${cert.checkedName} and install it, or connect with --servername set to a name the certificate holds`,
+        `${commandLine(['dbtls', 'issue', 'server', '--cn', cert.checkedName, /^[\d.]+$|:/.test(cert.checkedName) ? '--ip' : '--dns', cert.checkedName])} and install it, or connect with --servername set to a name the certificate holds`,
       ),
     );
   }
@@ -192,7 +199,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
         cert.verified
           ? 'the server uses the certificate MariaDB 11.4+ generates in memory (CN=MariaDB Server): --ca pins it, but a new one is made at every restart and every pinning client then fails'
           : 'the server uses the self-signed certificate MariaDB 11.4+ generates in memory (CN=MariaDB Server): clients can check it only through a password-derived fingerprint, so passwordless and X509-only accounts get no protection against a man in the middle',
-        `dbtls ca init, dbtls issue server --cn ${hostOf(facts.target)} --out server-tls, then set ssl_cert/ssl_key/ssl_ca in [mysqld]`,
+        `dbtls ca init, ${commandLine(['dbtls', 'issue', 'server', '--cn', hostOf(facts.target), '--out', 'server-tls'])}, then set ssl_cert/ssl_key/ssl_ca in [mysqld]`,
       ),
     );
   } else if (leaf.selfSigned) {
@@ -203,7 +210,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
         cert.verified
           ? 'the server certificate is self-signed and trusted only because --ca holds it: it cannot be rotated without touching every client'
           : 'the server certificate is self-signed: clients can only trust it by pinning it, and most end up skipping verification',
-        `dbtls ca init, then dbtls issue server --cn ${cn} and give clients the CA certificate (dbtls-ca/root.pem)`,
+        `dbtls ca init, then ${commandLine(['dbtls', 'issue', 'server', '--cn', cn])} and give clients the CA certificate (dbtls-ca/root.pem)`,
       ),
     );
   }
@@ -232,7 +239,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
           'rsa-key-small',
           'high',
           `${entry === leaf ? 'the server certificate' : `chain certificate ${entry.subject}`} has a ${entry.keyBits}-bit RSA key (minimum ${MIN_RSA_BITS})`,
-          `dbtls issue server --cn ${cn} --key ec-p256 (or --key rsa-3072) and install it`,
+          `${commandLine(['dbtls', 'issue', 'server', '--cn', cn, '--key', 'ec-p256'])} (or --key rsa-3072) and install it`,
         ),
       );
     }
@@ -242,7 +249,7 @@ function certificateFindings(facts: InspectFacts): Finding[] {
           'weak-signature',
           'medium',
           `${entry.subject} is signed with ${entry.signatureAlgorithm}, which is collision-prone`,
-          `reissue it with a SHA-256 signature (dbtls issue server --cn ${cn})`,
+          `reissue it with a SHA-256 signature (${commandLine(['dbtls', 'issue', 'server', '--cn', cn])})`,
         ),
       );
     }
@@ -263,7 +270,7 @@ function sessionFindings(facts: InspectFacts): Finding[] {
         check.attempted
           ? `the server accepted a plaintext login for ${session.account}: a client that skips TLS (or a downgrade attacker) exposes this account`
           : `the server accepts plaintext logins for ${session.account} (the account REQUIREs nothing and require_secure_transport is OFF): a client that skips TLS (or a downgrade attacker) exposes this account`,
-        `ALTER USER ${quoteAccount(session.account)} REQUIRE SSL; (or dbtls require ADMIN_TARGET ${session.account} --ssl), or SET GLOBAL require_secure_transport = ON;`,
+        `ALTER USER ${quoteAccount(session.account)} REQUIRE SSL; (or ${commandLine(['dbtls', 'require', 'ADMIN_TARGET', session.account, '--ssl', '--verify-password-file', 'PASSWORD_FILE'])}, PASSWORD_FILE holding its password for the check login), or SET GLOBAL require_secure_transport = ON;`,
       ),
     );
   }

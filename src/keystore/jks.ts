@@ -16,6 +16,7 @@
 import { createHash, createPrivateKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import { NULL, octetString, oid, sequence } from '../pki/der.js';
+import { commandLine } from '../util/shell.js';
 import { decode, decodeOctets, decodeOid, fields, utf16be } from './der.js';
 
 export const JKS_MAGIC = 0xfeedfeed;
@@ -187,6 +188,30 @@ export interface JksReadOptions {
   readonly keyPassword?: string;
   /** Skip key recovery (listing needs no key). */
   readonly skipKeys?: boolean;
+  /** The keystore's file name, for the keytool line of a keystore dbtls cannot read. */
+  readonly file?: string;
+}
+
+/**
+ * The keytool line that converts a keystore dbtls cannot read to PKCS#12 beside it (`app.jceks` →
+ * `app.p12`); keytool asks for both passwords. KEYSTORE_FILE stands in when the caller gave only bytes.
+ * keytool refuses `-importkeystore` without -srckeystore, and guesses the source type wrongly without
+ * -srcstoretype, so the line names both.
+ */
+export function toPkcs12Command(storeType: 'JKS' | 'JCEKS', file?: string): string {
+  const out = file === undefined ? 'keystore.p12' : `${file.replace(/\.(jks|jceks|keystore|ks)$/i, '')}.p12`;
+  return commandLine([
+    'keytool',
+    '-importkeystore',
+    '-srckeystore',
+    file ?? 'KEYSTORE_FILE',
+    '-srcstoretype',
+    storeType,
+    '-destkeystore',
+    out,
+    '-deststoretype',
+    'pkcs12',
+  ]);
 }
 
 export type ReadJksEntry =
@@ -210,7 +235,7 @@ export function readJks(bytes: Buffer, storePassword: string, options: JksReadOp
   const magic = bytes.readUInt32BE(0);
   if (magic === JCEKS_MAGIC) {
     throw new DbtlsError('KEYSTORE_UNSUPPORTED', 'could not read the keystore: JCEKS is not supported', {
-      hint: 'convert it with `keytool -importkeystore -deststoretype pkcs12`',
+      hint: `convert it to PKCS#12, which dbtls reads: \`${toPkcs12Command('JCEKS', options.file)}\``,
     });
   }
   if (magic !== JKS_MAGIC) throw malformed('it does not start with the JKS magic number');
@@ -230,7 +255,7 @@ export function readJks(bytes: Buffer, storePassword: string, options: JksReadOp
   }
   return entries.map((e) => {
     if (e.type === 'trustedCertEntry' || options.skipKeys) return e.entry;
-    return { ...e.entry, key: recover(e.epki, options.keyPassword ?? storePassword) };
+    return { ...e.entry, key: recover(e.epki, options.keyPassword ?? storePassword, options.file) };
   });
 }
 
@@ -280,7 +305,7 @@ function readCert(c: Cursor, version: number): Buffer {
   return Buffer.from(c.take(c.u32('a certificate length'), 'a certificate'));
 }
 
-function recover(epki: Buffer, password: string): KeyObject {
+function recover(epki: Buffer, password: string, file: string | undefined): KeyObject {
   const [alg, data] = fields(decode(epki, 'the protected key'), 'the protected key', 2);
   const algOid = decodeOid(fields(alg, 'the key protection algorithm', 1)[0], 'the key protection algorithm');
   if (algOid !== KEY_PROTECTOR_OID) {
@@ -288,7 +313,7 @@ function recover(epki: Buffer, password: string): KeyObject {
       'KEYSTORE_UNSUPPORTED',
       `could not recover the private key: protection ${algOid} is not supported`,
       {
-        hint: 'convert the keystore to PKCS#12 with keytool -importkeystore',
+        hint: `convert the keystore to PKCS#12, which dbtls reads: \`${toPkcs12Command('JKS', file)}\``,
       },
     );
   }

@@ -8,10 +8,11 @@
  * URL: they are connection properties.
  */
 import { DbtlsError } from '../../errors.js';
-import { JAVA_STORE_TYPE } from '../../keystore/format.js';
+import { JAVA_STORE_TYPE, KEYSTORE_FORMAT_WORD } from '../../keystore/format.js';
 import { address } from '../../tls/dsn.js';
 import { SSL_MODES, type SslMode } from '../../tls/ssl-mode.js';
 import { SECURE_TLS_VERSIONS } from '../../tls/versions.js';
+import { commandLine } from '../../util/shell.js';
 import {
   type ClientMapping,
   EVERY_MODE_EXACT,
@@ -82,6 +83,32 @@ export const jdbcMariadb: ClientMapping = {
 const MARIADB_VERSIONS =
   '# MariaDB Connector/J 2.x and 3.x (run against 2.7.6 on Java 17): useSsl=true, not sslMode, which 2.x ignores';
 
+/**
+ * MySQL Connector/J reads no PEM CA: the export that makes a truststore from the --ca given, in the store
+ * type the snippet will name. Its password is the user's to choose, so that file stays a placeholder.
+ */
+function truststoreHint(ctx: SnippetContext): string {
+  const word = KEYSTORE_FORMAT_WORD[ctx.truststoreType];
+  const out = `truststore.${word}`;
+  const ca = ctx.ca ?? 'CA_FILE';
+  const exportLine = commandLine([
+    'dbtls',
+    'export',
+    'truststore',
+    '--format',
+    word,
+    '--ca',
+    ca,
+    '--password-file',
+    'TRUSTSTORE_PASSWORD_FILE',
+    '--out',
+    out,
+  ]);
+  const caNote =
+    ctx.ca === undefined ? '; CA_FILE: the CA certificate that signed the server certificate' : '';
+  return `MySQL Connector/J reads no PEM CA: make a truststore with \`${exportLine}\` (TRUSTSTORE_PASSWORD_FILE: a file holding the password to protect it with${caNote}) and add --truststore ${out}`;
+}
+
 export const jdbcMysql: ClientMapping = {
   client: 'jdbc-mysql',
   language: 'jdbc-url',
@@ -95,7 +122,7 @@ export const jdbcMysql: ClientMapping = {
           'MATERIAL_MISSING',
           `could not write the jdbc-mysql snippet for ssl-mode ${ctx.mode}: --truststore FILE is missing`,
           {
-            hint: 'MySQL Connector/J reads no PEM CA: make one with `dbtls export truststore --format jks --ca CA.pem --password-file F --out truststore.jks` and pass --truststore',
+            hint: truststoreHint(ctx),
           },
         );
       }

@@ -303,6 +303,24 @@ describe('issue without --out: the directory comes from a sanitized CN (item 5)'
     );
     assert.equal(hashDir(caDir), before);
   });
+
+  test('renew --expiring-within checks every certificate before it renews the first (a damaged copy of the second renewed nothing)', async () => {
+    const caDir = path.join(work, 'renew-all-ca');
+    const ca = initCa(caDir, { passphrase: undefined });
+    issueCertificate(ca, { profile: 'client', cn: 'first', days: 3 });
+    const second = issueCertificate(ca, { profile: 'client', cn: 'second', days: 3 });
+    // The CA's copy of the second no longer is the certificate the index recorded.
+    const copy = path.join(caDir, 'certs', `${second.entry.serial}.pem`);
+    fs.writeFileSync(copy, issueCertificate(ca, { profile: 'client', cn: 'third', days: 90 }).certPem);
+    const before = hashDir(caDir);
+    const cwd = path.join(work, 'renew-all');
+    fs.mkdirSync(cwd);
+    const r = await runCli(['renew', '--expiring-within', '10', '--ca-dir', caDir], { cwd });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error\\[CA_CORRUPT\\]: could not renew ${second.entry.serial}: `));
+    assert.deepEqual(fs.readdirSync(cwd), [], 'the first was not renewed either');
+    assert.equal(hashDir(caDir), before);
+  });
 });
 
 describe('--dry-run changes nothing and names what it would do (item 14)', () => {

@@ -3,10 +3,16 @@
  * the exact answer, always in dbtls's own error voice, never node's parser text.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parse } from '../../../src/cli/args.js';
+import { connectCommand } from '../../../src/cli/client.js';
+import type { Command } from '../../../src/cli/command.js';
 import { run } from '../../../src/cli/main.js';
+import { commands as revokeCommands } from '../../../src/cli/revoke.js';
+import { requireCommand } from '../../../src/cli/server-users.js';
 import { shellQuote } from '../../../src/cli/shell.js';
+import { snippetCommand } from '../../../src/cli/snippet.js';
 import { closest, editDistance, shown } from '../../../src/cli/suggest.js';
 import { DbtlsError } from '../../../src/errors.js';
 import { capture } from './capture.js';
@@ -135,6 +141,89 @@ describe('mysql client habits', () => {
       usageError(['--ca', 'ca.pem', 'db1', '-P', '3307']).split('\n')[1],
       'write: dbtls inspect db1:3307 --ca ca.pem',
     );
-    assert.equal(usageError(['-h', 'db2', 'db1']).split('\n')[1], 'write: dbtls inspect db2');
+    // -h names the server: a positional already there is kept, not replaced (it may be a second target).
+    assert.equal(usageError(['-h', 'db2', 'db1']).split('\n')[1], 'write: dbtls inspect db2 db1');
+  });
+
+  it('skips the value of a short string option when it looks for the target (-e SQL)', () => {
+    const withExecute = { ...options, execute: { type: 'string', short: 'e' } } as const;
+    const hint = (argv: string[]) => {
+      try {
+        parse(argv, withExecute, usage);
+      } catch (err) {
+        assert.ok(err instanceof DbtlsError);
+        return err.hint;
+      }
+      assert.fail(`${argv.join(' ')} was accepted`);
+    };
+    assert.equal(
+      hint(['-e', 'SELECT 1', '-u', 'root', 'db1']),
+      "write: dbtls inspect db1 --user root -e 'SELECT 1'",
+    );
+  });
+});
+
+/** The words bash makes of a pasted line (quotes removed), as the command will receive them. */
+function pastedWords(line: string): string[] {
+  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', `printf '%s\\0' ${line}`], {
+    encoding: 'utf8',
+  });
+  return out.split('\0').slice(0, -1);
+}
+
+const crlCommand = revokeCommands.find((c) => c.name.join(' ') === 'crl')!;
+
+describe('mysql client habits, rewritten for the real commands', () => {
+  const table: [command: Command, typed: string[], suggestion: string, target: string][] = [
+    [
+      requireCommand,
+      ['-h', 'db1', '-u', 'root', "'app'@'%'", '--ssl'],
+      `dbtls require db1 --user root ''\\''app'\\''@'\\''%'\\''' --ssl`,
+      'db1',
+    ],
+    [
+      requireCommand,
+      ['-P', '3307', 'db1', "o'hara@%", '--ssl'],
+      `dbtls require db1:3307 'o'\\''hara@%' --ssl`,
+      'db1:3307',
+    ],
+    [
+      snippetCommand,
+      ['--for', 'mysql-cli', '-h', 'db1', '-P', '3307'],
+      'dbtls snippet db1:3307 --for mysql-cli',
+      'db1:3307',
+    ],
+    [crlCommand, ['--install', '-h', 'db1'], 'dbtls crl --install db1', 'db1'],
+    [
+      crlCommand,
+      ['--install', 'db2', '-P', '3307', '--dry-run'],
+      'dbtls crl --install db2:3307 --dry-run',
+      'db2:3307',
+    ],
+    [connectCommand, ['-e', 'SELECT 1', '-h', 'db1'], "dbtls connect db1 -e 'SELECT 1'", 'db1'],
+  ];
+  for (const [command, typed, suggestion, target] of table) {
+    it(`dbtls ${command.name.join(' ')} ${typed.join(' ')}`, () => {
+      let hint: string | undefined;
+      try {
+        parse(typed, command.options!, command.usage);
+      } catch (err) {
+        assert.ok(err instanceof DbtlsError);
+        assert.equal(err.code, 'USAGE');
+        hint = err.hint;
+      }
+      assert.equal(hint, `write: ${suggestion}`);
+      // Pasted, the suggestion parses, and the server is where the command reads it.
+      const words = pastedWords(suggestion);
+      assert.deepEqual(words.slice(0, 1 + command.name.length), ['dbtls', ...command.name]);
+      const p = parse(words.slice(1 + command.name.length), command.options!, command.usage);
+      assert.equal(command === crlCommand ? p.values.install : p.positionals[0], target);
+    });
+  }
+
+  it('keeps the account of require when -h names the server', () => {
+    const words = pastedWords(`dbtls require db1 --user root ''\\''app'\\''@'\\''%'\\''' --ssl`);
+    const p = parse(words.slice(2), requireCommand.options!, requireCommand.usage);
+    assert.deepEqual(p.positionals, ['db1', "'app'@'%'"]);
   });
 });

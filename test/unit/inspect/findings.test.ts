@@ -346,6 +346,39 @@ describe('evaluateFindings', () => {
     });
     assert.match(f?.fix ?? '', /^ALTER USER 'o''neil'@'10\.%' REQUIRE SSL;/);
   });
+
+  it('writes every dbtls command of a fix as shell words: an account or CN with a quote or a space stays one word', () => {
+    const [plaintext] = evaluateFindings({
+      ...HEALTHY,
+      session: {
+        user: "o'hara",
+        account: "o'hara@%",
+        variables: {},
+        plaintextLogin: { attempted: true, refused: false },
+      },
+    });
+    assert.equal(
+      plaintext?.fix,
+      `ALTER USER 'o''hara'@'%' REQUIRE SSL; (or dbtls require ADMIN_TARGET 'o'\\''hara@%' --ssl --verify-password-file PASSWORD_FILE, PASSWORD_FILE holding its password for the check login), or SET GLOBAL require_secure_transport = ON;`,
+    );
+    const expiring = evaluateFindings(withLeaf({ subject: '/O=Acme/CN=Acme DB Server', daysLeft: 10 }));
+    assert.equal(
+      expiring.find((f) => f.id === 'cert-expiring')?.fix,
+      "dbtls rotate db.example:3306 (re-issues and reloads online), or dbtls renew --cn 'Acme DB Server', install the new files at the same paths, then dbtls server reload db.example:3306",
+    );
+  });
+
+  it('names server enable with the target and --issue when the server offers no TLS', () => {
+    const [f] = evaluateFindings({
+      ...HEALTHY,
+      server: { ...HEALTHY.server, tlsOffered: false },
+      certificate: null,
+    });
+    assert.equal(
+      f?.fix,
+      'on the server host, dbtls server enable db.example:3306 --issue --socket /run/mysqld/mysqld.sock (it issues the server certificate from the dbtls CA, made first with dbtls ca init, and writes the TLS config), or set ssl_cert/ssl_key/ssl_ca in [mysqld] and restart',
+    );
+  });
 });
 
 describe('severities', () => {
