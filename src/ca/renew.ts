@@ -34,7 +34,7 @@ function current(entries: readonly IndexEntry[]): IndexEntry[] {
  * `dbtls issue server|client` for the names of a certificate that cannot be renewed (`issue server` always
  * puts the CN in the SANs, so it is not repeated as a --dns).
  */
-function issueAgainLine(entry: IndexEntry): string {
+export function issueAgainLine(entry: IndexEntry, ...extra: string[]): string {
   const names =
     entry.profile === 'server'
       ? [
@@ -42,7 +42,7 @@ function issueAgainLine(entry: IndexEntry): string {
           ...entry.ipAddresses.filter((a) => a !== entry.cn).flatMap((a) => ['--ip', a]),
         ]
       : [];
-  return commandLine(['dbtls', 'issue', entry.profile, '--cn', entry.cn, ...names]);
+  return commandLine(['dbtls', 'issue', entry.profile, '--cn', entry.cn, ...names, ...extra]);
 }
 
 /** The index entries a selector names; CERT_NOT_FOUND when a serial or CN names nothing. */

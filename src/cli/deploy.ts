@@ -126,7 +126,9 @@ const secretsCommand: Command = {
       ca: optionalFile(str(p, 'ca'), 'CA certificate'),
       clientCert: optionalFile(str(p, 'cert'), 'client certificate'),
       clientKey: optionalFile(str(p, 'key'), 'client key'),
+      ...(str(p, 'key') === undefined ? {} : { clientKeyFile: str(p, 'key') }),
       keystore: optionalFile(str(p, 'keystore'), 'keystore'),
+      ...(str(p, 'keystore') === undefined ? {} : { keystoreFile: str(p, 'keystore') }),
       keystorePassword: optionalPassword(p, ctx, {
         ...source,
         fileOption: 'keystore-password-file',

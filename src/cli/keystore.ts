@@ -281,7 +281,7 @@ const keystoreShow: Command = {
       usage: showUsage,
       forWriting: false,
     });
-    const keystore = readKeystore(bytes, password, { skipKeys: true });
+    const keystore = readKeystore(bytes, password, { skipKeys: true, file });
     const entries = summarize(keystore);
     if (flag(p, 'json')) {
       ctx.render.json({ file, format: keystore.format, entries });

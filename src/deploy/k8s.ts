@@ -67,6 +67,8 @@ export interface K8sSecretsInput {
   /** The file clientKey was read from, for the command a hint gives to decrypt it. */
   readonly clientKeyFile?: string;
   readonly keystore?: Buffer;
+  /** The file keystore was read from, for the keytool line a hint gives for a store dbtls cannot read. */
+  readonly keystoreFile?: string;
   readonly keystorePassword?: string;
   readonly keyPassword?: string;
 }
@@ -151,6 +153,7 @@ function buildKeystore(input: K8sSecretsInput, password: string): Buffer {
 function checkKeystore(keystore: Buffer, input: K8sSecretsInput, warnings: string[]): void {
   const opened = readKeystore(keystore, input.keystorePassword!, {
     ...(input.keyPassword !== undefined ? { keyPassword: input.keyPassword } : {}),
+    ...(input.keystoreFile !== undefined ? { file: input.keystoreFile } : {}),
   });
   if (!opened.entries.some((e) => e.type === 'PrivateKeyEntry')) {
     throw new DbtlsError('KEYSTORE_NO_KEY', 'could not use the keystore: it holds no private key entry', {

@@ -28,6 +28,8 @@ export interface ReadKeystoreOptions {
   readonly keyPassword?: string;
   /** JKS only: list without recovering private keys (no key password needed). */
   readonly skipKeys?: boolean;
+  /** The keystore's file name, for the keytool line of a keystore dbtls cannot read (JCEKS). */
+  readonly file?: string;
 }
 
 /** SEQUENCE with a long-form length: every PKCS#12 file starts this way. */

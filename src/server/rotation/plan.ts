@@ -14,6 +14,7 @@ import { issuedBy, readCertificates } from '../../pki/chain.js';
 import { type KeyAlgorithm, keyAlgorithmOf } from '../../pki/keys.js';
 import { commonNameIndex, decodeName, type NameAttribute, oneLineName } from '../../pki/names.js';
 import { readUserFile } from '../../util/files.js';
+import { commandLine } from '../../util/shell.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
 import { readTlsLiveness } from '../flavor.js';
@@ -83,7 +84,7 @@ export function namesOf(cert: CertificateInfo): ServerNames {
       'CERT_NAMES_MISSING',
       'could not re-issue the server certificate: it has no CN and no SAN',
       {
-        hint: 'issue a new one with `dbtls issue server --cn HOST` and install it with `dbtls server enable`',
+        hint: 'issue and install a new one, named after the host clients dial: `dbtls server enable ADMIN_TARGET --issue`',
       },
     );
   }
@@ -95,7 +96,7 @@ export function namesOf(cert: CertificateInfo): ServerNames {
       'CERT_NAMES_UNSAFE',
       `could not re-issue the server certificate: its CN ${JSON.stringify(cn)} is not one of its SANs (${[...dns, ...ip].join(', ')}), and a re-issued server certificate names its CN in its SANs`,
       {
-        hint: 'issue the certificate you want with `dbtls issue server --cn HOST --dns NAME…` and install it with `dbtls server enable`',
+        hint: `issue and install one that names the host clients dial and its other names: \`${commandLine(['dbtls', 'server', 'enable', 'ADMIN_TARGET', '--issue', ...dns.flatMap((d) => ['--dns', d]), ...ip.flatMap((a) => ['--ip', a])])}\``,
       },
     );
   }
@@ -128,7 +129,7 @@ export async function locateServedFiles(
         'SERVER_FILES_NOT_LOCAL',
         `could not rotate the server certificate: ${file} is not on this machine`,
         {
-          hint: 'run `dbtls rotate` on the server host, or pass --dir with the directory the server reads (e.g. a mounted volume)',
+          hint: 'run `dbtls rotate ADMIN_TARGET` on the server host, or pass --dir with the directory the server reads (e.g. a mounted volume)',
         },
       );
     }

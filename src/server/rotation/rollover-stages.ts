@@ -9,6 +9,7 @@ import { readIndex } from '../../ca/cert-index.js';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
+import { issueAgainLine } from '../../ca/renew.js';
 import { generateCrls } from '../../ca/revoke.js';
 import { CA_FILES, type Ca, caPath, openCa, withCaLockAsync } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
@@ -339,7 +340,7 @@ async function retireOld(
             'ROLLOVER_OLD_CA_IN_USE',
             `could not retire the old CA: it still has ${left.length} valid certificate(s): ${left.map((e) => `${e.profile} ${e.cn} (${e.serial})`).join(', ')}`,
             {
-              hint: `re-issue each from the new CA: ${left.map((e) => commandLine(['dbtls', 'issue', e.profile, '--cn', e.cn, ...e.dnsNames.flatMap((d) => ['--dns', d]), ...e.ipAddresses.flatMap((a) => ['--ip', a]), '--ca-dir', caDir])).join('; ')}; then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
+              hint: `re-issue each from the new CA: ${left.map((e) => issueAgainLine(e, '--ca-dir', caDir)).join('; ')}; then mark each old one superseded: ${left.map((e) => commandLine(['dbtls', 'revoke', e.serial, '--reason', 'superseded', '--ca-dir', previousDir])).join('; ')}; or wait until they expire`,
               details: { serials: left.map((e) => e.serial) },
             },
           );

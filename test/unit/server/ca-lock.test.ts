@@ -122,6 +122,12 @@ describe('the CA lock', () => {
       (err: DbtlsError) => err,
     );
     assert.equal(refusal.code, 'ROLLOVER_OLD_CA_IN_USE');
+    assert.ok(
+      refusal.hint?.startsWith(
+        `re-issue each from the new CA: dbtls issue client --cn stray --ca-dir '${caDir}'; then `,
+      ),
+      refusal.hint,
+    );
     const line = /mark each old one superseded: (.*); or wait until they expire$/.exec(
       refusal.hint ?? '',
     )?.[1];
