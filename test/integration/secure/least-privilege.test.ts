@@ -2,7 +2,8 @@
  * `secure` run by a least-privilege admin against a real MariaDB: SUPER (SET GLOBAL) is asked for only
  * when the run sets require_secure_transport. With it, an account holding RELOAD, CREATE USER and SELECT on
  * the grant tables is refused before anything changes, naming SUPER; with requireSecureTransport off the
- * same account secures the server and require_secure_transport stays OFF.
+ * same account secures the server and require_secure_transport stays OFF. An --account that is the
+ * admin's own is refused first, before anything changes.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -57,6 +58,21 @@ before(async () => {
 after(async () => {
   await db?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test("an --account that is the admin's own is refused before anything changes (it was found at the require step, after the CA, certificates and TLS)", async () => {
+  await assert.rejects(
+    secure(admin, { ...options, users: [...options.users, { user: 'ops', host: '%' }] }),
+    (err: unknown) => {
+      assert.ok(err instanceof DbtlsError);
+      assert.equal(err.code, 'ADMIN_ACCOUNT_PROTECTED');
+      assert.equal(err.message, "could not change 'ops'@'%': it is the account this admin session uses");
+      return true;
+    },
+  );
+  assert.equal(fs.existsSync(options.caDir), false);
+  assert.equal(fs.existsSync(path.join(tmp, 'ssl')), false);
+  assert.equal(await db.sql('SELECT @@have_ssl, @@require_secure_transport'), 'DISABLED\t0\n');
 });
 
 test('with require_secure_transport to set, an admin without SUPER is refused before anything changes', async () => {
