@@ -315,8 +315,10 @@ export async function enableTls(
     const restart = run.restart;
     // The restart ends this session anyway; closing it first keeps its driver from failing mid-restart.
     await session.close();
+    // A restart command that fails is RESTART_FAILED: what the server runs is then unknown, and the files
+    // stay for the corrected command. A server that restarted but does not serve them gets the old ones.
+    await restart();
     try {
-      await restart();
       const served = await proveAfterRestart(
         host,
         port,
