@@ -10,7 +10,7 @@ import { DEFAULT_CONFIG_FILE, DEFAULT_TLS_VERSIONS, parseTlsVersions } from '../
 import { type CrlScope, checkCrlCoverage } from '../server/tls/crl-check.js';
 import { type EnableOptions, type EnablePlan, type EnableResult, enableTls } from '../server/tls/enable.js';
 import { type ServerFiles, serverFilePaths, serverOwner } from '../server/tls/install.js';
-import { issueServerMaterial, readServerMaterial } from '../server/tls/material.js';
+import { issueDiscardable, issueServerMaterial, readServerMaterial } from '../server/tls/material.js';
 import { assertChainReads, type OptionChain, serverOptionChain } from '../server/tls/option-files.js';
 import { dateText } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
@@ -72,7 +72,7 @@ async function material(
   };
   // Signed first as a preview recorded nowhere, for the checks; issued (recorded) only once they passed.
   const material = issueServerMaterial({ ...request, preview: true });
-  return dryRun ? { material } : { material, issue: () => issueServerMaterial(request) };
+  return dryRun ? { material } : { material, issue: () => issueDiscardable(request) };
 }
 
 const indented = (text: string) =>

@@ -38,6 +38,11 @@ const OPERATION_TEXT: Readonly<Record<Operation, string>> = Object.freeze({
 export interface OperationScope {
   /** Whether the run sets require_secure_transport (secure and enable without --no-require-secure-transport). */
   readonly setsGlobal?: boolean;
+  /**
+   * Whether the run SETs PERSIST ssl_* (MySQL 8.0.16+ when the paths change): enable knows from its plan;
+   * unknown (secure's preflight, before its plan), it is assumed wherever the server would persist them.
+   */
+  readonly persists?: boolean;
 }
 
 /** The privileges each operation needs on this server (MariaDB KB and MySQL manual, per statement). */
@@ -67,10 +72,10 @@ export function privilegeNeeds(
     why: 'SET GLOBAL require_secure_transport',
   };
   // SET PERSIST ssl_* where they are dynamic (MySQL 8.0.16+): SYSTEM_VARIABLES_ADMIN too (manual, "SET").
-  const persist: PrivilegeNeed[] =
-    caps.sslVariablesDynamic && caps.reloadStatement
-      ? [{ privilege: 'SYSTEM_VARIABLES_ADMIN', on: '*.*', why: 'SET PERSIST ssl_*' }]
-      : [];
+  const persists = scope.persists ?? (caps.sslVariablesDynamic && caps.reloadStatement !== undefined);
+  const persist: PrivilegeNeed[] = persists
+    ? [{ privilege: 'SYSTEM_VARIABLES_ADMIN', on: '*.*', why: 'SET PERSIST ssl_*' }]
+    : [];
   const globalNeeds = (needs: PrivilegeNeed[]): PrivilegeNeed[] => {
     const all = setsGlobal ? [...needs, setGlobal] : needs;
     return all.filter((n, i) => all.findIndex((m) => m.privilege === n.privilege) === i);

@@ -6,7 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { causeText, DbtlsError } from '../../errors.js';
+import { DbtlsError } from '../../errors.js';
 import type { SecureTlsVersion } from '../../tls/versions.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../../util/files.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
@@ -14,6 +14,7 @@ import { type AdminSession, globalVariables } from '../admin/session.js';
 import { quoteString } from '../admin/sql.js';
 import { type ServerCapabilities, tlsLivenessFromVariables, tlsVariableNames } from '../flavor.js';
 import { editConfig, readConfigFile, type ServerTlsConfig } from './config.js';
+import { enableFailed, revertStatements, snapshotBefore } from './enable-rollback.js';
 import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
 import { proveServed, type ServedCertificate } from './reload.js';
@@ -32,9 +33,10 @@ export interface EnableOptions {
   /**
    * Issues the certificate to install once every check has passed (`server enable --issue`): `material`
    * is then a preview signed for the checks and the plan, recorded nowhere. Without it, a refusal after
-   * the issuance left the CA with a valid certificate whose key was gone.
+   * the issuance left the CA with a valid certificate whose key was gone. `discard` voids it in the CA
+   * when the server does not take it (its key is lost with the files put back).
    */
-  readonly issue?: (() => ServerMaterial) | undefined;
+  readonly issue?: (() => { material: ServerMaterial; discard: () => string }) | undefined;
 }
 
 /** Where `--crl` installs the CRL: next to the certificate, at a stable path FLUSH SSL re-reads. */
@@ -269,7 +271,7 @@ export async function enableTls(
   let material = checkMaterial(o.material);
   const vars = await globalVariables(session, tlsVariableNames(session.capabilities));
   const existingConfig = o.existingConfig ?? readConfigFile(path.resolve(o.configFile));
-  const plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
+  let plan = planEnable(session.capabilities, vars, { ...o, existingConfig }, keyTypeOf(o.material));
   if (run.dryRun)
     return {
       plan,
@@ -279,7 +281,10 @@ export async function enableTls(
       restartPending: plan.restartRequired,
       served: undefined,
     };
-  await checkPrivileges(session, 'enable', { setsGlobal: o.requireSecureTransport });
+  await checkPrivileges(session, 'enable', {
+    setsGlobal: o.requireSecureTransport,
+    persists: plan.statements.some((st) => st.startsWith('SET PERSIST')),
+  });
   checkWritable([
     ...plan.files.map((f) => ({ path: f.path, what: 'a server TLS file' })),
     {
@@ -288,13 +293,27 @@ export async function enableTls(
     },
   ]);
 
+  // What the server ran with, kept before the first change to put back if it refuses the new files.
+  const before = await snapshotBefore(
+    session,
+    [...plan.files.map((f) => f.path), plan.config.path],
+    plan.statements,
+  );
   // With `issue`, the certificate is made now that every check passed (o.material was its preview).
-  const installing = o.issue ? o.issue() : o.material;
-  if (o.issue) material = checkMaterial(installing);
+  const issued = o.issue?.();
+  const installing = issued?.material ?? o.material;
+  if (issued) {
+    material = checkMaterial(installing);
+    plan = planEnable(
+      session.capabilities,
+      vars,
+      { ...o, material: installing, existingConfig },
+      keyTypeOf(installing),
+    );
+  }
   const base = { plan, material, restarted: false };
-  // What the server's files were: put back when the server does not take the new ones, so that its
-  // next restart finds what it ran with, not files no reload or proof ever accepted.
-  const previous = [...plan.files.map((f) => f.path), plan.config.path].map(fileState);
+  const failed = (err: unknown, reapply: () => Promise<string>) =>
+    enableFailed(err, before, reapply, issued?.discard);
   const written = installServerFiles(o.files, installing, run.owner);
   if (o.crlPem !== undefined) {
     const crl = crlPath(o.files);
@@ -327,89 +346,24 @@ export async function enableTls(
       );
       return { ...base, written, restartPending: false, restarted: true, served };
     } catch (err) {
-      throw await enableFailed(err, previous, async () => {
+      throw await failed(err, async () => {
         await restart();
         return 'restarted the server';
       });
     }
   }
+  let served: ServedCertificate;
   try {
     for (const statement of plan.statements) await session.query(statement);
-    const served = await proveServed(host, port, material.fingerprint);
-    for (const statement of plan.finalStatements) await session.query(statement);
-    return { ...base, written, restartPending: false, served };
+    served = await proveServed(host, port, material.fingerprint);
   } catch (err) {
-    throw await enableFailed(err, previous, async () => {
-      const back = revertStatements(plan.statements, vars);
+    throw await failed(err, async () => {
+      const back = revertStatements(plan.statements, vars, before.persisted);
       for (const statement of back) await session.query(statement);
       return `ran ${back.join('; ')}`;
     });
   }
-}
-
-/** A file's bytes and mode before `server enable` (undefined bytes: it did not exist). */
-interface FileState {
-  readonly path: string;
-  readonly bytes?: Buffer;
-  readonly stat?: fs.Stats;
-}
-
-function fileState(file: string): FileState {
-  try {
-    return { path: file, bytes: fs.readFileSync(file), stat: fs.statSync(file) };
-  } catch {
-    return { path: file };
-  }
-}
-
-/**
- * The statements that take back plan.statements: each SET PERSIST with the value the server had, then
- * the reload (MariaDB: FLUSH SSL alone, which re-reads the restored files).
- */
-function revertStatements(statements: readonly string[], vars: ReadonlyMap<string, string>): string[] {
-  return statements.map((statement) => {
-    const name = /^SET PERSIST (\w+) = /.exec(statement)?.[1];
-    return name === undefined ? statement : `SET PERSIST ${name} = ${quoteString(vars.get(name) ?? '')}`;
-  });
-}
-
-/**
- * ENABLE_FAILED after the server did not take the new files: the previous files are put back (each
- * atomically, with its mode) and `reapply` makes the server load them again; the message says what
- * happened to each, so that nothing is left unknown.
- */
-async function enableFailed(
-  err: unknown,
-  previous: readonly FileState[],
-  reapply: () => Promise<string>,
-): Promise<DbtlsError> {
-  const restored: string[] = [];
-  const failed: string[] = [];
-  for (const f of previous) {
-    try {
-      if (f.bytes === undefined) fs.rmSync(f.path, { force: true });
-      else {
-        writeFileAtomic(f.path, f.bytes, { mode: (f.stat?.mode ?? MODE_PUBLIC) & 0o777 });
-        if (f.stat && process.getuid?.() === 0) fs.chownSync(f.path, f.stat.uid, f.stat.gid);
-      }
-      restored.push(f.path);
-    } catch (restoreErr) {
-      failed.push(`${f.path} (${causeText(restoreErr)})`);
-    }
-  }
-  let again: string;
-  try {
-    again = failed.length === 0 ? `; ${await reapply()}` : '';
-  } catch (reapplyErr) {
-    again = `; loading them again failed too (${causeText(reapplyErr)})`;
-  }
-  const outcome =
-    failed.length === 0
-      ? `the previous server files were put back${again}`
-      : `could not put back ${failed.join(', ')}: restore them from a backup before the server restarts`;
-  return new DbtlsError('ENABLE_FAILED', `could not enable TLS: ${causeText(err)}; ${outcome}`, {
-    hint: 'fix the cause above and run the same `dbtls server enable` again',
-    cause: err,
-    details: { restored },
-  });
+  // The new certificate is served: what comes after (require_secure_transport) does not take it back.
+  for (const statement of plan.finalStatements) await session.query(statement);
+  return { ...base, written, restartPending: false, served };
 }

@@ -6,6 +6,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as net from 'node:net';
 import { issueCertificate, resolveLeaf } from '../../ca/issue.js';
+import { retireCertificates } from '../../ca/revoke.js';
 import { signLeaf } from '../../ca/sign-leaf.js';
 import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
@@ -92,4 +93,20 @@ export function issueServerMaterial(o: IssueServerOptions): ServerMaterial {
   const issued = o.preview ? signLeaf(ca, resolveLeaf(ca, req), new Set()) : issueCertificate(ca, req);
   if (!issued.keyPem) throw new Error('the CA returned no private key for a new server certificate');
   return { certPem: issued.chainPem, keyPem: issued.keyPem, caPem: issued.caPem };
+}
+
+/**
+ * issueServerMaterial for `server enable --issue`, with `discard`, which voids the certificate in the CA
+ * when the server does not take it (src/server/tls/enable-rollback.ts): its key is lost with the files put back.
+ */
+export function issueDiscardable(o: IssueServerOptions): { material: ServerMaterial; discard: () => string } {
+  const material = issueServerMaterial(o);
+  const serial = readCertificates(material.certPem, 'the server certificate')[0]!.serial;
+  return {
+    material,
+    discard: () => {
+      retireCertificates(o.caDir, [serial], 'void');
+      return `the certificate ${serial} issued for it was voided in the CA`;
+    },
+  };
 }

@@ -4,7 +4,8 @@
  * so the prover cannot reach the server; no test hook in the code). The files it replaced used to stay
  * on disk, unproven, for the next restart to load. Now: ENABLE_FAILED (exit 3), the previous files and
  * config fragment put back byte for byte with their modes, FLUSH SSL run again, the old certificate still
- * served, a real restart serving it too, and the same command without the fault succeeding.
+ * served, a real restart serving it too, and the same command without the fault succeeding. With
+ * --issue, the certificate issued for the run is voided in the CA.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import type { Ca } from '../../../src/ca/store.js';
@@ -126,4 +128,53 @@ test('server enable whose proof fails puts the previous files back and reloads t
   const ok = await runCli(args);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.equal((await probeServedCertificate(db.host, db.port)).fingerprint, next.cert.fingerprint);
+});
+
+test('server enable --issue whose proof fails also voids the certificate it issued (its key went with the files put back)', async () => {
+  const pwFile = path.join(tmp, 'admin-pw');
+  const before = onDisk();
+  const indexBefore = readIndex(ca.dir).map((e) => e.serial);
+  const [node, ...prefix] = dbtlsCommand();
+  const r = await run(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-o',
+      '/dev/null',
+      '-e',
+      'inject=connect:error=ECONNREFUSED:when=2+',
+      node!,
+      ...prefix,
+      'server',
+      'enable',
+      `127.0.0.1:${db.port}`,
+      '--issue',
+      '--ca-dir',
+      ca.dir,
+      '--user',
+      db.admin.user,
+      '--password-file',
+      pwFile,
+      '--admin-ca',
+      ssl('ca.pem'),
+      '--dir',
+      ssl(),
+      '--config-file',
+      fragment(),
+    ],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const added = readIndex(ca.dir).filter((e) => !indexBefore.includes(e.serial));
+  assert.equal(added.length, 1, 'one certificate was issued, once every check had passed');
+  assert.equal(added[0]!.status, 'void');
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^error\\[ENABLE_FAILED\\]: could not enable TLS: .*; the previous server files were put back; ran FLUSH SSL; the certificate ${added[0]!.serial} issued for it was voided in the CA$`,
+      'm',
+    ),
+  );
+  assert.deepEqual(onDisk(), before);
 });

@@ -5,6 +5,7 @@ import { DbtlsError } from '../../../src/errors.js';
 import { capabilitiesOf } from '../../../src/server/flavor.js';
 import { cnfValue, parseTlsVersions, renderConfig } from '../../../src/server/tls/config.js';
 import { type EnableOptions, planEnable } from '../../../src/server/tls/enable.js';
+import { revertStatements } from '../../../src/server/tls/enable-rollback.js';
 import { serverFilePaths } from '../../../src/server/tls/install.js';
 import { checkMaterial, type ServerMaterial } from '../../../src/server/tls/material.js';
 import { makeTestPki } from '../../harness/pki.js';
@@ -193,5 +194,35 @@ describe('checkMaterial (certificates from the openssl test PKI)', () => {
       () => checkMaterial({ certPem: read(pki.server.cert), keyPem: 'garbage', caPem: read(pki.ca) }),
       code('KEY_MALFORMED'),
     );
+  });
+});
+
+describe('taking server enable back on MySQL 8 (revertStatements, from the manual: SET PERSIST, RESET PERSIST)', () => {
+  const statements = [
+    "SET PERSIST ssl_ca = '/etc/mysql/ssl/ca.pem'",
+    "SET PERSIST ssl_cert = '/etc/mysql/ssl/server-cert.pem'",
+    "SET PERSIST ssl_key = '/etc/mysql/ssl/server-key.pem'",
+    'ALTER INSTANCE RELOAD TLS',
+  ];
+  const running = new Map([
+    ['ssl_ca', '/var/lib/mysql/ca.pem'],
+    ['ssl_cert', '/var/lib/mysql/server-cert.pem'],
+    ['ssl_key', "/var/lib/mysql/o'key.pem"],
+  ]);
+
+  it('a variable persisted before gets its persisted value; one that was not is RESET and set back for now', () => {
+    const persisted = new Map([['ssl_ca', '/etc/old/ca.pem']]);
+    assert.deepEqual(revertStatements(statements, running, persisted), [
+      "SET PERSIST ssl_ca = '/etc/old/ca.pem'",
+      'RESET PERSIST IF EXISTS ssl_cert',
+      "SET GLOBAL ssl_cert = '/var/lib/mysql/server-cert.pem'",
+      'RESET PERSIST IF EXISTS ssl_key',
+      "SET GLOBAL ssl_key = '/var/lib/mysql/o''key.pem'",
+      'ALTER INSTANCE RELOAD TLS',
+    ]);
+  });
+
+  it('MariaDB (FLUSH SSL alone): the reload again, nothing persisted', () => {
+    assert.deepEqual(revertStatements(['FLUSH SSL'], running, new Map()), ['FLUSH SSL']);
   });
 });

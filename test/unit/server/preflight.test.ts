@@ -132,6 +132,11 @@ describe('privilege preflight', () => {
       privilegeNeeds(capabilitiesOf('8.0.15'), 'enable', { setsGlobal: false }).map((n) => n.privilege),
       [capabilitiesOf('8.0.15').reloadPrivilege],
     );
+    // A plan that persists nothing (the paths are already the server's: the reload alone) needs no more.
+    assert.deepEqual(
+      privilegeNeeds(mysql84, 'enable', { setsGlobal: false, persists: false }).map((n) => n.privilege),
+      ['CONNECTION_ADMIN'],
+    );
     // With require_secure_transport too, SYSTEM_VARIABLES_ADMIN is asked for once.
     assert.deepEqual(
       privilegeNeeds(mysql84, 'secure').map((n) => n.privilege),
