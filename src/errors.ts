@@ -199,7 +199,7 @@ export const ERROR_CODES = Object.freeze({
   SERIAL_INVALID: input('a serial that is not hexadecimal'),
   SERVER_CONFIG_UNKNOWN: input("the server's option files cannot be found from here"),
   SERVER_FILES_MISMATCH: input('the server serves another certificate than the file it names'),
-  SERVER_FILES_NOT_LOCAL: input("the server's certificate files are not on this machine"),
+  SERVER_FILES_NOT_LOCAL: input('a server file (certificate, key, ssl_ca, ssl_crl) is not on this machine'),
   SERVER_NAME_REQUIRED: input('a server certificate without a DNS name or IP address'),
   SERVER_REFUSED: runtime('the server answered with an error packet instead of a greeting'),
   SERVER_VERSION_UNKNOWN: runtime("the server's version string cannot be parsed"),

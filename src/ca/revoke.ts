@@ -4,7 +4,9 @@
  * the intermediate's CRL refuses every client), so `generateCrls` writes ONE file holding a current CRL
  * from each CA in the chain: the intermediate's (revoked leaves) and the root's (revoked intermediates).
  */
+import type { KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
+import type { CertificateInfo } from '../pki/certificate.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
 import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { type IndexEntry, readIndex, writeIndex } from './cert-index.js';
@@ -160,14 +162,10 @@ export function planCrls(ca: Ca, options: CrlOptions = {}): Omit<CrlSet, 'pem'> 
   const { thisUpdate, nextUpdate } = crlPeriod(options);
   const entries = readIndex(ca.dir);
   const crlNumber = readCaMeta(ca.dir).crlNumber ?? 1;
-  const links: { issuer: 'root' | 'intermediate'; subject: string }[] = [
-    ...(ca.intermediate ? [{ issuer: 'intermediate' as const, subject: ca.intermediate.subject }] : []),
-    { issuer: 'root', subject: ca.root.subject },
-  ];
   return {
-    crls: links.map((l) => ({
+    crls: crlLinks(ca).map((l) => ({
       issuer: l.issuer,
-      issuerSubject: l.subject,
+      issuerSubject: l.cert.subject,
       crlNumber,
       revokedSerials: revokedBy(entries, l.issuer).map((r) => r.serial),
     })),
@@ -185,10 +183,18 @@ function checkCrlDays(days: number): void {
   }
 }
 
-/**
- * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
- * into the CA directory, all under the CA lock.
- */
+/** The CAs of the chain that sign a CRL, intermediate first (the order of crl.pem), with their keys. */
+function crlLinks(
+  ca: Ca,
+): { issuer: 'root' | 'intermediate'; cert: CertificateInfo; key: () => KeyObject }[] {
+  return [
+    ...(ca.intermediate
+      ? [{ issuer: 'intermediate' as const, cert: ca.intermediate, key: () => ca.issuerKey }]
+      : []),
+    { issuer: 'root' as const, cert: ca.root, key: () => ca.rootKey() },
+  ];
+}
+
 /** The CRLs of the chain (intermediate first) with this number, signed in memory. */
 function signCrls(
   ca: Ca,
@@ -197,23 +203,11 @@ function signCrls(
   thisUpdate: Date,
   nextUpdate: Date,
 ): { pem: string; crls: PublishedCrl[] } {
-  const links = [
-    ...(ca.intermediate
-      ? [{ issuer: 'intermediate' as const, cert: ca.intermediate, key: ca.issuerKey }]
-      : []),
-    { issuer: 'root' as const, cert: ca.root, key: ca.rootKey() },
-  ];
   let pem = '';
-  const crls = links.map((link): PublishedCrl => {
+  const crls = crlLinks(ca).map((link): PublishedCrl => {
     const revoked = revokedBy(entries, link.issuer);
-    pem += createCrl({
-      issuer: link.cert,
-      issuerKey: link.key,
-      crlNumber,
-      thisUpdate,
-      nextUpdate,
-      revoked,
-    }).pem;
+    const issuerKey = link.key();
+    pem += createCrl({ issuer: link.cert, issuerKey, crlNumber, thisUpdate, nextUpdate, revoked }).pem;
     return {
       issuer: link.issuer,
       issuerSubject: link.cert.subject,
@@ -242,6 +236,10 @@ export function previewCrls(ca: Ca, options: CrlOptions = {}): string {
   return signCrls(ca, readIndex(ca.dir), crlNumber, thisUpdate, nextUpdate).pem;
 }
 
+/**
+ * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
+ * into the CA directory, all under the CA lock.
+ */
 export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
   const { thisUpdate, nextUpdate } = crlPeriod(options);
   // Decrypt the keys before taking the lock: a wrong passphrase must fail before anything changes.

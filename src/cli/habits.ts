@@ -122,7 +122,12 @@ function targetSlot(
 ): { named: string | undefined; others: string[]; option?: string } {
   const option = targetOption(options, rest, usage);
   if (option !== undefined) return { ...withoutOption(rest, option), option };
-  const first = hostGiven ? undefined : firstPositional(rest, options);
+  // Without -h, the first positional is the target only when the command line holds every positional
+  // the usage asks for (`dbtls require -u root -P 3307 ACCOUNT` names an account, not a server).
+  const first =
+    hostGiven || positionals(rest, options) < usagePositionals(usage)
+      ? undefined
+      : firstPositional(rest, options);
   if (first === undefined) return { named: undefined, others: [...rest] };
   return { named: rest[first], others: rest.filter((_, i) => i !== first) };
 }
@@ -161,6 +166,25 @@ function withoutOption(
 function takesTargetPositional(usage: string): boolean {
   const words = usage.split(/\s+/);
   return words.some((w, i) => /TARGET/.test(w) && !/^\[?--/.test(words[i - 1] ?? ''));
+}
+
+/** How many positionals the usage line asks for (`dbtls require ADMIN_TARGET USER@HOST …` asks for 2). */
+function usagePositionals(usage: string): number {
+  const words = usage.split(/\s+/).slice(commandWords(usage).length);
+  const end = words.findIndex((w) => !/^[A-Z][A-Z0-9_@.]*$/.test(w));
+  return end === -1 ? words.length : end;
+}
+
+/** How many positional arguments `args` holds (the values of string options skipped). */
+function positionals(args: readonly string[], options: OptionTable): number {
+  let count = 0;
+  let from = 0;
+  for (let at = firstPositional(args.slice(from), options); at !== undefined; ) {
+    count++;
+    from += at + 1;
+    at = firstPositional(args.slice(from), options);
+  }
+  return count;
 }
 
 /**

@@ -182,12 +182,11 @@ const crlCommand: Command = {
       const others = partners.filter((x) => plan.partners.includes(x.dir));
       return installCrl(s, plan, set.pem + others.map((x) => generateCrls(x.ca(), crlOptions).pem).join(''));
     };
+    // A hint naming another server command (`server reload ADMIN_TARGET`) gets the target and the flags.
     const installed = session
-      ? await withSession(await openAdminSession(session), (s) =>
-          installOn(s).catch((err: unknown) => {
-            throw pastableHint(err, p, target!);
-          }),
-        )
+      ? await withSession(await openAdminSession(session), installOn).catch((err: unknown) => {
+          throw pastableHint(err, p, target!);
+        })
       : undefined;
     set ??= publish();
     if (flag(p, 'json')) {

@@ -81,51 +81,52 @@ export function nextCaName(subject: string | Uint8Array): string {
 const pemOf = (certs: readonly CertificateInfo[]) => certs.map((c) => c.pem.trim()).join('\n') + '\n';
 const caCerts = (ca: Ca) => parseCertificates(ca.caPem() + ca.chainPem());
 
-function needSession(o: StageOptions, stage: RolloverStage): AdminSession {
+/**
+ * The session of a stage that changes the server, with what the stage needs checked before any change:
+ * an online reload and the privilege for it, the server files it rewrites (`writes`) on this machine and
+ * writable, and the CA directory writable (a stage that failed half-way would leave the server's trust
+ * changed on disk but not in memory).
+ */
+async function stageSession(
+  o: StageOptions,
+  stage: RolloverStage,
+  writes: readonly ('ssl_ca' | 'ssl_crl')[],
+  caDir: string,
+): Promise<AdminSession> {
+  const doing = `run the rollover stage ${stage}`;
   if (!o.session) {
     throw new DbtlsError(
       'USAGE',
-      `could not run the rollover stage ${stage}: it changes the server, and no ADMIN_TARGET was given`,
+      `could not ${doing}: it changes the server, and no ADMIN_TARGET was given`,
       {
         hint: `run \`dbtls rotate ADMIN_TARGET --ca-rollover --stage ${stage}\``,
       },
     );
   }
-  onlineReload(o.session, `run the rollover stage ${stage}`);
-  return o.session;
-}
-
-/**
- * The session of a stage that changes the server, with what the stage needs of it checked before any
- * change: an online reload and the privilege for it, and the server's ssl_ca and ssl_crl files on this
- * machine and writable (a stage that failed after rewriting them would leave the server's trust changed
- * on disk but not in memory).
- */
-async function stageSession(o: StageOptions, stage: RolloverStage): Promise<AdminSession> {
-  const session = needSession(o, stage);
+  const session = o.session;
+  onlineReload(session, doing);
   await checkPrivileges(session, 'rotate');
-  const vars = await globalVariables(session, ['ssl_ca', 'ssl_crl']);
-  const files = (['ssl_ca', 'ssl_crl'] as const).flatMap((v) => {
-    const file = vars.get(v);
-    return file ? [{ path: file, what: `the server's ${v} file` }] : [];
-  });
-  for (const f of files) {
-    if (!fs.existsSync(f.path)) {
-      throw new DbtlsError(
-        'SERVER_FILES_NOT_LOCAL',
-        `could not run the rollover stage ${stage}: ${f.what} ${f.path} is not on this machine; nothing was changed`,
-        { hint: 'run the rollover on the server host' },
-      );
-    }
-  }
-  checkWritable(files);
+  const vars = writes.length > 0 ? await globalVariables(session, writes) : new Map<string, string>();
+  checkWritable([
+    ...writes.flatMap((v) => {
+      const file = vars.get(v);
+      return file ? [{ path: localServerFile(file, v, doing), what: `the server's ${v} file` }] : [];
+    }),
+    { path: caDir, what: 'the CA directory' },
+  ]);
   return session;
 }
 
-/**
- * Rewrites the server's ssl_ca file to hold `keep(current) + add` (deduplicated) and reloads online.
- * Returns a line for the report.
- */
+/** `file`, the server's `variable`, when it is on this machine; SERVER_FILES_NOT_LOCAL otherwise. */
+function localServerFile(file: string, variable: string, doing: string): string {
+  if (fs.existsSync(file)) return file;
+  throw new DbtlsError(
+    'SERVER_FILES_NOT_LOCAL',
+    `could not ${doing}: the server's ${variable} file ${file} is not on this machine; nothing was changed`,
+    { hint: 'run the rollover on the server host' },
+  );
+}
+
 /** A file the server reads, replaced atomically with its mode (at least world-readable) and owner kept. */
 function replaceServerFile(file: string, text: string): void {
   const st = fs.statSync(file);
@@ -141,17 +142,9 @@ function replaceServerFile(file: string, text: string): void {
  * file already holds a current CRL of the new CA.
  */
 async function addCrlsOf(session: AdminSession, next: Ca): Promise<string | undefined> {
-  const file = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
-  if (!file) return undefined;
-  if (!fs.existsSync(file)) {
-    throw new DbtlsError(
-      'SERVER_FILES_NOT_LOCAL',
-      `could not add the new CA's CRL to ${file}: it is not on this machine`,
-      {
-        hint: 'run the rollover on the server host',
-      },
-    );
-  }
+  const crlFile = (await globalVariables(session, ['ssl_crl'])).get('ssl_crl');
+  if (!crlFile) return undefined;
+  const file = localServerFile(crlFile, 'ssl_crl', "add the new CA's CRLs to the server's");
   const text = fs.readFileSync(file, 'utf8');
   const newCa = { caPem: next.caPem(), ...(next.intermediate ? { chainPem: next.chainPem() } : {}) };
   if (!crlCoverageGap(text, newCa, file)) return undefined;
@@ -159,22 +152,19 @@ async function addCrlsOf(session: AdminSession, next: Ca): Promise<string | unde
   return `${file} (ssl_crl) now also holds the new CA's CRLs, so its clients pass the server's revocation check`;
 }
 
+/**
+ * Rewrites the server's ssl_ca file to hold what `compute` makes of its certificates (deduplicated) and
+ * reloads online. Returns a line for the report.
+ */
 async function rewriteServerTrust(
   session: AdminSession,
   compute: (current: CertificateInfo[]) => CertificateInfo[],
 ): Promise<string> {
   const vars = await globalVariables(session, ['ssl_ca']);
-  const file = vars.get('ssl_ca');
-  if (!file) return 'the server has no ssl_ca (it verifies no client certificates): nothing to change there';
-  if (!fs.existsSync(file)) {
-    throw new DbtlsError(
-      'SERVER_FILES_NOT_LOCAL',
-      `could not update the server's trust: ${file} is not on this machine`,
-      {
-        hint: 'run the rollover on the server host',
-      },
-    );
-  }
+  const caFile = vars.get('ssl_ca');
+  if (!caFile)
+    return 'the server has no ssl_ca (it verifies no client certificates): nothing to change there';
+  const file = localServerFile(caFile, 'ssl_ca', "update the server's trust");
   const current = parseCertificates(fs.readFileSync(file));
   const wanted = dedupe(compute(current));
   const same =
@@ -237,7 +227,7 @@ async function trustBoth(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = await stageSession(o, 'trust-both');
+  const session = await stageSession(o, 'trust-both', ['ssl_ca', 'ssl_crl'], caDir);
   const active = openCa(caDir);
   // The passphrase unlocks next/'s keys when its CRLs must join the server's (an encrypted CA).
   const next = openCa(path.join(caDir, NEXT_DIR), o.passphrase);
@@ -265,7 +255,7 @@ async function reissue(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = await stageSession(o, 'reissue');
+  const session = await stageSession(o, 'reissue', [], caDir);
   // Under the CA lock: an issue or revoke running meanwhile would write into files that are being moved.
   let current = await withCaLockAsync(
     caDir,
@@ -323,7 +313,7 @@ async function retireOld(
   o: StageOptions,
   now: Date,
 ): Promise<StageResult> {
-  const session = await stageSession(o, 'retire-old');
+  const session = await stageSession(o, 'retire-old', ['ssl_ca'], caDir);
   const previousDir = path.join(caDir, PREVIOUS_DIR);
   const details: string[] = [];
   if (fs.existsSync(previousDir)) {

@@ -27,7 +27,6 @@ export interface CrlInstallResult {
   readonly statement: string | undefined;
   /** Why a restart is needed before the server checks this CRL (undefined when it does now). */
   readonly restartNeeded: string | undefined;
-  readonly dryRun: boolean;
   /** The other CAs of a CA rollover whose CRLs the file holds too (their directories). */
   readonly alsoFrom: readonly string[];
 }
@@ -88,6 +87,8 @@ export async function planCrlInstall(
       hint: `the server trusts a CA that is not this CA${partners.length > 0 ? ' nor the other CA of its rollover' : ''}: install a file holding a current CRL of every CA in ${vars.get('ssl_ca')} by hand, or give the --ca-dir of the CA that issued it`,
     });
   }
+  // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
+  const live = (await readTlsLiveness(session)).live;
   const cert = vars.get('ssl_cert');
   if (cert && o.dir === undefined) {
     // The CRL goes next to the server's certificate: that file must be on this machine and be the one
@@ -101,7 +102,7 @@ export async function planCrlInstall(
         },
       );
     }
-    if ((await readTlsLiveness(session)).live)
+    if (live)
       currentLeaf(
         cert,
         await probeServedCertificate(session.options.host, session.options.port),
@@ -114,9 +115,8 @@ export async function planCrlInstall(
     : `the server's ssl_crl is ${current || '(none)'}, not ${file}; it is read-only at run time: run the \`dbtls server enable\` that set up TLS here again with \`--crl ${shellQuote(file)}\` added (it writes ssl_crl to the config fragment), then restart the server`;
   await checkPrivileges(session, 'rotate');
   checkWritable([{ path: file, what: 'the CRL' }]);
-  // TLS liveness the way this server answers it (MySQL 8.4 has no have_ssl: issue 11 item 7).
-  const live = reads && (await readTlsLiveness(session)).live;
-  const statement = live ? onlineReload(session, `install the CRL as ${quotedValue(file, 200)}`) : undefined;
+  const statement =
+    reads && live ? onlineReload(session, `install the CRL as ${quotedValue(file, 200)}`) : undefined;
   return { path: file, statement, restartNeeded, partners: needed.map((p) => p.dir) };
 }
 
@@ -136,7 +136,6 @@ export async function installCrl(
     written,
     statement: plan.statement,
     restartNeeded: plan.restartNeeded,
-    dryRun: false,
     alsoFrom: plan.partners,
   };
 }

@@ -188,6 +188,13 @@ describe('mysql client habits, rewritten for the real commands', () => {
       'db1:3307',
     ],
     [
+      // Without -h and with only the account: the server is the mysql client's default, the account stays.
+      requireCommand,
+      ['-u', 'root', '-P', '3307', "'app'@'%'", '--ssl'],
+      `dbtls require localhost:3307 --user root ''\\''app'\\''@'\\''%'\\''' --ssl`,
+      'localhost:3307',
+    ],
+    [
       snippetCommand,
       ['--for', 'mysql-cli', '-h', 'db1', '-P', '3307'],
       'dbtls snippet db1:3307 --for mysql-cli',
