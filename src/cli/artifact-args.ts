@@ -11,7 +11,7 @@ import { readCertificates } from '../pki/chain.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
 import { flag, type OptionSpec, type Parsed, readSecretFile, str } from './args.js';
 import type { CommandContext } from './command.js';
-import { isStdout } from './out.js';
+import { checkOutputFile, isStdout } from './out.js';
 
 /** The environment variable that may hold the keystore password (documented in docs/keystores.md). */
 export const KEYSTORE_PASSWORD_ENV = 'DBTLS_KEYSTORE_PASSWORD';
@@ -112,7 +112,10 @@ export function emit(
   json?: Readonly<Record<string, unknown>>,
 ): number {
   const file = out === undefined || isStdout(out) ? undefined : path.resolve(ctx.cwd, out);
-  if (file !== undefined) writeFileAtomic(file, text, { mode: MODE_SECRET });
+  if (file !== undefined) {
+    checkOutputFile(file, 'yaml');
+    writeFileAtomic(file, text, { mode: MODE_SECRET });
+  }
   if (json !== undefined) ctx.render.json(file === undefined ? json : { ...json, file });
   else if (file === undefined) ctx.render.lines(text.replace(/\n$/, ''));
   else ctx.render.lines(`Wrote ${what} to ${file} (mode 0600: it may hold keys or passwords).`);

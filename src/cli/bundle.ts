@@ -3,6 +3,7 @@
  * expires soon) and `cloud-ca rds` (the Amazon RDS bundle shipped with dbtls).
  */
 
+import * as path from 'node:path';
 import { rdsBundle } from '../deploy/cloud.js';
 import { DbtlsError } from '../errors.js';
 import { buildBundle, reportBundle } from '../keystore/bundle.js';
@@ -13,7 +14,7 @@ import { flag, noPositionals, type OptionSpec, parse, required, str } from './ar
 import { certificatesFrom, onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
-import { isStdout, refuseJsonOnStdout } from './out.js';
+import { checkOutputFile, isStdout, refuseJsonOnStdout } from './out.js';
 import { commandLine } from './shell.js';
 
 const bundleUsage = 'dbtls bundle FILE... --out F [--verify] [--json]';
@@ -45,6 +46,7 @@ const bundle: Command = {
         hint: `usage: ${bundleUsage}`,
       });
     }
+    if (!isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out), 'certificates');
     const certs = certificatesFrom(p.positionals, 'certificate file');
     const result = buildBundle(certs, { verify: flag(p, 'verify') });
     if (isStdout(out)) ctx.render.lines(result.pem.replace(/\n$/, ''));
@@ -125,6 +127,7 @@ const cloudCa: Command = {
     const p = noPositionals(parse(argv, CLOUD_OPTIONS, cloudUsage, ctx), cloudUsage);
     const out = required(p, 'out', cloudUsage);
     refuseJsonOnStdout(out, flag(p, 'json'), cloudUsage);
+    if (!isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out), 'certificates');
     const region = str(p, 'region');
     const certs = rdsBundle(region === undefined ? {} : { region });
     const result = buildBundle(certs);

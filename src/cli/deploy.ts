@@ -32,7 +32,7 @@ import { certificatesFrom, emit, KEYSTORE_PASSWORD_ENV, oneOf, optionalPassword 
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, OptionDef } from './command.js';
 import { COMMON, KEY_FILE, like, pick } from './options.js';
-import { isStdout, refuseJsonOnStdout } from './out.js';
+import { checkOutputFile, isStdout, refuseJsonOnStdout } from './out.js';
 
 function optionalFile(file: string | undefined, what: string): Buffer | undefined {
   return file === undefined ? undefined : readUserFile(file, what);
@@ -148,7 +148,22 @@ const secretsCommand: Command = {
     const valuesYaml = toYaml(result.values, { quote: 'single' });
     const valuesFile =
       valuesOut === undefined || isStdout(valuesOut) ? undefined : path.resolve(ctx.cwd, valuesOut);
-    if (valuesFile !== undefined) writeFileAtomic(valuesFile, valuesYaml);
+    if (valuesFile !== undefined) {
+      const outFile = out === undefined || isStdout(out) ? undefined : path.resolve(ctx.cwd, out);
+      if (outFile === valuesFile) {
+        throw new DbtlsError(
+          'OUTPUT_CONFLICT',
+          `could not write ${valuesFile}: --out and --values-out name the same file`,
+          {
+            hint: 'give the Helm values a file of their own',
+          },
+        );
+      }
+      // Both checked before either is written: a refused second file leaves no first one behind.
+      checkOutputFile(valuesFile, 'yaml');
+      if (outFile !== undefined) checkOutputFile(outFile, 'yaml');
+      writeFileAtomic(valuesFile, valuesYaml);
+    }
     if (isStdout(valuesOut)) ctx.render.lines(valuesYaml.replace(/\n$/, ''));
     const summary = {
       objects: result.objects,

@@ -36,6 +36,7 @@ import {
 import type { Command, CommandContext } from './command.js';
 import { humanFleet, humanReport } from './inspect-text.js';
 import { COMMON, KEY_FILE, like } from './options.js';
+import { checkOutputFile } from './out.js';
 
 const USAGE =
   'dbtls inspect TARGET... [--targets-from FILE|-]... [--concurrency N] [--max-connections N] [--details] [--html FILE] [--ca F|system] [--ssl-mode M] [--servername N] [--cert F --key F] [--user U --password-file F] [--defaults-file F] [--plaintext-login-check | --skip-plaintext-check] [--fail-on info|low|medium|high|critical] [--timeout MS] [--json]';
@@ -157,6 +158,7 @@ export const inspectCommand: Command = {
         `could not write --html ${html}: the directory ${path.dirname(path.resolve(html))} does not exist`,
       );
     }
+    if (html !== undefined) checkOutputFile(path.resolve(html), 'html');
     // One TARGET is the original command: same output, same exit codes. Several, or a --targets-from file
     // (whatever its length, so that a script's parser does not depend on it), give the fleet's.
     if (p.positionals.length === 1 && files.length === 0) {

@@ -3,6 +3,9 @@
  * openssl and kubectl. Where the output is a directory of files or binary bytes (a keystore), `-` is
  * refused with the reason instead of creating a file named `-`.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { DbtlsError } from '../errors.js';
 
 export const STDOUT = '-';
@@ -24,5 +27,82 @@ export function refuseJsonOnStdout(out: string | undefined, json: boolean, usage
     throw new DbtlsError('USAGE', 'could not run with --json and --out -: both would write to stdout', {
       hint: `write the file with --out FILE and keep --json for the summary, or drop --json; usage: ${usage}`,
     });
+  }
+}
+
+/** What a command writes to --out, so that an existing file is replaced only when it is one of those. */
+export type OutputKind = 'crl' | 'certificates' | 'yaml' | 'html';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----/g;
+
+/** Whether `text` is what a command of this kind writes (then running it again may replace it). */
+function isOutputOf(kind: OutputKind, text: string): boolean {
+  if (kind === 'html') return /^<!doctype html>/i.test(text);
+  if (kind === 'yaml') {
+    try {
+      // A manifest or a values file holds mappings; a PEM key or certificate reads as one plain string.
+      const docs = parseAllDocuments(text);
+      if (!Array.isArray(docs) || docs.length === 0) return false;
+      return docs.every((d) => {
+        const value: unknown = d.errors.length === 0 ? d.toJS() : undefined;
+        return value !== null && typeof value === 'object';
+      });
+    } catch {
+      return false;
+    }
+  }
+  const labels = [...text.matchAll(PEM_BLOCK)].map((m) => m[1]);
+  const want = kind === 'crl' ? 'X509 CRL' : 'CERTIFICATE';
+  return labels.length > 0 && labels.every((l) => l === want);
+}
+
+const KIND_TEXT: Readonly<Record<OutputKind, string>> = Object.freeze({
+  crl: 'a CRL file',
+  certificates: 'a certificate bundle',
+  yaml: 'a YAML file',
+  html: 'an HTML report',
+});
+
+/**
+ * Checks --out before anything is computed or written: a regular file (or a new one) in an existing
+ * directory this user may write (OUTPUT_NOT_A_FILE, OUTPUT_INVALID, PERMISSION_DENIED: exit 2, not a
+ * WRITE_FAILED after the work). An existing file is replaced only when it is what this command writes
+ * (a CRL over a CRL when publishing again): anything else, a private key say, is OUTPUT_EXISTS.
+ */
+export function checkOutputFile(file: string, kind?: OutputKind): void {
+  const dir = path.dirname(file);
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st && !st.isFile()) {
+    const what = st.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
+    throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is ${what}, not a regular file`, {
+      hint: 'give the path of a new or regular file for the output',
+    });
+  }
+  if (!(fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false)) {
+    throw new DbtlsError('OUTPUT_INVALID', `could not write ${file}: the directory ${dir} does not exist`, {
+      hint: 'name a file in an existing directory',
+    });
+  }
+  try {
+    fs.accessSync(st ? file : dir, fs.constants.W_OK);
+  } catch {
+    throw new DbtlsError('PERMISSION_DENIED', `could not write ${file}: this user may not`, {
+      hint: 'name a file this user can write, or run as its owner',
+    });
+  }
+  if (st && kind !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      text = '';
+    }
+    if (!isOutputOf(kind, text)) {
+      throw new DbtlsError(
+        'OUTPUT_EXISTS',
+        `could not write ${file}: it exists and is not ${KIND_TEXT[kind]} (it would be replaced); nothing was written`,
+        { hint: 'give --out a new file, or move the existing one away first' },
+      );
+    }
   }
 }

@@ -16,14 +16,13 @@ import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from 
 import { givenCaFlags } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
-import { isStdout, refuseJsonOnStdout } from './out.js';
+import { checkOutputFile, isStdout, refuseJsonOnStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_SESSION_USAGE,
   ADMIN_PREFIXED_TLS_OPTIONS,
   adminSessionOptions,
-  checkOutputFile,
   pastableHint,
   withSession,
 } from './server-admin.js';
@@ -153,7 +152,7 @@ const crlCommand: Command = {
     const days = int(p, 'days', crlUsage);
     const out = str(p, 'out');
     refuseJsonOnStdout(out, flag(p, 'json'), crlUsage);
-    if (out && !isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out));
+    if (out && !isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out), 'crl');
     const target = str(p, 'install');
     // Bad input is refused before the CRL is published: a failed command changes nothing (issue 14, item 8).
     const session = target ? await adminSessionOptions(p, ctx, target, { tlsPrefix: 'admin-' }) : undefined;

@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { CA_PASSPHRASE_ENV } from '../ca/store.js';
 import { causeText, DbtlsError } from '../errors.js';
 import { recoverInterruptedRequires, stateDir } from '../server/accounts/require-journal.js';
@@ -271,30 +270,6 @@ export function shellRestart(command: string): () => Promise<void> {
         );
       });
     });
-}
-
-/** Refuses an output file whose directory is missing or which is itself a directory, before any work. */
-export function checkOutputFile(file: string): void {
-  const dir = path.dirname(file);
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (st && !st.isFile()) {
-    const what = st.isDirectory() ? 'a directory' : 'a device, FIFO or socket';
-    throw new DbtlsError('OUTPUT_NOT_A_FILE', `could not write ${file}: it is ${what}, not a regular file`, {
-      hint: 'give the path of a new or regular file for the output',
-    });
-  }
-  if (!(fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false)) {
-    throw new DbtlsError('OUTPUT_INVALID', `could not write ${file}: the directory ${dir} does not exist`, {
-      hint: 'name a file in an existing directory',
-    });
-  }
-  try {
-    fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);
-  } catch {
-    throw new DbtlsError('PERMISSION_DENIED', `could not write ${file}: this user may not`, {
-      hint: 'name a file this user can write, or run as its owner',
-    });
-  }
 }
 
 /** Where the server's TLS files and settings go, and how it restarts: `server enable` and `secure`. */

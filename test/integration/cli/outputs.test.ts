@@ -260,3 +260,66 @@ describe('k8s kubedb --cert-manager FILE: the issuer checked without kubectl (is
     assert.match(broken.stderr, /^error\[MANIFEST_INVALID\]/);
   });
 });
+
+describe('--out never replaces a file that is not what the command writes', () => {
+  it('a CA key as --out of crl, bundle, cloud-ca and k8s: OUTPUT_EXISTS, exit 2, the key and the CA unchanged', async () => {
+    const key = path.resolve('dbtls-ca/root.key.pem');
+    const keyBytes = fs.readFileSync(key);
+    const meta = fs.readFileSync('dbtls-ca/ca.json');
+    for (const argv of [
+      ['crl', '--out', key],
+      ['bundle', 'dbtls-ca/root.pem', '--out', key],
+      ['cloud-ca', 'rds', '--region', 'eu-west-3', '--out', key],
+      ['k8s', 'secrets', '--ssl-mode', 'verify-ca', '--ca', 'dbtls-ca/root.pem', '--out', key],
+      ['k8s', 'kubedb', '--name', 'orders', '--issuer', 'ca', '--out', key],
+    ]) {
+      const r = await dbtls(argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      const error = r.stderr.split('\n').find((l) => l.startsWith('error['));
+      assert.ok(
+        error?.startsWith(`error[OUTPUT_EXISTS]: could not write ${key}: it exists and is not `),
+        r.stderr,
+      );
+      assert.deepEqual(fs.readFileSync(key), keyBytes, argv.join(' '));
+    }
+    assert.deepEqual(fs.readFileSync('dbtls-ca/ca.json'), meta, 'crl used no CRL number');
+  });
+
+  it('publishing again replaces what the command wrote before (a CRL, a bundle, a manifest)', async () => {
+    for (const argv of [
+      ['crl', '--out', 'again.crl'],
+      ['bundle', 'dbtls-ca/root.pem', '--out', 'again-bundle.pem'],
+      ['k8s', 'kubedb', '--name', 'orders', '--issuer', 'ca', '--out', 'again.yaml'],
+    ]) {
+      await ok(argv);
+      await ok(argv);
+    }
+  });
+
+  it('a missing directory is OUTPUT_INVALID (exit 2) before any work; --out and --values-out on one file, OUTPUT_CONFLICT', async () => {
+    const r = await dbtls(['bundle', 'dbtls-ca/root.pem', '--out', 'no-such-dir/b.pem']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error\[OUTPUT_INVALID\]: could not write .*no-such-dir\/b\.pem: the directory .*no-such-dir does not exist\n/,
+    );
+    const same = await dbtls([
+      'k8s',
+      'secrets',
+      '--ssl-mode',
+      'verify-ca',
+      '--ca',
+      'dbtls-ca/root.pem',
+      '--out',
+      'same.yaml',
+      '--values-out',
+      'same.yaml',
+    ]);
+    assert.equal(same.code, 2, same.stderr);
+    assert.match(
+      same.stderr,
+      /^error\[OUTPUT_CONFLICT\]: could not write .*same\.yaml: --out and --values-out name the same file\n/,
+    );
+    assert.equal(fs.existsSync('same.yaml'), false);
+  });
+});

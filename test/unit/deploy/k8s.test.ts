@@ -401,11 +401,12 @@ describe('k8s secrets CLI', () => {
     const empty = path.join(dir, 'empty');
     fs.writeFileSync(empty, '');
     const out = path.join(dir, 'out.yaml');
-    fs.writeFileSync(out, 'old\n');
+    const old = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: old\n'; // an earlier run's manifest
+    fs.writeFileSync(out, old);
     const refused = await runCli(mtls('--keystore-password-file', empty, '--out', out));
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /^error\[PASSWORD_EMPTY\][^\n]*\nhint: /m);
-    assert.equal(fs.readFileSync(out, 'utf8'), 'old\n');
+    assert.equal(fs.readFileSync(out, 'utf8'), old);
     const allowed = await runCli(
       mtls('--keystore-password-file', empty, '--allow-empty-password', '--out', out),
     );
