@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { parseCertificate } from '../pki/certificate.js';
+import { commonName, decodeName } from '../pki/names.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../util/files.js';
+import { quotedValue } from '../util/safe-text.js';
 import { commandLine } from '../util/shell.js';
 import type { Delivery, OutputFile } from './issue.js';
 import type { IssuedCertificate } from './sign-leaf.js';
@@ -97,11 +99,39 @@ export function leafFiles(issued: IssuedCertificate): OutputFile[] {
  * when `dir` is a file or holds leaf files (unless overwriting, for renewal). `keyPem` is the key when it
  * was made outside the issuance (an RSA key generated off the event loop).
  */
-export function leafDelivery(dir: string, options: { overwrite?: boolean; keyPem?: string } = {}): Delivery {
+/**
+ * A renewal replaces the files of the certificate it renews, never another's: a cert.pem already in `dir`
+ * must be one for `cn` (renew --out naming another user's directory overwrote that user's key).
+ */
+function checkReplaces(dir: string, cn: string): void {
+  const file = path.join(dir, 'cert.pem');
+  if (!fs.existsSync(file)) return;
+  let held: string | undefined;
+  try {
+    held = commonName(decodeName(parseCertificate(fs.readFileSync(file)).subjectDer)) ?? '';
+  } catch {
+    held = undefined;
+  }
+  if (held === cn) return;
+  throw new DbtlsError(
+    'OUTPUT_EXISTS',
+    `could not renew into ${dir}: it holds ${held === undefined ? 'a cert.pem that is not a certificate' : `the certificate of ${quotedValue(held)}`}, not one of ${quotedValue(cn)}; nothing was written`,
+    { hint: `give --out the directory of ${quotedValue(cn)}'s certificate, or a new one` },
+  );
+}
+
+export function leafDelivery(
+  dir: string,
+  options: { overwrite?: boolean; keyPem?: string; replaces?: string } = {},
+): Delivery {
   return {
     dir,
     overwrite: options.overwrite ?? false,
-    check: () => (options.overwrite ? checkNotFile(dir) : checkLeafOutputDir(dir)),
+    check: () => {
+      if (!options.overwrite) return checkLeafOutputDir(dir);
+      checkNotFile(dir);
+      if (options.replaces !== undefined) checkReplaces(dir, options.replaces);
+    },
     files: (issued) => leafFiles(options.keyPem ? { ...issued, keyPem: options.keyPem } : issued),
   };
 }

@@ -435,7 +435,7 @@ const renewCommand: Command = {
       });
     });
     const results = targets.map((e, i) => ({
-      issued: issueCertificate(ca, requests[i]!, leafDelivery(outOf(e), { overwrite: true })),
+      issued: issueCertificate(ca, requests[i]!, leafDelivery(outOf(e), { overwrite: true, replaces: e.cn })),
       out: outOf(e),
     }));
     if (flag(p, 'json')) {

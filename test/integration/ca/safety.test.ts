@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
+import { writeLeafFiles } from '../../../src/ca/leaf-files.js';
 import { revoke } from '../../../src/ca/revoke.js';
 import { createCsr } from '../../../src/pki/csr.js';
 import { generateKeyPair } from '../../../src/pki/keys.js';
@@ -320,6 +321,33 @@ describe('issue without --out: the directory comes from a sanitized CN (item 5)'
     assert.match(r.stderr, new RegExp(`^error\\[CA_CORRUPT\\]: could not renew ${second.entry.serial}: `));
     assert.deepEqual(fs.readdirSync(cwd), [], 'the first was not renewed either');
     assert.equal(hashDir(caDir), before);
+  });
+});
+
+describe('renew --out replaces only the certificate it renews', () => {
+  test("renew --out naming another user's directory is refused: that user's key and the CA unchanged", async () => {
+    const caDir = path.join(work, 'renew-into-ca');
+    const ca = initCa(caDir, { passphrase: undefined });
+    const cwd = path.join(work, 'renew-into');
+    fs.mkdirSync(cwd);
+    const alice = issueCertificate(ca, { profile: 'client', cn: 'alice' });
+    writeLeafFiles(path.join(cwd, 'alice'), alice);
+    issueCertificate(ca, { profile: 'server', cn: 'srv.example' });
+    const aliceKey = fs.readFileSync(path.join(cwd, 'alice', 'key.pem'));
+    const before = hashDir(caDir);
+    const r = await runCli(['renew', '--cn', 'srv.example', '--out', 'alice', '--ca-dir', caDir], { cwd });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `error[OUTPUT_EXISTS]: could not renew into ${path.join(cwd, 'alice')}: it holds the certificate of "alice", not one of "srv.example"; nothing was written\n` +
+        `hint: give --out the directory of "srv.example"'s certificate, or a new one\n`,
+    );
+    assert.deepEqual(fs.readFileSync(path.join(cwd, 'alice', 'key.pem')), aliceKey);
+    assert.equal(hashDir(caDir), before);
+    // Its own directory is renewed in place.
+    const own = await runCli(['renew', '--cn', 'alice', '--out', 'alice', '--ca-dir', caDir], { cwd });
+    assert.equal(own.code, 0, own.stderr);
+    assert.notDeepEqual(fs.readFileSync(path.join(cwd, 'alice', 'key.pem')), aliceKey);
   });
 });
 
