@@ -60,9 +60,16 @@ export interface Renderer {
 /** How often a busy line updates its elapsed time. */
 const BUSY_TICK_MS = 100;
 
+/**
+ * The starts of the lines dbtls itself writes to say what happened. A newline inside a value (a CN, a
+ * keystore alias, an index field read from a file) followed by one of them would print a line that looks
+ * like dbtls's own (`leaf\nerror[FAKE]: …`): such a newline is shown as an escape instead.
+ */
+const OWN_LINE_AFTER_NEWLINE = /\n(?=(?:error\[|hint: |warning: |Wrote |✓ |✗ ))/g;
+
 /** Text as it may reach a terminal: DSN passwords redacted, control characters shown as escapes. */
 function safe(text: string): string {
-  return printable(redactDsnPasswords(text), { keepLines: true });
+  return printable(redactDsnPasswords(text), { keepLines: true }).replace(OWN_LINE_AFTER_NEWLINE, '\\x0a');
 }
 
 export function createRenderer(rawStdout: Output, rawStderr: Output): Renderer {

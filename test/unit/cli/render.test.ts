@@ -147,3 +147,24 @@ describe('colour (issue 14, item 13)', () => {
     assert.equal(colorWanted(true, {}, true), false);
   });
 });
+
+describe('a value with a newline cannot print a line that looks like dbtls its own', () => {
+  it('error[, hint:, warning:, Wrote, ✓ and ✗ after a newline inside a value are escaped; other newlines stay', () => {
+    const { out, render } = capture(false);
+    render.lines('subject leaf\nerror[FAKE]: forged\nhint: run rm -rf', 'line one\nline two');
+    render.warn('alias a\nWrote /etc/passwd');
+    render.error(
+      new DbtlsError('CERT_MALFORMED', 'could not read leaf\n✓ all good', { hint: 'x\nwarning: y' }),
+    );
+    assert.equal(
+      out.stdout,
+      'subject leaf\\x0aerror[FAKE]: forged\\x0ahint: run rm -rf\nline one\nline two\n',
+    );
+    assert.equal(
+      out.stderr,
+      'warning: alias a\\x0aWrote /etc/passwd\n' +
+        'error[CERT_MALFORMED]: could not read leaf\\x0a✓ all good\n' +
+        'hint: x\\x0awarning: y\n',
+    );
+  });
+});
