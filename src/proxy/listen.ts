@@ -7,8 +7,12 @@
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import * as path from 'node:path';
 import { DbtlsError } from '../errors.js';
 import { address, isLoopback } from '../tls/dsn.js';
+
+/** The longest unix socket path: sun_path's 108 bytes less the terminating NUL (unix(7)). */
+const UNIX_PATH_MAX = 107;
 
 /** Group-readable: a sidecar's application container usually shares a group, not the user. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -23,9 +27,23 @@ export function parseListen(text: string): ListenAddress {
       hint: 'use 127.0.0.1:PORT, [::1]:PORT or unix:/path/to/socket[:MODE]',
     });
   if (text.startsWith('unix:')) {
-    const m = /^unix:(\/.+?)(?::([0-7]{3,4}))?$/.exec(text);
+    const m = /^unix:(\/.+?)(?::(\d+))?$/.exec(text);
     if (!m?.[1]) throw bad('a unix socket needs an absolute path');
-    return { kind: 'unix', path: m[1], mode: m[2] ? Number.parseInt(m[2], 8) : DEFAULT_SOCKET_MODE };
+    const [, socketPath, modeText] = m as unknown as [string, string, string | undefined];
+    // Permission bits only: no setuid, setgid or sticky bit on a socket.
+    if (modeText !== undefined && !/^0?[0-7]{3}$/.test(modeText))
+      throw bad(`the mode ${modeText} is not octal permission bits (such as 0660 or 0600)`);
+    // sun_path holds 108 bytes with the terminating NUL (unix(7)); a longer path is cut by the kernel.
+    const bytes = Buffer.byteLength(socketPath);
+    if (bytes > UNIX_PATH_MAX)
+      throw bad(`a unix socket path is at most ${UNIX_PATH_MAX} bytes, this one is ${bytes}`);
+    if (!fs.statSync(path.dirname(socketPath), { throwIfNoEntry: false })?.isDirectory())
+      throw bad(`the directory ${path.dirname(socketPath)} does not exist`);
+    return {
+      kind: 'unix',
+      path: socketPath,
+      mode: modeText ? Number.parseInt(modeText, 8) : DEFAULT_SOCKET_MODE,
+    };
   }
   // `:PORT` is every interface (the exporter's, and the loopback check below still holds for the proxy).
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);

@@ -64,6 +64,17 @@ export interface Target {
 
 export type SettingSource = 'flag' | 'dsn' | 'my.cnf' | 'env' | 'default';
 
+/** Where a setting came from, for a message. */
+function sourceText(source: SettingSource): string {
+  return {
+    flag: 'the command line',
+    dsn: 'the DSN',
+    'my.cnf': 'the option file',
+    env: 'the environment',
+    default: 'the defaults',
+  }[source];
+}
+
 /** What the CLI (or a library caller) passes explicitly. Strings are parsed like every other source. */
 export interface TargetFlags {
   readonly mode?: string;
@@ -215,6 +226,18 @@ export function parseTarget(
   const cert = pick('cert');
   const key = pick('key');
   const mutualText = pick('mutualTls');
+  // Half a pair is a mistake, not "no mutual TLS": the server would refuse the account as if no
+  // certificate existed, or the session would silently go without one (the proxy did).
+  if ((cert === undefined) !== (key === undefined) && mutualText?.toLowerCase() !== 'disable') {
+    const [given, missing] = cert === undefined ? (['key', 'cert'] as const) : (['cert', 'key'] as const);
+    throw new DbtlsError(
+      'TLS_MATERIAL_INVALID',
+      `could not use the client ${given === 'cert' ? 'certificate' : 'key'} ${cert ?? key} (from ${sourceText(sources[given]!)}): no client ${missing === 'key' ? 'key' : 'certificate'} was given with it`,
+      {
+        hint: `give both --cert FILE and --key FILE (ssl-cert and ssl-key in a DSN or option file), or neither`,
+      },
+    );
+  }
   const mutualTls: MutualTls =
     mutualText !== undefined ? parseMutualTls(mutualText) : cert && key ? 'enable' : 'disable';
   if (mutualText === undefined) sources.mutualTls = cert && key ? (sources.cert ?? 'default') : 'default';

@@ -235,3 +235,27 @@ describe('precedence: flag > DSN > my.cnf > env > default', () => {
     assert.equal(parseTarget('h', {}, { DBTLS_DEFAULTS_FILE: file }).tls.cert, '/c.pem');
   });
 });
+
+describe('half a client pair', () => {
+  it('a certificate without its key (or a key without its certificate) is TLS_MATERIAL_INVALID, naming where it came from', () => {
+    const table: [string, TargetFlags, NodeJS.ProcessEnv, string][] = [
+      [
+        'h',
+        { cert: '/c.pem' },
+        {},
+        'could not use the client certificate /c.pem (from the command line): no client key was given with it',
+      ],
+      [
+        'mysql://u@h/?ssl-key=/k.pem',
+        {},
+        {},
+        'could not use the client key /k.pem (from the DSN): no client certificate was given with it',
+      ],
+    ];
+    for (const [text, flags, env, message] of table) {
+      assert.throws(() => parseTarget(text, flags, env), { code: 'TLS_MATERIAL_INVALID', message });
+    }
+    // mutual TLS switched off: a stray certificate is not used, and not an error.
+    assert.equal(parseTarget('h', { cert: '/c.pem', mutualTls: 'disable' }, {}).tls.mutualTls, 'disable');
+  });
+});
