@@ -4,6 +4,7 @@
  * by SslMode (src/deploy/snippets/*.ts); a mode a client cannot express is refused with the reason, a mode
  * it can only express more strictly comes with a warning saying so. Nothing falls back to plaintext.
  */
+import * as net from 'node:net';
 import { DbtlsError } from '../errors.js';
 import {
   type KeystoreFormat,
@@ -13,6 +14,7 @@ import {
 } from '../keystore/format.js';
 import { parseHostPort } from '../tls/dsn.js';
 import { checkCombination, type MutualTls, type SslMode } from '../tls/ssl-mode.js';
+import { quotedValue } from '../util/safe-text.js';
 import { mariadbCli, myCnf, mysqlCli } from './snippets/cli.js';
 import { goSqlDriver } from './snippets/go.js';
 import { jdbcMariadb, jdbcMysql } from './snippets/java.js';
@@ -111,6 +113,15 @@ export function snippet(req: SnippetRequest): Snippet {
     );
   }
   const { host, port } = parseHostPort(req.target);
+  // The host goes into URLs, DSNs and code unquoted: `db1?sslMode=DISABLED&x=` would have written a JDBC
+  // URL that turns TLS off while the snippet says verify-full.
+  if (net.isIP(host) === 0 && !/^[A-Za-z0-9_]([A-Za-z0-9._-]*[A-Za-z0-9_])?$/.test(host)) {
+    throw new DbtlsError(
+      'TARGET_INVALID',
+      `could not write the ${req.client} snippet: ${quotedValue(host, 120)} is not a host name or an IP address`,
+      { hint: 'give the server as host[:port], for example db1.example.com:3306 or [::1]:3306' },
+    );
+  }
   const ctx: SnippetContext = {
     host,
     port,

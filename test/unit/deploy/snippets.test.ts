@@ -502,3 +502,25 @@ describe('snippet texts spell out every flag', () => {
     );
   });
 });
+
+describe('the target goes into URLs, DSNs and code unquoted, so it must be a host name or an address', () => {
+  it('refuses ?, &, ;, spaces and quotes in every client, with TARGET_INVALID; names and addresses pass', () => {
+    for (const client of SNIPPET_CLIENTS) {
+      for (const target of ['db1?sslMode=DISABLED&x=', 'db1;rm -rf /', 'db1 x', "db'1", 'db1/x']) {
+        assert.throws(
+          () => snippet({ client, target, mode: 'verify-full', ...FILES }),
+          (err: DbtlsError) => err.code === 'TARGET_INVALID' || err.code === 'USAGE',
+          `${client} ${target}`,
+        );
+      }
+      for (const target of ['db1.example.com:3307', 'db_1', '10.0.0.5', '[::1]:3307']) {
+        // Taken as a target (a client may still refuse the mode for it: mysql2 cannot verify an IP).
+        try {
+          assert.ok(snippet({ client, target, mode: 'verify-full', ...FILES, ...JAVA }).text.length > 0);
+        } catch (err) {
+          assert.notEqual((err as DbtlsError).code, 'TARGET_INVALID', `${client} ${target}`);
+        }
+      }
+    }
+  });
+});
