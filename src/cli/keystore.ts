@@ -23,6 +23,7 @@ import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
 import { dateText } from '../util/dates.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
+import { quotedValue } from '../util/safe-text.js';
 import {
   flag,
   noPositionals,
@@ -142,6 +143,16 @@ function exportKeystore(format: KeystoreFormat): Command {
         required(p, n, usage),
       );
       const profile = oneOf(str(p, 'profile') ?? 'modern', PROFILES, '--profile', usage);
+      // keytool -list prints the alias as it is: a control character in it would drive the terminal.
+      if (/[\x00-\x1f\x7f-\x9f]/.test(alias!)) {
+        throw new DbtlsError(
+          'ALIAS_INVALID',
+          `could not use alias ${quotedValue(alias!)}: it holds a control character`,
+          {
+            hint: 'use a short alias of letters, digits, dots, dashes and underscores',
+          },
+        );
+      }
       const password = requiredPassword(p, ctx, storePassword(usage));
       // PKCS#12 has one password for store and key (what Java and keytool expect); JKS may have two.
       const keyPassword =

@@ -89,10 +89,27 @@ export function removeStaleTemps(file: string): void {
 }
 
 /** Reads a file the user named, with a DbtlsError (FILE_NOT_FOUND / FILE_UNREADABLE) instead of an errno. */
+/**
+ * The largest input file read: every file dbtls takes (certificates, keys, CSRs, a names list of a few
+ * million lines, a config) is far smaller, and node cannot hold a text over 512 MiB as one string.
+ */
+const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/** What to do about a file that could not be read, by errno. */
+const READ_HINTS: Readonly<Record<string, string>> = {
+  EACCES: 'check the file permissions, or run as a user who may read it',
+  EPERM: 'check the file permissions, or run as a user who may read it',
+  ELOOP: 'the path is a loop of symbolic links: give the file itself',
+  ENOTDIR: 'a part of the path is a file, not a directory: check the path',
+  ENAMETOOLONG: 'the path is too long: check it',
+};
+
 export function readUserFile(file: string, what = 'file'): Buffer {
   refuseSpecialInput(file, what);
+  let size: number;
   try {
-    return fs.readFileSync(file);
+    size = fs.statSync(file).size;
+    if (size <= MAX_INPUT_BYTES) return fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -102,10 +119,15 @@ export function readUserFile(file: string, what = 'file'): Buffer {
       });
     }
     throw new DbtlsError('FILE_UNREADABLE', `could not read ${what} ${file}: ${causeText(err)}`, {
-      hint: 'check the file permissions',
+      hint: READ_HINTS[code ?? ''] ?? 'check the file and its permissions',
       cause: err,
     });
   }
+  throw new DbtlsError(
+    'FILE_UNREADABLE',
+    `could not read ${what} ${file}: it is ${Math.round(size / 1024 / 1024)} MiB, and dbtls reads input files up to ${MAX_INPUT_BYTES / 1024 / 1024} MiB`,
+    { hint: 'check that this is the file you meant; split a long names list into several runs' },
+  );
 }
 
 /** Pipes a shell made for this process (`--password-file <(pass show db)`): they have a writer. */

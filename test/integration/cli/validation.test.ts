@@ -320,6 +320,22 @@ describe('keystores are not overwritten by surprise (issue 14, item 9)', () => {
   });
 });
 
+describe('a keystore alias with a control character', () => {
+  it('is ALIAS_INVALID for p12 and jks, shown escaped, and nothing is written', async () => {
+    for (const format of ['p12', 'jks']) {
+      const out = at(`alias.${format}`);
+      const argv = ['export', format, '--cert', at('app/cert.pem'), '--key', at('app/key.pem')];
+      const r = await dbtls([...argv, '--alias', 'a\nb\x1b[31m', '--password-file', at('pw'), '--out', out]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(
+        r.stderr.split('\n')[0],
+        'error[ALIAS_INVALID]: could not use alias "a\\nb\\u001b[31m": it holds a control character',
+      );
+      assert.equal(fs.existsSync(out), false);
+    }
+  });
+});
+
 describe('Kubernetes names (issue 14, item 9)', () => {
   it('each name is checked against its own rule', async () => {
     await refused(['k8s', 'kubedb', '--name', '1orders', '--issuer', 'ca'], 'NAME_INVALID', /RFC 1035 label/);

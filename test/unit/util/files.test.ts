@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { writeFileAtomic } from '../../../src/util/files.js';
+import type { DbtlsError } from '../../../src/errors.js';
+import { readUserFile, writeFileAtomic } from '../../../src/util/files.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-files-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -42,5 +43,31 @@ describe('writeFileAtomic', () => {
     fs.mkdirSync(sub);
     assert.throws(() => writeFileAtomic(sub, 'x'), { code: 'OUTPUT_NOT_A_FILE' });
     assert.ok(fs.statSync(sub).isDirectory());
+  });
+});
+
+describe('readUserFile', () => {
+  test('a file over 256 MiB (a sparse one here) is FILE_UNREADABLE with its size, not an INTERNAL string error', () => {
+    const big = path.join(dir, 'names.txt');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 300 * 1024 * 1024);
+    assert.throws(() => readUserFile(big, 'name list'), {
+      code: 'FILE_UNREADABLE',
+      message: `could not read name list ${big}: it is 300 MiB, and dbtls reads input files up to 256 MiB`,
+    });
+    fs.rmSync(big);
+  });
+
+  test('a symbolic link loop gets a hint about the loop, not about permissions', () => {
+    const a = path.join(dir, 'loop-a');
+    const b = path.join(dir, 'loop-b');
+    fs.symlinkSync(b, a);
+    fs.symlinkSync(a, b);
+    assert.throws(
+      () => readUserFile(a, 'certificate'),
+      (err: DbtlsError) =>
+        err.code === 'FILE_UNREADABLE' &&
+        err.hint === 'the path is a loop of symbolic links: give the file itself',
+    );
   });
 });
