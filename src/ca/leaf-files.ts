@@ -141,7 +141,17 @@ export function fileDelivery(file: string, data: (issued: IssuedCertificate) => 
   return {
     dir: path.dirname(file),
     check: () => {
-      if (fs.existsSync(file)) {
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (st && !st.isFile()) {
+        throw new DbtlsError(
+          'OUTPUT_NOT_A_FILE',
+          `could not write ${file}: it is ${st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'}, not a regular file`,
+          {
+            hint: 'give --out the path of a new file',
+          },
+        );
+      }
+      if (st) {
         throw new DbtlsError('OUTPUT_EXISTS', `could not write ${file}: the file already exists`, {
           hint: 'choose another --out file, or move the old one away first',
         });

@@ -40,7 +40,7 @@ import {
 } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
-import { isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
+import { checkOutputFile, isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
 import { commandLine } from './shell.js';
 
@@ -198,6 +198,7 @@ const signCommand: Command = {
     const days = int(p, 'days', SIGN_USAGE);
     const caDir = caDirOf(p, ctx); // a --ca-dir that is a file is refused before the CSR is read
     const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
+    if (!toStdout) checkOutputFile(out); // a directory, a FIFO, a missing directory: exit 2 before signing
     if (!toStdout && fs.existsSync(out)) {
       throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
         hint: 'choose another --out file, or move the old one away first',

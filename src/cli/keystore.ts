@@ -46,7 +46,7 @@ import {
 } from './artifact-args.js';
 import type { Command, OptionDef } from './command.js';
 import { COMMON, like, pick } from './options.js';
-import { refuseStdout } from './out.js';
+import { checkOutputFile, refuseStdout } from './out.js';
 
 const PROFILES: readonly Pkcs12Profile[] = ['modern', 'legacy'];
 const storePassword = (usage: string): PasswordSource => ({
@@ -114,6 +114,8 @@ const FORCE: OptionDef = { type: 'boolean', description: 'replace an existing --
  * after the material, so a bad input is reported as such whatever --out is.
  */
 function refuseExisting(out: string, p: Parsed): void {
+  // A directory, a FIFO or a missing directory first (exit 2 before any work): --force cannot help those.
+  checkOutputFile(path.resolve(out));
   if (!flag(p, 'force') && fs.existsSync(out)) {
     throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {
       hint: 'choose another --out file, or add --force to replace it',

@@ -147,9 +147,9 @@ export const proxyCommand: Command = {
       });
     }
     const target = parseTarget(text, targetFlags(p), ctx.env);
-    const listen = strs(p, 'listen').map(parseListen);
+    const listen = strs(p, 'listen').map((text) => parseListen(text));
     const httpText = str(p, 'http');
-    const http = httpText === undefined ? undefined : parseListen(httpText);
+    const http = httpText === undefined ? undefined : parseListen(httpText, '--http');
     if (http && http.kind !== 'tcp') {
       throw new DbtlsError('USAGE', `could not use --http ${httpText}: it takes HOST:PORT`, {
         hint: 'e.g. --http 127.0.0.1:9090',

@@ -21,9 +21,9 @@ export type ListenAddress =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
   | { readonly kind: 'unix'; readonly path: string; readonly mode: number };
 
-export function parseListen(text: string): ListenAddress {
+export function parseListen(text: string, option = '--listen'): ListenAddress {
   const bad = (why: string) =>
-    new DbtlsError('LISTEN_INVALID', `could not use --listen ${text}: ${why}`, {
+    new DbtlsError('LISTEN_INVALID', `could not use ${option} ${text}: ${why}`, {
       hint: 'use 127.0.0.1:PORT, [::1]:PORT or unix:/path/to/socket[:MODE]',
     });
   if (text.startsWith('unix:')) {

@@ -323,3 +323,39 @@ describe('--out never replaces a file that is not what the command writes', () =
     assert.equal(fs.existsSync('same.yaml'), false);
   });
 });
+
+describe('an --out that cannot be a file is said so, before any work', () => {
+  it('sign and export to a directory: OUTPUT_NOT_A_FILE (not "exists, add --force"); sign into a missing directory: OUTPUT_INVALID', async () => {
+    fs.mkdirSync('a-dir', { recursive: true });
+    await ok(['sign', 'node2/csr.pem', '--profile', 'server', '--out', 'export-cert.pem']);
+    const cases: [string[], string][] = [
+      [['sign', 'node2/csr.pem', '--profile', 'server', '--out', 'a-dir'], 'OUTPUT_NOT_A_FILE'],
+      [
+        [
+          'export',
+          'p12',
+          '--cert',
+          'export-cert.pem',
+          '--key',
+          'node2/key.pem',
+          '--alias',
+          'a',
+          '--password-file',
+          'pw',
+          '--out',
+          'a-dir',
+        ],
+        'OUTPUT_NOT_A_FILE',
+      ],
+      [['sign', 'node2/csr.pem', '--profile', 'server', '--out', 'no-dir/x.pem'], 'OUTPUT_INVALID'],
+    ];
+    const index = fs.readFileSync('dbtls-ca/index.jsonl');
+    for (const [argv, code] of cases) {
+      const r = await dbtls(argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.startsWith(`error[${code}]: `), `${argv.join(' ')}: ${r.stderr}`);
+    }
+    assert.deepEqual(fs.readFileSync('dbtls-ca/index.jsonl'), index, 'nothing was signed');
+    assert.equal(fs.existsSync('no-dir'), false);
+  });
+});
