@@ -243,7 +243,7 @@ describe('TLS files that cannot be used at start: error[CODE], exit 2, no stack 
     assert.equal(
       p.stderr(),
       `error[FILE_UNREADABLE]: could not read the client certificate ${locked}: EACCES: permission denied, open '${locked}'\n` +
-        'hint: check the file permissions\n',
+        'hint: check the file permissions, or run as a user who may read it\n',
     );
   });
 });
