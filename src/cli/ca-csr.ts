@@ -198,6 +198,15 @@ const signCommand: Command = {
     const days = int(p, 'days', SIGN_USAGE);
     const caDir = caDirOf(p, ctx); // a --ca-dir that is a file is refused before the CSR is read
     const csrText = readUserFile(path.resolve(ctx.cwd, csrFile), 'CSR');
+    if (!toStdout && /[/\\]$/.test(outText)) {
+      throw new DbtlsError(
+        'OUTPUT_NOT_A_FILE',
+        `could not write ${outText}: --out ends with a slash, so it names a directory`,
+        {
+          hint: 'give --out the certificate file to write, for example db1.pem (or --out-dir DIR with several CSRs)',
+        },
+      );
+    }
     if (!toStdout) checkOutputFile(out); // a directory, a FIFO, a missing directory: exit 2 before signing
     if (!toStdout && fs.existsSync(out)) {
       throw new DbtlsError('OUTPUT_EXISTS', `could not write ${out}: the file already exists`, {

@@ -348,6 +348,7 @@ describe('an --out that cannot be a file is said so, before any work', () => {
         'OUTPUT_NOT_A_FILE',
       ],
       [['sign', 'node2/csr.pem', '--profile', 'server', '--out', 'no-dir/x.pem'], 'OUTPUT_INVALID'],
+      [['sign', 'node2/csr.pem', '--profile', 'server', '--out', 'new-dir/'], 'OUTPUT_NOT_A_FILE'],
     ];
     const index = fs.readFileSync('dbtls-ca/index.jsonl');
     for (const [argv, code] of cases) {
@@ -357,5 +358,6 @@ describe('an --out that cannot be a file is said so, before any work', () => {
     }
     assert.deepEqual(fs.readFileSync('dbtls-ca/index.jsonl'), index, 'nothing was signed');
     assert.equal(fs.existsSync('no-dir'), false);
+    assert.equal(fs.existsSync('new-dir'), false);
   });
 });
