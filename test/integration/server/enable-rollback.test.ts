@@ -40,6 +40,16 @@ function onDisk(): Record<string, string> {
   return out;
 }
 
+/**
+ * The real CLI with every connect(2) after its first refused: the admin session is the process's first
+ * connection, the prover's the next one, so the proof fails after the files were installed and reloaded.
+ */
+function withProverRefused(args: readonly string[]) {
+  const [node, ...prefix] = dbtlsCommand();
+  const strace = ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=connect:error=ECONNREFUSED:when=2+'];
+  return run('strace', [...strace, node!, ...prefix, ...args], { timeoutMs: 120_000 });
+}
+
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-enable-rollback-'));
   ca = initCa(path.join(tmp, 'ca'), { passphrase: undefined, cn: 'rollback CA' });
@@ -96,23 +106,7 @@ test('server enable whose proof fails puts the previous files back and reloads t
   ];
   const before = onDisk();
   const servedBefore = await probeServedCertificate(db.host, db.port);
-  const [node, ...prefix] = dbtlsCommand();
-  // The admin session is the process's first connect(2); the prover's is the next one.
-  const r = await run(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      'inject=connect:error=ECONNREFUSED:when=2+',
-      node!,
-      ...prefix,
-      ...args,
-    ],
-    { timeoutMs: 120_000 },
-  );
+  const r = await withProverRefused(args);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   const [error, hint] = r.stderr.split('\n');
   assert.match(
@@ -134,37 +128,24 @@ test('server enable --issue whose proof fails also voids the certificate it issu
   const pwFile = path.join(tmp, 'admin-pw');
   const before = onDisk();
   const indexBefore = readIndex(ca.dir).map((e) => e.serial);
-  const [node, ...prefix] = dbtlsCommand();
-  const r = await run(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      'inject=connect:error=ECONNREFUSED:when=2+',
-      node!,
-      ...prefix,
-      'server',
-      'enable',
-      `127.0.0.1:${db.port}`,
-      '--issue',
-      '--ca-dir',
-      ca.dir,
-      '--user',
-      db.admin.user,
-      '--password-file',
-      pwFile,
-      '--admin-ca',
-      ssl('ca.pem'),
-      '--dir',
-      ssl(),
-      '--config-file',
-      fragment(),
-    ],
-    { timeoutMs: 120_000 },
-  );
+  const r = await withProverRefused([
+    'server',
+    'enable',
+    `127.0.0.1:${db.port}`,
+    '--issue',
+    '--ca-dir',
+    ca.dir,
+    '--user',
+    db.admin.user,
+    '--password-file',
+    pwFile,
+    '--admin-ca',
+    ssl('ca.pem'),
+    '--dir',
+    ssl(),
+    '--config-file',
+    fragment(),
+  ]);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   const added = readIndex(ca.dir).filter((e) => !indexBefore.includes(e.serial));
   assert.equal(added.length, 1, 'one certificate was issued, once every check had passed');
