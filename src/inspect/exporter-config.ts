@@ -14,6 +14,8 @@
 import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { DbtlsError, isDbtlsError } from '../errors.js';
+import { parseCertificates } from '../pki/certificate.js';
+import { checkClientPair } from '../tls/options.js';
 import { parseSslMode } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
 import { type InspectOptions, prepareInspection } from './inspect.js';
@@ -188,10 +190,37 @@ function moduleOptions(name: string, seen: Seen, base: string, fail: Fail): Insp
       : readUserFile(passwordFile, 'password file')
           .toString('utf8')
           .replace(/\r?\n$/, '');
-  if (cert !== undefined) readUserFile(cert, 'client certificate file');
-  if (key !== undefined) readUserFile(key, 'client key file');
+  if (cert !== undefined && key !== undefined) {
+    // The pair is a login's: without a user it would never be used, and a wrong pair fails every scrape.
+    if (user === undefined)
+      fail(seen.cert?.line, `module ${name} has cert and key but no user`, 'add user: NAME');
+    checkClientPair(cert, key);
+  }
+  const ca = file('ca');
+  if (ca !== undefined) {
+    let certificates = 0;
+    try {
+      certificates = parseCertificates(readUserFile(ca, 'CA certificate file')).length;
+    } catch (err) {
+      if (isDbtlsError(err) && err.code.startsWith('FILE_')) throw err;
+    }
+    if (certificates === 0)
+      fail(
+        seen.ca?.line,
+        `the ca of module ${name} (${ca}) holds no PEM certificate`,
+        'give the CA certificate file the servers chain to',
+      );
+  }
+  const servername = seen.servername;
+  if (servername !== undefined && /[\x00-\x20\x7f-\x9f]/.test(servername.text)) {
+    fail(
+      servername.line,
+      `the servername of module ${name} holds a space or a control character`,
+      'give the host name the server certificate names',
+    );
+  }
   const options: InspectOptions = {
-    ca: file('ca'),
+    ca,
     servername: seen.servername?.text,
     sslMode: seen['ssl-mode'] ? parseSslMode(seen['ssl-mode'].text) : undefined,
     credentials: user === undefined ? undefined : { user, password, cert, key },

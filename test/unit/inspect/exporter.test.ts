@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { initCa } from '../../../src/ca/init.js';
+import { caPath } from '../../../src/ca/store.js';
 import { isDbtlsError } from '../../../src/errors.js';
 import { parseProbeTarget, safe } from '../../../src/inspect/exporter.js';
 import { parseExporterConfig } from '../../../src/inspect/exporter-config.js';
@@ -179,7 +181,8 @@ describe('probe targets', () => {
 describe('modules file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-exporter-unit-'));
   const ca = path.join(dir, 'ca.pem');
-  fs.writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+  // A real CA certificate: the modules file's ca is parsed at start.
+  fs.copyFileSync(caPath(initCa(path.join(dir, 'ca'), { passphrase: undefined }).dir, 'root'), ca);
   fs.writeFileSync(path.join(dir, 'pw'), 'secret\n');
   const file = path.join(dir, 'exporter.yml');
 
@@ -212,6 +215,15 @@ describe('modules file', () => {
         'line 3: timeout "10m" in module a is not a duration from 1ms to 5m',
       ],
       ['modules:\n  a:\n    cert: c.pem\n', 'line 3: module a needs cert and key together'],
+      ['modules:\n  a:\n    cert: c.pem\n    key: k.pem\n', 'line 3: module a has cert and key but no user'],
+      [
+        `modules:\n  a:\n    ca: pw\n`,
+        `line 3: the ca of module a (${path.join(dir, 'pw')}) holds no PEM certificate`,
+      ],
+      [
+        'modules:\n  a:\n    ca: ca.pem\n    servername: "db\\nx"\n',
+        'line 4: the servername of module a holds a space or a control character',
+      ],
       ['modules:\n  a:\n    password-file: pw\n', 'line 3: module a has a password-file but no user'],
       [
         'modules:\n  a:\n    plaintext-login-check: true\n',
