@@ -42,6 +42,17 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** `dbtls crl --install` as the harness's admin (its password in a 0600 file), verifying with `adminCa`. */
+async function crlInstall(db: MariadbInstance, caDir: string, adminCa: string) {
+  const pwFile = path.join(tmp, `pw-${db.port}`);
+  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
+  const admin = ['--user', db.admin.user, '--password-file', pwFile, '--admin-ca', adminCa];
+  return {
+    pwFile,
+    r: await runCli(['crl', '--ca-dir', caDir, '--install', `127.0.0.1:${db.port}`, ...admin]),
+  };
+}
+
 test("crl --install refuses CRLs that leave a CA of the server's ssl_ca uncovered, and writes nothing", async () => {
   const caDir = path.join(tmp, 'ca');
   const ca = initCa(caDir, { passphrase: undefined });
@@ -63,21 +74,7 @@ test("crl --install refuses CRLs that leave a CA of the server's ssl_ca uncovere
   });
   dbs.push(db);
   const caBefore = snapshot(caDir);
-  const pwFile = path.join(tmp, 'pw');
-  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
-  const r = await runCli([
-    'crl',
-    '--ca-dir',
-    caDir,
-    '--install',
-    `127.0.0.1:${db.port}`,
-    '--user',
-    db.admin.user,
-    '--password-file',
-    pwFile,
-    '--admin-ca',
-    path.join(caDir, 'root.pem'),
-  ]);
+  const { r } = await crlInstall(db, caDir, path.join(caDir, 'root.pem'));
   assert.equal(r.code, 2, r.stdout + r.stderr);
   const crl = path.join(ssl, 'crl.pem');
   assert.equal(
@@ -141,10 +138,7 @@ test('crl --install during a CA rollover: the file holds the current CRLs of bot
   assert.deepEqual([await login(oldApp), await login(lostApp), await login(newApp)], [true, true, true]);
 
   revoke(caDir, { cn: 'lost_app' });
-  const pwFile = path.join(tmp, 'rollover-pw');
-  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
-  const admin = ['--user', db.admin.user, '--password-file', pwFile, '--admin-ca', files.ca];
-  const r = await runCli(['crl', '--ca-dir', caDir, '--install', `127.0.0.1:${db.port}`, ...admin]);
+  const { r } = await crlInstall(db, caDir, files.ca);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(
     r.stdout.includes(
@@ -186,21 +180,7 @@ test('crl --install refuses when the certificate file next to which it would go 
   const other = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
   fs.writeFileSync(files.cert, other.chainPem);
   const caBefore = snapshot(caDir);
-  const pwFile = path.join(tmp, 'mismatch-pw');
-  fs.writeFileSync(pwFile, db.admin.password, { mode: 0o600 });
-  const r = await runCli([
-    'crl',
-    '--ca-dir',
-    caDir,
-    '--install',
-    `127.0.0.1:${db.port}`,
-    '--user',
-    db.admin.user,
-    '--password-file',
-    pwFile,
-    '--admin-ca',
-    files.ca,
-  ]);
+  const { pwFile, r } = await crlInstall(db, caDir, files.ca);
   assert.equal(r.code, 2, r.stdout + r.stderr);
   const [error, hint] = r.stderr.split('\n');
   assert.match(
