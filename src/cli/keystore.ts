@@ -23,7 +23,7 @@ import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
 import { dateText } from '../util/dates.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { quotedValue } from '../util/safe-text.js';
+import { hasControlCharacter, quotedValue } from '../util/safe-text.js';
 import {
   flag,
   noPositionals,
@@ -146,7 +146,7 @@ function exportKeystore(format: KeystoreFormat): Command {
       );
       const profile = oneOf(str(p, 'profile') ?? 'modern', PROFILES, '--profile', usage);
       // keytool -list prints the alias as it is: a control character in it would drive the terminal.
-      if (/[\x00-\x1f\x7f-\x9f]/.test(alias!)) {
+      if (hasControlCharacter(alias!)) {
         throw new DbtlsError(
           'ALIAS_INVALID',
           `could not use alias ${quotedValue(alias!)}: it holds a control character`,

@@ -18,6 +18,7 @@ import { parseCertificates } from '../pki/certificate.js';
 import { checkClientPair } from '../tls/options.js';
 import { parseSslMode } from '../tls/ssl-mode.js';
 import { readUserFile } from '../util/files.js';
+import { hasControlCharacter } from '../util/safe-text.js';
 import { type InspectOptions, prepareInspection } from './inspect.js';
 import { DEFAULT_PROBE_TIMEOUT_MS } from './probe.js';
 
@@ -212,7 +213,7 @@ function moduleOptions(name: string, seen: Seen, base: string, fail: Fail): Insp
       );
   }
   const servername = seen.servername;
-  if (servername !== undefined && /[\x00-\x20\x7f-\x9f]/.test(servername.text)) {
+  if (servername !== undefined && (servername.text.includes(' ') || hasControlCharacter(servername.text))) {
     fail(
       servername.line,
       `the servername of module ${name} holds a space or a control character`,

@@ -23,6 +23,11 @@ function escaped(ch: string): string {
   return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u{${cp.toString(16)}}`;
 }
 
+/** Whether `text` holds a character printable() would escape in a one-line field (a name, an alias). */
+export function hasControlCharacter(text: string): boolean {
+  return new RegExp(UNSAFE_ONE_LINE.source, 'u').test(text);
+}
+
 /** `text` with every control and format character shown as an escape; newlines and tabs kept if asked. */
 export function printable(text: string, options: { keepLines?: boolean } = {}): string {
   return text.replace(options.keepLines ? UNSAFE_KEEP_LINES : UNSAFE_ONE_LINE, escaped);
