@@ -210,6 +210,7 @@ export const ERROR_CODES = Object.freeze({
   SOCKET_NOT_LOCAL: input("a localhost account's login check needs the server's unix socket"),
   SSL_MODE_INVALID: input('an ssl-mode the operation does not allow (preferred where TLS must hold)'),
   SSL_MODE_UNKNOWN: input('an ssl-mode dbtls does not know'),
+  STORAGE_INVALID: input('a volume size that is not a Kubernetes quantity above zero'),
   SUBJECT_COLLISION: input(
     "a certificate whose OpenSSL one-line subject equals that of another CN's valid certificate",
   ),

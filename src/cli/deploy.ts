@@ -265,13 +265,6 @@ const certManagerCommand: Command = {
     const p = parse(argv, CM_OPTIONS, CM_USAGE, ctx);
     refuseJsonOnStdout(str(p, 'out'), flag(p, 'json'), CM_USAGE);
     const namespace = required(p, 'namespace', CM_USAGE);
-    const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
-    const passphrase = await readSecret(
-      { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
-      ctx.env,
-    );
-    const ca = issuingCa(caDir, passphrase);
-    const keyName = str(p, 'key');
     // `--trust-bundle OLD NEW` (the files after the flag) or `--trust-bundle OLD --trust-bundle NEW`.
     const bundleFiles = strs(p, 'trust-bundle');
     if (p.positionals.length > 0 && bundleFiles.length === 0) {
@@ -280,7 +273,26 @@ const certManagerCommand: Command = {
       });
     }
     // Through the bundle rules: CAs only, none expired, no broken link, duplicates removed.
-    const trust = certificatesFrom([...bundleFiles, ...p.positionals], 'trust bundle CA');
+    const trustFiles = [...bundleFiles, ...p.positionals];
+    const trust =
+      trustFiles.length > 0 ? buildBundle(certificatesFrom(trustFiles, 'trust bundle CA')) : undefined;
+    if (trust?.certs.length === 1) {
+      // A rollover bundle of one CA would let the clients trust only one side of the change.
+      throw new DbtlsError(
+        'USAGE',
+        'could not make the trust bundle: it holds one CA certificate, and a rollover needs the old and the new',
+        {
+          hint: 'give both: --trust-bundle OLD_CA.pem NEW_CA.pem (during a CA rollover they are root.pem and next/root.pem in the CA directory)',
+        },
+      );
+    }
+    const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    const passphrase = await readSecret(
+      { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
+      ctx.env,
+    );
+    const ca = issuingCa(caDir, passphrase);
+    const keyName = str(p, 'key');
     const result = certManagerManifests({
       namespace,
       serverDns: strs(p, 'server-dns'),
@@ -299,7 +311,7 @@ const certManagerCommand: Command = {
         usage: CM_USAGE,
         forWriting: true,
       }),
-      trustBundle: trust.length > 0 ? [buildBundle(trust).pem] : undefined,
+      trustBundle: trust ? [trust.pem] : undefined,
     });
     for (const w of result.warnings) ctx.render.warn(w);
     if (result.keystorePasswordGenerated) {

@@ -57,11 +57,31 @@ export function kubedbSecretName(db: string, alias: (typeof KUBEDB_CERT_ALIASES)
   return `${db}-${alias}-cert`;
 }
 
+/**
+ * A volume size as the API server reads a resource quantity (apimachinery pkg/api/resource): a positive
+ * decimal number with an optional binary (Ki, Mi, Gi, Ti, Pi, Ei) or decimal (k, M, G, T, P, E) suffix.
+ * The API server refuses anything else at apply time; dbtls before writing.
+ */
+const STORAGE_QUANTITY = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[KMGTPE]i|[kMGTPE])?$/;
+
+function checkStorage(size: string): void {
+  if (!STORAGE_QUANTITY.test(size) || !/[1-9]/.test(size.replace(/[KMGTPEik]+$/, ''))) {
+    throw new DbtlsError(
+      'STORAGE_INVALID',
+      `could not use the storage size ${JSON.stringify(size)}: it is not a Kubernetes quantity above zero`,
+      { hint: 'give a size such as 10Gi, 500Mi or 1Ti (binary suffixes) or 20G (decimal)' },
+    );
+  }
+}
+
 export function kubedbDatabase(o: KubedbOptions): KubeObject {
   const flavor = FLAVORS[o.flavor ?? 'mysql'];
   const namespace = o.namespace ?? 'default';
   checkName(o.name, 'the database name', 'dns1035-label');
   checkNamespace(namespace);
+  // A catalog version is the name of a MySQLVersion / MariaDBVersion object: KubeDB looks it up by name.
+  if (o.version !== undefined) checkName(o.version, 'the KubeDB version', 'subdomain');
+  if (o.storage !== undefined) checkStorage(o.storage);
   for (const d of o.serverDns ?? []) checkDnsName(d, 'the server DNS name');
   const server: Record<string, unknown> = {
     alias: 'server',

@@ -109,6 +109,63 @@ describe('deploy CLI', () => {
     ]);
     assert.equal(leaf.code, 2);
     assert.match(leaf.stderr, /^error\[CERT_NOT_CA\][^\n]*\nhint: /m);
+
+    // A rollover bundle of one CA (or the same CA twice) trusts one side only: refused before the CA opens,
+    // so no passphrase is asked and nothing is written.
+    const out = path.join(dir, 'one-ca.yaml');
+    for (const files of [[pki.ca], [pki.ca, pki.ca]]) {
+      const one = await runCli([
+        'k8s',
+        'cert-manager',
+        '--namespace',
+        'shop',
+        '--server-dns',
+        'x',
+        '--ca-dir',
+        path.join(dir, 'no-such-ca'),
+        '--trust-bundle',
+        ...files,
+        '--out',
+        out,
+      ]);
+      assert.equal(one.code, 2, one.stderr);
+      assert.match(
+        one.stderr,
+        /^error\[USAGE\]: could not make the trust bundle: it holds one CA certificate, and a rollover needs the old and the new\nhint: give both: --trust-bundle OLD_CA\.pem NEW_CA\.pem /m,
+      );
+      assert.equal(fs.existsSync(out), false);
+    }
+  });
+
+  it('k8s kubedb: a version that names no catalog object and a storage size that is no quantity are refused', async () => {
+    const kubedb = (...extra: string[]) =>
+      runCli(['k8s', 'kubedb', '--name', 'orders', '--issuer', 'dbtls-ca-issuer', ...extra]);
+    for (const version of ['8.0; rm -rf /', '8.0.35 ', 'V8', '']) {
+      const r = await kubedb('--version', version);
+      assert.equal(r.code, 2, `${version}: ${r.stderr}`);
+      assert.match(r.stderr, /^error\[(NAME_INVALID|USAGE)\]/m, version);
+      assert.equal(r.stdout, '');
+    }
+    for (const storage of ['lots', '0', '0Gi', '1gi', '10 Gi', '1GiB', '.']) {
+      const r = await kubedb('--storage', storage);
+      assert.equal(r.code, 2, `${storage}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^error\[STORAGE_INVALID\]: could not use the storage size "[^"]*": it is not a Kubernetes quantity above zero\nhint: /m,
+      );
+      assert.equal(r.stdout, '');
+    }
+    for (const [storage, shown] of [
+      ['20Gi', '20Gi'],
+      ['500M', '500M'],
+      ['1.5', '"1.5"'],
+      ['0.5Ti', '0.5Ti'],
+    ] as const) {
+      const r = await kubedb('--storage', storage, '--version', '8.0.35-v1');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^ +storage: ${shown.replace('.', '\\.')}$`, 'm'));
+      assert.match(r.stdout, /^ {2}version: 8\.0\.35-v1$/m);
+    }
   });
 
   it('k8s kubedb: the database resource, and ops requests that need what they need', async () => {
