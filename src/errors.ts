@@ -197,6 +197,7 @@ export const ERROR_CODES = Object.freeze({
   SECURE_STATE_MALFORMED: input('secure.json is damaged'),
   SECURE_TRANSPORT_REQUIRED: check('the server refused a login without TLS (require_secure_transport)'),
   SERIAL_INVALID: input('a serial that is not hexadecimal'),
+  SERVERNAME_INVALID: input('a servername that is neither a host name nor an IP address'),
   SERVER_CONFIG_UNKNOWN: input("the server's option files cannot be found from here"),
   SERVER_FILES_MISMATCH: input('the server serves another certificate than the file it names'),
   SERVER_FILES_NOT_LOCAL: input('a server file (certificate, key, ssl_ca, ssl_crl) is not on this machine'),

@@ -65,6 +65,16 @@ export function proxySidecar(input: ProxySidecarInput): ProxySidecarSpec {
   }
   const listenPort = checkPort(input.listenPort ?? d.listenPort, '--listen-port');
   const httpPort = checkPort(input.httpPort ?? d.httpPort, '--http-port');
+  if (httpPort === listenPort) {
+    // The proxy binds both in one network namespace: the second bind fails and the pod never starts.
+    throw new DbtlsError(
+      'USAGE',
+      `could not use --http-port ${httpPort}: it is the --listen-port too, and the pod shares one network namespace`,
+      {
+        hint: `give two different ports, e.g. --listen-port ${listenPort} --http-port ${listenPort === d.httpPort ? d.httpPort + 1 : d.httpPort}`,
+      },
+    );
+  }
   const volume = `${d.containerName}-tls`;
   const args = [
     'proxy',

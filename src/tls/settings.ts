@@ -24,6 +24,8 @@
  * unix socket (--socket, my.cnf socket=), the admin user root by default, and `preferred` refused.
  */
 import { DbtlsError } from '../errors.js';
+import { isHostName, isIpAddress } from '../pki/san.js';
+import { quotedValue } from '../util/safe-text.js';
 import { address, DEFAULT_PORT, type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
 import { clientOptions } from './mycnf.js';
 import {
@@ -73,6 +75,20 @@ function sourceText(source: SettingSource): string {
     env: 'the environment',
     default: 'the defaults',
   }[source];
+}
+
+/**
+ * The name the server certificate must carry (and the SNI sent): a host name or an IP address. Anything
+ * else could never match a certificate, so every verify-full handshake would fail later with a misleading
+ * HOSTNAME_MISMATCH; a wildcard is a certificate's pattern, not a name to check.
+ */
+function checkServername(name: string, source: SettingSource): void {
+  if ((isHostName(name) && !name.startsWith('*.')) || isIpAddress(name)) return;
+  throw new DbtlsError(
+    'SERVERNAME_INVALID',
+    `could not use the servername ${quotedValue(name)} (from ${sourceText(source)}): it is neither a host name nor an IP address`,
+    { hint: 'give the name the server certificate carries, e.g. --servername db1.example.com' },
+  );
 }
 
 /** What the CLI (or a library caller) passes explicitly. Strings are parsed like every other source. */
@@ -243,6 +259,7 @@ export function parseTarget(
   if (mutualText === undefined) sources.mutualTls = cert && key ? (sources.cert ?? 'default') : 'default';
   checkCombination(mode, mutualTls);
   const servername = pick('servername');
+  if (servername !== undefined) checkServername(servername, sources.servername!);
   const minText = pick('minVersion');
   const minVersion = minText === undefined ? DEFAULT_TLS_MIN : parseTlsMinVersion(minText);
   const user = pick('user') ?? use.defaultUser;

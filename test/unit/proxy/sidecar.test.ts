@@ -43,6 +43,9 @@ describe('k8s proxy-sidecar', () => {
       [{ secret: 'Bad_Name' }, 'NAME_INVALID'],
       [{ upstream: '--listen' }, 'TARGET_INVALID'],
       [{ listenPort: 70000 }, 'INVALID_PORT'],
+      // One network namespace: the proxy's second bind would fail and the Pod crash-loop.
+      [{ listenPort: 9090 }, 'USAGE'],
+      [{ listenPort: 3307, httpPort: 3307 }, 'USAGE'],
     ] as const) {
       assert.throws(
         () => proxySidecar({ ...base, ...over }),
@@ -97,5 +100,43 @@ describe('k8s proxy-sidecar', () => {
     const bad = await runCli(['k8s', 'proxy-sidecar', 'db1:3306', '--image', 'dbtls:1']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--secret is required/);
+    // The servername goes through the proxy's own target rules: a name no certificate can carry is refused.
+    const name = await runCli([
+      'k8s',
+      'proxy-sidecar',
+      '10.0.0.5:3306',
+      '--secret',
+      's',
+      '--image',
+      'i',
+      '--servername',
+      'db 1',
+    ]);
+    assert.equal(name.code, 2);
+    assert.match(
+      name.stderr,
+      /^error\[SERVERNAME_INVALID\]: could not use the servername "db 1" \(from the command line\)/m,
+    );
+    assert.equal(name.stdout, '');
+    const ports = await runCli([
+      'k8s',
+      'proxy-sidecar',
+      'db1',
+      '--secret',
+      's',
+      '--image',
+      'i',
+      '--http-port',
+      '3307',
+    ]);
+    assert.equal(ports.code, 2);
+    assert.match(
+      ports.stderr,
+      /^error\[USAGE\]: could not use --http-port 3307: it is the --listen-port too/m,
+    );
+    assert.match(
+      ports.stderr,
+      /^hint: give two different ports, e\.g\. --listen-port 3307 --http-port 9090$/m,
+    );
   });
 });

@@ -259,3 +259,41 @@ describe('half a client pair', () => {
     assert.equal(parseTarget('h', { cert: '/c.pem', mutualTls: 'disable' }, {}).tls.mutualTls, 'disable');
   });
 });
+
+describe('servername', () => {
+  it('a host name or an IP address from any source; anything else is SERVERNAME_INVALID naming the source', () => {
+    assert.equal(
+      parseTarget('10.0.0.5', { servername: 'db1.example.com' }, {}).tls.servername,
+      'db1.example.com',
+    );
+    assert.equal(parseTarget('db', { servername: '10.0.0.5' }, {}).tls.servername, '10.0.0.5');
+    assert.equal(parseTarget('db', { servername: 'fd00::5' }, {}).tls.servername, 'fd00::5');
+    const table: [string, TargetFlags, NodeJS.ProcessEnv, string][] = [
+      ['h', { servername: 'a b' }, {}, 'could not use the servername "a b" (from the command line)'],
+      [
+        'mysql://h/?servername=*.example.com',
+        {},
+        {},
+        'could not use the servername "*.example.com" (from the DSN)',
+      ],
+      [
+        'h',
+        {},
+        { DBTLS_SSL_SERVERNAME: 'db\n1' },
+        'could not use the servername "db\\n1" (from the environment)',
+      ],
+      [
+        'h',
+        { servername: 'db_1.example.com' },
+        {},
+        'could not use the servername "db_1.example.com" (from the command line)',
+      ],
+    ];
+    for (const [text, flags, env, message] of table) {
+      assert.throws(() => parseTarget(text, flags, env), {
+        code: 'SERVERNAME_INVALID',
+        message: `${message}: it is neither a host name nor an IP address`,
+      });
+    }
+  });
+});
