@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DbtlsError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
-import type { CommandContext, OptionTable, Parsed } from './command.js';
+import { type CommandContext, isPathOption, type OptionTable, type Parsed, valueName } from './command.js';
 import { explainHabit, withoutPromptSwitch } from './habits.js';
 import { withProfile } from './profile.js';
 import type { Renderer } from './render.js';
@@ -106,6 +106,13 @@ function parseArgv(argv: readonly string[], options: OptionTable, usage: string)
       );
     } else if (def.type === 'string' && t.value === undefined) {
       fail(`${t.rawName} needs a value`);
+    } else if (t.value === '' && isPathOption(t.name, def)) {
+      fail(
+        `${t.rawName} is empty`,
+        valueName(t.name, def).endsWith('DIR')
+          ? `give ${t.rawName} a directory (. for the current one); usage: ${usage}`
+          : `give ${t.rawName} a file name; usage: ${usage}`,
+      );
     } else if (def.type === 'string' && !t.inlineValue && t.value!.startsWith('-') && t.value !== '-') {
       fail(
         `${t.rawName} needs a value, and ${shown(t.value!)} looks like another option`,

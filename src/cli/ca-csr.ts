@@ -40,7 +40,7 @@ import {
 } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like, pick } from './options.js';
-import { checkOutputFile, isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
+import { checkOutputDir, checkOutputFile, isStdout, refuseJsonOnStdout, refuseStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
 import { commandLine } from './shell.js';
 
@@ -68,6 +68,7 @@ const csrCommand: Command = {
     const cn = required(p, 'cn', CSR_USAGE);
     checkCommonName(cn);
     const out = path.resolve(ctx.cwd, required(p, 'out', CSR_USAGE));
+    checkOutputDir(out); // before the key is made: a key generated for nowhere is lost
     const alg = keyOption(p) ?? DEFAULT_KEY_ALGORITHM;
     const dnsNames = strs(p, 'dns').map((d) => checkDnsName(d));
     const ipAddresses = strs(p, 'ip').map((a) => canonicalIp(a));
@@ -280,6 +281,7 @@ async function signMany(
   const outDir = path.resolve(ctx.cwd, outDirText);
   const days = int(p, 'days', SIGN_USAGE);
   const caDir = caDirOf(p, ctx);
+  checkOutputDir(outDir, '--out-dir');
   const csrs = p.positionals.map((f) => ({ name: f, text: readUserFile(path.resolve(ctx.cwd, f), 'CSR') }));
   const options = { profile, ...(days === undefined ? {} : { days }) };
   const shown = path.relative(ctx.cwd, outDir) || '.';
@@ -411,6 +413,11 @@ const renewCommand: Command = {
       }
       outs.set(outOf(e), e);
     }
+    // Every target checked before the first renewal is issued (each is issued on its own): a file, an
+    // unwritable directory or one holding another CN's certificate is exit 2 with nothing renewed.
+    const deliveries = targets.map((e) => leafDelivery(outOf(e), { overwrite: true, replaces: e.cn }));
+    for (const out of outs.keys()) checkOutputDir(out);
+    for (const d of deliveries) d.check?.();
     const reuse = flag(p, 'reuse-key');
     const keys = targets.map((e) =>
       reuse ? readPrivateKey(readUserFile(path.join(outOf(e), 'key.pem'), 'old key')) : undefined,
@@ -445,7 +452,7 @@ const renewCommand: Command = {
       });
     });
     const results = targets.map((e, i) => ({
-      issued: issueCertificate(ca, requests[i]!, leafDelivery(outOf(e), { overwrite: true, replaces: e.cn })),
+      issued: issueCertificate(ca, requests[i]!, deliveries[i]),
       out: outOf(e),
     }));
     if (flag(p, 'json')) {

@@ -32,7 +32,7 @@ import {
 import { csrCommands } from './ca-csr.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
-import { refuseStdout } from './out.js';
+import { checkOutputDir, refuseStdout } from './out.js';
 import { knownAdminTarget } from './profile.js';
 
 const ISSUE_SERVER_USAGE =
@@ -123,6 +123,7 @@ function issueCommand(profile: 'server' | 'client'): Command {
       for (const a of ip) canonicalIp(a);
       // Without --out, a directory named after the CN, sanitized: a CN is never a path (issue 10 item 5).
       const out = path.resolve(ctx.cwd, str(p, 'out') ?? dirNameFor(cn, profile));
+      checkOutputDir(out); // a file, an unwritable directory: exit 2 before the CA is unlocked
       checkLeafOutputDir(out);
       const ca = await unlockCa(p, ctx);
       const [pair] = (await rsaKeysWithProgress(key ?? DEFAULT_KEY_ALGORITHM, 1, ctx)) ?? [];
@@ -155,6 +156,7 @@ async function issueBatch(
   common: { key?: KeyAlgorithm; days?: number },
 ): Promise<number> {
   const out = path.resolve(ctx.cwd, required(p, 'out', ISSUE_CLIENT_USAGE));
+  checkOutputDir(out);
   const names = readNameList(readUserFile(path.resolve(ctx.cwd, file), 'name list').toString('utf8'));
   const ca = await unlockCa(p, ctx);
   const started = Date.now();

@@ -63,6 +63,33 @@ export interface OptionDef {
 
 export type OptionTable = Readonly<Record<string, OptionDef>>;
 
+/**
+ * The placeholder the option's entry implies, when it does not name one: `FILE` for `--password-file` or
+ * `--admin-ca`, `DIR` for `--ca-dir`, `N` for `--days`, `jks|p12` for a choice of two or three; undefined
+ * when nothing does (a test requires an explicit `value` then).
+ */
+export function impliedValue(name: string, def: OptionDef): string | undefined {
+  if (def.choices && def.choices.length <= 3) return def.choices.join('|');
+  if (/(^|-)(file|out|cert|key|ca|chain|crl)$/.test(name)) return 'FILE';
+  if (/(^|-)dir$/.test(name)) return 'DIR';
+  if (/days|within|concurrency|port|timeout/.test(name)) return 'N';
+  return undefined;
+}
+
+/** The placeholder in help (`--ca-dir DIR`): the entry's `value`, else the implied one, else the name. */
+export function valueName(name: string, def: OptionDef): string {
+  return def.value ?? impliedValue(name, def) ?? name.toUpperCase().replaceAll('-', '_');
+}
+
+/**
+ * Whether an option names a file or directory (its placeholder is FILE, DIR, PATH or CERT). The parser
+ * refuses an empty value for one: `--out ''` wrote into the current directory (path.resolve('') is the
+ * cwd), and `--ca-dir ''` or `crl --out ''` silently fell back to the default.
+ */
+export function isPathOption(name: string, def: OptionDef): boolean {
+  return def.type === 'string' && /(^|[^A-Z])(FILE|DIR|PATH|CERT)$/.test(valueName(name, def));
+}
+
 export interface Command {
   /** The words that select it: `['ca', 'init']`. */
   readonly name: readonly string[];

@@ -4,7 +4,7 @@
  * and environment variables, what a TARGET looks like, and examples that work when pasted.
  */
 import { adminTargetSlots } from './args.js';
-import type { Command, OptionDef } from './command.js';
+import { type Command, type OptionDef, valueName } from './command.js';
 import { targetEnvOf } from './profile.js';
 
 /** What a TARGET / ADMIN_TARGET is, shown by every command whose usage names one. */
@@ -20,24 +20,6 @@ const adminTargetText = (userFlag: string) => [
   'A profile (--profile-file FILE, DBTLS_PROFILE, ~/.config/dbtls/profile) may give ADMIN_TARGET, --ca-dir,',
   '--passphrase-file, --socket, --password-file and --dir: `dbtls config show` prints what it gives.',
 ];
-
-/**
- * The placeholder the option's entry implies, when it does not name one: `FILE` for `--password-file` or
- * `--admin-ca`, `DIR` for `--ca-dir`, `N` for `--days`, `jks|p12` for a choice of two or three; undefined
- * when nothing does (a test requires an explicit `value` then).
- */
-export function impliedValue(name: string, def: OptionDef): string | undefined {
-  if (def.choices && def.choices.length <= 3) return def.choices.join('|');
-  if (/(^|-)(file|out|cert|key|ca|chain|crl)$/.test(name)) return 'FILE';
-  if (/(^|-)dir$/.test(name)) return 'DIR';
-  if (/days|within|concurrency|port|timeout/.test(name)) return 'N';
-  return undefined;
-}
-
-/** The placeholder in help (`--ca-dir DIR`): the entry's `value`, else the implied one, else the name. */
-export function valueName(name: string, def: OptionDef): string {
-  return def.value ?? impliedValue(name, def) ?? name.toUpperCase().replaceAll('-', '_');
-}
 
 /** `--dns NAME`, `-e, --execute SQL`, `--json`: the left column of an option line. */
 export function optionLabel(name: string, def: OptionDef): string {

@@ -27,6 +27,8 @@ export interface CliOptions {
   readonly cwd?: string;
   readonly input?: string;
   readonly timeoutMs?: number;
+  /** argv before dbtls's own, e.g. setpriv to run without root's permission override. */
+  readonly prefix?: readonly string[];
 }
 
 /** The argv prefix that runs dbtls (`node dist/src/cli/main.js` or `node --import tsx src/cli/main.ts`). */
@@ -41,9 +43,9 @@ export function dbtlsCommand(): string[] {
 const NO_PROFILE_HOME = path.join(os.tmpdir(), 'dbtls-test-no-config-home');
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const [cmd, ...prefix] = dbtlsCommand();
+  const [cmd, ...rest] = [...(options.prefix ?? []), ...dbtlsCommand()];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...prefix, ...args], {
+    const child = spawn(cmd!, [...rest, ...args], {
       cwd: options.cwd ?? PROJECT_ROOT,
       // No user profile (~/.config/dbtls/profile) may change what a test runs (src/cli/profile.ts).
       env: {
