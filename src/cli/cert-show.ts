@@ -9,6 +9,7 @@ import { parseCsr } from '../pki/csr.js';
 import { describeKey, type KeyDescription } from '../pki/keys.js';
 import { dateText, daysLeft } from '../util/dates.js';
 import { readUserFile } from '../util/files.js';
+import { oneLine } from '../util/safe-text.js';
 import { flag, type OptionSpec, parse } from './args.js';
 import { onePositional } from './artifact-args.js';
 import type { Command } from './command.js';
@@ -83,7 +84,8 @@ const certShow: Command = {
     certs.forEach((c, i) => {
       if (certs.length > 1)
         ctx.render.lines(`${i === 0 ? '' : '\n'}certificate ${i + 1} of ${certs.length}:`);
-      ctx.render.lines(...certLines(c, now));
+      // One line per element: a name in the certificate is whatever its maker wrote (util/safe-text.ts).
+      ctx.render.lines(...certLines(c, now).map(oneLine));
     });
     return 0;
   },
@@ -122,11 +124,13 @@ const csrShow: Command = {
       return 0;
     }
     ctx.render.lines(
-      `subject:      ${csr.subject}   (after signing, \`dbtls cert show\` gives the REQUIRE SUBJECT string)`,
-      `names (SAN):  ${[...csr.dnsNames, ...csr.ipAddresses].join(', ') || '-'}`,
-      `key:          ${key}`,
-      `asks for CA:  ${csr.requestsCa ? 'yes (dbtls sign never grants it)' : 'no'}`,
-      'signature:    valid',
+      ...[
+        `subject:      ${csr.subject}   (after signing, \`dbtls cert show\` gives the REQUIRE SUBJECT string)`,
+        `names (SAN):  ${[...csr.dnsNames, ...csr.ipAddresses].join(', ') || '-'}`,
+        `key:          ${key}`,
+        `asks for CA:  ${csr.requestsCa ? 'yes (dbtls sign never grants it)' : 'no'}`,
+        'signature:    valid',
+      ].map(oneLine),
     );
     return 0;
   },

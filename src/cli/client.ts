@@ -7,7 +7,7 @@ import { address } from '../tls/dsn.js';
 import { parseTarget, type Target } from '../tls/settings.js';
 import { DEFAULT_SSL_MODE, SSL_MODES } from '../tls/ssl-mode.js';
 import { dateText, daysLeft } from '../util/dates.js';
-import { UNAUTHENTICATED } from '../util/safe-text.js';
+import { oneLine, UNAUTHENTICATED } from '../util/safe-text.js';
 import { flag, int, type OptionSpec, optional, parse, readSecret, str, targetFlags } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, KEY_FILE, like } from './options.js';
@@ -111,7 +111,8 @@ export const connectCommand: Command = {
           rows,
         });
       } else {
-        ctx.render.lines(...describe(conn.session, target), '', ...table(rows));
+        // One line per element: the chain's names and the rows are the server's text (util/safe-text.ts).
+        ctx.render.lines(...describe(conn.session, target).map(oneLine), '', ...table(rows));
       }
       return 0;
     } finally {
@@ -184,15 +185,17 @@ function table(rows: readonly ResultRow[]): string[] {
   const first = rows[0];
   if (!first) return ['(no rows)'];
   const columns = Object.keys(first);
+  // Escaped before the columns are measured: a value is one line, and an escaped one keeps the table aligned.
   const cell = (v: unknown) =>
-    v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+    oneLine(v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const names = columns.map(oneLine);
+  const widths = columns.map((c, i) => Math.max(names[i]!.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))];
+  return [line(names), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))];
 }
 
 export const commands: Command[] = [connectCommand];

@@ -1,6 +1,11 @@
 /**
  * The text `dbtls inspect` prints: one target's report (facts first, findings last with their fixes), or
  * for several targets a summary table and each target's findings. JSON goes out as the library returns it.
+ *
+ * Every string returned is one line, made so here, in one place: the report quotes what servers sent (a
+ * SAN, CURRENT_USER(), a TLS error naming a certificate's CN) and a host from a targets file, and a newline
+ * in any of them would otherwise print a line of the server's choosing (the renderer keeps newlines, since
+ * other commands print PEM blocks). Control and format characters become escapes (util/safe-text.ts).
  */
 
 import { type FleetEntry, type FleetReport, isFailedInspection, worstSeverity } from '../inspect/fleet.js';
@@ -12,15 +17,21 @@ import type {
   Severity,
 } from '../inspect/report.js';
 import { dateText } from '../util/dates.js';
-import { UNAUTHENTICATED } from '../util/safe-text.js';
+import { oneLine, UNAUTHENTICATED } from '../util/safe-text.js';
 
 /**
  * Several targets: one row each (the error code when it could not be inspected), then each target's
  * findings with their fixes, or with --details each target's full report; the verdict last.
  */
 export function humanFleet(fleet: FleetReport, details: boolean): string[] {
+  return fleetLines(fleet, details).map(oneLine);
+}
+
+function fleetLines(fleet: FleetReport, details: boolean): string[] {
   const s = fleet.summary;
-  const rows = [['TARGET', 'SERVER', 'TLS', 'WORST', 'DAYS', 'ERROR'], ...fleet.targets.map(fleetRow)];
+  // Cells escaped before the columns are measured, so that an escaped cell keeps the table aligned.
+  const cells = fleet.targets.map((e) => fleetRow(e).map(oneLine));
+  const rows = [['TARGET', 'SERVER', 'TLS', 'WORST', 'DAYS', 'ERROR'], ...cells];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const out = rows.map((r) =>
     r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '),
@@ -30,7 +41,7 @@ export function humanFleet(fleet: FleetReport, details: boolean): string[] {
       out.push('', e.target, `  ${'ERROR'.padEnd(8)} ${e.error.code}: ${e.error.message}`);
       if (e.error.hint) out.push(`  ${''.padEnd(8)} hint: ${e.error.hint}`);
     } else if (details) {
-      out.push('', ...humanReport(e, s.failOn));
+      out.push('', ...reportLines(e, s.failOn));
     } else if (e.findings.length > 0) {
       out.push('', e.target, ...findingLines(e.findings));
     }
@@ -81,6 +92,10 @@ function sslTypeText(t: AccountSslType): string {
 
 /** Short and readable: facts first, findings last with their fixes. */
 export function humanReport(r: InspectReport, failOn: Severity): string[] {
+  return reportLines(r, failOn).map(oneLine);
+}
+
+function reportLines(r: InspectReport, failOn: Severity): string[] {
   const out: string[] = [
     `inspected ${r.target} (${r.server.flavor} ${r.server.version}, auth plugin ${r.server.authPlugin || 'none'}; greeting ${UNAUTHENTICATED})`,
   ];

@@ -7,7 +7,7 @@
  * terminal), and no DSN password is ever echoed (`redacting()` adds the ones typed on this command line).
  */
 import { causeText, DbtlsError } from '../errors.js';
-import { printable, redactDsnPasswords, redactSecrets } from '../util/safe-text.js';
+import { FORMAT_CHARACTERS, printable, redactDsnPasswords, redactSecrets } from '../util/safe-text.js';
 
 export interface Output {
   write(text: string): void;
@@ -42,6 +42,11 @@ export interface Renderer {
   lines(...lines: string[]): void;
   /** One JSON document on stdout (for --json). */
   json(value: unknown): void;
+  /**
+   * One JSON document on one line of stdout (a --json-logs line). Not through lines(): its escapes
+   * (`\u{202e}`, `\x9b`) are not JSON, and would break the document a log shipper parses.
+   */
+  jsonLine(value: unknown): void;
   /** A warning on stderr: `warning: …`. */
   warn(message: string): void;
   /** Progress of long work, shown only on a TTY (stderr), overwritten in place; `detail` follows it. */
@@ -87,6 +92,9 @@ export function createRenderer(rawStdout: Output, rawStderr: Output): Renderer {
       // are escaped here too (same JSON value), so a terminal shows the document as it is.
       stdout.write(`${jsonInert(JSON.stringify(value, jsonReplacer, 2))}\n`);
     },
+    jsonLine(value) {
+      stdout.write(`${jsonInert(JSON.stringify(value, jsonReplacer))}\n`);
+    },
     warn(message) {
       stderr.write(`warning: ${safe(message)}\n`);
     },
@@ -131,7 +139,7 @@ export function createRenderer(rawStdout: Output, rawStderr: Output): Renderer {
 }
 
 /** Characters JSON.stringify leaves raw that a terminal would obey or that reorder a line. */
-const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const JSON_UNSAFE = new RegExp(`[\\u007f-\\u009f${FORMAT_CHARACTERS}]`, 'g');
 
 function jsonInert(json: string): string {
   return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -169,6 +177,8 @@ export function redacting(render: Renderer, secrets: readonly string[]): Rendere
     lines: (...lines) => render.lines(...lines.map(r)),
     json: (value) =>
       render.json(value === undefined ? value : deep(JSON.parse(JSON.stringify(value, jsonReplacer)))),
+    jsonLine: (value) =>
+      render.jsonLine(value === undefined ? value : deep(JSON.parse(JSON.stringify(value, jsonReplacer)))),
     warn: (message) => render.warn(r(message)),
     progress: (label, done, total, detail) =>
       render.progress(r(label), done, total, detail === undefined ? undefined : r(detail)),

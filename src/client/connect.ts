@@ -36,7 +36,7 @@ import { framePacket } from '../protocol/packet.js';
 import { loadTlsMaterial } from '../tls/options.js';
 import type { Target } from '../tls/settings.js';
 import { SSL_MODES } from '../tls/ssl-mode.js';
-import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
+import { peerText, printable, UNAUTHENTICATED } from '../util/safe-text.js';
 import { endpointOf, formatEndpoint, timeoutError } from './dial.js';
 import { Handover } from './handover.js';
 import {
@@ -154,20 +154,25 @@ async function connectOnce(target: Target, options: ConnectOptions): Promise<Dbt
         const rows: unknown = await conn.query(sql);
         return Array.isArray(rows) ? (rows as ResultRow[]) : [rows as ResultRow];
       } catch (err) {
+        // The driver's text holds the server's message (SIGNAL lets a statement choose it): one line, escaped.
         if (lost || (err as { fatal?: boolean }).fatal) {
           throw new DbtlsError(
             'CONNECTION_LOST',
-            `could not run the SQL on ${where}: the connection was lost: ${causeText(lost ?? err)}`,
+            `could not run the SQL on ${where}: the connection was lost: ${printable(causeText(lost ?? err))}`,
             {
               hint: 'the server closed the session (restart, KILL, wait_timeout or network): connect again',
               cause: lost ?? err,
             },
           );
         }
-        throw new DbtlsError('QUERY_FAILED', `could not run the SQL on ${where}: ${causeText(err)}`, {
-          hint: 'check the statement and the privileges of the user',
-          cause: err,
-        });
+        throw new DbtlsError(
+          'QUERY_FAILED',
+          `could not run the SQL on ${where}: ${printable(causeText(err))}`,
+          {
+            hint: 'check the statement and the privileges of the user',
+            cause: err,
+          },
+        );
       }
     },
     async close(): Promise<void> {

@@ -15,7 +15,7 @@ import { decodeErrPacket, ER_HOST_IS_BLOCKED, isErrPacket } from '../protocol/er
 import { decodeGreeting, type Greeting } from '../protocol/handshake.js';
 import { type Packet, PacketReader } from '../protocol/packet.js';
 import { address } from '../tls/dsn.js';
-import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
+import { peerText, printable, UNAUTHENTICATED } from '../util/safe-text.js';
 
 /** A greeting is about 100 bytes; a length field far above that is not a MySQL server talking. */
 export const MAX_GREETING_LENGTH = 16 * 1024;
@@ -55,8 +55,13 @@ export function endpointOf(target: {
   return target.socket ? { socket: target.socket } : { host: target.host, port: target.port };
 }
 
+/**
+ * `host:port` (or the socket path) as messages and reports name it. The host may come from a targets file
+ * or a DSN someone handed over, and names that do not resolve end up in an error: control and format
+ * characters are shown as escapes (util/safe-text.ts), never sent to the terminal.
+ */
 export function formatEndpoint(endpoint: Endpoint): string {
-  return 'socket' in endpoint ? endpoint.socket : address(endpoint.host, endpoint.port);
+  return printable('socket' in endpoint ? endpoint.socket : address(endpoint.host, endpoint.port));
 }
 
 /** Dials, reads the greeting; the socket is destroyed on any failure. */

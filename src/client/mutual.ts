@@ -17,10 +17,9 @@
  * section 4.1.3) stops a relay that edits the versions of a real 1.3 server's handshake.
  */
 import { DbtlsError } from '../errors.js';
-import { address } from '../tls/dsn.js';
 import { loadTlsMaterial, tlsFloor } from '../tls/options.js';
 import type { Target, TlsSettings } from '../tls/settings.js';
-import { dial, endpointOf } from './dial.js';
+import { dial, endpointOf, formatEndpoint } from './dial.js';
 import { upgradeToTls } from './upgrade.js';
 
 /** The node/OpenSSL codes of a handshake that failed because no TLS version was common to both sides. */
@@ -77,7 +76,7 @@ export async function verifiedVersionWithoutCertificate(
 export function downgradeError(target: Pick<Target, 'host' | 'port'>): DbtlsError {
   return new DbtlsError(
     'TLS_DOWNGRADE_DETECTED',
-    `could not connect to ${address(target.host, target.port)} with mutual TLS: the TLS 1.3 handshake was refused, yet the same server then accepted TLS 1.3 without a client certificate`,
+    `could not connect to ${formatEndpoint({ host: target.host, port: target.port })} with mutual TLS: the TLS 1.3 handshake was refused, yet the same server then accepted TLS 1.3 without a client certificate`,
     {
       hint: 'something on the path interferes with TLS 1.3 to obtain the client certificate over TLS 1.2: do not connect; check the network path (or pass --tls-min TLSv1.3 to never fall back)',
     },

@@ -3,10 +3,11 @@
  * expired, untrusted chain, host name, the server refusing our certificate, or the handshake itself.
  */
 import { causeText, DbtlsError } from '../errors.js';
-import { address } from '../tls/dsn.js';
 import { expectedServerName } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
+import { printable } from '../util/safe-text.js';
 import { commandLine } from '../util/shell.js';
+import { formatEndpoint } from './dial.js';
 
 /** OpenSSL/node verification codes that mean "the chain does not lead to a CA you trust". */
 const UNTRUSTED_CODES: ReadonlySet<string> = new Set([
@@ -41,11 +42,14 @@ const NO_COMMON_VERSION: ReadonlySet<string> = new Set([
 /** A node TLS failure as the error the mode's contract names. */
 export function tlsError(err: unknown, settings: TlsSettings, host: string, port: number): DbtlsError {
   const code = String((err as NodeJS.ErrnoException).code ?? '');
-  const where = address(host, port);
+  const where = formatEndpoint({ host, port });
+  // node's text can quote the peer's certificate (ERR_TLS_CERT_ALTNAME_INVALID names its CN, raw, when it
+  // has no SAN): one line, escaped, like every text a peer wrote.
+  const cause = printable(causeText(err));
   const details = { nodeCode: code, mode: settings.mode };
   const inspect = `\`${commandLine(['dbtls', 'inspect', where])}\``;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return new DbtlsError('CERT_EXPIRED', `could not verify the certificate of ${where}: ${causeText(err)}`, {
+    return new DbtlsError('CERT_EXPIRED', `could not verify the certificate of ${where}: ${cause}`, {
       hint: `renew the server certificate (\`dbtls renew --cn NAME\`, NAME its CN, which ${inspect} shows) and reload it: \`${commandLine(['dbtls', 'server', 'reload', where])}\``,
       cause: err,
       details,
@@ -54,7 +58,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
   if (UNTRUSTED_CODES.has(code)) {
     return new DbtlsError(
       'CERT_UNTRUSTED',
-      `could not verify the certificate of ${where}: ${causeText(err)} (${code})`,
+      `could not verify the certificate of ${where}: ${cause} (${code})`,
       {
         hint: `pass --ca with the CA that signed the server certificate (${inspect} shows its issuer)`,
         cause: err,
@@ -79,7 +83,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
     const name = expectedServerName(settings, host);
     return new DbtlsError(
       'HOSTNAME_MISMATCH',
-      `could not verify the certificate of ${where} for the name ${name}: ${causeText(err)}`,
+      `could not verify the certificate of ${where} for the name ${printable(name)}: ${cause}`,
       {
         hint: 'connect with a name the certificate lists, pass --servername NAME, or reissue the certificate with --dns/--ip for this name',
         cause: err,
@@ -102,7 +106,7 @@ export function tlsError(err: unknown, settings: TlsSettings, host: string, port
   }
   return new DbtlsError(
     'TLS_HANDSHAKE_FAILED',
-    `could not complete the TLS handshake with ${where}: ${causeText(err)}`,
+    `could not complete the TLS handshake with ${where}: ${cause}`,
     {
       hint: `check the TLS versions and ciphers both sides allow (${inspect} shows the server side) and the client certificate, if any`,
       cause: err,

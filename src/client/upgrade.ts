@@ -23,12 +23,11 @@ import {
 import type { Greeting } from '../protocol/handshake.js';
 import { framePacket } from '../protocol/packet.js';
 import { encodeSslRequest, SSL_REQUEST_LENGTH, SSL_REQUEST_SEQUENCE_ID } from '../protocol/ssl-request.js';
-import { address } from '../tls/dsn.js';
 import { nodeTlsOptions, type TlsMaterial } from '../tls/options.js';
 import type { TlsSettings } from '../tls/settings.js';
 import { requiresTls } from '../tls/ssl-mode.js';
 import { peerText, UNAUTHENTICATED } from '../util/safe-text.js';
-import { type DialOptions, timeoutError } from './dial.js';
+import { type DialOptions, formatEndpoint, timeoutError } from './dial.js';
 import { tlsError } from './tls-errors.js';
 
 /** Callers of the upgrade report a failure after it (a TLS 1.3 alert about our certificate) the same way. */
@@ -89,7 +88,10 @@ export function requireTlsOffered(
   settings: TlsSettings,
 ): void {
   if (!requiresTls(settings.mode) || offersTls(greeting)) return;
-  throw tlsNotOffered(`connect to ${address(host, port)} with ssl-mode ${settings.mode}`, greeting);
+  throw tlsNotOffered(
+    `connect to ${formatEndpoint({ host, port })} with ssl-mode ${settings.mode}`,
+    greeting,
+  );
 }
 
 export interface VerifyPolicy {

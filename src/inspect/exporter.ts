@@ -14,6 +14,7 @@ import type { TcpEndpoint } from '../client/dial.js';
 import { formatEndpoint } from '../client/dial.js';
 import { causeText, DbtlsError, isDbtlsError } from '../errors.js';
 import { parseHostPort } from '../tls/dsn.js';
+import { masked } from '../util/safe-text.js';
 import { DEFAULT_MODULE, type ExporterModules } from './exporter-config.js';
 import { type ProbeOutcome, probeMetrics } from './exporter-metrics.js';
 import { prepareInspection } from './inspect.js';
@@ -234,8 +235,12 @@ export function parseProbeTarget(text: string | null): TcpEndpoint {
   });
 }
 
-/** Text that came from the network or a request, made printable: control characters become `?`, long text is cut. */
+/**
+ * Text that came from the network or a request, made printable: control and format characters (util/
+ * safe-text.ts's one-line class, bidi overrides included) become `?`, long text is cut. `?` rather than an
+ * escape: an HTTP client shows the answer as it is.
+ */
 export function safe(text: string): string {
-  const printable = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-  return printable.length > 300 ? `${printable.slice(0, 300)}…` : printable;
+  const shown = masked(text);
+  return shown.length > 300 ? `${shown.slice(0, 300)}…` : shown;
 }

@@ -6,6 +6,7 @@
 import { MIN_RSA_BITS } from '../pki/keys.js';
 import { commonName } from '../pki/names.js';
 import { isSecureTlsVersion, TLS_VERSIONS, type TlsVersion } from '../tls/versions.js';
+import { printable } from '../util/safe-text.js';
 import { commandLine } from '../util/shell.js';
 import type { Finding, InspectReport, Severity } from './report.js';
 import { SEVERITIES, severityRank } from './report.js';
@@ -35,8 +36,13 @@ export function evaluateFindings(facts: InspectFacts): Finding[] {
   );
 }
 
+/**
+ * A finding's message and fix are one line each, read on a terminal, in the HTML page and in --json, and
+ * they quote what the server sent (a SAN, the account CURRENT_USER() names): every control and format
+ * character is escaped here, once for every rule (util/safe-text.ts).
+ */
 function finding(id: string, severity: Severity, message: string, fix: string): Finding {
-  return { id, severity, message, fix };
+  return { id, severity, message: printable(message), fix: printable(fix) };
 }
 
 function isMariadb(facts: InspectFacts): boolean {

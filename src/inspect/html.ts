@@ -5,6 +5,8 @@
  * (versions, subjects) is escaped. Reads well printed (sort controls hidden, rows kept whole) and on a
  * narrow screen (the table scrolls sideways; the rest reflows).
  */
+
+import { printable } from '../util/safe-text.js';
 import { type FleetEntry, type FleetReport, isFailedInspection, worstSeverity } from './fleet.js';
 import { type InspectReport, SEVERITIES, type Severity, severityRank } from './report.js';
 
@@ -28,7 +30,14 @@ export function escapeHtml(text: string): string {
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 }
-const h = escapeHtml;
+
+/**
+ * Text in the page: control and format characters shown as the terminal shows them (a bidi override in a
+ * SAN would reorder the cell it sits in, and a newline is lost in HTML), then HTML-escaped.
+ */
+function h(text: string): string {
+  return escapeHtml(printable(text));
+}
 
 /** The page for a fleet (one target is a fleet of one); `now` dates the page and places "today". */
 export function renderHtml(fleet: FleetReport, now: Date): string {

@@ -1,6 +1,11 @@
 /**
  * The inspector's report: what `dbtls inspect` found, as plain data (the `--json` output is this object).
  * Immutable values; the probe and the findings fill it, the CLI renders it.
+ *
+ * Text a server sent is kept as sent (a SAN, CURRENT_USER(), node's host name error): JSON escapes it, and
+ * each view escapes it once (cli/inspect-text.ts per line, html.ts per text, util/safe-text.ts). The
+ * greeting's fields and the variables are the exception, escaped and bounded on arrival (peerText), and
+ * findings are display text, escaped when made (findings.ts).
  */
 import type { TlsLiveness } from '../server/flavor.js';
 import type { TlsVersion } from '../tls/versions.js';

@@ -12,11 +12,18 @@
  *    reaches the output, whatever error path echoes the target. (issue 9, item 13)
  */
 
-/** C0 controls but newline and tab, DEL, C1, and the Unicode format characters that reorder or hide text. */
-const UNSAFE_KEEP_LINES =
-  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/gu;
+/**
+ * The Unicode characters that reorder, hide or break text without being controls: the Arabic letter mark,
+ * zero-width space/joiners and the left-to-right/right-to-left marks, the line and paragraph separators
+ * (a line break to some viewers), the bidirectional embeddings, overrides and isolates (Trojan Source), the
+ * word joiner and invisible operators, the deprecated format characters, and the byte order mark. A
+ * character class body, for src/cli/render.ts's JSON rule too.
+ */
+export const FORMAT_CHARACTERS = '\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff';
+/** C0 controls but newline and tab, DEL, C1, and the format characters: for text that keeps its lines. */
+const UNSAFE_KEEP_LINES = new RegExp(`[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f${FORMAT_CHARACTERS}]`, 'gu');
 /** The same with newline and tab: for one-line fields (a version string, a server's error message). */
-const UNSAFE_ONE_LINE = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/gu;
+const UNSAFE_ONE_LINE = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f${FORMAT_CHARACTERS}]`, 'gu');
 
 function escaped(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;
@@ -31,6 +38,22 @@ export function hasControlCharacter(text: string): boolean {
 /** `text` with every control and format character shown as an escape; newlines and tabs kept if asked. */
 export function printable(text: string, options: { keepLines?: boolean } = {}): string {
   return text.replace(options.keepLines ? UNSAFE_KEEP_LINES : UNSAFE_ONE_LINE, escaped);
+}
+
+/**
+ * A line a view built from untrusted fields, as printed: newlines, tabs and every other control or format
+ * character shown as escapes, so that one element of a view's lines is one line on the terminal.
+ */
+export function oneLine(text: string): string {
+  return printable(text);
+}
+
+/**
+ * `text` with every character printable() would escape in a one-line field replaced by `mask`: for a
+ * reader that must not see backslash escapes (an HTTP answer naming what the request held).
+ */
+export function masked(text: string, mask = '?'): string {
+  return text.replace(UNSAFE_ONE_LINE, mask);
 }
 
 /**
