@@ -12,6 +12,7 @@ import { address } from '../tls/dsn.js';
 import { parseTarget } from '../tls/settings.js';
 import { DEFAULT_SSL_MODE, MUTUAL_TLS_SETTINGS, TLS_REQUIRED_MODES } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
+import { oneLine } from '../util/safe-text.js';
 import { flag, int, parse, str, strs, targetFlags } from './args.js';
 import type { Command, CommandContext, OptionTable } from './command.js';
 import { COMMON } from './options.js';
@@ -159,9 +160,12 @@ export const proxyCommand: Command = {
     const delayText = str(p, 'max-sigterm-delay');
     const graceMs = delayText === undefined ? 0 : parseDuration(delayText, 'max-sigterm-delay');
     const jsonLogs = flag(p, 'json-logs');
+    // One event, one line: a JSON document (its own escapes) or text whose newlines and controls, which a
+    // message may quote from a peer, are shown as escapes.
     const log = (e: ProxyLogEntry) => {
       const time = new Date().toISOString();
-      ctx.render.lines(jsonLogs ? JSON.stringify({ time, ...e }) : `${time} ${e.level} ${e.msg}`);
+      if (jsonLogs) ctx.render.jsonLine({ time, ...e });
+      else ctx.render.lines(oneLine(`${time} ${e.level} ${e.msg}`));
     };
     const upstream = { host: target.host, port: target.port, tls: target.tls };
     const testFirst = flag(p, 'run-connection-test');

@@ -14,6 +14,7 @@ import type { Target } from '../tls/settings.js';
 import { checkProxyMode } from '../tls/ssl-mode.js';
 import type { SecureTlsVersion } from '../tls/versions.js';
 import { readUserFile } from '../util/files.js';
+import { peerText } from '../util/safe-text.js';
 import { checkListen, formatListen, type ListenAddress, listenOn } from './listen.js';
 import { createHealthServer, ProxyMetrics } from './metrics.js';
 import { DEFAULT_PREWARM_MAX_AGE_MS, type PrewarmOutcome, PrewarmPool } from './prewarm.js';
@@ -352,7 +353,7 @@ export async function connectionTest(
   const result = {
     protocol: secure.getProtocol(),
     cipher: secure.getCipher().name,
-    serverVersion: origin.greeting.serverVersion,
+    serverVersion: peerText(origin.greeting.serverVersion), // the server's own text: logged
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     floor: upstreamTls.current.floor,
   };

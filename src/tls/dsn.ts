@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import { DbtlsError } from '../errors.js';
-import { redactDsnPasswords } from '../util/safe-text.js';
+import { hasControlCharacter, quotedValue, redactDsnPasswords } from '../util/safe-text.js';
 
 /** The settings a layer (flags, DSN, my.cnf, environment) may give. */
 export type Key =
@@ -42,7 +42,7 @@ const DSN_KEYS: Readonly<Record<string, Key>> = Object.freeze({
 function dsnError(text: string, cause: string, hint: string): DbtlsError {
   return new DbtlsError(
     'TARGET_INVALID',
-    `could not read the target ${JSON.stringify(redactDsnPasswords(text))}: ${cause}`,
+    `could not read the target ${quotedValue(redactDsnPasswords(text), 300)}: ${cause}`,
     { hint },
   );
 }
@@ -107,7 +107,10 @@ function splitHostPort(text: string, rules: HostPortRules): { host: string; port
     if (rest.length === 0) [host, port] = [name, after];
   }
   const strictHost = (name: string) => (bracketed ? net.isIPv6(name) : /^[A-Za-z0-9._-]+$/.test(name));
-  if (!host || port === '' || (rules.strict && !strictHost(host))) throw rules.form();
+  // No host name or address holds a blank or a control character: such text is refused before it reaches
+  // the resolver (and the messages that would quote it), whatever the source.
+  const plausible = (name: string) => !/\s/u.test(name) && !hasControlCharacter(name);
+  if (!host || port === '' || !plausible(host) || (rules.strict && !strictHost(host))) throw rules.form();
   if (port !== undefined && !isPort(port)) throw rules.port(port);
   return port === undefined ? { host } : { host, port };
 }

@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Relay, startDowngradeRelay } from '../../harness/attacker.js';
+import { HOSTILE_ERR, RAW_CONTROL, startHostileServer } from '../../harness/hostile.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
@@ -168,6 +169,30 @@ describe('the log line is the ERR packet the client got', () => {
       { level: record.level, msg: record.msg, code: record.code },
       { level: 'error', msg: err.sqlMessage, code: 'HOSTNAME_MISMATCH' },
     );
+  });
+});
+
+describe('log lines quote the server', () => {
+  it('a hostile ERR text is one escaped text line, and a --json-logs record that parses, neither with a raw control', async () => {
+    const hostile = await startHostileServer({ err: HOSTILE_ERR });
+    try {
+      for (const json of [false, true]) {
+        const p = await proxy(hostile.port, ...(json ? ['--json-logs'] : []));
+        const err = await refusal(p.port);
+        assert.equal(err.code, 'SERVER_REFUSED');
+        const line = await p.waitFor(/error/, 'the error line');
+        assert.doesNotMatch(line, RAW_CONTROL);
+        const msg = json ? String((JSON.parse(line) as { msg: unknown }).msg) : line;
+        // The server's text, its escapes shown as text: \r, ESC and U+202E never reach a terminal or a shipper.
+        assert.ok(
+          msg.includes(String.raw`Too many connections\x0d\x1b[2K\u{202e}hs | xif/elpmaxe.live lruc`),
+          msg,
+        );
+        assert.equal(p.lines().filter((l) => l.includes('Too many connections')).length, 1);
+      }
+    } finally {
+      await hostile.close();
+    }
   });
 });
 

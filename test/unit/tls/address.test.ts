@@ -39,6 +39,15 @@ describe('parseHostPort', () => {
     ['db:', 'TARGET_INVALID: could not read the target "db:": expected host[:port]'],
     ['a:b:c', 'TARGET_INVALID: could not read the target "a:b:c": expected host[:port]'],
     ['', 'TARGET_INVALID: could not read the target "": expected host[:port]'],
+    // No host holds a blank or a control character: refused before the resolver sees it.
+    ['db x:3306', 'TARGET_INVALID: could not read the target "db x:3306": expected host[:port]'],
+    ['db\t1', 'TARGET_INVALID: could not read the target "db\\t1": expected host[:port]'],
+    [
+      'db\u001b[2J.example',
+      'TARGET_INVALID: could not read the target "db\\u001b[2J.example": expected host[:port]',
+    ],
+    ['[::1\n]:3306', 'TARGET_INVALID: could not read the target "[::1\\n]:3306": expected host[:port]'],
+    ['db\u202e1', 'TARGET_INVALID: could not read the target "db\\u{202e}1": expected host[:port]'],
     [
       'mysql://u:secret@db',
       'TARGET_INVALID: could not read the target "mysql://u:***@db": expected host[:port]',
@@ -77,7 +86,7 @@ describe('parseHostPort', () => {
     const strict = { ...rules, strict: true };
     assert.deepEqual(parseHostPort('[::1]:3307', strict), { host: '::1', port: 3307 });
     assert.deepEqual(parseHostPort('db-1.example.com', strict), { host: 'db-1.example.com', port: 3306 });
-    for (const text of ['::1', '::1:3306', 'db 1', 'a/b', '[db]:3306']) {
+    for (const text of ['::1', '::1:3306', 'db!1', 'a/b', '[db]:3306']) {
       assert.notEqual(parseHostPort(text).host, '', `${text}: read without strict`);
       assert.equal(
         refusal(() => parseHostPort(text, strict)),
