@@ -24,7 +24,7 @@ import { publicKeyDer } from './keys.js';
 import { commonName, decodeName, encodeName, type NameAttribute, oneLineName } from './names.js';
 import { pemBlocks, toPem } from './pem.js';
 import { ipAddressBytes } from './san.js';
-import { publicKeyFromSpki } from './spki.js';
+import { publicKeyFromSpki, publicKeyFromSpkiAsync } from './spki.js';
 import { EXTENSION_OIDS, SIGNATURE_ALGORITHMS, signatureAlgorithmFor } from './tbs.js';
 
 /** PKCS #9 extensionRequest attribute (RFC 2985 §5.4.2). */
@@ -51,28 +51,39 @@ function malformed(cause: string, err?: unknown): DbtlsError {
   });
 }
 
-/** A CSR read but not yet verified: what the self-signature check needs, and the CsrInfo it vouches for. */
+/**
+ * A CSR read but not yet verified: what the self-signature check needs, and the CsrInfo it vouches for
+ * once its public key is imported (keyed).
+ */
 interface DecodedCsr {
   readonly info: Buffer;
   /** The digest to verify with (null: the key type hashes by itself, Ed25519); undefined: not accepted. */
   readonly hash: string | null | undefined;
   readonly sigOid: string;
   readonly signature: Buffer;
-  readonly csr: CsrInfo;
+  readonly der: Buffer;
+  readonly subjectDer: Buffer;
+  readonly subjectAttributes: NameAttribute[];
+  readonly extensions: ReturnType<typeof readExtensions>;
+  readonly spki: Buffer;
 }
 
 /** Parses a CSR and verifies its self-signature (CSR_SIGNATURE_INVALID when it does not verify). */
 export function parseCsr(input: string | Buffer): CsrInfo {
   const decoded = decodeCsr(input);
+  const csr = keyed(
+    decoded,
+    importing(() => publicKeyFromSpki(decoded.spki)),
+  );
   let ok = false;
   if (decoded.hash !== undefined) {
     try {
-      ok = verify(decoded.hash, decoded.info, decoded.csr.publicKey, decoded.signature);
+      ok = verify(decoded.hash, decoded.info, csr.publicKey, decoded.signature);
     } catch {
       ok = false;
     }
   }
-  return verified(decoded, ok);
+  return verified(decoded, csr, ok);
 }
 
 /**
@@ -82,22 +93,73 @@ export function parseCsr(input: string | Buffer): CsrInfo {
  */
 export async function parseCsrAsync(input: string | Buffer): Promise<CsrInfo> {
   const decoded = decodeCsr(input);
+  const csr = keyed(decoded, await importingAsync(() => publicKeyFromSpkiAsync(decoded.spki)));
   const ok =
     decoded.hash !== undefined &&
     (await new Promise<boolean>((resolve) => {
       try {
-        verify(decoded.hash, decoded.info, decoded.csr.publicKey, decoded.signature, (err, result) =>
+        verify(decoded.hash, decoded.info, csr.publicKey, decoded.signature, (err, result) =>
           resolve(!err && result),
         );
       } catch {
         resolve(false);
       }
     }));
-  return verified(decoded, ok);
+  return verified(decoded, csr, ok);
 }
 
-function verified(decoded: DecodedCsr, ok: boolean): CsrInfo {
-  if (ok) return decoded.csr;
+/** A key the CSR carries that cannot be imported makes the CSR malformed. */
+function importing(read: () => KeyObject): KeyObject {
+  try {
+    return read();
+  } catch (err) {
+    throw keyMalformed(err);
+  }
+}
+
+async function importingAsync(read: () => Promise<KeyObject>): Promise<KeyObject> {
+  try {
+    return await read();
+  } catch (err) {
+    throw keyMalformed(err);
+  }
+}
+
+function keyMalformed(err: unknown): DbtlsError {
+  if (isDbtlsError(err) && err.code === 'CSR_MALFORMED') return err;
+  return malformed(
+    isDbtlsError(err)
+      ? err.message.replace(/^could not decode [^:]*: /, '')
+      : `its public key cannot be used: ${err instanceof Error ? err.message : String(err)}`,
+    err,
+  );
+}
+
+/** The CsrInfo of a decoded CSR and its imported public key. */
+function keyed(decoded: DecodedCsr, publicKey: KeyObject): CsrInfo {
+  const { der, subjectDer, subjectAttributes, extensions } = decoded;
+  const cn = commonName(subjectAttributes);
+  let pem: string | undefined;
+  return {
+    der,
+    // Encoded on first use: the CA signing a CSR does not need it back (CSR signing speed, issue 11).
+    get pem() {
+      pem ??= toPem('CERTIFICATE REQUEST', der);
+      return pem;
+    },
+    subject: oneLineName(subjectDer),
+    subjectAttributes,
+    ...(cn === undefined ? {} : { cn }),
+    dnsNames: extensions.dnsNames,
+    ipAddresses: extensions.ipAddresses,
+    requestsCa: extensions.isCa,
+    publicKey,
+    spki: decoded.spki,
+  };
+}
+
+function verified(decoded: DecodedCsr, csr: CsrInfo, ok: boolean): CsrInfo {
+  if (ok) return csr;
   throw new DbtlsError(
     'CSR_SIGNATURE_INVALID',
     decoded.hash === undefined
@@ -142,32 +204,16 @@ function decodeCsr(input: string | Buffer): DecodedCsr {
           extensions = readExtensions(values.expect(TAG.SEQUENCE, 'Extensions'));
       }
     }
-    const subjectAttributes = decodeName(subjectDer);
-    const publicKey = publicKeyFromSpki(spki);
-    const cn = commonName(subjectAttributes);
-    let pem: string | undefined;
-    const csr: CsrInfo = {
-      der,
-      // Encoded on first use: the CA signing a CSR does not need it back (CSR signing speed, issue 11).
-      get pem() {
-        pem ??= toPem('CERTIFICATE REQUEST', der);
-        return pem;
-      },
-      subject: oneLineName(subjectDer),
-      subjectAttributes,
-      ...(cn === undefined ? {} : { cn }),
-      dnsNames: extensions.dnsNames,
-      ipAddresses: extensions.ipAddresses,
-      requestsCa: extensions.isCa,
-      publicKey,
-      spki,
-    };
     return {
       info: Buffer.from(infoTlv.raw),
       hash: SIGNATURE_ALGORITHMS[sigOid]?.hash,
       sigOid,
       signature: Buffer.from(signature),
-      csr,
+      der,
+      subjectDer: Buffer.from(subjectDer),
+      subjectAttributes: decodeName(subjectDer),
+      extensions,
+      spki,
     };
   } catch (err) {
     if (isDbtlsError(err) && err.code === 'CSR_MALFORMED') throw err;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createCsr, parseCsr } from '../../../src/pki/csr.js';
+import { createCsr, parseCsr, parseCsrAsync } from '../../../src/pki/csr.js';
 import {
   generateKeyMaterial,
   keyAlgorithmOf,
@@ -143,5 +143,40 @@ describe('CSRs', () => {
     const swapped = Buffer.from(der);
     swapped.set(b.spki, der.indexOf(spkiA));
     assert.throws(() => parseCsr(toPem('CERTIFICATE REQUEST', swapped)), { code: 'CSR_SIGNATURE_INVALID' });
+  });
+
+  test('parseCsrAsync (the fast key import) gives what parseCsr gives, and refuses the same CSRs with the same codes', async () => {
+    const m = generateKeyMaterial('ec-p256');
+    const pem = createCsr({
+      subject: [{ type: 'CN', value: 'db3.example.com' }],
+      dnsNames: ['db3.example.com'],
+      privateKey: m.privateKey,
+    });
+    const sync = parseCsr(pem);
+    const async = await parseCsrAsync(pem);
+    assert.deepEqual(
+      { ...async, publicKey: undefined, pem: async.pem },
+      { ...sync, publicKey: undefined, pem: sync.pem },
+    );
+    assert.ok(async.publicKey.equals(sync.publicKey));
+    const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
+    // A point moved off the curve: the key cannot be imported, so the CSR is malformed (both paths).
+    const offCurve = Buffer.from(der);
+    const spki = publicKeyDer(m.publicKey);
+    const at = der.indexOf(spki) + spki.length - 1;
+    offCurve[at]! ^= 0x01;
+    const bad = toPem('CERTIFICATE REQUEST', offCurve);
+    assert.throws(() => parseCsr(bad), { code: 'CSR_MALFORMED' });
+    await assert.rejects(parseCsrAsync(bad), {
+      code: 'CSR_MALFORMED',
+      message: /^could not read the CSR: its public key cannot be used: /,
+    });
+    // The signature made by another key than the one named: CSR_SIGNATURE_INVALID on the fast path too.
+    const other = generateKeyMaterial('ec-p256');
+    const swapped = Buffer.from(der);
+    swapped.set(other.spki, der.indexOf(spki));
+    await assert.rejects(parseCsrAsync(toPem('CERTIFICATE REQUEST', swapped)), {
+      code: 'CSR_SIGNATURE_INVALID',
+    });
   });
 });
