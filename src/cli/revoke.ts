@@ -11,7 +11,6 @@ import { type AdminSession, openAdminSession } from '../server/admin/session.js'
 import { rolloverPartnerDirs } from '../server/rotation/rollover.js';
 import { type CrlInstallResult, installCrl, planCrlInstall } from '../server/tls/crl-install.js';
 import { dateText } from '../util/dates.js';
-import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
 import { flag, int, type OptionSpec, type Parsed, parse, readSecret, str } from './args.js';
 import { givenCaFlags } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
@@ -26,6 +25,7 @@ import {
   pastableHint,
   withSession,
 } from './server-admin.js';
+import { checkServerDir } from './server-paths.js';
 import { hintLine } from './shell.js';
 
 const revokeUsage =
@@ -143,6 +143,11 @@ const crlCommand: Command = {
       });
     }
     const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    // The files it writes are checked before the passphrase is asked (and in a dry run, which says it would
+    // write them): --out here, and with --install the server's --dir, whose permissions the preflight checks.
+    const out = str(p, 'out');
+    if (out && !isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out), 'crl');
+    if (str(p, 'install') !== undefined) checkServerDir(str(p, 'dir'), ctx.cwd);
     if (flag(p, 'dry-run')) return crlDryRun(p, ctx, caDir);
     const passphrase = await readSecret(
       { file: str(p, 'passphrase-file'), envName: CA_PASSPHRASE_ENV, what: 'CA passphrase', prompt: true },
@@ -150,18 +155,16 @@ const crlCommand: Command = {
     );
     const ca = openCa(caDir, passphrase);
     const days = int(p, 'days', crlUsage);
-    const out = str(p, 'out');
     refuseJsonOnStdout(out, flag(p, 'json'), crlUsage);
-    if (out && !isStdout(out)) checkOutputFile(path.resolve(ctx.cwd, out), 'crl');
     const target = str(p, 'install');
     // Bad input is refused before the CRL is published: a failed command changes nothing (issue 14, item 8).
     const session = target ? await adminSessionOptions(p, ctx, target, { tlsPrefix: 'admin-' }) : undefined;
     const crlOptions = days === undefined ? {} : { days };
-    const publish = (): CrlSet => {
-      const published = generateCrls(ca, crlOptions);
-      if (out && !isStdout(out)) writeFileAtomic(out, published.pem, { mode: MODE_PUBLIC });
-      return published;
-    };
+    const publish = (): CrlSet =>
+      generateCrls(ca, {
+        ...crlOptions,
+        ...(out && !isStdout(out) ? { out: path.resolve(ctx.cwd, out) } : {}),
+      });
     // --install: checked on the server first (src/server/tls/crl-install.ts), then published, written next
     // to its certificate, and reloaded. During a CA rollover the file holds the other CA's CRLs too.
     let set: CrlSet | undefined;

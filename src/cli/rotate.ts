@@ -25,7 +25,7 @@ import { flag, int, type OptionSpec, type Parsed, parse, str } from './args.js';
 import { CA_OPTIONS, givenCaFlags } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
-import { refuseStdout } from './out.js';
+import { checkOutputDir, refuseStdout } from './out.js';
 import {
   ADMIN_OPTIONS,
   ADMIN_PREFIXED_SESSION_USAGE,
@@ -35,6 +35,7 @@ import {
   renderedJson,
   withAdmin,
 } from './server-admin.js';
+import { checkServerDir } from './server-paths.js';
 import { commandLine, hintLine } from './shell.js';
 import { shown } from './suggest.js';
 
@@ -60,7 +61,7 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
   status: { type: 'boolean', description: 'with --ca-rollover: show where the rollover stands' },
   out: like('out', {
     value: 'DIR',
-    description: 'with --ca-rollover: where the reissued client certificates go',
+    description: 'with --ca-rollover --stage reissue: where the re-issued client certificates go',
   }),
   dir: {
     type: 'string',
@@ -79,7 +80,40 @@ const USAGE =
   '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
   '       dbtls rotate [ADMIN_TARGET] --ca-rollover --status [--ca-dir D] [--json]';
 
+/**
+ * --out is where `--stage reissue` delivers the re-issued client certificates, and nothing else writes
+ * there: given anywhere else it was ignored without a word (a leaf rotation ran and wrote nothing to it).
+ * For reissue it is checked before the CA is unlocked: a file there was found only after the new CA was
+ * promoted and the server's certificate re-issued from it.
+ */
+function reissueOut(
+  p: Parsed,
+  ctx: CommandContext,
+  doing: string,
+  stage?: RolloverStage,
+): string | undefined {
+  const out = str(p, 'out');
+  if (out === undefined) return undefined;
+  if (stage !== 'reissue') {
+    throw new DbtlsError(
+      'USAGE',
+      `could not ${doing}: --out is only for --ca-rollover --stage reissue (where the re-issued client certificates go)`,
+      {
+        hint:
+          stage === undefined && !flag(p, 'ca-rollover')
+            ? "drop --out: a leaf rotation replaces the server's own files, where it reads them (--dir)"
+            : 'drop --out here, and give it to --stage reissue',
+      },
+    );
+  }
+  const dir = path.resolve(ctx.cwd, out);
+  checkOutputDir(dir, '--out');
+  return dir;
+}
+
 async function rotateLeaf(p: Parsed, ctx: CommandContext, target: string): Promise<number> {
+  reissueOut(p, ctx, 'rotate the server certificate');
+  checkServerDir(str(p, 'dir'), ctx.cwd);
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
   const ca = openCa(caDir, await caPassphrase(p, ctx));
   const dir = str(p, 'dir');
@@ -167,6 +201,7 @@ function rolloverStatus(p: Parsed, ctx: CommandContext): number {
     throw new DbtlsError('USAGE', `could not show the CA rollover: unexpected argument ${shown(extra)}`, {
       hint: `usage: ${USAGE}`,
     });
+  reissueOut(p, ctx, 'show the CA rollover');
   const caDir = resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
   const state = readRolloverState(caDir);
   const next = nextStage(state);
@@ -230,9 +265,9 @@ async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
       hint: `usage: ${USAGE}`,
     });
   }
+  const out = reissueOut(p, ctx, `run the rollover stage ${stage}`, stage);
   const passphrase = await caPassphrase(p, ctx);
   const bundle = path.join(caDir, TRUST_BUNDLE_FILE);
-  const out = str(p, 'out');
   // The admin session trusts the rollover's bundle once there is one (the server may serve either CA's leaf).
   const result = await (target
     ? withAdmin(
@@ -243,7 +278,7 @@ async function rollover(p: Parsed, ctx: CommandContext): Promise<number> {
           runStage(caDir, stage, {
             session: s,
             passphrase,
-            out: out ? path.resolve(ctx.cwd, out) : undefined,
+            out,
           }),
         { tlsPrefix: 'admin-', defaultCa: fs.existsSync(bundle) ? bundle : caPath(caDir, 'root') },
       )

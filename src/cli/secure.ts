@@ -19,9 +19,10 @@ import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str, strs } 
 import { CA_OPTIONS } from './ca-common.js';
 import type { Command, CommandContext } from './command.js';
 import { COMMON, like } from './options.js';
-import { refuseStdout } from './out.js';
+import { checkOutputDir, refuseStdout } from './out.js';
 import type { Renderer } from './render.js';
 import { adminPassword, caPassphrase, SERVER_FILE_OPTIONS, shellRestart } from './server-admin.js';
+import { checkServerDir, checkServerFile } from './server-paths.js';
 
 const USAGE =
   "dbtls secure ADMIN_TARGET [--account 'app'@'%']... [--require ssl|x509] [--verify-password-file [USER=]FILE]... [--out DIR] [--ca-dir D] [--passphrase-file F | --no-passphrase] [--dir D] [--config-file F] [--dns NAME]... [--ip ADDR]... [--server-config F] [--restart-command CMD] [--no-require-secure-transport] [--skip-inspect] [--fail-on SEVERITY] [--dry-run] [--undo [--remove-ca]] [--admin-user U] [--password-file F] [--ssl-mode M] [--admin-ca F] [--socket PATH] [--json]";
@@ -232,6 +233,12 @@ export const secureCommand: Command = {
     if (!failOn)
       throw new DbtlsError('USAGE', `could not parse --fail-on ${failOnText}`, { hint: `usage: ${USAGE}` });
     const users = strs(p, 'account').map(parseAccount);
+    // Where secure writes, checked before a passphrase is asked or the server touched: a file as --out was
+    // found only after the CA was made, the server certificate issued and TLS enabled from it.
+    const out = path.resolve(ctx.cwd, str(p, 'out') ?? DEFAULT_CLIENT_DIR);
+    checkOutputDir(out, '--out');
+    checkServerDir(str(p, 'dir'), ctx.cwd);
+    checkServerFile(str(p, 'config-file'), ctx.cwd);
     const passphrase = await caPassphrase(p, ctx, !caExists(caDir));
     if (passphrase === undefined && !caExists(caDir) && !flag(p, 'no-passphrase')) {
       throw new DbtlsError(
@@ -249,7 +256,7 @@ export const secureCommand: Command = {
         passphrase,
         users,
         requirement: requireText,
-        out: path.resolve(ctx.cwd, str(p, 'out') ?? DEFAULT_CLIENT_DIR),
+        out,
         dir: optionalPath(ctx, str(p, 'dir')),
         configFile: optionalPath(ctx, str(p, 'config-file')),
         serverConfig,

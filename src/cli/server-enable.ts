@@ -30,6 +30,7 @@ import {
   singleTarget,
   withAdmin,
 } from './server-admin.js';
+import { checkServerDir, checkServerFile } from './server-paths.js';
 
 const USAGE =
   'dbtls server enable ADMIN_TARGET (--issue [--ca-dir D] [--passphrase-file F] [--dns N]... [--ip A]... [--days N] | --server-cert F --server-key F --server-ca F) [--dir D] [--config-file PATH] [--server-config F] [--crl FILE] [--require-secure-transport] [--tls-version V] [--cipher C] [--restart-command CMD] [--dry-run] [--json]\n' +
@@ -42,6 +43,7 @@ async function material(
   host: string,
   dryRun: boolean,
   check: (scope: CrlScope) => void,
+  replacing: string,
 ): Promise<Pick<EnableOptions, 'material' | 'issue'>> {
   if (!flag(p, 'issue')) {
     const m = readServerMaterial(
@@ -72,7 +74,7 @@ async function material(
   };
   // Signed first as a preview recorded nowhere, for the checks; issued (recorded) only once they passed.
   const material = issueServerMaterial({ ...request, preview: true });
-  return dryRun ? { material } : { material, issue: () => issueDiscardable(request) };
+  return dryRun ? { material } : { material, issue: () => issueDiscardable({ ...request, replacing }) };
 }
 
 const indented = (text: string) =>
@@ -240,8 +242,11 @@ export const enableCommand: Command = {
     const tlsVersions = versions ? parseTlsVersions(versions) : [...DEFAULT_TLS_VERSIONS];
     const dryRun = flag(p, 'dry-run');
     const restartCommand = str(p, 'restart-command');
-    // A --ca-dir that is a file is refused before the server is touched.
+    // A --ca-dir that is a file is refused before the server is touched, and so is a --dir or --config-file
+    // that cannot be written as one (they were refused after the session opened, by a file's mode or EISDIR).
     if (flag(p, 'issue')) resolveCaDir(str(p, 'ca-dir'), ctx.env, ctx.cwd);
+    checkServerDir(str(p, 'dir'), ctx.cwd);
+    checkServerFile(str(p, 'config-file'), ctx.cwd);
     const crl = crlFile(str(p, 'crl'));
     const result = await withAdmin(
       p,
@@ -249,7 +254,7 @@ export const enableCommand: Command = {
       target,
       async (s) => {
         const paths = await enablePaths(s, p, ctx);
-        const m = await material(p, ctx, s.options.host, dryRun, crl.check);
+        const m = await material(p, ctx, s.options.host, dryRun, crl.check, paths.files.cert);
         return enableTls(
           s,
           {
