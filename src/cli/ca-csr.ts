@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IndexEntry, readIndex } from '../ca/cert-index.js';
 import { checkCommonName, csrRequest, issueCertificate, resolveLeaf, signCsr } from '../ca/issue.js';
+import { settlePending } from '../ca/journal.js';
 import { dirNameFor, fileDelivery, leafDelivery } from '../ca/leaf-files.js';
 import { renewalRequest, selectForRenewal } from '../ca/renew.js';
 import { checkCsrs, signCsrs, targetFiles } from '../ca/sign-csrs.js';
@@ -388,6 +389,9 @@ const renewCommand: Command = {
     const selector =
       serial !== undefined ? { serial } : cn !== undefined ? { cn } : { expiringWithinDays: within! };
     const dir = caDirOf(p, ctx);
+    // A renewal a crash interrupted is completed (or taken back) first: what is due is read from an index
+    // that says what was delivered, and a re-run with nothing left to renew still finishes the delivery.
+    settlePending(dir);
     const targets = selectForRenewal(readIndex(dir), selector);
     if (targets.length === 0) {
       ctx.render.lines(`No certificates expire within ${within} days; nothing to renew.`);
@@ -395,8 +399,10 @@ const renewCommand: Command = {
     }
     const outOf = (e: IndexEntry) => {
       const base = path.resolve(ctx.cwd, str(p, 'out') ?? '.');
-      // One directory per certificate, named after its CN sanitized: a CN is never a path (issue 10 item 5).
-      return targets.length === 1 && str(p, 'out') !== undefined
+      // One certificate named (SERIAL, --cn): --out is its directory. --expiring-within: one directory per
+      // certificate, named after its CN sanitized (a CN is never a path, issue 10 item 5), however many are
+      // due: a re-run after a crash, with one left, must deliver where the first run would have.
+      return within === undefined && str(p, 'out') !== undefined
         ? base
         : path.join(base, dirNameFor(e.cn, e.profile));
     };

@@ -23,7 +23,7 @@ import { readKeystore, summarize } from '../keystore/read.js';
 import { writeTruststore } from '../keystore/truststore.js';
 import { dateText } from '../util/dates.js';
 import { MODE_SECRET, readUserFile, writeFileAtomic } from '../util/files.js';
-import { hasControlCharacter, quotedValue } from '../util/safe-text.js';
+import { hasControlCharacter, oneLine, quotedValue } from '../util/safe-text.js';
 import {
   flag,
   noPositionals,
@@ -306,7 +306,7 @@ const keystoreShow: Command = {
     for (const e of entries) {
       ctx.render.lines(
         '',
-        `  alias:   ${e.alias}`,
+        `  alias:   ${oneLine(e.alias)}`, // from the file: a JKS alias may hold a newline
         `  type:    ${e.type}`,
         `  subject: ${e.subject}`,
         `  issuer:  ${e.issuer}`,

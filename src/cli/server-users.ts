@@ -15,6 +15,7 @@ import {
 import type { AdminSslMode } from '../server/admin/session.js';
 import { parseAdminSslMode } from '../server/admin/target.js';
 import { SSL_MODES_WITHOUT_FALLBACK } from '../tls/ssl-mode.js';
+import { oneLine } from '../util/safe-text.js';
 import { flag, type OptionSpec, type Parsed, parse, readSecretFile, str } from './args.js';
 import type { Command } from './command.js';
 import { COMMON, like } from './options.js';
@@ -41,7 +42,8 @@ function renderAccounts(
   accounts: readonly AccountInfo[],
   fix: (account: string) => string,
 ): void {
-  const names = accounts.map((a) => `'${a.user}'@'${a.host}'`);
+  // Account names come from the server's grant tables: one escaped line each, measured as shown.
+  const names = accounts.map((a) => oneLine(`'${a.user}'@'${a.host}'`));
   const width = Math.max(7, ...names.map((n) => n.length));
   render.lines(`${'ACCOUNT'.padEnd(width)}  REQUIRE`);
   accounts.forEach((a, i) => {
@@ -52,7 +54,7 @@ function renderAccounts(
   const open = accounts.filter(plaintextOpen);
   if (open.length > 0) {
     render.warn(
-      `${open.length} remote account(s) have no TLS requirement; fix with \`${fix(`${open[0]!.user}@${open[0]!.host}`)}\` (${placeholderNotes(['PASSWORD_FILE'])})`,
+      `${open.length} remote account(s) have no TLS requirement; fix with \`${oneLine(fix(`${open[0]!.user}@${open[0]!.host}`))}\` (${placeholderNotes(['PASSWORD_FILE'])})`,
     );
   }
 }

@@ -12,6 +12,7 @@ import { address } from '../../tls/dsn.js';
 import type { TlsSettings } from '../../tls/settings.js';
 import type { SslMode } from '../../tls/ssl-mode.js';
 import { DEFAULT_TLS_MIN, type SecureTlsVersion } from '../../tls/versions.js';
+import { printable } from '../../util/safe-text.js';
 import {
   type Flavor,
   parseServerVersion,
@@ -134,7 +135,8 @@ export async function openSession(o: SessionOptions): Promise<SqlSession> {
  */
 function sqlFailed(sql: string, o: SessionOptions, err: unknown): DbtlsError {
   const lost = isDbtlsError(err) && err.code === 'CONNECTION_LOST';
-  const why = isDbtlsError(err) && err.cause !== undefined ? causeText(err.cause) : causeText(err);
+  // The driver's and the server's own text: escaped, never printed raw.
+  const why = printable(isDbtlsError(err) && err.cause !== undefined ? causeText(err.cause) : causeText(err));
   return new DbtlsError(
     lost ? 'CONNECTION_LOST' : 'QUERY_FAILED',
     `could not run ${firstWords(sql)} on ${where(o)}: ${lost ? 'the connection was lost: ' : ''}${why}`,

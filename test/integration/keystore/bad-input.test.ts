@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../harness/cli.js';
-import { openssl } from '../../harness/oracles.js';
+import { openssl, run } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
 import { type IntermediateChain, makeIntermediateChain } from '../../unit/keystore/intermediate.js';
 
@@ -262,5 +262,34 @@ describe('export refuses bad material before writing anything', () => {
     const args = ['export', 'truststore', '--format', 'jks', '--password-file', f('pw')];
     await refused([...args, '--ca', pki.server.cert], 'CERT_NOT_CA', /not a CA certificate/, f('t1.jks'));
     await refused(args, 'USAGE', /--ca is required/, f('t2.jks'));
+  });
+});
+
+describe('keystore show quotes what a handed-over keystore says', () => {
+  it('an alias keytool stored with a newline (a forged field line) and an ANSI escape stays on its line, escaped', async () => {
+    const file = f('hostile-alias.jks');
+    // keytool lower-cases an alias as Java does.
+    const alias = 'evil\n  subject: /CN=trusted root \u001b[31mx';
+    const made = await run('keytool', [
+      '-importcert',
+      '-noprompt',
+      '-storetype',
+      'JKS',
+      '-keystore',
+      file,
+      '-storepass',
+      'changeit',
+      '-alias',
+      alias,
+      '-file',
+      pki.ca,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    fs.writeFileSync(f('changeit.pw'), 'changeit\n');
+    const r = await runCli(['keystore', 'show', file, '--password-file', f('changeit.pw')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}alias: {3}evil\\x0a {2}subject: \/cn=trusted root \\x1b\[31mx$/m);
+    assert.equal(r.stdout.match(/^ {2}subject: /gm)?.length, 1, 'one subject line: its certificate');
+    assert.doesNotMatch(r.stdout, /\u001b/);
   });
 });
