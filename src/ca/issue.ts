@@ -185,11 +185,11 @@ export function subjectCollisionCheck(index: readonly IndexEntry[]): (cn: string
 }
 
 /**
- * Issues one leaf certificate and records it in the CA. Without a delivery: certs/<serial>.pem (fsynced),
- * then the index line; the caller delivers the files (a crash in between leaves an unrecorded copy in
- * certs/). With one, the delivery happens under the lock too, through the journal (src/ca/journal.ts):
- * the target is checked before signing, the files are staged, the index line is the commit, the renames
- * deliver; a failure or a crash at any point leaves either nothing issued or the files delivered.
+ * Issues one leaf certificate and records it in the CA, through the journal (src/ca/journal.ts), under the
+ * lock: with a delivery the target is checked before signing, the files are staged, the index line is the
+ * commit, the renames deliver; a failure or a crash at any point leaves either nothing issued or the files
+ * delivered. Without one (the caller installs the files: rotate, `server enable --issue`) the journal has
+ * no renames, and a crash between the CA's copy in certs/ and the index line leaves no unrecorded copy.
  */
 export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery): IssuedCertificate {
   const leaf = resolveLeaf(ca, req);
@@ -202,31 +202,29 @@ export function issueCertificate(ca: Ca, req: IssueRequest, delivery?: Delivery)
     const issued = signLeaf(ca, leaf, new Set(index.map((e) => e.serial)));
     const certsDir = path.join(ca.dir, 'certs');
     ensureDir(certsDir);
-    if (!delivery) {
-      writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
-      recordIssued(ca, [issued]);
-      return issued;
-    }
-    const files = delivery.files(issued);
-    const { stage, whole } = stagingFor(delivery.dir);
+    const files = delivery?.files(issued) ?? [];
+    // Without a delivery the (empty) staging directory is the CA's own: settling the journal removes it.
+    const { stage, whole } = stagingFor(delivery?.dir ?? ca.dir);
     const serials = [issued.entry.serial];
     const journal: Journal = {
       format: 1,
       serials,
       stage,
-      overwrite: delivery.overwrite ?? false,
-      moves: whole
-        ? [{ from: stage, to: delivery.dir, serials }]
-        : files.map((f) => ({
-            from: path.join(stage, f.name),
-            to: path.join(delivery.dir, f.name),
-            serials,
-          })),
+      overwrite: delivery?.overwrite ?? false,
+      moves: !delivery
+        ? []
+        : whole
+          ? [{ from: stage, to: delivery.dir, serials }]
+          : files.map((f) => ({
+              from: path.join(stage, f.name),
+              to: path.join(delivery.dir, f.name),
+              serials,
+            })),
     };
     beginJournal(ca.dir, journal);
     try {
       for (const f of files) writeFileAtomic(path.join(stage, f.name), f.data, { mode: f.mode });
-      fsyncDir(stage);
+      if (delivery) fsyncDir(stage);
       writeFileAtomic(certPath(ca.dir, issued.entry.serial), issued.certPem, { mode: MODE_PUBLIC });
       fsyncDir(certsDir);
       recordIssued(ca, [issued]);

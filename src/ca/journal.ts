@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { causeText, DbtlsError } from '../errors.js';
 import { ensureDir, fsyncDir, MODE_SECRET, removeStaleTemps, writeFileAtomic } from '../util/files.js';
 import { readIndex, writeIndex } from './cert-index.js';
-import { certPath, withCaLock } from './store.js';
+import { caPath, certPath, withCaLock } from './store.js';
 
 export const JOURNAL_FILE = 'pending.json';
 
@@ -204,6 +204,8 @@ function removeCopyTemps(caDir: string, serials: readonly string[]): void {
 /** Settles what a crashed issuance left (caller holds the CA lock); undefined when nothing was pending. */
 export function recoverJournal(caDir: string): Settled | undefined {
   removeStaleTemps(journalPath(caDir)); // a crash while the journal itself was being written
+  // ... or while the index (revoke), ca.json or crl.pem (crl) was rewritten: the rename never happened.
+  for (const file of ['index', 'meta', 'crl'] as const) removeStaleTemps(caPath(caDir, file));
   const journal = readJournal(caDir);
   return journal ? settleJournal(caDir, journal) : undefined;
 }

@@ -31,6 +31,17 @@ function current(entries: readonly IndexEntry[]): IndexEntry[] {
 }
 
 /**
+ * What an interrupted replacement of `serial` left valid: certificates issued to replace it (renewedFrom)
+ * that a crash kept from being installed, their keys lost. The next replacement voids them (an index entry
+ * means a delivered certificate, DESIGN.md): rotate, `server enable --issue`. Pure.
+ */
+export function unfinishedRenewals(entries: readonly IndexEntry[], serial: string): string[] {
+  return entries
+    .filter((e) => e.status === 'valid' && e.renewedFrom === serial && e.serial !== serial)
+    .map((e) => e.serial);
+}
+
+/**
  * `dbtls issue server|client` for the names of a certificate that cannot be renewed (`issue server` always
  * puts the CN in the SANs, so it is not repeated as a --dns).
  */

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { DbtlsError } from '../errors.js';
 import type { CertificateInfo } from '../pki/certificate.js';
 import { createCrl, type RevocationReason, type RevokedCertificate } from '../pki/crl.js';
-import { MODE_PUBLIC, writeFileAtomic } from '../util/files.js';
+import { MODE_PUBLIC, removeStaleTemps, writeFileAtomic } from '../util/files.js';
 import { type IndexEntry, readIndex, writeIndex } from './cert-index.js';
 import { recoverJournal } from './journal.js';
 import { type Ca, caPath, normalizeSerial, readCaMeta, withCaLock, writeCaMeta } from './store.js';
@@ -145,6 +145,8 @@ export interface CrlSet {
 export interface CrlOptions {
   readonly days?: number;
   readonly now?: Date;
+  /** Also write the CRL file here (`crl --out`), under the CA lock like crl.pem. */
+  readonly out?: string | undefined;
 }
 
 function revokedBy(entries: readonly IndexEntry[], issuer: 'root' | 'intermediate'): RevokedCertificate[] {
@@ -238,7 +240,7 @@ export function previewCrls(ca: Ca, options: CrlOptions = {}): string {
 
 /**
  * Signs a current CRL for each CA of the chain, advances the CRL number in ca.json, and writes crl.pem
- * into the CA directory, all under the CA lock.
+ * into the CA directory (and `out`), all under the CA lock.
  */
 export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
   const { thisUpdate, nextUpdate } = crlPeriod(options);
@@ -254,6 +256,11 @@ export function generateCrls(ca: Ca, options: CrlOptions = {}): CrlSet {
     writeCaMeta(ca.dir, { ...meta, crlNumber: crlNumber + 1 });
     const file = caPath(ca.dir, 'crl');
     writeFileAtomic(file, pem, { mode: MODE_PUBLIC });
+    if (options.out !== undefined) {
+      // What a run killed before the rename left beside it (often a server's ssl directory): the lock is ours.
+      removeStaleTemps(options.out);
+      writeFileAtomic(options.out, pem, { mode: MODE_PUBLIC });
+    }
     return { pem, crls, thisUpdate, nextUpdate, file };
   });
 }

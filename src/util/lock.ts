@@ -1,24 +1,33 @@
 /**
  * A lock file guarding a directory against concurrent writers (two `dbtls issue` at once must never lose
  * an index line). The lock is a file created with O_EXCL holding the owner's pid; a lock whose owner is
- * no longer alive is stale and taken over.
+ * no longer alive is stale and taken over, and so is one left without a pid past a grace period (its
+ * owner was killed between creating it and writing the pid: every later command waited for it, then
+ * failed LOCKED, until someone removed it by hand; issue 10 item 17).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DbtlsError, type ErrorCode } from '../errors.js';
 
 const RETRY_MS = 5;
+/**
+ * How long a lock file may hold no pid: its owner writes the pid right after creating it, so past this
+ * the owner died in between. Far above any scheduling delay, far below DEFAULT_TIMEOUT_MS.
+ */
+const NO_PID_GRACE_MS = 5_000;
 /** Long enough for a batch issuance of thousands of certificates by another process. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 function ownerAlive(lockFile: string): boolean {
   let pid: number;
+  let age: number;
   try {
+    age = Date.now() - fs.statSync(lockFile).mtimeMs;
     pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
   } catch {
-    return true; // being written right now: treat as held
+    return true; // being written or removed right now: treat as held
   }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return age < NO_PID_GRACE_MS; // being written, or never will be
   try {
     process.kill(pid, 0);
     return true;

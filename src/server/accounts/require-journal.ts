@@ -100,6 +100,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/** writeFileAtomic's temporary sibling of a journal: `.require-<server>-<account>.json.<hex>.tmp`. */
+const TORN = /^\.require-([0-9a-f]{16})-[0-9a-f]{16}\.json\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temporary files of journals of this server that a kill before their rename left: such a
+ * `require` never reached ALTER USER, so there is nothing to revert. A concurrent `require` on the same
+ * server whose temp file this removes fails to write its journal and changes nothing.
+ */
+function removeTornJournals(dir: string, names: readonly string[], server: string): void {
+  for (const name of names) {
+    if (TORN.exec(name)?.[1] === slug(server)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
 /** What the recovery found and did, one line per journal, for the CLI to show as warnings. */
 export interface Recovery {
   readonly account: Account;
@@ -119,9 +133,10 @@ const JOURNAL_KIND: StateFileKind<RequireJournal> = {
  * is only reported. Journals of a process still running are left alone.
  */
 export async function recoverInterruptedRequires(session: AdminSession, dir: string): Promise<Recovery[]> {
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(PREFIX)) : [];
-  if (files.length === 0) return [];
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  if (!names.some((n) => n.startsWith(PREFIX) || n.startsWith(`.${PREFIX}`))) return [];
   const server = await serverIdentity(session);
+  removeTornJournals(dir, names, server);
   const out: Recovery[] = [];
   for (const file of journalsOf(dir, server)) {
     const j = readStateFile<RequireJournal>(file, JOURNAL_KIND);

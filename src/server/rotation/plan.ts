@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type IndexEntry, readIndex } from '../../ca/cert-index.js';
 import { resolveLeaf } from '../../ca/issue.js';
+import { unfinishedRenewals } from '../../ca/renew.js';
 import type { Ca } from '../../ca/store.js';
 import { DbtlsError } from '../../errors.js';
 import { type CertificateInfo, shortFingerprint } from '../../pki/certificate.js';
@@ -172,9 +173,7 @@ export function leftovers(
 ): { orphans: string[]; superseded: string[] } {
   const mine = entries.find((e) => e.serial === leaf.serial);
   return {
-    orphans: entries
-      .filter((e) => e.status === 'valid' && e.renewedFrom === leaf.serial && e.serial !== leaf.serial)
-      .map((e) => e.serial),
+    orphans: unfinishedRenewals(entries, leaf.serial),
     superseded: entries
       .filter((e) => e.status === 'valid' && mine?.renewedFrom !== undefined && e.serial === mine.renewedFrom)
       .map((e) => e.serial),

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { readIndex } from '../../ca/cert-index.js';
 import { initCa } from '../../ca/init.js';
 import { issueCertificate } from '../../ca/issue.js';
+import { settlePending } from '../../ca/journal.js';
 import { dirNameFor, leafDelivery } from '../../ca/leaf-files.js';
 import { issueAgainLine } from '../../ca/renew.js';
 import { generateCrls } from '../../ca/revoke.js';
@@ -17,7 +18,7 @@ import { type CertificateInfo, parseCertificates } from '../../pki/certificate.j
 import { dedupe } from '../../pki/chain.js';
 import { commonName, decodeName } from '../../pki/names.js';
 import { dateText } from '../../util/dates.js';
-import { MODE_PUBLIC, writeFileAtomic } from '../../util/files.js';
+import { MODE_PUBLIC, removeStaleTemps, writeFileAtomic } from '../../util/files.js';
 import { commandLine } from '../../util/shell.js';
 import { checkPrivileges, checkWritable } from '../admin/preflight.js';
 import { type AdminSession, globalVariables } from '../admin/session.js';
@@ -31,6 +32,7 @@ import {
   promoteNextCa,
   REISSUED_DIR,
   RETIRED_DIR,
+  ROLLOVER_FILE,
   type RolloverStage,
   type RolloverState,
   type RootFacts,
@@ -130,6 +132,9 @@ function localServerFile(file: string, variable: string, doing: string): string 
 /** A file the server reads, replaced atomically with its mode (at least world-readable) and owner kept. */
 function replaceServerFile(file: string, text: string): void {
   const st = fs.statSync(file);
+  // A stage killed before this rename left its temp file beside the server's (issue 10 item 17); this run
+  // writes the file again. (A concurrent writer of the same file, unguarded anyway, would fail, not corrupt.)
+  removeStaleTemps(file);
   writeFileAtomic(file, text, { mode: (st.mode & 0o777) | MODE_PUBLIC });
   if (process.getuid?.() === 0) fs.chownSync(file, st.uid, st.gid);
 }
@@ -287,17 +292,31 @@ async function reissue(
     details.push(
       `server: re-issued ${r.names.cn} from the new CA, ran ${r.statement}, serves sha256 ${r.after.fingerprint}`,
     );
-  } else details.push('server: already serves a certificate of the new CA');
+  } else {
+    // A run killed after the rotation, before it marked the old certificate: marked now, not issued again.
+    const renewedFrom = readIndex(caDir).find((e) => e.fingerprint === served.fingerprint)?.renewedFrom;
+    if (renewedFrom) supersede(previousDir, renewedFrom, now);
+    details.push('server: already serves a certificate of the new CA');
+  }
   const out = o.out ?? path.join(caDir, REISSUED_DIR);
+  // Leaves a killed run re-issued but did not mark yet: committed, so delivered once the journal settles.
+  settlePending(caDir);
+  const reissued = new Set(
+    readIndex(caDir)
+      .filter((e) => e.status === 'valid' && e.renewedFrom !== undefined)
+      .map((e) => e.renewedFrom),
+  );
   for (const e of readIndex(previousDir)) {
     if (e.status !== 'valid' || e.profile === 'intermediate' || new Date(e.notAfter) <= now) continue;
     // A directory named from the CN made safe (no '..', no separator), delivered under the CA lock.
     const dir = path.join(out, dirNameFor(e.cn, e.serial));
-    issueCertificate(
-      ca,
-      { profile: e.profile, cn: e.cn, dns: e.dnsNames, ip: e.ipAddresses, now, renewedFrom: e.serial },
-      leafDelivery(dir, { overwrite: true }),
-    );
+    if (!reissued.has(e.serial)) {
+      issueCertificate(
+        ca,
+        { profile: e.profile, cn: e.cn, dns: e.dnsNames, ip: e.ipAddresses, now, renewedFrom: e.serial },
+        leafDelivery(dir, { overwrite: true }),
+      );
+    }
     supersede(previousDir, e.serial, now);
     details.push(`${e.profile} ${e.cn}: re-issued into ${dir}/ (old serial ${e.serial} superseded)`);
   }
@@ -373,6 +392,8 @@ export async function runStage(
   o: StageOptions = {},
 ): Promise<StageResult> {
   const now = o.now ?? new Date();
+  // What a stage killed mid-write left beside the files it writes again (issue 10 item 17).
+  for (const file of [ROLLOVER_FILE, TRUST_BUNDLE_FILE]) removeStaleTemps(path.join(caDir, file));
   const state = readRolloverState(caDir);
   const decision = stageDecision(state, stage);
   if (decision === 'done') return { stage, ran: false, summary: 'already done', details: [], state: state! };

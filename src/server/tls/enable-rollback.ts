@@ -86,6 +86,18 @@ export function revertStatements(
   });
 }
 
+/** The file holds the bytes, mode and owner it had (through a link, as the server reads it). */
+function asBefore(f: FileState): boolean {
+  try {
+    const now = fs.statSync(f.path);
+    const was = f.stat!;
+    const sameStat = (now.mode & 0o777) === (was.mode & 0o777) && now.uid === was.uid && now.gid === was.gid;
+    return sameStat && fs.readFileSync(f.path).equals(f.bytes!);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * ENABLE_FAILED: the files put back (each atomically, with its mode and, as root, its owner), `reapply`
  * run to load them, `voidIssued` run when the run issued the certificate; the message says what happened
@@ -101,6 +113,10 @@ export async function enableFailed(
   const failed: string[] = [];
   for (const f of snapshot.files) {
     try {
+      if (f.bytes !== undefined && asBefore(f)) {
+        restored.push(f.path); // a pair switched back (src/server/tls/install.ts) is as it was
+        continue;
+      }
       if (f.bytes === undefined) fs.rmSync(f.path, { force: true });
       else {
         writeFileAtomic(f.path, f.bytes, { mode: (f.stat?.mode ?? MODE_PUBLIC) & 0o777 });

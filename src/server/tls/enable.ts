@@ -15,7 +15,14 @@ import { quoteString } from '../admin/sql.js';
 import { type ServerCapabilities, tlsLivenessFromVariables, tlsVariableNames } from '../flavor.js';
 import { editConfig, readConfigFile, type ServerTlsConfig } from './config.js';
 import { enableFailed, revertStatements, snapshotBefore } from './enable-rollback.js';
-import { type FileOwner, installServerFiles, type ServerFiles, sameContent } from './install.js';
+import {
+  type FileOwner,
+  installServerFiles,
+  type ServerFiles,
+  sameContent,
+  settlePair,
+  switchBack,
+} from './install.js';
 import { checkMaterial, type MaterialFacts, type ServerMaterial } from './material.js';
 import { proveServed, type ServedCertificate } from './reload.js';
 
@@ -312,9 +319,17 @@ export async function enableTls(
     );
   }
   const base = { plan, material, restarted: false };
-  const failed = (err: unknown, reapply: () => Promise<string>) =>
-    enableFailed(err, before, reapply, issued?.discard);
-  const written = installServerFiles(o.files, installing, run.owner);
+  const installed = installServerFiles(o.files, installing, run.owner);
+  const failed = (err: unknown, reapply: () => Promise<string>) => {
+    // The previous pair comes back with one rename; enableFailed then finds it as it was.
+    if (installed.pair) switchBack(installed.pair);
+    return enableFailed(err, before, reapply, issued?.discard);
+  };
+  const done = (result: EnableResult): EnableResult => {
+    if (installed.pair) settlePair(installed.pair);
+    return result;
+  };
+  const { written } = installed;
   if (o.crlPem !== undefined) {
     const crl = crlPath(o.files);
     if (!sameContent(crl, o.crlPem)) {
@@ -344,7 +359,7 @@ export async function enableTls(
         material.fingerprint,
         run.restartWaitMs ?? RESTART_WAIT_MS,
       );
-      return { ...base, written, restartPending: false, restarted: true, served };
+      return done({ ...base, written, restartPending: false, restarted: true, served });
     } catch (err) {
       throw await failed(err, async () => {
         await restart();
@@ -365,5 +380,5 @@ export async function enableTls(
   }
   // The new certificate is served: what comes after (require_secure_transport) does not take it back.
   for (const statement of plan.finalStatements) await session.query(statement);
-  return { ...base, written, restartPending: false, served };
+  return done({ ...base, written, restartPending: false, served });
 }

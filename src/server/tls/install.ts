@@ -2,12 +2,26 @@
  * The server's certificate files at stable paths: written atomically, the key readable by the server's
  * user only, and skipped when already identical. Stable paths are what make later rotations restart-free:
  * MariaDB's ssl_* are read-only, but FLUSH SSL re-reads the same paths (FACTS.md). `server enable`
- * (src/server/enable.ts) builds on this.
+ * (src/server/enable.ts) builds on this. A pair that replaces another is switched as one generation
+ * (src/server/tls/served-pair.ts): two renames, key then certificate, left a key that did not match its
+ * certificate to a kill between them, and the next restart aborted (issue 10 item 17).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseCertificates } from '../../pki/certificate.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../../util/files.js';
+import { withLock } from '../../util/lock.js';
 import { checkMaterial, type ServerMaterial } from './material.js';
+import {
+  convert,
+  type PairLayout,
+  type PairOnDisk,
+  pairLayout,
+  prune,
+  readPair,
+  switchTo,
+  writeGeneration,
+} from './served-pair.js';
 
 export interface ServerFiles {
   readonly dir: string;
@@ -77,26 +91,81 @@ export function sweepTempFiles(dir: string): string[] {
   return removed;
 }
 
+/** A pair switched as a new generation: what takes it back (`previous`) and what stays (`next`). */
+export interface SwitchedPair {
+  readonly layout: PairLayout;
+  readonly previous: string;
+  readonly next: string;
+}
+
+export interface Installed {
+  /** The paths whose content changed. */
+  readonly written: string[];
+  /** Set when the key and certificate replaced a pair already there. */
+  readonly pair?: SwitchedPair;
+}
+
 /**
- * Writes the three files atomically, skipping those already identical (a second run changes nothing).
- * Returns the paths written.
+ * Writes the three files, skipping those already identical (a second run changes nothing). A new key and
+ * certificate replace a pair already at the paths as one generation, switched with one rename; the first
+ * ones are written in place (a kill between them leaves a key without a certificate, never a mismatch).
  */
-export function installServerFiles(files: ServerFiles, m: ServerMaterial, owner?: FileOwner): string[] {
+export function installServerFiles(files: ServerFiles, m: ServerMaterial, owner?: FileOwner): Installed {
   checkMaterial(m);
   ensureDir(files.dir, 0o755);
   sweepTempFiles(files.dir);
   const written: string[] = [];
+  let pair: SwitchedPair | undefined;
+  const samePair = sameContent(files.key, m.keyPem) && sameContent(files.cert, m.certPem);
+  if (!samePair && fs.existsSync(files.key) && fs.existsSync(files.cert)) {
+    pair = switchPair(files, m, owner);
+    written.push(files.key, files.cert);
+  }
+  const plan: [string, string, number][] = [[files.ca, m.caPem, MODE_PUBLIC]];
   // The key first: a reload between two writes must never pair a new certificate with the old key.
-  const plan: [string, string, number][] = [
-    [files.key, m.keyPem, MODE_SECRET],
-    [files.cert, m.certPem, MODE_PUBLIC],
-    [files.ca, m.caPem, MODE_PUBLIC],
-  ];
+  if (!pair) plan.unshift([files.key, m.keyPem, MODE_SECRET], [files.cert, m.certPem, MODE_PUBLIC]);
   for (const [file, data, mode] of plan) {
     if (sameContent(file, data)) continue;
     writeFileAtomic(file, data, { mode });
     if (owner) fs.chownSync(file, owner.uid, owner.gid);
     written.push(file);
   }
-  return written;
+  return { written, ...(pair ? { pair } : {}) };
+}
+
+/** The pair behind the paths becomes a generation (converted once), the new one another; `live` switches. */
+function switchPair(files: ServerFiles, m: ServerMaterial, owner: FileOwner | undefined): SwitchedPair {
+  const layout = pairLayout(files);
+  fs.mkdirSync(layout.root, { recursive: true, mode: 0o755 });
+  return withLock(path.join(layout.root, 'lock'), () => {
+    const current = readPair(files);
+    const previous = convert(layout, current, serialOf(current.cert) ?? 'original');
+    const owners: Pick<PairOnDisk, 'certOwner' | 'keyOwner'> = {
+      certOwner: { ...current.certOwner, ...owner },
+      keyOwner: { ...current.keyOwner, ...owner },
+    };
+    const name = serialOf(m.certPem) ?? 'new';
+    const next = writeGeneration(layout, name, { cert: m.certPem, key: m.keyPem }, owners);
+    switchTo(layout, next);
+    return { layout, previous, next };
+  });
+}
+
+function serialOf(pem: string | Buffer): string | undefined {
+  try {
+    return parseCertificates(pem)[0]?.serial;
+  } catch {
+    return undefined;
+  }
+}
+
+/** After the proof: only the served generation and the one before it stay (what rotate keeps). */
+export function settlePair(pair: SwitchedPair): void {
+  prune(pair.layout, [pair.previous, pair.next]);
+}
+
+/** When the server does not take the new pair: the previous one is switched back, in one rename. */
+export function switchBack(pair: SwitchedPair): void {
+  switchTo(pair.layout, pair.previous);
+  prune(pair.layout, [pair.previous]);
 }

@@ -4,12 +4,16 @@
  * dbtls CA, and checked before anything is written.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { readIndex } from '../../ca/cert-index.js';
 import { issueCertificate, resolveLeaf } from '../../ca/issue.js';
+import { unfinishedRenewals } from '../../ca/renew.js';
 import { retireCertificates } from '../../ca/revoke.js';
 import { signLeaf } from '../../ca/sign-leaf.js';
 import { openCa } from '../../ca/store.js';
 import { causeText, DbtlsError } from '../../errors.js';
+import { type CertificateInfo, parseCertificates } from '../../pki/certificate.js';
 import { checkKeyPair, issuedBy, readCertificates } from '../../pki/chain.js';
 import { readUserFile } from '../../util/files.js';
 import type { CrlScope } from './crl-check.js';
@@ -80,16 +84,27 @@ export interface IssueServerOptions {
   readonly preview?: boolean;
   /** Checks run against the CA certificates the server will know, before anything is issued (a --crl). */
   readonly check?: (scope: CrlScope) => void;
+  /** The certificate file the new one replaces: when this CA issued it, the new one is its renewal. */
+  readonly replacing?: string | undefined;
 }
 
 /** A server certificate from the dbtls CA, for the names clients use (verify-full checks them). */
-export function issueServerMaterial(o: IssueServerOptions): ServerMaterial {
+export function issueServerMaterial(
+  o: IssueServerOptions & { readonly renewedFrom?: string | undefined },
+): ServerMaterial {
   const ca = openCa(o.caDir, o.passphrase);
   o.check?.({ caPem: ca.caPem(), chainPem: ca.chainPem(), caDir: o.caDir });
   const hostIsIp = net.isIP(o.host) !== 0;
   const dns = [...new Set([...(hostIsIp ? [] : [o.host]), ...(o.dns ?? [])])];
   const ip = [...new Set([...(hostIsIp ? [o.host] : []), ...(o.ip ?? [])])];
-  const req = { profile: 'server' as const, cn: o.host, dns, ip, ...(o.days ? { days: o.days } : {}) };
+  const req = {
+    profile: 'server' as const,
+    cn: o.host,
+    dns,
+    ip,
+    ...(o.days ? { days: o.days } : {}),
+    ...(o.renewedFrom ? { renewedFrom: o.renewedFrom } : {}),
+  };
   const issued = o.preview ? signLeaf(ca, resolveLeaf(ca, req), new Set()) : issueCertificate(ca, req);
   if (!issued.keyPem) throw new Error('the CA returned no private key for a new server certificate');
   return { certPem: issued.chainPem, keyPem: issued.keyPem, caPem: issued.caPem };
@@ -100,7 +115,11 @@ export function issueServerMaterial(o: IssueServerOptions): ServerMaterial {
  * when the server does not take it (src/server/tls/enable-rollback.ts): its key is lost with the files put back.
  */
 export function issueDiscardable(o: IssueServerOptions): { material: ServerMaterial; discard: () => string } {
-  const material = issueServerMaterial(o);
+  // Recorded as the renewal of the certificate it replaces, so that what a run killed before installing
+  // it left valid (its key lost) is voided by the next run, as rotate does (src/ca/renew.ts).
+  const replaced = o.replacing === undefined ? undefined : recordedSerial(o.caDir, o.replacing);
+  if (replaced) retireCertificates(o.caDir, unfinishedRenewals(readIndex(o.caDir), replaced), 'void');
+  const material = issueServerMaterial({ ...o, renewedFrom: replaced });
   const serial = readCertificates(material.certPem, 'the server certificate')[0]!.serial;
   return {
     material,
@@ -109,4 +128,15 @@ export function issueDiscardable(o: IssueServerOptions): { material: ServerMater
       return `the certificate ${serial} issued for it was voided in the CA`;
     },
   };
+}
+
+/** The serial of the certificate in `file` when this CA recorded it (same fingerprint), else undefined. */
+function recordedSerial(caDir: string, file: string): string | undefined {
+  let leaf: CertificateInfo | undefined;
+  try {
+    leaf = parseCertificates(fs.readFileSync(file))[0];
+  } catch {
+    return undefined; // none installed yet, or not a certificate: nothing it replaces
+  }
+  return readIndex(caDir).find((e) => e.fingerprint === leaf?.fingerprint)?.serial;
 }

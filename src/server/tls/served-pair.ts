@@ -183,6 +183,7 @@ export function writeGeneration(
  * leaving the same matching pair behind the paths. Returns the live generation.
  */
 export function convert(layout: PairLayout, current: PairOnDisk, name: string): string {
+  removeSwitchLeftovers(layout);
   const live = liveGeneration(layout);
   if (live && converted(layout)) return live;
   const gen = writeGeneration(layout, name, current, current);
@@ -199,6 +200,26 @@ export function convert(layout: PairLayout, current: PairOnDisk, name: string): 
     throw writeFailed(`the links ${layout.paths.cert} and ${layout.paths.key}`, err);
   }
   return gen;
+}
+
+/**
+ * The temporary links a crash left between symlink(2) and rename(2) in switchLink, beside the paths
+ * (`server-key.pem.switch-<pid>`); the caller holds the pair's lock, so none is another run's.
+ */
+function removeSwitchLeftovers(layout: PairLayout): void {
+  for (const p of [layout.paths.cert, layout.paths.key]) {
+    const prefix = `${path.basename(p)}.switch-`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.dirname(p));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+        fs.rmSync(path.join(path.dirname(p), n), { force: true });
+    }
+  }
 }
 
 /** Switches `live` to another generation: both paths change at once. */

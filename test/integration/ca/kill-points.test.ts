@@ -6,7 +6,6 @@
  * left, and the same command run again succeeds without issuing duplicates.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +13,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IndexEntry, readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli } from '../../harness/cli.js';
+import { dbtlsKilledAt, wasKilled } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient } from '../../harness/oracles.js';
 
@@ -24,47 +24,10 @@ before(() => {
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-interface Traced {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-}
-
-/** dbtls under `strace -f -e inject=SYSCALL:signal=SIGKILL:when=N`: killed as it enters its Nth SYSCALL. */
-function runKilledAt(
-  syscall: 'rename' | 'unlink' | 'fchmod',
-  n: number,
-  args: readonly string[],
-): Promise<Traced> {
-  const [cmd, ...prefix] = dbtlsCommand();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'strace',
-      [
-        '-f',
-        '-o',
-        '/dev/null',
-        '-e',
-        `trace=${syscall}`,
-        '-e',
-        `inject=${syscall}:signal=SIGKILL:when=${n}`,
-        cmd!,
-        ...prefix,
-        ...args,
-      ],
-      { env: { ...process.env, DBTLS_CA_PASSPHRASE: undefined }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
-  });
-}
-
-/** strace re-raises the tracee's fatal signal on itself. */
-const killed = (r: Traced) => r.signal === 'SIGKILL' || r.code === 137;
+/** dbtls killed as it enters its Nth SYSCALL (test/harness/kill-points.ts). */
+const runKilledAt = (syscall: 'rename' | 'unlink' | 'fchmod', n: number, args: readonly string[]) =>
+  dbtlsKilledAt({ syscall, n }, args);
+const killed = wasKilled;
 
 /** Every name under root (recursively) that is a staging directory or an atomic-write temp file. */
 function leftovers(root: string): string[] {
@@ -109,7 +72,7 @@ describe('ca init: SIGKILL at each of its 7 renames and at the marker removal', 
         fs.writeFileSync(`${dir}.pw`, 'kill point passphrase\n');
         const args = ['ca', 'init', '--intermediate', '--ca-dir', dir, '--passphrase-file', `${dir}.pw`];
         const r = await runKilledAt(syscall, n, args);
-        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code}) ${r.stderr}`);
         const show = await runCli(['ca', 'show', '--json', '--ca-dir', dir]);
         // every kill point here precedes the marker's removal: no CA, and it says why and what to do
         assert.equal(show.code, 2, `${syscall} #${n}: ${show.stdout}`);
@@ -156,7 +119,7 @@ describe('issue client --cn: SIGKILL at each rename', () => {
         const r = await runKilledAt('rename', n, args);
         if (n === 8)
           assert.equal(r.code, 0, 'seven renames in all'); // the control: no 8th rename
-        else assert.ok(killed(r), `rename #${n}: killed (${r.code} ${r.signal})`);
+        else assert.ok(killed(r), `rename #${n}: killed (${r.code})`);
         const next = await runCli([
           'issue',
           'client',
@@ -210,7 +173,7 @@ describe('issue client --cn-from: SIGKILL during the batch, then the same comman
           caDir,
         ];
         const r = await runKilledAt(syscall, n, args);
-        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code}) ${r.stderr}`);
         if (syscall === 'fchmod') {
           assert.equal(readIndex(caDir).length, 0, 'killed before the commit');
           assert.ok(leftovers(base).length > 0, 'a staging directory holding keys, until the next command');
@@ -345,7 +308,7 @@ describe('sign CSR... --out-dir: SIGKILL during the run, then the same command a
         }
         const args = ['sign', ...csrFiles, '--profile', 'server', '--out-dir', out, '--ca-dir', caDir];
         const r = await runKilledAt(syscall, n, args);
-        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code} ${r.signal}) ${r.stderr}`);
+        assert.ok(killed(r), `${syscall} #${n}: killed (${r.code}) ${r.stderr}`);
         if (syscall === 'fchmod') assert.equal(readIndex(caDir).length, 0, 'killed before the commit');
         const again = await runCli([...args, '--json']);
         assert.equal(again.code, 0, `${syscall} #${n}: ${again.stderr}`);

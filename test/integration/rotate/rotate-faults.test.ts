@@ -18,9 +18,10 @@ import { issueCertificate } from '../../../src/ca/issue.js';
 import type { Ca } from '../../../src/ca/store.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { probeServedCertificate } from '../../../src/server/tls/reload.js';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli } from '../../harness/cli.js';
+import { dbtlsUnderStrace } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { openssl, run } from '../../harness/oracles.js';
+import { openssl } from '../../harness/oracles.js';
 
 let tmp: string;
 let ca: Ca;
@@ -66,12 +67,7 @@ const rotateArgs = (...extra: string[]) => [
 ];
 
 /** The real CLI under strace, with `strace` options before the command (the fault to inject). */
-async function rotateUnderStrace(straceArgs: string[]) {
-  const [node, ...prefix] = dbtlsCommand();
-  return run('strace', ['-f', '-qq', '-o', '/dev/null', ...straceArgs, node!, ...prefix, ...rotateArgs()], {
-    timeoutMs: 120_000,
-  });
-}
+const rotateUnderStrace = (straceArgs: string[]) => dbtlsUnderStrace(straceArgs, rotateArgs());
 
 /** The certificate the server's paths name now, and whether the key behind the other path matches it. */
 function pairOnDisk(): { fingerprint: string; matches: boolean } {

@@ -11,9 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli } from '../../harness/cli.js';
+import { dbtlsKilledAt, eachKillPoint, sameKey } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb, type UserSpec } from '../../harness/mariadb.js';
-import { openssl, run } from '../../harness/oracles.js';
 
 const USERS: UserSpec[] = [{ name: 'app', password: 'app-pw', grants: 'SELECT ON mysql.*' }];
 /** Two kill points at a time: the machine has two cores. */
@@ -69,35 +69,11 @@ function secureArgs(n: number): string[] {
   ];
 }
 
-/** The public key of a certificate and of a private key, by the openssl CLI (the oracle). */
-async function sameKey(cert: string, key: string): Promise<boolean> {
-  const a = await openssl(['x509', '-in', cert, '-noout', '-pubkey']);
-  const b = await openssl(['pkey', '-in', key, '-pubout']);
-  return a.code === 0 && b.code === 0 && a.stdout === b.stdout;
-}
-
 async function killPoint(n: number): Promise<'killed' | 'completed'> {
   const base = path.join(tmp, `k${n}`);
   fs.mkdirSync(base);
   fs.cpSync(template, path.join(base, 'ca'), { recursive: true });
-  const [node, ...prefix] = dbtlsCommand();
-  const traced = await run(
-    'strace',
-    [
-      '-f',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      'trace=rename',
-      '-e',
-      `inject=rename:signal=SIGKILL:when=${n}`,
-      node!,
-      ...prefix,
-      ...secureArgs(n),
-    ],
-    { timeoutMs: 120_000 },
-  );
+  const traced = await dbtlsKilledAt({ syscall: 'rename', n }, secureArgs(n));
   const ssl = path.join(base, 'ssl');
   const files = { cert: path.join(ssl, 'server-cert.pem'), key: path.join(ssl, 'server-key.pem') };
   // secure without --restart-command stops at the restart: exit 1. Anything else is the injected kill.
@@ -122,16 +98,7 @@ async function killPoint(n: number): Promise<'killed' | 'completed'> {
 }
 
 test('secure killed at every rename: the next run succeeds, no key temp file is left, key and certificate match, the server restarts', async (t) => {
-  let next = 1;
-  let completedAt = 0;
-  const worker = async () => {
-    while (completedAt === 0 && next <= MAX_KILL_POINTS) {
-      const n = next++;
-      if ((await killPoint(n)) === 'completed')
-        completedAt = completedAt === 0 ? n : Math.min(completedAt, n);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const completedAt = await eachKillPoint(killPoint, { concurrency: CONCURRENCY, max: MAX_KILL_POINTS });
   t.diagnostic(
     `a secure run makes ${completedAt - 1} renames; ${keyTempsLeft} kill point(s) left a key temp file`,
   );

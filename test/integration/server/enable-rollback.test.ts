@@ -18,9 +18,9 @@ import { initCa } from '../../../src/ca/init.js';
 import { issueCertificate } from '../../../src/ca/issue.js';
 import type { Ca } from '../../../src/ca/store.js';
 import { probeServedCertificate } from '../../../src/server/tls/reload.js';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli } from '../../harness/cli.js';
+import { dbtlsUnderStrace } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
-import { run } from '../../harness/oracles.js';
 
 let tmp: string;
 let ca: Ca;
@@ -45,9 +45,7 @@ function onDisk(): Record<string, string> {
  * connection, the prover's the next one, so the proof fails after the files were installed and reloaded.
  */
 function withProverRefused(args: readonly string[]) {
-  const [node, ...prefix] = dbtlsCommand();
-  const strace = ['-f', '-qq', '-o', '/dev/null', '-e', 'inject=connect:error=ECONNREFUSED:when=2+'];
-  return run('strace', [...strace, node!, ...prefix, ...args], { timeoutMs: 120_000 });
+  return dbtlsUnderStrace(['-e', 'inject=connect:error=ECONNREFUSED:when=2+'], args);
 }
 
 before(async () => {

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dbtlsCommand, runCli } from '../../harness/cli.js';
+import { runCli } from '../../harness/cli.js';
+import { dbtlsKilledAt, dbtlsUnderStrace } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
 import { mariadbClient, run } from '../../harness/oracles.js';
 import { makeTestPki, type TestPki } from '../../harness/pki.js';
@@ -63,31 +64,11 @@ describe('require: journal, local refusals, localhost accounts', () => {
 
   it('SIGKILL between ALTER USER and the check login: the next dbtls command reverts the unproved requirement', async () => {
     const before = await priv('app');
-    const [node, ...prefix] = dbtlsCommand();
     // connect #1 is the admin session, #2 the check login, which comes after ALTER USER.
-    const killed = await run(
-      'strace',
-      [
-        '-f',
-        '-qq',
-        '-o',
-        '/dev/null',
-        '-e',
-        'trace=connect',
-        '-e',
-        'inject=connect:signal=SIGKILL:when=2',
-        node!,
-        ...prefix,
-        ...requireArgs(
-          "'app'@'%'",
-          '--x509',
-          '--verify-cert',
-          pki.client.cert,
-          '--verify-key',
-          pki.client.key,
-        ),
-      ],
-      { env: { ...process.env, ...env }, timeoutMs: 60_000 },
+    const killed = await dbtlsKilledAt(
+      { syscall: 'connect', n: 2 },
+      requireArgs("'app'@'%'", '--x509', '--verify-cert', pki.client.cert, '--verify-key', pki.client.key),
+      { env, timeoutMs: 60_000 },
     );
     assert.equal(killed.code, 137, killed.stderr);
     // The lockout the issue describes: X509 applied, never checked, and the password alone no longer works.
@@ -128,31 +109,18 @@ describe('require: journal, local refusals, localhost accounts', () => {
   });
 
   it('a revert that fails (the admin session killed during the check) exits 3 naming the state and the statement; the journal stays until settled', async () => {
-    const [node, ...prefix] = dbtlsCommand();
     // The check login's connect (#2) waits 10 s (generous under load): time to kill the admin session once ALTER USER is applied.
-    const running = run(
-      'strace',
-      [
-        '-f',
-        '-qq',
-        '-o',
-        '/dev/null',
-        '-e',
-        'trace=connect',
-        '-e',
-        'inject=connect:delay_enter=10000000:when=2',
-        node!,
-        ...prefix,
-        ...requireArgs(
-          "'app'@'%'",
-          '--x509',
-          '--verify-cert',
-          pki.otherClient.cert,
-          '--verify-key',
-          pki.otherClient.key,
-        ),
-      ],
-      { env: { ...process.env, ...env }, timeoutMs: 60_000 },
+    const running = dbtlsUnderStrace(
+      ['-e', 'trace=connect', '-e', 'inject=connect:delay_enter=10000000:when=2'],
+      requireArgs(
+        "'app'@'%'",
+        '--x509',
+        '--verify-cert',
+        pki.otherClient.cert,
+        '--verify-key',
+        pki.otherClient.key,
+      ),
+      { env, timeoutMs: 60_000 },
     );
     const deadline = Date.now() + 30_000;
     while ((await sslType('app')) !== 2) {

@@ -40,6 +40,19 @@ describe('the directory lock', () => {
     );
   });
 
+  it('takes over a lock left without a pid (its owner killed before writing it) once it is 5 s old, not before', () => {
+    fs.writeFileSync(lockFile(), '');
+    const isLocked = (err: unknown) => err instanceof DbtlsError && err.code === 'LOCKED';
+    assert.throws(() => withLock(lockFile(), () => 1, 50), isLocked, 'a fresh one is being written');
+    const old = new Date(Date.now() - 6_000);
+    fs.utimesSync(lockFile(), old, old);
+    assert.equal(
+      withLock(lockFile(), () => 'taken'),
+      'taken',
+    );
+    assert.equal(fs.existsSync(lockFile()), false);
+  });
+
   it('gives LOCKED while a live process holds it, sync and async', async () => {
     const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
     try {
