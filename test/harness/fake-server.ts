@@ -32,7 +32,7 @@ const AUTH_SWITCH = 0xfe;
 const ERR = 0xff;
 const ER_ACCESS_DENIED = 1045;
 
-function packet(seq: number, payload: Buffer): Buffer {
+export function packet(seq: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(4);
   header.writeUIntLE(payload.length, 0, 3);
   header[3] = seq;
@@ -44,7 +44,8 @@ function scramble(): Buffer {
   return Buffer.from(randomBytes(20).map((b) => (b === 0 ? 1 : b)));
 }
 
-function greeting(offerSsl: boolean): Buffer {
+/** Protocol::HandshakeV10 (protocol 41, plugin auth), with CLIENT_SSL when asked and the version given. */
+export function greeting(offerSsl: boolean, version = '8.0.36'): Buffer {
   const caps =
     CLIENT_LONG_PASSWORD |
     CLIENT_CONNECT_WITH_DB |
@@ -67,7 +68,7 @@ function greeting(offerSsl: boolean): Buffer {
     0,
     Buffer.concat([
       Buffer.from([10]),
-      Buffer.from('8.0.36\0'),
+      Buffer.from(`${version}\0`, 'utf8'),
       fixed,
       s.subarray(8),
       Buffer.from('\0mysql_native_password\0'),

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
+import { greeting, packet } from './fake-server.js';
 import { openssl } from './oracles.js';
 import type { KeyPair, TestPki } from './pki.js';
 
@@ -26,58 +27,18 @@ export const HOSTILE_DNS = 'db\nfake line\x1b[2J.example';
 /** No C0 control but newline, no DEL or C1, no bidi, no zero-width: nothing a terminal would obey. */
 export const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-/** Capability flags (Protocol::CapabilityFlags). */
-const CLIENT_PROTOCOL_41 = 0x200;
-const CLIENT_SSL = 0x800;
-const CLIENT_SECURE_CONNECTION = 0x8000;
-const CLIENT_PLUGIN_AUTH = 0x80000;
-const CHARSET_UTF8 = 33;
-const SERVER_STATUS_AUTOCOMMIT = 2;
 /** ERR_Packet header, and ER_CON_COUNT_ERROR (too many connections), sent before the handshake. */
 const ERR = 0xff;
 const ER_CON_COUNT_ERROR = 1040;
 /** SSLRequest: a 4-byte header and 32 bytes of capabilities, max packet size, charset and filler. */
 const SSL_REQUEST_FRAME = 4 + 32;
 
-function frame(seq: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUIntLE(payload.length, 0, 3);
-  header[3] = seq;
-  return Buffer.concat([header, payload]);
-}
-
-/** Protocol::HandshakeV10, protocol 41 with plugin auth, CLIENT_SSL when asked. */
-function greeting(version: string, offerTls: boolean): Buffer {
-  const caps =
-    CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | (offerTls ? CLIENT_SSL : 0);
-  const scramble = Buffer.from(randomBytes(20).map((b) => (b === 0 ? 1 : b)));
-  const fixed = Buffer.alloc(4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10);
-  let o = fixed.writeUInt32LE(7, 0); // connection id
-  o += scramble.copy(fixed, o, 0, 8);
-  o = fixed.writeUInt8(0, o); // filler
-  o = fixed.writeUInt16LE(caps & 0xffff, o);
-  o = fixed.writeUInt8(CHARSET_UTF8, o);
-  o = fixed.writeUInt16LE(SERVER_STATUS_AUTOCOMMIT, o);
-  o = fixed.writeUInt16LE(caps >>> 16, o);
-  fixed.writeUInt8(21, o); // auth-plugin-data length; 10 reserved zero bytes follow
-  return frame(
-    0,
-    Buffer.concat([
-      Buffer.from([10]),
-      Buffer.from(`${version}\0`, 'utf8'),
-      fixed,
-      scramble.subarray(8),
-      Buffer.from('\0mysql_native_password\0'),
-    ]),
-  );
-}
-
 /** ERR_Packet before the handshake: no SQL state marker (a server says "too many connections" so). */
 function errPacket(message: string): Buffer {
   const head = Buffer.alloc(3);
   head[0] = ERR;
   head.writeUInt16LE(ER_CON_COUNT_ERROR, 1);
-  return frame(0, Buffer.concat([head, Buffer.from(message, 'utf8')]));
+  return packet(0, Buffer.concat([head, Buffer.from(message, 'utf8')]));
 }
 
 export interface HostileServerOptions {
@@ -109,7 +70,7 @@ export function startHostileServer(options: HostileServerOptions): Promise<Hosti
       socket.end(errPacket(options.err));
       return;
     }
-    socket.write(greeting(options.version ?? '8.0.36', credentials !== undefined));
+    socket.write(greeting(credentials !== undefined, options.version));
     if (!credentials) {
       // A client that goes on without TLS is done with: this server only greets.
       socket.on('data', () => socket.end());

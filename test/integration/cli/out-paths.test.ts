@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { isPathOption } from '../../../src/cli/command.js';
 import { allCommands, run } from '../../../src/cli/main.js';
 import { runCli } from '../../harness/cli.js';
+import { hashTree } from '../../harness/tree.js';
 import { capture } from '../../unit/cli/capture.js';
 
 /** root writes anywhere through CAP_DAC_OVERRIDE: dbtls runs without it, as an ordinary user would. */
@@ -24,17 +24,6 @@ const AS_USER = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_over
 let work: string;
 const at = (...parts: string[]) => path.join(work, ...parts);
 const CA = () => ['--ca-dir', at('ca')];
-
-/** Every file and directory under `dir`: name, mode and bytes. */
-function hashTree(dir: string): string {
-  const h = createHash('sha256');
-  for (const rel of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
-    const st = fs.lstatSync(path.join(dir, rel));
-    h.update(`${rel}\0${st.mode}\0`);
-    if (st.isFile()) h.update(fs.readFileSync(path.join(dir, rel)));
-  }
-  return h.digest('hex');
-}
 
 async function ok(args: string[]) {
   const r = await runCli(args, { cwd: work });

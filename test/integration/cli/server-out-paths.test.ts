@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +18,7 @@ import { issueCertificate } from '../../../src/ca/issue.js';
 import { probeServedCertificate } from '../../../src/server/tls/reload.js';
 import { runCli } from '../../harness/cli.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { hashTree } from '../../harness/tree.js';
 
 /** root writes anywhere through CAP_DAC_OVERRIDE: dbtls runs without it, as an ordinary user would. */
 const AS_USER = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
@@ -27,17 +27,6 @@ let work: string;
 let db: MariadbInstance;
 const at = (...parts: string[]) => path.join(work, ...parts);
 const confD = () => path.join(db.dir, 'conf.d');
-
-/** Every file and directory under `dir`: name, mode and bytes (a FIFO by its name and mode only). */
-function hashTree(dir: string): string {
-  const h = createHash('sha256');
-  for (const rel of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
-    const st = fs.lstatSync(path.join(dir, rel));
-    h.update(`${rel}\0${st.mode}\0`);
-    if (st.isFile()) h.update(fs.readFileSync(path.join(dir, rel)));
-  }
-  return h.digest('hex');
-}
 
 /** What a change on the server would show: the served certificate, ssl_*, accounts, writing statements. */
 async function serverState(): Promise<string> {
