@@ -21,6 +21,9 @@ function shapeOnly(check: () => void): void {
     check();
   } catch (err) {
     if (err instanceof DbtlsError && LEFT_TO_THE_COMMAND.has(err.code)) return;
+    // A parent this user cannot search (a datadir of mode 0750): the preflight names its owner.
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'EACCES' || errno === 'EPERM') return;
     throw err;
   }
 }

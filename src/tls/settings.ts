@@ -24,7 +24,7 @@
  * unix socket (--socket, my.cnf socket=), the admin user root by default, and `preferred` refused.
  */
 import { DbtlsError } from '../errors.js';
-import { isHostName, isIpAddress } from '../pki/san.js';
+import { isIpAddress } from '../pki/san.js';
 import { quotedValue } from '../util/safe-text.js';
 import { address, DEFAULT_PORT, type Key, type Layer, parsePort, parseTargetText } from './dsn.js';
 import { clientOptions } from './mycnf.js';
@@ -78,12 +78,16 @@ function sourceText(source: SettingSource): string {
 }
 
 /**
- * The name the server certificate must carry (and the SNI sent): a host name or an IP address. Anything
- * else could never match a certificate, so every verify-full handshake would fail later with a misleading
- * HOSTNAME_MISMATCH; a wildcard is a certificate's pattern, not a name to check.
+ * The name the server certificate must carry (and the SNI sent): a host name or an IP address. A blank,
+ * a control character, an empty label or a wildcard could never match a certificate, so every verify-full
+ * handshake would fail later with a misleading HOSTNAME_MISMATCH. What node's checkServerIdentity accepts
+ * stays accepted: an underscore (compose-style service names), one trailing dot (a fully qualified name).
  */
+const SERVERNAME_LABEL = /^[A-Za-z0-9_-]{1,63}$/;
+
 function checkServername(name: string, source: SettingSource): void {
-  if ((isHostName(name) && !name.startsWith('*.')) || isIpAddress(name)) return;
+  const labels = name.replace(/\.$/, '').split('.');
+  if (isIpAddress(name) || (name.length <= 254 && labels.every((l) => SERVERNAME_LABEL.test(l)))) return;
   throw new DbtlsError(
     'SERVERNAME_INVALID',
     `could not use the servername ${quotedValue(name)} (from ${sourceText(source)}): it is neither a host name nor an IP address`,

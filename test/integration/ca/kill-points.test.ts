@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type IndexEntry, readIndex } from '../../../src/ca/cert-index.js';
 import { initCa } from '../../../src/ca/init.js';
+import { INIT_MARKER } from '../../../src/ca/store.js';
 import { runCli } from '../../harness/cli.js';
 import { dbtlsKilledAt, wasKilled } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
@@ -71,7 +72,11 @@ describe('ca init: SIGKILL at each of its 7 renames and at the marker removal', 
         fs.mkdirSync(dir); // an existing empty directory, the case of issue 10 item 4
         fs.writeFileSync(`${dir}.pw`, 'kill point passphrase\n');
         const args = ['ca', 'init', '--intermediate', '--ca-dir', dir, '--passphrase-file', `${dir}.pw`];
-        const r = await runKilledAt(syscall, n, args);
+        // The marker's removal counted on its own path: the CA lock's pid file is unlinked before it.
+        const r =
+          syscall === 'unlink'
+            ? await dbtlsKilledAt({ syscall, n, path: path.join(dir, INIT_MARKER) }, args)
+            : await runKilledAt(syscall, n, args);
         assert.ok(killed(r), `${syscall} #${n}: killed (${r.code}) ${r.stderr}`);
         const show = await runCli(['ca', 'show', '--json', '--ca-dir', dir]);
         // every kill point here precedes the marker's removal: no CA, and it says why and what to do

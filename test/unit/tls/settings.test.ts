@@ -268,6 +268,9 @@ describe('servername', () => {
     );
     assert.equal(parseTarget('db', { servername: '10.0.0.5' }, {}).tls.servername, '10.0.0.5');
     assert.equal(parseTarget('db', { servername: 'fd00::5' }, {}).tls.servername, 'fd00::5');
+    // What node's checkServerIdentity accepts: an underscore, one trailing dot.
+    assert.equal(parseTarget('db', { servername: 'my_db' }, {}).tls.servername, 'my_db');
+    assert.equal(parseTarget('db', { servername: 'db.example.com.' }, {}).tls.servername, 'db.example.com.');
     const table: [string, TargetFlags, NodeJS.ProcessEnv, string][] = [
       ['h', { servername: 'a b' }, {}, 'could not use the servername "a b" (from the command line)'],
       [
@@ -284,9 +287,9 @@ describe('servername', () => {
       ],
       [
         'h',
-        { servername: 'db_1.example.com' },
+        { servername: 'db..example.com' },
         {},
-        'could not use the servername "db_1.example.com" (from the command line)',
+        'could not use the servername "db..example.com" (from the command line)',
       ],
     ];
     for (const [text, flags, env, message] of table) {

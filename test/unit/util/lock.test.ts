@@ -40,17 +40,39 @@ describe('the directory lock', () => {
     );
   });
 
-  it('takes over a lock left without a pid (its owner killed before writing it) once it is 5 s old, not before', () => {
+  it('takes over a lock left without a pid (an older dbtls killed before writing it) once seen so for 5 s, not before', () => {
     fs.writeFileSync(lockFile(), '');
     const isLocked = (err: unknown) => err instanceof DbtlsError && err.code === 'LOCKED';
-    assert.throws(() => withLock(lockFile(), () => 1, 50), isLocked, 'a fresh one is being written');
-    const old = new Date(Date.now() - 6_000);
+    assert.throws(() => withLock(lockFile(), () => 1, 50), isLocked, 'not seen for 5 s yet');
+    // An old mtime proves nothing (another file may have stood there; a network file system's clock):
+    // the grace runs on this process's clock, from when it first saw that file.
+    const old = new Date(Date.now() - 60_000);
     fs.utimesSync(lockFile(), old, old);
+    assert.throws(() => withLock(lockFile(), () => 1, 50), isLocked, 'still not seen for 5 s');
     assert.equal(
       withLock(lockFile(), () => 'taken'),
       'taken',
     );
     assert.equal(fs.existsSync(lockFile()), false);
+  });
+
+  it('is born with its pid (a hard link of a private file, removed after), and sweeps pid files of dead takers', () => {
+    const dead = `${lockFile()}.999999999.tmp`;
+    fs.writeFileSync(dead, '999999999');
+    withLock(lockFile(), () => {
+      assert.equal(fs.readFileSync(lockFile(), 'utf8'), String(process.pid));
+      assert.equal(fs.existsSync(dead), false, "a dead process's pid file is removed under the lock");
+    });
+    assert.deepEqual(fs.readdirSync(dir), [], 'nothing left beside it');
+  });
+
+  it('a release leaves alone a lock that another process took over meanwhile', () => {
+    withLock(lockFile(), () => {
+      fs.rmSync(lockFile());
+      fs.writeFileSync(lockFile(), '1'); // pid 1 is alive: another holder now
+    });
+    assert.equal(fs.readFileSync(lockFile(), 'utf8'), '1');
+    fs.rmSync(lockFile());
   });
 
   it('gives LOCKED while a live process holds it, sync and async', async () => {
