@@ -71,7 +71,7 @@ function tryAcquire(lockFile: string): boolean {
   try {
     for (;;) {
       try {
-        fs.linkSync(mine, lockFile);
+        linkOrCreate(mine, lockFile);
         removeDeadPidFiles(lockFile);
         return true;
       } catch (err) {
@@ -86,6 +86,25 @@ function tryAcquire(lockFile: string): boolean {
     }
   } finally {
     fs.rmSync(mine, { force: true });
+  }
+}
+
+/**
+ * The lock's name given to the pid file; on a file system without hard links (EPERM, ENOTSUP), created
+ * with O_EXCL and the pid written at once, the older way (then a kill in between leaves it pid-less).
+ */
+function linkOrCreate(pidFile: string, lockFile: string): void {
+  try {
+    fs.linkSync(pidFile, lockFile);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    const fd = fs.openSync(lockFile, 'wx', 0o600);
+    try {
+      fs.writeSync(fd, String(process.pid));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 
