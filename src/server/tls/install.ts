@@ -8,12 +8,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { causeText, DbtlsError } from '../../errors.js';
 import { parseCertificates } from '../../pki/certificate.js';
 import { ensureDir, MODE_PUBLIC, MODE_SECRET, writeFileAtomic } from '../../util/files.js';
 import { withLock } from '../../util/lock.js';
 import { checkMaterial, type ServerMaterial } from './material.js';
 import {
   convert,
+  ensureLayoutRoot,
   type PairLayout,
   type PairOnDisk,
   pairLayout,
@@ -124,11 +126,28 @@ export function installServerFiles(files: ServerFiles, m: ServerMaterial, owner?
   const plan: [string, string, number][] = [[files.ca, m.caPem, MODE_PUBLIC]];
   // The key first: a reload between two writes must never pair a new certificate with the old key.
   if (!pair) plan.unshift([files.key, m.keyPem, MODE_SECRET], [files.cert, m.certPem, MODE_PUBLIC]);
-  for (const [file, data, mode] of plan) {
-    if (sameContent(file, data)) continue;
-    writeFileAtomic(file, data, { mode });
-    if (owner) fs.chownSync(file, owner.uid, owner.gid);
-    written.push(file);
+  try {
+    for (const [file, data, mode] of plan) {
+      if (sameContent(file, data)) continue;
+      writeFileAtomic(file, data, { mode });
+      if (owner) fs.chownSync(file, owner.uid, owner.gid);
+      written.push(file);
+    }
+  } catch (err) {
+    // The caller never learns of a pair switched before the throw: it goes back here, or stays unknown.
+    try {
+      if (pair) switchBack(pair);
+    } catch {} // enable's rollback then restores file by file
+    throw err instanceof DbtlsError
+      ? err
+      : new DbtlsError(
+          'WRITE_FAILED',
+          `could not write the server files in ${files.dir}: ${causeText(err)}`,
+          {
+            hint: 'check the directory and its free space, then run the command again',
+            cause: err,
+          },
+        );
   }
   return { written, ...(pair ? { pair } : {}) };
 }
@@ -136,7 +155,7 @@ export function installServerFiles(files: ServerFiles, m: ServerMaterial, owner?
 /** The pair behind the paths becomes a generation (converted once), the new one another; `live` switches. */
 function switchPair(files: ServerFiles, m: ServerMaterial, owner: FileOwner | undefined): SwitchedPair {
   const layout = pairLayout(files);
-  fs.mkdirSync(layout.root, { recursive: true, mode: 0o755 });
+  ensureLayoutRoot(layout);
   return withLock(path.join(layout.root, 'lock'), () => {
     const current = readPair(files);
     const previous = convert(layout, current, serialOf(current.cert) ?? 'original');
@@ -161,11 +180,19 @@ function serialOf(pem: string | Buffer): string | undefined {
 
 /** After the proof: only the served generation and the one before it stay (what rotate keeps). */
 export function settlePair(pair: SwitchedPair): void {
-  prune(pair.layout, [pair.previous, pair.next]);
+  // Best effort: the new pair is served and proven; a generation left behind is pruned by the next run.
+  try {
+    prune(pair.layout, [pair.previous, pair.next]);
+  } catch {}
 }
 
-/** When the server does not take the new pair: the previous one is switched back, in one rename. */
+/**
+ * When the server does not take the new pair: the previous one is switched back, in one rename. Only the
+ * switch can fail it; the unused generation left by a failed prune is pruned by the next run.
+ */
 export function switchBack(pair: SwitchedPair): void {
   switchTo(pair.layout, pair.previous);
-  prune(pair.layout, [pair.previous]);
+  try {
+    prune(pair.layout, [pair.previous]);
+  } catch {}
 }

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { causeText, DbtlsError } from '../../errors.js';
-import { MODE_PUBLIC, MODE_SECRET } from '../../util/files.js';
+import { ensureDir, MODE_PUBLIC, MODE_SECRET } from '../../util/files.js';
 import { withLockAsync } from '../../util/lock.js';
 
 /** The paths the server reads (@@ssl_cert, @@ssl_key). */
@@ -46,7 +46,7 @@ export function pairLayout(paths: PairPaths): PairLayout {
   return { paths, root, live: path.join(root, 'live'), incoming: path.join(root, 'incoming') };
 }
 
-interface Owner {
+export interface Owner {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
@@ -66,12 +66,42 @@ function ownerOf(file: string): Owner {
 }
 
 export function readPair(paths: PairPaths): PairOnDisk {
-  return {
-    cert: fs.readFileSync(paths.cert),
-    key: fs.readFileSync(paths.key),
-    certOwner: ownerOf(paths.cert),
-    keyOwner: ownerOf(paths.key),
-  };
+  try {
+    return {
+      cert: fs.readFileSync(paths.cert),
+      key: fs.readFileSync(paths.key),
+      certOwner: ownerOf(paths.cert),
+      keyOwner: ownerOf(paths.key),
+    };
+  } catch (err) {
+    throw new DbtlsError(
+      'FILE_UNREADABLE',
+      `could not read the server key and certificate ${paths.key}, ${paths.cert}: ${causeText(err)}`,
+      {
+        hint: 'run the command as a user who may read the server files (the mysql user, or root)',
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * The generation directory must be traversable by the server's user (mysqld reads the pair through it):
+ * 0755 set explicitly every time, since mkdir's mode is narrowed by the umask (under `umask 077` a plain
+ * mkdir made it 0700 and mysqld could load neither pair) and a run under such a umask may have made it.
+ */
+export function ensureLayoutRoot(layout: PairLayout): void {
+  ensureDir(layout.root, 0o755);
+  try {
+    fs.chmodSync(layout.root, 0o755);
+  } catch (err) {
+    throw writeFailed(`the directory ${layout.root}`, err);
+  }
+}
+
+/** The key's mode in a generation: owner read/write, and group read when the key had it (root:mysql 0640). */
+export function keyMode(owner: Owner): number {
+  return MODE_SECRET | (owner.mode & 0o040);
 }
 
 const asRoot = () => process.getuid?.() === 0;
@@ -156,11 +186,11 @@ export function writeGeneration(
   const dir = path.join(layout.root, gen);
   try {
     fs.rmSync(layout.incoming, { recursive: true, force: true });
-    // 0755 like the directory the files were in: anyone may read the certificate, the key file is 0600.
+    // 0755 like the directory the files were in: anyone may read the certificate, never the key (0600/0640).
     fs.mkdirSync(layout.incoming, { mode: 0o755 });
     fs.chmodSync(layout.incoming, 0o755);
     if (asRoot()) fs.chownSync(layout.incoming, owners.keyOwner.uid, owners.keyOwner.gid);
-    writeSynced(path.join(layout.incoming, GEN_KEY), pair.key, MODE_SECRET, owners.keyOwner);
+    writeSynced(path.join(layout.incoming, GEN_KEY), pair.key, keyMode(owners.keyOwner), owners.keyOwner);
     writeSynced(
       path.join(layout.incoming, GEN_CERT),
       pair.cert,
@@ -183,12 +213,16 @@ export function writeGeneration(
  * leaving the same matching pair behind the paths. Returns the live generation.
  */
 export function convert(layout: PairLayout, current: PairOnDisk, name: string): string {
-  removeSwitchLeftovers(layout);
+  try {
+    removeSwitchLeftovers(layout);
+  } catch (err) {
+    throw writeFailed(`the leftovers of an interrupted switch beside ${layout.paths.cert}`, err);
+  }
   const live = liveGeneration(layout);
   if (live && converted(layout)) return live;
   const gen = writeGeneration(layout, name, current, current);
-  switchLink(layout.live, gen);
   try {
+    switchLink(layout.live, gen);
     for (const [p, file] of [
       [layout.paths.key, GEN_KEY],
       [layout.paths.cert, GEN_CERT],
@@ -197,7 +231,7 @@ export function convert(layout: PairLayout, current: PairOnDisk, name: string): 
       if (linkTarget(p) !== target) switchLink(p, path.relative(path.dirname(p), target));
     }
   } catch (err) {
-    throw writeFailed(`the links ${layout.paths.cert} and ${layout.paths.key}`, err);
+    throw writeFailed(`the links ${layout.live}, ${layout.paths.cert} and ${layout.paths.key}`, err);
   }
   return gen;
 }
@@ -233,16 +267,20 @@ export function switchTo(layout: PairLayout, gen: string): void {
 
 /** Removes generations other than `keep` (and leftovers of interrupted runs). */
 export function prune(layout: PairLayout, keep: readonly string[]): void {
-  for (const entry of fs.readdirSync(layout.root)) {
-    if (entry === 'live' || entry === 'lock' || keep.includes(entry)) continue;
-    if (entry.startsWith('gen-') || entry === 'incoming' || entry.startsWith('live.switch-'))
-      fs.rmSync(path.join(layout.root, entry), { recursive: true, force: true });
+  try {
+    for (const entry of fs.readdirSync(layout.root)) {
+      if (entry === 'live' || entry === 'lock' || keep.includes(entry)) continue;
+      if (entry.startsWith('gen-') || entry === 'incoming' || entry.startsWith('live.switch-'))
+        fs.rmSync(path.join(layout.root, entry), { recursive: true, force: true });
+    }
+  } catch (err) {
+    throw writeFailed(`the old generations in ${layout.root}`, err);
   }
 }
 
 /** Runs `fn` holding the pair's lock: two rotations of one server never interleave. */
 export function withPairLock<T>(layout: PairLayout, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(layout.root, { recursive: true, mode: 0o755 });
+  ensureLayoutRoot(layout);
   return withLockAsync(path.join(layout.root, 'lock'), fn);
 }
 
