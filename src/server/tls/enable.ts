@@ -321,8 +321,16 @@ export async function enableTls(
   const base = { plan, material, restarted: false };
   const installed = installServerFiles(o.files, installing, run.owner);
   const failed = (err: unknown, reapply: () => Promise<string>) => {
-    // The previous pair comes back with one rename; enableFailed then finds it as it was.
-    if (installed.pair) switchBack(installed.pair);
+    // The previous pair comes back with one rename; enableFailed then finds it as it was. When even that
+    // fails (a full disk), enableFailed still runs: it writes the old files back one by one over the links,
+    // reverts the statements and voids the certificate, and the error is the one that made the run fail.
+    if (installed.pair) {
+      try {
+        switchBack(installed.pair);
+      } catch {
+        // restored file by file below
+      }
+    }
     return enableFailed(err, before, reapply, issued?.discard);
   };
   const done = (result: EnableResult): EnableResult => {
