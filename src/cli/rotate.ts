@@ -77,7 +77,8 @@ const ROTATE_COMMAND_OPTIONS: OptionSpec = {
 const USAGE =
   'dbtls rotate ADMIN_TARGET [--ca-dir D] [--passphrase-file F] [--dir D] [--days N] [--dry-run] [--json]\n' +
   `         admin session: ${ADMIN_PREFIXED_SESSION_USAGE}\n` +
-  '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage new-ca|trust-both|reissue|retire-old [--out DIR] [--ca-dir D] …\n' +
+  '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage new-ca|trust-both|retire-old [--ca-dir D] …\n' +
+  '       dbtls rotate [ADMIN_TARGET] --ca-rollover --stage reissue [--out DIR] [--ca-dir D] …\n' +
   '       dbtls rotate [ADMIN_TARGET] --ca-rollover --status [--ca-dir D] [--json]';
 
 /**
