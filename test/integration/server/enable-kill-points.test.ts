@@ -30,6 +30,7 @@ import {
 } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb, type UserSpec } from '../../harness/mariadb.js';
 import { mariadbClient } from '../../harness/oracles.js';
+import { writeServedFiles } from '../../harness/served-files.js';
 
 const USERS: UserSpec[] = [{ name: 'app', password: 'app-pw', require: 'SSL', grants: 'USAGE ON *.*' }];
 
@@ -48,16 +49,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-enable-kill-'));
   ca = initCa(path.join(tmp, 'ca'), { passphrase: undefined, cn: 'enable kill-point CA' });
   otherCa = initCa(path.join(tmp, 'other-ca'), { passphrase: undefined, cn: 'another CA' });
-  const first = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
-  fs.mkdirSync(ssl());
-  fs.writeFileSync(ssl('server-cert.pem'), first.chainPem);
-  fs.writeFileSync(ssl('server-key.pem'), first.keyPem!, { mode: 0o600 });
-  fs.writeFileSync(ssl('ca.pem'), ca.caPem());
-  fs.mkdirSync(path.dirname(fragment()));
-  fs.writeFileSync(
-    fragment(),
-    `[mysqld]\nssl_cert = ${ssl('server-cert.pem')}\nssl_key = ${ssl('server-key.pem')}\nssl_ca = ${ssl('ca.pem')}\n`,
-  );
+  writeServedFiles(ca, ssl(), fragment());
   // The server's TLS settings come from the fragment alone: a restart proves what enable left there.
   db = await startMariadb({ users: USERS, extra: { [`!include ${fragment()}`]: true } });
   assert.equal(await db.sql('SELECT @@have_ssl'), 'YES\n');

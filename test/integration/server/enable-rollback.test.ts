@@ -21,6 +21,7 @@ import { probeServedCertificate } from '../../../src/server/tls/reload.js';
 import { runCli } from '../../harness/cli.js';
 import { dbtlsUnderStrace } from '../../harness/kill-points.js';
 import { type MariadbInstance, startMariadb } from '../../harness/mariadb.js';
+import { writeServedFiles } from '../../harness/served-files.js';
 
 let tmp: string;
 let ca: Ca;
@@ -51,16 +52,7 @@ function withProverRefused(args: readonly string[]) {
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dbtls-enable-rollback-'));
   ca = initCa(path.join(tmp, 'ca'), { passphrase: undefined, cn: 'rollback CA' });
-  const served = issueCertificate(ca, { profile: 'server', cn: 'localhost', ip: ['127.0.0.1'] });
-  fs.mkdirSync(ssl());
-  fs.writeFileSync(ssl('server-cert.pem'), served.chainPem);
-  fs.writeFileSync(ssl('server-key.pem'), served.keyPem!, { mode: 0o600 });
-  fs.writeFileSync(ssl('ca.pem'), ca.caPem());
-  fs.mkdirSync(path.dirname(fragment()));
-  fs.writeFileSync(
-    fragment(),
-    `[mysqld]\nssl_cert = ${ssl('server-cert.pem')}\nssl_key = ${ssl('server-key.pem')}\nssl_ca = ${ssl('ca.pem')}\n`,
-  );
+  writeServedFiles(ca, ssl(), fragment());
   db = await startMariadb({
     tls: { ca: ssl('ca.pem'), cert: ssl('server-cert.pem'), key: ssl('server-key.pem') },
     extra: { [`!include ${fragment()}`]: true },
